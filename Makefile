@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: run test lint bench clean
+
+# The runtime install (embedded default: SQLite + local artifact folder).
+$(VENV)/.run: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[postgres]'
+	touch $@
+
+# Everything the tests need: dev tools, PostgreSQL driver, the pinned CPU torch.
+$(VENV)/.test: pyproject.toml $(VENV)/.run
+	$(BIN)/python -m pip install -q -e '.[dev,postgres,torch]'
+	touch $@
+
+run: $(VENV)/.run
+	$(BIN)/baton quickstart
+
+test: $(VENV)/.test
+	bash scripts/test-services.sh
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/mypy
+
+bench: $(VENV)/.test
+	bash scripts/test-services.sh
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .baton .pytest_cache .mypy_cache .ruff_cache

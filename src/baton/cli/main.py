@@ -1,0 +1,83 @@
+"""The ``baton`` command: wires command groups and maps errors to one line and an exit code."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import typer
+from pydantic import ValidationError
+
+from baton import __version__
+from baton.cli import registry_cmds
+from baton.cli.output import err_console, fail
+from baton.cli.quickstart import quickstart
+from baton.cli.schema_cmd import schema_app
+from baton.cli.state import State
+from baton.config import Settings
+from baton.core.manifest import describe_validation_error
+from baton.errors import BadInput, BatonError
+
+app = typer.Typer(
+    name="baton",
+    help="Carry a model from research to production, and keep it healthy there.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"baton {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version"
+    ),
+) -> None:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise BadInput(
+            f"settings from BATON_* variables: {describe_validation_error(exc)}"
+        ) from None
+    ctx.obj = State(settings)
+    ctx.call_on_close(ctx.obj.close)
+
+
+app.command()(registry_cmds.init)
+app.command()(registry_cmds.register)
+app.command()(registry_cmds.models)
+app.command()(registry_cmds.show)
+app.command()(registry_cmds.log)
+app.command()(registry_cmds.verify)
+app.command()(quickstart)
+app.add_typer(registry_cmds.alias_app, name="alias")
+app.add_typer(schema_app, name="schema")
+
+
+def run() -> None:
+    """Entry point: BatonError -> one red line and its exit code; bugs keep their traceback."""
+    try:
+        app()
+    except BatonError as exc:
+        sys.exit(fail(exc))
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        err_console.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
+            "(this is a bug in baton; please report it with the traceback below)"
+        )
+        traceback.print_exc()
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,248 @@
+"""``baton init | register | models | show | alias | log | verify``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+
+from baton.cli.output import console, human_bytes, print_json, when
+from baton.cli.state import state
+from baton.core.refs import parse_alias_target, parse_ref
+from baton.errors import BadInput, Corrupt
+from baton.store.db import safe_url
+from baton.store.registry import Registered, VersionInfo
+
+JSON = typer.Option(False, "--json", help="print JSON for scripts")
+alias_app = typer.Typer(help="Point aliases (candidate, staging, production, ...) at versions.")
+
+
+def init(ctx: typer.Context, json_out: bool = JSON) -> None:
+    """Create the store (database schema and artifact folder), or upgrade it."""
+    s = state(ctx)
+    store = s.store
+    store.artifacts.root.mkdir(parents=True, exist_ok=True)
+    info = {"database": safe_url(s.settings.database_url), "artifacts": str(store.artifacts.root)}
+    if json_out:
+        print_json(info)
+        return
+    console.print(f"[green]ready[/]  database {info['database']}")
+    console.print(f"       artifacts {info['artifacts']}")
+
+
+def register(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="hand-over folder with baton.yaml, or a model file"),
+    manifest: Path | None = typer.Option(
+        None, "--manifest", "-m", help="baton.yaml for a model file"
+    ),
+    why: str | None = typer.Option(None, "--why", help="reason, kept in the audit log"),
+    json_out: bool = JSON,
+) -> None:
+    """Check a hand-over (manifest, model, signature) and register it as the next version."""
+    from baton.handover.register import register_handover, total_bytes  # onnx is slow to import
+
+    s = state(ctx)
+    size = total_bytes(path, manifest)
+    with Progress(
+        TextColumn("[bold]checking and storing"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=console,
+        transient=True,
+        disable=json_out or size < 8 << 20,
+    ) as bar:
+        task = bar.add_task("store", total=size)
+        result = register_handover(
+            s.store,
+            path,
+            manifest=manifest,
+            actor=s.settings.user,
+            reason=why,
+            progress=lambda n: bar.advance(task, n),
+        )
+    if json_out:
+        print_json({"created": result.created, "version": result.version})
+        return
+    _print_registered(result)
+
+
+def _print_registered(result: Registered) -> None:
+    v = result.version
+    if result.created:
+        console.print(
+            f"[green]registered[/] {v.ref}  ({human_bytes(v.size_bytes)}, sha256 {v.sha256[:12]}, "
+            f"owner {v.owner})  aliases: {', '.join('@' + a for a in v.aliases) or '-'}"
+        )
+    else:
+        console.print(
+            f"[yellow]already registered[/] these bytes are {v.ref} "
+            f"(sha256 {v.sha256[:12]}); nothing new was stored"
+        )
+
+
+def models(ctx: typer.Context, json_out: bool = JSON) -> None:
+    """List registered models."""
+    items = state(ctx).store.registry.models()
+    if json_out:
+        print_json(items)
+        return
+    if not items:
+        console.print("no models yet: `baton register FOLDER` or `baton quickstart`")
+        return
+    table = Table("model", "owner", "task", "versions", "latest", "aliases", "created")
+    for m in items:
+        table.add_row(
+            m.name,
+            m.owner,
+            m.task,
+            str(m.versions),
+            str(m.latest or "-"),
+            ", ".join(f"@{a}→{n}" for a, n in sorted(m.aliases.items())) or "-",
+            when(m.created_at),
+        )
+    console.print(table)
+
+
+def show(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="NAME, NAME:VERSION or NAME@ALIAS"),
+    json_out: bool = JSON,
+) -> None:
+    """Show a model's versions, or one version's manifest and files."""
+    registry = state(ctx).store.registry
+    parsed = parse_ref(ref)
+    if parsed.version is None and parsed.alias is None:
+        info, versions = registry.model(parsed.name)
+        if json_out:
+            print_json({"model": info, "versions": versions})
+            return
+        console.print(f"[bold]{info.name}[/]  owner {info.owner}  task {info.task}")
+        table = Table("version", "label", "aliases", "size", "sha256", "registered", "by")
+        for v in versions:
+            table.add_row(
+                str(v.number),
+                v.label or "-",
+                ", ".join("@" + a for a in v.aliases) or "-",
+                human_bytes(v.size_bytes),
+                v.sha256[:12],
+                when(v.created_at),
+                v.created_by,
+            )
+        console.print(table)
+        return
+    version = registry.resolve(parsed)
+    if json_out:
+        print_json(version)
+        return
+    _print_version(version)
+
+
+def _print_version(v: VersionInfo) -> None:
+    m = v.manifest
+    console.print(
+        f"[bold]{v.ref}[/]  label {v.label or '-'}  owner {v.owner}  task {m.get('task')}"
+    )
+    console.print(f"aliases: {', '.join('@' + a for a in v.aliases) or '-'}")
+    console.print(f"registered {when(v.created_at)} by {v.created_by}")
+    sig = Table("io", "name", "dtype", "shape", title="signature")
+    for side in ("inputs", "outputs"):
+        for spec in m["signature"][side]:
+            shape = ", ".join("?" if d == -1 else str(d) for d in spec["shape"])
+            sig.add_row(side[:-1], spec["name"], spec["dtype"], f"[{shape}]")
+    console.print(sig)
+    files = Table("role", "file", "size", "sha256", title="files")
+    for f in v.files:
+        files.add_row(f.role, f.filename, human_bytes(f.size_bytes), f.sha256[:12])
+    console.print(files)
+    if m.get("eval"):
+        claimed = ", ".join(f"{k} {val}" for k, val in m["eval"].get("claimed", {}).items())
+        console.print(f"claimed: {claimed or '-'} (tolerance {m['eval'].get('tolerance')})")
+    if m.get("slo"):
+        console.print("slo: " + ", ".join(f"{k} {val}" for k, val in m["slo"].items()))
+    if m.get("lineage"):
+        console.print("lineage: " + ", ".join(f"{k}={val}" for k, val in m["lineage"].items()))
+
+
+@alias_app.command("set")
+def alias_set(
+    ctx: typer.Context,
+    target: str = typer.Argument(..., help="NAME@ALIAS, e.g. digits-classifier@production"),
+    version: int = typer.Argument(..., help="version number to point at"),
+    why: str | None = typer.Option(None, "--why", help="reason, kept in the audit log"),
+    json_out: bool = JSON,
+) -> None:
+    """Point an alias at a version (recorded in the audit log)."""
+    s = state(ctx)
+    name, alias = parse_alias_target(target)
+    if version < 1:
+        raise BadInput(f"version must be a whole number >= 1 (got {version})")
+    previous = s.store.registry.set_alias(name, alias, version, s.settings.user, why)
+    if json_out:
+        print_json({"model": name, "alias": alias, "version": version, "previous": previous})
+        return
+    moved = f" (was {previous})" if previous is not None else ""
+    console.print(f"[green]{name}@{alias}[/] → {version}{moved}")
+
+
+@alias_app.command("list")
+def alias_list(
+    ctx: typer.Context, name: str = typer.Argument(..., help="model name"), json_out: bool = JSON
+) -> None:
+    """List a model's aliases."""
+    info, _ = state(ctx).store.registry.model(parse_ref(name).name)
+    if json_out:
+        print_json(info.aliases)
+        return
+    for alias, number in sorted(info.aliases.items()):
+        console.print(f"@{alias} → {number}")
+
+
+def log(
+    ctx: typer.Context,
+    model: str | None = typer.Option(None, "--model", help="only this model"),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="newest N entries"),
+    json_out: bool = JSON,
+) -> None:
+    """Show the append-only audit log: who did what, when and why."""
+    entries = state(ctx).store.registry.audit(model, limit)
+    if json_out:
+        print_json(entries)
+        return
+    table = Table("#", "when", "who", "action", "model", "detail", "why")
+    table.columns[3].no_wrap = table.columns[4].no_wrap = True
+    for e in entries:
+        target = e.model or "-"
+        if e.version is not None:
+            target += f":{e.version}"
+        detail = ", ".join(
+            f"{k}={v}"
+            for k, v in e.detail.items()
+            if v is not None and not isinstance(v, dict | list)
+        )
+        table.add_row(str(e.id), when(e.at), e.actor, e.action, target, detail, e.reason or "")
+    console.print(table)
+
+
+def verify(ctx: typer.Context, json_out: bool = JSON) -> None:
+    """Check every stored artifact against its sha256; exit 1 if any is missing or corrupt."""
+    store = state(ctx).store
+    digests = sorted(store.registry.referenced_digests())
+    problems: list[str] = []
+    with Progress(console=console, transient=True, disable=json_out) as bar:
+        for sha in bar.track(digests, description="verifying artifacts"):
+            try:
+                store.artifacts.verified_path(sha)
+            except Exception as exc:
+                problems.append(str(exc))
+    if json_out:
+        print_json({"checked": len(digests), "problems": problems})
+    else:
+        for p in problems:
+            console.print(f"[red]✗[/] {p}")
+        console.print(f"checked {len(digests)} artifacts, {len(problems)} problem(s)")
+    if problems:
+        raise Corrupt(f"{len(problems)} artifact(s) failed verification")

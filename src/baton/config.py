@@ -1,0 +1,45 @@
+"""Settings, read once at the edge (CLI, server start-up) and passed down.
+
+No other module reads environment variables.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
+
+
+class Settings(BaseSettings):
+    """Where baton keeps its state, and who is acting.
+
+    Embedded default: everything under ``./.baton`` (SQLite file + artifact folder). A team
+    points ``BATON_DB_URL`` at PostgreSQL and ``BATON_ARTIFACTS`` at a shared folder.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore")
+
+    home: Path = Field(default=Path(".baton"), description="state folder (BATON_HOME)")
+    db_url: str | None = Field(default=None, description="SQLAlchemy URL (BATON_DB_URL)")
+    artifacts: Path | None = Field(default=None, description="artifact folder (BATON_ARTIFACTS)")
+    user: str = Field(default_factory=_default_actor, description="who acts (BATON_USER)")
+    debug: bool = Field(default=False, description="show tracebacks (BATON_DEBUG)")
+
+    @property
+    def database_url(self) -> str:
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{(self.home / 'baton.db').resolve()}"
+
+    @property
+    def artifact_root(self) -> Path:
+        return (self.artifacts or self.home / "artifacts").resolve()

@@ -1,0 +1,1 @@
+"""Example hand-overs, built locally from data that ships with scikit-learn."""

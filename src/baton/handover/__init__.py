@@ -1,0 +1,1 @@
+"""Hand-over: read what research delivers, check it, and register it."""

@@ -1,0 +1,1 @@
+"""Loading, inspecting and running models (ONNX Runtime; PyTorch export optional)."""

@@ -1,0 +1,1 @@
+"""Persistence: the registry database and the content-addressed artifact store."""

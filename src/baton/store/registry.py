@@ -1,0 +1,510 @@
+"""Models, versions, aliases and the audit log, on SQLite or PostgreSQL.
+
+Every change and its audit entry are written in one transaction, so a failure leaves
+neither behind. Version numbers are assigned inside that transaction; a clash with a
+concurrent writer (PostgreSQL) is retried, so parallel registrations all succeed.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from baton.core.manifest import Manifest
+from baton.core.refs import Ref, check_alias
+from baton.errors import Conflict, NotFound
+from baton.store.db import unreachable
+from baton.store.tables import aliases, audit_log, models, teams, version_files, versions
+
+T = TypeVar("T")
+_RETRIES = 30
+
+
+def _lost_a_race(exc: sa.exc.IntegrityError) -> bool:
+    """A unique-key clash: a concurrent writer took the same number or name first."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate == "23505" or "UNIQUE constraint failed" in str(exc.orig)
+
+
+def _insert(conn: sa.Connection, statement: sa.Insert) -> int:
+    """Run an INSERT and return the new row's id."""
+    key = conn.execute(statement).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    role: str  # "model", "eval_data", "manifest", "source"
+    filename: str
+    sha256: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    model: str
+    number: int
+    label: str | None
+    sha256: str
+    size_bytes: int
+    manifest: dict[str, Any]
+    created_at: datetime
+    created_by: str
+    owner: str
+    aliases: tuple[str, ...] = ()
+    files: tuple[FileRecord, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}:{self.number}"
+
+    def file(self, role: str) -> FileRecord:
+        for f in self.files:
+            if f.role == role:
+                return f
+        raise NotFound(f"{self.ref} has no {role} file")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    owner: str
+    task: str
+    created_at: datetime
+    versions: int
+    latest: int | None
+    aliases: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    model: str | None
+    version: int | None
+    reason: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Registered:
+    version: VersionInfo
+    created: bool  # False: the same bytes were already registered as this version
+
+
+class Registry:
+    """The registry's service functions; the CLI and the API call these and nothing lower."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- transactions ---------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise unreachable(self.engine, exc) from None
+
+    def _write(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run ``work`` in one transaction, retrying when a concurrent writer won a race."""
+        for attempt in range(_RETRIES):
+            try:
+                with self.engine.begin() as conn:
+                    return work(conn)
+            except sa.exc.IntegrityError as exc:
+                if not _lost_a_race(exc) or attempt == _RETRIES - 1:
+                    raise
+                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+            except sa.exc.OperationalError as exc:
+                if "locked" in str(exc) and attempt < _RETRIES - 1:
+                    time.sleep(random.uniform(0.01, 0.1))
+                    continue
+                raise unreachable(self.engine, exc) from None
+        raise AssertionError("unreachable")
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def register(
+        self, manifest: Manifest, files: list[FileRecord], actor: str, reason: str | None = None
+    ) -> Registered:
+        """Add a version (numbered 1, 2, 3... per model) or report the identical one."""
+        model_file = next(f for f in files if f.role == "model")
+
+        def work(conn: sa.Connection) -> Registered:
+            team_id = self._ensure_team(conn, manifest.owner, actor)
+            row = conn.execute(
+                sa.select(models.c.id, models.c.owner_team_id).where(models.c.name == manifest.name)
+            ).first()
+            if row is None:
+                model_id = _insert(
+                    conn,
+                    models.insert().values(
+                        name=manifest.name,
+                        owner_team_id=team_id,
+                        task=manifest.task.value,
+                        created_at=utcnow(),
+                    ),
+                )
+                self._audit(
+                    conn,
+                    actor,
+                    "model.create",
+                    manifest.name,
+                    None,
+                    reason,
+                    {"owner": manifest.owner, "task": manifest.task.value},
+                )
+            else:
+                model_id = row.id
+                if row.owner_team_id != team_id:
+                    current = conn.execute(
+                        sa.select(teams.c.name).where(teams.c.id == row.owner_team_id)
+                    ).scalar_one()
+                    raise Conflict(
+                        f"model {manifest.name!r} is owned by team {current!r}, but baton.yaml "
+                        f"says owner: {manifest.owner}; set owner: {current} (ownership moves "
+                        "only by agreement, not by a hand-over)"
+                    )
+            existing = conn.execute(
+                sa.select(versions.c.number).where(
+                    versions.c.model_id == model_id, versions.c.sha256 == model_file.sha256
+                )
+            ).scalar()
+            if existing is not None:
+                return Registered(self._version(conn, manifest.name, existing), created=False)
+            number = 1 + (
+                conn.execute(
+                    sa.select(sa.func.max(versions.c.number)).where(versions.c.model_id == model_id)
+                ).scalar()
+                or 0
+            )
+            version_id = _insert(
+                conn,
+                versions.insert().values(
+                    model_id=model_id,
+                    number=number,
+                    label=manifest.version,
+                    sha256=model_file.sha256,
+                    size_bytes=model_file.size_bytes,
+                    manifest=manifest.to_json_dict(),
+                    created_at=utcnow(),
+                    created_by=actor,
+                ),
+            )
+            conn.execute(
+                version_files.insert(),
+                [
+                    {
+                        "version_id": version_id,
+                        "role": f.role,
+                        "filename": f.filename,
+                        "sha256": f.sha256,
+                        "size_bytes": f.size_bytes,
+                    }
+                    for f in files
+                ],
+            )
+            self._audit(
+                conn,
+                actor,
+                "version.register",
+                manifest.name,
+                number,
+                reason,
+                {
+                    "sha256": model_file.sha256,
+                    "label": manifest.version,
+                    "lineage": manifest.lineage,
+                },
+            )
+            self._set_alias(
+                conn, model_id, manifest.name, "candidate", version_id, number, actor, reason
+            )
+            return Registered(self._version(conn, manifest.name, number), created=True)
+
+        return self._write(work)
+
+    def set_alias(
+        self, name: str, alias: str, number: int, actor: str, reason: str | None = None
+    ) -> int | None:
+        """Point ``name@alias`` at version ``number``; returns the version it pointed at before."""
+        check_alias(alias)
+
+        def work(conn: sa.Connection) -> int | None:
+            model_id = self._model_id(conn, name)
+            version_id = conn.execute(
+                sa.select(versions.c.id).where(
+                    versions.c.model_id == model_id, versions.c.number == number
+                )
+            ).scalar()
+            if version_id is None:
+                raise NotFound(
+                    f"{name} has no version {number}: `baton show {name}` lists its versions"
+                )
+            return self._set_alias(conn, model_id, name, alias, version_id, number, actor, reason)
+
+        return self._write(work)
+
+    def append_audit(
+        self,
+        actor: str,
+        action: str,
+        model: str | None = None,
+        version: int | None = None,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        self._write(
+            lambda conn: self._audit(conn, actor, action, model, version, reason, detail or {})
+        )
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def models(self) -> list[ModelInfo]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(
+                    models.c.id,
+                    models.c.name,
+                    models.c.task,
+                    models.c.created_at,
+                    teams.c.name.label("owner"),
+                    sa.func.count(versions.c.id).label("n"),
+                    sa.func.max(versions.c.number).label("latest"),
+                )
+                .join(teams, teams.c.id == models.c.owner_team_id)
+                .outerjoin(versions, versions.c.model_id == models.c.id)
+                .group_by(
+                    models.c.id, models.c.name, models.c.task, models.c.created_at, teams.c.name
+                )
+                .order_by(models.c.name)
+            ).all()
+            alias_map = self._alias_map(conn)
+            return [
+                ModelInfo(
+                    r.name, r.owner, r.task, r.created_at, r.n, r.latest, alias_map.get(r.id, {})
+                )
+                for r in rows
+            ]
+
+    def model(self, name: str) -> tuple[ModelInfo, list[VersionInfo]]:
+        """A model with all its versions, newest first."""
+        with self._read() as conn:
+            self._model_id(conn, name)
+        info = next(m for m in self.models() if m.name == name)
+        with self._read() as conn:
+            numbers = (
+                conn.execute(
+                    sa.select(versions.c.number)
+                    .join(models, models.c.id == versions.c.model_id)
+                    .where(models.c.name == name)
+                    .order_by(versions.c.number.desc())
+                )
+                .scalars()
+                .all()
+            )
+            return info, [self._version(conn, name, n) for n in numbers]
+
+    def resolve(self, ref: Ref) -> VersionInfo:
+        """The version a reference means: a number, an alias, or for a bare name the
+        ``production`` alias and, failing that, the newest version."""
+        with self._read() as conn:
+            model_id = self._model_id(conn, ref.name)
+            if ref.version is not None:
+                return self._version(conn, ref.name, ref.version)
+            alias_names = self._alias_map(conn).get(model_id, {})
+            if ref.alias is not None:
+                if ref.alias not in alias_names:
+                    have = ", ".join(f"@{a}" for a in sorted(alias_names)) or "none"
+                    raise NotFound(
+                        f"{ref.name} has no alias @{ref.alias} (it has: {have}); "
+                        f"set one with `baton alias set {ref.name}@{ref.alias} VERSION`"
+                    )
+                return self._version(conn, ref.name, alias_names[ref.alias])
+            if "production" in alias_names:
+                return self._version(conn, ref.name, alias_names["production"])
+            latest = conn.execute(
+                sa.select(sa.func.max(versions.c.number)).where(versions.c.model_id == model_id)
+            ).scalar()
+            if latest is None:
+                raise NotFound(
+                    f"{ref.name} has no versions yet: register one with `baton register`"
+                )
+            return self._version(conn, ref.name, latest)
+
+    def audit(self, model: str | None = None, limit: int = 50) -> list[AuditEntry]:
+        """Audit entries, newest first."""
+        with self._read() as conn:
+            query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+            if model is not None:
+                query = query.where(audit_log.c.model == model)
+            return [
+                AuditEntry(r.id, r.at, r.actor, r.action, r.model, r.version, r.reason, r.detail)
+                for r in conn.execute(query)
+            ]
+
+    def referenced_digests(self) -> set[str]:
+        with self._read() as conn:
+            return set(conn.execute(sa.select(version_files.c.sha256)).scalars())
+
+    def check_reachable(self) -> None:
+        with self._read() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _ensure_team(self, conn: sa.Connection, name: str, actor: str) -> int:
+        team_id = conn.execute(sa.select(teams.c.id).where(teams.c.name == name)).scalar()
+        if team_id is None:
+            team_id = _insert(conn, teams.insert().values(name=name, created_at=utcnow()))
+            self._audit(
+                conn,
+                actor,
+                "team.create",
+                None,
+                None,
+                "named as owner in a hand-over",
+                {"team": name},
+            )
+        return int(team_id)
+
+    def _model_id(self, conn: sa.Connection, name: str) -> int:
+        model_id = conn.execute(sa.select(models.c.id).where(models.c.name == name)).scalar()
+        if model_id is None:
+            known = (
+                conn.execute(sa.select(models.c.name).order_by(models.c.name).limit(8))
+                .scalars()
+                .all()
+            )
+            hint = f"known models: {', '.join(known)}" if known else "no model is registered yet"
+            raise NotFound(f"unknown model {name!r} ({hint}); `baton models` lists them")
+        return int(model_id)
+
+    def _alias_map(self, conn: sa.Connection) -> dict[int, dict[str, int]]:
+        out: dict[int, dict[str, int]] = {}
+        rows = conn.execute(
+            sa.select(aliases.c.model_id, aliases.c.name, versions.c.number).join(
+                versions, versions.c.id == aliases.c.version_id
+            )
+        )
+        for model_id, alias, number in rows:
+            out.setdefault(model_id, {})[alias] = number
+        return out
+
+    def _version(self, conn: sa.Connection, name: str, number: int) -> VersionInfo:
+        row = conn.execute(
+            sa.select(versions, models.c.name.label("model_name"), teams.c.name.label("owner"))
+            .join(models, models.c.id == versions.c.model_id)
+            .join(teams, teams.c.id == models.c.owner_team_id)
+            .where(models.c.name == name, versions.c.number == number)
+        ).first()
+        if row is None:
+            raise NotFound(
+                f"{name} has no version {number}: `baton show {name}` lists its versions"
+            )
+        alias_names = (
+            conn.execute(
+                sa.select(aliases.c.name)
+                .where(aliases.c.version_id == row.id)
+                .order_by(aliases.c.name)
+            )
+            .scalars()
+            .all()
+        )
+        files = conn.execute(
+            sa.select(version_files)
+            .where(version_files.c.version_id == row.id)
+            .order_by(version_files.c.role)
+        ).all()
+        return VersionInfo(
+            model=name,
+            number=row.number,
+            label=row.label,
+            sha256=row.sha256,
+            size_bytes=row.size_bytes,
+            manifest=row.manifest,
+            created_at=row.created_at,
+            created_by=row.created_by,
+            owner=row.owner,
+            aliases=tuple(alias_names),
+            files=tuple(FileRecord(f.role, f.filename, f.sha256, f.size_bytes) for f in files),
+        )
+
+    def _set_alias(
+        self,
+        conn: sa.Connection,
+        model_id: int,
+        name: str,
+        alias: str,
+        version_id: int,
+        number: int,
+        actor: str,
+        reason: str | None,
+    ) -> int | None:
+        previous = conn.execute(
+            sa.select(versions.c.number)
+            .join(aliases, aliases.c.version_id == versions.c.id)
+            .where(aliases.c.model_id == model_id, aliases.c.name == alias)
+        ).scalar()
+        if previous is None:
+            _insert(
+                conn,
+                aliases.insert().values(
+                    model_id=model_id,
+                    name=alias,
+                    version_id=version_id,
+                    updated_at=utcnow(),
+                    updated_by=actor,
+                ),
+            )
+        else:
+            conn.execute(
+                aliases.update()
+                .where(aliases.c.model_id == model_id, aliases.c.name == alias)
+                .values(version_id=version_id, updated_at=utcnow(), updated_by=actor)
+            )
+        self._audit(
+            conn, actor, "alias.set", name, number, reason, {"alias": alias, "previous": previous}
+        )
+        return int(previous) if previous is not None else None
+
+    @staticmethod
+    def _audit(
+        conn: sa.Connection,
+        actor: str,
+        action: str,
+        model: str | None,
+        version: int | None,
+        reason: str | None,
+        detail: dict[str, Any],
+    ) -> None:
+        _insert(
+            conn,
+            audit_log.insert().values(
+                at=utcnow(),
+                actor=actor,
+                action=action,
+                model=model,
+                version=version,
+                reason=reason,
+                detail=detail,
+            ),
+        )

@@ -1,0 +1,30 @@
+"""Open the registry and artifact store described by the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from baton.config import Settings
+from baton.store.artifacts import ArtifactStore
+from baton.store.db import make_engine, migrate
+from baton.store.registry import Registry
+
+
+@dataclass
+class Store:
+    engine: Engine
+    registry: Registry
+    artifacts: ArtifactStore
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(settings: Settings, *, upgrade: bool = True) -> Store:
+    """Connect, bring the schema up to date, and hand back the store's parts."""
+    engine = make_engine(settings.database_url)
+    if upgrade:
+        migrate(engine)
+    return Store(engine, Registry(engine), ArtifactStore(settings.artifact_root))

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from baton.core.refs import Ref, check_name, parse_alias_target, parse_ref
+from baton.errors import BadInput
+
+names = st.from_regex(r"\A[a-z0-9][a-z0-9._-]{0,20}\Z")
+aliases = st.from_regex(r"\A[a-z][a-z0-9_-]{0,10}\Z")
+
+
+@given(names, st.integers(1, 10**6))
+def test_version_refs_round_trip(name: str, version: int) -> None:
+    assert parse_ref(str(Ref(name, version=version))) == Ref(name, version=version)
+
+
+@given(names, aliases)
+def test_alias_refs_round_trip(name: str, alias: str) -> None:
+    assert parse_ref(str(Ref(name, alias=alias))) == Ref(name, alias=alias)
+
+
+def test_bare_name() -> None:
+    assert parse_ref("digits") == Ref("digits")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("digits:0", "whole number >= 1"),
+        ("digits:two", "whole number >= 1"),
+        ("digits:1@prod", "both a version and an alias"),
+        ("Digits", "not valid"),
+        ("digits@Prod", "alias 'Prod' is not valid"),
+        ("", "not valid"),
+    ],
+)
+def test_bad_refs_say_what_to_write(text: str, message: str) -> None:
+    with pytest.raises(BadInput, match=message):
+        parse_ref(text)
+
+
+def test_alias_target_needs_an_alias() -> None:
+    assert parse_alias_target("digits@production") == ("digits", "production")
+    with pytest.raises(BadInput, match="write NAME@ALIAS"):
+        parse_alias_target("digits")
+
+
+def test_check_name_names_the_thing() -> None:
+    with pytest.raises(BadInput, match="team name"):
+        check_name("Research Team", "team name")

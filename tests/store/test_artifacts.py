@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from baton.errors import Corrupt, NotFound, Unavailable
+from baton.store.artifacts import ArtifactStore, file_sha256
+
+
+@given(st.binary(max_size=70_000))
+@settings(max_examples=40, deadline=None)
+def test_round_trip_keeps_every_byte(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+    root = tmp_path_factory.mktemp("a")
+    src = root / "src.bin"
+    src.write_bytes(data)
+    store = ArtifactStore(root / "store")
+    stored = store.put_file(src)
+    assert stored.sha256 == hashlib.sha256(data).hexdigest()
+    assert stored.size == len(data)
+    assert store.read_bytes(stored.sha256) == data
+
+
+def test_same_bytes_are_stored_once(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path / "store")
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(b"weights" * 1000)
+    b.write_bytes(b"weights" * 1000)
+    first, second = store.put_file(a), store.put_file(b)
+    assert first.created and not second.created
+    assert store.all_digests() == [first.sha256]
+    assert not any((tmp_path / "store" / ".tmp").iterdir()), "temporary files left behind"
+
+
+def test_progress_counts_every_byte(tmp_path: Path) -> None:
+    src = tmp_path / "big"
+    src.write_bytes(os.urandom(3 << 20))
+    seen: list[int] = []
+    ArtifactStore(tmp_path / "store").put_file(src, seen.append)
+    assert sum(seen) == 3 << 20
+    assert file_sha256(src) == hashlib.sha256(src.read_bytes()).hexdigest()
+
+
+def test_stored_files_are_read_only(tmp_path: Path) -> None:
+    src = tmp_path / "m"
+    src.write_bytes(b"x")
+    store = ArtifactStore(tmp_path / "store")
+    path = store.path_for(store.put_file(src).sha256)
+    assert path.stat().st_mode & 0o222 == 0
+
+
+def test_a_corrupted_file_is_reported_never_served(tmp_path: Path) -> None:
+    src = tmp_path / "m"
+    src.write_bytes(b"good weights")
+    store = ArtifactStore(tmp_path / "store")
+    sha = store.put_file(src).sha256
+    path = store.path_for(sha)
+    path.chmod(0o644)
+    path.write_bytes(b"bad weights!")
+    with pytest.raises(Corrupt, match=f"artifact {sha[:12]} is corrupted"):
+        store.verified_path(sha)
+    with pytest.raises(Corrupt):
+        store.read_bytes(sha)
+
+
+def test_a_corrupted_copy_is_replaced_by_a_good_one(tmp_path: Path) -> None:
+    src = tmp_path / "m"
+    src.write_bytes(b"good weights")
+    store = ArtifactStore(tmp_path / "store")
+    sha = store.put_file(src).sha256
+    path = store.path_for(sha)
+    path.chmod(0o644)
+    path.write_bytes(b"rotten")
+    assert store.put_file(src).created
+    assert store.read_bytes(sha) == b"good weights"
+
+
+def test_missing_file_is_not_found(tmp_path: Path) -> None:
+    with pytest.raises(NotFound, match="missing"):
+        ArtifactStore(tmp_path).verified_path("0" * 64)
+
+
+def test_names_must_be_digests(tmp_path: Path) -> None:
+    with pytest.raises(Corrupt, match="not a sha256"):
+        ArtifactStore(tmp_path).path_for("../../etc/passwd")
+
+
+def test_unwritable_root_is_reported(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    src = tmp_path / "m"
+    src.write_bytes(b"x")
+    with pytest.raises(Unavailable, match="cannot write to the artifact folder"):
+        ArtifactStore(blocker / "store").put_file(src)
