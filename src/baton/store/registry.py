@@ -1,19 +1,14 @@
 """Models, versions, aliases and the audit log, on SQLite or PostgreSQL.
 
-Every change and its audit entry are written in one transaction, so a failure leaves
-neither behind. Version numbers are assigned inside that transaction; a clash with a
-concurrent writer (PostgreSQL) is retried, so parallel registrations all succeed.
+Version numbers are assigned inside the registering transaction; a clash with a concurrent
+writer is retried (``store.tx.write``), so parallel registrations all succeed.
 """
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -21,28 +16,8 @@ from sqlalchemy.engine import Engine
 from baton.core.manifest import Manifest
 from baton.core.refs import Ref, check_alias
 from baton.errors import Conflict, NotFound
-from baton.store.db import unreachable
 from baton.store.tables import aliases, audit_log, models, teams, version_files, versions
-
-T = TypeVar("T")
-_RETRIES = 30
-
-
-def _lost_a_race(exc: sa.exc.IntegrityError) -> bool:
-    """A unique-key clash: a concurrent writer took the same number or name first."""
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    return sqlstate == "23505" or "UNIQUE constraint failed" in str(exc.orig)
-
-
-def _insert(conn: sa.Connection, statement: sa.Insert) -> int:
-    """Run an INSERT and return the new row's id."""
-    key = conn.execute(statement).inserted_primary_key
-    assert key is not None
-    return int(key[0])
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from baton.store.tx import audit, insert_id, read, utcnow, write
 
 
 @dataclass(frozen=True)
@@ -113,33 +88,6 @@ class Registry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    # -- transactions ---------------------------------------------------------------------
-
-    @contextmanager
-    def _read(self) -> Iterator[sa.Connection]:
-        try:
-            with self.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
-                yield conn
-        except sa.exc.OperationalError as exc:
-            raise unreachable(self.engine, exc) from None
-
-    def _write(self, work: Callable[[sa.Connection], T]) -> T:
-        """Run ``work`` in one transaction, retrying when a concurrent writer won a race."""
-        for attempt in range(_RETRIES):
-            try:
-                with self.engine.begin() as conn:
-                    return work(conn)
-            except sa.exc.IntegrityError as exc:
-                if not _lost_a_race(exc) or attempt == _RETRIES - 1:
-                    raise
-                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
-            except sa.exc.OperationalError as exc:
-                if "locked" in str(exc) and attempt < _RETRIES - 1:
-                    time.sleep(random.uniform(0.01, 0.1))
-                    continue
-                raise unreachable(self.engine, exc) from None
-        raise AssertionError("unreachable")
-
     # -- writes ---------------------------------------------------------------------------
 
     def register(
@@ -154,7 +102,7 @@ class Registry:
                 sa.select(models.c.id, models.c.owner_team_id).where(models.c.name == manifest.name)
             ).first()
             if row is None:
-                model_id = _insert(
+                model_id = insert_id(
                     conn,
                     models.insert().values(
                         name=manifest.name,
@@ -163,7 +111,7 @@ class Registry:
                         created_at=utcnow(),
                     ),
                 )
-                self._audit(
+                audit(
                     conn,
                     actor,
                     "model.create",
@@ -196,7 +144,7 @@ class Registry:
                 ).scalar()
                 or 0
             )
-            version_id = _insert(
+            version_id = insert_id(
                 conn,
                 versions.insert().values(
                     model_id=model_id,
@@ -222,7 +170,7 @@ class Registry:
                     for f in files
                 ],
             )
-            self._audit(
+            audit(
                 conn,
                 actor,
                 "version.register",
@@ -240,7 +188,7 @@ class Registry:
             )
             return Registered(self._version(conn, manifest.name, number), created=True)
 
-        return self._write(work)
+        return write(self.engine, work)
 
     def set_alias(
         self, name: str, alias: str, number: int, actor: str, reason: str | None = None
@@ -261,7 +209,7 @@ class Registry:
                 )
             return self._set_alias(conn, model_id, name, alias, version_id, number, actor, reason)
 
-        return self._write(work)
+        return write(self.engine, work)
 
     def append_audit(
         self,
@@ -272,14 +220,15 @@ class Registry:
         reason: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        self._write(
-            lambda conn: self._audit(conn, actor, action, model, version, reason, detail or {})
+        write(
+            self.engine,
+            lambda conn: audit(conn, actor, action, model, version, reason, detail or {}),
         )
 
     # -- reads ----------------------------------------------------------------------------
 
     def models(self) -> list[ModelInfo]:
-        with self._read() as conn:
+        with read(self.engine) as conn:
             rows = conn.execute(
                 sa.select(
                     models.c.id,
@@ -307,10 +256,10 @@ class Registry:
 
     def model(self, name: str) -> tuple[ModelInfo, list[VersionInfo]]:
         """A model with all its versions, newest first."""
-        with self._read() as conn:
+        with read(self.engine) as conn:
             self._model_id(conn, name)
         info = next(m for m in self.models() if m.name == name)
-        with self._read() as conn:
+        with read(self.engine) as conn:
             numbers = (
                 conn.execute(
                     sa.select(versions.c.number)
@@ -326,7 +275,7 @@ class Registry:
     def resolve(self, ref: Ref) -> VersionInfo:
         """The version a reference means: a number, an alias, or for a bare name the
         ``production`` alias and, failing that, the newest version."""
-        with self._read() as conn:
+        with read(self.engine) as conn:
             model_id = self._model_id(conn, ref.name)
             if ref.version is not None:
                 return self._version(conn, ref.name, ref.version)
@@ -352,7 +301,7 @@ class Registry:
 
     def audit(self, model: str | None = None, limit: int = 50) -> list[AuditEntry]:
         """Audit entries, newest first."""
-        with self._read() as conn:
+        with read(self.engine) as conn:
             query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
             if model is not None:
                 query = query.where(audit_log.c.model == model)
@@ -362,11 +311,11 @@ class Registry:
             ]
 
     def referenced_digests(self) -> set[str]:
-        with self._read() as conn:
+        with read(self.engine) as conn:
             return set(conn.execute(sa.select(version_files.c.sha256)).scalars())
 
     def check_reachable(self) -> None:
-        with self._read() as conn:
+        with read(self.engine) as conn:
             conn.execute(sa.text("SELECT 1"))
 
     # -- helpers --------------------------------------------------------------------------
@@ -374,8 +323,8 @@ class Registry:
     def _ensure_team(self, conn: sa.Connection, name: str, actor: str) -> int:
         team_id = conn.execute(sa.select(teams.c.id).where(teams.c.name == name)).scalar()
         if team_id is None:
-            team_id = _insert(conn, teams.insert().values(name=name, created_at=utcnow()))
-            self._audit(
+            team_id = insert_id(conn, teams.insert().values(name=name, created_at=utcnow()))
+            audit(
                 conn,
                 actor,
                 "team.create",
@@ -465,7 +414,7 @@ class Registry:
             .where(aliases.c.model_id == model_id, aliases.c.name == alias)
         ).scalar()
         if previous is None:
-            _insert(
+            insert_id(
                 conn,
                 aliases.insert().values(
                     model_id=model_id,
@@ -481,30 +430,7 @@ class Registry:
                 .where(aliases.c.model_id == model_id, aliases.c.name == alias)
                 .values(version_id=version_id, updated_at=utcnow(), updated_by=actor)
             )
-        self._audit(
+        audit(
             conn, actor, "alias.set", name, number, reason, {"alias": alias, "previous": previous}
         )
         return int(previous) if previous is not None else None
-
-    @staticmethod
-    def _audit(
-        conn: sa.Connection,
-        actor: str,
-        action: str,
-        model: str | None,
-        version: int | None,
-        reason: str | None,
-        detail: dict[str, Any],
-    ) -> None:
-        _insert(
-            conn,
-            audit_log.insert().values(
-                at=utcnow(),
-                actor=actor,
-                action=action,
-                model=model,
-                version=version,
-                reason=reason,
-                detail=detail,
-            ),
-        )

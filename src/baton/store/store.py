@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from baton.config import Settings
 from baton.store.artifacts import ArtifactStore
 from baton.store.db import make_engine, migrate
+from baton.store.evaluations import Evaluations
 from baton.store.registry import Registry
 
 
@@ -17,6 +18,7 @@ class Store:
     engine: Engine
     registry: Registry
     artifacts: ArtifactStore
+    evaluations: Evaluations
 
     def close(self) -> None:
         self.engine.dispose()
@@ -27,4 +29,6 @@ def open_store(settings: Settings, *, upgrade: bool = True) -> Store:
     engine = make_engine(settings.database_url)
     if upgrade:
         migrate(engine)
-    return Store(engine, Registry(engine), ArtifactStore(settings.artifact_root))
+    return Store(
+        engine, Registry(engine), ArtifactStore(settings.artifact_root), Evaluations(engine)
+    )

@@ -83,3 +83,19 @@ audit_log = sa.Table(
     sa.Column("detail", sa.JSON, nullable=False),
     sa.Index("ix_audit_log_model_at", "model", "at"),
 )
+
+evaluations = sa.Table(
+    "evaluations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("version_id", sa.ForeignKey("versions.id"), nullable=False),
+    sa.Column("against_version_id", sa.ForeignKey("versions.id")),
+    sa.Column("status", sa.String(16), nullable=False),  # passed | failed | error
+    sa.Column("started_at", NOW, nullable=False),
+    sa.Column("finished_at", NOW, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("report", sa.JSON, nullable=False),
+    sa.Column("recommended", sa.JSON),  # the serving configuration the profile picked
+    sa.Column("error", sa.Text),
+    sa.Index("ix_evaluations_version_id", "version_id", "id"),
+)

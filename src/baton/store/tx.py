@@ -1,0 +1,95 @@
+"""Transactions shared by every store module: reads, retried writes, ids, audit entries.
+
+Every change and its audit entry are written in one transaction, so a failure leaves
+neither behind. A unique-key clash with a concurrent writer (PostgreSQL) is retried; on
+SQLite writers are serialised by ``BEGIN IMMEDIATE`` (see ``db.make_engine``).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from baton.store.db import unreachable
+from baton.store.tables import audit_log
+
+T = TypeVar("T")
+RETRIES = 30
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def lost_a_race(exc: sa.exc.IntegrityError) -> bool:
+    """A unique-key clash: a concurrent writer took the same number or name first."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate == "23505" or "UNIQUE constraint failed" in str(exc.orig)
+
+
+@contextmanager
+def read(engine: Engine) -> Iterator[sa.Connection]:
+    """A connection for reading (no write lock on SQLite)."""
+    try:
+        with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
+            yield conn
+    except sa.exc.OperationalError as exc:
+        raise unreachable(engine, exc) from None
+
+
+def write(engine: Engine, work: Callable[[sa.Connection], T]) -> T:
+    """Run ``work`` in one transaction, retrying when a concurrent writer won a race.
+
+    ``work`` may run more than once: it must do nothing outside the database.
+    """
+    for attempt in range(RETRIES):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except sa.exc.IntegrityError as exc:
+            if not lost_a_race(exc) or attempt == RETRIES - 1:
+                raise
+            time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+        except sa.exc.OperationalError as exc:
+            if "locked" in str(exc) and attempt < RETRIES - 1:
+                time.sleep(random.uniform(0.01, 0.1))
+                continue
+            raise unreachable(engine, exc) from None
+    raise AssertionError("unreachable")
+
+
+def insert_id(conn: sa.Connection, statement: sa.Insert) -> int:
+    """Run an INSERT and return the new row's id."""
+    key = conn.execute(statement).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def audit(
+    conn: sa.Connection,
+    actor: str,
+    action: str,
+    model: str | None = None,
+    version: int | None = None,
+    reason: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one audit entry inside the caller's transaction."""
+    conn.execute(
+        audit_log.insert().values(
+            at=utcnow(),
+            actor=actor,
+            action=action,
+            model=model,
+            version=version,
+            reason=reason,
+            detail=detail or {},
+        )
+    )
