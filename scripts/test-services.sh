@@ -14,3 +14,25 @@ if ! pg_ready; then
   pg_ready || fail "PostgreSQL did not come up on 127.0.0.1:5432"
 fi
 echo "test-services: PostgreSQL ready on 127.0.0.1:5432"
+
+# Monitoring: the real Prometheus, promtool, Alertmanager, amtool and node_exporter from Debian.
+monitoring_missing() {
+  local tool
+  for tool in prometheus promtool prometheus-alertmanager amtool prometheus-node-exporter; do
+    command -v "$tool" >/dev/null || return 0
+  done
+  return 1
+}
+if monitoring_missing; then
+  echo "test-services: installing prometheus, prometheus-alertmanager, prometheus-node-exporter"
+  command -v apt-get >/dev/null || fail "Prometheus tools are missing and apt-get is not available; install prometheus, prometheus-alertmanager and prometheus-node-exporter"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get update -q \
+    || fail "apt-get update failed"
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    prometheus prometheus-alertmanager prometheus-node-exporter \
+    || fail "apt-get install prometheus prometheus-alertmanager prometheus-node-exporter failed"
+  monitoring_missing && fail "Prometheus tools still missing after apt-get install"
+fi
+echo "test-services: $(promtool --version 2>&1 | head -n1)"
