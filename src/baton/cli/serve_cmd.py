@@ -1,0 +1,66 @@
+"""``baton serve``: serve registered models over the Open Inference Protocol."""
+
+from __future__ import annotations
+
+import typer
+
+from baton.cli.output import console
+from baton.cli.state import state
+from baton.serve.options import MIB, ServeOptions
+
+
+def serve(
+    ctx: typer.Context,
+    refs: list[str] = typer.Argument(
+        ..., help="models to serve: NAME (its @production, else newest), NAME@ALIAS or NAME:N"
+    ),
+    host: str = typer.Option("127.0.0.1", help="address to listen on (0.0.0.0: all)"),
+    port: int = typer.Option(8000, help="TCP port"),
+    workers: int = typer.Option(1, help="processes sharing the port (one per core to spare)"),
+    max_batch_size: int | None = typer.Option(
+        None, help="rows per model call (default: the evaluation's recommendation, else 32)"
+    ),
+    max_queue_delay_ms: float | None = typer.Option(
+        None,
+        help="under load, hold a batch open this long for more rows "
+        "(default: the evaluation's recommendation, else 0)",
+    ),
+    threads: int | None = typer.Option(None, help="ONNX Runtime threads per model call"),
+    max_queue: int = typer.Option(1024, help="queued requests per model before 429"),
+    max_body_mb: float = typer.Option(64.0, help="largest request body, MiB (413 beyond)"),
+    poll_interval: float = typer.Option(
+        1.0, help="seconds between alias checks for hot swap (0: never)"
+    ),
+    drain_timeout: float = typer.Option(30.0, help="seconds in-flight requests get on SIGTERM"),
+    allow_nonfinite: bool = typer.Option(
+        False, "--allow-nonfinite", help="accept NaN and Infinity in float inputs"
+    ),
+) -> None:
+    """Serve models over HTTP (KServe V2 / Open Inference Protocol) until SIGTERM or Ctrl-C."""
+    from baton.serve.server import check_refs
+    from baton.serve.server import serve as run_server
+
+    s = state(ctx)
+    options = ServeOptions(
+        refs=tuple(refs),
+        host=host,
+        port=port,
+        workers=workers,
+        max_body_bytes=int(max_body_mb * MIB),
+        max_queue=max_queue,
+        poll_interval_s=poll_interval,
+        drain_timeout_s=drain_timeout,
+        allow_nonfinite=allow_nonfinite,
+        max_batch_size=max_batch_size,
+        max_queue_delay_ms=max_queue_delay_ms,
+        threads=threads,
+    )
+    versions = check_refs(s.settings, options)
+    s.close()
+    base = f"http://{host}:{port}"
+    for text, info in zip(refs, versions, strict=True):
+        console.print(
+            f"serving [bold]{info.ref}[/] ({text}) at {base}/v2/models/{info.model}", soft_wrap=True
+        )
+    console.print(f"metrics at {base}/metrics; stop with Ctrl-C or SIGTERM", soft_wrap=True)
+    run_server(s.settings, options)

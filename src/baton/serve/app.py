@@ -1,0 +1,324 @@
+"""Thin raw-ASGI routes: HTTP <-> data plane (no framework on the hot path).
+
+The app object holds only settings and options until its lifespan starts, so it can be
+pickled into worker processes; each process then opens the store and loads its models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from baton.config import Settings
+from baton.errors import BadInput, BatonError, Kind, NotFound
+from baton.serve.batcher import QueueFull
+from baton.serve.codec import decode_request, dumps, encode_error, encode_response
+from baton.serve.dataplane import DataPlane
+from baton.serve.metrics import CONTENT_TYPE, ServingMetrics
+from baton.serve.options import ServeOptions
+from baton.serve.protocol import HEADER_LENGTH
+from baton.serve.repository import ModelRepository
+from baton.store.store import Store, open_store
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
+
+log = logging.getLogger("baton.serve")
+
+STATUS: dict[Kind, int] = {
+    Kind.BAD_INPUT: 400,
+    Kind.NOT_FOUND: 404,
+    Kind.CONFLICT: 409,
+    Kind.FORBIDDEN: 403,
+    Kind.UNAUTHORIZED: 401,
+    Kind.UNAVAILABLE: 503,
+    Kind.CORRUPT: 500,
+    Kind.FAILED_CHECK: 422,
+}
+JSON = b"application/json"
+UNKNOWN_MODEL = "_unknown"  # one label for requests naming no served model (bounded series)
+
+
+class BodyTooLarge(BadInput):
+    """The request body is over the server's limit (413)."""
+
+
+class MethodNotAllowed(BadInput):
+    """The path exists but not for this HTTP method (405)."""
+
+
+class ClientGone(Exception):
+    """The client disconnected before sending its whole body."""
+
+
+def status_for(exc: BatonError) -> int:
+    if isinstance(exc, BodyTooLarge):
+        return 413
+    if isinstance(exc, MethodNotAllowed):
+        return 405
+    if isinstance(exc, QueueFull):
+        return 429
+    return STATUS[exc.kind]
+
+
+class Runtime:
+    """What a started server holds: store, metrics, models and the data plane."""
+
+    def __init__(self, store: Store, options: ServeOptions, registry: CollectorRegistry) -> None:
+        self.store = store
+        self.metrics = ServingMetrics(registry)
+        self.repository = ModelRepository(store, options, self.metrics)
+        self.dataplane = DataPlane(self.repository, allow_nonfinite=options.allow_nonfinite)
+
+
+class ServeApp:
+    """The ASGI application of ``baton serve``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        options: ServeOptions,
+        *,
+        registry: CollectorRegistry | None = None,
+        tune_gc: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.options = options
+        self._registry = registry
+        self._tune_gc = tune_gc
+        self.runtime: Runtime | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"settings": self.settings, "options": self.options, "tune_gc": self._tune_gc}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["settings"], state["options"], tune_gc=state["tune_gc"])  # type: ignore[misc]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    # -- lifespan -------------------------------------------------------------------------
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.start()
+                except Exception as exc:
+                    text = exc.message if isinstance(exc, BatonError) else repr(exc)
+                    await send({"type": "lifespan.startup.failed", "message": text})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def start(self) -> None:
+        store = await asyncio.to_thread(open_store, self.settings)
+        runtime = Runtime(store, self.options, self._registry or CollectorRegistry())
+        try:
+            await runtime.repository.start()
+        except BaseException:
+            await runtime.repository.close()
+            store.close()
+            raise
+        self.runtime = runtime
+        if self._tune_gc:
+            # Everything loaded so far lives as long as the server: keep the collector
+            # from walking it, and make full collections rare (they paused peers 55-200 ms).
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(50_000, 50, 100)
+
+    async def stop(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.repository.close()
+            self.runtime.store.close()
+
+    # -- HTTP -----------------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        extra: Headers = []
+        try:
+            status, body, content_type, extra = await self._route(scope, receive, started)
+        except BatonError as exc:
+            status, body, content_type = status_for(exc), encode_error(exc.message), JSON
+            if isinstance(exc, QueueFull):
+                extra = [(b"retry-after", str(max(1, math.ceil(exc.retry_after_s))).encode())]
+        except ClientGone:
+            return
+        except Exception as exc:
+            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            status = 500
+            body = encode_error(f"internal error ({type(exc).__name__}); see the server log")
+            content_type = JSON
+        headers = [
+            (b"content-type", content_type),
+            (b"content-length", str(len(body)).encode()),
+            *extra,
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _route(
+        self, scope: Scope, receive: Receive, started: float
+    ) -> tuple[int, bytes, bytes, Headers]:
+        runtime = self.runtime
+        if runtime is None:
+            raise BatonError("the server is still loading its models", kind=Kind.UNAVAILABLE)
+        method: str = scope["method"]
+        path: str = scope["path"]
+        if path == "/metrics":
+            _allow(method, "GET")
+            return 200, runtime.metrics.exposition(), CONTENT_TYPE.encode(), []
+        parts = path.strip("/").split("/")
+        if parts[0] != "v2":
+            raise NotFound(f"no route {path}: the inference API lives under /v2")
+        parts = parts[1:]
+        plane = runtime.dataplane
+        if parts[:1] == ["models"] and len(parts) >= 2:
+            name, rest = parts[1], parts[2:]
+            version: str | None = None
+            if rest[:1] == ["versions"] and len(rest) >= 2:
+                version, rest = rest[1], rest[2:]
+            if rest == ["infer"]:
+                _allow(method, "POST")
+                return await self._infer(runtime, name, version, scope, receive, started)
+            if rest == []:
+                _allow(method, "GET")
+                return _json(plane.model_metadata(name, version))
+            if rest == ["ready"]:
+                _allow(method, "GET")
+                plane.model_ready(name, version)
+                return _json({"name": name, "ready": True})
+        elif parts in ([], [""]):
+            _allow(method, "GET")
+            return _json(plane.server_metadata())
+        elif parts == ["health", "live"]:
+            _allow(method, "GET")
+            return _json({"live": plane.live()})
+        elif parts == ["health", "ready"]:
+            _allow(method, "GET")
+            ready = plane.ready()
+            return (200 if ready else 503), dumps({"ready": ready}), JSON, []
+        elif parts == ["repository", "index"]:
+            _allow(method, "POST", "GET")
+            return _json(plane.repository_index())
+        elif parts[:2] == ["repository", "models"] and len(parts) == 4:
+            _allow(method, "POST")
+            name, action = parts[2], parts[3]
+            if action == "load":
+                loaded = await runtime.repository.load(name)
+                return _json({"name": name, "versions": [m.version for m in loaded]})
+            if action == "unload":
+                await runtime.repository.unload(name)
+                return _json({"name": name, "unloaded": True})
+        raise NotFound(f"no route {path}: see /v2 (Open Inference Protocol) and /metrics")
+
+    async def _infer(
+        self,
+        runtime: Runtime,
+        name: str,
+        version: str | None,
+        scope: Scope,
+        receive: Receive,
+        started: float,
+    ) -> tuple[int, bytes, bytes, Headers]:
+        metrics = runtime.metrics
+        try:
+            model = runtime.repository.get(name, version)
+        except NotFound:
+            metrics.count(UNKNOWN_MODEL, "", 404)
+            raise
+        series = model.series
+        series.inflight.inc()
+        code = 500
+        try:
+            body = await _read_body(scope, receive, self.options.max_body_bytes)
+            request = decode_request(body, _json_length(scope))
+            response, model = await runtime.dataplane.infer(name, version, request)
+            payload, json_length = encode_response(response)
+            code = 200
+        except BatonError as exc:
+            code = status_for(exc)
+            raise
+        finally:
+            series.inflight.dec()
+            metrics.count(model.name, model.version, code)
+            model.series.request_duration.observe(time.perf_counter() - started)
+        if json_length is None:
+            return 200, payload, JSON, []
+        return (
+            200,
+            payload,
+            b"application/octet-stream",
+            [(HEADER_LENGTH.encode(), str(json_length).encode())],
+        )
+
+
+def _allow(method: str, *allowed: str) -> None:
+    if method not in allowed:
+        raise MethodNotAllowed(f"use {' or '.join(allowed)} here, not {method}")
+
+
+def _json(value: Any) -> tuple[int, bytes, bytes, Headers]:
+    return 200, dumps(value), JSON, []
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def _json_length(scope: Scope) -> int | None:
+    raw = _header(scope, HEADER_LENGTH.encode())
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadInput(
+            f"Inference-Header-Content-Length {raw[:32]!r} is not a whole number of bytes"
+        ) from None
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    declared = _header(scope, b"content-length")
+    too_large = BodyTooLarge(
+        f"request body is larger than this server's limit of {limit} bytes: send fewer "
+        "rows per request (or start the server with a larger --max-body-mb)"
+    )
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -1,0 +1,111 @@
+"""Load one registered version into ONNX Runtime, ready to batch requests for it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from baton.core.serving_config import ServingConfig
+from baton.core.signature import Signature
+from baton.errors import BadInput, Unavailable
+from baton.serve.batcher import Batcher
+from baton.serve.metrics import ModelSeries
+from baton.store.registry import VersionInfo
+from baton.store.store import Store
+
+Arrays = dict[str, np.ndarray[Any, Any]]
+
+_OPTIMIZATION = {"disable": 0, "basic": 1, "extended": 2, "all": 99}
+
+
+class ModelFailed(BadInput):
+    """ONNX Runtime rejected a request that matched the signature (its values, then)."""
+
+
+@dataclass
+class LoadedModel:
+    """A version in memory: its session, signature, batcher and metric children."""
+
+    info: VersionInfo
+    signature: Signature
+    config: ServingConfig
+    alias: str
+    batcher: Batcher
+    series: ModelSeries
+    batchable: bool
+
+    @property
+    def name(self) -> str:
+        return self.info.model
+
+    @property
+    def version(self) -> str:
+        return str(self.info.number)
+
+
+def _session(path: str, config: ServingConfig) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.intra_op_num_threads = config.intra_op_threads
+    options.inter_op_num_threads = config.inter_op_threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel(
+        _OPTIMIZATION[config.graph_optimization]
+    )
+    try:
+        return ort.InferenceSession(path, options, providers=[config.provider])
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise Unavailable(f"ONNX Runtime cannot load the model ({first})") from None
+
+
+def runner(session: Any, ref: str) -> Callable[[Arrays], Arrays]:
+    """A blocking call from feed to named outputs (run on the batcher's thread)."""
+    names = [o.name for o in session.get_outputs()]
+
+    def run(feed: Arrays) -> Arrays:
+        try:
+            results = session.run(names, feed)
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelFailed(f"{ref} could not compute this request: {first}") from None
+        return dict(zip(names, results, strict=True))
+
+    return run
+
+
+def is_batchable(signature: Signature) -> bool:
+    """Requests merge only if every tensor has a dynamic first (batch) dimension."""
+    tensors = (*signature.inputs, *signature.outputs)
+    return all(t.shape and t.shape[0] == -1 for t in tensors)
+
+
+def load_version(
+    store: Store,
+    info: VersionInfo,
+    config: ServingConfig,
+    *,
+    alias: str,
+    series: ModelSeries,
+    max_queue: int,
+    on_batch: Callable[[int, float], None],
+) -> LoadedModel:
+    """Verify the artifact, open a session and build the model's batcher (blocking)."""
+    sha = config.model_sha256 or info.sha256
+    path = store.artifacts.verified_path(sha)
+    session = _session(str(path), config)
+    signature = Signature.model_validate(info.manifest["signature"])
+    batchable = is_batchable(signature)
+    batcher = Batcher(
+        runner(session, info.ref),
+        max_batch_size=config.max_batch_size if batchable else 1,
+        max_queue_delay_s=config.max_queue_delay_ms / 1000.0,
+        max_queue=max_queue,
+        on_batch=on_batch,
+        name=info.ref,
+    )
+    return LoadedModel(info, signature, config, alias, batcher, series, batchable)

@@ -1,0 +1,189 @@
+"""The one home of baton's Prometheus metric names (DESIGN.md, "Serving metrics").
+
+Monitoring rules, dashboards and the right-size audit read these names; change them here
+and nowhere else. Every metric lives in a ``CollectorRegistry`` passed in, so two servers
+in one process (tests) never clash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
+
+REQUESTS_TOTAL = "baton_requests_total"
+REQUEST_DURATION = "baton_request_duration_seconds"
+QUEUE_DURATION = "baton_queue_duration_seconds"
+COMPUTE_DURATION = "baton_compute_duration_seconds"
+BATCH_SIZE = "baton_batch_size"
+INFLIGHT = "baton_inflight_requests"
+MODEL_INFO = "baton_model_info"
+DRIFT_SCORE = "baton_drift_score"
+DRIFT_SAMPLES = "baton_drift_samples"
+GPU_UTILIZATION = "baton_gpu_utilization_ratio"
+GPU_MEMORY_USED = "baton_gpu_memory_used_bytes"
+GPU_MEMORY_TOTAL = "baton_gpu_memory_total_bytes"
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+# 100 µs .. 10 s: single rows of small models take well under a millisecond.
+LATENCY_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    10.0,
+)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+MV = ("model", "version")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSeries:
+    """The children for one model version, bound once so the hot path does no lookups."""
+
+    request_duration: Any
+    queue_duration: Any
+    compute_duration: Any
+    batch_size: Any
+    inflight: Any
+
+
+class ServingMetrics:
+    """All serving metrics of one server, registered in ``registry``."""
+
+    def __init__(self, registry: CollectorRegistry, *, process: bool = True) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "baton_requests",
+            "Inference requests by model, version and HTTP status code.",
+            ("model", "version", "code"),
+            registry=registry,
+        )
+        self.request_duration = Histogram(
+            REQUEST_DURATION,
+            "Time from a request's arrival to its response, in seconds.",
+            MV,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.queue_duration = Histogram(
+            QUEUE_DURATION,
+            "Time a request waited in its model's queue before its batch ran, in seconds.",
+            MV,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.compute_duration = Histogram(
+            COMPUTE_DURATION,
+            "Time of one batched model call, in seconds.",
+            MV,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            BATCH_SIZE,
+            "Rows per batched model call.",
+            MV,
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.inflight = Gauge(
+            INFLIGHT, "Inference requests being handled now.", MV, registry=registry
+        )
+        self.model_info = Gauge(
+            MODEL_INFO,
+            "Served model versions (value 1), with the alias they serve and the owning team.",
+            ("model", "version", "alias", "owner"),
+            registry=registry,
+        )
+        self.drift_score = Gauge(
+            DRIFT_SCORE,
+            "Input drift of one feature against the evaluation data (0 = none).",
+            ("model", "version", "feature"),
+            registry=registry,
+        )
+        self.drift_samples = Gauge(
+            DRIFT_SAMPLES,
+            "Rows the current drift scores were computed from.",
+            MV,
+            registry=registry,
+        )
+        if process:
+            ProcessCollector(registry=registry)
+        gpu = NvmlCollector.create()
+        if gpu is not None:
+            registry.register(gpu)
+
+    def for_model(self, model: str, version: str) -> ModelSeries:
+        return ModelSeries(
+            self.request_duration.labels(model, version),
+            self.queue_duration.labels(model, version),
+            self.compute_duration.labels(model, version),
+            self.batch_size.labels(model, version),
+            self.inflight.labels(model, version),
+        )
+
+    def count(self, model: str, version: str, code: int) -> None:
+        self.requests.labels(model, version, str(code)).inc()
+
+    def served(self, model: str, version: str, alias: str, owner: str) -> None:
+        self.model_info.labels(model, version, alias, owner).set(1)
+
+    def retired(self, model: str, version: str, alias: str, owner: str) -> None:
+        """Drop a version's info series once it no longer serves (counters stay)."""
+        with contextlib.suppress(KeyError):
+            self.model_info.remove(model, version, alias, owner)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class NvmlCollector(Collector):
+    """GPU utilization and memory through NVML, where the library and a GPU exist."""
+
+    def __init__(self, nvml: Any) -> None:
+        self._nvml = nvml
+
+    @classmethod
+    def create(cls) -> NvmlCollector | None:
+        try:
+            import pynvml  # type: ignore[import-not-found]
+
+            pynvml.nvmlInit()
+            if pynvml.nvmlDeviceGetCount() < 1:
+                return None
+        except Exception:  # no NVML library, no driver or no GPU: nothing to report
+            return None
+        return cls(pynvml)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        nvml = self._nvml
+        util = GaugeMetricFamily(GPU_UTILIZATION, "GPU busy fraction (0..1).", labels=["gpu"])
+        used = GaugeMetricFamily(GPU_MEMORY_USED, "GPU memory in use, bytes.", labels=["gpu"])
+        total = GaugeMetricFamily(GPU_MEMORY_TOTAL, "GPU memory, bytes.", labels=["gpu"])
+        for i in range(nvml.nvmlDeviceGetCount()):
+            handle = nvml.nvmlDeviceGetHandleByIndex(i)
+            rates = nvml.nvmlDeviceGetUtilizationRates(handle)
+            memory = nvml.nvmlDeviceGetMemoryInfo(handle)
+            util.add_metric([str(i)], rates.gpu / 100.0)
+            used.add_metric([str(i)], float(memory.used))
+            total.add_metric([str(i)], float(memory.total))
+        yield util
+        yield used
+        yield total

@@ -1,0 +1,168 @@
+"""The models a server holds, and hot swap: follow alias moves without dropping a request.
+
+A swap loads the new version beside the old one, switches the route in one assignment on
+the event loop, then drains the old version's queue and unloads it. A request looks its
+model up and queues on it without yielding to the event loop in between, so every
+request is served by exactly one version, old or new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from baton.core.refs import Ref, parse_ref
+from baton.errors import BatonError, NotFound
+from baton.serve.loader import LoadedModel, load_version
+from baton.serve.metrics import ServingMetrics
+from baton.serve.options import ServeOptions, serving_config_for
+from baton.store.registry import VersionInfo
+from baton.store.store import Store
+
+log = logging.getLogger("baton.serve")
+
+
+@dataclass
+class Route:
+    """One reference being served (``digits``, ``digits@staging``, ``digits:3``)."""
+
+    ref: Ref
+    model: LoadedModel
+
+
+def alias_label(ref: Ref, info: VersionInfo) -> str:
+    """The alias a route serves, for ``baton_model_info`` ('' when pinned to a number)."""
+    if ref.alias is not None:
+        return ref.alias
+    if ref.version is not None:
+        return ""
+    return "production" if "production" in info.aliases else "latest"
+
+
+class ModelRepository:
+    """Routes from model names to loaded versions; loads, swaps and unloads them."""
+
+    def __init__(self, store: Store, options: ServeOptions, metrics: ServingMetrics) -> None:
+        self.store = store
+        self.options = options
+        self.metrics = metrics
+        self._routes: dict[str, list[Route]] = {}
+        self._lock = asyncio.Lock()
+        self._watch: asyncio.Task[None] | None = None
+        self.ready = False
+        self.swaps = 0
+
+    # -- lookups (hot path: no awaits) ---------------------------------------------------
+
+    def get(self, name: str, version: str | None = None) -> LoadedModel:
+        routes = self._routes.get(name)
+        if not routes:
+            served = ", ".join(sorted(self._routes)) or "none"
+            raise NotFound(f"model {name!r} is not served here (served: {served})")
+        if version is None:
+            return routes[0].model
+        for route in routes:
+            if route.model.version == version:
+                return route.model
+        have = ", ".join(r.model.version for r in routes)
+        raise NotFound(f"{name} version {version!r} is not served here (served versions: {have})")
+
+    def models(self) -> list[LoadedModel]:
+        return [route.model for routes in self._routes.values() for route in routes]
+
+    # -- loading and swapping ------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load every reference in the options, then follow alias moves."""
+        for text in self.options.refs:
+            await self._follow(parse_ref(text), add=True)
+        self.ready = True
+        if self.options.poll_interval_s > 0:
+            self._watch = asyncio.get_running_loop().create_task(self._poll(), name="alias-watch")
+
+    async def load(self, name: str) -> list[LoadedModel]:
+        """Repository extension ``load``: pick up alias moves now, or start serving ``name``."""
+        routes = self._routes.get(name)
+        if not routes:
+            await self._follow(parse_ref(name), add=True)
+        else:
+            for route in list(routes):
+                await self._follow(route.ref, add=False)
+        return [r.model for r in self._routes.get(name, [])]
+
+    async def unload(self, name: str) -> None:
+        async with self._lock:
+            routes = self._routes.pop(name, None)
+        if not routes:
+            raise NotFound(f"model {name!r} is not served here, so it cannot be unloaded")
+        for route in routes:
+            await self._retire(route.model)
+
+    async def close(self) -> None:
+        """Stop watching, then finish every queued request of every model."""
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        for model in self.models():
+            await model.batcher.close()
+
+    async def _follow(self, ref: Ref, *, add: bool) -> None:
+        info = await asyncio.to_thread(self.store.registry.resolve, ref)
+        async with self._lock:
+            routes = self._routes.setdefault(ref.name, [])
+            route = next((r for r in routes if r.ref == ref), None)
+            if route is not None and route.model.info.number == info.number:
+                return
+            if route is None and not add:
+                return
+            loaded = await asyncio.to_thread(self._load, ref, info)
+            loaded.batcher.start()
+            old = route.model if route is not None else None
+            if route is None:
+                routes.append(Route(ref, loaded))
+            else:
+                route.model = loaded  # the switch: one assignment, on the event loop
+            self.metrics.served(loaded.name, loaded.version, loaded.alias, loaded.info.owner)
+        if old is not None:
+            self.swaps += 1
+            log.warning("%s now serves %s (was %s)", ref, loaded.info.ref, old.info.ref)
+            await self._retire(old)
+
+    def _load(self, ref: Ref, info: VersionInfo) -> LoadedModel:
+        config = serving_config_for(self.store, info, self.options)
+        series = self.metrics.for_model(info.model, str(info.number))
+
+        def on_batch(rows: int, compute_s: float) -> None:
+            series.batch_size.observe(rows)
+            series.compute_duration.observe(compute_s)
+
+        return load_version(
+            self.store,
+            info,
+            config,
+            alias=alias_label(ref, info),
+            series=series,
+            max_queue=self.options.max_queue,
+            on_batch=on_batch,
+        )
+
+    async def _retire(self, model: LoadedModel) -> None:
+        await model.batcher.close()
+        self.metrics.retired(model.name, model.version, model.alias, model.info.owner)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.poll_interval_s)
+            for routes in list(self._routes.values()):
+                for route in list(routes):
+                    if route.ref.version is not None:
+                        continue
+                    try:
+                        await self._follow(route.ref, add=False)
+                    except BatonError as exc:  # registry unreachable, alias removed...
+                        log.warning("keeping %s: %s", route.model.info.ref, exc.message)
+                    except Exception:
+                        log.exception("keeping %s after an unexpected error", route.model.info.ref)

@@ -1,0 +1,88 @@
+"""Run the server: uvicorn (uvloop + httptools), one or more worker processes, one port.
+
+SIGTERM (and Ctrl-C) stop accepting connections, let in-flight requests finish (up to
+``drain_timeout_s``), drain every model's queue, then exit with status 0.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import socket
+import sys
+from types import FrameType
+
+import uvicorn
+
+from baton.config import Settings
+from baton.core.refs import parse_ref
+from baton.errors import BadInput, Unavailable
+from baton.serve.app import ServeApp
+from baton.serve.options import ServeOptions
+from baton.store.registry import VersionInfo
+from baton.store.store import open_store
+
+
+def check_refs(settings: Settings, options: ServeOptions) -> list[VersionInfo]:
+    """Resolve every reference before binding the port, so a typo fails in one line."""
+    refs = [parse_ref(text) for text in options.refs]
+    store = open_store(settings)
+    try:
+        return [store.registry.resolve(ref) for ref in refs]
+    finally:
+        store.close()
+
+
+def uvicorn_config(app: ServeApp, options: ServeOptions) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=options.host,
+        port=options.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=math.ceil(options.drain_timeout_s),
+        timeout_keep_alive=30,
+        server_header=False,
+        workers=options.workers,
+    )
+
+
+def bind(options: ServeOptions) -> socket.socket:
+    try:
+        sock = socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((options.host, options.port))
+    except OSError as exc:
+        raise Unavailable(
+            f"cannot listen on {options.host}:{options.port} ({exc.strerror}): "
+            "pick a free port with --port"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _exit_quietly(signum: int, frame: FrameType | None) -> None:
+    sys.exit(0)
+
+
+def serve(settings: Settings, options: ServeOptions) -> None:
+    """Serve until SIGTERM / Ctrl-C (blocking)."""
+    if options.workers > 1 and options.port == 0:
+        raise BadInput("--workers above 1 needs a fixed --port")
+    app = ServeApp(settings, options)
+    config = uvicorn_config(app, options)
+    sock = bind(options)
+    # uvicorn re-raises the signal it caught after draining; exit 0 then, not 143.
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    if options.workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=[sock]).run()
+        return
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    if not server.started:
+        raise Unavailable("the server did not start: see the messages above")
