@@ -1,0 +1,1 @@
+"""The evaluation gate: datasets, metrics, checks, profile and report."""

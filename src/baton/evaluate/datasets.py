@@ -1,0 +1,450 @@
+"""Eval data (.npz, .csv, .parquet, .jsonl) mapped onto a model's signature, in batches.
+
+Files are streamed, never loaded whole: ``.npz`` members are read row block by row block
+from the archive, Parquet by row groups, CSV by blocks, JSON Lines line by line. Arrays or
+columns are named after the model's inputs (a 64-wide input ``x`` is one array ``x``, a list
+column ``x``, or columns ``x_0 .. x_63``), the ground truth under ``eval.target``, and
+reference outputs, when given, under the output's name.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from baton.core.signature import DType, Signature, TensorSpec
+from baton.errors import BadInput
+
+FORMATS = (".npz", ".csv", ".parquet", ".jsonl")
+Columns = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Batch:
+    start: int  # index of the first row in the file
+    inputs: Columns
+    target: np.ndarray | None
+    reference: Columns  # expected outputs given in the data, by output name
+
+    @property
+    def rows(self) -> int:
+        return len(next(iter(self.inputs.values())))
+
+
+def _numpy_dtype(spec: TensorSpec) -> np.dtype[Any]:
+    return np.dtype(object) if spec.dtype is DType.STRING else np.dtype(spec.dtype.value)
+
+
+def _feature_shape(spec: TensorSpec) -> tuple[int, ...]:
+    return tuple(spec.shape[1:])
+
+
+class EvalData:
+    """One eval file, checked against the signature; ``batches()`` streams it."""
+
+    def __init__(self, path: Path, filename: str, signature: Signature, target: str | None):
+        self.path = path
+        self.filename = filename
+        self.signature = signature
+        self.target = target
+        self.format = Path(filename).suffix.lower()
+        if self.format not in FORMATS:
+            raise BadInput(f"eval data {filename}: use one of {', '.join(FORMATS)}")
+        if not path.is_file() or path.stat().st_size == 0:
+            raise BadInput(f"eval data {filename} is empty: hand over the held-out rows")
+        self.rows = self._count_rows()
+        if self.rows == 0:
+            raise BadInput(f"eval data {filename} has no rows: hand over the held-out rows")
+
+    def batches(self, batch_size: int = 1024) -> Iterator[Batch]:
+        """Batches of exactly ``batch_size`` rows (the last may be shorter)."""
+        pending: list[Columns] = []
+        held = 0
+        start = 0
+        for chunk in self._chunks(batch_size):
+            pending.append(chunk)
+            held += _length(chunk)
+            while held >= batch_size:
+                merged = _concat(pending)
+                head = {k: v[:batch_size] for k, v in merged.items()}
+                rest = {k: v[batch_size:] for k, v in merged.items()}
+                yield self._batch(start, head)
+                start += batch_size
+                pending, held = [rest], held - batch_size
+        if held:
+            yield self._batch(start, _concat(pending))
+
+    # -- shaping --------------------------------------------------------------------------
+
+    def _batch(self, start: int, columns: Columns) -> Batch:
+        outputs = {s.name for s in self.signature.outputs}
+        return Batch(
+            start=start,
+            inputs={s.name: columns[s.name] for s in self.signature.inputs},
+            target=columns.get(self.target) if self.target else None,
+            reference={k: v for k, v in columns.items() if k in outputs},
+        )
+
+    def _specs(self) -> list[TensorSpec]:
+        """Inputs first; then the target and reference outputs, which are optional."""
+        return [*self.signature.inputs, *self.signature.outputs]
+
+    def _fit(self, spec: TensorSpec, values: np.ndarray, where: str) -> np.ndarray:
+        """Check shape and dtype against the signature; cast only where nothing is lost."""
+        feature = _feature_shape(spec)
+        if values.ndim == 1 and len(feature) == 1 and feature[0] == 1:
+            values = values[:, None]
+        if values.ndim != 1 + len(feature) or not all(
+            d == -1 or d == v for d, v in zip(feature, values.shape[1:], strict=True)
+        ):
+            want = "[rows, " + ", ".join("?" if d == -1 else str(d) for d in feature) + "]"
+            raise BadInput(
+                f"eval data {self.filename}: {where} has shape [rows, "
+                f"{', '.join(str(d) for d in values.shape[1:])}] but {spec.name!r} needs {want}"
+            )
+        return _cast(values, _numpy_dtype(spec), f"eval data {self.filename}: {where}")
+
+    # -- readers --------------------------------------------------------------------------
+
+    def _count_rows(self) -> int:
+        if self.format == ".npz":
+            with self._npz() as archive:
+                first = self.signature.inputs[0].name
+                with self._npz_member(archive, first) as f:
+                    return int(_npy_header(f, first, self.filename)[0][0])
+        if self.format == ".parquet":
+            import pyarrow.parquet as pq
+
+            return int(_arrow(lambda: pq.ParquetFile(self.path), self.filename).metadata.num_rows)
+        lines = 0
+        last = b"\n"
+        with self.path.open("rb") as f:
+            while block := f.read(1 << 20):
+                lines += block.count(b"\n")
+                last = block[-1:]
+        lines += last != b"\n"
+        if self.format == ".csv":
+            return max(lines - 1, 0)
+        return lines
+
+    def _chunks(self, batch_size: int) -> Iterator[Columns]:
+        if self.format == ".npz":
+            yield from self._npz_chunks(batch_size)
+        elif self.format == ".jsonl":
+            yield from self._jsonl_chunks(batch_size)
+        else:
+            yield from self._arrow_chunks(batch_size)
+
+    def _npz(self) -> zipfile.ZipFile:
+        try:
+            return zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise BadInput(
+                f"eval data {self.filename} cannot be read as .npz ({exc}): "
+                "write it with np.savez or np.savez_compressed"
+            ) from None
+
+    def _npz_member(self, archive: zipfile.ZipFile, key: str) -> IO[bytes]:
+        names = [n.removesuffix(".npy") for n in archive.namelist()]
+        if key not in names:
+            raise BadInput(
+                f"eval data {self.filename} has no array {key!r} (it has: {', '.join(names)}): "
+                "name the arrays after the model's inputs and the target, "
+                f"e.g. np.savez(path, {key}=...)"
+            )
+        return archive.open(f"{key}.npy")
+
+    def _npz_chunks(self, batch_size: int) -> Iterator[Columns]:
+        with self._npz() as archive:
+            names = {n.removesuffix(".npy") for n in archive.namelist()}
+            wanted = [s for s in self._specs() if s.name in names or s in self.signature.inputs]
+            keys = [s.name for s in wanted]
+            if self.target:
+                if self.target not in names:
+                    self._npz_member(archive, self.target)  # raises with the list of arrays
+                keys.append(self.target)
+            files = {k: self._npz_member(archive, k) for k in keys}
+            try:
+                layouts = {k: _npy_header(f, k, self.filename) for k, f in files.items()}
+                for key, (shape, _, _) in layouts.items():
+                    if shape[0] != self.rows:
+                        raise BadInput(
+                            f"eval data {self.filename}: array {key!r} has {shape[0]} rows but "
+                            f"{keys[0]!r} has {self.rows}: every array needs one row per example"
+                        )
+                specs = {s.name: s for s in wanted}
+                for start in range(0, self.rows, batch_size):
+                    n = min(batch_size, self.rows - start)
+                    chunk: Columns = {}
+                    for key, f in files.items():
+                        shape, dtype, _ = layouts[key]
+                        row_items = math.prod(shape[1:])
+                        data = f.read(n * row_items * dtype.itemsize)
+                        values = np.frombuffer(data, dtype=dtype).reshape((n, *shape[1:]))
+                        chunk[key] = (
+                            self._fit(specs[key], values, f"array {key!r}")
+                            if key in specs and key != self.target
+                            else values
+                        )
+                    yield chunk
+            finally:
+                for f in files.values():
+                    f.close()
+
+    def _jsonl_chunks(self, batch_size: int) -> Iterator[Columns]:
+        specs = self._specs()
+        rows: list[dict[str, Any]] = []
+        with self.path.open("rb") as f:
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except ValueError as exc:
+                    raise BadInput(
+                        f"eval data {self.filename} line {number} is not JSON ({exc.args[0]})"
+                    ) from None
+                if not isinstance(row, dict):
+                    raise BadInput(
+                        f"eval data {self.filename} line {number}: expected an object "
+                        f'such as {{"{specs[0].name}": [...], "{self.target}": ...}}'
+                    )
+                rows.append(row)
+                if len(rows) == batch_size:
+                    yield self._jsonl_columns(rows, number)
+                    rows = []
+            if rows:
+                yield self._jsonl_columns(rows, number)
+
+    def _jsonl_columns(self, rows: list[dict[str, Any]], last_line: int) -> Columns:
+        out: Columns = {}
+        present = rows[0].keys()
+        for spec in self._specs():
+            if spec.name not in present and spec not in self.signature.inputs:
+                continue
+            try:
+                values = [row[spec.name] for row in rows]
+            except KeyError:
+                raise BadInput(
+                    f"eval data {self.filename}: a row before line {last_line + 1} has no "
+                    f"{spec.name!r}: every line needs the model's inputs "
+                    f"({', '.join(s.name for s in self.signature.inputs)})"
+                ) from None
+            try:
+                array = np.asarray(values)
+            except ValueError:
+                raise BadInput(
+                    f"eval data {self.filename}: {spec.name!r} rows before line "
+                    f"{last_line + 1} differ in length; each needs the shape {list(spec.shape)}"
+                ) from None
+            out[spec.name] = self._fit(spec, array, f"{spec.name!r}")
+        if self.target:
+            try:
+                out[self.target] = np.asarray([row[self.target] for row in rows])
+            except KeyError:
+                raise BadInput(
+                    f"eval data {self.filename}: a row before line {last_line + 1} has no "
+                    f"target {self.target!r} (set eval.target to the key with the truth)"
+                ) from None
+        return out
+
+    def _arrow_chunks(self, batch_size: int) -> Iterator[Columns]:
+        import pyarrow as pa
+
+        batches: Iterator[pa.RecordBatch]
+        if self.format == ".parquet":
+            import pyarrow.parquet as pq
+
+            parquet = _arrow(lambda: pq.ParquetFile(self.path), self.filename)
+            names = parquet.schema_arrow.names
+            batches = parquet.iter_batches(batch_size=batch_size)
+        else:
+            import pyarrow.csv as pcsv
+
+            reader = _arrow(
+                lambda: pcsv.open_csv(self.path, read_options=pcsv.ReadOptions(block_size=4 << 20)),
+                self.filename,
+            )
+            names = reader.schema.names
+            batches = iter(reader)
+        plan = self._column_plan(names)
+        while True:
+            batch = _arrow(lambda: next(batches, None), self.filename)
+            if batch is None:
+                return
+            yield {key: self._arrow_values(batch, key, cols) for key, cols in plan.items()}
+
+    def _column_plan(self, names: list[str]) -> dict[str, list[str]]:
+        """Which columns feed each tensor: one column named after it, or ``name_0..name_k``."""
+        plan: dict[str, list[str]] = {}
+        for spec in self._specs():
+            feature = _feature_shape(spec)
+            if spec.name in names:
+                plan[spec.name] = [spec.name]
+                continue
+            if len(feature) == 1 and feature[0] > 0:
+                wide = [f"{spec.name}_{i}" for i in range(feature[0])]
+                found = [c for c in wide if c in names]
+                if len(found) == len(wide):
+                    plan[spec.name] = wide
+                    continue
+                if spec in self.signature.inputs:
+                    raise BadInput(
+                        f"eval data {self.filename}: input {spec.name!r} needs a column "
+                        f"{spec.name!r} or the {feature[0]} columns {wide[0]}..{wide[-1]} "
+                        f"(found {len(found)} of them)"
+                    )
+            if spec in self.signature.inputs:
+                raise BadInput(
+                    f"eval data {self.filename} has no column {spec.name!r} "
+                    f"(columns: {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}): "
+                    "name the columns after the model's inputs"
+                )
+        if self.target:
+            if self.target not in names:
+                raise BadInput(
+                    f"eval data {self.filename} has no target column {self.target!r}: "
+                    "set eval.target to the column with the truth"
+                )
+            plan[self.target] = [self.target]
+        return plan
+
+    def _arrow_values(self, batch: Any, key: str, columns: list[str]) -> np.ndarray:
+        import pyarrow as pa
+
+        arrays = [batch.column(batch.schema.get_field_index(c)) for c in columns]
+        if any(a.null_count for a in arrays):
+            raise BadInput(
+                f"eval data {self.filename}: column {columns[0]!r} has empty cells near row "
+                f"{batch.num_rows}: fill or drop them"
+            )
+        spec = next((s for s in self._specs() if s.name == key), None)
+        if len(arrays) == 1 and (
+            pa.types.is_list(arrays[0].type) or pa.types.is_fixed_size_list(arrays[0].type)
+        ):
+            flat = arrays[0].flatten().to_numpy(zero_copy_only=False)
+            rows = len(arrays[0])
+            feature = _feature_shape(spec) if spec else ()
+            width = math.prod(feature) if feature and -1 not in feature else None
+            if rows and (width is None or flat.size != rows * width):
+                raise BadInput(
+                    f"eval data {self.filename}: list column {key!r} holds {flat.size} values "
+                    f"for {rows} rows; each row needs {width or 'the same number of'} values"
+                )
+            values = flat.reshape((rows, *feature)) if feature else flat
+        elif len(arrays) == 1:
+            values = arrays[0].to_numpy(zero_copy_only=False)
+        else:
+            values = np.column_stack([a.to_numpy(zero_copy_only=False) for a in arrays])
+        if spec is None or key == self.target:
+            return np.asarray(values)
+        return self._fit(spec, values, f"column {key!r}")
+
+
+def _arrow(call: Any, filename: str) -> Any:
+    import pyarrow as pa
+
+    try:
+        return call()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise BadInput(f"eval data {filename} cannot be read ({first})") from None
+
+
+def _npy_header(
+    f: IO[bytes], key: str, filename: str
+) -> tuple[tuple[int, ...], np.dtype[Any], bool]:
+    from numpy.lib import format as npy
+
+    try:
+        major, _ = npy.read_magic(f)
+        if major == 1:
+            shape, fortran, dtype = npy.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = npy.read_array_header_2_0(f)
+    except ValueError as exc:
+        raise BadInput(f"eval data {filename}: array {key!r} is not a .npy array ({exc})") from None
+    if dtype.hasobject:
+        raise BadInput(
+            f"eval data {filename}: array {key!r} holds Python objects, which baton never "
+            "unpickles: store numbers, or strings as a fixed-width str array"
+        )
+    if fortran and len(shape) > 1:
+        raise BadInput(
+            f"eval data {filename}: array {key!r} is in Fortran order: save "
+            "np.ascontiguousarray(x) so it can be streamed by rows"
+        )
+    if not shape:
+        raise BadInput(
+            f"eval data {filename}: array {key!r} is a scalar; it needs one row per example"
+        )
+    return tuple(shape), dtype, fortran
+
+
+def _cast(values: np.ndarray, dtype: np.dtype[Any], where: str) -> np.ndarray:
+    if values.dtype == dtype:
+        return values
+    if dtype == np.dtype(object):
+        if values.dtype.kind in "USO":
+            return values.astype(object)
+    elif values.dtype.kind in "biuf" and (
+        np.can_cast(values.dtype, dtype, casting="same_kind")
+        or (values.dtype.kind in "biu" and dtype.kind == "f")
+    ):
+        return values.astype(dtype)
+    raise BadInput(f"{where} holds {values.dtype} values but the model takes {dtype.name}")
+
+
+def _length(columns: Columns) -> int:
+    return len(next(iter(columns.values())))
+
+
+def _concat(parts: list[Columns]) -> Columns:
+    if len(parts) == 1:
+        return parts[0]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def class_indices(
+    target: np.ndarray, labels: list[str] | None, classes: int, filename: str
+) -> np.ndarray:
+    """Ground truth as class indices: label names (from the manifest) or indices 0..n-1.
+
+    A label the model does not know is bad input: the gate must not score a class the
+    model cannot predict."""
+    if target.dtype.kind in "USO":
+        names = labels or [str(i) for i in range(classes)]
+        lookup = {name: i for i, name in enumerate(names)}
+        text = target.astype(str)
+        unknown = sorted(set(np.unique(text)) - lookup.keys())
+        if unknown:
+            raise BadInput(
+                f"eval data {filename}: labels the model does not know: {', '.join(unknown[:5])} "
+                f"(it knows {', '.join(names[:12])}{', ...' if len(names) > 12 else ''})"
+            )
+        return np.array([lookup[t] for t in text], dtype=np.int64)
+    if target.dtype.kind == "f" and (
+        not np.all(np.isfinite(target)) or not np.all(target == np.round(target))
+    ):
+        raise BadInput(
+            f"eval data {filename}: the target holds fractional or missing values; "
+            "a classifier's target is a class index or label name"
+        )
+    if target.dtype.kind not in "biuf":
+        raise BadInput(f"eval data {filename}: the target holds {target.dtype} values")
+    indices = target.astype(np.int64)
+    bad = indices[(indices < 0) | (indices >= classes)]
+    if bad.size:
+        shown = ", ".join(str(v) for v in np.unique(bad)[:5])
+        raise BadInput(
+            f"eval data {filename}: labels the model does not know: {shown} "
+            f"(it has {classes} classes, 0..{classes - 1})"
+        )
+    return indices

@@ -1,0 +1,144 @@
+"""Eval data in every format, streamed in batches and checked against the signature."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+import pytest
+
+from baton.core.signature import Signature
+from baton.errors import BadInput
+from baton.evaluate.datasets import EvalData, class_indices
+
+SIG = Signature.model_validate(
+    {
+        "inputs": [{"name": "x", "dtype": "float32", "shape": [-1, 3]}],
+        "outputs": [{"name": "probabilities", "dtype": "float32", "shape": [-1, 2]}],
+    }
+)
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(23, 3)).astype(np.float32)
+Y = RNG.integers(0, 2, 23)
+
+
+def write(folder: Path, fmt: str) -> Path:
+    path = folder / f"eval{fmt}"
+    if fmt == ".npz":
+        np.savez(path, x=X, label=Y)
+    elif fmt == ".jsonl":
+        path.write_text(
+            "".join(
+                json.dumps({"x": r.tolist(), "label": int(y)}) + "\n"
+                for r, y in zip(X, Y, strict=True)
+            )
+        )
+    else:
+        cols = {f"x_{i}": X[:, i] for i in range(3)} | {"label": Y}
+        table = pa.table(cols)
+        if fmt == ".csv":
+            pcsv.write_csv(table, path)
+        else:
+            list_table = pa.table({"x": pa.array(X.tolist(), pa.list_(pa.float32())), "label": Y})
+            pq.write_table(list_table, path, row_group_size=5)
+    return path
+
+
+@pytest.mark.parametrize("fmt", [".npz", ".csv", ".parquet", ".jsonl"])
+def test_every_format_streams_the_same_rows_in_batches(tmp_path: Path, fmt: str) -> None:
+    data = EvalData(write(tmp_path, fmt), f"eval{fmt}", SIG, "label")
+    assert data.rows == 23
+    batches = list(data.batches(batch_size=10))
+    assert [b.rows for b in batches] == [10, 10, 3]
+    assert [b.start for b in batches] == [0, 10, 20]
+    x = np.concatenate([b.inputs["x"] for b in batches])
+    assert x.dtype == np.float32
+    np.testing.assert_allclose(x, X, rtol=1e-6)
+    y = np.concatenate([b.target for b in batches if b.target is not None])
+    assert y.tolist() == Y.tolist()
+
+
+def test_compressed_npz_and_reference_outputs(tmp_path: Path) -> None:
+    path = tmp_path / "e.npz"
+    ref = RNG.random((23, 2)).astype(np.float32)
+    np.savez_compressed(path, x=X.astype(np.float64), label=Y, probabilities=ref)
+    batches = list(EvalData(path, "e.npz", SIG, "label").batches(7))
+    assert batches[0].inputs["x"].dtype == np.float32  # float64 data cast to the model's dtype
+    got = np.concatenate([b.reference["probabilities"] for b in batches])
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_a_large_file_is_not_loaded_whole(tmp_path: Path) -> None:
+    path = tmp_path / "big.npz"
+    rows = 400_000
+    np.savez(path, x=np.ones((rows, 3), np.float32), label=np.zeros(rows, np.int64))
+    data = EvalData(path, "big.npz", SIG, "label")
+    first = next(iter(data.batches(1000)))
+    assert first.rows == 1000 and data.rows == rows
+    assert first.inputs["x"].base is None or first.inputs["x"].base.nbytes < 1 << 20
+
+
+def _read_all(path: Path) -> None:
+    list(EvalData(path, path.name, SIG, "label").batches(8))
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: np.savez(p, z=X, label=Y), "has no array 'x' (it has: z, label)"),
+        (lambda p: np.savez(p, x=X[:, :2], label=Y), "shape [rows, 2] but 'x' needs [rows, 3]"),
+        (lambda p: np.savez(p, x=X.astype(str), label=Y), "holds <U"),
+        (lambda p: np.savez(p, x=X, label=Y[:5]), "'label' has 5 rows but 'x' has 23"),
+        (lambda p: np.savez(p, x=X), "has no array 'label'"),
+        (lambda p: np.savez(p, x=np.zeros((0, 3), np.float32), label=Y[:0]), "has no rows"),
+        (lambda p: p.write_bytes(b""), "is empty"),
+        (lambda p: p.write_bytes(b"not a zip"), "cannot"),
+    ],
+)
+def test_data_that_does_not_fit_is_one_clear_line(
+    tmp_path: Path, make: object, message: str
+) -> None:
+    path = tmp_path / "e.npz"
+    make(path)  # type: ignore[operator]
+    with pytest.raises(BadInput) as err:
+        _read_all(path)
+    assert message in err.value.message
+    assert "\n" not in err.value.message
+
+
+def test_csv_and_jsonl_problems_name_the_fix(tmp_path: Path) -> None:
+    csv = tmp_path / "e.csv"
+    csv.write_text("x_0,x_1,label\n1,2,0\n")
+    with pytest.raises(BadInput, match="x_0..x_2 \\(found 2 of them\\)"):
+        list(EvalData(csv, "e.csv", SIG, "label").batches())
+    csv.write_text("x_0,x_1,x_2,label\n1,,3,0\n")
+    with pytest.raises(BadInput, match="empty cells"):
+        list(EvalData(csv, "e.csv", SIG, "label").batches())
+    csv.write_text("x_0,x_1,x_2,label\n")
+    with pytest.raises(BadInput, match="has no rows"):
+        EvalData(csv, "e.csv", SIG, "label")
+    jsonl = tmp_path / "e.jsonl"
+    jsonl.write_text('{"x": [1, 2, 3], "label": 0}\n{"x": [1, 2], "label": 1}\n')
+    with pytest.raises(BadInput, match="differ in length"):
+        list(EvalData(jsonl, "e.jsonl", SIG, "label").batches())
+    jsonl.write_text('{"x": [1, 2, 3], "label": 0}\nnot json\n')
+    with pytest.raises(BadInput, match="line 2 is not JSON"):
+        list(EvalData(jsonl, "e.jsonl", SIG, "label").batches())
+    with pytest.raises(BadInput, match="use one of"):
+        EvalData(jsonl, "e.txt", SIG, "label")
+
+
+def test_class_indices_from_names_or_numbers_and_unknown_labels() -> None:
+    names = ["cat", "dog"]
+    assert class_indices(np.array(["dog", "cat"]), names, 2, "e").tolist() == [1, 0]
+    assert class_indices(np.array([1.0, 0.0]), names, 2, "e").tolist() == [1, 0]
+    with pytest.raises(BadInput, match="labels the model does not know: cow"):
+        class_indices(np.array(["cow"]), names, 2, "e")
+    with pytest.raises(BadInput, match="labels the model does not know: 7 \\(it has 2 classes"):
+        class_indices(np.array([0, 7]), names, 2, "e")
+    with pytest.raises(BadInput, match="fractional"):
+        class_indices(np.array([0.5]), names, 2, "e")
