@@ -1,0 +1,202 @@
+"""One interface for the control plane, so the CLI does not care where the store is.
+
+``Control`` is what the commands call. ``LocalControl`` runs the services on the store in
+this process, acting as ``BATON_USER``; ``baton.client.RemoteControl`` sends the same calls
+to a ``baton api`` server, acting as the owner of ``BATON_TOKEN``. Both hand back the same
+dataclasses, so every command prints the same output either way. The API routes call the
+same service methods as ``LocalControl``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from baton.core.promotion import STAGE_ALIASES, Target
+from baton.core.refs import Ref, check_alias
+from baton.core.roles import RequestKind
+from baton.errors import Forbidden
+from baton.store.approvals import PromotionInfo, Promotions
+from baton.store.evaluations import EvaluationRecord
+from baton.store.ownership import Owners, Roles, attempt
+from baton.store.people import Issued, People, Person, TeamInfo, TokenInfo
+from baton.store.registry import AuditEntry, ModelInfo, VersionInfo
+from baton.store.requests import RequestInfo, Requests
+from baton.store.store import Store
+
+
+@dataclass(frozen=True)
+class NewUser:
+    user: Person
+    token: Issued
+
+
+class Control(Protocol):
+    """Everything the CLI asks of the registry and the control plane."""
+
+    def models(self) -> list[ModelInfo]: ...
+    def model(self, name: str) -> tuple[ModelInfo, list[VersionInfo]]: ...
+    def resolve(self, ref: Ref) -> VersionInfo: ...
+    def audit(self, model: str | None = None, limit: int = 50) -> list[AuditEntry]: ...
+    def evaluations(self, model: str) -> list[EvaluationRecord]: ...
+    def set_alias(self, name: str, alias: str, number: int, why: str | None) -> int | None: ...
+    def whoami(self) -> Person: ...
+    def teams(self) -> list[TeamInfo]: ...
+    def add_team(self, name: str, why: str | None) -> TeamInfo: ...
+    def people(self) -> list[Person]: ...
+    def add_user(self, name: str, teams: list[str], admin: bool, why: str | None) -> NewUser: ...
+    def issue_token(self, name: str) -> Issued: ...
+    def revoke_token(self, public_id: str, why: str | None) -> TokenInfo: ...
+    def tokens(self, name: str | None) -> list[TokenInfo]: ...
+    def owners(self, name: str | None) -> Owners: ...
+    def set_roles(self, name: str | None, document: Any, why: str | None) -> Owners: ...
+    def promote(self, model: str, version: int, to: Target, why: str | None) -> PromotionInfo: ...
+    def approve(self, model: str, version: int, to: Target, why: str | None) -> PromotionInfo: ...
+    def cancel(self, model: str, version: int, to: Target, why: str | None) -> PromotionInfo: ...
+    def rollback(self, model: str, why: str | None) -> PromotionInfo: ...
+    def promotions(self, model: str | None, pending_only: bool) -> list[PromotionInfo]: ...
+    def raise_request(
+        self, model: str, kind: RequestKind, text: str, to: str | None
+    ) -> RequestInfo: ...
+    def close_request(self, request_id: int, why: str | None) -> RequestInfo: ...
+    def requests(
+        self, team: str | None, model: str | None, state: str | None
+    ) -> list[RequestInfo]: ...
+
+
+@dataclass
+class Governance:
+    """The ownership services over one store; the API and ``LocalControl`` both use these."""
+
+    store: Store
+    people: People
+    roles: Roles
+    promotions: Promotions
+    requests: Requests
+
+    @classmethod
+    def of(cls, store: Store) -> Governance:
+        return cls(
+            store,
+            People(store.engine),
+            Roles(store.engine),
+            Promotions(store.engine, store.registry),
+            Requests(store.engine),
+        )
+
+    def set_alias(
+        self, name: str, alias: str, number: int, actor: str, why: str | None, *, governed: bool
+    ) -> int | None:
+        """Move an alias. Stage aliases (staging, production) move only through promotion
+        once ``governed``: the API always, the local CLI as soon as a person is registered."""
+        check_alias(alias)
+        if governed and alias in STAGE_ALIASES:
+
+            def refuse(_conn: Any) -> None:
+                raise Forbidden(
+                    f"@{alias} moves only through promotion, with approvals: "
+                    f"`baton promote {name}:{number} --to {alias} --why ...`"
+                )
+
+            attempt(
+                self.store.engine,
+                refuse,
+                actor=actor,
+                action="alias.set",
+                model=name,
+                version=number,
+                reason=why,
+                detail={"alias": alias},
+            )
+        return self.store.registry.set_alias(name, alias, number, actor, why)
+
+
+class LocalControl:
+    """The control plane in this process, acting as ``user`` (BATON_USER)."""
+
+    def __init__(self, store: Store, user: str) -> None:
+        self.gov = Governance.of(store)
+        self.store = store
+        self.user = user
+
+    def actor(self) -> Person:
+        return self.gov.people.acting(self.user)
+
+    def models(self) -> list[ModelInfo]:
+        return self.store.registry.models()
+
+    def model(self, name: str) -> tuple[ModelInfo, list[VersionInfo]]:
+        return self.store.registry.model(name)
+
+    def resolve(self, ref: Ref) -> VersionInfo:
+        return self.store.registry.resolve(ref)
+
+    def audit(self, model: str | None = None, limit: int = 50) -> list[AuditEntry]:
+        return self.store.registry.audit(model, limit)
+
+    def evaluations(self, model: str) -> list[EvaluationRecord]:
+        self.store.registry.model(model)
+        return self.store.evaluations.history(model)
+
+    def set_alias(self, name: str, alias: str, number: int, why: str | None) -> int | None:
+        governed = bool(self.gov.people.people())
+        return self.gov.set_alias(name, alias, number, self.user, why, governed=governed)
+
+    def whoami(self) -> Person:
+        return self.actor()
+
+    def teams(self) -> list[TeamInfo]:
+        return self.gov.people.teams()
+
+    def add_team(self, name: str, why: str | None) -> TeamInfo:
+        return self.gov.people.add_team(name, self.actor(), why)
+
+    def people(self) -> list[Person]:
+        return self.gov.people.people()
+
+    def add_user(self, name: str, teams: list[str], admin: bool, why: str | None) -> NewUser:
+        person, issued = self.gov.people.add_person(
+            name, teams, self.actor(), admin=admin, reason=why
+        )
+        return NewUser(person, issued)
+
+    def issue_token(self, name: str) -> Issued:
+        return self.gov.people.issue_token(name, self.actor())
+
+    def revoke_token(self, public_id: str, why: str | None) -> TokenInfo:
+        return self.gov.people.revoke_token(public_id, self.actor(), why)
+
+    def tokens(self, name: str | None) -> list[TokenInfo]:
+        return self.gov.people.tokens(name)
+
+    def owners(self, name: str | None) -> Owners:
+        return self.gov.roles.owners(name)
+
+    def set_roles(self, name: str | None, document: Any, why: str | None) -> Owners:
+        return self.gov.roles.set_roles(name, document, self.actor(), why)
+
+    def promote(self, model: str, version: int, to: Target, why: str | None) -> PromotionInfo:
+        return self.gov.promotions.promote(model, version, to, self.actor(), why)
+
+    def approve(self, model: str, version: int, to: Target, why: str | None) -> PromotionInfo:
+        return self.gov.promotions.approve(model, version, to, self.actor(), why)
+
+    def cancel(self, model: str, version: int, to: Target, why: str | None) -> PromotionInfo:
+        return self.gov.promotions.cancel(model, version, to, self.actor(), why)
+
+    def rollback(self, model: str, why: str | None) -> PromotionInfo:
+        return self.gov.promotions.rollback(model, self.actor(), why)
+
+    def promotions(self, model: str | None, pending_only: bool) -> list[PromotionInfo]:
+        return self.gov.promotions.history(model, pending_only=pending_only)
+
+    def raise_request(
+        self, model: str, kind: RequestKind, text: str, to: str | None
+    ) -> RequestInfo:
+        return self.gov.requests.raise_request(model, kind, text, self.actor(), to)
+
+    def close_request(self, request_id: int, why: str | None) -> RequestInfo:
+        return self.gov.requests.close(request_id, self.actor(), why)
+
+    def requests(self, team: str | None, model: str | None, state: str | None) -> list[RequestInfo]:
+        return self.gov.requests.list(team=team, model=model, state=state)
