@@ -63,6 +63,29 @@ class EvalData:
         if self.rows == 0:
             raise BadInput(f"eval data {filename} has no rows: hand over the held-out rows")
 
+    def has_key(self, name: str) -> bool:
+        """Whether the file holds an array or column ``name`` (e.g. an optional target)."""
+        if self.format == ".npz":
+            with self._npz() as archive:
+                return f"{name}.npy" in archive.namelist()
+        if self.format == ".jsonl":
+            with self.path.open("rb") as f:
+                first = f.readline()
+            try:
+                row = json.loads(first)
+            except ValueError:
+                return False
+            return isinstance(row, dict) and name in row
+        if self.format == ".parquet":
+            import pyarrow.parquet as pq
+
+            schema = _arrow(lambda: pq.ParquetFile(self.path).schema_arrow, self.filename)
+            return name in schema.names
+        import pyarrow.csv as pcsv
+
+        reader = _arrow(lambda: pcsv.open_csv(self.path), self.filename)
+        return name in reader.schema.names
+
     def batches(self, batch_size: int = 1024) -> Iterator[Batch]:
         """Batches of exactly ``batch_size`` rows (the last may be shorter)."""
         pending: list[Columns] = []
