@@ -184,12 +184,17 @@ def _from_json(data: Any, datatype: str, name: str) -> np.ndarray[Any, Any]:
             raise BadInput(f"input {name!r} is {datatype}: its data must be numbers")
         with np.errstate(over="ignore"):
             return array.astype(target).ravel()
+    low, high = _INT_RANGES[datatype]
     if kind not in "iu" and array.size:
-        raise BadInput(f"input {name!r} is {datatype}: its data must be whole numbers")
-    if array.size:
-        low, high = _INT_RANGES[datatype]
-        if int(array.min()) < low or int(array.max()) > high:
+        # numpy turns integers beyond int64 into float64 or objects: check them exactly
+        flat = _flatten(data, name) if kind in "fO" else [None]
+        if not all(type(v) is int for v in flat):
+            raise BadInput(f"input {name!r} is {datatype}: its data must be whole numbers")
+        if min(flat) < low or max(flat) > high:
             raise BadInput(f"input {name!r}: values must lie in {low}..{high} for {datatype}")
+        return np.array(flat, dtype=target)
+    if array.size and (int(array.min()) < low or int(array.max()) > high):
+        raise BadInput(f"input {name!r}: values must lie in {low}..{high} for {datatype}")
     return array.astype(target).ravel()
 
 

@@ -1,0 +1,103 @@
+"""Fixtures for the server: registered models and a real server on a free loopback port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from prometheus_client import CollectorRegistry
+from tests.handover_factory import write_handover
+
+from baton.config import Settings
+from baton.handover.register import register_handover
+from baton.serve.app import ServeApp
+from baton.serve.options import ServeOptions
+from baton.store.store import Store, open_store
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: ServeApp
+    server: uvicorn.Server
+    thread: threading.Thread
+    client: httpx.Client
+
+    def stop(self) -> None:
+        self.client.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def start_server(settings: Settings, options: ServeOptions) -> LiveServer:
+    """Run the real app under uvicorn in a thread; returns once it accepts connections."""
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    options = replace(options, port=port)
+    app = ServeApp(settings, options, registry=CollectorRegistry(), tune_gc=False)
+    config = uvicorn.Config(
+        app, lifespan="on", log_level="warning", access_log=False, loop="asyncio"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
+    return LiveServer(url, app, server, thread, httpx.Client(base_url=url, timeout=30))
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    """Most server tests need one real database; SQLite keeps them quick."""
+    return Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}", user="tester")
+
+
+@pytest.fixture
+def toy_store(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Store]:
+    """A store with model ``toy`` at versions 1 and 2 (different weights); @production -> 1."""
+    store = open_store(sqlite_settings)
+    for seed in (1, 2):
+        register_handover(store, write_handover(tmp_path / f"toy{seed}", seed=seed), actor="tester")
+    store.registry.set_alias("toy", "production", 1, actor="tester")
+    yield store
+    store.close()
+
+
+Start = Callable[..., LiveServer]
+
+
+@pytest.fixture
+def live_server(sqlite_settings: Settings) -> Iterator[Start]:
+    """Start servers with options; every one started is stopped afterwards."""
+    started: list[LiveServer] = []
+
+    def start(*refs: str, settings: Settings | None = None, **options: object) -> LiveServer:
+        live = start_server(settings or sqlite_settings, ServeOptions(refs=refs, **options))  # type: ignore[arg-type]
+        started.append(live)
+        return live
+
+    yield start
+    for live in started:
+        live.stop()
+
+
+def v2_input(data: list[float], rows: int = 1, name: str = "input") -> dict[str, object]:
+    return {"name": name, "datatype": "FP32", "shape": [rows, len(data) // rows], "data": data}

@@ -1,0 +1,308 @@
+"""The real server over HTTP: every V2 route, the binary extension, limits and bad input."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import onnxruntime as ort
+import orjson
+import pytest
+from tests.serve.conftest import Start, v2_input
+
+from baton.core.refs import Ref
+from baton.store.store import Store
+
+ROW = [0.5, -1.0, 2.0, 0.25]
+
+
+def reference(store: Store, version: int, rows: np.ndarray) -> np.ndarray:
+    """What ONNX Runtime itself gives for the stored model, to compare the server with."""
+    info = store.registry.resolve(Ref("toy", version))
+    session = ort.InferenceSession(str(store.artifacts.verified_path(info.sha256)))
+    return np.asarray(session.run(None, {"input": rows.astype(np.float32)})[0])
+
+
+def test_health_server_and_model_metadata(toy_store: Store, live_server: Start) -> None:
+    live = live_server("toy")
+    c = live.client
+    assert c.get("/v2/health/live").json() == {"live": True}
+    assert c.get("/v2/health/ready").status_code == 200
+    meta = c.get("/v2").json()
+    assert meta["name"] == "baton"
+    assert "binary_tensor_data" in meta["extensions"]
+    model = c.get("/v2/models/toy").json()
+    assert model["name"] == "toy"
+    assert model["versions"] == ["1"]  # bare name routes to @production
+    assert model["inputs"] == [{"name": "input", "datatype": "FP32", "shape": [-1, 4]}]
+    assert model["outputs"] == [{"name": "probabilities", "datatype": "FP32", "shape": [-1, 3]}]
+    assert c.get("/v2/models/toy/versions/1").json()["versions"] == ["1"]
+    assert c.get("/v2/models/toy/ready").json() == {"name": "toy", "ready": True}
+    assert c.get("/v2/models/toy/versions/1/ready").status_code == 200
+    index = c.post("/v2/repository/index").json()
+    assert index == [{"name": "toy", "version": "1", "state": "READY", "reason": ""}]
+
+
+def test_infer_json_matches_onnx_runtime(toy_store: Store, live_server: Start) -> None:
+    live = live_server("toy")
+    rows = np.array([ROW, [1.0, 2.0, 3.0, 4.0]], np.float32)
+    body = {"id": "req-7", "inputs": [v2_input(rows.ravel().tolist(), rows=2)]}
+    r = live.client.post("/v2/models/toy/infer", json=body)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["id"] == "req-7"
+    assert doc["model_name"] == "toy"
+    assert doc["model_version"] == "1"
+    (out,) = doc["outputs"]
+    assert out["name"] == "probabilities"
+    assert out["datatype"] == "FP32"
+    assert out["shape"] == [2, 3]
+    want = reference(toy_store, 1, rows)
+    np.testing.assert_allclose(np.array(out["data"]).reshape(2, 3), want, rtol=1e-6)
+
+
+def test_nested_data_and_named_version(toy_store: Store, live_server: Start) -> None:
+    live = live_server("toy", "toy:2")
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [ROW]}]}
+    r1 = live.client.post("/v2/models/toy/infer", json=body).json()
+    r2 = live.client.post("/v2/models/toy/versions/2/infer", json=body).json()
+    assert r1["model_version"] == "1"
+    assert r2["model_version"] == "2"
+    np.testing.assert_allclose(
+        r2["outputs"][0]["data"], reference(toy_store, 2, np.array([ROW]))[0], rtol=1e-6
+    )
+    assert r1["outputs"][0]["data"] != r2["outputs"][0]["data"]
+
+
+def test_binary_tensor_data_extension(toy_store: Store, live_server: Start) -> None:
+    """A request with a binary input and a binary output, as tritonclient sends it."""
+    live = live_server("toy")
+    rows = np.array([ROW, ROW[::-1], [0, 0, 0, 1]], np.float32)
+    blob = rows.astype("<f4").tobytes()
+    head = orjson.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "input",
+                    "datatype": "FP32",
+                    "shape": [3, 4],
+                    "parameters": {"binary_data_size": len(blob)},
+                }
+            ],
+            "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}],
+        }
+    )
+    r = live.client.post(
+        "/v2/models/toy/infer",
+        content=head + blob,
+        headers={"Inference-Header-Content-Length": str(len(head))},
+    )
+    assert r.status_code == 200, r.text
+    json_len = int(r.headers["inference-header-content-length"])
+    doc = orjson.loads(r.content[:json_len])
+    (out,) = doc["outputs"]
+    size = out["parameters"]["binary_data_size"]
+    assert size == 3 * 3 * 4
+    got = np.frombuffer(r.content[json_len : json_len + size], "<f4").reshape(out["shape"])
+    np.testing.assert_allclose(got, reference(toy_store, 1, rows), rtol=1e-6)
+
+
+def test_binary_data_output_for_all_outputs(toy_store: Store, live_server: Start) -> None:
+    live = live_server("toy")
+    body = {"inputs": [v2_input(ROW)], "parameters": {"binary_data_output": True}}
+    r = live.client.post("/v2/models/toy/infer", json=body)
+    n = int(r.headers["inference-header-content-length"])
+    assert "data" not in orjson.loads(r.content[:n])["outputs"][0]
+    assert len(r.content) == n + 3 * 4
+
+
+BAD = [
+    (b"{not json", None, "not valid JSON"),
+    (b"[1, 2]", None, "JSON object"),
+    (b'{"inputs": []}', None, "non-empty list"),
+    (
+        b'{"inputs": [{"name": "pixels", "datatype": "FP32", "shape": [1, 4], '
+        b'"data": [1, 2, 3, 4]}]}',
+        None,
+        "unknown input 'pixels'",
+    ),
+    (
+        b'{"inputs": [{"name": "input", "datatype": "INT64", "shape": [1, 4], '
+        b'"data": [1, 2, 3, 4]}]}',
+        None,
+        "is INT64 but toy:1 takes FP32",
+    ),
+    (
+        b'{"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 5], '
+        b'"data": [1, 2, 3, 4, 5]}]}',
+        None,
+        "has shape [1, 5] but toy:1 takes [-1, 4]",
+    ),
+    (
+        b'{"inputs": [{"name": "input", "datatype": "FP32", "shape": [2, 4], '
+        b'"data": [1, 2, 3, 4]}]}',
+        None,
+        "has 4 values but shape [2, 4] needs 8",
+    ),
+    (
+        b'{"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], '
+        b'"data": [1, 2, "x", 4]}]}',
+        None,
+        "must be numbers",
+    ),
+    (
+        b'{"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], '
+        b'"data": [1, 2, NaN, 4]}]}',
+        None,
+        "not valid JSON",
+    ),
+    (
+        b'{"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], '
+        b'"parameters": {"binary_data_size": 64}}]}',
+        0,  # replaced by the JSON length: then 64 bytes are promised but none follow
+        "goes beyond the body",
+    ),
+    (
+        b'{"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], '
+        b'"data": [1, 2, 3, 4]}], "outputs": [{"name": "logits"}]}',
+        None,
+        "unknown output 'logits'",
+    ),
+    (
+        b'{"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], '
+        b'"data": [1, 2, 3, 4]}]}',
+        9999,
+        "Inference-Header-Content-Length is 9999",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "header", "says"), BAD)
+def test_bad_requests_get_400_naming_the_problem(
+    toy_store: Store, live_server: Start, body: bytes, header: int | None, says: str
+) -> None:
+    live = live_server("toy")
+    headers = {}
+    if header is not None:
+        headers["Inference-Header-Content-Length"] = str(header or len(body))
+    r = live.client.post("/v2/models/toy/infer", content=body, headers=headers)
+    assert r.status_code == 400, r.text
+    assert says in r.json()["error"]
+    # the server is still healthy and serving afterwards
+    ok = live.client.post("/v2/models/toy/infer", json={"inputs": [v2_input(ROW)]})
+    assert ok.status_code == 200
+
+
+def test_nan_in_binary_input_is_refused_unless_allowed(
+    toy_store: Store, live_server: Start
+) -> None:
+    blob = np.array([[1, np.nan, 2, 3]], "<f4").tobytes()
+    head = orjson.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "input",
+                    "datatype": "FP32",
+                    "shape": [1, 4],
+                    "parameters": {"binary_data_size": 16},
+                }
+            ]
+        }
+    )
+    headers = {"Inference-Header-Content-Length": str(len(head))}
+    strict = live_server("toy")
+    r = strict.client.post("/v2/models/toy/infer", content=head + blob, headers=headers)
+    assert r.status_code == 400
+    assert "NaN or Infinity (first at flat index 1)" in r.json()["error"]
+    lenient = live_server("toy", allow_nonfinite=True)
+    r = lenient.client.post("/v2/models/toy/infer", content=head + blob, headers=headers)
+    assert r.status_code == 200
+    assert r.json()["outputs"][0]["data"] == [None, None, None]  # NaN has no JSON form
+
+
+def test_unknown_model_version_route_and_method(toy_store: Store, live_server: Start) -> None:
+    live = live_server("toy")
+    c = live.client
+    body = {"inputs": [v2_input(ROW)]}
+    r = c.post("/v2/models/nope/infer", json=body)
+    assert r.status_code == 404
+    assert "'nope' is not served here (served: toy)" in r.json()["error"]
+    r = c.post("/v2/models/toy/versions/7/infer", json=body)
+    assert r.status_code == 404
+    assert "version '7'" in r.json()["error"]
+    assert c.get("/v2/models/toy/versions/7/ready").status_code == 404
+    assert c.get("/v3/anything").status_code == 404
+    assert c.get("/v2/models/toy/infer").status_code == 405
+
+
+def test_body_over_the_limit_is_413(toy_store: Store, live_server: Start) -> None:
+    live = live_server("toy", max_body_bytes=2048)
+    rows = np.zeros((200, 4), np.float32)
+    r = live.client.post(
+        "/v2/models/toy/infer", json={"inputs": [v2_input(rows.ravel().tolist(), rows=200)]}
+    )
+    assert r.status_code == 413
+    assert "larger than this server's limit of 2048 bytes" in r.json()["error"]
+
+
+def test_full_queue_is_429_with_retry_after(toy_store: Store, live_server: Start) -> None:
+    """With a one-request queue, a burst of concurrent requests meets clear refusals."""
+    live = live_server("toy", max_queue=1)
+    rows = np.random.default_rng(0).normal(size=(20_000, 4)).astype(np.float32)
+    blob = rows.tobytes()
+    head = orjson.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "input",
+                    "datatype": "FP32",
+                    "shape": list(rows.shape),
+                    "parameters": {"binary_data_size": len(blob)},
+                }
+            ],
+            "parameters": {"binary_data_output": True},
+        }
+    )
+    results: list[tuple[int, str | None]] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        r = live.client.post(
+            "/v2/models/toy/infer",
+            content=head + blob,
+            headers={"Inference-Header-Content-Length": str(len(head))},
+        )
+        with lock:
+            results.append((r.status_code, r.headers.get("retry-after")))
+
+    threads = [threading.Thread(target=call) for _ in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = [code for code, _ in results]
+    assert set(codes) <= {200, 429}
+    assert 200 in codes
+    assert 429 in codes
+    assert all(int(after) >= 1 for code, after in results if code == 429 and after)
+    assert all(after is not None for code, after in results if code == 429)
+
+
+def test_metrics_use_the_contract_names(toy_store: Store, live_server: Start) -> None:
+    live = live_server("toy")
+    for _ in range(3):
+        live.client.post("/v2/models/toy/infer", json={"inputs": [v2_input(ROW)]})
+    live.client.post("/v2/models/toy/infer", content=b"{")
+    text = live.client.get("/metrics").text
+    assert 'baton_requests_total{code="200",model="toy",version="1"} 3.0' in text
+    assert 'baton_requests_total{code="400",model="toy",version="1"} 1.0' in text
+    assert 'baton_request_duration_seconds_count{model="toy",version="1"} 4.0' in text
+    assert 'baton_queue_duration_seconds_count{model="toy",version="1"} 3.0' in text
+    assert 'baton_compute_duration_seconds_count{model="toy",version="1"}' in text
+    assert 'baton_batch_size_bucket{le="1.0",model="toy",version="1"}' in text
+    assert 'baton_inflight_requests{model="toy",version="1"} 0.0' in text
+    assert 'baton_model_info{alias="production",model="toy",owner="research",version="1"} 1.0' in (
+        text
+    )
+    assert "process_resident_memory_bytes" in text
+    assert "process_cpu_seconds_total" in text
