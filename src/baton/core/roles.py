@@ -163,7 +163,8 @@ def parse_matrix(document: Any, *, base: Matrix | None = None) -> Matrix:
             "use 'stages' and 'policy'"
         )
     stages: dict[Stage, Mapping[str, frozenset[Role]]] = dict(base.stages)
-    given = document.get("stages") or {}
+    given = document.get("stages")
+    given = {} if given is None else given
     if not isinstance(given, dict):
         raise BadInput("roles.yaml: 'stages' must map a stage to {team: letters}")
     for raw_stage, row in given.items():
