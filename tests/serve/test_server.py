@@ -1,0 +1,177 @@
+"""``baton serve`` as a real process: graceful SIGTERM drain, and several workers on a port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import onnx
+import orjson
+import pytest
+import yaml
+from tests.handover_factory import write_handover
+
+from baton.config import Settings
+from baton.handover.register import register_handover
+from baton.runtime.mlp import random_mlp
+from baton.store.store import open_store
+
+ROWS = 3000  # rows per request: a few hundred ms each on the heavy model
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def heavy_handover(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    onnx.save(random_mlp([64, 1024, 1024, 10], seed=3), str(folder / "model.onnx"))
+    np.savez(folder / "eval.npz", input=np.zeros((4, 64), np.float32), label=np.zeros(4, int))
+    manifest = {
+        "name": "heavy",
+        "owner": "research",
+        "model": "model.onnx",
+        "signature": {
+            "inputs": [{"name": "input", "dtype": "float32", "shape": [-1, 64]}],
+            "outputs": [{"name": "probabilities", "dtype": "float32", "shape": [-1, 10]}],
+        },
+        "eval": {"data": "eval.npz"},
+    }
+    (folder / "baton.yaml").write_text(yaml.safe_dump(manifest))
+    return folder
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    settings = Settings(home=tmp_path / "home", user="tester")
+    store = open_store(settings)
+    register_handover(store, heavy_handover(tmp_path / "heavy"), actor="tester")
+    register_handover(store, write_handover(tmp_path / "toy"), actor="tester")
+    store.close()
+    return {**os.environ, "BATON_HOME": str(tmp_path / "home"), "BATON_USER": "tester"}
+
+
+Starter = Callable[..., tuple["subprocess.Popen[bytes]", str]]
+
+
+@pytest.fixture
+def start(env: dict[str, str]) -> Iterator[Starter]:
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def run(*args: str) -> tuple[subprocess.Popen[bytes], str]:
+        port = free_port()
+        cmd = [sys.executable, "-m", "baton.cli.main", "serve", *args, "--port", str(port)]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        procs.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
+            try:
+                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+                    return proc, url
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError("server did not become ready")
+
+    yield run
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def heavy_request() -> tuple[bytes, dict[str, str]]:
+    rows = np.random.default_rng(0).normal(size=(ROWS, 64)).astype("<f4")
+    blob = rows.tobytes()
+    head = orjson.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "input",
+                    "datatype": "FP32",
+                    "shape": [ROWS, 64],
+                    "parameters": {"binary_data_size": len(blob)},
+                }
+            ],
+            "parameters": {"binary_data_output": True},
+        }
+    )
+    return head + blob, {"Inference-Header-Content-Length": str(len(head))}
+
+
+def test_sigterm_drains_in_flight_requests_then_exits_cleanly(start: Starter) -> None:
+    proc, url = start("heavy", "--max-batch-size", "32")
+    body, headers = heavy_request()
+    results: list[int | str] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        try:
+            r = httpx.post(
+                f"{url}/v2/models/heavy/infer", content=body, headers=headers, timeout=60
+            )
+            outcome: int | str = r.status_code
+            assert len(r.content) > ROWS * 10 * 4
+        except Exception as exc:
+            outcome = repr(exc)
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for t in threads:
+        t.start()
+    # wait until the server holds all six (in flight), then ask it to stop
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        text = httpx.get(f"{url}/metrics", timeout=5).text
+        line = next(x for x in text.splitlines() if x.startswith("baton_inflight_requests{"))
+        if float(line.split()[-1]) >= 6:
+            break
+        time.sleep(0.01)
+    else:
+        raise AssertionError("the six requests never were in flight together")
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    with pytest.raises(httpx.ConnectError):  # no longer accepting
+        httpx.get(f"{url}/v2/health/live", timeout=2)
+    for t in threads:
+        t.join(60)
+    assert proc.wait(60) == 0
+    assert results == [200] * 6
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert "Traceback" not in stderr
+
+
+def test_workers_share_one_port(start: Starter) -> None:
+    proc, url = start("toy", "--workers", "2")
+    body = {
+        "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]
+    }
+    for _ in range(20):
+        r = httpx.post(f"{url}/v2/models/toy/infer", json=body, timeout=10)
+        assert r.status_code == 200
+    children = [pid for pid in os.listdir("/proc") if pid.isdigit() and _ppid(pid) == proc.pid]
+    assert len(children) >= 2
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+
+
+def _ppid(pid: str) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
