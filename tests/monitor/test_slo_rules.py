@@ -1,0 +1,96 @@
+"""Rules derived from a model's SLO are proved by promtool: syntax, and each alert's test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from baton.core.manifest import SLO
+from baton.monitor.promtool import check_rules, run_rule_tests
+from baton.monitor.slo_rules import ModelTarget, le_label, rule_file, rule_tests
+from baton.serve import metrics as m
+from tests.monitor.conftest import need
+
+DEFAULT = SLO(p99_latency_ms=100, max_error_rate=0.01)
+
+
+def write(ruleset_target: ModelTarget, folder: Path) -> tuple[Path, Path, list[str]]:
+    ruleset = rule_file(ruleset_target, DEFAULT)
+    rules = folder / f"{ruleset_target.model}.rules.yaml"
+    rules.write_text(yaml.safe_dump(ruleset.rules, sort_keys=False))
+    tests = folder / f"{ruleset_target.model}.rules.test.yaml"
+    tests.write_text(yaml.safe_dump(rule_tests(ruleset, rules.name), sort_keys=False))
+    return rules, tests, list(ruleset.notes)
+
+
+@pytest.mark.parametrize(
+    "slo",
+    [
+        SLO(p99_latency_ms=25, max_error_rate=0.001),
+        SLO(p99_latency_ms=30),  # between buckets: measured against the 50 ms bucket
+        None,  # the team default
+        SLO(max_error_rate=0.05),  # no latency objective; too loose for the fast windows
+    ],
+)
+def test_generated_rules_pass_promtool_and_their_tests(tmp_path: Path, slo: SLO | None) -> None:
+    need("promtool")
+    target = ModelTarget("digits-classifier", "3", "serving-oncall", slo)
+    rules, tests, _notes = write(target, tmp_path)
+    checked = check_rules(rules)
+    assert checked.passed, checked.message
+    tested = run_rule_tests(tests)
+    assert tested.passed, tested.message
+
+
+def test_every_alert_has_the_contract_labels_and_a_runbook() -> None:
+    ruleset = rule_file(ModelTarget("m", "1", "team-a", SLO(p99_latency_ms=10)), DEFAULT)
+    alerts = [r for g in ruleset.rules["groups"] for r in g["rules"] if "alert" in r]
+    assert {a["alert"] for a in alerts} == {
+        "BatonLatencyBudgetFastBurn",
+        "BatonLatencyBudgetSlowBurn",
+        "BatonAvailabilityBudgetFastBurn",
+        "BatonAvailabilityBudgetSlowBurn",
+        "BatonQueueDominates",
+        "BatonModelNotServed",
+        "BatonReplicaDown",
+        "BatonInputDrift",
+    }
+    for alert in alerts:
+        assert alert["labels"]["team"] == "team-a"
+        assert alert["labels"]["model"] == "m"
+        assert alert["labels"]["severity"] in {"critical", "warning"}
+        assert alert["annotations"]["runbook_url"].endswith("#" + alert["alert"].lower())
+        assert "$value" not in str(alert["annotations"])
+
+
+def test_latency_records_use_the_bucket_the_server_exposes() -> None:
+    ruleset = rule_file(ModelTarget("m", "1", "t", SLO(p99_latency_ms=10)), DEFAULT)
+    slow = [r for r in ruleset.rules["groups"][0]["rules"] if "slow" in r["record"]]
+    assert slow
+    assert all(f'le="{le_label(0.01)}"' in r["expr"] for r in slow)
+    assert 0.01 in m.LATENCY_BUCKETS
+
+
+def test_a_planted_rule_bug_is_caught_by_the_generated_tests(tmp_path: Path) -> None:
+    """The tests are not vacuous: loosen an alert and its firing test fails."""
+    need("promtool")
+    target = ModelTarget("m", "1", "t", SLO(p99_latency_ms=25, max_error_rate=0.001))
+    rules, tests, _ = write(target, tmp_path)
+    planted = yaml.safe_load(rules.read_text())
+    for group in planted["groups"]:
+        for rule in group["rules"]:
+            rule["expr"] = rule["expr"].replace('code=~"5..|429"', 'code=~"6.."')
+    rules.write_text(yaml.safe_dump(planted, sort_keys=False))
+    tested = run_rule_tests(tests)
+    assert not tested.passed
+    assert "BatonAvailabilityBudgetFastBurn" in tested.message
+
+
+def test_windows_too_loose_to_ever_fire_are_left_out_with_a_note() -> None:
+    ruleset = rule_file(ModelTarget("m", "1", "t", SLO(max_error_rate=0.2)), DEFAULT)
+    names = {r["alert"] for g in ruleset.rules["groups"] for r in g["rules"] if "alert" in r}
+    assert "BatonAvailabilityBudgetFastBurn" not in names
+    assert "BatonAvailabilityBudgetSlowBurn" in names
+    assert any("too loose for the 1h, 6h burn window(s)" in n for n in ruleset.notes)
