@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from baton.core.drift import DriftSketch, Reference, build_reference, psi, scores
+
+RNG = np.random.default_rng(0)
+REF = RNG.normal(size=(450, 3))  # the size of the digits eval split
+NAMES = ["a", "b", "c"]
+
+
+def sketch_of(values: np.ndarray, batch: int = 1000) -> DriftSketch:
+    sketch = DriftSketch(build_reference(NAMES, REF))
+    for start in range(0, len(values), batch):
+        sketch.observe(values[start : start + batch])
+    return sketch
+
+
+def test_a_million_rows_with_no_shift_do_not_alarm() -> None:
+    same = np.random.default_rng(1).normal(size=(1_000_000, 3))
+    result = scores(sketch_of(same, batch=50_000))
+    assert [s.status for s in result] == ["ok"] * 3
+    assert max(s.score or 0 for s in result) < 0.1
+
+
+def test_a_real_shift_is_caught_and_only_where_it_is() -> None:
+    shifted = np.random.default_rng(2).normal(size=(5000, 3))
+    shifted[:, 1] += 1.0
+    result = {s.feature: s for s in scores(sketch_of(shifted))}
+    assert result["b"].status == "drift"
+    assert result["a"].status == result["c"].status == "ok"
+
+
+def test_effect_size_does_not_grow_with_traffic() -> None:
+    rng = np.random.default_rng(3)
+    small = rng.normal(0.5, 1, size=(2_000, 3))
+    large = rng.normal(0.5, 1, size=(200_000, 3))
+    a = scores(sketch_of(small))[0].score
+    b = scores(sketch_of(large, batch=20_000))[0].score
+    assert a is not None and b is not None
+    assert b == pytest.approx(a, abs=0.06)
+
+
+def test_small_window_is_insufficient_data_not_an_alarm() -> None:
+    result = scores(sketch_of(np.full((50, 3), 9.0)))
+    assert {s.status for s in result} == {"insufficient data"}
+    assert all(s.score is None and s.samples == 50 for s in result)
+
+
+def test_memory_is_fixed_whatever_the_traffic() -> None:
+    sketch = sketch_of(RNG.normal(size=(10, 3)))
+    before = sketch.counts.nbytes
+    sketch.observe(RNG.normal(size=(100_000, 3)))
+    assert sketch.counts.nbytes == before
+    assert sketch.rows == 100_010
+
+
+def test_constant_and_empty_features_have_a_single_bin() -> None:
+    values = np.column_stack([np.zeros(100), np.full(100, np.nan), np.arange(100.0)])
+    ref = build_reference(NAMES, values)
+    assert ref.features[0].edges == (0.0,)
+    assert ref.features[0].shares == (0.0, 1.0)
+    assert ref.features[1].shares == (1.0,)
+    sketch = DriftSketch(ref)
+    sketch.observe(values)
+    assert scores(sketch, min_samples=10)[0].status == "ok"
+
+
+def test_reference_round_trips_through_json() -> None:
+    ref = build_reference(NAMES, REF)
+    assert Reference.from_json(ref.to_json()) == ref
+
+
+def test_wrong_width_is_refused_when_building() -> None:
+    with pytest.raises(ValueError, match="2 feature names for 3 columns"):
+        build_reference(["a", "b"], REF)
+
+
+@given(st.lists(st.floats(0.01, 1), min_size=2, max_size=12))
+@settings(max_examples=50)
+def test_psi_is_zero_for_identical_and_positive_otherwise(weights: list[float]) -> None:
+    shares = np.array(weights) / sum(weights)
+    counts = np.round(shares * 1_000_000).astype(int)
+    assert psi(shares.tolist(), counts.tolist()) == pytest.approx(0, abs=1e-4)
+    flipped = counts[::-1]
+    assert psi(shares.tolist(), flipped.tolist()) >= -1e-12
