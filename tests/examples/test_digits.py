@@ -35,7 +35,7 @@ def test_training_is_deterministic(digits_source: Path, tmp_path: Path) -> None:
 def test_quickstart_builds_registers_and_is_idempotent(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
     env.update(BATON_HOME=str(tmp_path / "home"), COLUMNS="200")
-    cmd = [sys.executable, "-m", "baton.cli.main", "quickstart"]
+    cmd = [sys.executable, "-m", "baton.cli.main", "quickstart", "--no-serve"]
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert first.returncode == 0, first.stderr
     assert "registered digits-classifier:1" in first.stdout

@@ -8,7 +8,7 @@ import typer
 
 from baton.cli.output import console
 from baton.cli.registry_cmds import _print_registered
-from baton.cli.state import state
+from baton.cli.state import State, state
 
 
 def quickstart(
@@ -18,6 +18,10 @@ def quickstart(
         "--dir",
         help="where the example hand-over is built (default: BATON_HOME/examples/digits)",
     ),
+    serve: bool = typer.Option(
+        True, "--serve/--no-serve", help="end by serving the example (--no-serve: for scripts)"
+    ),
+    port: int = typer.Option(8000, help="port to serve the example on"),
 ) -> None:
     """Train the digits example if missing, register it, and show the next steps."""
     from baton.examples import digits  # onnx and scikit-learn are slow to import
@@ -43,3 +47,29 @@ def quickstart(
     console.print(f"  baton alias set {digits.NAME}@production {result.version.number}")
     console.print("  baton models                                     # everything registered")
     console.print("  baton log                                        # who did what, when, why")
+    if serve:
+        _serve_example(s, folder, digits.NAME, port)
+
+
+def _serve_example(s: State, folder: Path, name: str, port: int) -> None:
+    """Serve the example and show a request to paste into another terminal."""
+    import numpy as np
+
+    from baton.handover.bundle import read_handover
+    from baton.serve.curl import curl_command
+    from baton.serve.options import ServeOptions
+    from baton.serve.server import serve
+
+    handover = read_handover(folder)
+    spec = handover.manifest.signature.inputs[0]
+    shape = [1 if d == -1 else d for d in spec.shape[1:]]
+    row = np.zeros(shape, dtype=spec.dtype.value)
+    if handover.eval_path is not None and handover.eval_path.suffix == ".npz":
+        with np.load(handover.eval_path) as data:
+            row = data[spec.name][0]
+    base = f"http://127.0.0.1:{port}"
+    console.print()
+    console.print(f"[bold]serving[/] {name} at {base} (Ctrl-C stops); in another terminal:")
+    console.print(curl_command(base, name, spec, row), soft_wrap=True, markup=False)
+    s.close()
+    serve(s.settings, ServeOptions(refs=(name,), port=port))
