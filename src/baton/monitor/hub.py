@@ -8,6 +8,7 @@ validated on load, so a broken entry is named instead of half-copied into a bund
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import shutil
@@ -95,7 +96,8 @@ def load(name: str, root: Path = CATALOGUE) -> Exporter:
     """One entry by name; an unknown name lists the known ones."""
     known = names(root)
     if name not in known:
-        hint = f"; did you mean {_closest(name, known)}?" if _closest(name, known) else ""
+        closest = _closest(name, known)
+        hint = f"; did you mean {closest}?" if closest else ""
         raise NotFound(
             f"unknown exporter {name!r}{hint} (known: {', '.join(known)}; "
             "`baton exporters list` describes them)"
@@ -119,7 +121,7 @@ def add(name: str, out: Path, root: Path = CATALOGUE) -> Added:
     """
     exporter = load(name, root)
     if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out} is a file; give a bundle directory")
+        raise BadInput(f"bundle directory {out} is a file; give a directory")
     parent = out / BUNDLE_SUBDIR
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -127,6 +129,7 @@ def add(name: str, out: Path, root: Path = CATALOGUE) -> Added:
         raise BadInput(f"cannot create bundle directory {parent}: {exc.strerror}") from None
     target = parent / name
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; Prometheus often runs as another user
     old: Path | None = None
     try:
         for file in BUNDLE_FILES:
@@ -190,9 +193,11 @@ def _yaml(path: Path) -> Any:
 
 
 def _closest(name: str, known: list[str]) -> str | None:
-    import difflib
-
+    """The entry a near-miss meant: ``dcgm`` -> ``dcgm-exporter``, ``node-exporter`` -> ..."""
     if not _NAME.match(name):
         return None
+    contains = [k for k in known if name in k]
+    if len(contains) == 1:
+        return contains[0]
     matches = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     return matches[0] if matches else None

@@ -1,0 +1,142 @@
+"""``baton exporters list | show NAME | add NAME... --out DIR``: the exporter hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from baton.cli.output import console, print_json
+from baton.monitor import hub
+
+JSON = typer.Option(False, "--json", help="print JSON for scripts")
+exporters_app = typer.Typer(
+    help="The exporter hub: curated exporters with tested alert rules and dashboards.",
+    no_args_is_help=True,
+)
+
+
+def _summary(exporter: hub.Exporter) -> dict[str, Any]:
+    entry = exporter.entry
+    return {
+        "name": entry.name,
+        "category": entry.category.value,
+        "version": entry.version,
+        "port": entry.port,
+        "requires": [r.value for r in entry.requires],
+        "alerts": [r.name for r in exporter.rules if r.kind == "alert"],
+        "summary": entry.summary,
+    }
+
+
+@exporters_app.command("list")
+def list_exporters(json_out: bool = JSON) -> None:
+    """Every exporter in the hub: what it measures, its port and what it needs."""
+    exporters = hub.catalogue()
+    if json_out:
+        print_json([_summary(e) for e in exporters])
+        return
+    table = Table(title="exporter hub", title_justify="left")
+    for column in ("name", "category", "version", "port"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("needs", overflow="fold")
+    table.add_column("alerts", justify="right")
+    table.add_column("measures", overflow="fold", ratio=1)
+    for e in exporters:
+        s = _summary(e)
+        table.add_row(
+            s["name"],
+            s["category"],
+            s["version"],
+            str(s["port"]),
+            ", ".join(s["requires"]) or "-",
+            str(len(s["alerts"])),
+            s["summary"],
+        )
+    console.print(table)
+    console.print("`baton exporters show NAME` for install steps, alerts and key metrics")
+
+
+@exporters_app.command("show")
+def show(
+    name: str = typer.Argument(..., help="exporter name, from `baton exporters list`"),
+    json_out: bool = JSON,
+) -> None:
+    """One exporter: install steps, scrape job, key metrics and its alert rules."""
+    exporter = hub.load(name)
+    entry = exporter.entry
+    if json_out:
+        print_json(
+            {
+                **entry.model_dump(mode="json"),
+                "rules": [
+                    {"kind": r.kind, "name": r.name, "severity": r.severity, "for": r.for_}
+                    for r in exporter.rules
+                ],
+                "files": list(hub.ENTRY_FILES),
+            }
+        )
+        return
+    console.print(f"[bold]{entry.title}[/]  {entry.version}  ({entry.category.value})")
+    console.print(entry.summary)
+    console.print(f"upstream  {entry.upstream}")
+    console.print(f"listens   :{entry.port}{entry.metrics_path}   scrape job `{entry.job}`")
+    if entry.image:
+        console.print(f"image     {entry.image}")
+    console.print(f"needs     {', '.join(r.value for r in entry.requires) or 'nothing special'}")
+    install = entry.install
+    console.print("[bold]install[/]")
+    for label, value in (
+        ("debian", install.debian and f"apt-get install -y {install.debian}"),
+        ("pip", install.pip and f"pip install {install.pip}"),
+        ("container", install.container),
+        (
+            "helm",
+            install.helm and _helm(entry.name, install.helm, install.helm_repo),
+        ),
+    ):
+        if value:
+            console.print(f"  {label:<9} {value}", soft_wrap=True)
+    metrics = Table(title="key metrics", title_justify="left")
+    for column in ("metric", "type", "tells you"):
+        metrics.add_column(column, overflow="fold")
+    for metric in entry.key_metrics:
+        metrics.add_row(metric.name, metric.type, metric.help)
+    console.print(metrics)
+    rules = Table(title="rules (rules.yaml, tested by rules.test.yaml)", title_justify="left")
+    for column in ("kind", "name", "severity", "for"):
+        rules.add_column(column, overflow="fold")
+    for rule in exporter.rules:
+        rules.add_row(rule.kind, rule.name, rule.severity or "-", rule.for_ or "-")
+    console.print(rules)
+    console.print(f"rule provenance: {entry.provenance.rules} ({entry.provenance.licence})")
+    console.print(f"`baton exporters add {entry.name} --out DIR` copies its files into a bundle")
+
+
+def _helm(release: str, chart: str, repo_url: str | None) -> str:
+    repo = chart.split("/", 1)[0]
+    return f"helm repo add {repo} {repo_url} && helm install {release} {chart}"
+
+
+@exporters_app.command("add")
+def add(
+    names: list[str] = typer.Argument(..., help="one or more exporter names"),
+    out: Path = typer.Option(..., "--out", "-o", help="bundle directory to add them to"),
+    json_out: bool = JSON,
+) -> None:
+    """Copy exporters' scrape config, rules, rule tests and dashboard into a bundle."""
+    for name in names:  # refuse any unknown name before writing anything
+        hub.load(name)
+    added = [hub.add(name, out) for name in names]
+    if json_out:
+        print_json(added)
+        return
+    for a in added:
+        verb = "replaced" if a.replaced else "added"
+        console.print(f"[green]{verb}[/] {a.name} -> {a.folder}  ({', '.join(a.files)})")
+    console.print(
+        "next: merge each scrape.yaml job into prometheus.yml, list each rules.yaml under "
+        "rule_files, provision each dashboard.json; `promtool test rules` proves the alerts"
+    )
