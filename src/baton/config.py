@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     artifacts: Path | None = Field(default=None, description="artifact folder (BATON_ARTIFACTS)")
     user: str = Field(default_factory=_default_actor, description="who acts (BATON_USER)")
     debug: bool = Field(default=False, description="show tracebacks (BATON_DEBUG)")
+    policy: Path | None = Field(
+        default=None, description="team gate policy YAML for `baton evaluate` (BATON_POLICY)"
+    )
 
     @property
     def database_url(self) -> str:

@@ -9,7 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from baton import __version__
-from baton.cli import monitor_cmds, registry_cmds, serve_cmd
+from baton.cli import evaluate_cmds, monitor_cmds, registry_cmds, serve_cmd
 from baton.cli.output import err_console, fail
 from baton.cli.quickstart import quickstart
 from baton.cli.schema_cmd import schema_app
@@ -57,6 +57,8 @@ app.command()(registry_cmds.show)
 app.command()(registry_cmds.log)
 app.command()(registry_cmds.verify)
 app.command()(quickstart)
+app.command()(evaluate_cmds.evaluate)
+app.command()(evaluate_cmds.report)
 app.command()(serve_cmd.serve)
 app.add_typer(registry_cmds.alias_app, name="alias")
 app.add_typer(schema_app, name="schema")

@@ -41,6 +41,7 @@ def quickstart(
     result = register_handover(s.store, folder, actor=s.settings.user, reason="baton quickstart")
     _print_registered(result)
     ref = result.version.ref
+    _evaluate_example(s, result.version.model, result.version.number)
     console.print()
     console.print("[bold]next[/]")
     console.print(f"  baton show {ref}                       # manifest, signature, files")
@@ -73,3 +74,29 @@ def _serve_example(s: State, folder: Path, name: str, port: int) -> None:
     console.print(curl_command(base, name, spec, row), soft_wrap=True, markup=False)
     s.close()
     serve(s.settings, ServeOptions(refs=(name,), port=port))
+
+
+def _evaluate_example(s: State, name: str, number: int) -> None:
+    """Run the gate on the example (quick profile) unless it already ran, and write the
+    HTML report next to the store so the first thing to open is there."""
+    from baton.cli.evaluate_cmds import print_summary
+    from baton.core.refs import Ref
+    from baton.evaluate.policy_file import load_policy
+    from baton.evaluate.report import render_html
+    from baton.evaluate.service import evaluate
+
+    record = s.store.evaluations.latest(name, number)
+    if record is None:
+        with console.status(f"evaluating {name}:{number} (quality, sanity, quick profile)..."):
+            record = evaluate(
+                s.store,
+                Ref(name, number),
+                actor=s.settings.user,
+                mode="quick",
+                policy=load_policy(s.settings.policy),
+            )
+    print_summary(record)
+    html = s.settings.home / "reports" / f"{name}-{number}.html"
+    html.parent.mkdir(parents=True, exist_ok=True)
+    html.write_text(render_html(record), encoding="utf-8")
+    console.print(f"report: {html}  (or `baton report {name}:{number}`)")

@@ -1,0 +1,181 @@
+"""``baton evaluate`` and ``baton report``: the gate from the terminal or CI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from baton.cli.output import console, print_json, when
+from baton.cli.state import state
+from baton.core.refs import Ref, parse_ref
+from baton.errors import BadInput, FailedCheck, NotFound
+from baton.store.evaluations import EvaluationRecord
+
+JSON = typer.Option(False, "--json", help="print JSON for scripts")
+
+
+class _Bar:
+    """The service's progress protocol on a rich progress bar."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: Any = None
+
+    def begin(self, stage: str, total: int | None) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, visible=False)
+        self.task = self.progress.add_task(stage, total=total)
+
+    def advance(self, n: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, n)
+
+
+def against_ref(model: str, text: str) -> Ref:
+    """``--against`` as people type it: ``production``, ``3``, ``NAME@ALIAS`` or ``NAME:3``."""
+    text = text.strip()
+    if text.isdigit():
+        return Ref(model, int(text))
+    if ":" in text or "@" in text:
+        return parse_ref(text)
+    if text == model:
+        raise BadInput(f"--against {text}: name a version or alias, e.g. {model}@production")
+    return parse_ref(f"{model}@{text}")
+
+
+def evaluate(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="NAME:VERSION (or NAME@ALIAS) to evaluate"),
+    against: str | None = typer.Option(
+        None,
+        "--against",
+        help="version to compare with: an alias, a number or NAME@ALIAS "
+        "(default: the production alias, when it points at another version)",
+    ),
+    quick: bool = typer.Option(False, "--quick", help="a few seconds: smallest profile"),
+    full: bool = typer.Option(False, "--full", help="minutes: every configuration"),
+    policy_file: Path | None = typer.Option(
+        None, "--policy", help="team gate policy YAML (default: BATON_POLICY)"
+    ),
+    json_out: bool = JSON,
+) -> None:
+    """Run the gate: parity, regression, numerical sanity, performance; store the report.
+
+    Exits 0 when the gate passes, 1 when it fails (or the model crashed), 2 on bad input.
+    """
+    from baton.evaluate.policy_file import load_policy
+    from baton.evaluate.service import evaluate as run_gate
+
+    if quick and full:
+        raise BadInput("--quick and --full exclude each other: pick one")
+    s = state(ctx)
+    parsed = parse_ref(ref)
+    baseline = against_ref(parsed.name, against) if against else None
+    policy = load_policy(policy_file or s.settings.policy)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=json_out,
+    ) as bar:
+        record = run_gate(
+            s.store,
+            parsed,
+            actor=s.settings.user,
+            against=baseline,
+            mode="quick" if quick else "full" if full else "default",
+            policy=policy,
+            progress=_Bar(bar),
+        )
+    if json_out:
+        print_json(record)
+    else:
+        print_summary(record)
+        console.print(
+            f"report: baton report {record.model}:{record.version} --html "
+            f"{record.model}-{record.version}.html"
+        )
+    if not record.passed:
+        raise FailedCheck(_failure_line(record))
+
+
+def report(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="NAME:VERSION (or NAME@ALIAS) evaluated before"),
+    html: Path | None = typer.Option(None, "--html", help="write a self-contained HTML report"),
+    json_out: bool = JSON,
+) -> None:
+    """Show the latest evaluation of a version; --html writes it as one offline page."""
+    store = state(ctx).store
+    version = store.registry.resolve(parse_ref(ref))
+    record = store.evaluations.latest(version.model, version.number)
+    if record is None:
+        raise NotFound(
+            f"{version.ref} has not been evaluated yet: run `baton evaluate {version.ref}`"
+        )
+    if html is not None:
+        from baton.evaluate.report import render_html
+
+        try:
+            html.write_text(render_html(record), encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(f"cannot write {html} ({exc.strerror}): pick another path") from None
+    if json_out:
+        print_json(record)
+        return
+    print_summary(record)
+    if html is not None:
+        console.print(f"[green]wrote[/] {html} (self-contained; opens without a network)")
+
+
+def print_summary(record: EvaluationRecord) -> None:
+    from baton.evaluate.report import metric_rows, summary_rows
+
+    r = record.report
+    colour = "green" if record.passed else "red"
+    against = f" vs {record.model}:{record.against}" if record.against else ""
+    console.print(
+        f"[bold]{record.model}:{record.version}[/]{against}  [{colour}]{record.status}[/]  "
+        f"({r.get('mode')} profile, {when(record.finished_at)}, by {record.actor})"
+    )
+    if record.error:
+        console.print(f"[red]error:[/] {record.error}")
+        return
+    checks = Table("check", "verdict", "why", title="gate")
+    for name, status, reasons in summary_rows(r):
+        style = {"passed": "green", "failed": "red"}.get(status, "dim")
+        checks.add_row(name, f"[{style}]{status}[/]", reasons)
+    console.print(checks)
+    quality = Table("metric", "this version", "baseline", "claimed", title="quality")
+    for row in metric_rows(r):
+        quality.add_row(*row)
+    if quality.row_count:
+        console.print(quality)
+    rec = r.get("recommended")
+    if rec:
+        console.print(
+            f"recommended: {rec['precision']} on {rec['provider']}, {rec['cores']} core(s), "
+            f"{rec['intra_op_threads']} thread(s), batch up to {rec['max_batch_size']}, "
+            f"optimisation {rec['graph_optimization']}: {rec['throughput_rps']:.0f} req/s, "
+            f"p99 {rec['p99_latency_ms']:.2f} ms"
+        )
+    elif r.get("profile"):
+        console.print("[red]recommended: none[/] (no profiled configuration meets the SLO)")
+    if r.get("int8"):
+        console.print(f"int8: {r['int8']['reason']}")
+
+
+def _failure_line(record: EvaluationRecord) -> str:
+    if record.status == "error":
+        return f"{record.model}:{record.version} could not be evaluated: {record.error}"
+    failed = [
+        name for name, c in (record.report.get("checks") or {}).items() if not c.get("passed")
+    ]
+    return f"{record.model}:{record.version} failed the gate ({', '.join(failed)})"

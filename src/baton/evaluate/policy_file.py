@@ -1,0 +1,27 @@
+"""Read the team's gate policy file (YAML) at the edge; the rules live in ``core.policy``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from baton.core.policy import Policy, parse_policy
+from baton.errors import BadInput
+
+
+def load_policy(path: Path | None) -> Policy:
+    """The policy in ``path``, or the built-in defaults when no file is named."""
+    if path is None:
+        return Policy()
+    if not path.is_file():
+        raise BadInput(
+            f"policy file {path} does not exist: fix --policy / BATON_POLICY, "
+            "or leave it unset for the defaults"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise BadInput(f"policy file {path.name} is not valid YAML ({first})") from None
+    return parse_policy(data, source=path.name)
