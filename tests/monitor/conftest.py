@@ -7,13 +7,17 @@ one skips the test with the package to install, except under CI, where
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -168,3 +172,70 @@ def prometheus(prometheus_bin: Path, tmp_path: Path) -> Iterator[StartPrometheus
     yield _start
     for running in started:
         running.stop()
+
+
+StartAlertmanager = Callable[[dict[str, object]], Running]
+
+
+@pytest.fixture
+def alertmanager(alertmanager_bin: Path, tmp_path: Path) -> Iterator[StartAlertmanager]:
+    """Start the real Alertmanager with a config; clustering off, storage in a temp folder."""
+    started: list[Running] = []
+
+    def _start(config: dict[str, object]) -> Running:
+        workdir = tmp_path / f"alertmanager-{len(started)}"
+        workdir.mkdir()
+        config_file = workdir / "alertmanager.yml"
+        config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+        port = free_port()
+        running = start(
+            "alertmanager",
+            [
+                str(alertmanager_bin),
+                f"--config.file={config_file}",
+                f"--storage.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ],
+            port,
+            "/-/ready",
+            workdir,
+        )
+        started.append(running)
+        return running
+
+    yield _start
+    for running in started:
+        running.stop()
+
+
+@dataclass
+class Webhook:
+    """A receiver that records every Alertmanager notification it gets."""
+
+    url: str
+    received: list[dict[str, Any]]
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    """A small HTTP server on a free loopback port standing in for a team's pager."""
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            received.append(json.loads(body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Webhook(f"http://127.0.0.1:{server.server_address[1]}/hook", received)
+    server.shutdown()
+    server.server_close()

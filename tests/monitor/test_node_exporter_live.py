@@ -16,7 +16,7 @@ import httpx
 import yaml
 
 from baton.monitor import hub
-from tests.monitor.conftest import Running, StartPrometheus
+from tests.monitor.conftest import Running, StartAlertmanager, StartPrometheus, Webhook
 
 WAIT_S = 45.0
 
@@ -103,3 +103,53 @@ def test_rules_evaluate_on_live_metrics_and_the_down_alert_fires(
     assert firing[0]["labels"]["instance"] == node_exporter.address
     assert firing[0]["labels"]["severity"] == "critical"
     assert "node_exporter job node is down" in firing[0]["annotations"]["summary"]
+
+
+def test_the_down_alert_reaches_a_receiver_through_alertmanager(
+    node_exporter: Running,
+    prometheus: StartPrometheus,
+    alertmanager: StartAlertmanager,
+    webhook: Webhook,
+    tmp_path: Path,
+) -> None:
+    """A page that never arrives is worse than none: follow it to the receiver."""
+    manager = alertmanager(
+        {
+            "route": {
+                "receiver": "host-team",
+                "group_by": ["alertname", "instance"],
+                "group_wait": "1s",
+                "group_interval": "1s",
+                "repeat_interval": "1h",
+            },
+            "receivers": [{"name": "host-team", "webhook_configs": [{"url": webhook.url}]}],
+        }
+    )
+    (job,) = hub.load("node_exporter").scrape_configs()
+    job = {**job, "scrape_interval": "1s", "static_configs": [{"targets": [node_exporter.address]}]}
+    prometheus(
+        {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [manager.address]}]}]},
+            "scrape_configs": [job],
+        },
+        [_fast_rules(tmp_path)],
+    )
+    time.sleep(2)  # a few healthy scrapes first: nothing may arrive for a live exporter
+    assert [
+        a for n in webhook.received for a in n["alerts"] if "Down" in a["labels"]["alertname"]
+    ] == []
+
+    node_exporter.stop()
+
+    def delivered() -> list[dict[str, Any]]:
+        return [
+            a
+            for n in webhook.received
+            for a in n["alerts"]
+            if a["labels"]["alertname"] == "NodeExporterDown" and a["status"] == "firing"
+        ]
+
+    alert = _wait_for("NodeExporterDown at the webhook", delivered)[0]
+    assert alert["labels"]["instance"] == node_exporter.address
+    assert alert["labels"]["severity"] == "critical"
