@@ -118,3 +118,21 @@ def check_metrics(exposition: str, target: str = "<stdin>") -> CheckResult:
 def check_alertmanager_config(config: Path) -> CheckResult:
     """``amtool check-config``: an Alertmanager configuration and its templates."""
     return _run("amtool check-config", str(config), [locate("amtool"), "check-config", config])
+
+
+def route_test(config: Path, labels: dict[str, str], receivers: Sequence[str]) -> CheckResult:
+    """``amtool config routes test``: an alert with ``labels`` reaches exactly ``receivers``."""
+    pairs = [f"{k}={v}" for k, v in labels.items()]
+    return _run(
+        "amtool config routes test",
+        " ".join(pairs),
+        [
+            locate("amtool"),
+            "config",
+            "routes",
+            "test",
+            f"--config.file={config}",
+            f"--verify.receivers={','.join(receivers)}",
+            *pairs,
+        ],
+    )
