@@ -259,7 +259,13 @@ def _team(raw: Any, stage: Stage) -> str:
 
 
 def _roles(raw: Any, stage: Stage, team: str) -> frozenset[Role]:
-    text = "".join(raw) if isinstance(raw, list) else str(raw)
+    if isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+        raw = "".join(raw)
+    if not isinstance(raw, str):
+        raise BadInput(
+            f"roles.yaml: stages.{stage.value}.{team}: {raw!r} is not letters (for example RA)"
+        )
+    text = raw
     text = text.replace(",", "").replace(" ", "").upper()
     found: set[Role] = set()
     for ch in text:

@@ -1,0 +1,1 @@
+"""The control-plane HTTP API (FastAPI): registry, promotion, approvals, owners, requests."""

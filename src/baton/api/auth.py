@@ -1,0 +1,37 @@
+"""Bearer-token authentication: every route but /v1/health needs a valid, unrevoked token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from baton.errors import Unauthorized
+from baton.store.governance import Governance
+from baton.store.people import Person
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="a baton token: `baton user add` or `baton token new` prints one, once",
+)
+
+
+def governance(request: Request) -> Governance:
+    gov = request.app.state.gov
+    assert isinstance(gov, Governance)
+    return gov
+
+
+def current_person(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Person:
+    if credentials is None:
+        raise Unauthorized("send a token: Authorization: Bearer <token> (BATON_TOKEN for the CLI)")
+    return governance(request).people.authenticate(credentials.credentials)
+
+
+Gov = Annotated[Governance, Depends(governance)]
+Me = Annotated[Person, Depends(current_person)]

@@ -1,0 +1,54 @@
+"""Errors at the HTTP edge: one table from error kind to status, one JSON shape.
+
+Bodies are ``{"error": "...", "kind": "..."}``; a refusal by the R&R matrix adds
+``who_can`` (the teams that may do it), so a client can tell its user whom to ask.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from baton.core.roles import NotPermitted
+from baton.errors import BatonError, Kind
+
+STATUS: dict[Kind, int] = {
+    Kind.BAD_INPUT: 400,
+    Kind.UNAUTHORIZED: 401,
+    Kind.FORBIDDEN: 403,
+    Kind.NOT_FOUND: 404,
+    Kind.CONFLICT: 409,
+    Kind.FAILED_CHECK: 422,
+    Kind.CORRUPT: 500,
+    Kind.UNAVAILABLE: 503,
+}
+KIND_OF_STATUS = {status: kind for kind, status in STATUS.items()}
+
+
+def error_body(exc: BatonError) -> dict[str, object]:
+    body: dict[str, object] = {"error": exc.message, "kind": exc.kind.value}
+    if isinstance(exc, NotPermitted):
+        body["who_can"] = list(exc.who_can)
+    return body
+
+
+def _baton_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BatonError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.kind is Kind.UNAUTHORIZED else None
+    return JSONResponse(error_body(exc), status_code=STATUS[exc.kind], headers=headers)
+
+
+def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for err in exc.errors()[:3]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
+        problems.append(f"{where}: {err.get('msg', 'invalid')}")
+    message = "; ".join(problems) or "the request is not valid"
+    return JSONResponse({"error": message, "kind": Kind.BAD_INPUT.value}, status_code=400)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(BatonError, _baton_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,0 +1,67 @@
+"""Registry routes: models, versions, aliases, evaluations and the audit log (read mostly)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from baton.api.auth import Gov, Me
+from baton.api.schemas import AliasIn, AliasMoved, ModelDetail, Name
+from baton.core.refs import check_alias, check_name, parse_ref
+from baton.store.evaluations import EvaluationRecord
+from baton.store.registry import AuditEntry, ModelInfo, VersionInfo
+
+router = APIRouter(prefix="/v1", tags=["registry"])
+
+
+@router.get("/models")
+def list_models(gov: Gov, _me: Me) -> list[ModelInfo]:
+    """Every registered model with its owner, version count and aliases."""
+    return gov.store.registry.models()
+
+
+@router.get("/models/{name}")
+def get_model(name: Name, gov: Gov, _me: Me) -> ModelDetail:
+    """A model and all its versions, newest first."""
+    info, versions = gov.store.registry.model(check_name(name))
+    return ModelDetail(info, versions)
+
+
+@router.get("/resolve")
+def resolve(
+    ref: Annotated[str, Query(max_length=200, description="NAME, NAME:3 or NAME@alias")],
+    gov: Gov,
+    _me: Me,
+) -> VersionInfo:
+    """The version a reference means (a bare name: @production, else the newest)."""
+    return gov.store.registry.resolve(parse_ref(ref))
+
+
+@router.put("/models/{name}/aliases/{alias}")
+def set_alias(name: Name, alias: Name, body: AliasIn, gov: Gov, me: Me) -> AliasMoved:
+    """Point an alias at a version; staging and production move only through promotion."""
+    check_name(name)
+    check_alias(alias)
+    previous = gov.set_alias(name, alias, body.version, me.name, body.why, governed=True)
+    return AliasMoved(name, alias, body.version, previous)
+
+
+@router.get("/models/{name}/evaluations")
+def evaluations(name: Name, gov: Gov, _me: Me) -> list[EvaluationRecord]:
+    """A model's evaluations (gate runs), newest first."""
+    gov.store.registry.model(check_name(name))
+    return gov.store.evaluations.history(name)
+
+
+@router.get("/audit")
+def audit(
+    gov: Gov,
+    _me: Me,
+    model: Annotated[Name | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+) -> list[AuditEntry]:
+    """The append-only audit log, newest first: who did what, when and why."""
+    if model is not None:
+        check_name(model)
+    return gov.store.registry.audit(model, limit)

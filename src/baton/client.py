@@ -1,0 +1,203 @@
+"""A client for the ``baton api`` control plane that speaks the same ``Control`` interface.
+
+Responses are turned back into the service dataclasses and error bodies back into
+``BatonError`` of the same kind, so the CLI prints the same lines and exits with the same
+codes whether it talks to the store directly or through the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import TypeAdapter
+
+from baton.core.promotion import Target
+from baton.core.refs import Ref
+from baton.core.roles import NotPermitted, RequestKind, parse_matrix
+from baton.errors import BatonError, Kind, Unavailable
+from baton.store.approvals import PromotionInfo
+from baton.store.evaluations import EvaluationRecord
+from baton.store.governance import NewUser
+from baton.store.ownership import Owners
+from baton.store.people import Issued, Person, TeamInfo, TokenInfo
+from baton.store.registry import AuditEntry, ModelInfo, VersionInfo
+from baton.store.requests import RequestInfo
+
+T = TypeVar("T")
+_STATUS_KIND = {
+    400: Kind.BAD_INPUT,
+    401: Kind.UNAUTHORIZED,
+    403: Kind.FORBIDDEN,
+    404: Kind.NOT_FOUND,
+    409: Kind.CONFLICT,
+    422: Kind.FAILED_CHECK,
+    503: Kind.UNAVAILABLE,
+}
+_ERROR_CLASS: dict[Kind, type[BatonError]] = {c.kind: c for c in BatonError.__subclasses__()}
+
+
+def _as(cls: Any, data: Any) -> Any:
+    return TypeAdapter(cls).validate_python(data)
+
+
+def _owners(doc: dict[str, Any]) -> Owners:
+    matrix = parse_matrix({"stages": doc["stages"], "policy": doc["policy"]})
+    return Owners(doc["model"], doc["owner"], doc["source"], matrix, tuple(doc["missing_teams"]))
+
+
+class RemoteControl:
+    """The control plane at ``url``, acting as the owner of ``token``."""
+
+    def __init__(self, url: str, token: str, *, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise Unavailable(
+                f"cannot reach the control plane at {self.url} ({type(exc).__name__}): "
+                "check BATON_URL and that `baton api` is running"
+            ) from None
+        if response.is_success:
+            return response.json()
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        message = body.get("error") or f"{response.status_code} {response.reason_phrase}"
+        try:
+            kind = Kind(body.get("kind"))
+        except ValueError:
+            kind = _STATUS_KIND.get(response.status_code, Kind.UNAVAILABLE)
+        if "who_can" in body:
+            raise NotPermitted(message, body["who_can"])
+        raise _ERROR_CLASS.get(kind, BatonError)(message, kind=kind)
+
+    # -- registry -------------------------------------------------------------------------
+
+    def models(self) -> list[ModelInfo]:
+        return list(_as(list[ModelInfo], self._call("GET", "/v1/models")))
+
+    def model(self, name: str) -> tuple[ModelInfo, list[VersionInfo]]:
+        data = self._call("GET", f"/v1/models/{name}")
+        return _as(ModelInfo, data["model"]), list(_as(list[VersionInfo], data["versions"]))
+
+    def resolve(self, ref: Ref) -> VersionInfo:
+        found: VersionInfo = _as(
+            VersionInfo, self._call("GET", "/v1/resolve", params={"ref": str(ref)})
+        )
+        return found
+
+    def audit(self, model: str | None = None, limit: int = 50) -> list[AuditEntry]:
+        params: dict[str, Any] = {"limit": limit}
+        if model is not None:
+            params["model"] = model
+        return list(_as(list[AuditEntry], self._call("GET", "/v1/audit", params=params)))
+
+    def evaluations(self, model: str) -> list[EvaluationRecord]:
+        data = self._call("GET", f"/v1/models/{model}/evaluations")
+        return list(_as(list[EvaluationRecord], data))
+
+    def set_alias(self, name: str, alias: str, number: int, why: str | None) -> int | None:
+        body = {"version": number, "why": why}
+        data = self._call("PUT", f"/v1/models/{name}/aliases/{alias}", json=body)
+        return None if data["previous"] is None else int(data["previous"])
+
+    # -- people ---------------------------------------------------------------------------
+
+    def whoami(self) -> Person:
+        found: Person = _as(Person, self._call("GET", "/v1/whoami"))
+        return found
+
+    def teams(self) -> list[TeamInfo]:
+        return list(_as(list[TeamInfo], self._call("GET", "/v1/teams")))
+
+    def add_team(self, name: str, why: str | None) -> TeamInfo:
+        found: TeamInfo = _as(
+            TeamInfo, self._call("POST", "/v1/teams", json={"name": name, "why": why})
+        )
+        return found
+
+    def people(self) -> list[Person]:
+        return list(_as(list[Person], self._call("GET", "/v1/users")))
+
+    def add_user(self, name: str, teams: list[str], admin: bool, why: str | None) -> NewUser:
+        body = {"name": name, "teams": teams, "admin": admin, "why": why}
+        found: NewUser = _as(NewUser, self._call("POST", "/v1/users", json=body))
+        return found
+
+    def issue_token(self, name: str) -> Issued:
+        found: Issued = _as(Issued, self._call("POST", f"/v1/users/{name}/tokens"))
+        return found
+
+    def revoke_token(self, public_id: str, why: str | None) -> TokenInfo:
+        data = self._call("POST", f"/v1/tokens/{public_id}/revoke", json={"why": why})
+        found: TokenInfo = _as(TokenInfo, data)
+        return found
+
+    def tokens(self, name: str | None) -> list[TokenInfo]:
+        params = {"user": name} if name else {}
+        return list(_as(list[TokenInfo], self._call("GET", "/v1/tokens", params=params)))
+
+    # -- owners and promotion -------------------------------------------------------------
+
+    def owners(self, name: str | None) -> Owners:
+        path = "/v1/owners" if name is None else f"/v1/models/{name}/owners"
+        return _owners(self._call("GET", path))
+
+    def set_roles(self, name: str | None, document: Any, why: str | None) -> Owners:
+        path = "/v1/owners" if name is None else f"/v1/models/{name}/owners"
+        return _owners(self._call("PUT", path, json={"document": document, "why": why}))
+
+    def _step(self, path: str, version: int, to: Target, why: str | None) -> PromotionInfo:
+        body = {"version": version, "to": to.value, "why": why}
+        found: PromotionInfo = _as(PromotionInfo, self._call("POST", path, json=body))
+        return found
+
+    def promote(self, model: str, version: int, to: Target, why: str | None) -> PromotionInfo:
+        return self._step(f"/v1/models/{model}/promotions", version, to, why)
+
+    def approve(self, model: str, version: int, to: Target, why: str | None) -> PromotionInfo:
+        return self._step(f"/v1/models/{model}/promotions/approve", version, to, why)
+
+    def cancel(self, model: str, version: int, to: Target, why: str | None) -> PromotionInfo:
+        return self._step(f"/v1/models/{model}/promotions/cancel", version, to, why)
+
+    def rollback(self, model: str, why: str | None) -> PromotionInfo:
+        data = self._call("POST", f"/v1/models/{model}/rollback", json={"why": why})
+        found: PromotionInfo = _as(PromotionInfo, data)
+        return found
+
+    def promotions(self, model: str | None, pending_only: bool) -> list[PromotionInfo]:
+        params: dict[str, Any] = {"pending": pending_only}
+        if model is not None:
+            params["model"] = model
+        return list(_as(list[PromotionInfo], self._call("GET", "/v1/promotions", params=params)))
+
+    # -- requests -------------------------------------------------------------------------
+
+    def raise_request(
+        self, model: str, kind: RequestKind, text: str, to: str | None
+    ) -> RequestInfo:
+        body = {"model": model, "kind": kind.value, "text": text, "to": to}
+        found: RequestInfo = _as(RequestInfo, self._call("POST", "/v1/requests", json=body))
+        return found
+
+    def close_request(self, request_id: int, why: str | None) -> RequestInfo:
+        data = self._call("POST", f"/v1/requests/{request_id}/close", json={"why": why})
+        found: RequestInfo = _as(RequestInfo, data)
+        return found
+
+    def requests(self, team: str | None, model: str | None, state: str | None) -> list[RequestInfo]:
+        params = {k: v for k, v in (("team", team), ("model", model), ("state", state)) if v}
+        return list(_as(list[RequestInfo], self._call("GET", "/v1/requests", params=params)))
