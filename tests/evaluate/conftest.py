@@ -10,8 +10,10 @@ import numpy as np
 import onnx
 import pytest
 import yaml
+from onnx import TensorProto, helper, numpy_helper
 
 from baton.config import Settings
+from baton.runtime.mlp import mlp_onnx
 from baton.store.store import Store, open_store
 
 
@@ -78,3 +80,37 @@ def write_digits_like(
     np.savez(folder / "eval.npz", input=x, label=y)
     (folder / "baton.yaml").write_text(yaml.safe_dump(digits_manifest(**manifest)))
     return folder
+
+
+def weights(model: onnx.ModelProto) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    n = sum(1 for k in inits if k.startswith("W"))
+    return [inits[f"W{i}"] for i in range(n)], [inits[f"b{i}"] for i in range(n)]
+
+
+def crashing_model(w: list[np.ndarray], b: list[np.ndarray]) -> onnx.ModelProto:
+    """The digits MLP plus a lookup that ONNX Runtime rejects when the first pixel is not 0."""
+    base = mlp_onnx(w, b)
+    graph = base.graph
+    extra = [
+        helper.make_node("Slice", ["input", "s0", "s1", "ax"], ["first"]),
+        helper.make_node("Mul", ["first", "k"], ["scaled"]),
+        helper.make_node("Cast", ["scaled"], ["idx"], to=TensorProto.INT64),
+        helper.make_node("Gather", ["table", "idx"], ["zero"]),
+        helper.make_node("Add", ["z1", "zero"], ["z1b"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([0], np.int64), "s0"),
+        numpy_helper.from_array(np.array([1], np.int64), "s1"),
+        numpy_helper.from_array(np.array([1], np.int64), "ax"),
+        numpy_helper.from_array(np.array([1000.0], np.float32), "k"),
+        numpy_helper.from_array(np.zeros(1, np.float32), "table"),
+    ]
+    softmax = next(n for n in graph.node if n.op_type == "Softmax")
+    softmax.input[0] = "z1b"
+    nodes = [n for n in graph.node if n.op_type != "Softmax"] + extra + [softmax]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    graph.initializer.extend(inits)
+    onnx.checker.check_model(base)
+    return base

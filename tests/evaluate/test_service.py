@@ -11,7 +11,6 @@ import numpy as np
 import onnx
 import pytest
 import yaml
-from onnx import TensorProto, helper, numpy_helper
 
 from baton.core.policy import Policy
 from baton.core.refs import Ref
@@ -22,7 +21,7 @@ from baton.examples.digits import NAME, train
 from baton.handover.register import register_handover
 from baton.runtime.mlp import mlp_onnx, random_mlp
 from baton.store.store import Store
-from tests.evaluate.conftest import honest_claims, write_digits_like
+from tests.evaluate.conftest import crashing_model, honest_claims, weights, write_digits_like
 
 EvalArrays = tuple[np.ndarray, np.ndarray]
 
@@ -35,12 +34,6 @@ def production(store: Store, folder: Path) -> int:
     number = register(store, folder)
     store.registry.set_alias(NAME, "production", number, "serving")
     return number
-
-
-def weights(model: onnx.ModelProto) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    n = sum(1 for k in inits if k.startswith("W"))
-    return [inits[f"W{i}"] for i in range(n)], [inits[f"b{i}"] for i in range(n)]
 
 
 def test_fair_retrain_passes_against_production(
@@ -204,34 +197,6 @@ def test_a_slower_model_fails_the_slo(
     assert slow_record.status == "failed" and performance["status"] == "failed"
     assert "no profiled configuration meets the SLO" in performance["reasons"][0]
     assert slow_record.recommended is None
-
-
-def crashing_model(w: list[np.ndarray], b: list[np.ndarray]) -> onnx.ModelProto:
-    """The digits MLP plus a lookup that ONNX Runtime rejects when the first pixel is not 0."""
-    base = mlp_onnx(w, b)
-    graph = base.graph
-    extra = [
-        helper.make_node("Slice", ["input", "s0", "s1", "ax"], ["first"]),
-        helper.make_node("Mul", ["first", "k"], ["scaled"]),
-        helper.make_node("Cast", ["scaled"], ["idx"], to=TensorProto.INT64),
-        helper.make_node("Gather", ["table", "idx"], ["zero"]),
-        helper.make_node("Add", ["z1", "zero"], ["z1b"]),
-    ]
-    inits = [
-        numpy_helper.from_array(np.array([0], np.int64), "s0"),
-        numpy_helper.from_array(np.array([1], np.int64), "s1"),
-        numpy_helper.from_array(np.array([1], np.int64), "ax"),
-        numpy_helper.from_array(np.array([1000.0], np.float32), "k"),
-        numpy_helper.from_array(np.zeros(1, np.float32), "table"),
-    ]
-    softmax = next(n for n in graph.node if n.op_type == "Softmax")
-    softmax.input[0] = "z1b"
-    nodes = [n for n in graph.node if n.op_type != "Softmax"] + extra + [softmax]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    graph.initializer.extend(inits)
-    onnx.checker.check_model(base)
-    return base
 
 
 def test_a_model_that_crashes_mid_evaluation_is_recorded_as_an_error(

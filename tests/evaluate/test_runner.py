@@ -1,0 +1,75 @@
+"""One streamed pass runs every model on the same rows; ONNX Runtime failures are crashes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from baton.core.serving_config import ServingConfig
+from baton.core.signature import Signature
+from baton.evaluate.datasets import EvalData
+from baton.evaluate.runner import ModelCrashed, open_session, run_models
+from baton.runtime.mlp import random_mlp
+from tests.evaluate.conftest import crashing_model
+
+SIG = Signature.model_validate(
+    {
+        "inputs": [{"name": "input", "dtype": "float32", "shape": [-1, 64]}],
+        "outputs": [{"name": "probabilities", "dtype": "float32", "shape": [-1, 10]}],
+    }
+)
+
+
+def test_every_model_sees_every_row_once(tmp_path: Path) -> None:
+    x = np.random.default_rng(0).random((250, 64)).astype(np.float32)
+    np.savez(tmp_path / "e.npz", input=x, label=np.arange(250) % 10)
+    models = {}
+    for seed in (0, 1):
+        onnx.save(random_mlp([64, 16, 10], seed=seed), str(tmp_path / f"{seed}.onnx"))
+        models[f"m{seed}"] = open_session(
+            tmp_path / f"{seed}.onnx", ServingConfig(graph_optimization="basic")
+        )
+    done: list[int] = []
+    data = EvalData(tmp_path / "e.npz", "e.npz", SIG, "label")
+    result = run_models(
+        models, data, batch_size=64, target_transform=lambda t: t * 2, progress=done.append
+    )
+    assert result.rows == 250 and done == [64, 64, 64, 58]
+    assert (
+        result.target is not None and result.target.tolist() == ((np.arange(250) % 10) * 2).tolist()
+    )
+    for name, session in models.items():
+        whole = session.run(None, {"input": x})[0]
+        np.testing.assert_allclose(
+            result.outputs[name]["probabilities"], whole, rtol=1e-5, atol=1e-6
+        )
+        assert result.seconds[name] > 0
+    assert not np.allclose(
+        result.outputs["m0"]["probabilities"], result.outputs["m1"]["probabilities"]
+    )
+
+
+def test_a_runtime_failure_names_the_rows(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    w = [rng.normal(size=(64, 16)).astype(np.float32), rng.normal(size=(16, 10)).astype(np.float32)]
+    b = [np.zeros(16, np.float32), np.zeros(10, np.float32)]
+    onnx.save(crashing_model(w, b), str(tmp_path / "crash.onnx"))
+    x = np.zeros((100, 64), np.float32)
+    x[70:, 0] = 1.0
+    np.savez(tmp_path / "e.npz", input=x, label=np.zeros(100, np.int64))
+    session = open_session(tmp_path / "crash.onnx")
+    with pytest.raises(ModelCrashed, match="the candidate failed on rows 60..79"):
+        run_models(
+            {"candidate": session},
+            EvalData(tmp_path / "e.npz", "e.npz", SIG, "label"),
+            batch_size=20,
+        )
+
+
+def test_a_file_onnx_runtime_cannot_load_is_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "bad.onnx").write_bytes(b"garbage")
+    with pytest.raises(ModelCrashed, match="cannot load the baseline"):
+        open_session(tmp_path / "bad.onnx", label="baseline")
