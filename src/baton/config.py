@@ -8,7 +8,7 @@ from __future__ import annotations
 import getpass
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     policy: Path | None = Field(
         default=None, description="team gate policy YAML for `baton evaluate` (BATON_POLICY)"
     )
+    url: str | None = Field(
+        default=None, description="remote control plane, e.g. http://baton:8700 (BATON_URL)"
+    )
+    token: SecretStr | None = Field(
+        default=None, description="your API token for BATON_URL; never printed (BATON_TOKEN)"
+    )
 
     @property
     def database_url(self) -> str:
@@ -46,3 +52,8 @@ class Settings(BaseSettings):
     @property
     def artifact_root(self) -> Path:
         return (self.artifacts or self.home / "artifacts").resolve()
+
+    @property
+    def scrape_targets(self) -> Path:
+        """Where each running ``baton serve`` lists itself for Prometheus file discovery."""
+        return (self.home / "monitor" / "targets").resolve()

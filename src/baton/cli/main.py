@@ -9,7 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from baton import __version__
-from baton.cli import evaluate_cmds, monitor_cmds, registry_cmds, serve_cmd
+from baton.cli import evaluate_cmds, monitor_bundle_cmds, monitor_cmds, registry_cmds, serve_cmd
 from baton.cli.output import err_console, fail
 from baton.cli.quickstart import quickstart
 from baton.cli.schema_cmd import schema_app
@@ -63,6 +63,7 @@ app.command()(serve_cmd.serve)
 app.add_typer(registry_cmds.alias_app, name="alias")
 app.add_typer(schema_app, name="schema")
 app.add_typer(monitor_cmds.exporters_app, name="exporters")
+app.add_typer(monitor_bundle_cmds.monitor_app, name="monitor")
 
 
 def run() -> None:

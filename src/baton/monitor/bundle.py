@@ -75,9 +75,10 @@ def build_bundle(
     targets_dir: Path,
     alertmanager: str = "127.0.0.1:9093",
     scrape_interval: str = "15s",
+    notes: Sequence[str] = (),
 ) -> Bundle:
     files: dict[str, str] = {}
-    notes: list[str] = []
+    notes = list(notes)
     for item in models:
         target = ModelTarget(item.model, str(item.version), item.routing.oncall, item.slo)
         ruleset = rule_file(target, default_slo)

@@ -1,0 +1,67 @@
+"""``baton monitor bundle`` and ``check`` end to end, in a subprocess, on the real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.handover_factory import write_handover
+from tests.monitor.conftest import need
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+    out.update(BATON_HOME=str(tmp_path / "home"), BATON_USER="ops", COLUMNS="200")
+    return out
+
+
+def baton(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "baton.cli.main", *args],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def test_bundle_then_check(env: dict[str, str], tmp_path: Path) -> None:
+    need("promtool")
+    need("amtool")
+    folder = write_handover(tmp_path / "h", slo={"p99_latency_ms": 25, "max_error_rate": 0.001})
+    assert baton(env, "register", str(folder)).returncode == 0
+    none = baton(env, "monitor", "bundle", "--out", str(tmp_path / "b"))
+    assert none.returncode == 2
+    assert "no model has a staging or production alias" in none.stderr
+
+    made = baton(env, "monitor", "bundle", "toy", "--out", str(tmp_path / "b"), "--json")
+    assert made.returncode == 0, made.stderr
+    report = json.loads(made.stdout)
+    assert "rules/toy.rules.yaml" in report["files"]
+    assert any("watching version 1" in n for n in report["notes"])
+
+    checked = baton(env, "monitor", "check", str(tmp_path / "b"))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "FAIL" not in checked.stdout
+
+    rules = tmp_path / "b" / "rules" / "toy.rules.yaml"
+    rules.write_text(rules.read_text().replace("rate(", "rat(", 1))
+    broken = baton(env, "monitor", "check", str(tmp_path / "b"))
+    assert broken.returncode == 1
+    assert "monitoring checks failed" in broken.stderr
+
+
+def test_bad_receivers_file_is_exit_2_and_writes_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    assert baton(env, "register", str(write_handover(tmp_path / "h"))).returncode == 0
+    receivers = tmp_path / "receivers.yaml"
+    receivers.write_text("teams:\n  serving:\n    critical: {type: pager}\n")
+    result = baton(env, "monitor", "bundle", "toy", "--out", str(tmp_path / "b"),
+                   "--receivers", str(receivers))  # fmt: skip
+    assert result.returncode == 2
+    assert "receivers.yaml: teams.serving.critical" in result.stderr
+    assert not (tmp_path / "b").exists()
