@@ -57,6 +57,12 @@ def test_a_clean_dashboard_passes() -> None:
         (lambda d: d.update(schemaVersion=30), "schemaVersion must be 39"),
         (lambda d: d.update(__inputs=[]), "export form"),
         (lambda d: d["templating"].update(list=[]), "exactly one datasource variable"),
+        (
+            lambda d: d["templating"]["list"].append(
+                {"name": "instance", "type": "query", "datasource": {"uid": "prom-1"}}
+            ),
+            "variable 'instance': datasource uid must be",
+        ),
         (lambda d: d["panels"][1].update(type="graph"), "'graph' is not one of"),
         (lambda d: d["panels"][1].update(title=""), "has no title"),
         (lambda d: d["panels"][1]["fieldConfig"].update(defaults={}), "has no unit"),

@@ -66,6 +66,13 @@ def test_entry_validates_and_names_its_scrape_job(name: str) -> None:
     assert exporter.entry.metrics_path in {
         c.get("metrics_path", "/metrics") for c in exporter.scrape_configs()
     }
+    addresses = [
+        str(a)
+        for c in exporter.scrape_configs()
+        for a in [t for s in c.get("static_configs", []) for t in s["targets"]]
+        + [r.get("replacement", "") for r in c.get("relabel_configs", [])]
+    ]
+    assert any(a.endswith(f":{exporter.entry.port}") for a in addresses), addresses
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -139,9 +139,13 @@ def _lint_variables(dashboard: dict[str, Any]) -> list[str]:
     if len(sources) != 1:
         return [f"needs exactly one datasource variable (has {len(sources)})"]
     var = sources[0]
+    problems = []
     if var.get("name") != "datasource" or var.get("query") != "prometheus":
-        return ["the datasource variable must be {name: datasource, query: prometheus}"]
-    return []
+        problems.append("the datasource variable must be {name: datasource, query: prometheus}")
+    for v in variables:
+        if v.get("type") == "query" and (v.get("datasource") or {}).get("uid") != DATASOURCE:
+            problems.append(f"variable {v.get('name')!r}: datasource uid must be {DATASOURCE}")
+    return problems
 
 
 def _lint_panel(panel: dict[str, Any], known: set[str] | None) -> list[str]:
