@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -173,5 +174,37 @@ def test_under_load_the_delay_holds_a_batch_open_for_late_rows() -> None:
         await asyncio.gather(a, b)
         assert model.batches[-1] == 2
         await batcher.close()
+
+    run(main())
+
+
+def test_tiny_batches_run_in_place_and_slow_ones_on_the_worker_thread() -> None:
+    """A thread hop costs more than a 10 µs model call; a slow call must leave the loop."""
+
+    async def main() -> None:
+        threads: list[str] = []
+
+        def fast(feed: Arrays) -> Arrays:
+            threads.append(threading.current_thread().name)
+            return {"y": feed["x"]}
+
+        def slow(feed: Arrays) -> Arrays:
+            threads.append(threading.current_thread().name)
+            time.sleep(0.002)
+            return {"y": feed["x"]}
+
+        loop_thread = threading.current_thread().name
+        for runner, inline_below_s in ((fast, 1.0), (slow, 0.0005)):
+            threads.clear()
+            batcher = Batcher(runner, inline_below_s=inline_below_s, name="m")
+            batcher.start()
+            for _ in range(3):
+                await batcher.submit(row(1.0), 1)
+            await batcher.close()
+            assert threads[0] != loop_thread  # the first call measures, on the thread
+            if runner is fast:
+                assert threads[1:] == [loop_thread, loop_thread]
+            else:
+                assert loop_thread not in threads
 
     run(main())

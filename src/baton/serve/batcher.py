@@ -6,6 +6,11 @@ only holds a batch open (measured from its oldest request's arrival) while the m
 under concurrent load, i.e. when the previous batch had more than one request; one idle
 request resets that, so a delay learnt under load never lingers at low load.
 
+A batch runs on the batcher's own thread, so the event loop keeps reading requests while
+ONNX Runtime computes. The one exception is a batch whose measured cost is below
+``inline_below_s`` (100 µs by default; small models at low load): handing it to a thread
+and back costs more than the call itself, so it runs in place.
+
 A batch that fails is re-run one request at a time, so one bad request fails alone.
 """
 
@@ -74,6 +79,7 @@ class Batcher:
         executor: Executor | None = None,
         on_batch: BatchHook | None = None,
         name: str = "model",
+        inline_below_s: float = 0.0001,
     ) -> None:
         if max_batch_size < 1 or max_queue < 1 or max_queue_delay_s < 0:
             raise ValueError("max_batch_size and max_queue must be >= 1, the delay >= 0")
@@ -93,6 +99,8 @@ class Batcher:
         self._last_batch_requests = 1
         self._task: asyncio.Task[None] | None = None
         self._mean_compute_s = 0.001
+        self.inline_below_s = inline_below_s
+        self._row_s: float | None = None  # measured seconds per row (moving average)
 
     @property
     def queued(self) -> int:
@@ -176,8 +184,15 @@ class Batcher:
         started = self._clock()
         parts = [i.inputs for i in batch]
         sizes = [i.rows for i in batch]
+        rows = sum(sizes)
+        inline = self._row_s is not None and self._row_s * rows < self.inline_below_s
         try:
-            results = await loop.run_in_executor(self._executor, self._merged_call, parts, sizes)
+            if inline:
+                results, compute_s = self._merged_call(parts, sizes)
+            else:
+                results, compute_s = await loop.run_in_executor(
+                    self._executor, self._merged_call, parts, sizes
+                )
         except Exception as exc:
             if len(batch) == 1:
                 _fail(batch[0].future, exc)
@@ -185,19 +200,23 @@ class Batcher:
             for item in batch:  # isolate the request that breaks the batch
                 await self._compute([item])
             return
-        compute_s = self._clock() - started
+        per_row = compute_s / max(rows, 1)
+        self._row_s = per_row if self._row_s is None else 0.8 * self._row_s + 0.2 * per_row
         self._mean_compute_s = 0.9 * self._mean_compute_s + 0.1 * compute_s
-        rows = sum(sizes)
         if self._on_batch is not None:
             self._on_batch(rows, compute_s)
         for item, outputs in zip(batch, results, strict=True):
             if not item.future.done():
                 item.future.set_result(Done(outputs, started - item.enqueued, compute_s, rows))
+        if inline:
+            await asyncio.sleep(0)  # let the loop read and answer requests between batches
 
     def _merged_call(
         self, parts: list[Arrays], sizes: list[int]
-    ) -> list[dict[str, np.ndarray[Any, Any]]]:
-        return split(self._run(merge(parts)), sizes)
+    ) -> tuple[list[dict[str, np.ndarray[Any, Any]]], float]:
+        started = self._clock()
+        results = split(self._run(merge(parts)), sizes)
+        return results, self._clock() - started
 
 
 def _fail(future: asyncio.Future[Done], exc: BaseException) -> None:

@@ -37,13 +37,15 @@ HEADER_LENGTH = "inference-header-content-length"
 
 def v2_datatype(array: np.ndarray[Any, Any]) -> str:
     """The V2 datatype name of a numpy array (object and text arrays are BYTES)."""
-    kind = array.dtype.kind
-    if kind in "OUS":
+    found = _BY_KIND.get((array.dtype.kind, array.dtype.itemsize))
+    if found is not None:
+        return found
+    if array.dtype.kind in "OUS":
         return "BYTES"
-    for name, dtype in NUMPY_DTYPES.items():
-        if dtype.kind == kind and dtype.itemsize == array.dtype.itemsize:
-            return name
     raise ValueError(f"no V2 datatype for numpy {array.dtype}")
+
+
+_BY_KIND = {(d.kind, d.itemsize): name for name, d in NUMPY_DTYPES.items() if d.kind != "O"}
 
 
 @dataclass(frozen=True, slots=True)
