@@ -69,3 +69,86 @@ def check(
         console.print(table)
     if failed:
         raise FailedCheck(f"{len(failed)} of {len(results)} monitoring checks failed")
+
+
+@monitor_app.command("up")
+def up(
+    ctx: typer.Context,
+    names: list[str] = typer.Argument(None, help="models (default: every deployed model)"),
+    receivers: Path | None = typer.Option(None, "--receivers", help="receivers.yaml"),
+    prometheus_port: int = typer.Option(9090, min=1, max=65535),
+    alertmanager_port: int = typer.Option(9093, min=1, max=65535),
+) -> None:
+    """Start Prometheus and Alertmanager on 127.0.0.1 with a fresh, checked bundle."""
+    from baton.monitor import stack
+    from baton.monitor.bundle import write_bundle
+    from baton.monitor.check import check_bundle
+    from baton.monitor.service import bundle_for
+
+    s = state(ctx)
+    made = bundle_for(
+        s.store, names or [], targets_dir=s.settings.scrape_targets, receivers=receivers,
+        alertmanager=f"127.0.0.1:{alertmanager_port}",
+    )  # fmt: skip
+    folder = s.settings.home.resolve() / "monitor" / "bundle"
+    write_bundle(made, folder)
+    s.settings.scrape_targets.mkdir(parents=True, exist_ok=True)
+    failed = [r for r in check_bundle(folder) if not r.passed]
+    if failed:
+        raise FailedCheck(
+            f"the generated bundle fails {failed[0].check}: {failed[0].message.splitlines()[-1]}"
+        )
+    for service in stack.up(s.settings.home.resolve(), folder, prometheus_port, alertmanager_port):
+        console.print(f"[green]{service.name}[/] {service.url}  (log {service.log})")
+    console.print(f"bundle: {folder}; scraping servers listed in {s.settings.scrape_targets}")
+    console.print("stop with: baton monitor down")
+
+
+@monitor_app.command("down")
+def down(ctx: typer.Context) -> None:
+    """Stop the Prometheus and Alertmanager that `baton monitor up` started."""
+    from baton.monitor import stack
+
+    stopped = stack.down(state(ctx).settings.home.resolve())
+    for service in stopped:
+        console.print(f"stopped {service.name} ({service.url})")
+    if not stopped:
+        console.print("nothing was running")
+
+
+@monitor_app.command("drill")
+def drill(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="model"),
+    severity: str = typer.Option("critical", help="critical or warning"),
+    alertmanager: str | None = typer.Option(
+        None, help="Alertmanager URL (default: the local stack)"
+    ),
+    json_out: bool = JSON,
+) -> None:
+    """Send a synthetic alert for a model and report which receivers Alertmanager chose."""
+    from baton.errors import BadInput
+    from baton.monitor import stack
+    from baton.monitor.drill import drill as run_drill
+    from baton.monitor.service import watched_models
+
+    if severity not in ("critical", "warning"):
+        raise BadInput(f"severity must be critical or warning (got {severity!r})")
+    s = state(ctx)
+    url = alertmanager or next(
+        (x.url for x in stack.running(s.settings.home.resolve()) if x.name == "alertmanager"),
+        "http://127.0.0.1:9093",
+    )
+    (model,), _ = watched_models(s.store, [name])
+    result = run_drill(url, model.routing, model.version, severity)
+    if json_out:
+        print_json({**result.__dict__, "passed": result.passed})
+    else:
+        reached = ", ".join(result.reached) or "nobody"
+        console.print(f"{result.model} {severity} alert reached: [bold]{reached}[/]")
+        console.print(f"expected by the R&R matrix: {', '.join(result.expected)}")
+    if not result.passed:
+        raise FailedCheck(
+            f"the drill alert for {name} reached {', '.join(result.reached) or 'nobody'}, "
+            f"not {', '.join(result.expected)}: regenerate the bundle and restart the stack"
+        )
