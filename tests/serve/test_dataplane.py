@@ -1,0 +1,182 @@
+"""The data plane with a real echo model of every V2 datatype, over real HTTP and directly."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import orjson
+import pytest
+import yaml
+from onnx import TensorProto, helper
+from tests.serve.conftest import Start
+
+from baton.config import Settings
+from baton.errors import BadInput
+from baton.handover.register import register_handover
+from baton.serve.protocol import NUMPY_DTYPES, InferRequest, InputTensor
+from baton.store.store import open_store
+
+# V2 name -> (ONNX element type, manifest dtype)
+TYPES = {
+    "BOOL": (TensorProto.BOOL, "bool"),
+    "UINT8": (TensorProto.UINT8, "uint8"),
+    "UINT16": (TensorProto.UINT16, "uint16"),
+    "UINT32": (TensorProto.UINT32, "uint32"),
+    "UINT64": (TensorProto.UINT64, "uint64"),
+    "INT8": (TensorProto.INT8, "int8"),
+    "INT16": (TensorProto.INT16, "int16"),
+    "INT32": (TensorProto.INT32, "int32"),
+    "INT64": (TensorProto.INT64, "int64"),
+    "FP16": (TensorProto.FLOAT16, "float16"),
+    "FP32": (TensorProto.FLOAT, "float32"),
+    "FP64": (TensorProto.DOUBLE, "float64"),
+    "BYTES": (TensorProto.STRING, "string"),
+}
+
+
+def echo_handover(folder: Path) -> Path:
+    """A model whose outputs ``out_T`` are its inputs ``in_T`` for every datatype T."""
+    folder.mkdir(parents=True)
+    names = [t.lower() for t in TYPES]
+    graph = helper.make_graph(
+        [helper.make_node("Identity", [f"in_{n}"], [f"out_{n}"]) for n in names],
+        "echo",
+        [
+            helper.make_tensor_value_info(f"in_{n}", t, ["b", 2])
+            for n, (t, _) in zip(names, TYPES.values(), strict=True)
+        ],
+        [
+            helper.make_tensor_value_info(f"out_{n}", t, ["b", 2])
+            for n, (t, _) in zip(names, TYPES.values(), strict=True)
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(folder / "model.onnx"))
+    np.savez(folder / "eval.npz", label=np.zeros(2))
+    specs = [(n, d) for n, (_, d) in zip(names, TYPES.values(), strict=True)]
+    manifest = {
+        "name": "echo",
+        "owner": "research",
+        "task": "generic",
+        "model": "model.onnx",
+        "signature": {
+            "inputs": [{"name": f"in_{n}", "dtype": d, "shape": [-1, 2]} for n, d in specs],
+            "outputs": [{"name": f"out_{n}", "dtype": d, "shape": [-1, 2]} for n, d in specs],
+        },
+        "eval": {"data": "eval.npz"},
+    }
+    (folder / "baton.yaml").write_text(yaml.safe_dump(manifest))
+    return folder
+
+
+@pytest.fixture
+def echo(sqlite_settings: Settings, tmp_path: Path) -> None:
+    store = open_store(sqlite_settings)
+    register_handover(store, echo_handover(tmp_path / "echo"), actor="tester")
+    store.close()
+
+
+def values(datatype: str) -> list[Any]:
+    return {
+        "BOOL": [True, False, False, True],
+        "BYTES": ["a", "bé", "", "cat"],
+        "FP16": [0.5, -1.0, 2.0, 1024.0],
+        "FP32": [0.25, -1.5, 3.0, 1e10],
+        "FP64": [0.1, -2.5, 1e300, 7.0],
+    }.get(datatype, [0, 1, 2, 100])
+
+
+def test_every_datatype_round_trips_through_a_real_model_in_json(
+    echo: None, live_server: Start
+) -> None:
+    live = live_server("echo")
+    inputs = [
+        {"name": f"in_{t.lower()}", "datatype": t, "shape": [2, 2], "data": values(t)}
+        for t in TYPES
+    ]
+    r = live.client.post("/v2/models/echo/infer", json={"inputs": inputs})
+    assert r.status_code == 200, r.text
+    outputs = {o["name"]: o for o in r.json()["outputs"]}
+    for t in TYPES:
+        out = outputs[f"out_{t.lower()}"]
+        assert out["datatype"] == t
+        assert out["shape"] == [2, 2]
+        if t in ("FP16", "FP32"):
+            np.testing.assert_allclose(out["data"], values(t), rtol=1e-3)
+        else:
+            assert out["data"] == values(t)
+
+
+def _blob(datatype: str) -> bytes:
+    if datatype == "BYTES":
+        return b"".join(struct.pack("<I", len(v.encode())) + v.encode() for v in values(datatype))
+    return np.array(values(datatype), NUMPY_DTYPES[datatype]).tobytes()
+
+
+def test_every_datatype_round_trips_through_a_real_model_in_binary(
+    echo: None, live_server: Start
+) -> None:
+    live = live_server("echo")
+    blobs = [_blob(t) for t in TYPES]
+    head = orjson.dumps(
+        {
+            "inputs": [
+                {
+                    "name": f"in_{t.lower()}",
+                    "datatype": t,
+                    "shape": [2, 2],
+                    "parameters": {"binary_data_size": len(b)},
+                }
+                for t, b in zip(TYPES, blobs, strict=True)
+            ],
+            "parameters": {"binary_data_output": True},
+        }
+    )
+    r = live.client.post(
+        "/v2/models/echo/infer",
+        content=head + b"".join(blobs),
+        headers={"Inference-Header-Content-Length": str(len(head))},
+    )
+    assert r.status_code == 200, r.text
+    n = int(r.headers["inference-header-content-length"])
+    pos = n
+    for out, blob in zip(orjson.loads(r.content[:n])["outputs"], blobs, strict=True):
+        size = out["parameters"]["binary_data_size"]
+        assert r.content[pos : pos + size] == blob, out["name"]
+        pos += size
+    assert pos == len(r.content)
+
+
+def test_direct_checks_name_the_tensor_and_the_fix(echo: None, live_server: Start) -> None:
+    live = live_server("echo")
+    assert live.app.runtime is not None
+    plane = live.app.runtime.dataplane
+    model = live.app.runtime.repository.get("echo")
+    full = {
+        t: InputTensor(f"in_{t.lower()}", t, (2, 2), np.zeros((2, 2), NUMPY_DTYPES[t]))
+        for t in TYPES
+    }
+    feed, rows = plane.check_inputs(model, InferRequest(tuple(full.values())))
+    assert rows == 2
+    assert set(feed) == {f"in_{t.lower()}" for t in TYPES}
+    partial = tuple(v for k, v in full.items() if k != "INT8")
+    with pytest.raises(BadInput, match="missing input\\(s\\) 'in_int8'"):
+        plane.check_inputs(model, InferRequest(partial))
+    odd = dict(full)
+    odd["INT8"] = InputTensor("in_int8", "INT8", (3, 2), np.zeros((3, 2), np.int8))
+    with pytest.raises(BadInput, match="disagree on the batch size"):
+        plane.check_inputs(model, InferRequest(tuple(odd.values())))
+    empty = {
+        t: InputTensor(f"in_{t.lower()}", t, (0, 2), np.zeros((0, 2), NUMPY_DTYPES[t]))
+        for t in TYPES
+    }
+    with pytest.raises(BadInput, match="0 rows"):
+        plane.check_inputs(model, InferRequest(tuple(empty.values())))
+    meta = plane.model_metadata("echo")
+    assert {"name": "in_bytes", "datatype": "BYTES", "shape": [-1, 2]} in meta["inputs"]
+    assert meta["platform"] == "onnxruntime_onnx"
