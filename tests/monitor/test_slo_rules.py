@@ -9,7 +9,7 @@ import yaml
 
 from baton.core.manifest import SLO
 from baton.monitor.promtool import check_rules, run_rule_tests
-from baton.monitor.slo_rules import ModelTarget, le_label, rule_file, rule_tests
+from baton.monitor.slo_rules import ModelTarget, le_label, rule_file, rule_tests, scale_durations
 from baton.serve import metrics as m
 from tests.monitor.conftest import need
 
@@ -94,3 +94,31 @@ def test_windows_too_loose_to_ever_fire_are_left_out_with_a_note() -> None:
     assert "BatonAvailabilityBudgetFastBurn" not in names
     assert "BatonAvailabilityBudgetSlowBurn" in names
     assert any("too loose for the 1h, 6h burn window(s)" in n for n in ruleset.notes)
+
+
+def test_time_scaled_rules_keep_their_meaning(tmp_path: Path) -> None:
+    """At 60x speed every window shrinks, and the same tests still fire and stay silent."""
+    need("promtool")
+    target = ModelTarget("m", "1", "t", SLO(p99_latency_ms=25, max_error_rate=0.001))
+    ruleset = rule_file(target, DEFAULT, time_scale=60)
+    rules = tmp_path / "m.rules.yaml"
+    rules.write_text(yaml.safe_dump(ruleset.rules, sort_keys=False))
+    text = rules.read_text()
+    assert "[5s]" in text
+    assert "[60s]" in text
+    assert "[5m]" not in text
+    assert "for: 2s" in text
+    tests = tmp_path / "m.rules.test.yaml"
+    tests.write_text(yaml.safe_dump(rule_tests(ruleset, rules.name), sort_keys=False))
+    checked = check_rules(rules)
+    assert checked.passed, checked.message
+    tested = run_rule_tests(tests)
+    assert tested.passed, tested.message
+
+
+def test_scale_durations_formats() -> None:
+    assert scale_durations({"for": "2m", "expr": "rate(x[3d])"}, 60) == {
+        "for": "2s",
+        "expr": "rate(x[4320s])",
+    }
+    assert scale_durations({"interval": "1m"}, 120) == {"interval": "500ms"}

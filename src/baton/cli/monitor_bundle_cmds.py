@@ -22,6 +22,10 @@ def bundle(
     out: Path = typer.Option(..., "--out", help="bundle directory (replaced whole)"),
     receivers: Path | None = typer.Option(None, "--receivers", help="receivers.yaml"),
     alertmanager: str = typer.Option("127.0.0.1:9093", help="Alertmanager host:port"),
+    scrape_interval: str = typer.Option("15s", help="how often Prometheus scrapes and evaluates"),
+    time_scale: float = typer.Option(
+        1.0, min=1.0, max=3600.0, help="run every alert window this many times faster (drills)"
+    ),
     json_out: bool = JSON,
 ) -> None:
     """Write rules with their tests, dashboards, prometheus.yml and alertmanager.yml."""
@@ -35,6 +39,8 @@ def bundle(
         targets_dir=s.settings.scrape_targets,
         receivers=receivers,
         alertmanager=alertmanager,
+        scrape_interval=scrape_interval,
+        time_scale=time_scale,
     )
     write_bundle(made, out)
     if json_out:
@@ -78,6 +84,10 @@ def up(
     receivers: Path | None = typer.Option(None, "--receivers", help="receivers.yaml"),
     prometheus_port: int = typer.Option(9090, min=1, max=65535),
     alertmanager_port: int = typer.Option(9093, min=1, max=65535),
+    scrape_interval: str = typer.Option("15s", help="how often Prometheus scrapes and evaluates"),
+    time_scale: float = typer.Option(
+        1.0, min=1.0, max=3600.0, help="run every alert window this many times faster (drills)"
+    ),
 ) -> None:
     """Start Prometheus and Alertmanager on 127.0.0.1 with a fresh, checked bundle."""
     from baton.monitor import stack
@@ -88,7 +98,8 @@ def up(
     s = state(ctx)
     made = bundle_for(
         s.store, names or [], targets_dir=s.settings.scrape_targets, receivers=receivers,
-        alertmanager=f"127.0.0.1:{alertmanager_port}",
+        alertmanager=f"127.0.0.1:{alertmanager_port}", scrape_interval=scrape_interval,
+        time_scale=time_scale,
     )  # fmt: skip
     folder = s.settings.home.resolve() / "monitor" / "bundle"
     write_bundle(made, folder)

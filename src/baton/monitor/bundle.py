@@ -76,12 +76,13 @@ def build_bundle(
     alertmanager: str = "127.0.0.1:9093",
     scrape_interval: str = "15s",
     notes: Sequence[str] = (),
+    time_scale: float = 1.0,
 ) -> Bundle:
     files: dict[str, str] = {}
     notes = list(notes)
     for item in models:
         target = ModelTarget(item.model, str(item.version), item.routing.oncall, item.slo)
-        ruleset = rule_file(target, default_slo)
+        ruleset = rule_file(target, default_slo, time_scale=time_scale)
         rules_name = f"{item.model}.rules.yaml"
         files[f"rules/{rules_name}"] = _yaml(ruleset.rules)
         files[f"rules/{item.model}.rules.test.yaml"] = _yaml(rule_tests(ruleset, rules_name))

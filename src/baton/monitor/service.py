@@ -66,6 +66,8 @@ def bundle_for(
     receivers: Path | None = None,
     default_slo: SLO = DEFAULT_SLO,
     alertmanager: str = "127.0.0.1:9093",
+    scrape_interval: str = "15s",
+    time_scale: float = 1.0,
 ) -> Bundle:
     """Everything needed to monitor the chosen models; raises before anything is written."""
     parsed = parse_receivers(read_receivers(receivers), receivers.name if receivers else "-")

@@ -9,6 +9,7 @@ Annotations use only ``$labels`` (never ``$value``) so the tests can assert them
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -212,12 +213,53 @@ class RuleSet:
     rules: dict[str, Any]
     objectives: tuple[Objective, ...]
     notes: tuple[str, ...]
+    time_scale: float = 1.0
+
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_RANGE = re.compile(r"\[(\d+)([smhd])\]")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_TIMED_KEYS = ("for", "interval", "eval_time", "evaluation_interval")
+
+
+def _scaled(amount: str, unit: str, scale: float) -> str:
+    ms = max(1, round(int(amount) * _UNIT_S[unit] * 1000 / scale))
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
+def scale_durations(data: Any, scale: float) -> Any:
+    """Every duration in a rule or test file divided by ``scale``.
+
+    Drills and end-to-end tests run the real rules at, say, 60x speed: one hour of burn
+    window becomes a minute, with every ratio and threshold unchanged.
+    """
+    if scale == 1:
+        return data
+    if isinstance(data, list):
+        return [scale_durations(item, scale) for item in data]
+    if not isinstance(data, dict):
+        return data
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _TIMED_KEYS and isinstance(value, str) and (hit := _DURATION.match(value)):
+            out[key] = _scaled(hit[1], hit[2], scale)
+        elif key == "expr" and isinstance(value, str):
+            out[key] = _RANGE.sub(lambda h: f"[{_scaled(h[1], h[2], scale)}]", value)
+        else:
+            out[key] = scale_durations(value, scale)
+    return out
 
 
 def rule_file(
-    target: ModelTarget, default_slo: SLO, buckets: Sequence[float] = m.LATENCY_BUCKETS
+    target: ModelTarget,
+    default_slo: SLO,
+    buckets: Sequence[float] = m.LATENCY_BUCKETS,
+    time_scale: float = 1.0,
 ) -> RuleSet:
-    """The rule file for one model: one group of recording rules, one of alerts."""
+    """The rule file for one model: one group of recording rules, one of alerts.
+
+    ``time_scale`` > 1 shrinks every window and ``for`` (drills and end-to-end tests).
+    """
     found = objectives(target.slo, buckets, default_slo)
     records = [
         {
@@ -242,7 +284,8 @@ def rule_file(
         {"name": f"baton-{target.model}-slo-records", "interval": "1m", "rules": records},
         {"name": f"baton-{target.model}-alerts", "interval": "1m", "rules": alerts},
     ]
-    return RuleSet(target, {"groups": groups}, found.items, tuple(notes))
+    rules = scale_durations({"groups": groups}, time_scale)
+    return RuleSet(target, rules, found.items, tuple(notes), time_scale)
 
 
 # -- promtool unit tests ----------------------------------------------------------------
@@ -388,4 +431,5 @@ def rule_tests(ruleset: RuleSet, rule_file_name: str) -> dict[str, Any]:
                 ],
             }
         )
-    return {"rule_files": [rule_file_name], "evaluation_interval": "1m", "tests": tests}
+    document = {"rule_files": [rule_file_name], "evaluation_interval": "1m", "tests": tests}
+    return dict(scale_durations(document, ruleset.time_scale))
