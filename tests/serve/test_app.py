@@ -306,3 +306,32 @@ def test_metrics_use_the_contract_names(toy_store: Store, live_server: Start) ->
     )
     assert "process_resident_memory_bytes" in text
     assert "process_cpu_seconds_total" in text
+
+
+def test_tritonclient_works_unchanged(toy_store: Store, live_server: Start) -> None:
+    """Triton's own V2 HTTP client, in JSON and in binary mode, against the real server."""
+    httpclient = pytest.importorskip("tritonclient.http", reason="pip install tritonclient[http]")
+    from tritonclient.utils import InferenceServerException
+
+    live = live_server("toy")
+    client = httpclient.InferenceServerClient(url=live.url.removeprefix("http://"))
+    try:
+        assert client.is_server_live()
+        assert client.is_server_ready()
+        assert client.is_model_ready("toy")
+        assert client.get_model_metadata("toy")["inputs"][0]["shape"] == [-1, 4]
+        rows = np.array([ROW, [4.0, 3.0, 2.0, 1.0]], np.float32)
+        want = reference(toy_store, 1, rows)
+        for binary in (False, True):
+            tensor = httpclient.InferInput("input", [2, 4], "FP32")
+            tensor.set_data_from_numpy(rows, binary_data=binary)
+            output = httpclient.InferRequestedOutput("probabilities", binary_data=binary)
+            result = client.infer("toy", [tensor], outputs=[output], request_id="t1")
+            np.testing.assert_allclose(result.as_numpy("probabilities"), want, rtol=1e-6)
+            assert result.get_response()["id"] == "t1"
+        wrong = httpclient.InferInput("input", [1, 3], "FP32")
+        wrong.set_data_from_numpy(np.zeros((1, 3), np.float32))
+        with pytest.raises(InferenceServerException, match=r"takes \[-1, 4\]"):
+            client.infer("toy", [wrong])
+    finally:
+        client.close()
