@@ -137,3 +137,16 @@ def test_alias_labels(toy_store: Store) -> None:
     assert alias_label(parse_ref("toy"), v2) == "latest"
     assert alias_label(parse_ref("toy@candidate"), v2) == "candidate"
     assert alias_label(parse_ref("toy:2"), v2) == ""
+
+
+def test_a_model_unloaded_while_watched_stays_unloaded(
+    toy_store: Store, live_server: Start
+) -> None:
+    live = live_server("toy", poll_interval_s=0.05)
+    assert live.client.post("/v2/repository/models/toy/unload").status_code == 200
+    toy_store.registry.set_alias("toy", "production", 2, actor="t")
+    time.sleep(0.3)  # several polls
+    r = live.client.post("/v2/models/toy/infer", json=BODY)
+    assert r.status_code == 404
+    assert "(served: none)" in r.json()["error"]
+    assert live.client.post("/v2/repository/index").json() == []

@@ -112,13 +112,14 @@ class ModelRepository:
     async def _follow(self, ref: Ref, *, add: bool) -> None:
         info = await asyncio.to_thread(self.store.registry.resolve, ref)
         async with self._lock:
-            routes = self._routes.setdefault(ref.name, [])
+            routes = self._routes.get(ref.name, [])
             route = next((r for r in routes if r.ref == ref), None)
             if route is not None and route.model.info.number == info.number:
                 return
             if route is None and not add:
-                return
+                return  # unloaded meanwhile: do not bring it back
             loaded = await asyncio.to_thread(self._load, ref, info)
+            routes = self._routes.setdefault(ref.name, routes)
             loaded.batcher.start()
             old = route.model if route is not None else None
             if route is None:
