@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 
 import numpy as np
 import onnxruntime as ort
@@ -335,3 +337,29 @@ def test_tritonclient_works_unchanged(toy_store: Store, live_server: Start) -> N
             client.infer("toy", [wrong])
     finally:
         client.close()
+
+
+def test_a_stalled_upload_never_holds_up_other_requests(
+    toy_store: Store, live_server: Start
+) -> None:
+    """A request joins a batch only once its body is complete: a slow client waits alone."""
+    live = live_server("toy")
+    host, port = live.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as slow:
+        slow.sendall(
+            b"POST /v2/models/toy/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 5000\r\n\r\n{"inputs": [{"name": "input", '
+        )
+        for _ in range(20):
+            r = live.client.post("/v2/models/toy/infer", json={"inputs": [v2_input(ROW)]})
+            assert r.status_code == 200
+        text = live.client.get("/metrics").text
+        assert 'baton_inflight_requests{model="toy",version="1"} 1.0' in text  # the stalled one
+    # the stalled client went away mid-body: nothing breaks, the gauge returns to zero
+    for _ in range(50):
+        text = live.client.get("/metrics").text
+        if 'baton_inflight_requests{model="toy",version="1"} 0.0' in text:
+            break
+        time.sleep(0.05)
+    assert 'baton_inflight_requests{model="toy",version="1"} 0.0' in text
+    assert live.client.post("/v2/models/toy/infer", json={"inputs": [v2_input(ROW)]}).is_success
