@@ -10,7 +10,9 @@ import numpy as np
 import onnxruntime as ort
 import orjson
 import pytest
-from tests.serve.conftest import Start, v2_input
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.serve.conftest import LiveServer, Start, v2_input
 
 from baton.core.refs import Ref
 from baton.store.store import Store
@@ -363,3 +365,44 @@ def test_a_stalled_upload_never_holds_up_other_requests(
         time.sleep(0.05)
     assert 'baton_inflight_requests{model="toy",version="1"} 0.0' in text
     assert live.client.post("/v2/models/toy/infer", json={"inputs": [v2_input(ROW)]}).is_success
+
+
+TENSOR = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(["input", "other"]),
+        "datatype": st.sampled_from(["FP32", "FP64", "INT64", "BOOL", "BYTES", "FP16"]),
+        "shape": st.lists(st.integers(0, 5), min_size=0, max_size=3),
+        "data": st.lists(
+            st.one_of(st.floats(allow_nan=False, width=32), st.integers(-3, 3), st.booleans()),
+            max_size=24,
+        ),
+    }
+)
+
+
+@given(
+    st.lists(TENSOR, min_size=1, max_size=2),
+    st.one_of(
+        st.none(),
+        st.lists(
+            st.fixed_dictionaries({"name": st.sampled_from(["probabilities", "nope"])}), max_size=2
+        ),
+    ),
+)
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_fuzzed_requests_over_http_get_200_or_400_never_5xx(
+    toy_store: Store, live_server: Start, inputs: list[dict[str, object]], outputs: object
+) -> None:
+    live: LiveServer | None = getattr(live_server, "fuzz_target", None)
+    if live is None:  # one server for all examples of this test
+        live = live_server("toy")
+        live_server.fuzz_target = live  # type: ignore[attr-defined]
+    doc: dict[str, object] = {"inputs": inputs}
+    if outputs is not None:
+        doc["outputs"] = outputs
+    r = live.client.post("/v2/models/toy/infer", content=orjson.dumps(doc))
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert r.json()["error"]
