@@ -8,6 +8,7 @@ stays ``BadInput`` (nothing is recorded).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from baton.core.serving_config import ServingConfig
+from baton.core.signature import DType, Signature
 from baton.evaluate.datasets import EvalData
 
 Progress = Callable[[int], None]  # rows just processed
@@ -28,6 +30,21 @@ _OPT_LEVELS = {
     "extended": "ORT_ENABLE_EXTENDED",
     "all": "ORT_ENABLE_ALL",
 }
+
+
+BATCH_BYTES = 4 << 20  # input bytes per evaluation batch: large enough to hide per-call cost
+MIN_BATCH, MAX_BATCH = 16, 16384
+
+
+def batch_rows(signature: Signature) -> int:
+    """Rows per evaluation batch: about BATCH_BYTES of input, whatever the row size, so a
+    small tabular model runs big batches and an image model small ones."""
+    row_bytes = 0
+    for spec in signature.inputs:
+        items = math.prod(d if d > 0 else 1 for d in spec.shape[1:])
+        size = 64 if spec.dtype is DType.STRING else np.dtype(spec.dtype.value).itemsize
+        row_bytes += items * size
+    return max(MIN_BATCH, min(MAX_BATCH, BATCH_BYTES // max(row_bytes, 1)))
 
 
 class ModelCrashed(Exception):
@@ -78,36 +95,51 @@ def run_models(
     progress: Progress | None = None,
 ) -> RunResult:
     """Stream ``data`` once through every session; outputs are kept, inputs are not."""
-    parts: dict[str, dict[str, list[np.ndarray]]] = {m: {} for m in sessions}
+    names = {m: [o.name for o in s.get_outputs()] for m, s in sessions.items()}
+    parts: dict[str, list[list[np.ndarray]]] = {m: [[] for _ in names[m]] for m in sessions}
     targets: list[np.ndarray] = []
     references: dict[str, list[np.ndarray]] = {}
     seconds = dict.fromkeys(sessions, 0.0)
-    output_names = {m: [o.name for o in s.get_outputs()] for m, s in sessions.items()}
+    runs = [(m, s.run, parts[m]) for m, s in sessions.items()]
+    clock = time.perf_counter
     rows = 0
     for batch in data.batches(batch_size):
         if batch.target is not None:
-            targets.append(target_transform(batch.target) if target_transform else batch.target)
+            if target_transform is not None and not targets:
+                target_transform(batch.target)  # fail on the first batch, not after the pass
+            targets.append(batch.target)
         for name, values in batch.reference.items():
             references.setdefault(name, []).append(values)
-        for model, session in sessions.items():
-            start = time.perf_counter()
+        for model, run, kept in runs:
+            start = clock()
             try:
-                results = session.run(None, batch.inputs)
+                results = run(None, batch.inputs)
             except Exception as exc:
                 raise ModelCrashed(
                     f"the {model} failed on rows {batch.start}..{batch.start + batch.rows - 1} "
                     f"({first_line(exc)})"
                 ) from None
-            seconds[model] += time.perf_counter() - start
-            for name, values in zip(output_names[model], results, strict=True):
-                parts[model].setdefault(name, []).append(np.asarray(values))
+            seconds[model] += clock() - start
+            for into, values in zip(kept, results, strict=True):
+                into.append(values)
         rows += batch.rows
         if progress:
             progress(batch.rows)
     return RunResult(
         rows=rows,
-        target=np.concatenate(targets) if targets else None,
+        target=_target(targets, target_transform),
         reference={k: np.concatenate(v) for k, v in references.items()},
-        outputs={m: {k: np.concatenate(v) for k, v in o.items()} for m, o in parts.items()},
+        outputs={
+            m: {k: np.concatenate(v) for k, v in zip(names[m], parts[m], strict=True)}
+            for m in sessions
+        },
         seconds=seconds,
     )
+
+
+def _target(parts: list[np.ndarray], transform: TargetTransform | None) -> np.ndarray | None:
+    """The whole target, transformed once (per batch it would cost more than the model)."""
+    if not parts:
+        return None
+    whole = np.concatenate(parts)
+    return transform(whole) if transform is not None else whole

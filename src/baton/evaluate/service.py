@@ -37,7 +37,13 @@ from baton.evaluate.profiler import (
     recommend,
     serving_config,
 )
-from baton.evaluate.runner import ModelCrashed, RunResult, open_session, run_models
+from baton.evaluate.runner import (
+    ModelCrashed,
+    RunResult,
+    batch_rows,
+    open_session,
+    run_models,
+)
 from baton.evaluate.sanity import output_facts
 from baton.store.evaluations import EvaluationRecord, Status
 from baton.store.registry import VersionInfo
@@ -79,7 +85,7 @@ def evaluate(
     mode: Mode = "default",
     policy: Policy | None = None,
     progress: Progress | None = None,
-    batch_size: int = 1024,
+    batch_size: int | None = None,
     cpus: int | None = None,
 ) -> EvaluationRecord:
     """Evaluate ``ref`` (against ``against``, or the ``production`` alias when there is one),
@@ -131,7 +137,7 @@ def evaluate(
                 plan.mode,
                 policy,
                 progress,
-                batch_size,
+                batch_size or batch_rows(manifest.signature),
                 Path(tmp),
                 cpus,
             )
