@@ -15,7 +15,7 @@ from pydantic import TypeAdapter
 from baton.core.promotion import Target
 from baton.core.refs import Ref
 from baton.core.roles import NotPermitted, RequestKind, parse_matrix
-from baton.errors import BatonError, Kind, Unavailable
+from baton.errors import BadInput, BatonError, Kind, Unavailable
 from baton.store.approvals import PromotionInfo
 from baton.store.evaluations import EvaluationRecord
 from baton.store.governance import NewUser
@@ -50,6 +50,8 @@ class RemoteControl:
     """The control plane at ``url``, acting as the owner of ``token``."""
 
     def __init__(self, url: str, token: str, *, timeout: float = 30.0) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise BadInput(f"BATON_URL {url!r} is not an http(s) URL, as in http://baton:8700")
         self.url = url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.url,

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from baton import __version__
 from baton.cli import evaluate_cmds, monitor_bundle_cmds, monitor_cmds, registry_cmds, serve_cmd
 from baton.cli.output import err_console, fail
+from baton.cli.owner_cmds import register_commands as register_owner_commands
 from baton.cli.quickstart import quickstart
 from baton.cli.schema_cmd import schema_app
 from baton.cli.state import State
@@ -63,6 +64,7 @@ app.command()(serve_cmd.serve)
 app.add_typer(registry_cmds.alias_app, name="alias")
 app.add_typer(schema_app, name="schema")
 app.add_typer(monitor_cmds.exporters_app, name="exporters")
+register_owner_commands(app)
 app.add_typer(monitor_bundle_cmds.monitor_app, name="monitor")
 
 

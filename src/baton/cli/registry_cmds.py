@@ -86,7 +86,7 @@ def _print_registered(result: Registered) -> None:
 
 def models(ctx: typer.Context, json_out: bool = JSON) -> None:
     """List registered models."""
-    items = state(ctx).store.registry.models()
+    items = state(ctx).control.models()
     if json_out:
         print_json(items)
         return
@@ -113,7 +113,7 @@ def show(
     json_out: bool = JSON,
 ) -> None:
     """Show a model's versions, or one version's manifest and files."""
-    registry = state(ctx).store.registry
+    registry = state(ctx).control
     parsed = parse_ref(ref)
     if parsed.version is None and parsed.alias is None:
         info, versions = registry.model(parsed.name)
@@ -175,12 +175,16 @@ def alias_set(
     why: str | None = typer.Option(None, "--why", help="reason, kept in the audit log"),
     json_out: bool = JSON,
 ) -> None:
-    """Point an alias at a version (recorded in the audit log)."""
+    """Point an alias at a version (recorded in the audit log).
+
+    Once people are registered (and always through the API), @staging and @production move
+    only through `baton promote`, with approvals.
+    """
     s = state(ctx)
     name, alias = parse_alias_target(target)
     if version < 1:
         raise BadInput(f"version must be a whole number >= 1 (got {version})")
-    previous = s.store.registry.set_alias(name, alias, version, s.settings.user, why)
+    previous = s.control.set_alias(name, alias, version, why)
     if json_out:
         print_json({"model": name, "alias": alias, "version": version, "previous": previous})
         return
@@ -193,7 +197,7 @@ def alias_list(
     ctx: typer.Context, name: str = typer.Argument(..., help="model name"), json_out: bool = JSON
 ) -> None:
     """List a model's aliases."""
-    info, _ = state(ctx).store.registry.model(parse_ref(name).name)
+    info, _ = state(ctx).control.model(parse_ref(name).name)
     if json_out:
         print_json(info.aliases)
         return
@@ -208,7 +212,7 @@ def log(
     json_out: bool = JSON,
 ) -> None:
     """Show the append-only audit log: who did what, when and why."""
-    entries = state(ctx).store.registry.audit(model, limit)
+    entries = state(ctx).control.audit(model, limit)
     if json_out:
         print_json(entries)
         return

@@ -3,27 +3,61 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
 
 from baton.config import Settings
+from baton.errors import BadInput
 from baton.store.store import Store, open_store
+
+if TYPE_CHECKING:
+    from baton.store.governance import Control
 
 
 @dataclass
 class State:
     settings: Settings
     _store: Store | None = field(default=None, repr=False)
+    _control: Control | None = field(default=None, repr=False)
 
     @property
     def store(self) -> Store:
         if self._store is None:
+            if self.settings.url:
+                raise BadInput(
+                    "this command works on the store itself, not through a control plane: "
+                    "unset BATON_URL (and point BATON_DB_URL / BATON_ARTIFACTS at the store)"
+                )
             self._store = open_store(self.settings)
         return self._store
+
+    @property
+    def control(self) -> Control:
+        """The registry and control plane: remote with BATON_URL + BATON_TOKEN, else local."""
+        if self._control is None:
+            if self.settings.url:
+                from baton.client import RemoteControl
+
+                if self.settings.token is None:
+                    raise BadInput(
+                        "BATON_URL is set but BATON_TOKEN is not: export your token "
+                        "(`baton user add` or `baton token new` printed it)"
+                    )
+                token = self.settings.token.get_secret_value()
+                self._control = RemoteControl(self.settings.url, token)
+            else:
+                from baton.store.governance import LocalControl
+
+                self._control = LocalControl(self.store, self.settings.user)
+        return self._control
 
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+        close = getattr(self._control, "close", None)
+        if close is not None:
+            close()
 
 
 def state(ctx: typer.Context) -> State:

@@ -1,0 +1,399 @@
+"""``baton team | user | token | whoami | owners | promote | approve | rollback | promotions |
+request | requests | api``: ownership, promotion and the control plane.
+
+Every command goes through ``State.control``: the local store as BATON_USER, or the
+control plane at BATON_URL as the owner of BATON_TOKEN, with the same output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.table import Table
+
+from baton.cli.output import console, print_json, when
+from baton.cli.state import state
+from baton.core.promotion import Target
+from baton.core.refs import Ref, parse_ref
+from baton.core.roles import Stage, letters
+from baton.errors import BadInput
+from baton.store.approvals import PromotionInfo, parse_target
+from baton.store.ownership import Owners
+from baton.store.people import Issued
+from baton.store.requests import RequestInfo, parse_kind
+
+JSON = typer.Option(False, "--json", help="print JSON for scripts")
+WHY = typer.Option(None, "--why", help="reason, kept in the audit log")
+team_app = typer.Typer(help="Teams: who owns and runs models.", no_args_is_help=True)
+user_app = typer.Typer(help="People, their teams and their first token.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens: shown once, stored hashed.", no_args_is_help=True)
+
+
+# -- teams, people, tokens --------------------------------------------------------------------
+
+
+@team_app.command("add")
+def team_add(
+    ctx: typer.Context, name: str = typer.Argument(..., help="team name"), why: str | None = WHY
+) -> None:
+    """Create a team (admins; anyone while the store has no people yet)."""
+    team = state(ctx).control.add_team(name, why)
+    console.print(f"[green]team {team.name}[/] created")
+
+
+@team_app.command("list")
+def team_list(ctx: typer.Context, json_out: bool = JSON) -> None:
+    """Teams and their members."""
+    teams = state(ctx).control.teams()
+    if json_out:
+        print_json(teams)
+        return
+    table = Table("team", "members", "created")
+    for t in teams:
+        table.add_row(t.name, ", ".join(t.members) or "-", when(t.created_at))
+    console.print(table)
+
+
+@user_app.command("add")
+def user_add(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="user name (what BATON_USER says locally)"),
+    team: list[str] = typer.Option([], "--team", help="team to join; repeat for several"),
+    admin: bool = typer.Option(False, "--admin", help="may manage teams, people and tokens"),
+    why: str | None = WHY,
+    json_out: bool = JSON,
+) -> None:
+    """Add a person to teams and print their API token, once."""
+    added = state(ctx).control.add_user(name, team, admin, why)
+    if json_out:
+        print_json(added)
+        return
+    u = added.user
+    role = " (admin)" if u.admin else ""
+    console.print(f"[green]user {u.name}[/]{role} in {', '.join(u.teams)}")
+    _print_token(added.token)
+
+
+def _print_token(issued: Issued) -> None:
+    console.print(
+        f"token {issued.public_id} for {issued.person}; shown this once, store it now:\n"
+        f"  export BATON_TOKEN={issued.token}",
+        soft_wrap=True,
+    )
+
+
+@user_app.command("list")
+def user_list(ctx: typer.Context, json_out: bool = JSON) -> None:
+    """People and their teams."""
+    people = state(ctx).control.people()
+    if json_out:
+        print_json(people)
+        return
+    table = Table("user", "teams", "admin")
+    for p in people:
+        table.add_row(p.name, ", ".join(p.teams), "yes" if p.admin else "")
+    console.print(table)
+
+
+@token_app.command("new")
+def token_new(
+    ctx: typer.Context,
+    user: str | None = typer.Argument(None, help="whose token (default: you)"),
+    json_out: bool = JSON,
+) -> None:
+    """Issue a token (for yourself, or for anyone if you are an admin); shown once."""
+    control = state(ctx).control
+    issued = control.issue_token(user or control.whoami().name)
+    if json_out:
+        print_json(issued)
+        return
+    _print_token(issued)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    ctx: typer.Context,
+    public_id: str = typer.Argument(..., help="the token id (`baton token list`)"),
+    why: str | None = WHY,
+) -> None:
+    """Revoke a token at once (yours, or anyone's if you are an admin)."""
+    info = state(ctx).control.revoke_token(public_id, why)
+    console.print(f"[green]revoked[/] token {info.public_id} of {info.person}")
+
+
+@token_app.command("list")
+def token_list(
+    ctx: typer.Context,
+    user: str | None = typer.Option(None, "--user", help="only this person's"),
+    json_out: bool = JSON,
+) -> None:
+    """Token ids and whether they are revoked; never the tokens themselves."""
+    items = state(ctx).control.tokens(user)
+    if json_out:
+        print_json(items)
+        return
+    table = Table("id", "user", "issued", "by", "revoked")
+    for t in items:
+        revoked = when(t.revoked_at) if t.revoked_at else ""
+        table.add_row(t.public_id, t.person, when(t.created_at), t.created_by, revoked)
+    console.print(table)
+
+
+def whoami(ctx: typer.Context, json_out: bool = JSON) -> None:
+    """Who baton thinks you are, your teams, and where you are connected."""
+    s = state(ctx)
+    me = s.control.whoami()
+    where = s.settings.url or "local store"
+    if json_out:
+        print_json({"user": me, "via": where})
+        return
+    if not me.registered:
+        console.print(
+            f"{me.name} (not registered; the store has no people yet: "
+            f"`baton user add {me.name} --team TEAM` makes you its first admin)  via {where}"
+        )
+        return
+    admin = "  admin" if me.admin else ""
+    console.print(f"{me.name}  teams {', '.join(me.teams) or '-'}{admin}  via {where}")
+
+
+# -- owners -----------------------------------------------------------------------------------
+
+
+def owners(
+    ctx: typer.Context,
+    name: str | None = typer.Argument(None, help="model (default: the site-wide matrix)"),
+    set_file: Path | None = typer.Option(None, "--set", help="roles.yaml to put in force"),
+    why: str | None = WHY,
+    json_out: bool = JSON,
+) -> None:
+    """Print the R&R matrix (stages x teams, R/A/C/I) for a model, or set it from roles.yaml."""
+    control = state(ctx).control
+    model = parse_ref(name).name if name else None
+    if set_file is not None:
+        result = control.set_roles(model, _read_yaml(set_file), why)
+    else:
+        result = control.owners(model)
+    if json_out:
+        print_json(result.document())
+        return
+    _print_owners(result)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
+def _print_owners(o: Owners) -> None:
+    if o.model == "*":
+        console.print(f"site-wide roles (from {o.source}); {{owner}} is each model's owner team")
+    else:
+        console.print(f"[bold]{o.model}[/]  owner {o.owner}  roles from {o.source}")
+    teams: list[str] = []
+    for stage in Stage:
+        teams += [t for t in o.matrix.stages[stage] if t not in teams]
+    table = Table("stage", *teams)
+    for stage in Stage:
+        row = o.matrix.stages[stage]
+        table.add_row(
+            stage.value,
+            *(letters(row.get(t, ())) or "-" for t in teams),
+        )
+    console.print(table)
+    policy = "may" if o.matrix.policy.self_approval else "may not"
+    console.print(
+        "R responsible, A accountable, C consulted, I informed. "
+        f"Requesters {policy} approve their own promotions."
+    )
+    for team in o.missing_teams:
+        console.print(f"[yellow]team {team} does not exist yet:[/] `baton team add {team}`")
+
+
+# -- promotion --------------------------------------------------------------------------------
+
+
+def _version_ref(text: str) -> Ref:
+    ref = parse_ref(text)
+    if ref.version is None:
+        raise BadInput(f"name the version: NAME:VERSION, as in {ref.name}:3")
+    return ref
+
+
+def promote(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="NAME:VERSION"),
+    to: str = typer.Option(..., "--to", help="staging, production or archived"),
+    why: str | None = WHY,
+    cancel: bool = typer.Option(False, "--cancel", help="withdraw the pending step instead"),
+    json_out: bool = JSON,
+) -> None:
+    """Ask for a version to move on; it waits for the accountable teams' approvals."""
+    parsed, target = _version_ref(ref), parse_target(to)
+    control = state(ctx).control
+    assert parsed.version is not None
+    if cancel:
+        result = control.cancel(parsed.name, parsed.version, target, why)
+    else:
+        result = control.promote(parsed.name, parsed.version, target, why)
+    _print_step(result, json_out)
+
+
+def approve(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="NAME:VERSION"),
+    stage: str = typer.Option(..., "--stage", help="the step: staging, production or archived"),
+    why: str | None = WHY,
+    json_out: bool = JSON,
+) -> None:
+    """Approve a pending step for the stages your teams are accountable for."""
+    parsed, target = _version_ref(ref), parse_target(stage)
+    assert parsed.version is not None
+    _print_step(state(ctx).control.approve(parsed.name, parsed.version, target, why), json_out)
+
+
+def rollback(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="model"),
+    why: str | None = WHY,
+    json_out: bool = JSON,
+) -> None:
+    """Put the previous production version back now (on-call; no approvals needed)."""
+    _print_step(state(ctx).control.rollback(parse_ref(name).name, why), json_out)
+
+
+def _print_step(p: PromotionInfo, json_out: bool) -> None:
+    if json_out:
+        print_json(p)
+        return
+    if p.kind == "rollback":
+        console.print(
+            f"[green]rolled back[/] {p.model}@production → {p.version} (was {p.from_version})"
+        )
+    elif p.state == "applied":
+        moved = f" (was {p.from_version})" if p.from_version is not None else ""
+        where = "archived" if p.target == Target.ARCHIVED else f"now @{p.target}{moved}"
+        console.print(f"[green]{p.ref} is {where}[/]")
+    elif p.state == "cancelled":
+        console.print(f"[yellow]cancelled[/] {p.ref} → {p.target}")
+    else:
+        waiting = ", ".join(f"{team} ({stage}, A)" for stage, team in p.missing.items())
+        console.print(
+            f"[yellow]pending[/] {p.ref} → {p.target}; waiting for approval from {waiting}"
+        )
+
+
+def promotions(
+    ctx: typer.Context,
+    name: str | None = typer.Argument(None, help="model (default: all)"),
+    pending: bool = typer.Option(False, "--pending", help="only steps waiting for approval"),
+    json_out: bool = JSON,
+) -> None:
+    """Promotion steps, approvals and rollbacks, newest first."""
+    items = state(ctx).control.promotions(parse_ref(name).name if name else None, pending)
+    if json_out:
+        print_json(items)
+        return
+    table = Table("#", "version", "step", "state", "asked by", "approved by", "waiting for", "why")
+    for p in items:
+        step = "rollback" if p.kind == "rollback" else f"→ {p.target}"
+        table.add_row(
+            str(p.id),
+            p.ref,
+            step,
+            p.state,
+            f"{p.requested_by} {when(p.requested_at)}",
+            ", ".join(f"{a.person} ({a.team})" for a in p.approvals) or "-",
+            ", ".join(p.missing.values()) or "-",
+            p.reason,
+        )
+    console.print(table)
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+def request(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="model"),
+    kind: str = typer.Option(..., "--kind", help="retrain, feature, scale or incident"),
+    text: str = typer.Option(..., "--text", help="what is needed"),
+    to: str | None = typer.Option(None, "--to", help="team you raise it with (optional)"),
+    json_out: bool = JSON,
+) -> None:
+    """Raise a request; baton assigns it to the team responsible for that kind of work."""
+    r = state(ctx).control.raise_request(parse_ref(name).name, parse_kind(kind), text, to)
+    if json_out:
+        print_json(r)
+        return
+    note = f" (raised with {r.raised_with}, delegated)" if r.delegated else ""
+    console.print(f"[green]request #{r.id}[/] {r.kind} for {r.model} → team {r.team}{note}")
+
+
+def requests(
+    ctx: typer.Context,
+    team: str | None = typer.Option(None, "--team", help="only those assigned to this team"),
+    model: str | None = typer.Option(None, "--model", help="only this model's"),
+    state_: str | None = typer.Option(None, "--state", help="open or closed"),
+    close: int | None = typer.Option(None, "--close", help="close request #ID (with --why)"),
+    why: str | None = WHY,
+    json_out: bool = JSON,
+) -> None:
+    """List requests with their state, or close one (its assigned team's members)."""
+    control = state(ctx).control
+    if close is not None:
+        closed = control.close_request(close, why)
+        if json_out:
+            print_json(closed)
+            return
+        console.print(f"[green]closed[/] request #{closed.id}: {closed.resolution}")
+        return
+    items = control.requests(team, model, state_)
+    if json_out:
+        print_json(items)
+        return
+    _print_requests(items)
+
+
+def _print_requests(items: list[RequestInfo]) -> None:
+    table = Table("#", "model", "kind", "team", "state", "raised by", "text")
+    for r in items:
+        team = f"{r.team} (from {r.raised_with})" if r.delegated else r.team
+        table.add_row(
+            str(r.id), r.model, r.kind, team, r.state, f"{r.raised_by} {when(r.raised_at)}", r.text
+        )
+    console.print(table)
+
+
+# -- the control plane ------------------------------------------------------------------------
+
+
+def api(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
+    port: int = typer.Option(8700, "--port", min=1, max=65535, help="port to listen on"),
+) -> None:
+    """Serve the control-plane API (OpenAPI at /docs and /openapi.json)."""
+    import uvicorn
+
+    from baton.api.app import create_app
+
+    app = create_app(state(ctx).store)
+    console.print(f"control plane on http://{host}:{port}  (OpenAPI: /openapi.json)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Add this module's commands to the ``baton`` app."""
+    for command in (whoami, owners, promote, approve, rollback, promotions, request, requests, api):
+        app.command()(command)
+    app.add_typer(team_app, name="team")
+    app.add_typer(user_app, name="user")
+    app.add_typer(token_app, name="token")
