@@ -73,3 +73,23 @@ def test_a_file_onnx_runtime_cannot_load_is_a_crash(tmp_path: Path) -> None:
     (tmp_path / "bad.onnx").write_bytes(b"garbage")
     with pytest.raises(ModelCrashed, match="cannot load the baseline"):
         open_session(tmp_path / "bad.onnx", label="baseline")
+
+
+def test_batches_are_sized_by_bytes_not_rows() -> None:
+    from baton.evaluate.runner import MAX_BATCH, MIN_BATCH, batch_rows
+
+    assert batch_rows(SIG) == MAX_BATCH  # 256-byte rows: the cap
+    wide = Signature.model_validate(
+        {
+            "inputs": [{"name": "x", "dtype": "float32", "shape": [-1, 1024]}],
+            "outputs": [{"name": "y", "dtype": "float32", "shape": [-1, 1]}],
+        }
+    )
+    assert batch_rows(wide) == 1024  # 4 KiB rows, 4 MiB batches
+    image = Signature.model_validate(
+        {
+            "inputs": [{"name": "image", "dtype": "float32", "shape": [-1, 3, 224, 224]}],
+            "outputs": [{"name": "logits", "dtype": "float32", "shape": [-1, 1000]}],
+        }
+    )
+    assert batch_rows(image) == MIN_BATCH  # never fewer rows than this

@@ -86,7 +86,10 @@ class PerformancePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     queue_delay_ms: float = Field(
-        default=2.0, ge=0, le=10_000, description="batching delay added to compute latency"
+        default=0.0,
+        ge=0,
+        le=10_000,
+        description="how long the server may hold a request to fill a batch (baton's holds none)",
     )
     max_cores: int | None = Field(
         default=None, ge=1, description="largest replica to recommend (None: this machine's)"

@@ -171,7 +171,7 @@ def _latency_throughput(points: list[dict[str, Any]], slo: dict[str, Any]) -> An
     if slo.get("min_throughput_rps"):
         fig.add_vline(x=slo["min_throughput_rps"], line_dash="dash", annotation_text="SLO rps")
     fig.update_layout(
-        title="Latency and throughput per configuration (p99 as served: compute + batching)",
+        title="Latency and throughput per configuration (p99 as served, rows/s in-process)",
         xaxis_title="throughput (rows/s)",
         yaxis_title="p99 latency (ms)",
         xaxis_type="log",

@@ -456,7 +456,11 @@ def _profile_report(measured: Profile, best: Point | None, closest: Point | None
         "recommended_point": best.key if best else None,
         "closest_point": closest.key if closest else None,
         "notes": measured.notes,
-        "basis": "in-process ONNX Runtime; served p99 = compute p99 + batching delay",
+        "basis": (
+            "in-process ONNX Runtime: served p99 = 2 x batch p99 + batching delay (a request "
+            "may wait for the batch in flight); throughput is the model's ceiling, before "
+            "the HTTP server's own cost"
+        ),
     }
 
 
