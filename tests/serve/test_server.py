@@ -165,6 +165,14 @@ def test_workers_share_one_port(start: Starter) -> None:
         assert r.status_code == 200
     children = [pid for pid in os.listdir("/proc") if pid.isdigit() and _ppid(pid) == proc.pid]
     assert len(children) >= 2
+    # whichever worker answers the scrape, it reports the whole server's requests
+    for _ in range(6):
+        text = httpx.get(f"{url}/metrics", timeout=10).text
+        assert 'baton_requests_total{code="200",model="toy",version="1"} 20.0' in text
+        assert 'baton_inflight_requests{model="toy",version="1"} 0.0' in text
+        assert 'baton_model_info{alias="latest",model="toy",owner="research",version="1"} 1.0' in (
+            text
+        )
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0
 

@@ -76,7 +76,7 @@ class Runtime:
 
     def __init__(self, store: Store, options: ServeOptions, registry: CollectorRegistry) -> None:
         self.store = store
-        self.metrics = ServingMetrics(registry)
+        self.metrics = ServingMetrics(registry, multiprocess_dir=options.metrics_dir)
         self.repository = ModelRepository(store, options, self.metrics)
         self.dataplane = DataPlane(self.repository, allow_nonfinite=options.allow_nonfinite)
 
@@ -149,6 +149,7 @@ class ServeApp:
         if self.runtime is not None:
             await self.runtime.repository.close()
             self.runtime.store.close()
+            self.runtime.metrics.close()
 
     # -- HTTP -----------------------------------------------------------------------------
 

@@ -8,11 +8,13 @@ in one process (tests) never clash.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client import multiprocess as prom_multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
@@ -65,10 +67,23 @@ class ModelSeries:
 
 
 class ServingMetrics:
-    """All serving metrics of one server, registered in ``registry``."""
+    """All serving metrics of one server, registered in ``registry``.
 
-    def __init__(self, registry: CollectorRegistry, *, process: bool = True) -> None:
+    With ``multiprocess_dir`` (``--workers`` above 1; prometheus-client's multiprocess
+    mode, enabled by PROMETHEUS_MULTIPROC_DIR before the worker starts), every worker
+    writes its values there and ``/metrics`` on any worker reports the sum over all of
+    them, so a scrape through the shared port sees the whole server.
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        process: bool = True,
+        multiprocess_dir: str | None = None,
+    ) -> None:
         self.registry = registry
+        self.multiprocess_dir = multiprocess_dir
         self.requests = Counter(
             "baton_requests",
             "Inference requests by model, version and HTTP status code.",
@@ -104,27 +119,34 @@ class ServingMetrics:
             registry=registry,
         )
         self.inflight = Gauge(
-            INFLIGHT, "Inference requests being handled now.", MV, registry=registry
+            INFLIGHT,
+            "Inference requests being handled now.",
+            MV,
+            registry=registry,
+            multiprocess_mode="livesum",
         )
         self.model_info = Gauge(
             MODEL_INFO,
             "Served model versions (value 1), with the alias they serve and the owning team.",
             ("model", "version", "alias", "owner"),
             registry=registry,
+            multiprocess_mode="livemax",
         )
         self.drift_score = Gauge(
             DRIFT_SCORE,
             "Input drift of one feature against the evaluation data (0 = none).",
             ("model", "version", "feature"),
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self.drift_samples = Gauge(
             DRIFT_SAMPLES,
             "Rows the current drift scores were computed from.",
             MV,
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
-        if process:
+        if process and multiprocess_dir is None:
             ProcessCollector(registry=registry)
         gpu = NvmlCollector.create()
         if gpu is not None:
@@ -148,10 +170,21 @@ class ServingMetrics:
     def retired(self, model: str, version: str, alias: str, owner: str) -> None:
         """Drop a version's info series once it no longer serves (counters stay)."""
         with contextlib.suppress(KeyError):
+            if self.multiprocess_dir is not None:  # shared files keep values: zero it first
+                self.model_info.labels(model, version, alias, owner).set(0)
             self.model_info.remove(model, version, alias, owner)
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        prom_multiprocess.MultiProcessCollector(merged, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)
+
+    def close(self) -> None:
+        """A worker that stops takes its live gauges out of the shared totals."""
+        if self.multiprocess_dir is not None:
+            prom_multiprocess.mark_process_dead(os.getpid(), self.multiprocess_dir)  # type: ignore[no-untyped-call]
 
 
 class NvmlCollector(Collector):

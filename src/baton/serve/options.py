@@ -34,6 +34,8 @@ class ServeOptions:
     max_batch_size: int | None = None
     max_queue_delay_ms: float | None = None
     threads: int | None = None
+    # set by serve() for --workers above 1: where the workers share their metric values
+    metrics_dir: str | None = None
 
     def __post_init__(self) -> None:
         problems = []

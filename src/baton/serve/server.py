@@ -7,9 +7,13 @@ SIGTERM (and Ctrl-C) stop accepting connections, let in-flight requests finish (
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+from dataclasses import replace
 from types import FrameType
 
 import uvicorn
@@ -72,17 +76,29 @@ def serve(settings: Settings, options: ServeOptions) -> None:
     """Serve until SIGTERM / Ctrl-C (blocking)."""
     if options.workers > 1 and options.port == 0:
         raise BadInput("--workers above 1 needs a fixed --port")
-    app = ServeApp(settings, options)
-    config = uvicorn_config(app, options)
     sock = bind(options)
     # uvicorn re-raises the signal it caught after draining; exit 0 then, not 143.
     signal.signal(signal.SIGTERM, _exit_quietly)
     if options.workers > 1:
-        from uvicorn.supervisors import Multiprocess
-
-        Multiprocess(config, sockets=[sock]).run()
+        _serve_workers(settings, options, sock)
         return
+    app = ServeApp(settings, options)
+    config = uvicorn_config(app, options)
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     if not server.started:
         raise Unavailable("the server did not start: see the messages above")
+
+
+def _serve_workers(settings: Settings, options: ServeOptions, sock: socket.socket) -> None:
+    """N spawned processes accept on one socket and share their metrics through files."""
+    from uvicorn.supervisors import Multiprocess
+
+    folder = tempfile.mkdtemp(prefix="baton-metrics-")
+    # prometheus-client reads this when a worker imports it (workers are spawned afresh)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        app = ServeApp(settings, replace(options, metrics_dir=folder))
+        Multiprocess(uvicorn_config(app, options), sockets=[sock]).run()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
