@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -71,3 +72,12 @@ def test_retired_versions_leave_model_info() -> None:
     metrics.retired("digits", "9", "production", "vision")  # never served: no error
     info = families(metrics)["baton_model_info"][1]
     assert [s["version"] for s in info] == ["2"]
+
+
+def test_gpu_series_where_nvml_and_a_gpu_exist() -> None:
+    collector = m.NvmlCollector.create()
+    if collector is None:
+        pytest.skip("no NVML library (pip install nvidia-ml-py) or no GPU on this machine")
+    found = families(ServingMetrics(CollectorRegistry(), process=False))
+    for name in (m.GPU_UTILIZATION, m.GPU_MEMORY_USED, m.GPU_MEMORY_TOTAL):
+        assert next(s["gpu"] for s in found[name][1]) == "0"
