@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from tests.handover_factory import write_handover
 from tests.serve.conftest import LiveServer, Start, v2_input
 
@@ -18,6 +20,7 @@ from baton.core.refs import parse_ref
 from baton.handover.register import register_handover
 from baton.serve.repository import alias_label
 from baton.store.store import Store, open_store
+from baton.store.tables import aliases
 
 BODY = {"inputs": [v2_input([0.5, -1.0, 2.0, 0.25], rows=1)]}
 
@@ -150,3 +153,22 @@ def test_a_model_unloaded_while_watched_stays_unloaded(
     assert r.status_code == 404
     assert "(served: none)" in r.json()["error"]
     assert live.client.post("/v2/repository/index").json() == []
+
+
+def test_a_vanished_alias_keeps_the_version_and_is_reported_once(
+    toy_store: Store, live_server: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    toy_store.registry.set_alias("toy", "staging", 2, actor="t")
+    live = live_server("toy@staging", poll_interval_s=0.02)
+    with toy_store.engine.begin() as conn:
+        conn.execute(sa.delete(aliases).where(aliases.c.name == "staging"))
+    with caplog.at_level(logging.WARNING, logger="baton.serve"):
+        time.sleep(0.5)  # many polls
+        r = live.client.post("/v2/models/toy/infer", json=BODY)
+        assert r.json()["model_version"] == "2"  # still served
+        toy_store.registry.set_alias("toy", "staging", 2, actor="t")
+        time.sleep(0.3)
+    kept = [r for r in caplog.records if "keeping toy:2" in r.getMessage()]
+    assert len(kept) == 1
+    assert "toy has no alias @staging" in kept[0].getMessage()
+    assert any("answers again" in r.getMessage() for r in caplog.records)

@@ -155,6 +155,8 @@ class ModelRepository:
         self.metrics.retired(model.name, model.version, model.alias, model.info.owner)
 
     async def _poll(self) -> None:
+        """Re-resolve every alias route; a failing registry is reported once, not per poll."""
+        problems: dict[Ref, str] = {}
         while True:
             await asyncio.sleep(self.options.poll_interval_s)
             for routes in list(self._routes.values()):
@@ -163,7 +165,11 @@ class ModelRepository:
                         continue
                     try:
                         await self._follow(route.ref, add=False)
-                    except BatonError as exc:  # registry unreachable, alias removed...
-                        log.warning("keeping %s: %s", route.model.info.ref, exc.message)
-                    except Exception:
-                        log.exception("keeping %s after an unexpected error", route.model.info.ref)
+                    except Exception as exc:  # registry unreachable, alias removed...
+                        text = exc.message if isinstance(exc, BatonError) else repr(exc)
+                        if problems.get(route.ref) != text:
+                            log.warning("keeping %s: %s", route.model.info.ref, text)
+                        problems[route.ref] = text
+                    else:
+                        if problems.pop(route.ref, None) is not None:
+                            log.warning("%s: the registry answers again", route.ref)
