@@ -1,0 +1,184 @@
+"""The real ``baton`` ownership commands in a subprocess, locally and through the API.
+
+Read commands print byte-for-byte the same output whether they read the store directly
+or go through ``baton api`` with BATON_URL and BATON_TOKEN.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from baton.config import Settings
+from baton.core.roles import RequestKind
+from baton.store.store import open_store
+from tests.api.conftest import serve
+from tests.handover_factory import write_handover
+from tests.ownership_factory import World, build_world
+
+
+def baton(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "baton.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """SQLite only: these tests are about the command line, and each command is a process;
+    the services and the API are tested on both databases in tests/store and tests/api."""
+    return f"sqlite:///{tmp_path / 'baton.db'}"
+
+
+@pytest.fixture
+def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+    out.update(
+        BATON_HOME=str(settings.home),
+        BATON_DB_URL=settings.database_url,
+        COLUMNS="200",
+    )
+    return out
+
+
+@pytest.fixture
+def world(settings: Settings, tmp_path: Path) -> Iterator[World]:
+    store = open_store(settings)
+    yield build_world(store, tmp_path / "handovers")
+    store.close()
+
+
+def test_bootstrap_a_store_from_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    first = {**env, "BATON_USER": "root"}
+    who = baton(first, "whoami")
+    assert "not registered; the store has no people yet" in who.stdout
+    assert baton(first, "team", "add", "serving").returncode == 0
+    assert baton(first, "team", "add", "vision", "--why", "new team").returncode == 0
+    added = baton(first, "user", "add", "root", "--team", "serving", "--json")
+    assert added.returncode == 0, added.stderr
+    body = json.loads(added.stdout)
+    assert body["user"]["admin"] is True and body["token"]["token"].startswith("bt_")
+    shown = baton(first, "user", "add", "ana", "--team", "vision")
+    assert "shown this once" in shown.stdout and "export BATON_TOKEN=bt_" in shown.stdout
+    stranger = baton({**env, "BATON_USER": "eve"}, "team", "add", "eve-team")
+    assert stranger.returncode == 1
+    assert "'eve' is not a baton user" in stranger.stderr
+    refused = baton({**env, "BATON_USER": "ana"}, "user", "add", "bo", "--team", "vision")
+    assert refused.returncode == 1 and "only an admin may add user bo" in refused.stderr
+    unknown = baton(first, "user", "add", "bo", "--team", "ghosts")
+    assert unknown.returncode == 2 and "unknown team 'ghosts'" in unknown.stderr
+    assert "ana" in baton(first, "team", "list").stdout
+    assert baton({**env, "BATON_USER": "ana"}, "whoami").stdout.startswith("ana  teams vision")
+    tokens = json.loads(baton(first, "token", "list", "--json").stdout)
+    assert [t["person"] for t in tokens] == ["root", "ana"]
+    assert all("token" not in t for t in tokens)  # ids only
+
+
+def test_promotion_flow_and_exit_codes(env: dict[str, str], world: World) -> None:
+    def as_(who: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return baton({**env, "BATON_USER": who}, *args)
+
+    no_eval = as_("alice", "promote", "toy:1", "--to", "staging", "--why", "ready")
+    assert no_eval.returncode == 1
+    assert "evaluate it first with `baton evaluate toy:1`" in no_eval.stderr
+    world.evaluate(1)
+    pending = as_("alice", "promote", "toy:1", "--to", "staging", "--why", "ready")
+    assert pending.returncode == 0, pending.stderr
+    assert "pending toy:1 → staging; waiting for approval from research (evaluation, A)" in (
+        pending.stdout
+    )
+    outsider = as_("mia", "approve", "toy:1", "--stage", "staging", "--why", "ok")
+    assert outsider.returncode == 1
+    assert "only team research (A on evaluation) may approve" in outsider.stderr
+    applied = as_("bob", "approve", "toy:1", "--stage", "staging", "--why", "numbers match")
+    assert "toy:1 is now @staging" in applied.stdout
+    direct = as_("sam", "alias", "set", "toy@production", "1")
+    assert direct.returncode == 1 and "moves only through promotion" in direct.stderr
+    for args, message in [
+        (("promote", "toy:1", "--to", "heaven", "--why", "x"), "unknown target 'heaven'"),
+        (("promote", "toy", "--to", "production", "--why", "x"), "name the version"),
+        (("promote", "toy:1", "--to", "production"), "say why"),
+        (("request", "toy", "--kind", "coffee", "--text", "x"), "unknown request kind"),
+        (("owners", "toy", "--set", "/nope.yaml"), "cannot read /nope.yaml"),
+    ]:
+        result = as_("sam", *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and result.stderr.count("\n") == 1
+    history = json.loads(as_("mia", "promotions", "toy", "--json").stdout)
+    assert [(p["target"], p["state"]) for p in history] == [("staging", "applied")]
+    log = json.loads(as_("mia", "log", "--model", "toy", "--json", "--limit", "30").stdout)
+    refused = [e for e in log if e["action"].endswith(".refused")]
+    assert {e["actor"] for e in refused} == {"alice", "mia", "sam"}
+    assert all(e["detail"]["refused"] for e in refused)
+
+
+def test_owners_can_be_set_from_roles_yaml(
+    env: dict[str, str], world: World, tmp_path: Path
+) -> None:
+    roles = tmp_path / "roles.yaml"
+    roles.write_text("stages:\n  on-call: {research: RA, serving: C}\n", encoding="utf-8")
+    refused = baton({**env, "BATON_USER": "sam"}, "owners", "toy", "--set", str(roles))
+    assert refused.returncode == 1 and "only team research (RA on hand-over)" in refused.stderr
+    done = baton({**env, "BATON_USER": "alice"}, "owners", "toy", "--set", str(roles), "--why", "x")
+    assert done.returncode == 0, done.stderr
+    assert "roles from model" in done.stdout
+    row = next(line for line in done.stdout.splitlines() if "on-call" in line)
+    assert row.split("│")[2].strip() == "RA"  # research column
+    roles.write_text("stages: [oops\n", encoding="utf-8")
+    bad = baton({**env, "BATON_USER": "alice"}, "owners", "toy", "--set", str(roles))
+    assert bad.returncode == 2 and "is not valid YAML" in bad.stderr
+
+
+def test_remote_commands_print_what_local_ones_print(
+    env: dict[str, str], world: World, settings: Settings
+) -> None:
+    world.evaluate(1)
+    world.gov.requests.raise_request("toy", RequestKind.SCALE, "peak", world.people["mia"])
+    local = {**env, "BATON_USER": "sam"}
+    store = open_store(settings)
+    try:
+        for url in serve(store):
+            remote = {**env, "BATON_URL": url, "BATON_TOKEN": world.tokens["sam"]}
+            remote.pop("BATON_DB_URL")
+            for args in (
+                ("models",),
+                ("show", "toy"),
+                ("show", "toy:2"),
+                ("owners", "toy"),
+                ("requests", "--team", "serving"),
+                ("team", "list"),
+                ("log", "--model", "toy", "--limit", "5"),
+                ("promotions", "--json"),
+            ):
+                there, here = baton(remote, *args), baton(local, *args)
+                assert there.returncode == here.returncode == 0, (args, there.stderr)
+                assert there.stdout == here.stdout, args
+            acted = baton(remote, "promote", "toy:1", "--to", "staging", "--why", "remote")
+            assert "pending toy:1 → staging" in acted.stdout
+            assert baton(local, "log", "--limit", "1", "--json").stdout.count('"actor": "sam"') == 1
+            outsider = {**remote, "BATON_TOKEN": world.tokens["mia"]}
+            refused = baton(outsider, "rollback", "toy", "--why", "x")
+            assert refused.returncode == 1 and "only team serving" in refused.stderr
+            bad = baton({**remote, "BATON_TOKEN": "bt_000000000000_nope"}, "models")
+            assert bad.returncode == 1 and "the token is not valid" in bad.stderr
+            no_token = {k: v for k, v in remote.items() if k != "BATON_TOKEN"}
+            missing = baton(no_token, "models")
+            assert missing.returncode == 2 and "BATON_TOKEN is not" in missing.stderr
+            local_only = baton(remote, "register", str(write_handover(settings.home / "h")))
+            assert local_only.returncode == 2 and "unset BATON_URL" in local_only.stderr
+    finally:
+        store.close()
+    gone = baton({**env, "BATON_URL": "http://127.0.0.1:9", "BATON_TOKEN": "x"}, "models")
+    assert gone.returncode == 2 and "cannot reach the control plane" in gone.stderr
+    assert "Traceback" not in gone.stderr
