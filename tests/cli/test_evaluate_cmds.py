@@ -64,28 +64,31 @@ def test_a_failing_gate_exits_1_with_one_line(env: dict[str, str], digits_handov
     assert result.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["evaluate", "digits-classifier:1", "--against", "9", "--quick"], "has no version 9"),
-        (["evaluate", "digits-classifier:1", "--against", "production"], "no alias @production"),
-        (["evaluate", "digits-classifier:1", "--quick", "--full"], "exclude each other"),
-        (["evaluate", "digits-classifier:1", "--policy", "/nope.yaml"], "does not exist"),
-        (["evaluate", "digits-classifier:1", "--quick"], "labels the model does not know"),
-        (["report", "digits-classifier:1"], "has not been evaluated yet"),
-    ],
-)
-def test_bad_input_is_exit_2_and_stores_nothing(
-    env: dict[str, str], digits_handover: Path, args: list[str], message: str
+BAD_INPUT = [
+    (["evaluate", "digits-classifier:1", "--against", "9", "--quick"], "has no version 9"),
+    (["evaluate", "digits-classifier:1", "--against", "production"], "no alias @production"),
+    (["evaluate", "digits-classifier:1", "--quick", "--full"], "exclude each other"),
+    (["evaluate", "digits-classifier:1", "--policy", "/nope.yaml"], "does not exist"),
+    (["evaluate", "bad-labels:1", "--quick"], "labels the model does not know: 10, 11, 12"),
+    (["report", "digits-classifier:1"], "has not been evaluated yet"),
+]
+
+
+def test_bad_input_is_exit_2_one_line_and_stores_nothing(
+    env: dict[str, str], digits_handover: Path, tmp_path: Path
 ) -> None:
-    if "labels the model does not know" in message:
-        data = dict(np.load(digits_handover / "eval.npz"))
-        np.savez(digits_handover / "eval.npz", input=data["input"], label=data["label"] + 3)
-    baton(env, "register", str(digits_handover))
-    result = baton(env, *args)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert message in result.stderr
-    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert baton(env, "register", str(digits_handover)).returncode == 0
+    manifest = yaml.safe_load((digits_handover / "baton.yaml").read_text())
+    manifest["name"] = "bad-labels"
+    (digits_handover / "baton.yaml").write_text(yaml.safe_dump(manifest))
+    data = dict(np.load(digits_handover / "eval.npz"))
+    np.savez(digits_handover / "eval.npz", input=data["input"], label=data["label"] + 3)
+    assert baton(env, "register", str(digits_handover)).returncode == 0
+    for args, message in BAD_INPUT:
+        result = baton(env, *args)
+        assert result.returncode == 2, (args, result.stdout + result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     log = json.loads(baton(env, "log", "--json").stdout)
     assert not any(e["action"].startswith("evaluation") for e in log)
 
