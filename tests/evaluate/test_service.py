@@ -325,3 +325,25 @@ def test_generic_model_against_reference_outputs(sqlite_store: Store, tmp_path: 
     assert bad.status == "failed"
     assert bad.report["checks"]["parity"]["status"] == "failed"
     assert bad.report["metrics"]["mean_abs_diff"] > 0.1
+
+
+def test_an_int8_recommendation_stores_the_quantized_model(
+    sqlite_store: Store, digits_source: Path, digits_eval: EvalArrays
+) -> None:
+    import onnxruntime as ort
+
+    version = register(sqlite_store, digits_source)
+    int8_only = Policy.model_validate(
+        {"performance": {"precisions": ["int8"], "int8_max_drop": 0.05}}
+    )
+    record = evaluate(sqlite_store, Ref(NAME, version), actor="ci", mode="quick", policy=int8_only)
+    assert record.passed, record.report["verdict"]
+    assert {p["precision"] for p in record.report["profile"]["points"]} == {"int8"}
+    config = ServingConfig.model_validate(record.recommended)
+    assert config.precision == "int8" and config.model_sha256 is not None
+    path = sqlite_store.artifacts.verified_path(config.model_sha256)
+    x, y = digits_eval
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    accuracy = float((session.run(None, {"input": x})[0].argmax(axis=1) == y).mean())
+    assert accuracy == record.report["int8"]["int8"]
+    assert any(n.op_type == "DynamicQuantizeLinear" for n in onnx.load(str(path)).graph.node)

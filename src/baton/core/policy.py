@@ -7,7 +7,7 @@ tolerance, SLO) come from the manifest; the policy holds what is the same for ev
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -93,6 +93,11 @@ class PerformancePolicy(BaseModel):
     )
     max_cores: int | None = Field(
         default=None, ge=1, description="largest replica to recommend (None: this machine's)"
+    )
+    precisions: tuple[Literal["fp32", "int8"], ...] = Field(
+        default=("fp32", "int8"),
+        min_length=1,
+        description="precisions the profile may recommend (the modes choose among these)",
     )
     int8_max_drop: float = Field(
         default=0.005, ge=0, le=1, description="int8 may cost at most this much primary metric"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -192,6 +192,8 @@ def _run(
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     task = manifest.task.value
     plan = plan_for(mode, cpus or policy.performance.max_cores or _cpus())
+    allowed = policy.performance.precisions
+    plan = replace(plan, precisions=tuple(p for p in plan.precisions if p in allowed) or allowed)
     sessions = {"candidate": open_session(model_path, label="candidate")}
     if baseline_path is not None:
         sessions["baseline"] = open_session(baseline_path, label=f"baseline {baseline.ref}")  # type: ignore[union-attr]
@@ -260,7 +262,7 @@ def _run(
     int8 = _int8_summary(task, quality, policy)
     if "int8" in quality and int8 is not None and not int8["ok"]:
         notes.append(int8["reason"])
-    variants = [Variant("fp32", model_path)]
+    variants = [Variant("fp32", model_path)] if "fp32" in plan.precisions else []
     if "int8" in sessions:
         variants.append(Variant("int8", int8_path))
     del sessions
