@@ -347,3 +347,90 @@ def test_an_int8_recommendation_stores_the_quantized_model(
     accuracy = float((session.run(None, {"input": x})[0].argmax(axis=1) == y).mean())
     assert accuracy == record.report["int8"]["int8"]
     assert any(n.op_type == "DynamicQuantizeLinear" for n in onnx.load(str(path)).graph.node)
+
+
+def _regression_handover(folder: Path, scale: float, claimed: dict[str, float]) -> Path:
+    """A linear regressor ``x @ (w * scale)`` with CSV eval data whose truth is ``x @ w``."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    rng = np.random.default_rng(7)
+    w = np.array([[1.0], [-2.0], [0.5], [3.0]], np.float32)
+    x = rng.normal(size=(600, 4)).astype(np.float32)
+    y = (x @ w)[:, 0] + rng.normal(0, 0.1, 600).astype(np.float32)
+    folder.mkdir(parents=True)
+    model = mlp_onnx([w * scale], [np.zeros(1, np.float32)], head="identity", output_name="y_hat")
+    onnx.save(model, str(folder / "model.onnx"))
+    table = pa.table({**{f"input_{i}": x[:, i] for i in range(4)}, "price": y})
+    pcsv.write_csv(table, folder / "eval.csv")
+    manifest = {
+        "name": "pricer",
+        "owner": "research",
+        "task": "regression",
+        "model": "model.onnx",
+        "signature": {
+            "inputs": [{"name": "input", "dtype": "float32", "shape": [-1, 4]}],
+            "outputs": [{"name": "y_hat", "dtype": "float32", "shape": [-1, 1]}],
+        },
+        "eval": {"data": "eval.csv", "target": "price", "claimed": claimed, "tolerance": 0.02},
+    }
+    (folder / "baton.yaml").write_text(yaml.safe_dump(manifest))
+    return folder
+
+
+def test_a_regression_model_from_csv_is_compared_on_mae_rmse_and_r2(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    good = register(sqlite_store, _regression_handover(tmp_path / "good", 1.0, {"r2": 0.99}))
+    sqlite_store.registry.set_alias("pricer", "production", good, "serving")
+    worse = register(sqlite_store, _regression_handover(tmp_path / "worse", 0.7, {}))
+    record = evaluate(sqlite_store, Ref("pricer", worse), actor="ci", mode="quick")
+    metrics = record.report["metrics"]
+    assert set(metrics) == {"mae", "rmse", "r2"} and metrics["r2"] < 0.95
+    assert record.report["baseline_metrics"]["r2"] > 0.99
+    regression = record.report["checks"]["regression"]
+    assert record.status == "failed" and regression["status"] == "failed"
+    assert any(r.startswith("mae") and "a real drop" in r for r in regression["reasons"])
+    back = evaluate(
+        sqlite_store, Ref("pricer", good), actor="ci", mode="quick", against=Ref("pricer", worse)
+    )
+    assert back.passed, back.report["verdict"]
+    assert back.report["checks"]["parity"]["status"] == "passed"
+
+
+def test_an_embedding_model_from_jsonl_reports_recall_at_k(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    import json
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(4, 8)) * 3
+    labels = rng.integers(0, 4, 200)
+    x = (centres[labels] + rng.normal(size=(200, 8))).astype(np.float32)
+    folder = tmp_path / "embed"
+    folder.mkdir()
+    onnx.save(random_mlp([8, 16], seed=0, head="identity"), str(folder / "model.onnx"))
+    lines = [
+        json.dumps({"input": row.tolist(), "label": f"c{k}"})
+        for row, k in zip(x, labels, strict=True)
+    ]
+    (folder / "eval.jsonl").write_text("\n".join(lines) + "\n")
+    manifest = {
+        "name": "embedder",
+        "owner": "research",
+        "task": "embedding",
+        "model": "model.onnx",
+        "signature": {
+            "inputs": [{"name": "input", "dtype": "float32", "shape": [-1, 8]}],
+            "outputs": [{"name": "probabilities", "dtype": "float32", "shape": [-1, 16]}],
+        },
+        "eval": {"data": "eval.jsonl"},
+    }
+    (folder / "baton.yaml").write_text(yaml.safe_dump(manifest))
+    record = evaluate(
+        sqlite_store, Ref("embedder", register(sqlite_store, folder)), actor="ci", mode="quick"
+    )
+    assert record.passed, record.report["verdict"]
+    assert (
+        record.report["metrics"]["recall_at_k"] > 0.8 and record.report["metrics"]["recall_k"] == 5
+    )

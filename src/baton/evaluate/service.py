@@ -243,13 +243,7 @@ def _run(
     else:
         checks["regression"] = gate.skipped("no baseline: no @production version and no --against")
 
-    range_source, range_values = (
-        ("the reference outputs in the eval data", reference)
-        if reference is not None
-        else (f"the baseline {baseline.ref}", outputs["baseline"])
-        if baseline is not None
-        else ("", None)
-    )
+    range_source, range_values = _reference_range(task, reference, run, baseline, outputs)
     facts = output_facts(
         outputs["candidate"],
         probabilities=task == "classification",
@@ -411,6 +405,24 @@ def _regression(
         "gated": list(policy.gated_metrics(task)),
     }
     return report, verdict
+
+
+def _reference_range(
+    task: str,
+    reference: np.ndarray | None,
+    run: RunResult,
+    baseline: VersionInfo | None,
+    outputs: dict[str, np.ndarray],
+) -> tuple[str, np.ndarray | None]:
+    """What outputs should stay within: reference outputs given with the data, else a
+    regressor's ground truth, else what the baseline produced on the same rows."""
+    if reference is not None:
+        return "the reference outputs in the eval data", reference
+    if task == "regression" and run.target is not None:
+        return "the ground truth", run.target
+    if baseline is not None:
+        return f"the baseline {baseline.ref}", outputs["baseline"]
+    return "", None
 
 
 def _int8_summary(
