@@ -122,3 +122,9 @@ def test_small_eval_sets_give_wide_intervals() -> None:
     b = metrics.resampled_metrics("classification", y, _model(y, 0.9, 2), None, 10, True)
     d = {x.name: x for x in metrics.paired_deltas(a, b, len(y), resamples=300, confidence=0.95)}
     assert d["accuracy"].high - d["accuracy"].low > 0.08
+
+
+def test_bootstrap_draws_shrink_on_large_eval_sets_but_never_below_the_floor() -> None:
+    assert metrics.bootstrap_draws(1000, 450) == 1000
+    assert metrics.bootstrap_draws(1000, 100_000) == 200
+    assert metrics.bootstrap_draws(1000, 10_000_000) == metrics.MIN_RESAMPLES

@@ -151,6 +151,16 @@ def resampled_metrics(
     return fns
 
 
+BOOTSTRAP_WORK = 20_000_000  # resamples x rows: a few seconds on one core
+MIN_RESAMPLES = 100
+
+
+def bootstrap_draws(wanted: int, rows: int) -> int:
+    """Resamples to draw: as many as asked, fewer on a large eval set (whose intervals are
+    narrow anyway), so the comparison stays seconds, not hours, on millions of rows."""
+    return max(MIN_RESAMPLES, min(wanted, BOOTSTRAP_WORK // max(rows, 1)))
+
+
 def paired_deltas(
     candidate: Resampled,
     baseline: Resampled,

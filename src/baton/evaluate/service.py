@@ -358,11 +358,12 @@ def _regression(
         m: metrics.resampled_metrics(task, run.target, outputs[m], reference, classes, both_prob)
         for m in ("candidate", "baseline")
     }
+    draws = metrics.bootstrap_draws(min(resamples, policy.regression.bootstrap), run.rows)
     deltas = metrics.paired_deltas(
         fns["candidate"],
         fns["baseline"],
         run.rows,
-        resamples=min(resamples, policy.regression.bootstrap),
+        resamples=draws,
         confidence=policy.regression.confidence,
     )
     if task == "classification":
@@ -398,7 +399,7 @@ def _regression(
             {**asdict(d), "higher_is_better": HIGHER_IS_BETTER.get(d.name, True)} for d in deltas
         ],
         "confidence": policy.regression.confidence,
-        "resamples": min(resamples, policy.regression.bootstrap),
+        "resamples": draws,
         "agreement": agreement,
         "disagreements": int((~agree).sum()),
         "examples": examples,
