@@ -41,7 +41,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_unknown_model_is_one_line_and_exit_2(env: dict[str, str], tmp_path: Path) -> None:
+def test_unknown_model_bad_options_and_busy_port_are_one_line_and_exit_2(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     assert baton(env, "register", str(write_handover(tmp_path / "h"))).returncode == 0
     r = baton(env, "serve", "nope", "--port", str(free_port()))
     assert r.returncode == 2
@@ -50,10 +52,6 @@ def test_unknown_model_is_one_line_and_exit_2(env: dict[str, str], tmp_path: Pat
     r = baton(env, "serve", "toy@production", "--port", str(free_port()))
     assert r.returncode == 2
     assert "toy has no alias @production" in r.stderr
-
-
-def test_bad_options_and_busy_port_exit_2(env: dict[str, str], tmp_path: Path) -> None:
-    assert baton(env, "register", str(write_handover(tmp_path / "h"))).returncode == 0
     r = baton(env, "serve", "toy", "--port", "70000", "--workers", "0")
     assert r.returncode == 2
     assert "--port 70000 must lie in 0..65535; --workers must be at least 1" in r.stderr

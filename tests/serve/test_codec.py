@@ -308,7 +308,7 @@ FIELDS = st.fixed_dictionaries(
     st.binary(max_size=64),
     st.one_of(st.none(), st.integers(-5, 400)),
 )
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_fuzzed_structured_requests_decode_or_say_bad_input(
     doc: dict[str, Any], tail: bytes, header: int | None
 ) -> None:
