@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import numpy as np
 import pytest
@@ -86,3 +87,15 @@ def test_runtime_errors_become_one_line_bad_input(toy_store: Store) -> None:
     run = runner(session, "toy:1")
     with pytest.raises(ModelFailed, match="toy:1 could not compute this request"):
         run({"input": np.ones((1, 5), np.float32)})
+
+
+def test_a_provider_missing_here_falls_back_to_cpu(
+    toy_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An evaluation run on a GPU host may recommend CUDA; a CPU host still serves."""
+    with caplog.at_level(logging.WARNING, logger="baton.serve"):
+        model = load(toy_store, ServingConfig(provider="NoSuchExecutionProvider"))
+    assert "NoSuchExecutionProvider (recommended by the evaluation) is not available" in (
+        caplog.text
+    )
+    assert infer(model, np.ones((1, 4), np.float32)).shape == (1, 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,8 @@ from baton.store.registry import VersionInfo
 from baton.store.store import Store
 
 Arrays = dict[str, np.ndarray[Any, Any]]
+
+log = logging.getLogger("baton.serve")
 
 _OPTIMIZATION = {"disable": 0, "basic": 1, "extended": 2, "all": 99}
 
@@ -56,8 +59,17 @@ def _session(path: str, config: ServingConfig) -> Any:
     options.graph_optimization_level = ort.GraphOptimizationLevel(
         _OPTIMIZATION[config.graph_optimization]
     )
+    available = ort.get_available_providers()
+    providers = [config.provider] if config.provider in available else []
+    if config.provider not in available:
+        log.warning(
+            "%s (recommended by the evaluation) is not available here: serving on CPU",
+            config.provider,
+        )
+    if "CPUExecutionProvider" not in providers:
+        providers.append("CPUExecutionProvider")
     try:
-        return ort.InferenceSession(path, options, providers=[config.provider])
+        return ort.InferenceSession(path, options, providers=providers)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise Unavailable(f"ONNX Runtime cannot load the model ({first})") from None
