@@ -434,3 +434,34 @@ def test_an_embedding_model_from_jsonl_reports_recall_at_k(
     assert (
         record.report["metrics"]["recall_at_k"] > 0.8 and record.report["metrics"]["recall_k"] == 5
     )
+
+
+def test_a_binary_classifier_with_one_sigmoid_score(sqlite_store: Store, tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, 4)).astype(np.float32)
+    w = np.array([[2.0], [-1.0], [0.0], [1.0]], np.float32)
+    y = ((x @ w)[:, 0] > 0).astype(np.int64)
+    folder = tmp_path / "binary"
+    folder.mkdir()
+    onnx.save(mlp_onnx([w], [np.zeros(1, np.float32)], head="sigmoid"), str(folder / "model.onnx"))
+    np.savez(folder / "eval.npz", input=x, label=y)
+    manifest = {
+        "name": "churn",
+        "owner": "research",
+        "task": "classification",
+        "model": "model.onnx",
+        "signature": {
+            "inputs": [{"name": "input", "dtype": "float32", "shape": [-1, 4]}],
+            "outputs": [{"name": "probabilities", "dtype": "float32", "shape": [-1, 1]}],
+        },
+        "eval": {"data": "eval.npz", "claimed": {"accuracy": 1.0}, "tolerance": 0.0},
+    }
+    (folder / "baton.yaml").write_text(yaml.safe_dump(manifest))
+    record = evaluate(
+        sqlite_store, Ref("churn", register(sqlite_store, folder)), actor="ci", mode="quick"
+    )
+    assert record.passed, record.report["verdict"]
+    assert record.report["metrics"]["confusion_matrix"] == [
+        [int((y == 0).sum()), 0],
+        [0, int((y == 1).sum())],
+    ]

@@ -163,7 +163,8 @@ def print_summary(record: EvaluationRecord) -> None:
         console.print(
             f"recommended: {rec['precision']} on {rec['provider']}, {rec['cores']} core(s), "
             f"{rec['intra_op_threads']} thread(s), batch up to {rec['max_batch_size']}, "
-            f"optimisation {rec['graph_optimization']}: {rec['throughput_rps']:.0f} req/s, "
+            f"optimisation {rec['graph_optimization']}: {rec['throughput_rps']:.0f} req/s "
+            f"({rec['throughput_rps'] / rec['cores']:.0f} per core, in-process), "
             f"p99 {rec['p99_latency_ms']:.2f} ms"
         )
     elif r.get("profile"):

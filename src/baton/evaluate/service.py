@@ -17,10 +17,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from baton.core import gate
-from baton.core.manifest import Manifest, parse_manifest
+from baton.core.manifest import Manifest, Task, parse_manifest
 from baton.core.policy import HIGHER_IS_BETTER, Policy
 from baton.core.refs import Ref
 from baton.core.serving_config import ServingConfig
+from baton.core.signature import TensorSpec
 from baton.errors import BadInput, NotFound
 from baton.evaluate import metrics
 from baton.evaluate.datasets import EvalData, class_indices
@@ -210,8 +211,8 @@ def _run(
     run = run_models(
         sessions, data, batch_size=batch_size, target_transform=transform, progress=progress.advance
     )
-    out_name = manifest.signature.outputs[0].name
-    outputs = {m: o[out_name] for m, o in run.outputs.items()}
+    out_name = _scored_output(manifest).name
+    outputs = {m: _class_scores(task, o[out_name]) for m, o in run.outputs.items()}
     classes = _classes(manifest) or (
         outputs["candidate"].shape[-1] if outputs["candidate"].ndim > 1 else 1
     )
@@ -392,6 +393,9 @@ def _regression(
             item["candidate_confidence"] = float(np.nan_to_num(cand[i, pc[i]]))
             item["baseline"] = names[int(pb[i])]
             item["baseline_confidence"] = float(np.nan_to_num(base[i, pb[i]]))
+        else:  # the first few values of each, enough to see the difference
+            item["candidate"] = np.asarray(cand[i]).reshape(-1)[:4].tolist()
+            item["baseline"] = np.asarray(base[i]).reshape(-1)[:4].tolist()
         examples.append(item)
     verdict = gate.regression(deltas, policy.gated_metrics(task), policy.regression, agreement)
     report = {
@@ -508,11 +512,33 @@ def _manifest(version: VersionInfo) -> Manifest:
     return parse_manifest(version.manifest, source=f"{version.ref} manifest")
 
 
+def _scored_output(manifest: Manifest) -> TensorSpec:
+    """The output the gate judges: a classifier's first float output (its scores, not a
+    predicted-label output); otherwise the first output."""
+    if manifest.task is Task.CLASSIFICATION:
+        for spec in manifest.signature.outputs:
+            if spec.dtype.value.startswith("float"):
+                return spec
+    return manifest.signature.outputs[0]
+
+
 def _classes(manifest: Manifest) -> int | None:
-    last = manifest.signature.outputs[0].shape[-1:]
-    if last and last[0] != -1:
-        return last[0]
+    shape = _scored_output(manifest).shape
+    if len(shape) == 1 or shape[-1] == 1:
+        return 2  # one score per row: the probability of the positive class
+    if shape[-1] != -1:
+        return shape[-1]
     return len(manifest.labels) if manifest.labels else None
+
+
+def _class_scores(task: str, values: np.ndarray) -> np.ndarray:
+    """Rows of class scores: a single positive-class score p becomes [1 - p, p]."""
+    if task != "classification":
+        return values
+    rows = values.reshape(len(values), -1)
+    if rows.shape[1] == 1:
+        return np.hstack([1 - rows, rows])
+    return rows
 
 
 def _baseline(store: Store, candidate: VersionInfo, against: Ref | None) -> VersionInfo | None:
@@ -539,7 +565,7 @@ def _check_same_inputs(candidate: VersionInfo, manifest: Manifest, baseline: Ver
     theirs = _manifest(baseline)
     if (
         theirs.signature.inputs != manifest.signature.inputs
-        or theirs.signature.outputs[0].name != manifest.signature.outputs[0].name
+        or _scored_output(theirs).name != _scored_output(manifest).name
     ):
         raise BadInput(
             f"{baseline.ref} and {candidate.ref} have different signatures, so they cannot "
