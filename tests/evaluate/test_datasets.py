@@ -12,6 +12,8 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from baton.core.signature import Signature
 from baton.errors import BadInput
@@ -150,3 +152,54 @@ def test_class_indices_from_names_or_numbers_and_unknown_labels() -> None:
         class_indices(np.array([0, 7]), names, 2, "e")
     with pytest.raises(BadInput, match="fractional"):
         class_indices(np.array([0.5]), names, 2, "e")
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.integers(1, 40),
+    width=st.integers(1, 4),
+    batch=st.integers(1, 50),
+    fmt=st.sampled_from([".npz", ".csv", ".parquet", ".jsonl"]),
+    seed=st.integers(0, 2**16),
+)
+def test_any_table_reads_back_row_for_row_in_any_batching(
+    tmp_path_factory: pytest.TempPathFactory, rows: int, width: int, batch: int, fmt: str, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, width)).astype(np.float32)
+    y = rng.integers(0, 5, rows)
+    sig = Signature.model_validate(
+        {
+            "inputs": [{"name": "x", "dtype": "float32", "shape": [-1, width]}],
+            "outputs": [{"name": "out", "dtype": "float32", "shape": [-1, 2]}],
+        }
+    )
+    path = tmp_path_factory.mktemp("prop") / f"e{fmt}"
+    if fmt == ".npz":
+        np.savez(path, x=x, label=y)
+    elif fmt == ".jsonl":
+        path.write_text(
+            "".join(
+                json.dumps({"x": r.tolist(), "label": int(v)}) + "\n"
+                for r, v in zip(x, y, strict=True)
+            )
+        )
+    elif fmt == ".csv":
+        pcsv.write_csv(pa.table({**{f"x_{i}": x[:, i] for i in range(width)}, "label": y}), path)
+    else:
+        pq.write_table(
+            pa.table({"x": pa.array(x.tolist(), pa.list_(pa.float32())), "label": y}),
+            path,
+            row_group_size=7,
+        )
+    data = EvalData(path, path.name, sig, "label")
+    batches = list(data.batches(batch))
+    assert data.rows == rows
+    assert all(b.rows == batch for b in batches[:-1]) and 0 < batches[-1].rows <= batch
+    assert [b.start for b in batches] == list(range(0, rows, batch))
+    np.testing.assert_allclose(np.concatenate([b.inputs["x"] for b in batches]), x, rtol=1e-6)
+    assert (
+        np.concatenate([b.target for b in batches if b.target is not None]).tolist() == y.tolist()
+    )
