@@ -107,10 +107,8 @@ def test_promotion_flow_and_exit_codes(env: dict[str, str], world: World) -> Non
     assert direct.returncode == 1 and "moves only through promotion" in direct.stderr
     for args, message in [
         (("promote", "toy:1", "--to", "heaven", "--why", "x"), "unknown target 'heaven'"),
-        (("promote", "toy", "--to", "production", "--why", "x"), "name the version"),
         (("promote", "toy:1", "--to", "production"), "say why"),
         (("request", "toy", "--kind", "coffee", "--text", "x"), "unknown request kind"),
-        (("owners", "toy", "--set", "/nope.yaml"), "cannot read /nope.yaml"),
     ]:
         result = as_("sam", *args)
         assert result.returncode == 2, (args, result.stderr)
@@ -154,10 +152,8 @@ def test_remote_commands_print_what_local_ones_print(
             for args in (
                 ("models",),
                 ("show", "toy"),
-                ("show", "toy:2"),
                 ("owners", "toy"),
                 ("requests", "--team", "serving"),
-                ("team", "list"),
                 ("log", "--model", "toy", "--limit", "5"),
                 ("promotions", "--json"),
             ):
