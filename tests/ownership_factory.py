@@ -37,6 +37,10 @@ class World:
     def store(self) -> Store:
         return self.gov.store
 
+    def actions(self, model: str = "toy") -> list[str]:
+        """The model's audit actions, newest first."""
+        return [e.action for e in self.store.registry.audit(model, limit=1000)]
+
     def evaluate(self, version: int, status: str = "passed", model: str = "toy") -> None:
         self.store.evaluations.record(
             model,

@@ -1,0 +1,39 @@
+"""Request routing to the responsible team, delegation and closing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from baton.core.roles import NotPermitted, RequestKind
+from baton.errors import Conflict, NotFound
+from baton.store.store import Store
+from tests.ownership_factory import World, build_world
+
+
+@pytest.fixture
+def world(store: Store, tmp_path: Path) -> World:
+    return build_world(store, tmp_path)
+
+
+def test_requests_go_to_the_responsible_team_and_wrong_desks_delegate(world: World) -> None:
+    r, who = world.gov.requests, world.people
+    scale = r.raise_request("toy", RequestKind.SCALE, "p99 doubles at noon", who["mia"], "research")
+    assert (scale.team, scale.delegated, scale.raised_with) == ("serving", True, "research")
+    incident = r.raise_request("toy", RequestKind.INCIDENT, "5xx", who["mia"], "serving")
+    assert (incident.team, incident.delegated) == ("serving", False)
+    retrain = r.raise_request("toy", RequestKind.RETRAIN, "November data", who["sam"])
+    assert (retrain.team, retrain.delegated, retrain.stage) == ("research", False, "hand-over")
+    with pytest.raises(NotFound, match="unknown team 'ghosts'"):
+        r.raise_request("toy", RequestKind.SCALE, "x", who["mia"], "ghosts")
+    with pytest.raises(NotPermitted, match="assigned to team serving"):
+        r.close(scale.id, who["alice"], "not ours")
+    closed = r.close(scale.id, who["sam"], "added a replica")
+    assert (closed.state, closed.closed_by) == ("closed", "sam")
+    with pytest.raises(Conflict, match="already closed"):
+        r.close(scale.id, who["sam"], "again")
+    assert [x.id for x in r.list(team="serving", state="open")] == [incident.id]
+    assert [x.id for x in r.list(team="research")] == [retrain.id]
+    log = world.actions()
+    assert log.count("request.open") == 3 and log.count("request.close.refused") == 2
