@@ -17,13 +17,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from baton.core import gate
-from baton.core.manifest import Manifest, Task, parse_manifest
-from baton.core.policy import HIGHER_IS_BETTER, Policy
+from baton.core.manifest import Manifest, parse_manifest
+from baton.core.policy import Policy
 from baton.core.refs import Ref
 from baton.core.serving_config import ServingConfig
-from baton.core.signature import TensorSpec
 from baton.errors import BadInput, NotFound
 from baton.evaluate import metrics
+from baton.evaluate.compare import compare, int8_tradeoff
 from baton.evaluate.datasets import EvalData, class_indices
 from baton.evaluate.profiler import (
     Mode,
@@ -40,25 +40,24 @@ from baton.evaluate.profiler import (
 )
 from baton.evaluate.runner import (
     ModelCrashed,
-    RunResult,
     batch_rows,
     open_session,
     run_models,
 )
 from baton.evaluate.sanity import output_facts
+from baton.evaluate.scoring import (
+    class_scores,
+    classes_of,
+    quality,
+    reference_range_for,
+    scored_output,
+)
 from baton.store.evaluations import EvaluationRecord, Status
 from baton.store.registry import VersionInfo
 from baton.store.store import Store
 from baton.store.tx import utcnow
 
 REPORT_SCHEMA = 1
-PRIMARY = {
-    "classification": ("accuracy",),
-    "regression": ("r2",),
-    "embedding": ("recall_at_k", "mean_cosine"),
-    "generic": ("mean_abs_diff",),
-}
-MAX_CONFUSION_CLASSES = 100
 
 
 class Progress(Protocol):
@@ -110,7 +109,7 @@ def evaluate(
     target = manifest.eval.target
     if task in ("classification", "regression") or data.has_key(target):
         data = EvalData(data_path, eval_file.filename, manifest.signature, target)
-    classes = _classes(manifest)
+    classes = classes_of(manifest)
     transform = None
     if task == "classification" and classes is not None:
         labels = manifest.labels
@@ -211,9 +210,9 @@ def _run(
     run = run_models(
         sessions, data, batch_size=batch_size, target_transform=transform, progress=progress.advance
     )
-    out_name = _scored_output(manifest).name
-    outputs = {m: _class_scores(task, o[out_name]) for m, o in run.outputs.items()}
-    classes = _classes(manifest) or (
+    out_name = scored_output(manifest).name
+    outputs = {m: class_scores(task, o[out_name]) for m, o in run.outputs.items()}
+    classes = classes_of(manifest) or (
         outputs["candidate"].shape[-1] if outputs["candidate"].ndim > 1 else 1
     )
     if task == "classification" and transform is None and run.target is not None:
@@ -224,27 +223,35 @@ def _run(
         m: task == "classification" and metrics.looks_like_probabilities(o, tol)
         for m, o in outputs.items()
     }
-    quality = {
-        m: _quality(task, run, o, reference, classes, manifest, probabilities[m])
+    scores = {
+        m: quality(task, run.target, o, reference, classes, manifest.labels, probabilities[m])
         for m, o in outputs.items()
     }
 
     checks: dict[str, gate.Verdict] = {}
     scalars = {
-        k: v for k, v in quality["candidate"].items() if isinstance(v, float | int) or v is None
+        k: v for k, v in scores["candidate"].items() if isinstance(v, float | int) or v is None
     }
     checks["parity"] = gate.parity(scalars, manifest.eval.claimed, manifest.eval.tolerance)  # type: ignore[union-attr]
 
     regression_report: dict[str, Any] | None = None
     if baseline is not None:
         progress.begin(f"comparing with {baseline.ref} (bootstrap)", None)
-        regression_report, checks["regression"] = _regression(
-            task, run, outputs, reference, classes, probabilities, policy, plan.bootstrap, manifest
+        regression_report, checks["regression"] = compare(
+            task,
+            run.target,
+            outputs,
+            reference,
+            classes,
+            probabilities,
+            policy,
+            plan.bootstrap,
+            manifest.labels,
         )
     else:
         checks["regression"] = gate.skipped("no baseline: no @production version and no --against")
 
-    range_source, range_values = _reference_range(task, reference, run, baseline, outputs)
+    range_source, range_values = reference_range_for(task, reference, run.target, baseline, outputs)
     facts = output_facts(
         outputs["candidate"],
         probabilities=task == "classification",
@@ -254,8 +261,8 @@ def _run(
     )
     checks["sanity"] = gate.sanity(facts, policy.sanity)
 
-    int8 = _int8_summary(task, quality, policy)
-    if "int8" in quality and int8 is not None and not int8["ok"]:
+    int8 = int8_tradeoff(task, scores, policy)
+    if "int8" in scores and int8 is not None and not int8["ok"]:
         notes.append(int8["reason"])
     variants = [Variant("fp32", model_path)] if "fp32" in plan.precisions else []
     if "int8" in sessions:
@@ -305,8 +312,8 @@ def _run(
         },
         "verdict": _verdict(verdict),
         "checks": {name: _verdict(v) for name, v in checks.items()},
-        "metrics": quality["candidate"],
-        "baseline_metrics": quality.get("baseline"),
+        "metrics": scores["candidate"],
+        "baseline_metrics": scores.get("baseline"),
         "claimed": manifest.eval.claimed,  # type: ignore[union-attr]
         "tolerance": manifest.eval.tolerance,  # type: ignore[union-attr]
         "slo": manifest.slo.model_dump(exclude_none=True) if manifest.slo else None,
@@ -319,147 +326,6 @@ def _run(
         "notes": notes,
     }
     return _json_safe(report), (recommended.model_dump(mode="json") if recommended else None)
-
-
-def _quality(
-    task: str,
-    run: RunResult,
-    outputs: np.ndarray,
-    reference: np.ndarray | None,
-    classes: int,
-    manifest: Manifest,
-    probabilities: bool,
-) -> dict[str, Any]:
-    if task == "classification" and run.target is not None:
-        out = metrics.classification(run.target, outputs, classes, manifest.labels, probabilities)
-        if classes > MAX_CONFUSION_CLASSES:
-            out["confusion_matrix"] = None
-        return out
-    if task == "regression" and run.target is not None:
-        return metrics.regression(run.target, outputs)
-    if task == "embedding":
-        return metrics.embedding(outputs, reference, run.target)
-    return metrics.generic(outputs, reference)
-
-
-def _regression(
-    task: str,
-    run: RunResult,
-    outputs: dict[str, np.ndarray],
-    reference: np.ndarray | None,
-    classes: int,
-    probabilities: dict[str, bool],
-    policy: Policy,
-    resamples: int,
-    manifest: Manifest,
-) -> tuple[dict[str, Any], gate.Verdict]:
-    cand, base = outputs["candidate"], outputs["baseline"]
-    both_prob = probabilities["candidate"] and probabilities["baseline"]
-    fns = {
-        m: metrics.resampled_metrics(task, run.target, outputs[m], reference, classes, both_prob)
-        for m in ("candidate", "baseline")
-    }
-    draws = metrics.bootstrap_draws(min(resamples, policy.regression.bootstrap), run.rows)
-    deltas = metrics.paired_deltas(
-        fns["candidate"],
-        fns["baseline"],
-        run.rows,
-        resamples=draws,
-        confidence=policy.regression.confidence,
-    )
-    if task == "classification":
-        pc, pb = metrics.predicted_classes(cand), metrics.predicted_classes(base)
-        agree = pc == pb
-        distance = 0.5 * np.abs(np.nan_to_num(cand) - np.nan_to_num(base)).sum(axis=1)
-    else:
-        c2, b2 = cand.reshape(len(cand), -1), base.reshape(len(base), -1)
-        diff = np.abs(np.nan_to_num(c2.astype(np.float64)) - np.nan_to_num(b2))
-        agree = np.all(diff <= 1e-3 + 1e-2 * np.abs(b2), axis=1)
-        distance = diff.max(axis=1)
-    agreement = float(agree.mean())
-    order = np.argsort(-np.where(agree, -1.0, distance), kind="stable")
-    shown = [int(i) for i in order[: policy.regression.examples] if not agree[i]]
-    names = manifest.labels or [str(i) for i in range(classes)]
-    examples = []
-    for i in shown:
-        item: dict[str, Any] = {"row": i, "distance": float(distance[i])}
-        if run.target is not None:
-            truth = run.target[i]
-            item["truth"] = (
-                names[int(truth)] if task == "classification" else np.asarray(truth).tolist()
-            )
-        if task == "classification":
-            item["candidate"] = names[int(pc[i])]
-            item["candidate_confidence"] = float(np.nan_to_num(cand[i, pc[i]]))
-            item["baseline"] = names[int(pb[i])]
-            item["baseline_confidence"] = float(np.nan_to_num(base[i, pb[i]]))
-        else:  # the first few values of each, enough to see the difference
-            item["candidate"] = np.asarray(cand[i]).reshape(-1)[:4].tolist()
-            item["baseline"] = np.asarray(base[i]).reshape(-1)[:4].tolist()
-        examples.append(item)
-    verdict = gate.regression(deltas, policy.gated_metrics(task), policy.regression, agreement)
-    report = {
-        "deltas": [
-            {**asdict(d), "higher_is_better": HIGHER_IS_BETTER.get(d.name, True)} for d in deltas
-        ],
-        "confidence": policy.regression.confidence,
-        "resamples": draws,
-        "agreement": agreement,
-        "disagreements": int((~agree).sum()),
-        "examples": examples,
-        "gated": list(policy.gated_metrics(task)),
-    }
-    return report, verdict
-
-
-def _reference_range(
-    task: str,
-    reference: np.ndarray | None,
-    run: RunResult,
-    baseline: VersionInfo | None,
-    outputs: dict[str, np.ndarray],
-) -> tuple[str, np.ndarray | None]:
-    """What outputs should stay within: reference outputs given with the data, else a
-    regressor's ground truth, else what the baseline produced on the same rows."""
-    if reference is not None:
-        return "the reference outputs in the eval data", reference
-    if task == "regression" and run.target is not None:
-        return "the ground truth", run.target
-    if baseline is not None:
-        return f"the baseline {baseline.ref}", outputs["baseline"]
-    return "", None
-
-
-def _int8_summary(
-    task: str, quality: dict[str, dict[str, Any]], policy: Policy
-) -> dict[str, Any] | None:
-    if "int8" not in quality:
-        return None
-    for name in PRIMARY[task]:
-        fp32, int8 = quality["candidate"].get(name), quality["int8"].get(name)
-        if fp32 is None or int8 is None:
-            continue
-        higher = HIGHER_IS_BETTER.get(name, True)
-        drop = (fp32 - int8) if higher else (int8 - fp32)
-        ok = math.isfinite(drop) and drop <= policy.performance.int8_max_drop
-        reason = (
-            f"int8 {name} {int8:.4g} vs fp32 {fp32:.4g}: "
-            + ("within" if ok else "beyond")
-            + f" the allowed drop of {policy.performance.int8_max_drop:g}"
-        )
-        return {
-            "metric": name,
-            "fp32": fp32,
-            "int8": int8,
-            "drop": drop,
-            "ok": ok,
-            "reason": reason,
-        }
-    return {
-        "metric": None,
-        "ok": False,
-        "reason": "int8 not recommended: no metric to measure what quantisation costs",
-    }
 
 
 def _profile_report(measured: Profile, best: Point | None, closest: Point | None) -> dict[str, Any]:
@@ -512,35 +378,6 @@ def _manifest(version: VersionInfo) -> Manifest:
     return parse_manifest(version.manifest, source=f"{version.ref} manifest")
 
 
-def _scored_output(manifest: Manifest) -> TensorSpec:
-    """The output the gate judges: a classifier's first float output (its scores, not a
-    predicted-label output); otherwise the first output."""
-    if manifest.task is Task.CLASSIFICATION:
-        for spec in manifest.signature.outputs:
-            if spec.dtype.value.startswith("float"):
-                return spec
-    return manifest.signature.outputs[0]
-
-
-def _classes(manifest: Manifest) -> int | None:
-    shape = _scored_output(manifest).shape
-    if len(shape) == 1 or shape[-1] == 1:
-        return 2  # one score per row: the probability of the positive class
-    if shape[-1] != -1:
-        return shape[-1]
-    return len(manifest.labels) if manifest.labels else None
-
-
-def _class_scores(task: str, values: np.ndarray) -> np.ndarray:
-    """Rows of class scores: a single positive-class score p becomes [1 - p, p]."""
-    if task != "classification":
-        return values
-    rows = values.reshape(len(values), -1)
-    if rows.shape[1] == 1:
-        return np.hstack([1 - rows, rows])
-    return rows
-
-
 def _baseline(store: Store, candidate: VersionInfo, against: Ref | None) -> VersionInfo | None:
     if against is not None:
         if against.name != candidate.model:
@@ -565,7 +402,7 @@ def _check_same_inputs(candidate: VersionInfo, manifest: Manifest, baseline: Ver
     theirs = _manifest(baseline)
     if (
         theirs.signature.inputs != manifest.signature.inputs
-        or _scored_output(theirs).name != _scored_output(manifest).name
+        or scored_output(theirs).name != scored_output(manifest).name
     ):
         raise BadInput(
             f"{baseline.ref} and {candidate.ref} have different signatures, so they cannot "

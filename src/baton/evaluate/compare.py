@@ -1,0 +1,126 @@
+"""Comparisons on the same rows: a candidate against its baseline, and int8 against fp32."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from baton.core import gate
+from baton.core.policy import HIGHER_IS_BETTER, Policy
+from baton.evaluate import metrics
+
+PRIMARY = {
+    "classification": ("accuracy",),
+    "regression": ("r2",),
+    "embedding": ("recall_at_k", "mean_cosine"),
+    "generic": ("mean_abs_diff",),
+}
+
+
+def compare(
+    task: str,
+    target: np.ndarray | None,
+    outputs: dict[str, np.ndarray],
+    reference: np.ndarray | None,
+    classes: int,
+    probabilities: dict[str, bool],
+    policy: Policy,
+    resamples: int,
+    labels: list[str] | None,
+) -> tuple[dict[str, Any], gate.Verdict]:
+    """Candidate against baseline on the same rows: paired bootstrap deltas, agreement, and
+    the rows where they disagree most; the verdict comes from ``core.gate.regression``."""
+    cand, base = outputs["candidate"], outputs["baseline"]
+    both_prob = probabilities["candidate"] and probabilities["baseline"]
+    fns = {
+        m: metrics.resampled_metrics(task, target, outputs[m], reference, classes, both_prob)
+        for m in ("candidate", "baseline")
+    }
+    draws = metrics.bootstrap_draws(min(resamples, policy.regression.bootstrap), len(cand))
+    deltas = metrics.paired_deltas(
+        fns["candidate"],
+        fns["baseline"],
+        len(cand),
+        resamples=draws,
+        confidence=policy.regression.confidence,
+    )
+    if task == "classification":
+        pc, pb = metrics.predicted_classes(cand), metrics.predicted_classes(base)
+        agree = pc == pb
+        distance = 0.5 * np.abs(np.nan_to_num(cand) - np.nan_to_num(base)).sum(axis=1)
+    else:
+        c2, b2 = cand.reshape(len(cand), -1), base.reshape(len(base), -1)
+        diff = np.abs(np.nan_to_num(c2.astype(np.float64)) - np.nan_to_num(b2))
+        agree = np.all(diff <= 1e-3 + 1e-2 * np.abs(b2), axis=1)
+        distance = diff.max(axis=1)
+    agreement = float(agree.mean())
+    order = np.argsort(-np.where(agree, -1.0, distance), kind="stable")
+    shown = [int(i) for i in order[: policy.regression.examples] if not agree[i]]
+    names = labels or [str(i) for i in range(classes)]
+    examples = []
+    for i in shown:
+        item: dict[str, Any] = {"row": i, "distance": float(distance[i])}
+        if target is not None:
+            truth = target[i]
+            item["truth"] = (
+                names[int(truth)] if task == "classification" else np.asarray(truth).tolist()
+            )
+        if task == "classification":
+            item["candidate"] = names[int(pc[i])]
+            item["candidate_confidence"] = float(np.nan_to_num(cand[i, pc[i]]))
+            item["baseline"] = names[int(pb[i])]
+            item["baseline_confidence"] = float(np.nan_to_num(base[i, pb[i]]))
+        else:  # the first few values of each, enough to see the difference
+            item["candidate"] = np.asarray(cand[i]).reshape(-1)[:4].tolist()
+            item["baseline"] = np.asarray(base[i]).reshape(-1)[:4].tolist()
+        examples.append(item)
+    verdict = gate.regression(deltas, policy.gated_metrics(task), policy.regression, agreement)
+    report = {
+        "deltas": [
+            {**asdict(d), "higher_is_better": HIGHER_IS_BETTER.get(d.name, True)} for d in deltas
+        ],
+        "confidence": policy.regression.confidence,
+        "resamples": draws,
+        "agreement": agreement,
+        "disagreements": int((~agree).sum()),
+        "examples": examples,
+        "gated": list(policy.gated_metrics(task)),
+    }
+    return report, verdict
+
+
+def int8_tradeoff(
+    task: str, quality: dict[str, dict[str, Any]], policy: Policy
+) -> dict[str, Any] | None:
+    """What int8 costs in the task's primary metric on the eval data, and whether the
+    policy accepts it."""
+    if "int8" not in quality:
+        return None
+    for name in PRIMARY[task]:
+        fp32, int8 = quality["candidate"].get(name), quality["int8"].get(name)
+        if fp32 is None or int8 is None:
+            continue
+        higher = HIGHER_IS_BETTER.get(name, True)
+        drop = (fp32 - int8) if higher else (int8 - fp32)
+        ok = math.isfinite(drop) and drop <= policy.performance.int8_max_drop
+        reason = (
+            f"int8 {name} {int8:.4g} vs fp32 {fp32:.4g}: "
+            + ("within" if ok else "beyond")
+            + f" the allowed drop of {policy.performance.int8_max_drop:g}"
+        )
+        return {
+            "metric": name,
+            "fp32": fp32,
+            "int8": int8,
+            "drop": drop,
+            "ok": ok,
+            "reason": reason,
+        }
+    return {
+        "metric": None,
+        "ok": False,
+        "reason": "int8 not recommended: no metric to measure what quantisation costs",
+    }

@@ -1,0 +1,83 @@
+"""What the gate scores: which output, how many classes, and the metrics of one model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from baton.core.manifest import Manifest, Task
+from baton.core.signature import TensorSpec
+from baton.evaluate import metrics
+from baton.store.registry import VersionInfo
+
+MAX_CONFUSION_CLASSES = 100  # a bigger matrix is not stored in the report
+
+
+def scored_output(manifest: Manifest) -> TensorSpec:
+    """The output the gate judges: a classifier's first float output (its scores, not a
+    predicted-label output); otherwise the first output."""
+    if manifest.task is Task.CLASSIFICATION:
+        for spec in manifest.signature.outputs:
+            if spec.dtype.value.startswith("float"):
+                return spec
+    return manifest.signature.outputs[0]
+
+
+def classes_of(manifest: Manifest) -> int | None:
+    shape = scored_output(manifest).shape
+    if len(shape) == 1 or shape[-1] == 1:
+        return 2  # one score per row: the probability of the positive class
+    if shape[-1] != -1:
+        return shape[-1]
+    return len(manifest.labels) if manifest.labels else None
+
+
+def class_scores(task: str, values: np.ndarray) -> np.ndarray:
+    """Rows of class scores: a single positive-class score p becomes [1 - p, p]."""
+    if task != "classification":
+        return values
+    rows = values.reshape(len(values), -1)
+    if rows.shape[1] == 1:
+        return np.hstack([1 - rows, rows])
+    return rows
+
+
+def quality(
+    task: str,
+    target: np.ndarray | None,
+    outputs: np.ndarray,
+    reference: np.ndarray | None,
+    classes: int,
+    labels: list[str] | None,
+    probabilities: bool,
+) -> dict[str, Any]:
+    """The task's metrics for one model's outputs."""
+    if task == "classification" and target is not None:
+        out = metrics.classification(target, outputs, classes, labels, probabilities)
+        if classes > MAX_CONFUSION_CLASSES:
+            out["confusion_matrix"] = None
+        return out
+    if task == "regression" and target is not None:
+        return metrics.regression(target, outputs)
+    if task == "embedding":
+        return metrics.embedding(outputs, reference, target)
+    return metrics.generic(outputs, reference)
+
+
+def reference_range_for(
+    task: str,
+    reference: np.ndarray | None,
+    target: np.ndarray | None,
+    baseline: VersionInfo | None,
+    outputs: dict[str, np.ndarray],
+) -> tuple[str, np.ndarray | None]:
+    """What outputs should stay within: reference outputs given with the data, else a
+    regressor's ground truth, else what the baseline produced on the same rows."""
+    if reference is not None:
+        return "the reference outputs in the eval data", reference
+    if task == "regression" and target is not None:
+        return "the ground truth", target
+    if baseline is not None:
+        return f"the baseline {baseline.ref}", outputs["baseline"]
+    return "", None

@@ -1,0 +1,64 @@
+"""Which output the gate scores, how many classes it has, and where ranges come from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from baton.core.manifest import Manifest
+from baton.evaluate.scoring import class_scores, classes_of, reference_range_for, scored_output
+
+
+def manifest(outputs: list[dict[str, Any]], **extra: Any) -> Manifest:
+    return Manifest.model_validate(
+        {
+            "name": "m",
+            "owner": "t",
+            "model": "model.onnx",
+            "task": "classification",
+            "signature": {
+                "inputs": [{"name": "x", "dtype": "float32", "shape": [-1, 4]}],
+                "outputs": outputs,
+            },
+            **extra,
+        }
+    )
+
+
+def test_a_classifier_is_scored_on_its_float_output() -> None:
+    m = manifest(
+        [
+            {"name": "label", "dtype": "int64", "shape": [-1]},
+            {"name": "proba", "dtype": "float32", "shape": [-1, 3]},
+        ]
+    )
+    assert scored_output(m).name == "proba" and classes_of(m) == 3
+
+
+def test_classes_from_shape_labels_or_a_single_score() -> None:
+    assert classes_of(manifest([{"name": "p", "dtype": "float32", "shape": [-1, 1]}])) == 2
+    dynamic = manifest(
+        [{"name": "p", "dtype": "float32", "shape": [-1, -1]}], labels=["a", "b", "c", "d"]
+    )
+    assert classes_of(dynamic) == 4
+    assert classes_of(manifest([{"name": "p", "dtype": "float32", "shape": [-1, -1]}])) is None
+
+
+def test_a_single_score_becomes_two_class_scores() -> None:
+    p = np.array([0.2, 0.9], np.float32)
+    np.testing.assert_allclose(
+        class_scores("classification", p), [[0.8, 0.2], [0.1, 0.9]], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        class_scores("classification", p[:, None]), [[0.8, 0.2], [0.1, 0.9]], rtol=1e-6
+    )
+    assert class_scores("regression", p) is p
+
+
+def test_reference_range_precedence() -> None:
+    ref, truth, base = np.array([1.0]), np.array([2.0]), np.array([3.0])
+    outputs = {"candidate": base, "baseline": base}
+    assert reference_range_for("regression", ref, truth, None, outputs)[1] is ref
+    assert reference_range_for("regression", None, truth, None, outputs)[1] is truth
+    assert reference_range_for("classification", None, truth, None, outputs) == ("", None)
