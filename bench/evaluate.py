@@ -24,8 +24,9 @@ import onnxruntime as ort
 from baton.config import Settings
 from baton.core.refs import Ref
 from baton.core.signature import Signature
-from baton.evaluate.datasets import EvalData, class_indices
+from baton.evaluate.datasets import EvalData
 from baton.evaluate.runner import batch_rows, run_models
+from baton.evaluate.scoring import class_indices
 from baton.evaluate.service import evaluate
 from baton.examples import digits
 from baton.handover.register import register_handover

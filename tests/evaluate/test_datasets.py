@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from baton.core.signature import Signature
 from baton.errors import BadInput
-from baton.evaluate.datasets import EvalData, class_indices
+from baton.evaluate.datasets import EvalData
 
 SIG = Signature.model_validate(
     {
@@ -140,18 +140,6 @@ def test_csv_and_jsonl_problems_name_the_fix(tmp_path: Path) -> None:
         list(EvalData(jsonl, "e.jsonl", SIG, "label").batches())
     with pytest.raises(BadInput, match="use one of"):
         EvalData(jsonl, "e.txt", SIG, "label")
-
-
-def test_class_indices_from_names_or_numbers_and_unknown_labels() -> None:
-    names = ["cat", "dog"]
-    assert class_indices(np.array(["dog", "cat"]), names, 2, "e").tolist() == [1, 0]
-    assert class_indices(np.array([1.0, 0.0]), names, 2, "e").tolist() == [1, 0]
-    with pytest.raises(BadInput, match="labels the model does not know: cow"):
-        class_indices(np.array(["cow"]), names, 2, "e")
-    with pytest.raises(BadInput, match="labels the model does not know: 7 \\(it has 2 classes"):
-        class_indices(np.array([0, 7]), names, 2, "e")
-    with pytest.raises(BadInput, match="fractional"):
-        class_indices(np.array([0.5]), names, 2, "e")
 
 
 @settings(

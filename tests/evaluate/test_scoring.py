@@ -5,9 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 from baton.core.manifest import Manifest
-from baton.evaluate.scoring import class_scores, classes_of, reference_range_for, scored_output
+from baton.errors import BadInput
+from baton.evaluate.scoring import (
+    class_indices,
+    class_scores,
+    classes_of,
+    reference_range_for,
+    scored_output,
+)
 
 
 def manifest(outputs: list[dict[str, Any]], **extra: Any) -> Manifest:
@@ -62,3 +70,15 @@ def test_reference_range_precedence() -> None:
     assert reference_range_for("regression", ref, truth, None, outputs)[1] is ref
     assert reference_range_for("regression", None, truth, None, outputs)[1] is truth
     assert reference_range_for("classification", None, truth, None, outputs) == ("", None)
+
+
+def test_class_indices_from_names_or_numbers_and_unknown_labels() -> None:
+    names = ["cat", "dog"]
+    assert class_indices(np.array(["dog", "cat"]), names, 2, "e").tolist() == [1, 0]
+    assert class_indices(np.array([1.0, 0.0]), names, 2, "e").tolist() == [1, 0]
+    with pytest.raises(BadInput, match="labels the model does not know: cow"):
+        class_indices(np.array(["cow"]), names, 2, "e")
+    with pytest.raises(BadInput, match="labels the model does not know: 7 \\(it has 2 classes"):
+        class_indices(np.array([0, 7]), names, 2, "e")
+    with pytest.raises(BadInput, match="fractional"):
+        class_indices(np.array([0.5]), names, 2, "e")

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import json
 import math
-import struct
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from baton.core.signature import DType, Signature, TensorSpec
 from baton.errors import BadInput
+from baton.evaluate.npy_stream import NpyMember, npy_header
 
 FORMATS = (".npz", ".csv", ".parquet", ".jsonl")
 Columns = dict[str, np.ndarray]
@@ -162,7 +162,7 @@ class EvalData:
             with self._npz() as archive:
                 first = self.signature.inputs[0].name
                 with archive.open(self._npz_member(archive, first)) as f:
-                    return int(_npy_header(f, first, self.filename)[0][0])
+                    return int(npy_header(f, first, self.filename)[0][0])
         if self.format == ".parquet":
             import pyarrow.parquet as pq
 
@@ -215,7 +215,7 @@ class EvalData:
                     self._npz_member(archive, self.target)  # raises with the list of arrays
                 keys.append(self.target)
             members = {
-                k: _NpyMember(self.path, archive, self._npz_member(archive, k), k) for k in keys
+                k: NpyMember(self.path, archive, self._npz_member(archive, k), k) for k in keys
             }
             try:
                 for key, member in members.items():
@@ -391,40 +391,6 @@ class EvalData:
         return self._fit(spec, values, f"column {key!r}")
 
 
-class _NpyMember:
-    """One array of an .npz, read by rows. Stored (uncompressed) members are memory-mapped,
-    so a batch is a view of the page cache and no byte is copied; compressed members are
-    decompressed as they stream. The artifact store has verified the file's sha256, so
-    the zip CRC is not recomputed on the fast path."""
-
-    def __init__(self, path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str):
-        self.key = key
-        self.stream: IO[bytes] = archive.open(info)
-        self.shape, self.dtype, _ = _npy_header(self.stream, key, path.name)
-        self.mapped: np.ndarray | None = None
-        if info.compress_type == zipfile.ZIP_STORED:
-            with path.open("rb") as raw:
-                raw.seek(info.header_offset)
-                header = raw.read(30)
-                name_len, extra_len = struct.unpack("<HH", header[26:30])
-                raw.seek(info.header_offset + 30 + name_len + extra_len)
-                _npy_header(raw, key, path.name)
-                offset = raw.tell()
-            mapped = np.memmap(path, self.dtype, mode="r", offset=offset, shape=self.shape)
-            self.mapped = np.asarray(mapped)  # a plain view: slicing it costs nothing
-
-    def read(self, start: int, n: int) -> np.ndarray:
-        if self.mapped is not None:
-            return self.mapped[start : start + n]
-        row_bytes = math.prod(self.shape[1:]) * self.dtype.itemsize
-        data = self.stream.read(n * row_bytes)
-        return np.frombuffer(data, dtype=self.dtype).reshape((n, *self.shape[1:]))
-
-    def close(self) -> None:
-        self.stream.close()
-        self.mapped = None
-
-
 def _arrow(call: Any, filename: str) -> Any:
     import pyarrow as pa
 
@@ -433,36 +399,6 @@ def _arrow(call: Any, filename: str) -> Any:
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise BadInput(f"eval data {filename} cannot be read ({first})") from None
-
-
-def _npy_header(
-    f: IO[bytes], key: str, filename: str
-) -> tuple[tuple[int, ...], np.dtype[Any], bool]:
-    from numpy.lib import format as npy
-
-    try:
-        major, _ = npy.read_magic(f)
-        if major == 1:
-            shape, fortran, dtype = npy.read_array_header_1_0(f)
-        else:
-            shape, fortran, dtype = npy.read_array_header_2_0(f)
-    except ValueError as exc:
-        raise BadInput(f"eval data {filename}: array {key!r} is not a .npy array ({exc})") from None
-    if dtype.hasobject:
-        raise BadInput(
-            f"eval data {filename}: array {key!r} holds Python objects, which baton never "
-            "unpickles: store numbers, or strings as a fixed-width str array"
-        )
-    if fortran and len(shape) > 1:
-        raise BadInput(
-            f"eval data {filename}: array {key!r} is in Fortran order: save "
-            "np.ascontiguousarray(x) so it can be streamed by rows"
-        )
-    if not shape:
-        raise BadInput(
-            f"eval data {filename}: array {key!r} is a scalar; it needs one row per example"
-        )
-    return tuple(shape), dtype, fortran
 
 
 def _cast(values: np.ndarray, dtype: np.dtype[Any], where: str) -> np.ndarray:
@@ -487,41 +423,3 @@ def _concat(parts: list[Columns]) -> Columns:
     if len(parts) == 1:
         return parts[0]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-
-
-def class_indices(
-    target: np.ndarray, labels: list[str] | None, classes: int, filename: str
-) -> np.ndarray:
-    """Ground truth as class indices: label names (from the manifest) or indices 0..n-1.
-
-    A label the model does not know is bad input: the gate must not score a class the
-    model cannot predict."""
-    if target.dtype.kind in "USO":
-        names = labels or [str(i) for i in range(classes)]
-        lookup = {name: i for i, name in enumerate(names)}
-        text = target.astype(str)
-        unknown = sorted(set(np.unique(text)) - lookup.keys())
-        if unknown:
-            raise BadInput(
-                f"eval data {filename}: labels the model does not know: {', '.join(unknown[:5])} "
-                f"(it knows {', '.join(names[:12])}{', ...' if len(names) > 12 else ''})"
-            )
-        return np.array([lookup[t] for t in text], dtype=np.int64)
-    if target.dtype.kind == "f" and (
-        not np.all(np.isfinite(target)) or not np.all(target == np.round(target))
-    ):
-        raise BadInput(
-            f"eval data {filename}: the target holds fractional or missing values; "
-            "a classifier's target is a class index or label name"
-        )
-    if target.dtype.kind not in "biuf":
-        raise BadInput(f"eval data {filename}: the target holds {target.dtype} values")
-    indices = target.astype(np.int64, copy=False)
-    if indices.size and (indices.min() < 0 or indices.max() >= classes):
-        bad = indices[(indices < 0) | (indices >= classes)]
-        shown = ", ".join(str(v) for v in np.unique(bad)[:5])
-        raise BadInput(
-            f"eval data {filename}: labels the model does not know: {shown} "
-            f"(it has {classes} classes, 0..{classes - 1})"
-        )
-    return indices

@@ -8,6 +8,7 @@ import numpy as np
 
 from baton.core.manifest import Manifest, Task
 from baton.core.signature import TensorSpec
+from baton.errors import BadInput
 from baton.evaluate import metrics
 from baton.store.registry import VersionInfo
 
@@ -81,3 +82,41 @@ def reference_range_for(
     if baseline is not None:
         return f"the baseline {baseline.ref}", outputs["baseline"]
     return "", None
+
+
+def class_indices(
+    target: np.ndarray, labels: list[str] | None, classes: int, filename: str
+) -> np.ndarray:
+    """Ground truth as class indices: label names (from the manifest) or indices 0..n-1.
+
+    A label the model does not know is bad input: the gate must not score a class the
+    model cannot predict."""
+    if target.dtype.kind in "USO":
+        names = labels or [str(i) for i in range(classes)]
+        lookup = {name: i for i, name in enumerate(names)}
+        text = target.astype(str)
+        unknown = sorted(set(np.unique(text)) - lookup.keys())
+        if unknown:
+            raise BadInput(
+                f"eval data {filename}: labels the model does not know: {', '.join(unknown[:5])} "
+                f"(it knows {', '.join(names[:12])}{', ...' if len(names) > 12 else ''})"
+            )
+        return np.array([lookup[t] for t in text], dtype=np.int64)
+    if target.dtype.kind == "f" and (
+        not np.all(np.isfinite(target)) or not np.all(target == np.round(target))
+    ):
+        raise BadInput(
+            f"eval data {filename}: the target holds fractional or missing values; "
+            "a classifier's target is a class index or label name"
+        )
+    if target.dtype.kind not in "biuf":
+        raise BadInput(f"eval data {filename}: the target holds {target.dtype} values")
+    indices = target.astype(np.int64, copy=False)
+    if indices.size and (indices.min() < 0 or indices.max() >= classes):
+        bad = indices[(indices < 0) | (indices >= classes)]
+        shown = ", ".join(str(v) for v in np.unique(bad)[:5])
+        raise BadInput(
+            f"eval data {filename}: labels the model does not know: {shown} "
+            f"(it has {classes} classes, 0..{classes - 1})"
+        )
+    return indices

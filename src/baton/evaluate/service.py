@@ -24,7 +24,7 @@ from baton.core.serving_config import ServingConfig
 from baton.errors import BadInput, NotFound
 from baton.evaluate import metrics
 from baton.evaluate.compare import compare, int8_tradeoff
-from baton.evaluate.datasets import EvalData, class_indices
+from baton.evaluate.datasets import EvalData
 from baton.evaluate.profiler import (
     Mode,
     Point,
@@ -46,6 +46,7 @@ from baton.evaluate.runner import (
 )
 from baton.evaluate.sanity import output_facts
 from baton.evaluate.scoring import (
+    class_indices,
     class_scores,
     classes_of,
     quality,
