@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,19 +18,9 @@ from baton.config import Settings
 from baton.core.roles import RequestKind
 from baton.store.store import open_store
 from tests.api.conftest import serve
+from tests.cli.test_cli import baton
 from tests.handover_factory import write_handover
 from tests.ownership_factory import World, build_world
-
-
-def baton(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baton.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture

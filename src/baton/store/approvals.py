@@ -10,6 +10,7 @@ set). Every step, approval and refusal is in the audit log with who, when and wh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -138,17 +139,7 @@ class Promotions:
             audit(conn, actor.name, "promotion.request", model, version, why, detail)
             return new_id
 
-        new_id = attempt(
-            self.engine,
-            work,
-            actor=actor.name,
-            action="promotion.request",
-            model=model,
-            version=version,
-            reason=why,
-            detail={"to": target.value},
-        )
-        return self._one(new_id)
+        return self._step(work, actor, "promotion.request", model, version, target, why)
 
     def approve(
         self, model: str, version: int, target: Target, actor: Person, reason: str | None
@@ -192,17 +183,7 @@ class Promotions:
                 self._apply(conn, row.id, model, version, promo, target, actor, why)
             return int(promo.id)
 
-        promo_id = attempt(
-            self.engine,
-            work,
-            actor=actor.name,
-            action="promotion.approve",
-            model=model,
-            version=version,
-            reason=why,
-            detail={"to": target.value},
-        )
-        return self._one(promo_id)
+        return self._step(work, actor, "promotion.approve", model, version, target, why)
 
     def cancel(
         self, model: str, version: int, target: Target, actor: Person, reason: str | None
@@ -225,17 +206,7 @@ class Promotions:
             audit(conn, actor.name, "promotion.cancel", model, version, why, detail)
             return int(promo.id)
 
-        promo_id = attempt(
-            self.engine,
-            work,
-            actor=actor.name,
-            action="promotion.cancel",
-            model=model,
-            version=version,
-            reason=why,
-            detail={"to": target.value},
-        )
-        return self._one(promo_id)
+        return self._step(work, actor, "promotion.cancel", model, version, target, why)
 
     def rollback(self, model: str, actor: Person, reason: str | None) -> PromotionInfo:
         """Put the previous production version back now (on-call's lever: no approvals)."""
@@ -282,7 +253,7 @@ class Promotions:
                     decided_at=utcnow(),
                 ),
             )
-            self.registry._set_alias(
+            self.registry.set_alias_in(
                 conn, row.id, model, "production", version_id, back_to, actor.name, why
             )
             detail = {"from": current, "to": back_to, "promotion": new_id}
@@ -298,6 +269,29 @@ class Promotions:
             reason=why,
         )
         return self._one(new_id)
+
+    def _step(
+        self,
+        work: Callable[[sa.Connection], int],
+        actor: Person,
+        action: str,
+        model: str,
+        version: int,
+        target: Target,
+        why: str,
+    ) -> PromotionInfo:
+        """Run a step's transaction (refusals audited) and read the step back."""
+        step_id = attempt(
+            self.engine,
+            work,
+            actor=actor.name,
+            action=action,
+            model=model,
+            version=version,
+            reason=why,
+            detail={"to": target.value},
+        )
+        return self._one(step_id)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -373,7 +367,7 @@ class Promotions:
             .values(state=APPLIED, slot=None, decided_by=actor.name, decided_at=utcnow())
         )
         if target is not Target.ARCHIVED:
-            self.registry._set_alias(
+            self.registry.set_alias_in(
                 conn, model_id, model, target.value, promo.version_id, version, actor.name, why
             )
         detail = {"to": target.value, "promotion": promo.id, "from": promo.from_version}

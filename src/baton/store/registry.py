@@ -183,7 +183,7 @@ class Registry:
                     "lineage": manifest.lineage,
                 },
             )
-            self._set_alias(
+            self.set_alias_in(
                 conn, model_id, manifest.name, "candidate", version_id, number, actor, reason
             )
             return Registered(self._version(conn, manifest.name, number), created=True)
@@ -207,7 +207,7 @@ class Registry:
                 raise NotFound(
                     f"{name} has no version {number}: `baton show {name}` lists its versions"
                 )
-            return self._set_alias(conn, model_id, name, alias, version_id, number, actor, reason)
+            return self.set_alias_in(conn, model_id, name, alias, version_id, number, actor, reason)
 
         return write(self.engine, work)
 
@@ -397,7 +397,7 @@ class Registry:
             files=tuple(FileRecord(f.role, f.filename, f.sha256, f.size_bytes) for f in files),
         )
 
-    def _set_alias(
+    def set_alias_in(
         self,
         conn: sa.Connection,
         model_id: int,
@@ -408,6 +408,7 @@ class Registry:
         actor: str,
         reason: str | None,
     ) -> int | None:
+        """Move an alias inside the caller's transaction (promotion does, after its checks)."""
         previous = conn.execute(
             sa.select(versions.c.number)
             .join(aliases, aliases.c.version_id == versions.c.id)
