@@ -113,7 +113,7 @@ def heavy_request() -> tuple[bytes, dict[str, str]]:
 
 
 def test_sigterm_drains_in_flight_requests_then_exits_cleanly(start: Starter) -> None:
-    proc, url = start("heavy", "--max-batch-size", "32")
+    proc, url = start("heavy", "--max-batch-size", "32", "--drain-timeout", "120")
     body, headers = heavy_request()
     results: list[int | str] = []
     lock = threading.Lock()
