@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -183,3 +184,17 @@ def _ppid(pid: str) -> int | None:
     except OSError:
         return None
     return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def test_server_lists_itself_for_prometheus_while_it_runs(
+    start: Starter, env: dict[str, str]
+) -> None:
+    proc, url = start("toy")
+    port = url.rsplit(":", 1)[1]
+    targets = Path(env["BATON_HOME"]) / "monitor" / "targets"
+    listed = targets / f"127.0.0.1_{port}.json"
+    entry = json.loads(listed.read_text())
+    assert entry == [{"targets": [f"127.0.0.1:{port}"], "labels": {"baton_models": "toy"}}]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+    assert not listed.exists()

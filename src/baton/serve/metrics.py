@@ -33,7 +33,9 @@ GPU_MEMORY_USED = "baton_gpu_memory_used_bytes"
 GPU_MEMORY_TOTAL = "baton_gpu_memory_total_bytes"
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-# 100 µs .. 10 s: single rows of small models take well under a millisecond.
+# 100 µs .. 10 s: single rows of small models take well under a millisecond. The bounds
+# include the latency SLOs teams usually write (5, 10, 20, 25, 50, 100, 200, 250, 500 ms,
+# 1 s), because an SLO alert counts requests in the bucket at or above its threshold.
 LATENCY_BUCKETS = (
     0.0001,
     0.00025,
@@ -42,13 +44,16 @@ LATENCY_BUCKETS = (
     0.0025,
     0.005,
     0.01,
+    0.02,
     0.025,
     0.05,
     0.1,
+    0.2,
     0.25,
     0.5,
     1.0,
     2.5,
+    5.0,
     10.0,
 )
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)

@@ -21,6 +21,7 @@ import uvicorn
 from baton.config import Settings
 from baton.core.refs import parse_ref
 from baton.errors import BadInput, Unavailable
+from baton.serve import discovery
 from baton.serve.app import ServeApp
 from baton.serve.options import ServeOptions
 from baton.store.registry import VersionInfo
@@ -79,15 +80,21 @@ def serve(settings: Settings, options: ServeOptions) -> None:
     sock = bind(options)
     # uvicorn re-raises the signal it caught after draining; exit 0 then, not 143.
     signal.signal(signal.SIGTERM, _exit_quietly)
-    if options.workers > 1:
-        _serve_workers(settings, options, sock)
-        return
-    app = ServeApp(settings, options)
-    config = uvicorn_config(app, options)
-    server = uvicorn.Server(config)
-    server.run(sockets=[sock])
-    if not server.started:
-        raise Unavailable("the server did not start: see the messages above")
+    target = discovery.register(
+        settings.scrape_targets, options.host, sock.getsockname()[1], list(options.refs)
+    )
+    try:
+        if options.workers > 1:
+            _serve_workers(settings, options, sock)
+            return
+        app = ServeApp(settings, options)
+        config = uvicorn_config(app, options)
+        server = uvicorn.Server(config)
+        server.run(sockets=[sock])
+        if not server.started:
+            raise Unavailable("the server did not start: see the messages above")
+    finally:
+        discovery.unregister(target)
 
 
 def _serve_workers(settings: Settings, options: ServeOptions, sock: socket.socket) -> None:
