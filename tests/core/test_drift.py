@@ -5,7 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from baton.core.drift import DriftSketch, Reference, build_reference, psi, scores
+from baton.core.drift import (
+    DriftSketch,
+    Reference,
+    build_reference,
+    feature_matrix,
+    psi,
+    scores,
+)
 
 RNG = np.random.default_rng(0)
 REF = RNG.normal(size=(450, 3))  # the size of the digits eval split
@@ -87,3 +94,33 @@ def test_psi_is_zero_for_identical_and_positive_otherwise(weights: list[float]) 
     assert psi(shares.tolist(), counts.tolist()) == pytest.approx(0, abs=1e-4)
     flipped = counts[::-1]
     assert psi(shares.tolist(), flipped.tolist()) >= -1e-12
+
+
+def test_vectorised_counts_match_a_per_feature_count() -> None:
+    ref = build_reference(NAMES, REF)
+    values = np.random.default_rng(7).normal(size=(500, 3))
+    values[3, 1] = np.nan
+    values[4, 2] = np.inf
+    sketch = DriftSketch(ref)
+    sketch.observe(values)
+    for i, feature in enumerate(ref.features):
+        column = values[:, i][np.isfinite(values[:, i])]
+        expected = np.bincount(np.searchsorted(feature.edges, column, side="right"),
+                               minlength=len(feature.edges) + 1)  # fmt: skip
+        assert sketch.counts[i, : len(expected)].tolist() == expected.tolist()
+
+
+def test_feature_matrix_watches_narrow_tensors_and_summarises_wide_ones() -> None:
+    tensors = {
+        "pixels": np.arange(2 * 4, dtype=np.float32).reshape(2, 4),
+        "image": np.ones((2, 3, 32, 32), np.float32),
+        "text": np.array([b"a", b"b"]),
+        "scalar": np.array([1, 2], np.int64),
+    }
+    names, matrix = feature_matrix(tensors, ["pixels", "image", "text", "scalar"], 2)
+    assert names == [
+        "pixels[0]", "pixels[1]", "pixels[2]", "pixels[3]",
+        "image:mean", "image:std", "image:min", "image:max", "scalar",
+    ]  # fmt: skip
+    assert matrix.shape == (2, 9)
+    assert matrix[1, :4].tolist() == [4, 5, 6, 7]

@@ -95,20 +95,58 @@ class DriftSketch:
         self.rows = 0
 
     def observe(self, values: np.ndarray) -> None:
-        """Add a batch (rows x features); non-finite values are skipped."""
+        """Add a batch (rows x features); non-finite values are skipped.
+
+        One vectorised pass for all features: a value's bin is the number of its feature's
+        edges at or below it (edges padded with +inf), then one ``bincount``.
+        """
         values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
-        if values.shape[1] != self.counts.shape[0] or not len(values):
+        features, width = self.counts.shape
+        if values.shape[1] != features or not len(values):
             return
-        for i in range(values.shape[1]):
-            column = values[:, i]
-            column = column[np.isfinite(column)]
-            bins = np.searchsorted(self._edges[i], column, side="right")
-            self.counts[i] += np.bincount(bins, minlength=self.counts.shape[1])
+        bins = (values[:, :, None] >= self._edges[None, :, :]).sum(axis=2)
+        flat = bins + np.arange(features) * width
+        flat = np.where(np.isfinite(values), flat, features * width)  # non-finite: discarded
+        counted = np.bincount(flat.ravel(), minlength=features * width + 1)
+        self.counts += counted[: features * width].reshape(features, width)
         self.rows += len(values)
 
     def reset(self) -> None:
         self.counts[:] = 0
         self.rows = 0
+
+
+MAX_COLUMNS = 64  # a tensor wider than this is summarised per row, not watched element-wise
+_SUMMARIES = ("mean", "std", "min", "max")
+
+
+def feature_matrix(
+    tensors: dict[str, np.ndarray], names: Sequence[str], rows: int
+) -> tuple[list[str], np.ndarray]:
+    """The features drift watches for the named tensors, as rows x features.
+
+    Each element of a narrow tensor is a feature (``input[3]``); a wide one (an image, an
+    embedding) is summarised per row by its mean, std, min and max, so the number of
+    features, and of metric series, stays bounded whatever the model.
+    """
+    columns: list[np.ndarray] = []
+    labels: list[str] = []
+    for name in names:
+        array = tensors.get(name)
+        if array is None or array.dtype.kind not in "biuf":
+            continue
+        flat = np.asarray(array, dtype=np.float64).reshape(rows, -1)
+        if flat.shape[1] <= MAX_COLUMNS:
+            columns.append(flat)
+            labels += (
+                [f"{name}[{i}]" for i in range(flat.shape[1])] if flat.shape[1] > 1 else [name]
+            )
+        else:
+            columns.append(np.column_stack([flat.mean(1), flat.std(1), flat.min(1), flat.max(1)]))
+            labels += [f"{name}:{s}" for s in _SUMMARIES]
+    if not columns:
+        return [], np.empty((rows, 0))
+    return labels, np.hstack(columns)
 
 
 def psi(expected: Sequence[float], observed_counts: Sequence[int]) -> float:
