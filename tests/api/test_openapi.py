@@ -1,4 +1,5 @@
-"""schemathesis against the OpenAPI spec the server serves: no generated request gets a 5xx.
+"""schemathesis against the OpenAPI spec the server serves: no generated request gets a 5xx,
+and every status code and content type that comes back is one the spec documents.
 
 Valid (positive) and invalid (negative) requests for every operation, sent over real HTTP
 with an admin's token to a server with a populated store, on SQLite and PostgreSQL.
@@ -12,10 +13,17 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
-from schemathesis import GenerationMode
+from schemathesis import GenerationMode, checks
 
 from tests.api.conftest import Api
 
+# Not response_schema_conformance: on SQLite the registry's timestamps come back without a
+# UTC offset (SQLite drops it), which the spec's date-time format rejects.
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+]
 EXAMPLES = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 10}
 
 
@@ -40,7 +48,7 @@ def test_spec_is_served_and_names_bearer_auth(api: Api) -> None:
         assert expected in paths
 
 
-def test_no_generated_request_gets_a_server_error(api: Api) -> None:
+def test_generated_requests_get_no_5xx_and_documented_statuses(api: Api) -> None:
     api.world.evaluate(1)
     schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
     auth = {"Authorization": f"Bearer {api.world.tokens['root']}"}
@@ -58,7 +66,7 @@ def test_no_generated_request_gets_a_server_error(api: Api) -> None:
             )
             @given(case=operation.as_strategy(generation_mode=mode))
             def check(case: Any) -> None:
-                response = case.call(base_url=api.url, headers=auth)
+                response = case.call_and_validate(base_url=api.url, headers=auth, checks=CHECKS)
                 statuses.add(response.status_code)
                 assert response.status_code < 500, (
                     f"{case.method} {case.formatted_path} -> {response.status_code}: "

@@ -11,14 +11,24 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from baton.api.auth import Gov, Me
-from baton.api.schemas import MAX_INT, Name, RequestIn, RolesIn, StepIn, TeamIn, UserIn, WhyIn
+from baton.api.schemas import (
+    ERRORS,
+    MAX_INT,
+    Name,
+    RequestIn,
+    RolesIn,
+    StepIn,
+    TeamIn,
+    UserIn,
+    WhyIn,
+)
 from baton.core.refs import check_name
 from baton.store.approvals import PromotionInfo
 from baton.store.governance import NewUser
 from baton.store.people import Issued, Person, TeamInfo, TokenInfo
 from baton.store.requests import RequestInfo
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERRORS)
 TokenId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,16}$")]
 RequestId = Annotated[int, Path(ge=1, le=MAX_INT)]
 

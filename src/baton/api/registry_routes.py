@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from baton.api.auth import Gov, Me
-from baton.api.schemas import AliasIn, AliasMoved, ModelDetail, Name
+from baton.api.schemas import ERRORS, AliasIn, AliasMoved, ModelDetail, Name
 from baton.core.refs import check_alias, check_name, parse_ref
 from baton.store.evaluations import EvaluationRecord
 from baton.store.registry import AuditEntry, ModelInfo, VersionInfo
 
-router = APIRouter(prefix="/v1", tags=["registry"])
+router = APIRouter(prefix="/v1", tags=["registry"], responses=ERRORS)
 
 
 @router.get("/models")

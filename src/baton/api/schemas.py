@@ -68,6 +68,28 @@ class RequestIn(Body):
     to: Name | None = None
 
 
+class ErrorBody(BaseModel):
+    """Every error: one line for a person, its kind, and for refusals the teams that may."""
+
+    error: str
+    kind: str
+    who_can: list[str] | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": what}
+    for status, what in (
+        (400, "bad input: the message says what to fix"),
+        (401, "no valid token"),
+        (403, "your teams may not do this; who_can lists the teams that may"),
+        (404, "no such model, version, team, user, token or request"),
+        (409, "clashes with the current state (e.g. a step already pending)"),
+        (422, "a check said no (e.g. the evaluation failed)"),
+        (503, "the database cannot be reached"),
+    )
+}
+
+
 @dataclass(frozen=True)
 class ModelDetail:
     model: ModelInfo
