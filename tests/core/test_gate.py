@@ -148,3 +148,8 @@ def test_overall_fails_when_any_check_failed_and_names_it() -> None:
     v = overall({"parity": good, "sanity": bad})
     assert not v.passed and v.reasons == ("sanity: broken",)
     assert overall({"parity": Verdict(True, ("x",), skipped=True)}).reasons == ("passed no checks",)
+
+
+def test_parity_never_prints_a_negative_zero() -> None:
+    v = parity({"accuracy": 0.97779999}, {"accuracy": 0.9778}, 0.01)
+    assert "difference +0.0000" in v.reasons[0]

@@ -62,9 +62,10 @@ def parity(
             failures.append(f"{name} could not be measured (non-finite outputs)")
             continue
         diff = got - value
+        shown = 0.0 if abs(diff) < 5e-5 else diff  # no "-0.0000"
         line = (
             f"{name} {_fmt(got)} vs claimed {_fmt(value)} "
-            f"(difference {diff:+.4f}, tolerance {tolerance:g})"
+            f"(difference {shown:+.4f}, tolerance {tolerance:g})"
         )
         if abs(diff) <= tolerance + 1e-12:
             passes.append(line)
