@@ -135,21 +135,19 @@ def test_claims_that_do_not_reproduce_fail_parity(
     assert "not reproduced" in parity["reasons"][0]
 
 
-def test_nan_outputs_fail_sanity(
-    sqlite_store: Store, digits_eval: EvalArrays, tmp_path: Path
-) -> None:
+def test_nan_outputs_fail_sanity(store: Store, digits_eval: EvalArrays, tmp_path: Path) -> None:
     x, y = digits_eval
     w, b = weights(train(seed=0, max_iter=15)[0])
     b[-1] = b[-1].copy()
     b[-1][3] = np.nan  # one poisoned bias: softmax turns every row into NaN
     folder = write_digits_like(tmp_path / "nan", mlp_onnx(w, b), x, y)
-    record = evaluate(
-        sqlite_store, Ref(NAME, register(sqlite_store, folder)), actor="ci", mode="quick"
-    )
+    record = evaluate(store, Ref(NAME, register(store, folder)), actor="ci", mode="quick")
     sanity = record.report["checks"]["sanity"]
     assert record.status == "failed" and sanity["status"] == "failed"
     assert "NaN or Inf" in sanity["reasons"][0]
     assert record.report["metrics"]["log_loss"] is None  # not computed from garbage
+    stored = store.evaluations.latest(NAME, record.version)  # NaN never reaches the JSON
+    assert stored is not None and stored.report == record.report
 
 
 @pytest.mark.parametrize("head", ["identity", "sigmoid"])
