@@ -21,6 +21,7 @@ from baton.errors import BadInput, BatonError, Kind, NotFound
 from baton.serve.batcher import QueueFull
 from baton.serve.codec import decode_request, dumps, encode_error, encode_response
 from baton.serve.dataplane import DataPlane
+from baton.serve.loader import LoadedModel
 from baton.serve.metrics import CONTENT_TYPE, ServingMetrics
 from baton.serve.options import ServeOptions
 from baton.serve.protocol import HEADER_LENGTH
@@ -187,6 +188,7 @@ class ServeApp:
         path: str = scope["path"]
         if path == "/metrics":
             _allow(method, "GET")
+            runtime.repository.refresh_drift()
             return 200, runtime.metrics.exposition(), CONTENT_TYPE.encode(), []
         parts = path.strip("/").split("/")
         if parts[0] != "v2":
@@ -208,6 +210,9 @@ class ServeApp:
                 _allow(method, "GET")
                 plane.model_ready(name, version)
                 return _json({"name": name, "ready": True})
+            if rest == ["drift"]:  # baton's extension: drift of recent traffic per feature
+                _allow(method, "GET")
+                return _json(drift_report(runtime.repository.get(name, version)))
         elif parts in ([], [""]):
             _allow(method, "GET")
             return _json(plane.server_metadata())
@@ -271,6 +276,21 @@ class ServeApp:
             b"application/octet-stream",
             [(HEADER_LENGTH.encode(), str(json_length).encode())],
         )
+
+
+def drift_report(model: LoadedModel) -> dict[str, Any]:
+    """``GET /v2/models/{name}/drift``: what ``baton drift`` prints."""
+    base = {"name": model.name, "version": model.version}
+    if model.drift is None:
+        return {**base, "reference": False, "features": []}
+    return {
+        **base,
+        "reference": True,
+        "features": [
+            {"feature": s.feature, "score": s.score, "samples": s.samples, "status": s.status}
+            for s in model.drift.scores()
+        ],
+    }
 
 
 def _allow(method: str, *allowed: str) -> None:

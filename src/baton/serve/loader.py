@@ -13,6 +13,7 @@ from baton.core.serving_config import ServingConfig
 from baton.core.signature import Signature
 from baton.errors import BadInput, Unavailable
 from baton.serve.batcher import Batcher
+from baton.serve.drift import DriftMonitor
 from baton.serve.metrics import ModelSeries
 from baton.store.registry import VersionInfo
 from baton.store.store import Store
@@ -39,6 +40,7 @@ class LoadedModel:
     batcher: Batcher
     series: ModelSeries
     batchable: bool
+    drift: DriftMonitor | None = None
 
     @property
     def name(self) -> str:
@@ -105,6 +107,7 @@ def load_version(
     series: ModelSeries,
     max_queue: int,
     on_batch: Callable[[int, float], None],
+    drift: DriftMonitor | None = None,
 ) -> LoadedModel:
     """Verify the artifact, open a session and build the model's batcher (blocking)."""
     sha = config.model_sha256 or info.sha256
@@ -112,12 +115,26 @@ def load_version(
     session = _session(str(path), config)
     signature = Signature.model_validate(info.manifest["signature"])
     batchable = is_batchable(signature)
+    run = runner(session, info.ref)
+    if drift is not None:
+        run = _watched(run, drift)
     batcher = Batcher(
-        runner(session, info.ref),
+        run,
         max_batch_size=config.max_batch_size if batchable else 1,
         max_queue_delay_s=config.max_queue_delay_ms / 1000.0,
         max_queue=max_queue,
         on_batch=on_batch,
         name=info.ref,
     )
-    return LoadedModel(info, signature, config, alias, batcher, series, batchable)
+    return LoadedModel(info, signature, config, alias, batcher, series, batchable, drift)
+
+
+def _watched(run: Callable[[Arrays], Arrays], drift: DriftMonitor) -> Callable[[Arrays], Arrays]:
+    """The runner, with each batch's inputs and outputs sampled into the drift monitor."""
+
+    def watched(feed: Arrays) -> Arrays:
+        results = run(feed)
+        drift.observe(feed, results)
+        return results
+
+    return watched

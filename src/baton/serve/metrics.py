@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,8 @@ from prometheus_client import multiprocess as prom_multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
+
+from baton.core.drift import DriftScore
 
 REQUESTS_TOTAL = "baton_requests_total"
 REQUEST_DURATION = "baton_request_duration_seconds"
@@ -178,6 +180,17 @@ class ServingMetrics:
             if self.multiprocess_dir is not None:  # shared files keep values: zero it first
                 self.model_info.labels(model, version, alias, owner).set(0)
             self.model_info.remove(model, version, alias, owner)
+
+    def drift(self, model: str, version: str, scores: Sequence[DriftScore]) -> None:
+        """Scores per feature; a feature with too little data has no score series."""
+        samples = max((s.samples for s in scores), default=0)
+        self.drift_samples.labels(model, version).set(samples)
+        for s in scores:
+            if s.score is not None:
+                self.drift_score.labels(model, version, s.feature).set(s.score)
+            else:
+                with contextlib.suppress(KeyError):
+                    self.drift_score.remove(model, version, s.feature)
 
     def exposition(self) -> bytes:
         if self.multiprocess_dir is None:

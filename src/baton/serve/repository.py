@@ -14,7 +14,9 @@ import logging
 from dataclasses import dataclass
 
 from baton.core.refs import Ref, parse_ref
+from baton.core.signature import Signature
 from baton.errors import BatonError, NotFound
+from baton.serve.drift import DriftMonitor, references
 from baton.serve.loader import LoadedModel, load_version
 from baton.serve.metrics import ServingMetrics
 from baton.serve.options import ServeOptions, serving_config_for
@@ -148,7 +150,24 @@ class ModelRepository:
             series=series,
             max_queue=self.options.max_queue,
             on_batch=on_batch,
+            drift=self._drift_monitor(info),
         )
+
+    def _drift_monitor(self, info: VersionInfo) -> DriftMonitor | None:
+        """From the latest evaluation's reference; None (and said once) when there is none."""
+        evaluation = self.store.evaluations.latest(info.model, info.number)
+        inputs, outputs = references(evaluation.report if evaluation else None)
+        if inputs is None and outputs is None:
+            log.warning("%s: no drift reference (run `baton evaluate %s`)", info.ref, info.ref)
+            return None
+        signature = Signature.model_validate(info.manifest["signature"])
+        return DriftMonitor(signature, inputs, outputs)
+
+    def refresh_drift(self) -> None:
+        """Publish every served version's drift scores (called when /metrics is read)."""
+        for model in self.models():
+            if model.drift is not None:
+                self.metrics.drift(model.name, model.version, model.drift.scores())
 
     async def _retire(self, model: LoadedModel) -> None:
         await model.batcher.close()

@@ -1,0 +1,115 @@
+"""Drift on the serving path: each loaded version counts its traffic into the bins of the
+evaluation's reference, in constant memory, and reports PSI per feature.
+
+Observation is sampled to a time budget: after a batch is observed (at most ``max_rows``
+of its rows), the next is observed only once ``1 / budget`` times as long has passed, so
+drift costs the hot path at most ``budget`` (2%) of its time whatever the load. Two
+generations of counts rotate every ``window_rows`` rows, so the scores describe recent
+traffic (between one and two windows of it), not everything since the server started.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from baton.core.drift import DriftScore, DriftSketch, Reference, feature_matrix, scores
+from baton.core.signature import Signature
+
+Arrays = Mapping[str, np.ndarray[Any, Any]]
+Clock = Callable[[], float]
+
+
+class _Windowed:
+    """Current and previous generation of one reference's counts."""
+
+    def __init__(self, reference: Reference, window_rows: int) -> None:
+        self.reference = reference
+        self.window_rows = window_rows
+        self.current = DriftSketch(reference)
+        self.previous: DriftSketch | None = None
+
+    def observe(self, values: np.ndarray) -> None:
+        self.current.observe(values)
+        if self.current.rows >= self.window_rows:
+            self.previous, self.current = self.current, DriftSketch(self.reference)
+
+    def combined(self) -> DriftSketch:
+        both = DriftSketch(self.reference)
+        for part in (self.current, self.previous):
+            if part is not None:
+                both.counts += part.counts
+                both.rows += part.rows
+        return both
+
+
+class DriftMonitor:
+    """Inputs and outputs of one served version against its evaluation data."""
+
+    def __init__(
+        self,
+        signature: Signature,
+        inputs: Reference | None,
+        outputs: Reference | None,
+        *,
+        window_rows: int = 100_000,
+        budget: float = 0.02,
+        max_rows: int = 64,
+        clock: Clock = time.perf_counter,
+    ) -> None:
+        self._input_names = [s.name for s in signature.inputs]
+        self._output_names = [s.name for s in signature.outputs]
+        self._inputs = _Windowed(inputs, window_rows) if inputs else None
+        self._outputs = _Windowed(outputs, window_rows) if outputs else None
+        self._budget = budget
+        self._max_rows = max_rows
+        self._clock = clock
+        self._next = -float("inf")
+
+    def observe(self, feed: Arrays, results: Arrays) -> None:
+        """Called with every batch (on the model's thread); samples, never raises."""
+        started = self._clock()
+        if started < self._next:
+            return
+        try:
+            for side, tensors, names in (
+                (self._inputs, feed, self._input_names),
+                (self._outputs, results, self._output_names),
+            ):
+                if side is None:
+                    continue
+                first = next((tensors[n] for n in names if n in tensors), None)
+                if first is None or first.ndim == 0:
+                    continue
+                rows = min(len(first), self._max_rows)
+                sample = {n: tensors[n][:rows] for n in names if n in tensors}
+                _, matrix = feature_matrix(sample, names, rows)
+                side.observe(matrix)
+        except Exception:  # a drift summary must never fail a request
+            pass
+        finally:
+            finished = self._clock()
+            self._next = finished + (finished - started) / self._budget
+
+    def scores(self, min_samples: int | None = None) -> list[DriftScore]:
+        out: list[DriftScore] = []
+        for side in (self._inputs, self._outputs):
+            if side is not None:
+                combined = side.combined()
+                out += scores(combined) if min_samples is None else scores(combined, min_samples)
+        return out
+
+    @property
+    def samples(self) -> int:
+        return self._inputs.combined().rows if self._inputs else 0
+
+
+def references(report: Mapping[str, Any] | None) -> tuple[Reference | None, Reference | None]:
+    """The input and output references an evaluation report stored, if any."""
+    stored = (report or {}).get("drift_reference") or {}
+    inputs = Reference.from_json(stored["inputs"]) if stored.get("inputs") else None
+    outputs = Reference.from_json(stored["outputs"]) if stored.get("outputs") else None
+    return inputs, outputs
