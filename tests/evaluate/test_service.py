@@ -68,6 +68,9 @@ def test_fair_retrain_passes_against_production(
     assert config.cores == 1 and config.throughput_rps and config.throughput_rps >= 500
     assert config.p99_latency_ms is not None and config.p99_latency_ms <= 20
     assert store.registry.audit(NAME, limit=1)[0].action == "evaluation.passed"
+    drift = report["drift_reference"]  # what the server measures its traffic against
+    assert drift["inputs"]["rows"] == 450
+    assert len(drift["outputs"]["features"]) == 10
 
 
 def test_default_profile_measures_int8_and_the_grid(

@@ -25,6 +25,7 @@ from baton.errors import BadInput, NotFound
 from baton.evaluate import metrics
 from baton.evaluate.compare import compare, int8_tradeoff
 from baton.evaluate.datasets import EvalData
+from baton.evaluate.drift_reference import drift_reference
 from baton.evaluate.profiler import (
     Mode,
     Point,
@@ -325,6 +326,7 @@ def _run(
         "recommended": recommended.model_dump(mode="json") if recommended else None,
         "run_seconds": run.seconds,
         "notes": notes,
+        "drift_reference": drift_reference(manifest, data, run.outputs["candidate"]),
     }
     return _json_safe(report), (recommended.model_dump(mode="json") if recommended else None)
 
