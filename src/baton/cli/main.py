@@ -9,7 +9,14 @@ import typer
 from pydantic import ValidationError
 
 from baton import __version__
-from baton.cli import evaluate_cmds, monitor_bundle_cmds, monitor_cmds, registry_cmds, serve_cmd
+from baton.cli import (
+    drift_cmd,
+    evaluate_cmds,
+    monitor_bundle_cmds,
+    monitor_cmds,
+    registry_cmds,
+    serve_cmd,
+)
 from baton.cli.output import err_console, fail
 from baton.cli.owner_cmds import register_commands as register_owner_commands
 from baton.cli.quickstart import quickstart
@@ -61,6 +68,7 @@ app.command()(quickstart)
 app.command()(evaluate_cmds.evaluate)
 app.command()(evaluate_cmds.report)
 app.command()(serve_cmd.serve)
+app.command()(drift_cmd.drift)
 app.add_typer(registry_cmds.alias_app, name="alias")
 app.add_typer(schema_app, name="schema")
 app.add_typer(monitor_cmds.exporters_app, name="exporters")
