@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from baton.config import Settings
@@ -167,3 +171,48 @@ def test_remote_commands_print_what_local_ones_print(
     gone = baton({**env, "BATON_URL": "http://127.0.0.1:9", "BATON_TOKEN": "x"}, "models")
     assert gone.returncode == 2 and "cannot reach the control plane" in gone.stderr
     assert "Traceback" not in gone.stderr
+
+
+def test_baton_api_serves_the_control_plane(env: dict[str, str], world: World) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "baton.cli.main", "api", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.2)
+        headers = {"Authorization": f"Bearer {world.tokens['sam']}"}
+        assert httpx.get(f"{url}/v1/whoami", headers=headers).json()["name"] == "sam"
+        assert httpx.get(f"{url}/v1/whoami").status_code == 401
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert world.tokens["sam"] not in out + err  # never logged
+    for host in ("256.0.0.1", "no-such-host.invalid"):
+        bad = baton(env, "api", "--port", str(port), "--host", host)
+        assert bad.returncode == 2 and f"cannot listen on {host}" in bad.stderr
+
+
+def test_baton_api_refuses_a_taken_port(env: dict[str, str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        taken = baton(env, "api", "--port", str(port))
+    assert taken.returncode == 2, taken.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in taken.stderr
+    assert "Traceback" not in taken.stderr

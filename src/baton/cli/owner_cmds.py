@@ -7,6 +7,7 @@ control plane at BATON_URL as the owner of BATON_TOKEN, with the same output.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -385,9 +386,24 @@ def api(
 
     from baton.api.app import create_app
 
+    _check_can_listen(host, port)
     app = create_app(state(ctx).store)
     console.print(f"control plane on http://{host}:{port}  (OpenAPI: /openapi.json)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Say plainly when the address is wrong or taken, before the server starts."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except OSError as exc:
+        raise BadInput(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}): "
+            "pick another --port, or a --host this machine has"
+        ) from None
 
 
 def register_commands(app: typer.Typer) -> None:
