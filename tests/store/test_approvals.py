@@ -6,6 +6,8 @@ Every allowed and forbidden step is tried, and the audit log is checked for each
 from __future__ import annotations
 
 import multiprocessing as mp
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -200,3 +202,25 @@ def test_concurrent_promotions_one_wins_the_other_is_refused(
     log = world.actions()
     assert log.count("promotion.request") == 1
     assert log.count("promotion.request.refused") == 2
+
+
+def test_concurrent_final_approvals_apply_the_step_exactly_once(world: World) -> None:
+    """research and serving approve production at the same moment: no write skew."""
+    p, who = world.gov.promotions, world.people
+    world.evaluate(1)
+    p.promote("toy", 1, Target.STAGING, who["alice"], "ready")
+    p.approve("toy", 1, Target.STAGING, who["bob"], "ok")
+    p.promote("toy", 1, Target.PRODUCTION, who["sam"], "release")
+    barrier = threading.Barrier(2)
+
+    def approve(name: str) -> str:
+        barrier.wait()
+        return p.approve("toy", 1, Target.PRODUCTION, who[name], "go").state
+
+    with ThreadPoolExecutor(2) as pool:
+        states = sorted(pool.map(approve, ["bob", "sue"]))
+    assert states == ["applied", "pending"]
+    assert world.store.registry.model("toy")[0].aliases["production"] == 1
+    log = world.actions()
+    assert log.count("promotion.apply") == 2  # staging, then production once
+    assert log.count("promotion.approve") == 3
