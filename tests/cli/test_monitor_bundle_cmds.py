@@ -43,6 +43,13 @@ def test_bundle_then_check(env: dict[str, str], tmp_path: Path) -> None:
     assert "rules/toy.rules.yaml" in report["files"]
     assert any("watching version 1" in n for n in report["notes"])
 
+    fast = baton(env, "monitor", "bundle", "toy", "--out", str(tmp_path / "fast"),
+                 "--time-scale", "60", "--scrape-interval", "1s")  # fmt: skip
+    assert fast.returncode == 0, fast.stderr
+    assert "scrape_interval: 1s" in (tmp_path / "fast" / "prometheus.yml").read_text()
+    assert "for: 10s" in (tmp_path / "fast" / "rules" / "toy.rules.yaml").read_text()
+    assert "group_wait: 500ms" in (tmp_path / "fast" / "alertmanager.yml").read_text()
+
     checked = baton(env, "monitor", "check", str(tmp_path / "b"))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "FAIL" not in checked.stdout

@@ -107,7 +107,7 @@ def test_time_scaled_rules_keep_their_meaning(tmp_path: Path) -> None:
     assert "[5s]" in text
     assert "[60s]" in text
     assert "[5m]" not in text
-    assert "for: 2s" in text
+    assert "for: 10s" in text  # 2m / 60, raised to the floor that target discovery needs
     tests = tmp_path / "m.rules.test.yaml"
     tests.write_text(yaml.safe_dump(rule_tests(ruleset, rules.name), sort_keys=False))
     checked = check_rules(rules)
@@ -118,7 +118,7 @@ def test_time_scaled_rules_keep_their_meaning(tmp_path: Path) -> None:
 
 def test_scale_durations_formats() -> None:
     assert scale_durations({"for": "2m", "expr": "rate(x[3d])"}, 60) == {
-        "for": "2s",
+        "for": "10s",
         "expr": "rate(x[4320s])",
     }
     assert scale_durations({"interval": "1m"}, 120) == {"interval": "500ms"}

@@ -22,7 +22,7 @@ from baton.core.manifest import SLO
 from baton.errors import Unavailable
 from baton.monitor.alertmanager import ModelRouting, ReceiversFile, alertmanager_config
 from baton.monitor.dashboards import model_dashboard, overview
-from baton.monitor.slo_rules import ModelTarget, rule_file, rule_tests, scale_durations
+from baton.monitor.slo_rules import ModelTarget, rule_file, rule_tests, scale_duration
 
 PROMETHEUS_FILE = "prometheus.yml"
 ALERTMANAGER_FILE = "alertmanager.yml"
@@ -42,11 +42,6 @@ class MonitoredModel:
 class Bundle:
     files: dict[str, str]  # relative path -> text
     notes: tuple[str, ...]
-
-
-def _scaled_duration(value: str, scale: float) -> str:
-    scaled: str = scale_durations({"for": value}, scale)["for"]
-    return scaled
 
 
 def _yaml(data: Any) -> str:
@@ -100,7 +95,7 @@ def build_bundle(
     am = alertmanager_config([m.routing for m in models], receivers)
     route = am.config["route"]
     for key in ("group_wait", "group_interval", "repeat_interval"):
-        route[key] = _scaled_duration(route[key], time_scale)
+        route[key] = scale_duration(route[key], time_scale)
     files[ALERTMANAGER_FILE] = _yaml(am.config)
     files[ROUTE_TESTS_FILE] = _yaml(
         [{"labels": labels, "receivers": list(expected)} for labels, expected in am.expectations]

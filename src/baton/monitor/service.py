@@ -84,4 +84,6 @@ def bundle_for(
         targets_dir=targets_dir,
         alertmanager=alertmanager,
         notes=notes,
+        scrape_interval=scrape_interval,
+        time_scale=time_scale,
     )

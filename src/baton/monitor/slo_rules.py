@@ -220,11 +220,23 @@ _DURATION = re.compile(r"^(\d+)([smhd])$")
 _RANGE = re.compile(r"\[(\d+)([smhd])\]")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _TIMED_KEYS = ("for", "interval", "eval_time", "evaluation_interval")
+# Prometheus applies newly discovered targets in 5 s steps: a scaled ``for`` shorter than
+# this would let absent() alerts fire while a freshly started Prometheus is still finding
+# the servers.
+MIN_SCALED_FOR_MS = 10_000
 
 
-def _scaled(amount: str, unit: str, scale: float) -> str:
-    ms = max(1, round(int(amount) * _UNIT_S[unit] * 1000 / scale))
+def _scaled(amount: str, unit: str, scale: float, floor_ms: int = 1) -> str:
+    ms = max(floor_ms, round(int(amount) * _UNIT_S[unit] * 1000 / scale))
     return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
+def scale_duration(value: str, scale: float) -> str:
+    """One Prometheus duration (``30s``, ``5m``) divided by ``scale``."""
+    hit = _DURATION.match(value)
+    if hit is None:
+        raise ValueError(f"{value!r} is not a duration like 30s or 5m")
+    return value if scale == 1 else _scaled(hit[1], hit[2], scale)
 
 
 def scale_durations(data: Any, scale: float) -> Any:
@@ -242,7 +254,8 @@ def scale_durations(data: Any, scale: float) -> Any:
     out: dict[str, Any] = {}
     for key, value in data.items():
         if key in _TIMED_KEYS and isinstance(value, str) and (hit := _DURATION.match(value)):
-            out[key] = _scaled(hit[1], hit[2], scale)
+            floor = MIN_SCALED_FOR_MS if key == "for" else 1
+            out[key] = _scaled(hit[1], hit[2], scale, floor)
         elif key == "expr" and isinstance(value, str):
             out[key] = _RANGE.sub(lambda h: f"[{_scaled(h[1], h[2], scale)}]", value)
         else:
@@ -414,7 +427,7 @@ def rule_tests(ruleset: RuleSet, rule_file_name: str) -> dict[str, Any]:
             fire = [_series("up", sc.inst, f"1x{sc.MINUTES}")]
             labels = {"model": ruleset.target.model}
         elif name == "BatonReplicaDown":
-            fire = sc.served(minutes_up=sc.MINUTES - 10)
+            fire = sc.served(minutes_up=sc.MINUTES - 20)
             labels = {**sc.mv, "instance": sc.inst["instance"]}
         elif name == "BatonInputDrift":
             fire = sc.drift(0.6) + sc.served()

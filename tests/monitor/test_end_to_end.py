@@ -1,0 +1,130 @@
+"""The whole monitoring path, for real: baton serve -> Prometheus -> Alertmanager -> a team.
+
+A slow model breaches its latency SLO and the alert reaches its teams' webhook receivers;
+a healthy model served beside it raises nothing. The bundle runs 60x faster than real time
+(every window, ``for`` and grouping wait scaled alike) so the test takes seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import onnx
+import pytest
+import yaml
+
+from baton.runtime.mlp import random_mlp
+from tests.handover_factory import write_handover
+from tests.monitor.conftest import Webhook, free_port, need
+
+
+def baton(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "baton.cli.main", *args], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+    return {**out, "BATON_HOME": str(tmp_path / "home"), "BATON_USER": "ops", "COLUMNS": "200"}
+
+
+def handovers(tmp_path: Path) -> tuple[Path, Path]:
+    slow = write_handover(tmp_path / "slow", name="slow", owner="research",
+                          slo={"p99_latency_ms": 1, "max_error_rate": 0.01})  # fmt: skip
+    onnx.save(random_mlp([4, 2048, 2048, 3], seed=5), str(slow / "model.onnx"))
+    healthy = write_handover(tmp_path / "fast", name="fast", owner="research",
+                             slo={"p99_latency_ms": 1000, "max_error_rate": 0.01})  # fmt: skip
+    return slow, healthy
+
+
+@pytest.fixture
+def served(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    for folder in handovers(tmp_path):
+        assert baton(env, "register", str(folder)).returncode == 0
+        name = folder.name
+        assert baton(env, "alias", "set", f"{name}@production", "1").returncode == 0
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "baton.cli.main", "serve", "slow", "fast", "--port", str(port),
+         "--max-batch-size", "1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(30)
+
+
+def load(url: str, stop: threading.Event) -> None:
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4],
+                        "data": np.zeros(4).tolist()}]}  # fmt: skip
+    with httpx.Client(base_url=url, timeout=30) as client:
+        while not stop.is_set():
+            for name in ("slow", "fast"):
+                client.post(f"/v2/models/{name}/infer", json=body)
+
+
+def test_a_latency_breach_reaches_the_teams_and_a_healthy_model_stays_quiet(
+    env: dict[str, str], tmp_path: Path, served: str, webhook: Webhook
+) -> None:
+    need("prometheus")
+    need("alertmanager")
+    receivers = tmp_path / "receivers.yaml"
+    hook = {"type": "webhook", "url": webhook.url}
+    receivers.write_text(yaml.safe_dump({"teams": {
+        "serving": {"critical": hook, "warning": hook}, "research": {"critical": hook},
+    }}))  # fmt: skip
+    up = baton(env, "monitor", "up", "--receivers", str(receivers), "--time-scale", "60",
+               "--scrape-interval", "1s", "--prometheus-port", str(free_port()),
+               "--alertmanager-port", str(free_port()))  # fmt: skip
+    stop = threading.Event()
+    traffic = threading.Thread(target=load, args=(served, stop), daemon=True)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        traffic.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            fired = {
+                (a["labels"]["alertname"], a["labels"]["model"], n["receiver"])
+                for n in list(webhook.received)
+                for a in n["alerts"]
+                if a["status"] == "firing"
+            }
+            wanted = {
+                ("BatonLatencyBudgetFastBurn", "slow", "serving-critical"),
+                ("BatonLatencyBudgetFastBurn", "slow", "research-critical"),
+            }
+            if wanted <= fired:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"the alert never arrived; received: {webhook.received}")
+    finally:
+        stop.set()
+        traffic.join(30)
+        baton(env, "monitor", "down")
+    about_fast = [
+        a for n in webhook.received for a in n["alerts"] if a["labels"]["model"] == "fast"
+    ]
+    assert about_fast == []
+    alert = next(a for n in webhook.received for a in n["alerts"]
+                 if a["labels"]["alertname"] == "BatonLatencyBudgetFastBurn")  # fmt: skip
+    assert alert["labels"]["team"] == "serving"
+    assert alert["labels"]["version"] == "1"
+    assert alert["annotations"]["runbook_url"].endswith("#batonlatencybudgetfastburn")
