@@ -72,3 +72,16 @@ def test_bad_receivers_file_is_exit_2_and_writes_nothing(
     assert result.returncode == 2
     assert "receivers.yaml: teams.serving.critical" in result.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_team_default_slo_comes_from_the_policy_file(env: dict[str, str], tmp_path: Path) -> None:
+    assert baton(env, "register", str(write_handover(tmp_path / "h"))).returncode == 0  # no slo
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("default_slo: {p99_latency_ms: 50, max_error_rate: 0.01}\n")
+    made = baton({**env, "BATON_POLICY": str(policy)}, "monitor", "bundle", "toy",
+                 "--out", str(tmp_path / "b"), "--json")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    notes = json.loads(made.stdout)["notes"]
+    assert "toy: no slo in baton.yaml: using the team default" in notes
+    rules = (tmp_path / "b" / "rules" / "toy.rules.yaml").read_text()
+    assert 'le=\\"0.05\\"' in rules or 'le="0.05"' in rules

@@ -29,15 +29,18 @@ def bundle(
     json_out: bool = JSON,
 ) -> None:
     """Write rules with their tests, dashboards, prometheus.yml and alertmanager.yml."""
+    from baton.evaluate.policy_file import load_policy
     from baton.monitor.bundle import write_bundle
     from baton.monitor.service import bundle_for
 
     s = state(ctx)
+    default_slo = load_policy(s.settings.policy).default_slo
     made = bundle_for(
         s.store,
         names or [],
         targets_dir=s.settings.scrape_targets,
         receivers=receivers,
+        default_slo=default_slo,
         alertmanager=alertmanager,
         scrape_interval=scrape_interval,
         time_scale=time_scale,
@@ -90,14 +93,17 @@ def up(
     ),
 ) -> None:
     """Start Prometheus and Alertmanager on 127.0.0.1 with a fresh, checked bundle."""
+    from baton.evaluate.policy_file import load_policy
     from baton.monitor import stack
     from baton.monitor.bundle import write_bundle
     from baton.monitor.check import check_bundle
     from baton.monitor.service import bundle_for
 
     s = state(ctx)
+    default_slo = load_policy(s.settings.policy).default_slo
     made = bundle_for(
         s.store, names or [], targets_dir=s.settings.scrape_targets, receivers=receivers,
+        default_slo=default_slo,
         alertmanager=f"127.0.0.1:{alertmanager_port}", scrape_interval=scrape_interval,
         time_scale=time_scale,
     )  # fmt: skip

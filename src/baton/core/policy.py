@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from baton.core.manifest import describe_validation_error
+from baton.core.manifest import SLO, describe_validation_error
 from baton.errors import BadInput
 
 HIGHER_IS_BETTER: dict[str, bool] = {
@@ -114,6 +114,10 @@ class Policy(BaseModel):
     performance: PerformancePolicy = Field(default_factory=PerformancePolicy)
     require_slo: bool = Field(
         default=False, description="fail a model whose manifest states no SLO"
+    )
+    default_slo: SLO = Field(
+        default_factory=lambda: SLO(p99_latency_ms=100, max_error_rate=0.001),
+        description="what monitoring holds a model without an slo in baton.yaml to",
     )
 
     def gated_metrics(self, task: str) -> tuple[str, ...]:

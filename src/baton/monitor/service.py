@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from baton.core.manifest import SLO, Manifest
+from baton.core.policy import Policy
 from baton.core.refs import Ref, check_name
 from baton.errors import BadInput
 from baton.monitor.alertmanager import parse_receivers, routing_for
@@ -16,7 +17,7 @@ from baton.store.ownership import Roles
 from baton.store.store import Store
 
 DEPLOYED = ("production", "staging")
-DEFAULT_SLO = SLO(p99_latency_ms=100, max_error_rate=0.001)
+DEFAULT_SLO = Policy().default_slo
 
 
 def watched_models(
