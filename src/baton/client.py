@@ -138,6 +138,12 @@ class RemoteControl:
         found: NewUser = _as(NewUser, self._call("POST", "/v1/users", json=body))
         return found
 
+    def set_membership(self, name: str, team: str, member: bool, why: str | None) -> Person:
+        path = f"/v1/users/{name}/teams/{team}"
+        data = self._call("PUT" if member else "DELETE", path, params={"why": why} if why else {})
+        found: Person = _as(Person, data)
+        return found
+
     def issue_token(self, name: str) -> Issued:
         found: Issued = _as(Issued, self._call("POST", f"/v1/users/{name}/tokens"))
         return found

@@ -8,7 +8,7 @@ from baton.client import RemoteControl
 from baton.core.promotion import Target
 from baton.core.refs import Ref
 from baton.core.roles import RequestKind, Stage
-from baton.errors import BadInput, Conflict, NotFound, Unauthorized, Unavailable
+from baton.errors import BadInput, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
 from baton.store.governance import LocalControl
 from tests.api.conftest import Api
 
@@ -47,6 +47,10 @@ def test_remote_writes_act_as_the_token_owner(api: Api) -> None:
     with pytest.raises(Unauthorized, match="was revoked"):
         pat.whoami()
     pat = RemoteControl(api.url, second.token)
+    assert root.set_membership("pat", "serving", True, "pager").teams == ("platform", "serving")
+    assert root.set_membership("pat", "serving", False, None).teams == ("platform",)
+    with pytest.raises(Forbidden, match="only an admin"):
+        pat.set_membership("pat", "serving", True, "sneaky")
     assert pat.set_alias("toy", "shadow", 2, "mirror") is None
     assert pat.set_alias("toy", "shadow", 3, "mirror") == 2
     alice = api.remote("alice")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from baton.core.promotion import Target
+from baton.core.roles import NotPermitted
 from baton.errors import Conflict, Forbidden, NotFound, Unauthorized
 from baton.store.store import Store
 from tests.ownership_factory import World, build_world
@@ -50,3 +52,26 @@ def test_people_management_refusals(world: World) -> None:
         people.acting("stranger")
     assert "zed" not in [p.name for p in people.people()]
     assert people.person("root").admin and not people.person("alice").admin
+
+
+def test_membership_moves_roles_with_it(world: World) -> None:
+    people, who = world.gov.people, world.people
+    with pytest.raises(Forbidden, match="only an admin may change the teams of mia"):
+        people.set_membership("mia", "serving", who["alice"], member=True)
+    moved = people.set_membership("mia", "serving", who["root"], member=True, reason="on-call")
+    assert moved.teams == ("marketing", "serving")
+    with pytest.raises(Conflict, match="mia is already in team serving"):
+        people.set_membership("mia", "serving", who["root"], member=True)
+    world.evaluate(1)
+    asked = world.gov.promotions.promote("toy", 1, Target.STAGING, moved, "mia may now ask")
+    assert asked.requested_by == "mia"
+    gone = people.set_membership("alice", "research", who["root"], member=False)
+    assert gone.teams == ()
+    with pytest.raises(NotPermitted, match="your teams: none"):
+        world.gov.promotions.approve("toy", 1, Target.STAGING, gone, "still me?")
+    with pytest.raises(Conflict, match="alice is not in team research"):
+        people.set_membership("alice", "research", who["root"], member=False)
+    with pytest.raises(NotFound, match="unknown team 'ghosts'"):
+        people.set_membership("alice", "ghosts", who["root"], member=True)
+    actions = [e.action for e in world.store.registry.audit(limit=100)]
+    assert actions[:3] == ["promotion.approve.refused", "user.leave", "promotion.request"]

@@ -19,6 +19,7 @@ from baton.api.schemas import (
     RolesIn,
     StepIn,
     TeamIn,
+    Text,
     UserIn,
     WhyIn,
 )
@@ -67,6 +68,26 @@ def add_user(body: UserIn, gov: Gov, me: Me) -> NewUser:
         body.name, body.teams, me, admin=body.admin, reason=body.why
     )
     return NewUser(person, issued)
+
+
+@router.put("/users/{name}/teams/{team}", tags=["people"])
+def join_team(
+    name: Name, team: Name, gov: Gov, me: Me, why: Annotated[Text | None, Query()] = None
+) -> Person:
+    """Add a person to a team (admins only)."""
+    return gov.people.set_membership(
+        check_name(name, "user name"), check_name(team, "team name"), me, member=True, reason=why
+    )
+
+
+@router.delete("/users/{name}/teams/{team}", tags=["people"])
+def leave_team(
+    name: Name, team: Name, gov: Gov, me: Me, why: Annotated[Text | None, Query()] = None
+) -> Person:
+    """Take a person off a team (admins only)."""
+    return gov.people.set_membership(
+        check_name(name, "user name"), check_name(team, "team name"), me, member=False, reason=why
+    )
 
 
 @router.get("/tokens", tags=["people"])

@@ -86,6 +86,30 @@ def _print_token(issued: Issued) -> None:
     )
 
 
+@user_app.command("join")
+def user_join(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="user name"),
+    team: str = typer.Option(..., "--team", help="team to join"),
+    why: str | None = WHY,
+) -> None:
+    """Add a person to a team (admins); their roles follow the team's."""
+    person = state(ctx).control.set_membership(name, team, True, why)
+    console.print(f"[green]{person.name}[/] now in {', '.join(person.teams)}")
+
+
+@user_app.command("leave")
+def user_leave(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="user name"),
+    team: str = typer.Option(..., "--team", help="team to leave"),
+    why: str | None = WHY,
+) -> None:
+    """Take a person off a team (admins); revoke their tokens too if they leave baton."""
+    person = state(ctx).control.set_membership(name, team, False, why)
+    console.print(f"[green]{person.name}[/] now in {', '.join(person.teams) or 'no team'}")
+
+
 @user_app.command("list")
 def user_list(ctx: typer.Context, json_out: bool = JSON) -> None:
     """People and their teams."""

@@ -195,6 +195,29 @@ class People:
         write(self.engine, work)
         return self.person(name), Issued(name, public_id, token)
 
+    def set_membership(
+        self, name: str, team: str, actor: Person, *, member: bool, reason: str | None = None
+    ) -> Person:
+        """Add a person to a team or take them off it (admins only). Their roles follow."""
+        _need_admin(actor, f"change the teams of {name}")
+
+        def work(conn: sa.Connection) -> None:
+            person_id, team_id = _person_id(conn, name), _team_id(conn, team)
+            key = (memberships.c.person_id == person_id) & (memberships.c.team_id == team_id)
+            present = conn.execute(sa.select(memberships).where(key)).first() is not None
+            if present == member:
+                state = "already in" if member else "not in"
+                raise Conflict(f"{name} is {state} team {team}")
+            if member:
+                conn.execute(memberships.insert().values(person_id=person_id, team_id=team_id))
+            else:
+                conn.execute(memberships.delete().where(key))
+            action = "user.join" if member else "user.leave"
+            audit(conn, actor.name, action, reason=reason, detail={"user": name, "team": team})
+
+        write(self.engine, work)
+        return self.person(name)
+
     def people(self) -> list[Person]:
         with read(self.engine) as conn:
             names = conn.execute(sa.select(people.c.name).order_by(people.c.name)).scalars()
