@@ -122,3 +122,15 @@ def test_scale_durations_formats() -> None:
         "expr": "rate(x[4320s])",
     }
     assert scale_durations({"interval": "1m"}, 120) == {"interval": "500ms"}
+
+
+def test_every_alert_links_to_a_runbook_section_that_exists() -> None:
+    import re
+
+    runbooks = Path(__file__).parents[2] / "docs" / "runbooks.md"
+    anchors = {h.lower() for h in re.findall(r"^## (\w+)", runbooks.read_text(), re.M)}
+    ruleset = rule_file(ModelTarget("m", "1", "t", SLO(p99_latency_ms=10)), DEFAULT)
+    for group in ruleset.rules["groups"]:
+        for rule in group["rules"]:
+            if "alert" in rule:
+                assert rule["annotations"]["runbook_url"].split("#")[1] in anchors, rule["alert"]
