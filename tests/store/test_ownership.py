@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from baton.core.roles import NotPermitted, Stage
 from baton.errors import BadInput, Forbidden
@@ -65,3 +66,18 @@ def test_site_roles_are_admin_only_and_apply_to_every_model(world: World) -> Non
     owners = world.gov.roles.owners("toy")
     assert owners.source == "site"
     assert owners.matrix.accountable(Stage.DEPLOYMENT) == "research"
+
+
+def test_migration_0003_downgrades_and_upgrades_again(store: Store) -> None:
+    from alembic import command
+
+    from baton.store.db import _alembic_config, current_revisions, migrate
+
+    with store.engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0002")
+    assert current_revisions(store.engine) == {"0002"}
+    assert "people" not in sa.inspect(store.engine).get_table_names()
+    assert migrate(store.engine) is True
+    assert {"people", "tokens", "promotions", "approvals", "requests", "role_matrices"} <= set(
+        sa.inspect(store.engine).get_table_names()
+    )
