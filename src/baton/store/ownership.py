@@ -14,7 +14,15 @@ from typing import Any, Literal, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from baton.core.roles import Action, Matrix, check_matrix, default_matrix, may_act, parse_matrix
+from baton.core.roles import (
+    OWNER,
+    Action,
+    Matrix,
+    check_matrix,
+    default_matrix,
+    may_act,
+    parse_matrix,
+)
 from baton.errors import BatonError, Forbidden, NotFound
 from baton.store.ownership_tables import role_matrices
 from baton.store.people import Person
@@ -93,7 +101,8 @@ def model_row(conn: sa.Connection, name: str, *, lock: bool = False) -> Any:
 def owners_in(conn: sa.Connection, name: str | None) -> Owners:
     """The matrix for ``name`` inside the caller's transaction (None: the site default)."""
     row = model_row(conn, name) if name is not None else None
-    base, source = default_matrix(), "built-in"
+    base = default_matrix()
+    source: Source = "built-in"
     site = _latest(conn, None)
     if site is not None:
         base, source = parse_matrix(site), "site"
@@ -101,11 +110,11 @@ def owners_in(conn: sa.Connection, name: str | None) -> Owners:
         own = _latest(conn, row.id)
         if own is not None:
             base, source = parse_matrix(own, base=base), "model"
-    owner = row.owner if row is not None else "{owner}"
+    owner = row.owner if row is not None else OWNER
     matrix = base.for_owner(owner) if row is not None else base
     known = set(conn.execute(sa.select(teams.c.name)).scalars())
-    missing = tuple(sorted(matrix.teams() - known - {"{owner}"}))
-    return Owners(name or "*", owner, source, matrix, missing)  # type: ignore[arg-type]
+    missing = tuple(sorted(matrix.teams() - known - {OWNER}))
+    return Owners(name or "*", owner, source, matrix, missing)
 
 
 def _latest(conn: sa.Connection, model_id: int | None) -> Any:
