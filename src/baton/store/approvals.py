@@ -116,8 +116,8 @@ class Promotions:
             if waiting is not None:
                 raise Conflict(
                     f"{model}:{waiting.number} is already waiting to go to {target.value} "
-                    f"(asked by {waiting.requested_by}): approve it, or cancel it with "
-                    f"`baton promote {model}:{waiting.number} --to {target.value} --cancel`"
+                    f"(asked by {waiting.requested_by}): approve it, or cancel it with `baton "
+                    f"promote {model}:{waiting.number} --to {target.value} --cancel --why ...`"
                 )
             new_id = insert_id(
                 conn,
@@ -351,7 +351,7 @@ class Promotions:
     ) -> None:
         ref = f"{model}:{version}"
         current = _aliases(conn, model_id)
-        cancel_hint = f"cancel it with `baton promote {ref} --to {target.value} --cancel`"
+        cancel_hint = f"cancel it (`baton promote {ref} --to {target.value} --cancel --why ...`)"
         if target is not Target.ARCHIVED and current.get(target.value) != promo.from_version:
             raise Conflict(
                 f"@{target.value} of {model} moved from {promo.from_version} to "
