@@ -244,3 +244,16 @@ def test_bad_input_is_400_with_one_line(api: Api) -> None:
         response = http.request(method.upper(), path, json=body)
         assert response.status_code == 400, (path, response.text)
         assert "\n" not in response.json()["error"]
+
+
+def test_framework_refusals_use_the_documented_error_shape(api: Api) -> None:
+    """Found by schemathesis: an unparseable body came back as FastAPI's {"detail": ...}."""
+    client = api.http("alice")
+    broken = client.post(
+        "/v1/requests", content=b"\xff not json", headers={"Content-Type": "application/json"}
+    )
+    assert broken.status_code in (400, 422)
+    assert set(broken.json()) >= {"error", "kind"}
+    unknown = client.get("/v1/no-such-route")
+    assert unknown.status_code == 404
+    assert unknown.json()["kind"] == "not_found"

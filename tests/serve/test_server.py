@@ -135,15 +135,17 @@ def test_sigterm_drains_in_flight_requests_then_exits_cleanly(start: Starter) ->
     for t in threads:
         t.start()
     # wait until the server holds all six (in flight), then ask it to stop
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # generous: the suite may share the cores with others
+    seen = 0.0
     while time.monotonic() < deadline:
         text = httpx.get(f"{url}/metrics", timeout=5).text
         line = next(x for x in text.splitlines() if x.startswith("baton_inflight_requests{"))
-        if float(line.split()[-1]) >= 6:
+        seen = max(seen, float(line.split()[-1]))
+        if seen >= 6:
             break
         time.sleep(0.01)
     else:
-        raise AssertionError("the six requests never were in flight together")
+        raise AssertionError(f"at most {seen:g} of six requests in flight; results: {results}")
     proc.send_signal(signal.SIGTERM)
     time.sleep(0.3)
     with pytest.raises(httpx.ConnectError):  # no longer accepting

@@ -53,3 +53,22 @@ def test_sqlite_parent_folder_is_created(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'deep' / 'er' / 'baton.db'}")
     migrate(engine)
     assert (tmp_path / "deep" / "er" / "baton.db").exists()
+
+
+def test_timestamps_read_back_timezone_aware(store: Store) -> None:
+    """SQLite drops the UTC offset; the column type puts it back, so the API's dates are valid."""
+    store.registry.append_audit("tester", "test.entry")
+    (entry,) = store.registry.audit()
+    assert entry.at.tzinfo is not None
+    assert entry.at.utcoffset() is not None and entry.at.utcoffset().total_seconds() == 0
+
+
+def test_naive_timestamps_are_refused_on_write(store: Store) -> None:
+    from datetime import datetime
+
+    from baton.store.tables import audit_log
+
+    with pytest.raises(sa.exc.StatementError, match="timezone-aware"), store.engine.begin() as conn:
+        conn.execute(audit_log.insert().values(
+            at=datetime(2026, 1, 1), actor="x", action="y", detail={},
+        ))  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from baton.core.roles import NotPermitted
 from baton.errors import BatonError, Kind
@@ -49,6 +50,19 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": message, "kind": Kind.BAD_INPUT.value}, status_code=400)
 
 
+def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own refusals (unparseable body, unknown route, wrong method) in our shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    kind = KIND_OF_STATUS.get(exc.status_code, Kind.BAD_INPUT)
+    message = str(exc.detail)
+    if exc.status_code == 400 and "parsing the body" in message:
+        message = "the request body is not valid JSON: send a JSON object"
+    return JSONResponse(
+        {"error": message, "kind": kind.value}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(BatonError, _baton_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
