@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.baton_cli import baton, clean_env
 from tests.handover_factory import write_handover
 
 
 @pytest.fixture
 def env(settings: object, tmp_path: Path) -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    out.update(
-        BATON_HOME=str(tmp_path / "home"),
+    return clean_env(
+        tmp_path / "home",
         BATON_DB_URL=settings.database_url,  # type: ignore[attr-defined]
         BATON_USER="cli-tester",
-        COLUMNS="200",
-    )
-    return out
-
-
-def baton(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baton.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
     )
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +16,8 @@ from baton.core.drift import build_reference, feature_matrix
 from baton.handover.register import register_handover
 from baton.store.store import open_store
 from baton.store.tx import utcnow
+from tests.baton_cli import baton, clean_env, serving
 from tests.handover_factory import write_handover
-from tests.monitor.conftest import free_port
 
 
 @pytest.fixture
@@ -34,33 +31,13 @@ def env(tmp_path: Path) -> dict[str, str]:
     store.evaluations.record("toy", 1, status="passed", report=report, actor="tester",
                              started_at=utcnow())  # fmt: skip
     store.close()
-    out = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    return {**out, "BATON_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+    return clean_env(tmp_path / "home")
 
 
 @pytest.fixture
 def server(env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "baton.cli.main", "serve", "toy", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(30)
-
-
-def baton(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "baton.cli.main", *args], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    with serving(env, "toy") as url:
+        yield url
 
 
 def test_drift_of_a_running_server(env: dict[str, str], server: str) -> None:

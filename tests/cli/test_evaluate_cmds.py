@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
+from tests.baton_cli import baton, clean_env
+
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    out.update(BATON_HOME=str(tmp_path / "home"), BATON_USER="ci", COLUMNS="200")
-    return out
-
-
-def baton(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baton.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    return clean_env(tmp_path / "home", BATON_USER="ci")
 
 
 def test_evaluate_passes_then_report_renders_json_and_html(

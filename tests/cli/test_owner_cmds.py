@@ -22,7 +22,7 @@ from baton.config import Settings
 from baton.core.roles import RequestKind
 from baton.store.store import open_store
 from tests.api.conftest import serve
-from tests.cli.test_cli import baton
+from tests.baton_cli import baton
 from tests.handover_factory import write_handover
 from tests.ownership_factory import World, build_world
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import signal
 import socket
@@ -14,31 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.baton_cli import baton, clean_env, free_port
 from tests.handover_factory import write_handover
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    out.update(BATON_HOME=str(tmp_path / "home"), BATON_USER="cli-tester", COLUMNS="200")
-    return out
-
-
-def baton(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baton.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return clean_env(tmp_path / "home", BATON_USER="cli-tester")
 
 
 def test_unknown_model_bad_options_and_busy_port_are_one_line_and_exit_2(

@@ -17,7 +17,7 @@ def served_metric_names() -> set[str]:
     metrics = ServingMetrics(CollectorRegistry())
     metrics.for_model("m", "1").request_duration.observe(0.01)
     metrics.count("m", "1", 200)
-    names = set()
+    names: set[str] = set()
     for family in metrics.registry.collect():
         names.update(sample.name for sample in family.samples)
         names.add(family.name)

@@ -7,9 +7,6 @@ a healthy model served beside it raises nothing. The bundle runs 60x faster than
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,19 +19,14 @@ import pytest
 import yaml
 
 from baton.runtime.mlp import random_mlp
+from tests.baton_cli import baton, clean_env, serving
 from tests.handover_factory import write_handover
 from tests.monitor.conftest import Webhook, free_port, need
 
 
-def baton(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "baton.cli.main", *args], env=env,
-                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
-
-
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    return {**out, "BATON_HOME": str(tmp_path / "home"), "BATON_USER": "ops", "COLUMNS": "200"}
+    return clean_env(tmp_path / "home", BATON_USER="ops")
 
 
 def handovers(tmp_path: Path) -> tuple[Path, Path]:
@@ -52,23 +44,8 @@ def served(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
         assert baton(env, "register", str(folder)).returncode == 0
         name = folder.name
         assert baton(env, "alias", "set", f"{name}@production", "1").returncode == 0
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "baton.cli.main", "serve", "slow", "fast", "--port", str(port),
-         "--max-batch-size", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(30)
+    with serving(env, "slow", "fast", "--max-batch-size", "1") as url:
+        yield url
 
 
 def load(url: str, stop: threading.Event) -> None:

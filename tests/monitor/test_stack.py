@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
+from tests.baton_cli import baton, clean_env
 from tests.handover_factory import write_handover
 from tests.monitor.conftest import Webhook, free_port, need
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    out.update(BATON_HOME=str(tmp_path / "home"), BATON_USER="ops", COLUMNS="200")
-    return out
-
-
-def baton(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baton.cli.main", *args],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    return clean_env(tmp_path / "home", BATON_USER="ops")
 
 
 def test_up_drill_down(env: dict[str, str], tmp_path: Path, webhook: Webhook) -> None:
