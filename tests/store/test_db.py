@@ -72,3 +72,10 @@ def test_naive_timestamps_are_refused_on_write(store: Store) -> None:
         conn.execute(audit_log.insert().values(
             at=datetime(2026, 1, 1), actor="x", action="y", detail={},
         ))  # fmt: skip
+
+
+def test_the_recorded_heads_are_alembics_heads() -> None:
+    """The fast up-to-date check compares with SCHEMA_HEADS: a new migration must update it."""
+    from baton.store.db import SCHEMA_HEADS
+
+    assert set(SCHEMA_HEADS) == schema_heads()

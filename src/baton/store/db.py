@@ -93,6 +93,20 @@ def _alembic_config(connection: sa.Connection | None = None) -> Any:
     return cfg
 
 
+# The newest migration(s). Kept here so that opening an up-to-date store (every CLI
+# command) needs one SELECT and no Alembic import; a test checks it against Alembic's view.
+SCHEMA_HEADS = frozenset({"0003"})
+
+
+def _stored_revisions(engine: Engine) -> frozenset[str] | None:
+    """The revisions recorded in the database, or None when it has no schema yet."""
+    with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        rows = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars()
+        return frozenset(rows)
+
+
 def schema_heads() -> set[str]:
     from alembic.script import ScriptDirectory
 
@@ -112,9 +126,11 @@ def migrate(engine: Engine) -> bool:
     Safe when several processes start at once: PostgreSQL takes an advisory lock and SQLite
     an immediate transaction, so the second waits and then finds nothing to do.
     """
-    from alembic import command
-
     try:
+        if _stored_revisions(engine) == SCHEMA_HEADS:
+            return False
+        from alembic import command
+
         if current_revisions(engine) == schema_heads():
             return False
         with engine.begin() as conn:
