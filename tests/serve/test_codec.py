@@ -105,6 +105,9 @@ def test_mixed_json_and_binary_inputs_keep_their_order() -> None:
 
 MALFORMED = [
     ({"inputs": [{"name": "x", "datatype": "FP8", "shape": [1], "data": [1]}]}, "datatype 'FP8'"),
+    # found by the fuzzer: an unhashable datatype raised TypeError (a 500) instead of a 400
+    ({"inputs": [{"name": "x", "datatype": [], "shape": [1], "data": [1]}]}, "datatype []"),
+    ({"inputs": [{"name": "x", "datatype": {}, "shape": [1], "data": [1]}]}, "datatype {}"),
     ({"inputs": [{"name": "x", "datatype": "FP32", "shape": [-1], "data": [1]}]}, '"shape"'),
     ({"inputs": [{"name": "x", "datatype": "FP32", "shape": "1", "data": [1]}]}, '"shape"'),
     ({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1]}]}, 'no "data"'),

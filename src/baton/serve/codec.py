@@ -115,7 +115,7 @@ def _input(raw: Any, i: int, tail: bytes, offset: int) -> tuple[InputTensor, int
     if not isinstance(name, str) or not name:
         raise BadInput(f'inputs[{i}] needs a "name" (a non-empty string)')
     datatype = raw.get("datatype")
-    if datatype not in NUMPY_DTYPES:
+    if not isinstance(datatype, str) or datatype not in NUMPY_DTYPES:  # [] is unhashable
         raise BadInput(
             f"input {name!r} has datatype {datatype!r}: use one of {', '.join(DATATYPES)}"
         )
