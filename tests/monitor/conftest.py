@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -25,6 +24,7 @@ import yaml
 
 from baton.errors import Unavailable
 from baton.monitor.promtool import locate
+from tests.baton_cli import free_port
 
 START_TIMEOUT_S = 30.0
 
@@ -37,13 +37,6 @@ def need(tool: str) -> Path:
         if os.environ.get("CI"):
             pytest.fail(exc.message)
         pytest.skip(exc.message)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from baton.runtime.mlp import random_mlp
-from tests.baton_cli import baton, clean_env, serving
+from tests.baton_cli import baton, clean_env, free_port, serving
 from tests.handover_factory import write_handover
-from tests.monitor.conftest import Webhook, free_port, need
+from tests.monitor.conftest import Webhook, need
 
 
 @pytest.fixture

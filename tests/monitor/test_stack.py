@@ -9,9 +9,9 @@ import httpx
 import pytest
 import yaml
 
-from tests.baton_cli import baton, clean_env
+from tests.baton_cli import baton, clean_env, free_port
 from tests.handover_factory import write_handover
-from tests.monitor.conftest import Webhook, free_port, need
+from tests.monitor.conftest import Webhook, need
 
 
 @pytest.fixture

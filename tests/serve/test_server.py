@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ import onnx
 import orjson
 import pytest
 import yaml
+from tests.baton_cli import free_port
 from tests.handover_factory import write_handover
 
 from baton.config import Settings
@@ -27,12 +27,6 @@ from baton.runtime.mlp import random_mlp
 from baton.store.store import open_store
 
 ROWS = 3000  # rows per request: a few hundred ms each on the heavy model
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def heavy_handover(folder: Path) -> Path:

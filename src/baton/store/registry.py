@@ -229,48 +229,45 @@ class Registry:
 
     def models(self) -> list[ModelInfo]:
         with read(self.engine) as conn:
-            rows = conn.execute(
-                sa.select(
-                    models.c.id,
-                    models.c.name,
-                    models.c.task,
-                    models.c.created_at,
-                    teams.c.name.label("owner"),
-                    sa.func.count(versions.c.id).label("n"),
-                    sa.func.max(versions.c.number).label("latest"),
-                )
-                .join(teams, teams.c.id == models.c.owner_team_id)
-                .outerjoin(versions, versions.c.model_id == models.c.id)
-                .group_by(
-                    models.c.id, models.c.name, models.c.task, models.c.created_at, teams.c.name
-                )
-                .order_by(models.c.name)
-            ).all()
-            alias_map = self._alias_map(conn)
-            return [
-                ModelInfo(
-                    r.name, r.owner, r.task, r.created_at, r.n, r.latest, alias_map.get(r.id, {})
-                )
-                for r in rows
-            ]
+            return self._model_infos(conn)
 
     def model(self, name: str) -> tuple[ModelInfo, list[VersionInfo]]:
-        """A model with all its versions, newest first."""
+        """A model with all its versions, newest first (one read, this model only)."""
         with read(self.engine) as conn:
             self._model_id(conn, name)
-        info = next(m for m in self.models() if m.name == name)
-        with read(self.engine) as conn:
-            numbers = (
-                conn.execute(
-                    sa.select(versions.c.number)
-                    .join(models, models.c.id == versions.c.model_id)
-                    .where(models.c.name == name)
-                    .order_by(versions.c.number.desc())
-                )
-                .scalars()
-                .all()
+            (info,) = self._model_infos(conn, name)
+            numbers = conn.execute(
+                sa.select(versions.c.number)
+                .join(models, models.c.id == versions.c.model_id)
+                .where(models.c.name == name)
+                .order_by(versions.c.number.desc())
+            ).scalars()
+            return info, [self._version(conn, name, n) for n in numbers.all()]
+
+    def _model_infos(self, conn: sa.Connection, name: str | None = None) -> list[ModelInfo]:
+        query = (
+            sa.select(
+                models.c.id,
+                models.c.name,
+                models.c.task,
+                models.c.created_at,
+                teams.c.name.label("owner"),
+                sa.func.count(versions.c.id).label("n"),
+                sa.func.max(versions.c.number).label("latest"),
             )
-            return info, [self._version(conn, name, n) for n in numbers]
+            .join(teams, teams.c.id == models.c.owner_team_id)
+            .outerjoin(versions, versions.c.model_id == models.c.id)
+            .group_by(models.c.id, models.c.name, models.c.task, models.c.created_at, teams.c.name)
+            .order_by(models.c.name)
+        )
+        if name is not None:
+            query = query.where(models.c.name == name)
+        rows = conn.execute(query).all()
+        alias_map = self._alias_map(conn)
+        return [
+            ModelInfo(r.name, r.owner, r.task, r.created_at, r.n, r.latest, alias_map.get(r.id, {}))
+            for r in rows
+        ]
 
     def resolve(self, ref: Ref) -> VersionInfo:
         """The version a reference means: a number, an alias, or for a bare name the
