@@ -1,0 +1,85 @@
+"""One audit's outcome: a row per deployment, and how the data was gathered.
+
+Built by ``audit.service``; rendered by ``audit.report`` (terminal table, JSON, HTML).
+Rows sort at-risk first, then by monthly savings, so the first line is the one to act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from baton.audit.observed import Observed
+from baton.core.inventory import Deployment
+from baton.core.sizing import Recommendation
+
+VERDICT_ORDER = {
+    "at risk": 0,
+    "under-provisioned": 1,
+    "over-provisioned": 2,
+    "idle": 3,
+    "insufficient data": 4,
+    "right-sized": 5,
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the deployment should be given, per replica, with bounds when autoscaled."""
+
+    replicas: int | None
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    cores: float | None = None
+    cpu_limit: float | None = None
+    memory_bytes: float | None = None
+    memory_limit_bytes: float | None = None
+    gpus: int = 0
+    hardware: str = "cpu"
+    max_batch_size: int | None = None
+    threads: int | None = None
+    precision: str | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    deployment: Deployment
+    observed: Observed | None  # None: Prometheus had nothing for it
+    recommendation: Recommendation
+    target: Target
+    slo_p99_ms: float | None
+    capacity_source: str  # where the per-replica capacity came from, in words
+    flags: tuple[str, ...] = ()  # "scale to zero", "consolidate", "move to cpu", ...
+
+    @property
+    def verdict(self) -> str:
+        return self.recommendation.verdict
+
+    @property
+    def at_risk(self) -> bool:
+        return self.recommendation.verdict == "at risk"
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    prometheus_url: str
+    start: float  # epoch seconds
+    end: float
+    step_s: float  # resolution of the statistics (subquery step)
+    plot_step_s: float  # resolution of the timelines
+    queries: int  # HTTP API queries made, all deployments at once each
+    elapsed_s: float
+    rows: tuple[Row, ...]
+    prices: dict[str, Any]  # the price table used, with `example: true` when defaults
+    notes: tuple[str, ...] = ()  # e.g. "window longer than the 15d Prometheus retains"
+    settings: dict[str, Any] = field(default_factory=dict)  # headroom, floor, window...
+
+    def sorted_rows(self) -> list[Row]:
+        return sorted(
+            self.rows,
+            key=lambda r: (VERDICT_ORDER.get(r.verdict, 9), -r.recommendation.monthly_savings),
+        )
+
+    @property
+    def at_risk(self) -> list[Row]:
+        return [r for r in self.rows if r.at_risk]
