@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 from hypothesis import assume, given
@@ -13,7 +14,9 @@ from baton.core.sizing import (
     Prices,
     SizingPolicy,
     Usage,
+    autoscale_replicas,
     cheapest,
+    cpu_cost_per_request,
     load_at_slo,
     recommend,
     replicas_needed,
@@ -138,3 +141,80 @@ def test_replicas_cover_the_peak_with_headroom(peak: float, per: float, headroom
     n = replicas_needed(peak, per, policy)
     assert n >= floor
     assert n * per >= peak * (1 + headroom) * (1 - 1e-9)
+
+
+def test_a_load_test_at_the_slo_is_taken_as_measured() -> None:
+    measured = Capacity(saturation_rps=5000, cores=2, at_slo_rps=700)
+    assert load_at_slo(measured, 10) == 700
+    rec = recommend(usage(1000), ALLOC, measured, slo_p99_ms=10)
+    assert rec.replicas == 2  # 1000 x 1.3 / 700
+    assert "measured at the SLO" in rec.reasons[0]
+
+
+def test_a_trickle_on_a_big_replica_is_flagged_for_consolidation() -> None:
+    rec = recommend(usage(5), ALLOC, CURVE, slo_p99_ms=10)
+    assert "consolidate" in rec.flags
+    assert rec.verdict == "over-provisioned"
+
+
+def test_idle_is_flagged_for_scale_to_zero() -> None:
+    rec = recommend(usage(0.001), ALLOC, CURVE, slo_p99_ms=10)
+    assert rec.flags == ("scale to zero",)
+    assert rec.monthly_cost_after == 0
+
+
+def test_autoscaled_bounds_follow_the_load_and_cost_the_mean() -> None:
+    alloc = Allocation(replicas=3, cores=1, memory_bytes=GIB, min_replicas=2, max_replicas=20,
+                       mean_replicas=6.0)  # fmt: skip
+    night, day = [100.0] * 12, [2400.0] * 12
+    rec = recommend(usage(2400), alloc, CURVE, slo_p99_ms=10, load_series=night + day)
+    assert (rec.min_replicas, rec.max_replicas) == (2, 4)  # 2400 x 1.3 / 1000 -> 4
+    prices = Prices()
+    assert rec.monthly_cost_now == pytest.approx(prices.monthly(6.0, 1, GIB, 0, "cpu"))
+    assert rec.monthly_cost_after == pytest.approx(
+        prices.monthly(3.0, 1, 0.5 * GIB * 1.15, 0, "cpu")
+    )
+    assert rec.verdict == "over-provisioned"
+    assert any("autoscaled" in r for r in rec.reasons)
+
+
+def test_an_autoscaler_capped_below_the_peak_is_under_provisioned() -> None:
+    alloc = Allocation(replicas=2, cores=1, memory_bytes=GIB, min_replicas=2, max_replicas=3)
+    rec = recommend(usage(2350), alloc, CURVE, slo_p99_ms=10, load_series=[2350.0] * 4)
+    assert rec.verdict == "under-provisioned", rec.reasons  # 78% of 3 replicas at the SLO
+    assert rec.max_replicas == 4  # 2350 x 1.3 / 1000 -> 4
+    rec = recommend(usage(2500), alloc, CURVE, slo_p99_ms=10, load_series=[2500.0] * 4)
+    assert rec.verdict == "at risk"  # 2500 / 3000 > 80%
+
+
+@given(
+    st.lists(st.floats(0, 5000), min_size=1, max_size=50),
+    st.floats(0, 1000),
+    st.floats(1, 2000),
+)
+def test_autoscaling_never_needs_fewer_replicas_when_load_grows(
+    loads: list[float], extra: float, per: float
+) -> None:
+    policy = SizingPolicy()
+    low, high, mean = autoscale_replicas(loads, per, policy)
+    low2, high2, mean2 = autoscale_replicas([x + extra for x in loads], per, policy)
+    assert policy.min_replicas <= low <= mean <= high
+    assert (low, high) <= (low2, high2) and mean <= mean2 + 1e-9
+
+
+@given(st.floats(1e-5, 1e-2), st.floats(0, 0.5), st.integers(0, 2**16))
+def test_cpu_cost_recovers_the_planted_marginal_and_idle_cost(
+    per_request: float, idle: float, seed: int
+) -> None:
+    rng = random.Random(seed)
+    rps = [rng.uniform(10, 500) for _ in range(48)]
+    cpu = [idle + per_request * r for r in rps]
+    found = cpu_cost_per_request(rps, cpu)
+    assert found is not None
+    assert found[0] == pytest.approx(per_request, rel=1e-6)
+    assert found[1] == pytest.approx(idle, rel=1e-6, abs=1e-9)
+
+
+def test_cpu_cost_refuses_steady_or_scarce_traffic() -> None:
+    assert cpu_cost_per_request([100.0] * 48, [0.5] * 48) is None
+    assert cpu_cost_per_request([1.0, 2.0], [0.1, 0.2]) is None

@@ -31,6 +31,7 @@ class Capacity:
     gpus: int = 0
     hardware: str = "cpu"
     curve: tuple[tuple[float, float], ...] = ()  # (offered req/s, p99 ms), measured
+    at_slo_rps: float | None = None  # measured directly: a load test held at the SLO
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Allocation:
     gpus: int = 0
     hardware: str = "cpu"
     max_replicas: int | None = None  # autoscaled: the HPA's upper bound
+    min_replicas: int | None = None  # autoscaled: the HPA's lower bound
+    mean_replicas: float | None = None  # observed over the window: what was paid for
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class SizingPolicy:
     idle_rps: float = 0.01  # below this peak: idle
     risk_utilization: float = 0.8  # peak above this share of capacity: at risk
     memory_margin: float = 0.15
+    consolidate_share: float = 0.1  # peak + headroom below this share of one replica
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,9 @@ class Recommendation:
     baseline_cpu_request: float | None  # usage-percentile method: CPU p95
     baseline_memory_request: float | None  # usage-percentile method: peak + 15%
     reasons: tuple[str, ...]
+    min_replicas: int | None = None  # autoscaled: recommended lower bound
+    max_replicas: int | None = None  # autoscaled: recommended upper bound
+    flags: tuple[str, ...] = ()  # "scale to zero", "consolidate", "SLO breached", ...
 
     @property
     def monthly_savings(self) -> float:
@@ -108,6 +115,8 @@ class Recommendation:
 
 def load_at_slo(capacity: Capacity, slo_p99_ms: float) -> float:
     """Largest load (req/s) one replica takes with p99 within the SLO; 0 if it never does."""
+    if capacity.at_slo_rps is not None:
+        return capacity.at_slo_rps
     if capacity.curve:
         points = sorted(capacity.curve)
         best = 0.0
@@ -136,6 +145,51 @@ def _per_million(monthly: float | None, rps_mean: float | None) -> float | None:
     return monthly / (rps_mean * HOURS_PER_MONTH * 3600 / 1e6)
 
 
+def cpu_cost_per_request(
+    rps: Sequence[float], cpu_cores: Sequence[float], min_points: int = 12
+) -> tuple[float, float] | None:
+    """CPU seconds one request costs, and the idle cores, from paired per-replica samples.
+
+    A least-squares line through (req/s, cores busy): its slope is the marginal cost of a
+    request, its intercept the idle cost (drift sketches, the interpreter). Dividing total
+    CPU by total requests instead would charge the idle cost to every request and, at low
+    traffic, make a replica look many times slower than it is. None when the samples are too
+    few or the traffic too steady to separate the two; the caller then says so.
+    """
+    pairs = [
+        (x, y)
+        for x, y in zip(rps, cpu_cores, strict=True)
+        if math.isfinite(x) and math.isfinite(y) and x >= 0 and y >= 0
+    ]
+    if len(pairs) < min_points:
+        return None
+    n = len(pairs)
+    mx = sum(x for x, _ in pairs) / n
+    my = sum(y for _, y in pairs) / n
+    sxx = sum((x - mx) ** 2 for x, _ in pairs)
+    if mx <= 0 or sxx <= (0.1 * mx) ** 2 * n:  # traffic varies by less than 10%
+        return None
+    slope = sum((x - mx) * (y - my) for x, y in pairs) / sxx
+    if slope <= 0:
+        return None
+    return slope, max(0.0, my - slope * mx)
+
+
+def autoscale_replicas(
+    rps: Sequence[float], per_replica: float, policy: SizingPolicy
+) -> tuple[int, int, float]:
+    """Bounds and mean replicas an autoscaler following ``rps`` (one value per step) needs.
+
+    Each step needs ``replicas_needed`` for its own load; the lower bound is the fewest any
+    step needed (never below the availability floor), the upper bound the most, and the
+    mean is what the deployment would pay for.
+    """
+    needed = [replicas_needed(r, per_replica, policy) for r in rps if math.isfinite(r)]
+    if not needed:
+        raise ValueError("no load samples to size an autoscaled deployment from")
+    return min(needed), max(needed), sum(needed) / len(needed)
+
+
 def recommend(
     usage: Usage,
     allocation: Allocation,
@@ -143,11 +197,21 @@ def recommend(
     slo_p99_ms: float,
     policy: SizingPolicy = SizingPolicy(),
     prices: Prices = Prices(),
+    load_series: Sequence[float] = (),
 ) -> Recommendation:
-    """One deployment's verdict, sizing and cost, each with the reason behind it."""
+    """One deployment's verdict, sizing and cost, each with the reason behind it.
+
+    ``load_series`` (req/s per step over the window) sizes an autoscaled deployment
+    (``allocation.max_replicas`` set): bounds and a mean replica count instead of one
+    fixed count, so its cost after follows the traffic as its cost now does.
+    """
     reasons: list[str] = []
+    flags: list[str] = []
+    paid_replicas = (
+        allocation.mean_replicas if allocation.mean_replicas is not None else allocation.replicas
+    )
     now = prices.monthly(
-        allocation.replicas,
+        paid_replicas,
         allocation.cores,
         allocation.memory_bytes,
         allocation.gpus,
@@ -166,6 +230,7 @@ def recommend(
         per_replica: float | None = None,
         utilization: float | None = None,
         after: float | None = None,
+        bounds: tuple[int, int] | None = None,
     ) -> Recommendation:
         return Recommendation(
             verdict,
@@ -181,6 +246,9 @@ def recommend(
             base_cpu,
             base_mem,
             tuple(reasons),
+            bounds[0] if bounds else None,
+            bounds[1] if bounds else None,
+            tuple(flags),
         )
 
     if usage.coverage < policy.min_coverage or usage.rps_peak is None:
@@ -194,9 +262,13 @@ def recommend(
             f"peak {usage.rps_peak:.3g} req/s over the window: idle; scale to zero or "
             "consolidate onto a shared server"
         )
+        flags.append("scale to zero")
         return result("idle", replicas=0, after=0.0)
     if capacity is None:
-        reasons.append("no profile for this version: run `baton evaluate` to measure capacity")
+        reasons.append(
+            "insufficient data: no measured capacity for this version; run `baton evaluate` "
+            "or give `capacity` in the inventory"
+        )
         return result("insufficient data")
 
     per_replica = load_at_slo(capacity, slo_p99_ms)
@@ -205,11 +277,18 @@ def recommend(
             f"one replica cannot meet p99 {slo_p99_ms:g} ms at any load on {capacity.hardware}: "
             "use faster hardware or a lighter model"
         )
+        flags.append("SLO unreachable")
         return result("at risk", per_replica=0.0)
-    method = "measured latency curve" if capacity.curve else "M/M/1 queue from saturation"
+    if capacity.at_slo_rps is not None:
+        method = "measured at the SLO"
+    elif capacity.curve:
+        method = "measured latency curve"
+    else:
+        method = "M/M/1 queue from saturation"
     reasons.append(
         f"one replica takes {per_replica:.4g} req/s within p99 {slo_p99_ms:g} ms ({method})"
     )
+    autoscaled = allocation.max_replicas is not None
     current_capacity = per_replica * (allocation.max_replicas or allocation.replicas)
     utilization = usage.rps_peak / current_capacity if current_capacity else math.inf
     replicas = replicas_needed(usage.rps_peak, per_replica, policy)
@@ -222,24 +301,47 @@ def recommend(
         * (1 + policy.memory_margin)
         or allocation.memory_bytes
     )
-    after = prices.monthly(replicas, capacity.cores, memory, capacity.gpus, capacity.hardware)
+    bounds: tuple[int, int] | None = None
+    after_replicas: float = replicas
+    if autoscaled and load_series:
+        low, high, mean = autoscale_replicas(load_series, per_replica, policy)
+        high = max(high, replicas)
+        bounds = (low, high)
+        after_replicas = mean
+        reasons.append(
+            f"autoscaled: bounds {low}..{high} follow the load (now "
+            f"{allocation.min_replicas if allocation.min_replicas is not None else '?'}.."
+            f"{allocation.max_replicas}), {mean:.2g} replicas on average"
+        )
+    after = prices.monthly(after_replicas, capacity.cores, memory, capacity.gpus, capacity.hardware)
+    if usage.rps_peak * (1 + policy.headroom) < policy.consolidate_share * per_replica:
+        flags.append("consolidate")
+        reasons.append(
+            f"peak uses under {policy.consolidate_share:.0%} of one replica: consolidate onto "
+            "a shared server"
+        )
 
     breached = usage.p99_latency_ms is not None and usage.p99_latency_ms > slo_p99_ms
     if breached:
+        flags.append("SLO breached")
         reasons.append(
             f"observed p99 {usage.p99_latency_ms:.4g} ms breaches the {slo_p99_ms:g} ms SLO"
         )
     if utilization > policy.risk_utilization:
+        flags.append("near capacity")
         reasons.append(f"peak uses {utilization:.0%} of current capacity at the SLO")
+    ceiling = allocation.max_replicas if autoscaled else allocation.replicas
     if breached or utilization > policy.risk_utilization:
         verdict: Verdict = "at risk"
-    elif replicas > allocation.replicas:
+    elif replicas > (ceiling or 0):
         verdict = "under-provisioned"
-    elif replicas < allocation.replicas or after < now * 0.9:
+    elif after < now * 0.9 or (not autoscaled and replicas < allocation.replicas):
         verdict = "over-provisioned"
     else:
         verdict = "right-sized"
-    return result(verdict, replicas, capacity.cores, memory, per_replica, utilization, after)
+    return result(
+        verdict, replicas, capacity.cores, memory, per_replica, utilization, after, bounds
+    )
 
 
 def cheapest(
