@@ -11,6 +11,7 @@ from baton.store.artifacts import ArtifactStore
 from baton.store.db import make_engine, migrate
 from baton.store.evaluations import Evaluations
 from baton.store.registry import Registry
+from baton.store.servers import Servers
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Store:
     registry: Registry
     artifacts: ArtifactStore
     evaluations: Evaluations
+    servers: Servers
 
     def close(self) -> None:
         self.engine.dispose()
@@ -30,5 +32,9 @@ def open_store(settings: Settings, *, upgrade: bool = True) -> Store:
     if upgrade:
         migrate(engine)
     return Store(
-        engine, Registry(engine), ArtifactStore(settings.artifact_root), Evaluations(engine)
+        engine,
+        Registry(engine),
+        ArtifactStore(settings.artifact_root),
+        Evaluations(engine),
+        Servers(engine),
     )

@@ -1,0 +1,235 @@
+"""Servers baton started: each ``baton serve`` records itself, its models and its resources.
+
+A server writes a row when it starts and marks it stopped when it stops; a server that
+was killed leaves its row open, so a new server on the same machine and address closes
+any open row there first (two servers cannot listen on one port). The right-size audit
+reads these rows as its inventory of baton's own servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from baton.errors import NotFound
+from baton.store.server_tables import servers
+from baton.store.tx import audit, insert_id, read, utcnow, write
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One model version a server serves, and the alias it follows (None: pinned)."""
+
+    model: str
+    version: int
+    alias: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"model": self.model, "version": self.version, "alias": self.alias}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> ServedModel:
+        return cls(str(value["model"]), int(value["version"]), value.get("alias"))
+
+
+@dataclass(frozen=True)
+class ServerFacts:
+    """What a starting server says of itself: where it listens and what it may use."""
+
+    host: str  # the address Prometheus scrapes (never 0.0.0.0)
+    port: int
+    hostname: str
+    pid: int
+    workers: int
+    cpu_affinity: tuple[int, ...]  # CPU ids the process may run on
+    cpu_limit: float | None  # cores, from the cgroup quota; None: unlimited
+    memory_limit_bytes: int | None  # the cgroup limit; None: unlimited
+    memory_total_bytes: int  # the machine's RAM
+
+
+@dataclass(frozen=True)
+class ServerRecord:
+    id: int
+    host: str
+    port: int
+    hostname: str
+    pid: int
+    workers: int
+    models: tuple[ServedModel, ...]
+    cpu_affinity: tuple[int, ...]
+    cpu_limit: float | None
+    memory_limit_bytes: int | None
+    memory_total_bytes: int
+    started_at: datetime
+    started_by: str
+    updated_at: datetime
+    stopped_at: datetime | None
+
+    @property
+    def address(self) -> str:
+        """``host:port``, as Prometheus labels its series ``instance``."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def live(self) -> bool:
+        return self.stopped_at is None
+
+    @property
+    def cores(self) -> float:
+        """Cores it may use: the CPUs it is pinned to, capped by the cgroup quota."""
+        pinned = float(len(self.cpu_affinity)) if self.cpu_affinity else None
+        limits = [c for c in (pinned, self.cpu_limit) if c is not None]
+        return min(limits) if limits else 1.0
+
+    @property
+    def memory_bytes(self) -> int:
+        """Memory it may use: the cgroup limit, else the machine's RAM."""
+        return self.memory_limit_bytes or self.memory_total_bytes
+
+
+def _models_json(models: Sequence[ServedModel]) -> list[dict[str, Any]]:
+    return [m.as_json() for m in models]
+
+
+def _record(row: sa.Row[Any]) -> ServerRecord:
+    return ServerRecord(
+        id=row.id,
+        host=row.host,
+        port=row.port,
+        hostname=row.hostname,
+        pid=row.pid,
+        workers=row.workers,
+        models=tuple(ServedModel.from_json(m) for m in row.models),
+        cpu_affinity=tuple(int(c) for c in row.cpu_affinity),
+        cpu_limit=row.cpu_limit,
+        memory_limit_bytes=row.memory_limit_bytes,
+        memory_total_bytes=row.memory_total_bytes,
+        started_at=row.started_at,
+        started_by=row.started_by,
+        updated_at=row.updated_at,
+        stopped_at=row.stopped_at,
+    )
+
+
+class Servers:
+    """Record servers as they start, swap versions and stop; list them for the audit."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def started(self, facts: ServerFacts, models: Sequence[ServedModel], actor: str) -> int:
+        """Record a starting server; returns its id (for ``stopped`` and ``update_models``).
+
+        An open row for the same machine and address belongs to a server that died without
+        saying so: it is closed now, since the new server holds that port.
+        """
+
+        def work(conn: sa.Connection) -> int:
+            now = utcnow()
+            same_place = sa.and_(
+                servers.c.hostname == facts.hostname,
+                servers.c.host == facts.host,
+                servers.c.port == facts.port,
+                servers.c.stopped_at.is_(None),
+            )
+            stale = list(conn.execute(sa.select(servers.c.id).where(same_place)).scalars())
+            if stale:
+                conn.execute(servers.update().where(same_place).values(stopped_at=now))
+            new_id = insert_id(
+                conn,
+                servers.insert().values(
+                    host=facts.host,
+                    port=facts.port,
+                    hostname=facts.hostname,
+                    pid=facts.pid,
+                    workers=facts.workers,
+                    models=_models_json(models),
+                    cpu_affinity=list(facts.cpu_affinity),
+                    cpu_limit=facts.cpu_limit,
+                    memory_limit_bytes=facts.memory_limit_bytes,
+                    memory_total_bytes=facts.memory_total_bytes,
+                    started_at=now,
+                    started_by=actor,
+                    updated_at=now,
+                ),
+            )
+            detail = {
+                "server": new_id,
+                "address": f"{facts.host}:{facts.port}",
+                "hostname": facts.hostname,
+                "models": _models_json(models),
+                "closed_stale": stale,
+            }
+            audit(conn, actor, "server.start", detail=detail)
+            return new_id
+
+        return write(self.engine, work)
+
+    def stopped(self, server_id: int, actor: str) -> None:
+        """Mark a server stopped (idempotent: the first stop time is kept)."""
+
+        def work(conn: sa.Connection) -> None:
+            self._require(conn, server_id)
+            done = conn.execute(
+                servers.update()
+                .where(servers.c.id == server_id, servers.c.stopped_at.is_(None))
+                .values(stopped_at=utcnow())
+            ).rowcount
+            if done:
+                audit(conn, actor, "server.stop", detail={"server": server_id})
+
+        write(self.engine, work)
+
+    def update_models(self, server_id: int, models: Sequence[ServedModel], actor: str) -> None:
+        """Record what a server serves now (after a hot swap); no entry if nothing changed."""
+
+        def work(conn: sa.Connection) -> None:
+            before = self._require(conn, server_id)
+            if before.models == tuple(models):
+                return
+            conn.execute(
+                servers.update()
+                .where(servers.c.id == server_id)
+                .values(models=_models_json(models), updated_at=utcnow())
+            )
+            detail = {
+                "server": server_id,
+                "from": _models_json(before.models),
+                "to": _models_json(models),
+            }
+            audit(conn, actor, "server.models", detail=detail)
+
+        write(self.engine, work)
+
+    def get(self, server_id: int) -> ServerRecord:
+        with read(self.engine) as conn:
+            return self._require(conn, server_id)
+
+    def live(self) -> list[ServerRecord]:
+        """Servers not marked stopped, oldest first."""
+        return self._query(sa.select(servers).where(servers.c.stopped_at.is_(None)))
+
+    def all(self, since: datetime | None = None) -> list[ServerRecord]:
+        """Every server, or those running at some time since ``since``, oldest first."""
+        query = sa.select(servers)
+        if since is not None:
+            query = query.where(
+                sa.or_(servers.c.stopped_at.is_(None), servers.c.stopped_at >= since)
+            )
+        return self._query(query)
+
+    def _query(self, query: sa.Select[Any]) -> list[ServerRecord]:
+        with read(self.engine) as conn:
+            return [_record(r) for r in conn.execute(query.order_by(servers.c.id))]
+
+    @staticmethod
+    def _require(conn: sa.Connection, server_id: int) -> ServerRecord:
+        row = conn.execute(sa.select(servers).where(servers.c.id == server_id)).first()
+        if row is None:
+            raise NotFound(f"no server {server_id} is recorded in this store")
+        return _record(row)
