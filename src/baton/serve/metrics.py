@@ -20,6 +20,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
 from baton.core.drift import DriftScore
+from baton.serve.process_metrics import ServerProcessCollector
 
 REQUESTS_TOTAL = "baton_requests_total"
 REQUEST_DURATION = "baton_request_duration_seconds"
@@ -155,6 +156,10 @@ class ServingMetrics:
         )
         if process and multiprocess_dir is None:
             ProcessCollector(registry=registry)
+        # multiprocess mode: workers are children of the main process; report them all
+        self._server_process = (
+            ServerProcessCollector(os.getppid()) if process and multiprocess_dir else None
+        )
         gpu = NvmlCollector.create()
         if gpu is not None:
             registry.register(gpu)
@@ -197,6 +202,8 @@ class ServingMetrics:
             return generate_latest(self.registry)
         merged = CollectorRegistry()
         prom_multiprocess.MultiProcessCollector(merged, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+        if self._server_process is not None:
+            merged.register(self._server_process)
         return generate_latest(merged)
 
     def close(self) -> None:

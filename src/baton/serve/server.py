@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 from dataclasses import replace
 from types import FrameType
 
@@ -20,12 +21,15 @@ import uvicorn
 
 from baton.config import Settings
 from baton.core.refs import parse_ref
-from baton.errors import BadInput, Unavailable
+from baton.errors import BadInput, BatonError, Unavailable
 from baton.serve import discovery
 from baton.serve.app import ServeApp
 from baton.serve.options import ServeOptions
+from baton.serve.process_metrics import read_limits
+from baton.serve.repository import alias_label
 from baton.store.registry import VersionInfo
-from baton.store.store import open_store
+from baton.store.servers import ServedModel, ServerFacts
+from baton.store.store import Store, open_store
 
 
 def check_refs(settings: Settings, options: ServeOptions) -> list[VersionInfo]:
@@ -83,7 +87,9 @@ def serve(settings: Settings, options: ServeOptions) -> None:
     target = discovery.register(
         settings.scrape_targets, options.host, sock.getsockname()[1], list(options.refs)
     )
+    record: RecordedServer | None = None
     try:
+        record = RecordedServer(settings, options, sock.getsockname()[1])
         if options.workers > 1:
             _serve_workers(settings, options, sock)
             return
@@ -94,6 +100,8 @@ def serve(settings: Settings, options: ServeOptions) -> None:
         if not server.started:
             raise Unavailable("the server did not start: see the messages above")
     finally:
+        if record is not None:
+            record.stop()
         discovery.unregister(target)
 
 
@@ -109,3 +117,62 @@ def _serve_workers(settings: Settings, options: ServeOptions, sock: socket.socke
         Multiprocess(uvicorn_config(app, options), sockets=[sock]).run()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class RecordedServer:
+    """This server's row in the store (the audit's inventory): written at start, kept
+    current when an alias moves (read every ``poll_interval_s``, written only on a change),
+    and marked stopped on SIGTERM, Ctrl-C or a normal exit."""
+
+    def __init__(self, settings: Settings, options: ServeOptions, port: int) -> None:
+        self.refs = [parse_ref(text) for text in options.refs]
+        self.actor = settings.user
+        self.store: Store = open_store(settings)
+        limits = read_limits()
+        facts = ServerFacts(
+            host=discovery.advertised(options.host),
+            port=port,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            workers=options.workers,
+            cpu_affinity=limits.cpu_affinity,
+            cpu_limit=limits.cpu_limit,
+            memory_limit_bytes=limits.memory_limit_bytes,
+            memory_total_bytes=limits.memory_total_bytes,
+        )
+        self.models = self._models()
+        self.id = self.store.servers.started(facts, self.models, self.actor)
+        self._stop = threading.Event()
+        self._watch: threading.Thread | None = None
+        if options.poll_interval_s > 0 and any(r.version is None for r in self.refs):
+            every = options.poll_interval_s
+            self._watch = threading.Thread(target=self._follow, args=(every,), daemon=True)
+            self._watch.start()
+
+    def _models(self) -> list[ServedModel]:
+        served = []
+        for ref in self.refs:
+            info = self.store.registry.resolve(ref)
+            served.append(ServedModel(info.model, info.number, alias_label(ref, info) or None))
+        return served
+
+    def _follow(self, every: float) -> None:
+        while not self._stop.wait(every):
+            try:
+                models = self._models()
+                if models != self.models:
+                    self.store.servers.update_models(self.id, models, self.actor)
+                    self.models = models
+            except BatonError:  # registry unreachable or alias gone: the workers say so
+                continue
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._watch is not None:
+            self._watch.join(timeout=5)
+        try:
+            self.store.servers.stopped(self.id, self.actor)
+        except BatonError as exc:
+            print(f"baton serve: could not mark the server stopped: {exc.message}", file=sys.stderr)
+        finally:
+            self.store.close()
