@@ -1,4 +1,4 @@
-"""``baton schema manifest``: the published JSON Schema of baton.yaml."""
+"""``baton schema manifest|fleet``: the published JSON Schemas of baton.yaml and fleet.yaml."""
 
 from __future__ import annotations
 
@@ -16,3 +16,11 @@ schema_app = typer.Typer(help="Print published JSON Schemas.")
 def schema_manifest() -> None:
     """The JSON Schema of baton.yaml (for editors and CI validation)."""
     sys.stdout.write(json.dumps(manifest_json_schema(), indent=2) + "\n")
+
+
+@schema_app.command("fleet")
+def schema_fleet() -> None:
+    """The JSON Schema of fleet.yaml, the audit's inventory of servers baton did not start."""
+    from baton.audit.fleet_file import fleet_json_schema
+
+    sys.stdout.write(json.dumps(fleet_json_schema(), indent=2) + "\n")
