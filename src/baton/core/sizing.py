@@ -351,11 +351,12 @@ def cheapest(
     slo_p99_ms: float,
     policy: SizingPolicy = SizingPolicy(),
     prices: Prices = Prices(),
+    load_series: Sequence[float] = (),
 ) -> tuple[Capacity | None, Recommendation]:
     """Among hardware options (CPU, GPU...), the recommendation that costs least."""
     best: tuple[Capacity | None, Recommendation] | None = None
     for option in options:
-        rec = recommend(usage, allocation, option, slo_p99_ms, policy, prices)
+        rec = recommend(usage, allocation, option, slo_p99_ms, policy, prices, load_series)
         if rec.monthly_cost_after is None or rec.verdict == "insufficient data":
             continue
         if rec.load_per_replica == 0:
@@ -363,7 +364,6 @@ def cheapest(
         if best is None or rec.monthly_cost_after < (best[1].monthly_cost_after or math.inf):
             best = (option, rec)
     if best is None:
-        return None, recommend(
-            usage, allocation, options[0] if options else None, slo_p99_ms, policy, prices
-        )
+        first = options[0] if options else None
+        return first, recommend(usage, allocation, first, slo_p99_ms, policy, prices, load_series)
     return best
