@@ -23,11 +23,11 @@ monitoring_missing() {
   done
   return 1
 }
+sudo_cmd=""
+[ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
 if monitoring_missing; then
   echo "test-services: installing prometheus, prometheus-alertmanager, prometheus-node-exporter"
   command -v apt-get >/dev/null || fail "Prometheus tools are missing and apt-get is not available; install prometheus, prometheus-alertmanager and prometheus-node-exporter"
-  sudo_cmd=""
-  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get update -q \
     || fail "apt-get update failed"
   $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
@@ -36,3 +36,15 @@ if monitoring_missing; then
   monitoring_missing && fail "Prometheus tools still missing after apt-get install"
 fi
 echo "test-services: $(promtool --version 2>&1 | head -n1)"
+
+# The audit's HTML report is opened in a real headless Chromium.
+if ! command -v chromium >/dev/null; then
+  echo "test-services: installing chromium (HTML report tests)"
+  command -v apt-get >/dev/null || fail "chromium is missing and apt-get is not available; install chromium"
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium \
+    || { $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get update -q \
+         && $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; } \
+    || fail "apt-get install chromium failed"
+  command -v chromium >/dev/null || fail "chromium still missing after apt-get install"
+fi
+echo "test-services: $(chromium --version 2>/dev/null | head -n1)"
