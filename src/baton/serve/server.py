@@ -20,11 +20,11 @@ from types import FrameType
 import uvicorn
 
 from baton.config import Settings
-from baton.core.refs import parse_ref
+from baton.core.refs import Ref, parse_ref
 from baton.errors import BadInput, BatonError, Unavailable
 from baton.serve import discovery
 from baton.serve.app import ServeApp
-from baton.serve.options import ServeOptions
+from baton.serve.options import ServeOptions, serving_config_for
 from baton.serve.process_metrics import read_limits
 from baton.serve.repository import alias_label
 from baton.store.registry import VersionInfo
@@ -126,6 +126,7 @@ class RecordedServer:
 
     def __init__(self, settings: Settings, options: ServeOptions, port: int) -> None:
         self.refs = [parse_ref(text) for text in options.refs]
+        self.options = options
         self.actor = settings.user
         self.store: Store = open_store(settings)
         limits = read_limits()
@@ -140,8 +141,8 @@ class RecordedServer:
             memory_limit_bytes=limits.memory_limit_bytes,
             memory_total_bytes=limits.memory_total_bytes,
         )
-        self.models = self._models()
-        self.id = self.store.servers.started(facts, self.models, self.actor)
+        self.versions = self._resolve()
+        self.id = self.store.servers.started(facts, self._models(self.versions), self.actor)
         self._stop = threading.Event()
         self._watch: threading.Thread | None = None
         if options.poll_interval_s > 0 and any(r.version is None for r in self.refs):
@@ -149,20 +150,33 @@ class RecordedServer:
             self._watch = threading.Thread(target=self._follow, args=(every,), daemon=True)
             self._watch.start()
 
-    def _models(self) -> list[ServedModel]:
+    def _resolve(self) -> list[tuple[Ref, VersionInfo]]:
+        return [(ref, self.store.registry.resolve(ref)) for ref in self.refs]
+
+    def _models(self, versions: list[tuple[Ref, VersionInfo]]) -> list[ServedModel]:
+        """What each reference serves, with the batch size, threads and precision it runs."""
         served = []
-        for ref in self.refs:
-            info = self.store.registry.resolve(ref)
-            served.append(ServedModel(info.model, info.number, alias_label(ref, info) or None))
+        for ref, info in versions:
+            config = serving_config_for(self.store, info, self.options)
+            served.append(
+                ServedModel(
+                    info.model,
+                    info.number,
+                    alias_label(ref, info) or None,
+                    max_batch_size=config.max_batch_size,
+                    threads=config.intra_op_threads,
+                    precision=config.precision,
+                )
+            )
         return served
 
     def _follow(self, every: float) -> None:
         while not self._stop.wait(every):
             try:
-                models = self._models()
-                if models != self.models:
-                    self.store.servers.update_models(self.id, models, self.actor)
-                    self.models = models
+                versions = self._resolve()
+                if _served(versions) != _served(self.versions):
+                    self.store.servers.update_models(self.id, self._models(versions), self.actor)
+                    self.versions = versions
             except BatonError:  # registry unreachable or alias gone: the workers say so
                 continue
 
@@ -176,3 +190,7 @@ class RecordedServer:
             print(f"baton serve: could not mark the server stopped: {exc.message}", file=sys.stderr)
         finally:
             self.store.close()
+
+
+def _served(versions: list[tuple[Ref, VersionInfo]]) -> list[tuple[int, str]]:
+    return [(info.number, alias_label(ref, info)) for ref, info in versions]

@@ -23,18 +23,36 @@ from baton.store.tx import audit, insert_id, read, utcnow, write
 
 @dataclass(frozen=True)
 class ServedModel:
-    """One model version a server serves, and the alias it follows (None: pinned)."""
+    """One model version a server serves, the alias it follows (None: pinned), and how it
+    runs it (None: not recorded)."""
 
     model: str
     version: int
     alias: str | None = None
+    max_batch_size: int | None = None
+    threads: int | None = None
+    precision: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"model": self.model, "version": self.version, "alias": self.alias}
+        return {
+            "model": self.model,
+            "version": self.version,
+            "alias": self.alias,
+            "max_batch_size": self.max_batch_size,
+            "threads": self.threads,
+            "precision": self.precision,
+        }
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> ServedModel:
-        return cls(str(value["model"]), int(value["version"]), value.get("alias"))
+        return cls(
+            str(value["model"]),
+            int(value["version"]),
+            value.get("alias"),
+            value.get("max_batch_size"),
+            value.get("threads"),
+            value.get("precision"),
+        )
 
 
 @dataclass(frozen=True)
