@@ -1,0 +1,193 @@
+"""A small client over the Prometheus HTTP API: instant and range queries, retention.
+
+The audit reads usage through this class only, so every failure (unreachable, timeout, a
+query Prometheus refuses, an answer that is not the API's) becomes one ``BatonError`` line
+naming the server or the query, never a traceback. It counts its queries so the audit and
+its benchmark can show how few it made, and it refuses a range query that would exceed
+Prometheus's 11,000-points-per-series limit instead of letting the server say so.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from types import TracebackType
+from typing import Any
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from baton.errors import BadInput, BatonError, Unavailable
+
+Labels = dict[str, str]
+FloatArray = npt.NDArray[np.float64]
+InstantResult = list[tuple[Labels, float]]
+RangeResult = list[tuple[Labels, FloatArray, FloatArray]]
+
+_DURATION_PART = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
+_DURATION = re.compile(r"^((\d+)(ms|y|w|d|h|m|s))+$")
+_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+_QUERY_SHOWN = 80
+# Prometheus error types that mean the query itself is wrong, not the server.
+_BAD_QUERY = {"bad_data"}
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds from a Prometheus duration ("15d", "1h30m", "500ms"); None if it is not one."""
+    text = text.strip()
+    if not _DURATION.match(text):
+        return None
+    return float(sum(int(n) * _UNIT_S[unit] for n, unit in _DURATION_PART.findall(text)))
+
+
+def parse_retention(text: str) -> float | None:
+    """The time part of ``storageRetention`` ("15d", "15d or 10GiB"); None for size-only."""
+    for part in text.split(" or "):
+        seconds = parse_duration(part)
+        if seconds is not None:
+            return seconds
+    return None
+
+
+def _shown(query: str) -> str:
+    flat = " ".join(query.split())
+    return flat if len(flat) <= _QUERY_SHOWN else flat[: _QUERY_SHOWN - 3] + "..."
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class Prometheus:
+    """The Prometheus HTTP API at ``url``; thread-safe, so queries may run side by side."""
+
+    max_points = 11000  # Prometheus refuses range queries with more points per series
+
+    def __init__(
+        self, url: str, timeout: float = 60.0, *, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.queries = 0
+        self._lock = threading.Lock()
+        self._client = httpx.Client(
+            base_url=self.url,
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+        )
+
+    def __enter__(self) -> Prometheus:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def instant(self, query: str, time: float) -> InstantResult:
+        """An instant vector at ``time``: (labels, value) per series."""
+        data = self._api("/api/v1/query", {"query": query, "time": _ts(time)}, query)
+        kind = data.get("resultType")
+        result = data.get("result")
+        if kind == "scalar" and isinstance(result, list):
+            return [({}, float(result[1]))]
+        if kind != "vector" or not isinstance(result, list):
+            raise BadInput(
+                f"Prometheus answered {kind!r} where a vector was expected for query "
+                f"{_shown(query)!r}: wrap it in an aggregation"
+            )
+        return [(item["metric"], float(item["value"][1])) for item in result]
+
+    def range(self, query: str, start: float, end: float, step: float) -> RangeResult:
+        """A range query: (labels, timestamps, values) per series, as float arrays."""
+        if step <= 0 or end < start:
+            raise BadInput(f"range query needs end >= start and a positive step, got step {step}")
+        points = math.floor((end - start) / step) + 1
+        if points > self.max_points:
+            raise BadInput(
+                f"range query over {end - start:.0f} s at a {step:g} s step has {points} "
+                f"points, above Prometheus's limit of {self.max_points}: use a coarser step"
+            )
+        form = {"query": query, "start": _ts(start), "end": _ts(end), "step": f"{step:g}"}
+        data = self._api("/api/v1/query_range", form, query)
+        out: RangeResult = []
+        for item in data.get("result") or []:
+            values = item.get("values") or []
+            if not values:
+                continue
+            ts = np.fromiter((v[0] for v in values), dtype=np.float64, count=len(values))
+            vs = np.array([v[1] for v in values]).astype(np.float64)
+            out.append((item["metric"], ts, vs))
+        return out
+
+    def retention(self) -> float | None:
+        """How far back Prometheus keeps data, in seconds; None when only a size is set."""
+        data = self._api("/api/v1/status/runtimeinfo", None, "runtime info")
+        value = data.get("storageRetention") if isinstance(data, dict) else None
+        return parse_retention(value) if isinstance(value, str) else None
+
+    def _api(self, path: str, form: dict[str, str] | None, query: str) -> Any:
+        with self._lock:
+            self.queries += 1
+        try:
+            if form is None:
+                response = self._client.get(path)
+            else:
+                response = self._client.post(path, data=form)
+        except httpx.ConnectError as exc:
+            reason = _connect_reason(exc)
+            raise Unavailable(
+                f"Prometheus at {self.url} is unreachable ({reason}): "
+                "start it or pass --prometheus URL"
+            ) from None
+        except httpx.TimeoutException:
+            raise Unavailable(
+                f"Prometheus at {self.url} did not answer within {self.timeout:g} s "
+                f"for {_shown(query)!r}: shorten the window or raise the timeout"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise Unavailable(
+                f"Prometheus at {self.url} failed ({_one_line(type(exc).__name__)}: "
+                f"{_one_line(str(exc))}): check the URL"
+            ) from None
+        return self._data(response, path, query)
+
+    def _data(self, response: httpx.Response, path: str, query: str) -> Any:
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            body = None
+        if not isinstance(body, dict) or "status" not in body:
+            raise BadInput(
+                f"{self.url} is not a Prometheus HTTP API (HTTP {response.status_code} "
+                f"for {path}): pass the Prometheus base URL, e.g. http://host:9090"
+            )
+        if body["status"] != "success":
+            kind = _one_line(body.get("errorType") or f"HTTP {response.status_code}")
+            error = _one_line(body.get("error") or "no message")
+            cls: type[BatonError] = BadInput if kind in _BAD_QUERY else Unavailable
+            raise cls(f"Prometheus at {self.url} refused {_shown(query)!r}: {kind}: {error}")
+        return body.get("data")
+
+
+def _ts(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _connect_reason(exc: httpx.ConnectError) -> str:
+    text = str(exc).lower()
+    if "refused" in text:
+        return "connection refused"
+    if "name" in text or "resolv" in text or "known" in text:
+        return "host name not found"
+    return _one_line(str(exc)) or "cannot connect"

@@ -1,0 +1,141 @@
+"""A real Prometheus over a backfilled TSDB holding a synthetic fleet with known answers.
+
+The fleet is written as OpenMetrics (``baton.audit.synthetic``), loaded with promtool
+(``baton.audit.backfill``) and served by the real binary, once per session: two days at a
+five-minute interval, so the rate window is 15 minutes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from baton.audit.backfill import backfill
+from baton.audit.synthetic import GIB, MIB, Fleet, Spec, Spike, write_openmetrics
+from baton.core.inventory import Deployment, Resources
+from tests.baton_cli import free_port
+from tests.monitor.conftest import Running, need, start
+
+HOUR = 3600
+RATE_WINDOW_S = 900  # three samples at the fleet's five-minute interval
+
+FLEET_SPECS = (
+    # steady, two replicas, one two-hour spike doubling the load on the second day
+    Spec(
+        "steady",
+        "ranker",
+        replicas=2,
+        base_rps=40,
+        daily_amplitude=0.5,
+        spikes=(Spike(30 * HOUR, 2 * HOUR, 2.0),),
+        latency_median_ms=8,
+        latency_sigma=0.4,
+        cpu_per_request_s=0.004,
+        memory_bytes=600 * MIB,
+        slo_p99_ms=15,
+    ),
+    # autoscaled between 1 and 5 replicas at 10 req/s each
+    Spec(
+        "auto",
+        "tagger",
+        autoscale=(1, 5),
+        target_rps_per_replica=10,
+        base_rps=20,
+        daily_amplitude=0.8,
+        latency_median_ms=3,
+        cpu_per_request_s=0.01,
+    ),
+    # no samples at all for twelve hours
+    Spec("gappy", "scorer", base_rps=5, gaps=((6 * HOUR, 18 * HOUR),)),
+    # a server whose process metrics are not scraped
+    Spec("noproc", "embedder", base_rps=8, process_metrics=False),
+    # up all along, never asked anything
+    Spec("idle", "legacy", base_rps=0, memory_bytes=200 * MIB),
+    # GPU through baton's NVML gauges
+    Spec(
+        "gpu-nvml",
+        "vision",
+        base_rps=30,
+        gpu="nvml",
+        gpu_utilization=0.6,
+        gpu_memory_bytes=3 * GIB,
+    ),
+    # GPU through DCGM, CPU and memory through cAdvisor
+    Spec(
+        "gpu-dcgm",
+        "speech",
+        base_rps=12,
+        gpu="dcgm",
+        gpu_utilization=0.5,
+        gpu_memory_bytes=5 * GIB,
+        cadvisor=True,
+    ),
+)
+ABSENT = Deployment(
+    name="absent",
+    model="nobody",
+    version="1",
+    replicas=1,
+    resources=Resources(cores=1, memory_bytes=GIB),
+)
+
+
+@dataclass(frozen=True)
+class Backfilled:
+    """The fleet, its deployments and the Prometheus serving its history."""
+
+    fleet: Fleet
+    deployments: list[Deployment]
+    prometheus: Running
+
+    @property
+    def url(self) -> str:
+        return self.prometheus.url
+
+
+def start_tsdb_prometheus(tsdb: Path, workdir: Path, retention: str = "3650d") -> Running:
+    """The real Prometheus serving ``tsdb``, scraping nothing, keeping old blocks."""
+    binary = need("prometheus")
+    config = workdir / "prometheus.yml"
+    config.write_text(yaml.safe_dump({"global": {"scrape_interval": "15s"}}), encoding="utf-8")
+    port = free_port()
+    return start(
+        "prometheus",
+        [
+            str(binary),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tsdb}",
+            f"--storage.tsdb.retention.time={retention}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        port,
+        "/-/ready",
+        workdir,
+    )
+
+
+@pytest.fixture(scope="session")
+def synthetic_fleet() -> Fleet:
+    end = math.floor(time.time() / HOUR) * HOUR
+    return Fleet(FLEET_SPECS, end=end, days=2, interval_s=300)
+
+
+@pytest.fixture(scope="session")
+def backfilled(
+    synthetic_fleet: Fleet, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backfilled]:
+    promtool = need("promtool")
+    root = tmp_path_factory.mktemp("audit-tsdb")
+    files = write_openmetrics(synthetic_fleet, root / "openmetrics")
+    backfill(files, root / "tsdb", promtool, delete=True)
+    running = start_tsdb_prometheus(root / "tsdb", root)
+    deployments = [*synthetic_fleet.deployments(), ABSENT]
+    yield Backfilled(synthetic_fleet, deployments, running)
+    running.stop()

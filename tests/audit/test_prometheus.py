@@ -1,0 +1,154 @@
+"""The Prometheus HTTP API client against the real server, and its one-line failures."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from baton.audit.prometheus import Prometheus, parse_duration, parse_retention
+from baton.errors import BadInput, Unavailable
+from baton.serve.metrics import MODEL_INFO
+from tests.audit.conftest import Backfilled
+from tests.baton_cli import free_port
+
+UNITS = {"y": 31536000, "w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("15d", 15 * 86400), ("1h30m", 5400), ("500ms", 0.5), ("2w", 14 * 86400), ("1y", 31536000)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@given(st.lists(st.tuples(st.integers(1, 999), st.sampled_from(list(UNITS))), min_size=1))
+def test_any_composed_duration_adds_up(parts: list[tuple[int, str]]) -> None:
+    text = "".join(f"{n}{unit}" for n, unit in parts)
+    assert parse_duration(text) == sum(n * UNITS[unit] for n, unit in parts)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("15d", 15 * 86400), ("15d or 10GiB", 15 * 86400), ("10GiB", None), ("", None)],
+)
+def test_retention_takes_the_time_part(text: str, seconds: float | None) -> None:
+    assert parse_retention(text) == seconds
+
+
+@given(st.text(max_size=20))
+def test_retention_never_crashes(text: str) -> None:
+    value = parse_retention(text)
+    assert value is None or value >= 0
+
+
+@pytest.fixture
+def prom(backfilled: Backfilled) -> Iterator[Prometheus]:
+    with Prometheus(backfilled.url) as client:
+        yield client
+
+
+def test_instant_query_returns_labels_and_values(prom: Prometheus, backfilled: Backfilled) -> None:
+    end = float(backfilled.fleet.timestamps()[-1])
+    rows = prom.instant(f"count by (model) ({MODEL_INFO})", end)
+    counts = {labels["model"]: value for labels, value in rows}
+    assert counts["ranker"] == 2  # the steady deployment's two replicas
+    assert prom.instant("1 + 1", end) == [({}, 2.0)]  # a scalar answer
+    assert prom.queries == 2
+
+
+def test_range_query_returns_arrays(prom: Prometheus, backfilled: Backfilled) -> None:
+    end = float(backfilled.fleet.timestamps()[-1])
+    rows = prom.range(f'{MODEL_INFO}{{model="ranker"}}', end - 3600, end, 600)
+    assert len(rows) == 2
+    for labels, ts, values in rows:
+        assert labels["model"] == "ranker"
+        assert ts.dtype == np.float64
+        assert list(ts) == [end - 3600 + 600 * k for k in range(7)]
+        assert set(values.tolist()) == {1.0}
+
+
+def test_retention_is_read_from_runtime_info(prom: Prometheus) -> None:
+    assert prom.retention() == 3650 * 86400
+
+
+def test_a_range_over_the_point_limit_is_refused_before_asking(prom: Prometheus) -> None:
+    with pytest.raises(BadInput, match="above Prometheus's limit of 11000"):
+        prom.range("up", 0, 11000 * 60, 60)
+    assert prom.queries == 0
+    prom.range("up", 0, 10999 * 60, 60)  # exactly at the limit: allowed
+
+
+def test_a_query_prometheus_refuses_names_the_error_and_the_query(prom: Prometheus) -> None:
+    with pytest.raises(BadInput) as caught:
+        prom.instant("sum by (model) (" + "x" * 200, 0)
+    message = caught.value.message
+    assert "bad_data" in message
+    assert "sum by (model) (xxx" in message
+    assert "\n" not in message
+    assert len(message) < 400
+
+
+def test_unreachable_is_one_line_with_the_fix() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with Prometheus(url) as client, pytest.raises(Unavailable) as caught:
+        client.instant("up", 0)
+    assert caught.value.message == (
+        f"Prometheus at {url} is unreachable (connection refused): "
+        "start it or pass --prometheus URL"
+    )
+
+
+def test_a_server_that_never_answers_times_out() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)  # accepts connections, never reads or answers
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        with Prometheus(url, timeout=0.3) as client, pytest.raises(Unavailable) as caught:
+            client.instant("up", 0)
+    assert "did not answer within 0.3 s for 'up'" in caught.value.message
+
+
+@pytest.fixture
+def not_prometheus() -> Iterator[str]:
+    """A web server that is not Prometheus: HTML and a 404 for every path."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._answer()
+
+        def do_POST(self) -> None:
+            self._answer()
+
+        def _answer(self) -> None:
+            body = b"<html>not here</html>"
+            self.send_response(404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_url_that_is_not_prometheus_says_so(not_prometheus: str) -> None:
+    with Prometheus(not_prometheus) as client:
+        with pytest.raises(BadInput, match=r"is not a Prometheus HTTP API \(HTTP 404"):
+            client.instant("up", 0)
+        with pytest.raises(BadInput, match="pass the Prometheus base URL"):
+            client.retention()

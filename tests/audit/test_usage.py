@@ -1,0 +1,256 @@
+"""Usage from a real Prometheus holding a synthetic fleet whose true figures are known."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from bisect import bisect_left
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from baton.audit.prometheus import Prometheus
+from baton.audit.synthetic import MIB, truth
+from baton.audit.usage import (
+    PLOT_POINTS,
+    STAT_POINTS,
+    UsageData,
+    choose_steps,
+    collect,
+    expected_steps,
+    nice_step,
+)
+from baton.errors import BadInput, Unavailable
+from baton.serve.metrics import LATENCY_BUCKETS
+from tests.audit.conftest import RATE_WINDOW_S, Backfilled, start_tsdb_prometheus
+from tests.baton_cli import free_port
+
+REL = 0.03  # rates and CPU measured through 15-minute rate windows: within a few percent
+
+
+@given(st.floats(60, 400 * 86400), st.sampled_from([60.0, 300.0, 900.0, 1800.0]))
+def test_steps_respect_the_point_limits(window: float, rate: float) -> None:
+    step, plot = choose_steps(window, rate)
+    assert step >= rate
+    assert plot >= step
+    assert window / step <= STAT_POINTS or step >= 86400
+    assert window / plot <= PLOT_POINTS or plot >= 86400
+    assert window / plot <= 11000
+
+
+@given(st.floats(0.5, 10 * 86400))
+def test_nice_step_is_the_smallest_at_least(seconds: float) -> None:
+    step = nice_step(seconds)
+    assert step >= seconds
+    assert nice_step(step) == step
+
+
+@given(st.integers(0, 10**6), st.integers(1, 10**5), st.sampled_from([15, 60, 300, 900]))
+def test_expected_steps_counts_aligned_points(start: int, width: int, step: int) -> None:
+    end = start + width
+    brute = sum(1 for t in range(start, end + 1) if t % step == 0)
+    assert expected_steps(start, end, step) == brute
+
+
+@pytest.fixture(scope="module")
+def usage(backfilled: Backfilled) -> Iterator[UsageData]:
+    fleet = backfilled.fleet
+    with Prometheus(backfilled.url) as prom:
+        yield collect(
+            prom,
+            backfilled.deployments,
+            fleet.start,
+            float(fleet.timestamps()[-1]),
+            rate_window_s=RATE_WINDOW_S,
+        )
+
+
+def close(measured: float | None, expected: float, rel: float = REL) -> bool:
+    return measured is not None and math.isclose(measured, expected, rel_tol=rel, abs_tol=1e-9)
+
+
+def same_bucket(measured_ms: float | None, true_ms: float) -> bool:
+    """A histogram locates a quantile only to its bucket: both fall in the same one."""
+    bounds = [b * 1000 for b in LATENCY_BUCKETS]
+    assert measured_ms is not None
+    return bisect_left(bounds, measured_ms) == bisect_left(bounds, true_ms)
+
+
+def test_few_queries_whatever_the_fleet_size(usage: UsageData, backfilled: Backfilled) -> None:
+    fleet = backfilled.fleet
+    with Prometheus(backfilled.url) as prom:
+        one = collect(
+            prom,
+            backfilled.deployments[:1],
+            fleet.start,
+            float(fleet.timestamps()[-1]),
+            rate_window_s=RATE_WINDOW_S,
+        )
+    assert one.queries == usage.queries <= 40
+    assert usage.step_s == RATE_WINDOW_S
+    assert usage.notes == ()
+
+
+def test_steady_deployment(usage: UsageData, backfilled: Backfilled) -> None:
+    spec = backfilled.fleet.specs[0]
+    want = truth(spec, backfilled.fleet)
+    got = usage.by_name["steady"]
+    u = got.usage
+    assert close(u.rps_mean, want.rps_mean)
+    assert close(u.rps_peak, want.rps_peak)
+    assert u.rps_mean is not None and u.rps_p95 is not None and got.rps_p99 is not None
+    assert u.rps_mean < u.rps_p95 <= got.rps_p99 <= (u.rps_peak or 0)
+    assert same_bucket(u.p99_latency_ms, want.p99_ms)
+    assert close(u.cpu_cores_p95, want.cpu_p95)
+    assert close(got.cpu_cores_mean, want.cpu_mean)
+    assert close(u.memory_peak_bytes, want.memory_peak, 0.001)
+    assert (got.replicas_min, got.replicas_max, got.replicas_mean) == (2, 2, 2)
+    assert (got.cpu_source, got.memory_source) == ("process", "process")
+    assert u.coverage > 0.98
+    assert got.missing == ()
+    assert got.slo_breach_share == 1.0  # its 15 ms SLO is below its ~20 ms p99 all along
+    served = want.rps_mean * (backfilled.fleet.timestamps()[-1] - backfilled.fleet.start)
+    assert close(got.requests, served, 0.02)
+    # CPU per request: the planted cost plus the idle cores spread over the requests
+    idle = spec.idle_cores * spec.replicas / want.rps_mean
+    assert close(got.cpu_seconds_per_request, spec.cpu_per_request_s + idle, 0.05)
+    assert got.data_from is not None and got.data_from <= backfilled.fleet.start + 1800
+
+
+def test_autoscaled_replicas_follow_the_load(usage: UsageData, backfilled: Backfilled) -> None:
+    want = truth(backfilled.fleet.specs[1], backfilled.fleet)
+    got = usage.by_name["auto"]
+    assert (got.replicas_min, got.replicas_max) == (want.replicas_min, want.replicas_max) == (1, 4)
+    assert got.replicas_mean is not None and 1 < got.replicas_mean < 4
+    assert close(got.usage.rps_mean, want.rps_mean)
+    assert close(got.usage.cpu_cores_p95, want.cpu_p95, 0.05)
+    # daily pattern: 24 hourly means, highest in the afternoon (the cycle peaks at 15:00 UTC)
+    assert len(got.daily_pattern) == 24
+    assert got.daily_pattern.index(max(got.daily_pattern)) in (14, 15, 16)
+    assert got.daily_pattern.index(min(got.daily_pattern)) in (2, 3, 4)
+
+
+def test_a_gap_lowers_coverage(usage: UsageData, backfilled: Backfilled) -> None:
+    want = truth(backfilled.fleet.specs[2], backfilled.fleet)
+    got = usage.by_name["gappy"]
+    assert want.coverage == 0.75
+    assert got.usage.coverage < 1
+    assert math.isclose(got.usage.coverage, want.coverage, abs_tol=0.03)
+    assert close(got.usage.rps_mean, want.rps_mean)
+
+
+def test_missing_process_metrics_are_named(usage: UsageData) -> None:
+    got = usage.by_name["noproc"]
+    assert got.missing == ("cpu", "memory")
+    assert got.usage.cpu_cores_p95 is None
+    assert got.usage.memory_peak_bytes is None
+    assert got.cpu_seconds_per_request is None
+    assert got.usage.rps_mean is not None
+
+
+def test_an_idle_server_served_zero_not_nothing(usage: UsageData) -> None:
+    got = usage.by_name["idle"]
+    assert (got.usage.rps_mean, got.usage.rps_peak) == (0, 0)
+    assert got.usage.coverage > 0.98
+    assert got.missing == ("latency",)  # no request, so no latency to measure
+    assert close(got.usage.cpu_cores_p95, 0.02)
+    assert close(got.usage.memory_peak_bytes, 200 * MIB, 0.001)
+
+
+def test_gpu_from_baton_nvml_gauges(usage: UsageData, backfilled: Backfilled) -> None:
+    want = truth(backfilled.fleet.specs[5], backfilled.fleet)
+    got = usage.by_name["gpu-nvml"]
+    assert got.gpu_source == "nvml"
+    assert want.gpu_mean is not None
+    assert close(got.usage.gpu_utilization_mean, want.gpu_mean)
+    assert got.gpu_memory_peak_bytes == 3 * 1024**3
+    assert "gpu" in got.timeline
+
+
+def test_gpu_from_dcgm_and_resources_from_cadvisor(
+    usage: UsageData, backfilled: Backfilled
+) -> None:
+    want = truth(backfilled.fleet.specs[6], backfilled.fleet)
+    got = usage.by_name["gpu-dcgm"]
+    assert (got.gpu_source, got.cpu_source, got.memory_source) == ("dcgm", "cadvisor", "cadvisor")
+    assert want.gpu_mean is not None
+    assert close(got.usage.gpu_utilization_mean, want.gpu_mean, 0.02)
+    assert got.gpu_memory_peak_bytes == 5 * 1024**3
+    # the container series carry a sidecar: 0.05 cores and 32 MiB above the process
+    assert close(got.usage.cpu_cores_p95, want.cpu_p95 + 0.05)
+    assert close(got.usage.memory_peak_bytes, want.memory_peak + 32 * MIB, 0.001)
+    assert got.missing == ()
+
+
+def test_a_deployment_without_data_is_not_guessed(usage: UsageData) -> None:
+    got = usage.by_name["absent"]
+    assert got.usage.coverage == 0
+    assert set(got.missing) == {"requests", "latency", "replicas", "cpu", "memory"}
+    assert got.usage.rps_mean is None
+    assert got.usage.rps_peak is None
+    assert got.replicas_max is None
+    assert got.timeline == {}
+
+
+def test_timelines_share_the_plot_grid(usage: UsageData) -> None:
+    got = usage.by_name["steady"]
+    assert set(got.timeline) == {"rps", "replicas", "cpu", "memory", "p99_ms"}
+    grid = got.timeline["rps"].timestamps
+    assert all(b - a == usage.plot_step_s for a, b in itertools.pairwise(grid))
+    for series in got.timeline.values():
+        assert series.timestamps == grid
+        assert len(series.values) == len(grid)
+    replicas = [v for v in got.timeline["replicas"].values if not math.isnan(v)]
+    assert set(replicas) == {2.0}
+
+
+def test_progress_reports_every_query(backfilled: Backfilled) -> None:
+    fleet = backfilled.fleet
+    seen: list[tuple[int, int]] = []
+    with Prometheus(backfilled.url) as prom:
+        data = collect(
+            prom,
+            backfilled.deployments[:2],
+            float(fleet.timestamps()[-1]) - 86400,
+            float(fleet.timestamps()[-1]),
+            rate_window_s=RATE_WINDOW_S,
+            progress=lambda done, total: seen.append((done, total)),
+        )
+    total = seen[-1][1]
+    assert [d for d, _ in seen] == list(range(1, total + 1))
+    assert total == data.queries - 1  # every query but the retention look-up
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [(100.0, 100.0, "must end after it starts"), (0.0, 600.0, "shorter than the rate window")],
+)
+def test_bad_windows_are_refused(
+    backfilled: Backfilled, start: float, end: float, message: str
+) -> None:
+    with Prometheus(backfilled.url) as prom, pytest.raises(BadInput, match=message):
+        collect(prom, backfilled.deployments, start, end, rate_window_s=RATE_WINDOW_S)
+
+
+def test_unreachable_prometheus_is_one_line(backfilled: Backfilled) -> None:
+    with Prometheus(f"http://127.0.0.1:{free_port()}") as prom, pytest.raises(Unavailable):
+        collect(prom, backfilled.deployments, 0, 86400)
+
+
+def test_a_window_beyond_retention_and_an_empty_prometheus_are_noted(
+    backfilled: Backfilled, tmp_path: Path
+) -> None:
+    empty = start_tsdb_prometheus(tmp_path / "tsdb", tmp_path, retention="1d")
+    try:
+        end = float(backfilled.fleet.timestamps()[-1])
+        with Prometheus(empty.url) as prom:
+            data = collect(prom, backfilled.deployments, end - 2 * 86400, end)
+    finally:
+        empty.stop()
+    assert len(data.notes) == 2
+    assert "longer than the 1d Prometheus retains" in data.notes[0]
+    assert "has no baton metrics for any deployment" in data.notes[1]
+    assert all(o.usage.coverage == 0 for o in data.by_name.values())
