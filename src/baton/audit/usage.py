@@ -110,11 +110,16 @@ class _Queries:
     def replicas(self) -> str:
         return f"count by (model, version) ({self.info})"
 
+    def requests(self, fn: str, range_s: int) -> str:
+        # max by instance first: two jobs scraping one server must not count it twice
+        return (
+            "sum by (model, version) (max by (model, version, code, instance) "
+            f"({fn}({REQUESTS_TOTAL}[{range_s}s])))"
+        )
+
     def rps(self, rate_s: int) -> str:
         # A server that is up but never counted a request served 0 req/s, not "no data".
-        return (
-            f"sum by (model, version) (rate({REQUESTS_TOTAL}[{rate_s}s])) or (0 * {self.replicas})"
-        )
+        return f"{self.requests('rate', rate_s)} or (0 * {self.replicas})"
 
     def joined(self, per_instance: str) -> str:
         return f"{self.info} * on (instance) group_left () {per_instance}"
@@ -128,17 +133,20 @@ class _Queries:
 
     @property
     def gpu(self) -> str:
-        return self.joined(f"avg by (instance) ({self.gauge(GPU_UTILIZATION)})")
+        per_gpu = f"max by (instance, gpu) ({self.gauge(GPU_UTILIZATION)})"
+        return self.joined(f"avg by (instance) ({per_gpu})")
 
     @property
     def gpu_memory(self) -> str:
-        return self.joined(f"sum by (instance) ({self.gauge(GPU_MEMORY_USED)})")
+        per_gpu = f"max by (instance, gpu) ({self.gauge(GPU_MEMORY_USED)})"
+        return self.joined(f"sum by (instance) ({per_gpu})")
 
     def latency_p99(self, range_s: int) -> str:
         return (
             "histogram_quantile(0.99, sum by (model, version, le) "
+            "(max by (model, version, le, instance) "
             f"({'increase' if range_s == self.window_s else 'rate'}"
-            f"({REQUEST_DURATION}_bucket[{range_s}s])))"
+            f"({REQUEST_DURATION}_bucket[{range_s}s]))))"
         )
 
     @property
@@ -182,7 +190,7 @@ def _stat_queries(q: _Queries, pods: bool) -> dict[str, str]:
         "rps_peak": q.over("max", rps),
         "rps_count": q.over("count", rps),
         "data_from": q.over("min", f"timestamp({rps})"),
-        "requests": f"sum by (model, version) (increase({REQUESTS_TOTAL}[{w}s]))",
+        "requests": q.requests("increase", w),
         "latency_p99": q.latency_p99(w),
         "replicas_min": q.over("min", q.replicas),
         "replicas_max": q.over("max", q.replicas),
@@ -379,6 +387,9 @@ class _Builder:
                     self.pod_lines[pod_key][name] = line
                 else:
                     self.lines[_key(labels)][name] = line
+        self.by_namespace: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for pod_key in (*self.pod, *self.pod_lines):
+            self.by_namespace[pod_key[0]].add(pod_key)
 
     def _on_grid(self, ts: FloatArray, vs: FloatArray) -> FloatArray:
         line = np.full(self.grid.shape, np.nan)
@@ -392,12 +403,8 @@ class _Builder:
     def _pods_of(self, d: Deployment) -> list[tuple[str, str]]:
         if not d.namespace or not d.pod_prefix:
             return []
-        found = {
-            k
-            for k in (*self.pod, *self.pod_lines)
-            if k[0] == d.namespace and k[1].startswith(d.pod_prefix)
-        }
-        return sorted(found)
+        prefix = d.pod_prefix
+        return sorted(k for k in self.by_namespace.get(d.namespace, ()) if k[1].startswith(prefix))
 
     def observed(self, d: Deployment) -> Observed:
         stats = self.dep.get(d.key, {})
