@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -202,5 +203,29 @@ def test_a_real_baton_serve_is_in_the_inventory_until_it_stops(tmp_path: Path) -
         assert store.servers.live() == []  # SIGTERM marked it stopped
         assert store.servers.get(server.id).stopped_at is not None
         assert gather(store, [], None).deployments == []
+    finally:
+        store.close()
+
+
+def test_a_hot_swap_updates_the_recorded_version(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    store = open_store(Settings(home=home, user="tester"))
+    try:
+        for seed in (1, 2):
+            register_handover(
+                store, write_handover(tmp_path / f"t{seed}", seed=seed), actor="tester"
+            )
+        store.registry.set_alias("toy", "production", 1, actor="tester")
+        env = clean_env(home, BATON_USER="tester")
+        with serving(env, "toy@production", "--poll-interval", "0.2"):
+            (before,) = gather(store, [], None).deployments
+            store.registry.set_alias("toy", "production", 2, actor="tester")
+            deadline = time.monotonic() + 60
+            while store.servers.live()[0].models[0].version != 2:
+                assert time.monotonic() < deadline, "the swap was never recorded"
+                time.sleep(0.1)
+            (after,) = gather(store, [], None).deployments
+        assert (before.version, after.version) == ("1", "2")
+        assert store.servers.all()[0].models[0].alias == "production"
     finally:
         store.close()
