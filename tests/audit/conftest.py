@@ -20,7 +20,9 @@ from baton.audit.backfill import backfill
 from baton.audit.synthetic import GIB, MIB, Fleet, Spec, Spike, write_openmetrics
 from baton.core.inventory import Deployment, Resources
 from tests.baton_cli import free_port
-from tests.monitor.conftest import Running, need, start
+from tests.monitor.conftest import Running, need, prometheus, prometheus_bin, start
+
+__all__ = ["prometheus", "prometheus_bin"]  # fixtures shared with tests/monitor
 
 HOUR = 3600
 RATE_WINDOW_S = 900  # three samples at the fleet's five-minute interval

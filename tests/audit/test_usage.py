@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from bisect import bisect_left
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,10 +25,13 @@ from baton.audit.usage import (
     expected_steps,
     nice_step,
 )
+from baton.core.inventory import Deployment, Resources
 from baton.errors import BadInput, Unavailable
 from baton.serve.metrics import LATENCY_BUCKETS
 from tests.audit.conftest import RATE_WINDOW_S, Backfilled, start_tsdb_prometheus
-from tests.baton_cli import free_port
+from tests.baton_cli import baton, clean_env, free_port, serving
+from tests.handover_factory import write_handover
+from tests.monitor.conftest import StartPrometheus
 
 REL = 0.03  # rates and CPU measured through 15-minute rate windows: within a few percent
 
@@ -254,3 +259,51 @@ def test_a_window_beyond_retention_and_an_empty_prometheus_are_noted(
     assert "longer than the 1d Prometheus retains" in data.notes[0]
     assert "has no baton metrics for any deployment" in data.notes[1]
     assert all(o.usage.coverage == 0 for o in data.by_name.values())
+
+
+def test_a_live_baton_serve_under_load(tmp_path: Path, prometheus: StartPrometheus) -> None:
+    """A real server scraped every second: its process metrics join its model on instance."""
+    env = clean_env(tmp_path / "home", BATON_USER="ops")
+    folder = write_handover(tmp_path / "toy", name="toy")
+    assert baton(env, "register", str(folder)).returncode == 0
+    assert baton(env, "alias", "set", "toy@production", "1").returncode == 0
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [0.0] * 4}]}
+    with serving(env, "toy") as url:
+        address = url.removeprefix("http://")
+        job = {"job_name": "baton", "static_configs": [{"targets": [address]}]}
+        running = prometheus({"global": {"scrape_interval": "1s"}, "scrape_configs": [job]}, [])
+        sent = 0
+        with httpx.Client(base_url=url, timeout=30) as client:
+            # one request, scraped, so the counter exists before the measured load starts
+            assert client.post("/v2/models/toy/infer", json=body).status_code == 200
+            time.sleep(2.5)
+            began = time.time()
+            while time.time() - began < 12:
+                assert client.post("/v2/models/toy/infer", json=body).status_code == 200
+                sent += 1
+        time.sleep(3)  # the last scrape
+        end = time.time()
+        with Prometheus(running.url) as prom:
+            data = collect(prom, [deployment("toy", address)], began - 5, end, rate_window_s=3)
+    got = data.by_name["toy"]
+    assert got.missing == ()
+    assert (got.cpu_source, got.memory_source) == ("process", "process")
+    assert got.replicas_max == 1
+    assert got.usage.rps_peak is not None and got.usage.rps_peak > 0
+    assert got.usage.cpu_cores_p95 is not None and got.usage.cpu_cores_p95 > 0
+    assert got.usage.memory_peak_bytes is not None and got.usage.memory_peak_bytes > 10 * MIB
+    assert got.usage.p99_latency_ms is not None and 0 < got.usage.p99_latency_ms < 10_000
+    assert got.requests is not None and 0.8 * sent < got.requests < 1.2 * sent
+    assert got.cpu_seconds_per_request is not None and got.cpu_seconds_per_request > 0
+
+
+def deployment(model: str, address: str) -> Deployment:
+    return Deployment(
+        name=model,
+        model=model,
+        version="1",
+        source="baton",
+        replicas=1,
+        resources=Resources(cores=1, memory_bytes=1024**3),
+        instances=(address,),
+    )

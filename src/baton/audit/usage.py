@@ -45,7 +45,8 @@ CADVISOR_MEMORY = "container_memory_working_set_bytes"
 DCGM_UTIL = "DCGM_FI_DEV_GPU_UTIL"  # percent
 DCGM_MEMORY = "DCGM_FI_DEV_FB_USED"  # MiB
 
-NICE_STEPS_S = (15, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800, 21600, 43200)
+NICE_STEPS_S: tuple[int, ...] = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1200, 1800)
+NICE_STEPS_S += (3600, 7200, 10800, 21600, 43200)
 STAT_POINTS = 5000  # subquery points per series, at most (about)
 PLOT_POINTS = 400  # timeline points per series, at most
 LOOKBACK_S = 300  # Prometheus's default lookback for an instant selector
