@@ -38,7 +38,7 @@ def one(**extra: Any) -> dict[str, Any]:
 
 def test_the_example_reads_and_is_unique() -> None:
     found = read_fleet(EXAMPLE)
-    assert [d.name for d in found] == ["digits-prod", "reviews-sentiment", "embeddings-gpu"]
+    assert [d.name for d in found] == ["churn-prod", "reviews-sentiment", "image-tagger-gpu"]
     check_unique(found)
     digits, reviews, gpu = found
     assert digits.source == "fleet"
@@ -116,6 +116,10 @@ def test_autoscaling_without_replicas_starts_at_the_minimum() -> None:
             {"serving": {"precision": "fp16"}},
             "fleet.yaml: deployments[0] (digits-prod).serving.precision: Input should be 'fp32' "
             "or 'int8' (got 'fp16')",
+        ),
+        (
+            {"resources": {"cores": float("inf"), "memory": "1Gi"}},
+            "fleet.yaml: deployments[0] (digits-prod).resources.cores: inf is not a finite",
         ),
         (
             {"resources": {"cores": 1}},
@@ -206,3 +210,23 @@ def test_baton_schema_fleet_prints_it(tmp_path: Path) -> None:
     result = baton(clean_env(tmp_path), "schema", "fleet")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == fleet_json_schema()
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats() | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+FIELDS = ["name", "model", "version", "replicas", "autoscaling", "resources", "capacity"]
+
+
+@given(st.dictionaries(st.sampled_from(FIELDS), JSONISH, max_size=4))
+def test_any_entry_is_read_or_refused_in_one_line(change: dict[str, Any]) -> None:
+    message = ""
+    try:
+        parse_fleet({"deployments": [entry(**change)]})
+    except BadInput as exc:
+        message = exc.message
+    assert "\n" not in message

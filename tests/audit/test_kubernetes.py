@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from baton.audit.kubernetes import hardware_name, read_manifests
 from baton.core.inventory import CapacityOption, Deployment
@@ -158,8 +160,8 @@ def test_a_server_of_two_models_splits_its_resources(tmp_path: Path) -> None:
         [write(tmp_path, deployment(args=["serve", "digits:1", "toy:2", "--workers", "2"]))]
     )
     assert [(d.name, d.model, d.version) for d in found] == [
-        ("prod/digits/digits", "digits", "1"),
-        ("prod/digits/toy", "toy", "2"),
+        ("prod/digits/digits:1", "digits", "1"),
+        ("prod/digits/toy:2", "toy", "2"),
     ]
     assert all(d.resources.cores == 0.25 and d.resources.memory_bytes == GI / 2 for d in found)
     assert "split evenly" in notes[0]
@@ -347,6 +349,10 @@ def test_folders_are_read_recursively_yaml_and_yml(tmp_path: Path) -> None:
             r"limits.nvidia.com/gpu: expected a whole number",
         ),
         (
+            deployment(annotations=PINNED, resources={"limits": {"nvidia.com/gpu": -1}}),
+            r"limits.nvidia.com/gpu: expected a whole number, got -1",
+        ),
+        (
             hpa("digits", 5, 2),
             r"document 2 \(HorizontalPodAutoscaler digits\): spec.minReplicas 5 is above "
             r"spec.maxReplicas 2",
@@ -371,3 +377,42 @@ def test_yaml_errors_and_missing_paths(tmp_path: Path) -> None:
         read_manifests([broken])
     with pytest.raises(BadInput, match="no such manifest file or folder"):
         read_manifests([tmp_path / "nope.yaml"])
+
+
+JSONISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    resources=JSONISH,
+    replicas=JSONISH,
+    args=JSONISH,
+    spec=st.dictionaries(st.sampled_from(["replicas", "template", "x"]), JSONISH, max_size=2),
+)
+def test_any_shape_is_read_or_refused_in_one_line(
+    tmp_path_factory: pytest.TempPathFactory, resources: Any, replicas: Any, args: Any, spec: Any
+) -> None:
+    doc = deployment(annotations=PINNED)
+    container = doc["spec"]["template"]["spec"]["containers"][0]
+    container["resources"] = resources
+    container["args"] = args
+    doc["spec"]["replicas"] = replicas
+    loose = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}, "spec": spec}
+    folder = tmp_path_factory.mktemp("fuzz")
+    for docs in ([doc], [loose]):
+        message = ""
+        try:
+            read_manifests([write(folder, *docs)])
+        except BadInput as exc:
+            message = exc.message
+        assert "\n" not in message

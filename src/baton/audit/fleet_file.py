@@ -21,6 +21,7 @@ Shape (examples/fleet/fleet.yaml is a documented example)::
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,18 @@ Quantity = str | float
 _SCHEMA_HINT = "`baton schema fleet` lists the fields"
 
 
+def _finite(value: float, text: object) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite quantity")
+    return value
+
+
 def _cores(value: object) -> float | None:
-    return None if value is None else parse_cpu(value)  # type: ignore[arg-type]
+    return None if value is None else _finite(parse_cpu(value), value)  # type: ignore[arg-type]
 
 
 def _bytes(value: object) -> float | None:
-    return None if value is None else parse_memory(value)  # type: ignore[arg-type]
+    return None if value is None else _finite(parse_memory(value), value)  # type: ignore[arg-type]
 
 
 class _Strict(BaseModel):
@@ -110,7 +117,7 @@ class FleetCapacity(_Strict):
     @field_validator("cores", mode="after")
     @classmethod
     def _check_cores(cls, value: Cores) -> Cores:
-        if parse_cpu(value) <= 0:
+        if not _cores(value):
             raise ValueError("cores must be above 0")
         return value
 

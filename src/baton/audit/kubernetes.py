@@ -50,6 +50,7 @@ MODEL, VERSION = "baton.dev/model", "baton.dev/version"
 HARDWARE, OWNER = "baton.dev/hardware", "baton.dev/owner"
 SLO, RPS = "baton.dev/slo-p99-ms", "baton.dev/rps-at-slo"
 GPU = "nvidia.com/gpu"
+_INF = float("inf")
 ACCELERATOR_LABELS = (
     "cloud.google.com/gke-accelerator",
     "nvidia.com/gpu.product",
@@ -279,9 +280,12 @@ def _container(pod: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
 
 
 def _quantity(doc: _Doc, path: str, value: object, memory: bool) -> float:
+    if not isinstance(value, str | int | float) or value != value or value in (_INF, -_INF):
+        what = "memory" if memory else "CPU"
+        raise BadInput(f"{doc.where}: {path}: {what} {value!r} is not a quantity")
     try:
-        return parse_memory(value) if memory else parse_cpu(value)  # type: ignore[arg-type]
-    except (ValueError, TypeError) as exc:
+        return parse_memory(value) if memory else parse_cpu(value)
+    except ValueError as exc:
         raise BadInput(f"{doc.where}: {path}: {exc}") from None
 
 
@@ -384,6 +388,8 @@ def _emit(
     gpu_value = limits.get(GPU, requests.get(GPU, 0))
     try:
         gpus = int(str(gpu_value))
+        if gpus < 0:
+            raise ValueError(gpus)
     except ValueError:
         raise BadInput(
             f"{doc.where}: {at}.limits.{GPU}: expected a whole number, got {gpu_value!r}"
@@ -404,7 +410,7 @@ def _emit(
     rps = _number(doc, meta, RPS)
     serving = _serving(doc, options)
     for model, version in served:
-        name = label if share == 1 else f"{label}/{model}"
+        name = label if share == 1 else f"{label}/{model}:{version}"
         given = Resources(
             cores=cores / share,
             memory_bytes=mem / share,
