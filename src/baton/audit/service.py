@@ -1,0 +1,169 @@
+"""The audit: inventory + usage + capacity -> one recommendation per deployment, with cost.
+
+Everything here is orchestration; the maths is ``core.sizing`` and the data comes from
+``audit.usage`` (a few Prometheus queries over the whole fleet) and ``audit.capacity``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
+
+from baton.audit.capacity import Profiled, capacity_for, profiled
+from baton.audit.observed import Observed
+from baton.audit.prices import PriceTable
+from baton.audit.prometheus import Prometheus
+from baton.audit.result import AuditResult, Row, Target
+from baton.audit.usage import collect
+from baton.core.inventory import Deployment
+from baton.core.policy import Policy
+from baton.core.sizing import Allocation, Prices, SizingPolicy, Usage, cheapest
+from baton.store.store import Store
+
+DEFAULT_SLO_MS = Policy().default_slo.p99_latency_ms or 100.0
+Progress = Callable[[int, int], None]
+
+
+def run_audit(
+    deployments: Sequence[Deployment],
+    prometheus: Prometheus,
+    start: float,
+    end: float,
+    *,
+    prices: PriceTable,
+    policy: SizingPolicy = SizingPolicy(),
+    store: Store | None = None,
+    rate_window_s: float = 300.0,
+    progress: Progress | None = None,
+) -> AuditResult:
+    began = time.perf_counter()
+    profiles = {d.name: profiled(store, d.model, d.version) for d in deployments}
+    slos: dict[str, float] = {}
+    slo_notes: dict[str, str] = {}
+    for d in deployments:
+        prof = profiles[d.name]
+        if d.slo_p99_ms is not None:
+            slos[d.name] = d.slo_p99_ms
+        elif prof is not None and prof.slo_p99_ms is not None:
+            slos[d.name] = prof.slo_p99_ms
+        else:
+            slos[d.name] = DEFAULT_SLO_MS
+            slo_notes[d.name] = f"no SLO stated: held to the default p99 {DEFAULT_SLO_MS:g} ms"
+    usage = collect(
+        prometheus,
+        deployments,
+        start,
+        end,
+        rate_window_s=rate_window_s,
+        slo_p99_ms=slos,
+        progress=progress,
+    )
+    sizing_prices = prices.to_sizing()
+    rows = []
+    for d in deployments:
+        observed = usage.by_name.get(d.name)
+        rows.append(
+            _row(
+                d,
+                observed,
+                profiles[d.name],
+                slos[d.name],
+                slo_notes.get(d.name),
+                policy,
+                sizing_prices,
+            )
+        )
+    return AuditResult(
+        prometheus_url=prometheus.url,
+        start=start,
+        end=end,
+        step_s=usage.step_s,
+        plot_step_s=usage.plot_step_s,
+        queries=prometheus.queries,
+        elapsed_s=time.perf_counter() - began,
+        rows=tuple(rows),
+        prices=prices.to_report(),
+        notes=tuple(usage.notes),
+        settings={
+            **asdict(policy),
+            "window_s": end - start,
+            "rate_window_s": rate_window_s,
+        },
+    )
+
+
+def _row(
+    d: Deployment,
+    observed: Observed | None,
+    profile: Profiled | None,
+    slo_ms: float,
+    slo_note: str | None,
+    policy: SizingPolicy,
+    prices: Prices,
+) -> Row:
+    res = d.resources
+    use = observed.usage if observed is not None else Usage(coverage=0.0)
+    finding = capacity_for(d, observed, profile)
+    allocation = Allocation(
+        replicas=d.replicas,
+        cores=res.cores,
+        memory_bytes=res.memory_bytes,
+        gpus=res.gpus,
+        hardware=res.hardware,
+        max_replicas=d.max_replicas if d.autoscaled else None,
+        min_replicas=d.min_replicas if d.autoscaled else None,
+        mean_replicas=(observed.replicas_mean if observed is not None and d.autoscaled else None),
+    )
+    load = _load_series(observed)
+    chosen, rec = cheapest(use, allocation, finding.options, slo_ms, policy, prices, load)
+    extra: list[str] = []
+    flags = list(rec.flags)
+    if slo_note:
+        extra.append(slo_note)
+    extra.append(f"capacity: {finding.source}")
+    extra.extend(finding.notes)
+    if observed is not None:
+        if observed.missing:
+            extra.append("missing from Prometheus: " + ", ".join(observed.missing))
+        if use.gpu_utilization_mean is not None:
+            extra.append(f"GPU busy {use.gpu_utilization_mean:.0%} on average")
+    if chosen is not None and chosen.hardware != res.hardware and rec.replicas:
+        flags.append(f"move to {chosen.hardware}")
+        extra.append(
+            f"{chosen.hardware} meets the SLO for less than {res.hardware}: "
+            f"{rec.replicas} replica(s) x {chosen.gpus} GPU(s)"
+        )
+    recommendation = replace(rec, reasons=rec.reasons + tuple(extra), flags=tuple(flags))
+    serving = d.serving
+    config = profile.config if profile is not None else {}
+    target = Target(
+        replicas=rec.replicas,
+        min_replicas=rec.min_replicas,
+        max_replicas=rec.max_replicas,
+        cores=rec.cores,
+        cpu_limit=rec.cores,
+        memory_bytes=rec.memory_bytes,
+        memory_limit_bytes=rec.memory_bytes,
+        gpus=chosen.gpus if chosen is not None else res.gpus,
+        hardware=chosen.hardware if chosen is not None else res.hardware,
+        max_batch_size=config.get("max_batch_size") or serving.max_batch_size,
+        threads=config.get("intra_op_threads") or serving.threads,
+        precision=config.get("precision") or serving.precision,
+    )
+    return Row(
+        deployment=d,
+        observed=observed,
+        recommendation=recommendation,
+        target=target,
+        slo_p99_ms=slo_ms,
+        capacity_source=finding.source,
+        flags=tuple(flags),
+    )
+
+
+def _load_series(observed: Observed | None) -> list[float]:
+    if observed is None or "rps" not in observed.timeline:
+        return []
+    return [v for v in observed.timeline["rps"].values if math.isfinite(v)]
