@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
@@ -81,3 +83,27 @@ def test_gpu_series_where_nvml_and_a_gpu_exist() -> None:
     found = families(ServingMetrics(CollectorRegistry(), process=False))
     for name in (m.GPU_UTILIZATION, m.GPU_MEMORY_USED, m.GPU_MEMORY_TOTAL):
         assert next(s["gpu"] for s in found[name][1]) == "0"
+
+
+class _OneGpu:
+    """NVML's calls as ``NvmlCollector`` makes them, for one GPU (no NVML on this machine)."""
+
+    def nvmlDeviceGetCount(self) -> int:  # noqa: N802  (NVML's name)
+        return 1
+
+    def nvmlDeviceGetHandleByIndex(self, i: int) -> int:  # noqa: N802
+        return i
+
+    def nvmlDeviceGetUtilizationRates(self, handle: int) -> object:  # noqa: N802
+        return type("Rates", (), {"gpu": 40})()
+
+    def nvmlDeviceGetMemoryInfo(self, handle: int) -> object:  # noqa: N802
+        return type("Memory", (), {"used": 1.0, "total": 2.0})()
+
+
+def test_gpu_series_survive_multiprocess_mode(tmp_path: Path) -> None:
+    """With --workers the exposition is rebuilt from shared files; the GPU must stay in it."""
+    metrics = ServingMetrics(CollectorRegistry(), process=False, multiprocess_dir=str(tmp_path))
+    metrics._gpu = m.NvmlCollector(_OneGpu())
+    found = families(metrics)
+    assert found[m.GPU_UTILIZATION][1] == [{"gpu": "0"}]

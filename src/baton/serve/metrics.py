@@ -160,9 +160,9 @@ class ServingMetrics:
         self._server_process = (
             ServerProcessCollector(os.getppid()) if process and multiprocess_dir else None
         )
-        gpu = NvmlCollector.create()
-        if gpu is not None:
-            registry.register(gpu)
+        self._gpu = NvmlCollector.create()
+        if self._gpu is not None:
+            registry.register(self._gpu)
 
     def for_model(self, model: str, version: str) -> ModelSeries:
         return ModelSeries(
@@ -204,6 +204,8 @@ class ServingMetrics:
         prom_multiprocess.MultiProcessCollector(merged, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
         if self._server_process is not None:
             merged.register(self._server_process)
+        if self._gpu is not None:  # per-process collectors are not in the shared files
+            merged.register(self._gpu)
         return generate_latest(merged)
 
     def close(self) -> None:
