@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     token: SecretStr | None = Field(
         default=None, description="your API token for BATON_URL; never printed (BATON_TOKEN)"
     )
+    prometheus_url: str = Field(
+        default="http://127.0.0.1:9090",
+        description="the Prometheus `baton audit` reads (BATON_PROMETHEUS_URL)",
+    )
 
     @property
     def database_url(self) -> str:

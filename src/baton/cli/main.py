@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from baton import __version__
 from baton.cli import (
+    audit_cmd,
     drift_cmd,
     evaluate_cmds,
     monitor_bundle_cmds,
@@ -69,6 +70,7 @@ app.command()(evaluate_cmds.evaluate)
 app.command()(evaluate_cmds.report)
 app.command()(serve_cmd.serve)
 app.command()(drift_cmd.drift)
+app.command()(audit_cmd.audit)
 app.add_typer(registry_cmds.alias_app, name="alias")
 app.add_typer(schema_app, name="schema")
 app.add_typer(monitor_cmds.exporters_app, name="exporters")

@@ -1,0 +1,148 @@
+"""``baton audit``: are the serving servers used efficiently, and what should they be?"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from baton.cli.output import console, err_console, print_json
+from baton.cli.state import state
+from baton.errors import BadInput, FailedCheck
+
+FAIL_ON = ("risk", "none")
+
+
+def _seconds(option: str, text: str) -> float:
+    from baton.core.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise BadInput(f"{option}: {exc}") from None
+
+
+def _end(text: str) -> float:
+    if text == "now":
+        return time.time()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadInput(
+            f"--end: {text!r} is not a time: write now or ISO 8601, e.g. 2026-11-25T12:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def audit(
+    ctx: typer.Context,
+    prometheus: str = typer.Option(
+        None, "--prometheus", help="Prometheus URL (default: BATON_PROMETHEUS_URL or :9090)"
+    ),
+    window: str = typer.Option("14d", help="how far back to look, e.g. 7d, 14d, 30d"),
+    end: str = typer.Option("now", help="end of the window: now, or an ISO 8601 time"),
+    rate_window: str = typer.Option(
+        "5m", help="range of rate(); at least 4 scrape intervals of your Prometheus"
+    ),
+    fleet: Path = typer.Option(None, "--fleet", help="fleet.yaml: servers baton did not start"),
+    manifests: list[Path] = typer.Option(
+        None, "--manifests", help="Kubernetes / KServe manifests (files or folders)"
+    ),
+    servers: bool = typer.Option(
+        True, help="include the servers `baton serve` recorded in the store"
+    ),
+    prices: Path = typer.Option(None, "--prices", help="prices.yaml (default: example prices)"),
+    headroom: float = typer.Option(0.3, min=0, max=10, help="spare capacity over the peak"),
+    min_replicas: int = typer.Option(2, min=1, help="availability floor for a serving deployment"),
+    risk: float = typer.Option(
+        0.8, min=0.1, max=1.0, help="at risk when the peak uses more of capacity than this"
+    ),
+    top: int = typer.Option(50, min=1, help="rows in the terminal table; charts in the HTML"),
+    html: Path = typer.Option(None, "--html", help="write the HTML report here"),
+    json_out: bool = typer.Option(False, "--json", help="print JSON for scripts"),
+    fail_on: str = typer.Option(
+        "none", help="exit 1 when a deployment is at risk (risk), for scheduled CI"
+    ),
+) -> None:
+    """Audit serving efficiency from Prometheus: usage against allocation, capacity and SLO."""
+    from baton.audit.inventory import gather
+    from baton.audit.prices import load_prices
+    from baton.audit.prometheus import Prometheus
+    from baton.audit.service import run_audit
+    from baton.core.sizing import SizingPolicy
+
+    if fail_on not in FAIL_ON:
+        raise BadInput(f"--fail-on {fail_on!r}: choose one of {', '.join(FAIL_ON)}")
+    window_s = _seconds("--window", window)
+    rate_s = _seconds("--rate-window", rate_window)
+    end_s = _end(end)
+    table = load_prices(prices)
+    st = state(ctx)
+    store = st.store if servers else None
+    since = datetime.fromtimestamp(end_s - window_s, UTC)  # servers that stopped count too
+    inventory = gather(store, manifests or [], fleet, since=since)
+    if not inventory.deployments:
+        raise BadInput(
+            "nothing to audit: no `baton serve` recorded in the store, and no --fleet or "
+            "--manifests given"
+        )
+    prom = Prometheus(prometheus or st.settings.prometheus_url)
+    policy = SizingPolicy(headroom=headroom, min_replicas=min_replicas, risk_utilization=risk)
+    with _progress(quiet=json_out) as progress:
+        result = run_audit(
+            inventory.deployments,
+            prom,
+            end_s - window_s,
+            end_s,
+            prices=table,
+            policy=policy,
+            store=store,
+            rate_window_s=rate_s,
+            progress=progress,
+        )
+    if inventory.notes:
+        result = replace(result, notes=tuple(inventory.notes) + result.notes)
+    if html is not None:
+        from baton.audit.report import render_html
+
+        html.parent.mkdir(parents=True, exist_ok=True)
+        html.write_text(render_html(result, top=min(top, 25)), encoding="utf-8")
+    if json_out:
+        from baton.audit.table import to_json
+
+        print_json(to_json(result))
+    else:
+        from baton.audit.table import render_table
+
+        render_table(result, console, limit=top)
+        if html is not None:
+            console.print(f"HTML report: {html}")
+    if fail_on == "risk" and result.at_risk:
+        names = ", ".join(r.deployment.name for r in result.at_risk)
+        raise FailedCheck(f"{len(result.at_risk)} deployment(s) at risk: {names}")
+
+
+@contextmanager
+def _progress(*, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A bar on stderr that counts Prometheus queries; nothing when printing JSON."""
+    if quiet:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("querying Prometheus"), BarColumn(),
+               TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("queries", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance

@@ -1,0 +1,154 @@
+"""``baton audit`` as a user runs it: a fleet.yaml, a real Prometheus, every output form."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from baton.core.inventory import Deployment
+from tests.audit.verdict_fleet import (
+    EXPECTED,
+    VerdictFleet,
+    verdict_fleet,  # noqa: F401  (the fixture)
+)
+from tests.baton_cli import baton, clean_env, free_port
+
+
+def fleet_entry(d: Deployment) -> dict[str, object]:
+    """The fleet.yaml entry a team would write for ``d``."""
+    entry: dict[str, object] = {
+        "name": d.name,
+        "model": d.model,
+        "version": d.version,
+        "resources": {"cores": d.resources.cores, "memory": int(d.resources.memory_bytes),
+                      "gpus": d.resources.gpus, "hardware": d.resources.hardware},
+        "slo_p99_ms": d.slo_p99_ms,
+        "capacity": [
+            {"hardware": o.hardware, "cores": o.cores, "gpus": o.gpus, "rps_at_slo": o.rps_at_slo,
+             **({"memory": int(o.memory_bytes)} if o.memory_bytes else {})}
+            for o in d.capacity
+        ],
+    }  # fmt: skip
+    if d.autoscaled:
+        entry["autoscaling"] = {"min": d.min_replicas, "max": d.max_replicas}
+    else:
+        entry["replicas"] = d.replicas
+    return entry
+
+
+@pytest.fixture(scope="module")
+def fleet_file(verdict_fleet: VerdictFleet, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+    path = tmp_path_factory.mktemp("fleet") / "fleet.yaml"
+    entries = [fleet_entry(d) for d in verdict_fleet.deployments]
+    path.write_text(yaml.safe_dump({"deployments": entries}), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return clean_env(tmp_path / "home", BATON_USER="ops")
+
+
+def audit_args(fleet: VerdictFleet, fleet_file: Path, *extra: str) -> list[str]:
+    end = datetime.fromtimestamp(fleet.end, UTC).isoformat()
+    return ["audit", "--fleet", str(fleet_file), "--no-servers",
+            "--prometheus", fleet.prometheus.url, "--window", "3d", "--end", end,
+            "--rate-window", "15m", "--headroom", "0.5", "--risk", "0.9", *extra]  # fmt: skip
+
+
+def test_json_gives_each_deployment_its_verdict(
+    env: dict[str, str],
+    verdict_fleet: VerdictFleet,  # noqa: F811
+    fleet_file: Path,
+) -> None:
+    done = baton(env, *audit_args(verdict_fleet, fleet_file, "--json"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    got = {r["name"]: r["verdict"] for r in report["rows"]}
+    assert got == EXPECTED
+
+
+def test_table_html_and_fail_on_risk(
+    env: dict[str, str],
+    verdict_fleet: VerdictFleet,  # noqa: F811
+    fleet_file: Path,
+    tmp_path: Path,
+) -> None:
+    html = tmp_path / "out" / "audit.html"
+    done = baton(env, *audit_args(verdict_fleet, fleet_file, "--html", str(html),
+                                  "--fail-on", "risk"))  # fmt: skip
+    assert done.returncode == 1
+    assert "2 deployment(s) at risk: " in done.stderr
+    assert "slow" in done.stderr and "hot" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "at risk" in done.stdout and "under-provisioned" in done.stdout
+    page = html.read_text(encoding="utf-8")
+    for name in EXPECTED:
+        assert name in page
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--window", "14days"], "--window: '14days' is not a duration"),
+        (["--end", "yesterday"], "--end: 'yesterday' is not a time"),
+        (["--fail-on", "drift"], "--fail-on 'drift': choose one of risk, none"),
+        (["--prices", "missing.yaml"], "missing.yaml"),
+    ],
+)
+def test_bad_options_are_one_line_exit_2(
+    env: dict[str, str],
+    verdict_fleet: VerdictFleet,  # noqa: F811
+    fleet_file: Path,
+    args: list[str],
+    message: str,
+) -> None:
+    done = baton(env, *audit_args(verdict_fleet, fleet_file, *args))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_prometheus_is_one_line(
+    env: dict[str, str], fleet_file: Path, tmp_path: Path
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    done = baton(env, "audit", "--fleet", str(fleet_file), "--no-servers", "--prometheus", url)
+    assert done.returncode == 2
+    assert "unreachable" in done.stderr and url in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_malformed_fleet_file_is_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "fleet.yaml"
+    bad.write_text("deployments:\n  - name: x\n    model: m\n    version: 1\n    replicas: 1\n"
+                   "    resources: {cores: 2, memory: 2GB}\n")  # fmt: skip
+    done = baton(env, "audit", "--fleet", str(bad), "--no-servers")
+    assert done.returncode == 2
+    assert "2GB" in done.stderr and "memory" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_nothing_to_audit_says_how_to_give_an_inventory(env: dict[str, str]) -> None:
+    done = baton(env, "audit", "--no-servers")
+    assert done.returncode == 2
+    assert "nothing to audit" in done.stderr and "--fleet" in done.stderr
+
+
+def test_a_window_longer_than_the_data_reports_missing_data_not_guesses(
+    env: dict[str, str],
+    verdict_fleet: VerdictFleet,  # noqa: F811
+    fleet_file: Path,
+) -> None:
+    args = audit_args(verdict_fleet, fleet_file, "--json")
+    args[args.index("3d")] = "30d"
+    done = baton(env, *args)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    verdicts = {r["verdict"] for r in report["rows"]}
+    assert verdicts == {"insufficient data"}
