@@ -1,0 +1,112 @@
+"""The audit of a live fleet: real ``baton serve`` processes under load, a real Prometheus.
+
+Two servers on this machine, each recorded in the store when it started: a light model
+served well within its SLO, and a heavy one whose p99 cannot meet its 1 ms SLO. Prometheus
+scrapes both every second (found through the files ``baton serve`` writes); the audit
+reads the inventory from the store and the usage from Prometheus, and must find the light
+one over-provisioned (one replica given half the machine for a trickle) and the heavy one
+at risk, and ``--fail-on risk`` must fail.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import onnx
+import pytest
+
+from baton.runtime.mlp import random_mlp
+from tests.baton_cli import baton, clean_env, free_port, serving
+from tests.handover_factory import write_handover
+from tests.monitor.conftest import need
+
+LOAD_S = 30.0
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return clean_env(tmp_path / "home", BATON_USER="ops")
+
+
+def register(env: dict[str, str], tmp_path: Path) -> None:
+    heavy = write_handover(tmp_path / "heavy", name="heavy", owner="research",
+                           slo={"p99_latency_ms": 1})  # fmt: skip
+    onnx.save(random_mlp([4, 1024, 1024, 3], seed=5), str(heavy / "model.onnx"))
+    light = write_handover(tmp_path / "light", name="light", owner="research",
+                           slo={"p99_latency_ms": 500})  # fmt: skip
+    for folder in (heavy, light):
+        assert baton(env, "register", str(folder)).returncode == 0
+        assert baton(env, "alias", "set", f"{folder.name}@production", "1").returncode == 0
+
+
+def load(urls: dict[str, str], stop: threading.Event) -> None:
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4],
+                        "data": np.zeros(4).tolist()}]}  # fmt: skip
+    clients = {name: httpx.Client(base_url=url, timeout=30) for name, url in urls.items()}
+    while not stop.is_set():
+        for name, client in clients.items():
+            client.post(f"/v2/models/{name}/infer", json=body)
+    for client in clients.values():
+        client.close()
+
+
+@pytest.fixture
+def prometheus_url(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    need("prometheus")
+    register(env, tmp_path)  # the bundle watches the models in production
+    port = free_port()
+    up = baton(env, "monitor", "up", "--scrape-interval", "1s", "--prometheus-port", str(port),
+               "--alertmanager-port", str(free_port()))  # fmt: skip
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        baton(env, "monitor", "down")
+
+
+def wait_for_targets(url: str, count: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        targets = httpx.get(f"{url}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+        if sum(t["health"] == "up" and "baton" in t["scrapePool"] for t in targets) >= count:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"Prometheus did not find {count} baton servers: {targets}")
+
+
+def test_a_live_fleet_gets_the_verdicts_its_load_implies(
+    env: dict[str, str], tmp_path: Path, prometheus_url: str
+) -> None:
+    with serving(env, "heavy", "--max-batch-size", "1") as heavy, serving(env, "light") as light:
+        wait_for_targets(prometheus_url, 2)
+        stop = threading.Event()
+        traffic = threading.Thread(target=load, args=({"heavy": heavy, "light": light}, stop))
+        traffic.start()
+        time.sleep(LOAD_S)
+        stop.set()
+        traffic.join(30)
+        time.sleep(3)  # the last scrapes
+        args = ["audit", "--prometheus", prometheus_url, "--window", f"{int(LOAD_S)}s",
+                "--rate-window", "5s", "--min-replicas", "1"]  # fmt: skip
+        done = baton(env, *args, "--json")
+        assert done.returncode == 0, done.stderr
+        failing = baton(env, *args, "--fail-on", "risk")
+    report = json.loads(done.stdout)
+    rows = {r["model"]: r for r in report["rows"]}
+    assert set(rows) == {"heavy", "light"}
+    assert all(r["deployment"]["source"] == "baton" for r in rows.values())
+    assert rows["heavy"]["verdict"] == "at risk", rows["heavy"]["recommendation"]["reasons"]
+    assert rows["light"]["verdict"] == "over-provisioned", rows["light"]["recommendation"]
+    light_seen = rows["light"]["observed"]
+    assert light_seen["rps_peak"] > 1
+    assert light_seen["cpu_cores_p95"] is not None and light_seen["memory_peak_bytes"] > 0
+    assert rows["light"]["recommendation"]["memory_bytes"] < rows["light"]["deployment"][
+        "resources"]["memory_bytes"]  # fmt: skip
+    assert failing.returncode == 1
+    assert "1 deployment(s) at risk: heavy" in failing.stderr
