@@ -11,9 +11,11 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from baton.audit.fleet_file import fleet_json_schema, parse_fleet, read_fleet
+from baton.audit.fleet_file import fleet_entry, fleet_json_schema, parse_fleet, read_fleet
+from baton.audit.synthetic import Fleet as SyntheticFleet
 from baton.core.inventory import CapacityOption, check_unique
 from baton.errors import BadInput
+from tests.audit.verdict_fleet import SPECS, deployments
 from tests.baton_cli import baton, clean_env
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "fleet" / "fleet.yaml"
@@ -230,3 +232,12 @@ def test_any_entry_is_read_or_refused_in_one_line(change: dict[str, Any]) -> Non
     except BadInput as exc:
         message = exc.message
     assert "\n" not in message
+
+
+def test_fleet_entry_reads_back_as_the_deployment() -> None:
+    originals = deployments(SyntheticFleet(SPECS, end=1.8e9, days=1))
+    read = parse_fleet({"deployments": [fleet_entry(d) for d in originals]})
+    for before, after in zip(originals, read, strict=True):
+        assert after.model_copy(update={"origin": "", "source": before.source}) == (
+            before.model_copy(update={"origin": ""})
+        )

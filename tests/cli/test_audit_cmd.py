@@ -9,35 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from baton.core.inventory import Deployment
+from baton.audit.fleet_file import fleet_entry
 from tests.audit.verdict_fleet import (
     EXPECTED,
     VerdictFleet,
     verdict_fleet,  # noqa: F401  (the fixture)
 )
 from tests.baton_cli import baton, clean_env, free_port
-
-
-def fleet_entry(d: Deployment) -> dict[str, object]:
-    """The fleet.yaml entry a team would write for ``d``."""
-    entry: dict[str, object] = {
-        "name": d.name,
-        "model": d.model,
-        "version": d.version,
-        "resources": {"cores": d.resources.cores, "memory": int(d.resources.memory_bytes),
-                      "gpus": d.resources.gpus, "hardware": d.resources.hardware},
-        "slo_p99_ms": d.slo_p99_ms,
-        "capacity": [
-            {"hardware": o.hardware, "cores": o.cores, "gpus": o.gpus, "rps_at_slo": o.rps_at_slo,
-             **({"memory": int(o.memory_bytes)} if o.memory_bytes else {})}
-            for o in d.capacity
-        ],
-    }  # fmt: skip
-    if d.autoscaled:
-        entry["autoscaling"] = {"min": d.min_replicas, "max": d.max_replicas}
-    else:
-        entry["replicas"] = d.replicas
-    return entry
 
 
 @pytest.fixture(scope="module")

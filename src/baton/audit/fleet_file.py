@@ -260,3 +260,48 @@ def read_fleet(path: Path) -> list[Deployment]:
         problem = getattr(exc, "problem", None) or "parse error"
         raise BadInput(f"{path}: not valid YAML{where}: {problem}") from None
     return parse_fleet(data, str(path))
+
+
+def fleet_entry(d: Deployment) -> dict[str, Any]:
+    """The ``fleet.yaml`` entry that reads back as ``d`` (for inventories baton writes)."""
+    res = d.resources
+    resources: dict[str, Any] = {"cores": res.cores, "memory": int(res.memory_bytes)}
+    if res.cpu_limit is not None:
+        resources["cpu_limit"] = res.cpu_limit
+    if res.memory_limit_bytes is not None:
+        resources["memory_limit"] = int(res.memory_limit_bytes)
+    if res.gpus:
+        resources["gpus"] = res.gpus
+    if res.hardware != "cpu":
+        resources["hardware"] = res.hardware
+    entry: dict[str, Any] = {"name": d.name, "model": d.model, "version": d.version}
+    if d.max_replicas is not None:
+        low = d.min_replicas if d.min_replicas is not None else d.replicas
+        entry["autoscaling"] = {"min": low, "max": d.max_replicas}
+        if d.replicas != low:
+            entry["replicas"] = d.replicas
+    else:
+        entry["replicas"] = d.replicas
+    entry["resources"] = resources
+    serving = d.serving.model_dump(exclude_none=True)
+    optional = {
+        "serving": serving or None,
+        "namespace": d.namespace,
+        "pod_prefix": d.pod_prefix,
+        "instances": list(d.instances) or None,
+        "owner": d.owner,
+        "slo_p99_ms": d.slo_p99_ms,
+    }
+    entry.update({k: v for k, v in optional.items() if v is not None})
+    if d.capacity:
+        entry["capacity"] = [
+            {
+                "hardware": o.hardware,
+                "cores": o.cores,
+                **({"memory": int(o.memory_bytes)} if o.memory_bytes is not None else {}),
+                **({"gpus": o.gpus} if o.gpus else {}),
+                "rps_at_slo": o.rps_at_slo,
+            }
+            for o in d.capacity
+        ]
+    return entry
