@@ -218,3 +218,11 @@ def test_cpu_cost_recovers_the_planted_marginal_and_idle_cost(
 def test_cpu_cost_refuses_steady_or_scarce_traffic() -> None:
     assert cpu_cost_per_request([100.0] * 48, [0.5] * 48) is None
     assert cpu_cost_per_request([1.0, 2.0], [0.1, 0.2]) is None
+
+
+def test_a_breach_without_load_says_replicas_will_not_fix_it() -> None:
+    rec = recommend(usage(500, p99_latency_ms=25.0), ALLOC, CURVE, slo_p99_ms=10)
+    assert rec.verdict == "at risk"
+    assert any("not from load" in r for r in rec.reasons)
+    hot = recommend(usage(3500, p99_latency_ms=25.0), ALLOC, CURVE, slo_p99_ms=10)
+    assert not any("not from load" in r for r in hot.reasons)

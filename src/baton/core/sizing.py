@@ -327,6 +327,11 @@ def recommend(
         reasons.append(
             f"observed p99 {usage.p99_latency_ms:.4g} ms breaches the {slo_p99_ms:g} ms SLO"
         )
+        if utilization <= policy.risk_utilization:
+            reasons.append(
+                f"the breach is not from load (peak uses {utilization:.0%} of capacity): more "
+                "replicas will not fix it; look at the model, its batch size or the hardware"
+            )
     if utilization > policy.risk_utilization:
         flags.append("near capacity")
         reasons.append(f"peak uses {utilization:.0%} of current capacity at the SLO")
