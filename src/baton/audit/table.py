@@ -186,7 +186,6 @@ def render_table(result: AuditResult, console: Console, limit: int | None = None
     table = Table(title=title, title_justify="left", header_style="bold")
     for header, justify in (
         ("deployment", "left"),
-        ("model@version", "left"),
         ("verdict", "left"),
         ("replicas", "left"),
         ("per replica", "left"),
@@ -196,7 +195,11 @@ def render_table(result: AuditResult, console: Console, limit: int | None = None
         ("savings", "right"),
         ("data", "left"),
     ):
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+        table.add_column(
+            header,
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=header in ("deployment", "verdict"),
+        )
     for row in shown:
         rec, obs = row.recommendation, row.observed
         usage = obs.usage if obs else None
@@ -210,9 +213,10 @@ def render_table(result: AuditResult, console: Console, limit: int | None = None
         if p99 is not None and row.slo_p99_ms is not None and p99 > row.slo_p99_ms:
             latency.stylize("red")
         savings = rec.monthly_savings if rec.monthly_cost_after is not None else None
+        name = Text(row.deployment.name)
+        name.append(f"\n{row.deployment.model}@{row.deployment.version}", style="dim")
         table.add_row(
-            row.deployment.name,
-            f"{row.deployment.model}@{row.deployment.version}",
+            name,
             Text(row.verdict, style=VERDICT_STYLE.get(row.verdict, "")),
             f"{replicas_now(row)} -> {replicas_after(row)}",
             f"{shape_now(row)} -> {shape_after(row)}",
@@ -224,7 +228,7 @@ def render_table(result: AuditResult, console: Console, limit: int | None = None
         )
     console.print(table)
     if len(shown) < len(rows):
-        console.print(f"... and {len(rows) - len(shown)} more (raise --limit to see them)")
+        console.print(f"... and {len(rows) - len(shown)} more (raise --top to see them)")
     console.print(fleet_line(result))
     for row in rows:
         if row.at_risk:
