@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench audit-demo clean
 
 # The runtime install (embedded default: SQLite + local artifact folder).
 $(VENV)/.run: pyproject.toml
@@ -34,6 +34,10 @@ lint: $(VENV)/.test
 bench: $(VENV)/.test
 	bash scripts/test-services.sh
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The right-size audit on a synthetic 14-day fleet in a real Prometheus (see README).
+audit-demo: $(VENV)/.run
+	$(BIN)/python scripts/audit_demo.py --html audit.html
 
 clean:
 	rm -rf $(VENV) .baton .pytest_cache .mypy_cache .ruff_cache
