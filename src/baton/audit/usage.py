@@ -527,7 +527,7 @@ class _Builder:
             usage=usage,
             rps_p99=rps.p99 if rps else None,
             requests=requests,
-            daily_pattern=self._daily(timeline.get("rps")),
+            daily_pattern=self._daily(lines.get("rps")),
             replicas_min=reps.low if reps else None,
             replicas_max=reps.peak if reps else None,
             replicas_mean=reps.mean if reps else None,
@@ -546,11 +546,13 @@ class _Builder:
         )
 
     def _daily(self, line: FloatArray | None) -> tuple[float, ...]:
-        """Mean req/s per UTC hour of day; empty unless every hour has data."""
-        if line is None or not self.plot or self.plot > 3600 or 3600 % self.plot:
+        """Mean req/s per UTC hour of day, from the statistics points; empty unless every
+        hour has data (or the step is coarser than an hour)."""
+        step = float(self.grid[1] - self.grid[0]) if self.grid.size > 1 else 0.0
+        if line is None or not step or step > 3600:
             return ()
-        # a bin at t covers (t - step, t]: its hour is the middle's
-        hours = (((self.plot_grid - self.plot / 2) // 3600) % 24).astype(np.int64)
+        # a rate at t covers (t - step, t]: its hour is the middle's
+        hours = (((self.grid - step / 2) // 3600) % 24).astype(np.int64)
         ok = np.isfinite(line)
         sums = np.bincount(hours[ok], weights=line[ok], minlength=24)
         counts = np.bincount(hours[ok], minlength=24)
