@@ -101,3 +101,14 @@ def test_unknown_versions_have_no_profile(evaluated: Store) -> None:
     assert profiled(evaluated, NAME, "9") is None
     assert profiled(evaluated, "nobody", "1") is None
     assert profiled(None, NAME, "1") is None
+
+
+def test_a_shared_server_gives_no_per_model_cost() -> None:
+    shared = varying(0.004, 0.1)
+    shared = Observed(
+        shared.usage, requests=shared.requests, timeline=shared.timeline, shared_models=2
+    )
+    assert served_cost(shared) is None
+    found = capacity_for(DEPLOYED, shared, None)
+    assert found.options == ()
+    assert any("shared by 2 models" in n for n in found.notes)

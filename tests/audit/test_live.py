@@ -27,6 +27,7 @@ from tests.handover_factory import write_handover
 from tests.monitor.conftest import need
 
 LOAD_S = 30.0
+PAIR = ("pair-a", "pair-b")  # two models in one server
 
 
 @pytest.fixture
@@ -40,7 +41,8 @@ def register(env: dict[str, str], tmp_path: Path) -> None:
     onnx.save(random_mlp([4, 1024, 1024, 3], seed=5), str(heavy / "model.onnx"))
     light = write_handover(tmp_path / "light", name="light", owner="research",
                            slo={"p99_latency_ms": 500})  # fmt: skip
-    for folder in (heavy, light):
+    pair = [write_handover(tmp_path / name, name=name, owner="research") for name in PAIR]
+    for folder in (heavy, light, *pair):
         assert baton(env, "register", str(folder)).returncode == 0
         assert baton(env, "alias", "set", f"{folder.name}@production", "1").returncode == 0
 
@@ -83,10 +85,15 @@ def wait_for_targets(url: str, count: int) -> None:
 def test_a_live_fleet_gets_the_verdicts_its_load_implies(
     env: dict[str, str], tmp_path: Path, prometheus_url: str
 ) -> None:
-    with serving(env, "heavy", "--max-batch-size", "1") as heavy, serving(env, "light") as light:
-        wait_for_targets(prometheus_url, 2)
+    with (
+        serving(env, "heavy", "--max-batch-size", "1") as heavy,
+        serving(env, "light") as light,
+        serving(env, *PAIR) as pair,
+    ):
+        wait_for_targets(prometheus_url, 3)
         stop = threading.Event()
-        traffic = threading.Thread(target=load, args=({"heavy": heavy, "light": light}, stop))
+        urls = {"heavy": heavy, "light": light, PAIR[0]: pair, PAIR[1]: pair}
+        traffic = threading.Thread(target=load, args=(urls, stop))
         traffic.start()
         time.sleep(LOAD_S)
         stop.set()
@@ -99,7 +106,7 @@ def test_a_live_fleet_gets_the_verdicts_its_load_implies(
         failing = baton(env, *args, "--fail-on", "risk")
     report = json.loads(done.stdout)
     rows = {r["model"]: r for r in report["rows"]}
-    assert set(rows) == {"heavy", "light"}
+    assert set(rows) == {"heavy", "light", *PAIR}
     assert all(r["deployment"]["source"] == "baton" for r in rows.values())
     assert rows["heavy"]["verdict"] == "at risk", rows["heavy"]["recommendation"]["reasons"]
     assert rows["light"]["verdict"] == "over-provisioned", rows["light"]["recommendation"]
@@ -108,5 +115,9 @@ def test_a_live_fleet_gets_the_verdicts_its_load_implies(
     assert light_seen["cpu_cores_p95"] is not None and light_seen["memory_peak_bytes"] > 0
     assert rows["light"]["recommendation"]["memory_bytes"] < rows["light"]["deployment"][
         "resources"]["memory_bytes"]  # fmt: skip
+    for name in PAIR:  # one server's CPU and memory are both models': split, and said so
+        assert rows[name]["observed"]["shared_models"] == 2
+        assert any("serves 2 models" in r for r in rows[name]["recommendation"]["reasons"])
+    assert rows["light"]["observed"]["shared_models"] == 1
     assert failing.returncode == 1
     assert "1 deployment(s) at risk: heavy" in failing.stderr

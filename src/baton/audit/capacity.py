@@ -87,8 +87,14 @@ def profiled(store: Store | None, model: str, version: str) -> Profiled | None:
 
 
 def served_cost(observed: Observed | None) -> tuple[float, float] | None:
-    """(CPU seconds per request, idle cores) per replica, measured while serving."""
+    """(CPU seconds per request, idle cores) per replica, measured while serving.
+
+    None for a server shared by several models: its CPU is theirs together, and one
+    model's traffic cannot say what its own requests cost.
+    """
     if observed is None or (observed.requests or 0) < MIN_REQUESTS:
+        return None
+    if observed.shared_models > 1:
         return None
     rps = observed.timeline.get("rps")
     cpu = observed.timeline.get("cpu")
@@ -126,6 +132,13 @@ def capacity_for(
         return CapacityFinding(options, "load test at the SLO (inventory)")
     memory = profile.memory_bytes if profile else None
     cost = served_cost(observed)
+    shared = observed.shared_models if observed is not None else 1
+    shared_note = (
+        (f"its server is shared by {shared} models: the served cost of one request cannot be "
+         "told apart",)
+        if shared > 1 and (observed.requests or 0) >= MIN_REQUESTS  # type: ignore[union-attr]
+        else ()
+    )  # fmt: skip
     if cost is not None:
         per_request, idle = cost
         parallel = max(res.cores, 0.1)
@@ -162,6 +175,7 @@ def capacity_for(
         return CapacityFinding(
             (option,),
             "evaluation profile (in-process; optimistic until the server has served traffic)",
-            ("capacity comes from the in-process profile: the HTTP path costs more",),
-        )
-    return CapacityFinding((), "none measured")
+            ("capacity comes from the in-process profile: the HTTP path costs more",
+             *shared_note),
+        )  # fmt: skip
+    return CapacityFinding((), "none measured", shared_note)

@@ -38,5 +38,6 @@ class Observed:
     gpu_source: str | None = None  # "nvml" (baton) or "dcgm"
     slo_breach_share: float | None = None  # share of plot steps whose p99 exceeded the SLO
     data_from: float | None = None  # first sample seen in the window (epoch s)
+    shared_models: int = 1  # models on its busiest server: CPU and memory are the server's
     missing: tuple[str, ...] = ()  # e.g. ("cpu", "memory", "latency")
     timeline: dict[str, Series] = field(default_factory=dict)  # rps, replicas, cpu, memory, p99_ms

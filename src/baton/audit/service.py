@@ -105,6 +105,15 @@ def _row(
 ) -> Row:
     res = d.resources
     use = observed.usage if observed is not None else Usage(coverage=0.0)
+    shared = observed.shared_models if observed is not None else 1
+    if shared > 1:  # the inventory splits a shared server's allocation evenly; so do we
+        use = replace(
+            use,
+            cpu_cores_p95=use.cpu_cores_p95 / shared if use.cpu_cores_p95 else use.cpu_cores_p95,
+            memory_peak_bytes=(
+                use.memory_peak_bytes / shared if use.memory_peak_bytes else use.memory_peak_bytes
+            ),
+        )
     finding = capacity_for(d, observed, profile)
     allocation = Allocation(
         replicas=d.replicas,
@@ -122,6 +131,11 @@ def _row(
     flags = list(rec.flags)
     if slo_note:
         extra.append(slo_note)
+    if shared > 1:
+        extra.append(
+            f"its server serves {shared} models: its CPU and memory are split evenly among "
+            "them, as is its allocation"
+        )
     extra.append(f"capacity: {finding.source}")
     extra.extend(finding.notes)
     if observed is not None:

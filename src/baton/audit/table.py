@@ -25,7 +25,8 @@ built-in price table are labelled "example prices".
                                    "replicas_min", "replicas_max", "replicas_mean",
                                    "cpu_seconds_per_request", "cpu_source",
                                    "memory_source", "gpu_source", "coverage",
-                                   "data_from", "missing": [str], "daily_pattern": [24]},
+                                   "data_from", "shared_models", "missing": [str],
+                                   "daily_pattern": [24]},
                "recommendation": {"replicas", "min_replicas", "max_replicas", "cores",
                                   "memory_bytes", "load_per_replica", "utilization",
                                   "capacity_now_rps", "capacity_after_rps", "reasons"},
@@ -308,6 +309,7 @@ def row_json(row: Row, timelines: bool = False) -> dict[str, Any]:
             "gpu_source": obs.gpu_source,
             "coverage": u.coverage,
             "data_from": _iso(obs.data_from),
+            "shared_models": obs.shared_models,
             "missing": list(obs.missing),
             "daily_pattern": list(obs.daily_pattern),
         }

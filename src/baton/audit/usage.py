@@ -204,6 +204,12 @@ def _window_queries(q: _Queries, pods: bool) -> dict[str, str]:
             f"max by (instance) (increase({PROCESS_CPU}[{w}s])))"
         ),
     }
+    # distinct models per server: CPU and memory of a shared server are not one model's
+    seen = f"max by (model, version, instance) (last_over_time({MODEL_INFO}[{w}s]))"
+    models_per_instance = f"count by (instance) (count by (model, instance) ({seen}))"
+    out["shared_models"] = (
+        f"max by (model, version) ({seen} * on (instance) group_left () {models_per_instance})"
+    )
     if pods:
         out["pod_cpu_seconds"] = (
             f"sum by (namespace, pod) (increase({CADVISOR_CPU}"
@@ -539,6 +545,7 @@ class _Builder:
             gpu_source=gpu_source,
             slo_breach_share=breach,
             data_from=rps.first if rps else None,
+            shared_models=int(_finite(window.get("shared_models")) or 1),
             missing=tuple(missing),
             timeline={
                 name: Series(plot_times, tuple(line.tolist())) for name, line in timeline.items()
