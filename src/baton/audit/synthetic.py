@@ -30,6 +30,8 @@ from baton.serve.metrics import (
     GPU_UTILIZATION,
     LATENCY_BUCKETS,
     MODEL_INFO,
+    PROCESS_CPU,
+    PROCESS_RESIDENT_MEMORY,
     REQUEST_DURATION,
     REQUESTS_TOTAL,
 )
@@ -397,10 +399,10 @@ class _Writer:
                 continue
             for r in range(s.spec.max_replicas):
                 labels = _labels(instance=s.instance(r), job="baton")
-                self.series(out, f"process_cpu_seconds_total{{{labels}}}", s, r, _r3(s.cpu[r]))
+                self.series(out, f"{PROCESS_CPU}{{{labels}}}", s, r, _r3(s.cpu[r]))
         yield "".join(out)
         yield from self._gauge(
-            "process_resident_memory_bytes",
+            PROCESS_RESIDENT_MEMORY,
             lambda s, r: _int(s.memory[r]),
             where="process",
         )

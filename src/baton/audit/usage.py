@@ -34,16 +34,16 @@ from baton.serve.metrics import (
     GPU_MEMORY_USED,
     GPU_UTILIZATION,
     MODEL_INFO,
+    PROCESS_CPU,
     REQUEST_DURATION,
     REQUESTS_TOTAL,
 )
+from baton.serve.metrics import PROCESS_RESIDENT_MEMORY as PROCESS_MEMORY
 
 Progress = Callable[[int, int], None]
 Key = tuple[str, str]
 
-# Exporters' metric names the audit reads when present (not baton's own: serve/metrics.py).
-PROCESS_CPU = "process_cpu_seconds_total"
-PROCESS_MEMORY = "process_resident_memory_bytes"
+# Exporters' metric names the audit reads when present (baton's own: serve/metrics.py).
 CADVISOR_CPU = "container_cpu_usage_seconds_total"
 CADVISOR_MEMORY = "container_memory_working_set_bytes"
 DCGM_UTIL = "DCGM_FI_DEV_GPU_UTIL"  # percent

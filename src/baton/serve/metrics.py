@@ -20,7 +20,11 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
 from baton.core.drift import DriftScore
-from baton.serve.process_metrics import ServerProcessCollector
+from baton.serve.process_metrics import (
+    PROCESS_CPU,  # re-exported: the audit reads the process metrics by these names
+    PROCESS_RESIDENT_MEMORY,
+    ServerProcessCollector,
+)
 
 REQUESTS_TOTAL = "baton_requests_total"
 REQUEST_DURATION = "baton_request_duration_seconds"
@@ -34,6 +38,7 @@ DRIFT_SAMPLES = "baton_drift_samples"
 GPU_UTILIZATION = "baton_gpu_utilization_ratio"
 GPU_MEMORY_USED = "baton_gpu_memory_used_bytes"
 GPU_MEMORY_TOTAL = "baton_gpu_memory_total_bytes"
+PROCESS_METRICS = (PROCESS_CPU, PROCESS_RESIDENT_MEMORY)  # per server, joined on instance
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # 100 µs .. 10 s: single rows of small models take well under a millisecond. The bounds
@@ -178,6 +183,10 @@ class ServingMetrics:
 
     def served(self, model: str, version: str, alias: str, owner: str) -> None:
         self.model_info.labels(model, version, alias, owner).set(1)
+        # Start the success counter at 0 before the first request: Prometheus's increase()
+        # and rate() cannot count what happened before a series' first scrape, so a counter
+        # born with the first request loses every request served until it was scraped.
+        self.requests.labels(model, version, "200")
 
     def retired(self, model: str, version: str, alias: str, owner: str) -> None:
         """Drop a version's info series once it no longer serves (counters stay)."""
