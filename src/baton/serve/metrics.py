@@ -20,11 +20,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
 from baton.core.drift import DriftScore
-from baton.serve.process_metrics import (
-    PROCESS_CPU,  # re-exported: the audit reads the process metrics by these names
-    PROCESS_RESIDENT_MEMORY,
-    ServerProcessCollector,
-)
+from baton.serve.process_metrics import PROCESS_CPU as PROCESS_CPU  # re-exported for the audit
+from baton.serve.process_metrics import PROCESS_RESIDENT_MEMORY as PROCESS_RESIDENT_MEMORY
+from baton.serve.process_metrics import ServerProcessCollector
 
 REQUESTS_TOTAL = "baton_requests_total"
 REQUEST_DURATION = "baton_request_duration_seconds"
@@ -38,7 +36,6 @@ DRIFT_SAMPLES = "baton_drift_samples"
 GPU_UTILIZATION = "baton_gpu_utilization_ratio"
 GPU_MEMORY_USED = "baton_gpu_memory_used_bytes"
 GPU_MEMORY_TOTAL = "baton_gpu_memory_total_bytes"
-PROCESS_METRICS = (PROCESS_CPU, PROCESS_RESIDENT_MEMORY)  # per server, joined on instance
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # 100 µs .. 10 s: single rows of small models take well under a millisecond. The bounds
