@@ -25,7 +25,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from baton.core.inventory import (
@@ -37,6 +36,7 @@ from baton.core.inventory import (
     parse_memory,
 )
 from baton.errors import BadInput
+from baton.yaml_files import read_yaml
 
 Cores = str | float
 Quantity = str | float
@@ -246,19 +246,7 @@ def parse_fleet(data: Any, source: str = "fleet.yaml") -> list[Deployment]:
 
 def read_fleet(path: Path) -> list[Deployment]:
     """The deployments in a ``fleet.yaml``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{path}: no such fleet file; pass --fleet with an existing file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path}: cannot read the fleet file: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "parse error"
-        raise BadInput(f"{path}: not valid YAML{where}: {problem}") from None
+    data = read_yaml(path, "fleet file", "--fleet")
     return parse_fleet(data, str(path))
 
 

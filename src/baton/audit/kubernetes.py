@@ -45,6 +45,7 @@ from baton.core.inventory import (
 )
 from baton.core.refs import parse_ref
 from baton.errors import BadInput, BatonError
+from baton.yaml_files import yaml_problem
 
 MODEL, VERSION = "baton.dev/model", "baton.dev/version"
 HARDWARE, OWNER = "baton.dev/hardware", "baton.dev/owner"
@@ -151,10 +152,7 @@ def _documents(file: Path) -> Iterator[_Doc]:
     try:
         bodies = list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "parse error"
-        raise BadInput(f"{file}: not valid YAML{where}: {problem}") from None
+        raise BadInput(f"{file}: not valid YAML{yaml_problem(exc)}") from None
     for index, body in enumerate(bodies):
         if not isinstance(body, dict):
             continue

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from baton.core.manifest import describe_validation_error
 from baton.core.sizing import GIB, HOURS_PER_MONTH, Prices
 from baton.errors import BadInput
+from baton.yaml_files import read_yaml
 
 BUILT_IN = "built-in example prices"
 _MANIFEST_HINT = "; `baton schema manifest` lists the fields"
@@ -159,17 +159,5 @@ def load_prices(path: Path | None) -> PriceTable:
     """The price table in ``path``, or the built-in example prices when ``path`` is None."""
     if path is None:
         return default_prices()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{path}: no such price file; pass --prices with an existing file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path}: cannot read the price file: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "parse error"
-        raise BadInput(f"{path}: not valid YAML{where}: {problem}") from None
+    data = read_yaml(path, "price file", "--prices")
     return parse_prices(data, str(path))

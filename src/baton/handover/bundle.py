@@ -9,6 +9,7 @@ import yaml
 
 from baton.core.manifest import MANIFEST_FILE, Manifest, parse_manifest
 from baton.errors import BadInput
+from baton.yaml_files import yaml_problem
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,7 @@ def read_manifest(path: Path) -> Manifest:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise BadInput(f"{path.name} is not valid YAML{where}: {problem}") from None
+        raise BadInput(f"{path.name} is not valid YAML{yaml_problem(exc)}") from None
     except UnicodeDecodeError:
         raise BadInput(f"{path.name} is not UTF-8 text: save it as UTF-8") from None
     return parse_manifest(data, source=path.name)

@@ -21,6 +21,7 @@ import yaml
 
 from baton.core.exporter_entry import ENTRY_FILE, ENTRY_NAME, ExporterEntry, parse_entry
 from baton.errors import BadInput, Corrupt, NotFound
+from baton.yaml_files import yaml_problem
 
 CATALOGUE = Path(__file__).parent / "exporters"
 RULES = "rules.yaml"
@@ -186,10 +187,7 @@ def _yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "parse error"
-        raise Corrupt(f"{path}: not valid YAML{where}: {problem}") from None
+        raise Corrupt(f"{path}: not valid YAML{yaml_problem(exc)}") from None
 
 
 def _closest(name: str, known: list[str]) -> str | None:
