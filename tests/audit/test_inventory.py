@@ -229,3 +229,24 @@ def test_a_hot_swap_updates_the_recorded_version(tmp_path: Path) -> None:
         assert store.servers.all()[0].models[0].alias == "production"
     finally:
         store.close()
+
+
+def test_a_server_restarted_on_its_address_is_one_replica(toy: Store) -> None:
+    toy.servers.started(ELSEWHERE, [TOY1], actor="tester")
+    toy.servers.started(ELSEWHERE, [TOY1], actor="tester")  # the restart closes the first row
+    since = utcnow() - timedelta(days=14)
+    (d,) = gather(toy, [], None, since=since).deployments
+    assert d.replicas == 1
+
+
+def test_a_server_killed_before_the_window_is_left_out_of_it(toy: Store) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    here = replace(ELSEWHERE, hostname=socket.gethostname(), pid=dead.pid)
+    toy.servers.started(here, [TOY1], actor="tester")
+    later = gather(toy, [], None, since=utcnow() + timedelta(seconds=1))
+    assert later.deployments == []
+    assert "is gone without stopping cleanly" in later.notes[0]
+    # started within the window: it served for part of it, so it counts
+    (d,) = gather(toy, [], None, since=utcnow() - timedelta(days=1)).deployments
+    assert d.replicas == 1

@@ -101,18 +101,18 @@ def _running_here(server: ServerRecord, hostname: str) -> bool:
 def from_servers(store: Store, since: datetime | None, notes: list[str]) -> list[Deployment]:
     """One deployment per model version that the recorded servers serve."""
     hostname = socket.gethostname()
-    if since is None:
-        servers = []
-        for s in store.servers.live():
-            if _running_here(s, hostname):
-                servers.append(s)
-            else:
-                notes.append(
-                    f"baton server at {s.address} (pid {s.pid}) is gone without stopping "
-                    "cleanly: left out"
-                )
-    else:
-        servers = store.servers.all(since)
+    candidates = store.servers.live() if since is None else store.servers.all(since)
+    latest: dict[str, ServerRecord] = {}
+    for s in candidates:  # oldest first
+        if s.live and not _running_here(s, hostname) and (since is None or s.started_at < since):
+            # when it died is unknown: it counts only if it started within the window
+            notes.append(
+                f"baton server at {s.address} (pid {s.pid}) is gone without stopping "
+                "cleanly: left out"
+            )
+            continue
+        latest[s.address] = s  # a server restarted on its address is one replica, not two
+    servers = list(latest.values())
     unlimited_cpu: dict[str, int] = defaultdict(int)
     unlimited_memory: dict[str, int] = defaultdict(int)
     for s in servers:
