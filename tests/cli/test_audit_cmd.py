@@ -130,3 +130,18 @@ def test_a_window_longer_than_the_data_reports_missing_data_not_guesses(
     report = json.loads(done.stdout)
     verdicts = {r["verdict"] for r in report["rows"]}
     assert verdicts == {"insufficient data"}
+
+
+def test_kubernetes_manifests_are_an_inventory_too(
+    env: dict[str, str],
+    verdict_fleet: VerdictFleet,  # noqa: F811
+) -> None:
+    """Deployments Prometheus never saw get rows that say so, not recommendations."""
+    k8s = Path(__file__).parents[2] / "examples" / "fleet" / "k8s"
+    done = baton(env, "audit", "--manifests", str(k8s), "--no-servers", "--json",
+                 "--prometheus", verdict_fleet.prometheus.url)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)["rows"]
+    assert rows and {r["deployment"]["source"] for r in rows} <= {"kubernetes", "kserve"}
+    assert {r["verdict"] for r in rows} == {"insufficient data"}
+    assert all("requests" in r["observed"]["missing"] for r in rows)
