@@ -6,7 +6,8 @@ against capacity), lists every deployment in a sortable table, then details the 
 (at risk first, then by savings): usage over time against what was allocated and what is
 recommended, the daily pattern, the reasons and the data coverage. A deployment without
 data shows what is missing instead of charts drawn from nothing. Money figures from the
-built-in price table carry an "example prices" banner.
+built-in price table carry an "example prices" banner. The figures come from
+``audit.charts``; this module lays out the page around them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
-from baton.audit.observed import Observed, Series
+from baton.audit.charts import VERDICT_COLOURS, daily_chart, fleet_charts, has_data, usage_chart
 from baton.audit.result import VERDICT_ORDER, AuditResult, Row
 from baton.audit.table import (
     EXAMPLE_LABEL,
@@ -37,7 +38,6 @@ from baton.audit.table import (
     shape_now,
     summary,
 )
-from baton.core.sizing import GIB
 
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -181,14 +181,6 @@ def render_html(result: AuditResult, top: int = 25, generated: datetime | None =
     )
 
 
-VERDICT_COLOURS = {
-    "at risk": "#b42318",
-    "under-provisioned": "#c2410c",
-    "over-provisioned": "#0e7490",
-    "idle": "#7c3aed",
-    "insufficient data": "#777777",
-    "right-sized": "#17803d",
-}
 _INDEX = {v: i for i, v in enumerate(VERDICT_COLOURS, start=1)}
 
 
@@ -321,246 +313,3 @@ def _detail(row: Row, unit: str, anchor: str, result: AuditResult) -> dict[str, 
         "missing": missing,
         "figures": figures,
     }
-
-
-# Charts. Plotly is imported inside the functions: only rendering a report pays for it.
-
-_LAYOUT: dict[str, Any] = {
-    "template": "plotly_white",
-    "margin": {"l": 60, "r": 20, "t": 50, "b": 40},
-    "legend": {"orientation": "h", "y": -0.12},
-}
-_CONFIG = {"displaylogo": False, "responsive": True}
-
-
-def _html(fig: Any, div_id: str) -> str:
-    return str(fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=_CONFIG))
-
-
-def _finite(values: tuple[float, ...], scale: float = 1.0) -> list[float | None]:
-    return [v / scale if math.isfinite(v) else None for v in values]
-
-
-def has_data(observed: Observed) -> bool:
-    """Whether any timeline holds a real sample: no charts are drawn from nothing."""
-    return any(math.isfinite(v) for s in observed.timeline.values() for v in s.values)
-
-
-def _x(series: Series) -> list[str]:
-    return [datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M") for t in series.timestamps]
-
-
-def fleet_charts(result: AuditResult, top: int) -> list[str]:
-    """Cost by verdict, savings by deployment, and peak load against capacity at the SLO."""
-    import plotly.graph_objects as go
-
-    unit = currency(result)
-    label = f"{unit}/month" + (f", {EXAMPLE_LABEL}" if example_prices(result) else "")
-    charts = []
-    verdicts = [v for v in sorted(VERDICT_ORDER, key=VERDICT_ORDER.__getitem__)]
-    rows_by = {v: [r for r in result.rows if r.verdict == v] for v in verdicts}
-    present = [v for v in verdicts if rows_by[v]]
-    now = [sum(r.recommendation.monthly_cost_now or 0.0 for r in rows_by[v]) for v in present]
-    after = [
-        sum(
-            r.recommendation.monthly_cost_now or 0.0
-            if r.recommendation.monthly_cost_after is None
-            else r.recommendation.monthly_cost_after
-            for r in rows_by[v]
-        )
-        for v in present
-    ]
-    cost = go.Figure(
-        [
-            go.Bar(x=present, y=now, name="now", marker_color="#9ca3af"),
-            go.Bar(x=present, y=after, name="after", marker_color="#0e7490"),
-        ]
-    )
-    cost.update_layout(_LAYOUT, title="Cost now and after, by verdict", yaxis_title=label,
-                       barmode="group", height=360)  # fmt: skip
-    charts.append(_html(cost, "fleet-cost"))
-
-    priced = [r for r in result.rows if r.recommendation.monthly_cost_after is not None]
-    priced.sort(key=lambda r: -abs(r.recommendation.monthly_savings))
-    priced = priced[: max(top, 10)]
-    if priced:
-        savings = go.Figure(
-            go.Bar(
-                x=[r.recommendation.monthly_savings for r in priced],
-                y=[r.deployment.name for r in priced],
-                orientation="h",
-                marker_color=[VERDICT_COLOURS.get(r.verdict, "#555") for r in priced],
-                customdata=[r.verdict for r in priced],
-                hovertemplate="%{y}: %{x:,.0f} " + unit + "/month (%{customdata})<extra></extra>",
-            )
-        )
-        savings.update_layout(
-            _LAYOUT,
-            title="Savings per month by deployment (negative: the fix costs more)",
-            xaxis_title=label,
-            yaxis_autorange="reversed",
-            height=160 + 24 * len(priced),
-        )
-        charts.append(_html(savings, "fleet-savings"))
-
-    points = [
-        (r, r.observed.usage.rps_peak, capacity_now(r))
-        for r in result.rows
-        if r.observed is not None
-        and r.observed.usage.rps_peak
-        and math.isfinite(r.observed.usage.rps_peak)
-        and capacity_now(r)
-    ]
-    if points:
-        scatter = go.Figure()
-        for verdict in present:
-            mine = [p for p in points if p[0].verdict == verdict]
-            if not mine:
-                continue
-            scatter.add_trace(
-                go.Scatter(
-                    x=[p[2] for p in mine],
-                    y=[p[1] for p in mine],
-                    mode="markers",
-                    name=verdict,
-                    marker={"color": VERDICT_COLOURS.get(verdict, "#555"), "size": 10},
-                    text=[p[0].deployment.name for p in mine],
-                    hovertemplate="%{text}<br>capacity %{x:.4g} req/s<br>peak %{y:.4g} req/s",
-                )
-            )
-        low = min(min(p[1] or 1, p[2] or 1) for p in points) / 2
-        high = max(max(p[1] or 1, p[2] or 1) for p in points) * 2
-        for share, dash, name in ((1.0, "solid", "peak = capacity"), (0.8, "dot", "80%")):
-            scatter.add_trace(
-                go.Scatter(x=[low, high], y=[low * share, high * share], mode="lines",
-                           name=name, line={"color": "#b42318", "dash": dash, "width": 1})
-            )  # fmt: skip
-        scatter.update_layout(
-            _LAYOUT,
-            title="Peak load against the capacity now at the SLO (above the line: at risk)",
-            xaxis_title="capacity at the SLO, req/s",
-            yaxis_title="observed peak, req/s",
-            xaxis_type="log",
-            yaxis_type="log",
-            height=440,
-        )
-        charts.append(_html(scatter, "fleet-capacity"))
-    return charts
-
-
-def _constant(fig: Any, x: list[str], value: float | None, name: str, colour: str,
-              dash: str, row: int) -> None:  # fmt: skip
-    import plotly.graph_objects as go
-
-    if value is None or not math.isfinite(value) or not x:
-        return
-    fig.add_trace(
-        go.Scatter(x=[x[0], x[-1]], y=[value, value], mode="lines", name=name,
-                   line={"color": colour, "dash": dash, "width": 1.5}, legendgroup=str(row)),
-        row=row, col=1,
-    )  # fmt: skip
-
-
-def usage_chart(row: Row, div_id: str) -> str:
-    """Load, replicas, CPU and memory over the window against allocation and recommendation."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    assert row.observed is not None
-    timeline = row.observed.timeline
-    d, t, rec = row.deployment, row.target, row.recommendation
-    panels = [
-        name
-        for name in ("rps", "replicas", "cpu", "memory", "p99_ms")
-        if name in timeline and any(math.isfinite(v) for v in timeline[name].values)
-    ]
-    observed = {
-        "rps": "requests/s",
-        "replicas": "replicas",
-        "cpu": "CPU cores",
-        "memory": "memory GiB",
-        "p99_ms": "p99 ms",
-    }
-    titles = {
-        "rps": "requests/s against capacity at the SLO",
-        "replicas": "replicas",
-        "cpu": "CPU cores per replica",
-        "memory": "memory per replica (GiB)",
-        "p99_ms": "p99 latency (ms)",
-    }
-    fig = make_subplots(
-        rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.06,
-        subplot_titles=[titles[p] for p in panels],
-    )  # fmt: skip
-    per = rec.load_per_replica
-    for i, name in enumerate(panels, start=1):
-        series = timeline[name]
-        x = _x(series)
-        scale = GIB if name == "memory" else 1.0
-        fig.add_trace(
-            go.Scatter(x=x, y=_finite(series.values, scale), mode="lines", name=observed[name],
-                       line={"color": "#1f2937", "width": 1.2}, legendgroup=str(i)),
-            row=i, col=1,
-        )  # fmt: skip
-        if name == "rps" and per:
-            replicas = timeline.get("replicas")
-            if replicas is not None and len(replicas.values) == len(series.values):
-                fig.add_trace(
-                    go.Scatter(x=x, y=_finite(tuple(per * v for v in replicas.values)),
-                               mode="lines", name="capacity now (replicas x per replica)",
-                               line={"color": "#b42318", "dash": "dash", "width": 1.5},
-                               legendgroup=str(i)),
-                    row=i, col=1,
-                )  # fmt: skip
-            else:
-                _constant(fig, x, capacity_now(row), "capacity now", "#b42318", "dash", i)
-            after = "capacity recommended" + (" (upper bound)" if t.max_replicas else "")
-            _constant(fig, x, capacity_after(row), after, "#17803d", "dash", i)
-        elif name == "replicas":
-            _constant(fig, x, d.max_replicas, "max replicas now", "#b42318", "dot", i)
-            _constant(fig, x, d.min_replicas if d.autoscaled else d.replicas,
-                      "replicas now" if not d.autoscaled else "min replicas now",
-                      "#b42318", "dash", i)  # fmt: skip
-            _constant(fig, x, t.max_replicas, "max recommended", "#17803d", "dot", i)
-            _constant(fig, x, t.min_replicas if t.min_replicas is not None else t.replicas,
-                      "recommended" if t.min_replicas is None else "min recommended",
-                      "#17803d", "dash", i)  # fmt: skip
-        elif name == "cpu":
-            _constant(fig, x, d.resources.cores, "CPU request", "#b42318", "dash", i)
-            _constant(fig, x, d.resources.cpu_limit, "CPU limit", "#b42318", "dot", i)
-            _constant(fig, x, t.cores, "CPU recommended", "#17803d", "dash", i)
-            _constant(fig, x, rec.baseline_cpu_request, "CPU p95 (baseline)", "#6b7280",
-                      "dot", i)  # fmt: skip
-        elif name == "memory":
-            _constant(fig, x, d.resources.memory_bytes / GIB, "memory request", "#b42318",
-                      "dash", i)  # fmt: skip
-            limit = d.resources.memory_limit_bytes
-            _constant(fig, x, limit / GIB if limit else None, "memory limit", "#b42318", "dot", i)
-            _constant(fig, x, t.memory_bytes / GIB if t.memory_bytes else None,
-                      "memory recommended", "#17803d", "dash", i)  # fmt: skip
-        elif name == "p99_ms":
-            _constant(fig, x, row.slo_p99_ms, "SLO p99", "#b42318", "dash", i)
-    fig.update_layout(
-        _LAYOUT,
-        title=f"{d.name}: usage over the window against allocation and recommendation",
-        height=180 + 190 * len(panels),
-        legend={"orientation": "v", "x": 1.02, "y": 1},
-        margin={"l": 60, "r": 220, "t": 70, "b": 40},
-    )
-    fig.update_yaxes(rangemode="tozero")
-    return _html(fig, div_id)
-
-
-def daily_chart(pattern: tuple[float, ...], div_id: str) -> str:
-    """Mean requests/s per UTC hour of the day: when a scale-down could happen."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure(go.Bar(x=list(range(len(pattern))), y=_finite(pattern), marker_color="#0e7490"))
-    fig.update_layout(
-        _LAYOUT,
-        title="Daily pattern: mean requests/s by hour of day (UTC)",
-        xaxis={"title": "hour (UTC)", "dtick": 2},
-        yaxis_title="req/s",
-        height=300,
-    )
-    return _html(fig, div_id)
