@@ -11,19 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from baton.audit.prometheus import Prometheus
 from baton.audit.synthetic import MIB, truth
-from baton.audit.usage import (
-    PLOT_POINTS,
-    STAT_POINTS,
-    UsageData,
-    choose_steps,
-    collect,
-    nice_step,
-)
+from baton.audit.usage import UsageData, collect
 from baton.core.inventory import Deployment, Resources
 from baton.errors import BadInput, Unavailable
 from baton.serve.metrics import LATENCY_BUCKETS
@@ -33,23 +24,6 @@ from tests.handover_factory import write_handover
 from tests.monitor.conftest import StartPrometheus
 
 REL = 0.03  # rates and CPU measured through 15-minute rate windows: within a few percent
-
-
-@given(st.floats(60, 400 * 86400), st.sampled_from([60.0, 300.0, 900.0, 1800.0]))
-def test_steps_respect_the_point_limits(window: float, rate: float) -> None:
-    step, plot = choose_steps(window, rate)
-    assert step >= rate
-    assert plot >= step
-    assert window / step <= STAT_POINTS or step >= 86400
-    assert window / plot <= PLOT_POINTS or plot >= 86400
-    assert window / plot <= 11000
-
-
-@given(st.floats(0.5, 10 * 86400))
-def test_nice_step_is_the_smallest_at_least(seconds: float) -> None:
-    step = nice_step(seconds)
-    assert step >= seconds
-    assert nice_step(step) == step
 
 
 @pytest.fixture(scope="module")

@@ -1,23 +1,18 @@
 """Usage from Prometheus: what every deployment used over the audit window.
 
-A fixed, small set of queries, each over all deployments at once, grouped
-``by (model, version)`` for traffic and latency and ``by (model, version, instance)`` (or
-``by (namespace, pod)`` for cAdvisor and DCGM) for per-replica resources; never one query
-per deployment, so 1,000 deployments cost what 10 do. Each series is read once, as a range
-query at the statistics step S (the points a ``[W:S]`` subquery would evaluate), and its
-mean, p95, p99, peak and count are computed here with numpy: six subqueries over one
-expression cost Prometheus six evaluations, one range query costs one (1,000 deployments
-over 14 days: about 6 s each). Timelines are those points binned to a coarser plot step;
-only the p99 latency timeline, which needs every bucket, is a query of its own. Process
-metrics carry no model label, so they are joined to ``baton_model_info`` on ``instance``.
-A deployment with no data gets an ``Observed`` with coverage 0 and ``missing`` naming what
-is missing: nothing is invented.
+The queries (``audit.queries``) each cover all deployments at once. Each series is read
+once, as a range query at the statistics step S (the points a ``[W:S]`` subquery would
+evaluate), and its mean, p95, p99, peak and count are computed here with numpy: six
+subqueries over one expression cost Prometheus six evaluations, one range query costs one
+(1,000 deployments over 14 days: about 6 s each). Timelines are those points binned to a
+coarser plot step; only the p99 latency timeline, which needs every bucket, is a query of
+its own. A deployment with no data gets an ``Observed`` with coverage 0 and ``missing``
+naming what is missing: nothing is invented.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -27,33 +22,14 @@ import numpy as np
 
 from baton.audit.observed import Observed, Series
 from baton.audit.prometheus import FloatArray, InstantResult, Labels, Prometheus, RangeResult
+from baton.audit.queries import Queries, choose_steps, series_queries, window_queries
 from baton.core.inventory import Deployment
 from baton.core.sizing import Usage
 from baton.errors import BadInput
-from baton.serve.metrics import (
-    GPU_MEMORY_USED,
-    GPU_UTILIZATION,
-    MODEL_INFO,
-    PROCESS_CPU,
-    REQUEST_DURATION,
-    REQUESTS_TOTAL,
-)
-from baton.serve.metrics import PROCESS_RESIDENT_MEMORY as PROCESS_MEMORY
 
 Progress = Callable[[int, int], None]
 Key = tuple[str, str]
 
-# Exporters' metric names the audit reads when present (baton's own: serve/metrics.py).
-CADVISOR_CPU = "container_cpu_usage_seconds_total"
-CADVISOR_MEMORY = "container_memory_working_set_bytes"
-DCGM_UTIL = "DCGM_FI_DEV_GPU_UTIL"  # percent
-DCGM_MEMORY = "DCGM_FI_DEV_FB_USED"  # MiB
-
-NICE_STEPS_S: tuple[int, ...] = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1200, 1800)
-NICE_STEPS_S += (3600, 7200, 10800, 21600, 43200)
-STAT_POINTS = 5000  # subquery points per series, at most (about)
-PLOT_POINTS = 400  # timeline points per series, at most
-LOOKBACK_S = 300  # Prometheus's default lookback for an instant selector
 WORKERS = 4  # queries in flight at once; Prometheus evaluates them in parallel
 
 
@@ -66,156 +42,6 @@ class UsageData:
     plot_step_s: float  # step of the timelines
     queries: int  # HTTP API calls made
     notes: tuple[str, ...] = ()
-
-
-def nice_step(seconds: float) -> float:
-    """The smallest step from a readable ladder that is at least ``seconds``."""
-    for step in NICE_STEPS_S:
-        if step >= seconds:
-            return float(step)
-    day = 86400.0
-    return day * math.ceil(seconds / day)
-
-
-def choose_steps(window_s: float, rate_window_s: float) -> tuple[float, float]:
-    """(statistics step, plot step): subqueries stay near 5,000 points, plots near 300-400."""
-    step = nice_step(max(rate_window_s, window_s / STAT_POINTS))
-    plot = nice_step(max(step, window_s / PLOT_POINTS))
-    return step, plot
-
-
-@dataclass
-class _Queries:
-    """The PromQL the audit runs, built from the rate window R, window W and step S."""
-
-    rate_s: int
-    window_s: int
-    step_s: int
-    namespaces: tuple[str, ...] = ()
-
-    def gauge(self, name: str, selector: str = "") -> str:
-        # Beyond the default 5-minute lookback a sparse gauge needs an explicit range.
-        if self.rate_s <= LOOKBACK_S:
-            return f"{name}{selector}"
-        return f"last_over_time({name}{selector}[{self.rate_s}s])"
-
-    @property
-    def info(self) -> str:
-        return f"max by (model, version, instance) ({self.gauge(MODEL_INFO)})"
-
-    @property
-    def replicas(self) -> str:
-        return f"count by (model, version) ({self.info})"
-
-    def requests(self, fn: str, range_s: int) -> str:
-        # max by instance first: two jobs scraping one server must not count it twice
-        return (
-            "sum by (model, version) (max by (model, version, code, instance) "
-            f"({fn}({REQUESTS_TOTAL}[{range_s}s])))"
-        )
-
-    def rps(self, rate_s: int) -> str:
-        # A server that is up but never counted a request served 0 req/s, not "no data".
-        return f"{self.requests('rate', rate_s)} or (0 * {self.replicas})"
-
-    def joined(self, per_instance: str) -> str:
-        return f"{self.info} * on (instance) group_left () {per_instance}"
-
-    def cpu(self, rate_s: int) -> str:
-        return self.joined(f"max by (instance) (rate({PROCESS_CPU}[{rate_s}s]))")
-
-    @property
-    def memory(self) -> str:
-        return self.joined(f"max by (instance) ({self.gauge(PROCESS_MEMORY)})")
-
-    @property
-    def gpu(self) -> str:
-        per_gpu = f"max by (instance, gpu) ({self.gauge(GPU_UTILIZATION)})"
-        return self.joined(f"avg by (instance) ({per_gpu})")
-
-    @property
-    def gpu_memory(self) -> str:
-        per_gpu = f"max by (instance, gpu) ({self.gauge(GPU_MEMORY_USED)})"
-        return self.joined(f"sum by (instance) ({per_gpu})")
-
-    def latency_p99(self, range_s: int) -> str:
-        return (
-            # No max-by-instance here (unlike the request counts): a server scraped twice
-            # doubles every bucket alike, which leaves the quantile where it is, and the
-            # extra aggregation over every bucket series doubled this, the slowest query.
-            "histogram_quantile(0.99, sum by (model, version, le) "
-            f"({'increase' if range_s == self.window_s else 'rate'}"
-            f"({REQUEST_DURATION}_bucket[{range_s}s])))"
-        )
-
-    @property
-    def pods(self) -> str:
-        names = "|".join(re.escape(n) for n in self.namespaces)
-        return f'namespace=~"{names}"'
-
-    def cadvisor_cpu(self, rate_s: int) -> str:
-        sel = f'{{{self.pods},container!="",container!="POD"}}'
-        return f"sum by (namespace, pod) (rate({CADVISOR_CPU}{sel}[{rate_s}s]))"
-
-    @property
-    def cadvisor_memory(self) -> str:
-        sel = f'{{{self.pods},container!="",container!="POD"}}'
-        return f"sum by (namespace, pod) ({self.gauge(CADVISOR_MEMORY, sel)})"
-
-    @property
-    def dcgm(self) -> str:
-        return f"avg by (namespace, pod) ({self.gauge(DCGM_UTIL, '{' + self.pods + '}')}) / 100"
-
-    @property
-    def dcgm_memory(self) -> str:
-        sel = "{" + self.pods + "}"
-        return f"sum by (namespace, pod) ({self.gauge(DCGM_MEMORY, sel)}) * 1048576"
-
-
-def _series_queries(q: _Queries, pods: bool) -> dict[str, str]:
-    """Range queries at the statistics step: one series per deployment or replica."""
-    out = {
-        "rps": q.rps(q.rate_s),
-        "replicas": q.replicas,
-        "cpu": q.cpu(q.rate_s),
-        "memory": q.memory,
-        "gpu": q.gpu,
-        "gpu_memory": q.gpu_memory,
-    }
-    if pods:
-        out |= {
-            "pod_cpu": q.cadvisor_cpu(q.rate_s),
-            "pod_memory": q.cadvisor_memory,
-            "pod_gpu": q.dcgm,
-            "pod_gpu_memory": q.dcgm_memory,
-        }
-    return out
-
-
-def _window_queries(q: _Queries, pods: bool) -> dict[str, str]:
-    """Instant queries over the whole window at its end."""
-    w = q.window_s
-    out = {
-        "requests": q.requests("increase", w),
-        "latency_p99": q.latency_p99(w),
-        "cpu_seconds": (
-            f"sum by (model, version) (max by (model, version, instance) "
-            f"(last_over_time({MODEL_INFO}[{w}s])) * on (instance) group_left () "
-            f"max by (instance) (increase({PROCESS_CPU}[{w}s])))"
-        ),
-    }
-    # distinct models per server: CPU and memory of a shared server are not one model's
-    seen = f"max by (model, version, instance) (last_over_time({MODEL_INFO}[{w}s]))"
-    models_per_instance = f"count by (instance) (count by (model, instance) ({seen}))"
-    out["shared_models"] = (
-        f"max by (model, version) ({seen} * on (instance) group_left () {models_per_instance})"
-    )
-    if pods:
-        out["pod_cpu_seconds"] = (
-            f"sum by (namespace, pod) (increase({CADVISOR_CPU}"
-            f'{{{q.pods},container!="",container!="POD"}}[{w}s]))'
-        )
-    return out
 
 
 def collect(
@@ -248,7 +74,7 @@ def collect(
             "retains: figures cover the retained part only, and coverage shows how much"
         )
     namespaces = tuple(sorted({d.namespace for d in deployments if d.namespace and d.pod_prefix}))
-    q = _Queries(round(rate_window_s), round(window), round(step), namespaces)
+    q = Queries(round(rate_window_s), round(window), round(step), namespaces)
     pods = bool(namespaces)
     plot_start = math.ceil(start / plot) * plot
     plot_end = math.floor(end / plot) * plot
@@ -261,15 +87,14 @@ def collect(
     assert (step_end - step_start) / step <= prom.max_points, "statistics step too fine"
 
     # the slowest first (every bucket series, read twice), so they overlap the rest
-    p99_line = f"{q.latency_p99(max(round(plot), q.rate_s))} * 1000"
+    p99_line = q.latency_p99_ms_timeline(plot)
     plan = [_Query("range", "p99_ms", p99_line, plot_start, plot_end, plot)]
     plan += [
-        _Query("instant", name, text, end, end, 0)
-        for name, text in _window_queries(q, pods).items()
+        _Query("instant", name, text, end, end, 0) for name, text in window_queries(q, pods).items()
     ]
     plan += [
         _Query("range", name, text, step_start, step_end, step)
-        for name, text in _series_queries(q, pods).items()
+        for name, text in series_queries(q, pods).items()
     ]
     instant, ranged = _run(prom, plan, progress)
 
