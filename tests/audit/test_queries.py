@@ -96,7 +96,7 @@ def test_window_latency_is_an_increase_and_the_timeline_a_rate() -> None:
 
 @pytest.mark.parametrize(
     ("rate_s", "namespaces"),
-    [(60, ()), (900, ("serving",)), (300, ("ml", "batch", "serving2"))],
+    [(60, ()), (900, ("serving",)), (300, ("ml-serving", "batch", "team.a"))],
 )
 def test_prometheus_parses_every_query(
     rate_s: int, namespaces: tuple[str, ...], tmp_path: Path

@@ -124,7 +124,9 @@ class Queries:
 
     @property
     def pods(self) -> str:
-        names = "|".join(re.escape(n) for n in self.namespaces)
+        # A regex inside a PromQL string: its backslashes are escaped once more, or
+        # Prometheus refuses "ml\-serving" (re.escape's "-") as an unknown escape.
+        names = "|".join(re.escape(n).replace("\\", "\\\\") for n in self.namespaces)
         return f'namespace=~"{names}"'
 
     def cadvisor_cpu(self, rate_s: int) -> str:
