@@ -34,7 +34,7 @@ from baton.store.ownership_tables import approvals, promotions
 from baton.store.people import Person
 from baton.store.registry import Registry
 from baton.store.tables import aliases, evaluations, models, versions
-from baton.store.tx import audit, insert_id, read, utcnow
+from baton.store.tx import audit, find_version_id, insert_id, read, utcnow
 
 PENDING, APPLIED, CANCELLED = "pending", "applied", "cancelled"
 
@@ -104,7 +104,7 @@ class Promotions:
             matrix = owners_in(conn, model).matrix
             action = Action.ARCHIVE if target is Target.ARCHIVED else Action.PROMOTE
             may_act(matrix, action, actor.teams)
-            version_id = _version_id(conn, row.id, model, version)
+            version_id = find_version_id(conn, model, version, model_id=row.id)
             current = _aliases(conn, row.id)
             check_transition(ref, state_of(version, current, _archived(conn, row.id)), target)
             check_evaluation(ref, target, _latest_status(conn, version_id))
@@ -236,7 +236,7 @@ class Promotions:
                     f"{model} has no earlier production version to roll back to "
                     f"(production is {model}:{current})"
                 )
-            version_id = _version_id(conn, row.id, model, back_to)
+            version_id = find_version_id(conn, model, back_to, model_id=row.id)
             new_id = insert_id(
                 conn,
                 promotions.insert().values(
@@ -411,15 +411,6 @@ class Promotions:
 
 def _slot(model_id: int, target: Target) -> str:
     return f"{model_id}/{target.value}"
-
-
-def _version_id(conn: sa.Connection, model_id: int, model: str, number: int) -> int:
-    found = conn.execute(
-        sa.select(versions.c.id).where(versions.c.model_id == model_id, versions.c.number == number)
-    ).scalar()
-    if found is None:
-        raise NotFound(f"{model} has no version {number}: `baton show {model}` lists its versions")
-    return int(found)
 
 
 def _aliases(conn: sa.Connection, model_id: int) -> dict[str, int]:

@@ -13,9 +13,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from baton.errors import NotFound
 from baton.store.tables import evaluations, models, versions
-from baton.store.tx import audit, insert_id, read, utcnow, write
+from baton.store.tx import audit, find_version_id, insert_id, read, utcnow, write
 
 Status = Literal["passed", "failed", "error"]
 
@@ -39,17 +38,6 @@ class EvaluationRecord:
         return self.status == "passed"
 
 
-def _version_id(conn: sa.Connection, model: str, number: int) -> int:
-    found = conn.execute(
-        sa.select(versions.c.id)
-        .join(models, models.c.id == versions.c.model_id)
-        .where(models.c.name == model, versions.c.number == number)
-    ).scalar()
-    if found is None:
-        raise NotFound(f"{model} has no version {number}: `baton show {model}` lists its versions")
-    return int(found)
-
-
 class Evaluations:
     """Record and read evaluation results; the gate writes, promotion and serving read."""
 
@@ -70,8 +58,8 @@ class Evaluations:
         error: str | None = None,
     ) -> EvaluationRecord:
         def work(conn: sa.Connection) -> int:
-            version_id = _version_id(conn, model, version)
-            against_id = _version_id(conn, model, against) if against is not None else None
+            version_id = find_version_id(conn, model, version)
+            against_id = find_version_id(conn, model, against) if against is not None else None
             new_id = insert_id(
                 conn,
                 evaluations.insert().values(
@@ -104,7 +92,7 @@ class Evaluations:
     def latest(self, model: str, version: int) -> EvaluationRecord | None:
         """The newest evaluation of ``model:version``, or None if it was never evaluated."""
         with read(self.engine) as conn:
-            version_id = _version_id(conn, model, version)
+            version_id = find_version_id(conn, model, version)
         found = self._query(
             sa.select(evaluations.c.id)
             .where(evaluations.c.version_id == version_id)

@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from baton.errors import NotFound
 from baton.store.db import unreachable
-from baton.store.tables import audit_log
+from baton.store.tables import audit_log, models, versions
 
 T = TypeVar("T")
 RETRIES = 30
@@ -93,3 +94,18 @@ def audit(
             detail=detail or {},
         )
     )
+
+
+def find_version_id(
+    conn: sa.Connection, model: str, number: int, *, model_id: int | None = None
+) -> int:
+    """The row id of ``model`` version ``number`` (by ``model_id`` when the caller has it)."""
+    query = sa.select(versions.c.id).where(versions.c.number == number)
+    if model_id is not None:
+        query = query.where(versions.c.model_id == model_id)
+    else:
+        query = query.join(models, models.c.id == versions.c.model_id).where(models.c.name == model)
+    found = conn.execute(query).scalar()
+    if found is None:
+        raise NotFound(f"{model} has no version {number}: `baton show {model}` lists its versions")
+    return int(found)
