@@ -18,10 +18,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import onnx
 import pytest
 
-from baton.runtime.mlp import random_mlp
 from tests.baton_cli import baton, clean_env, free_port, serving
 from tests.handover_factory import write_handover
 from tests.monitor.conftest import need
@@ -36,9 +34,8 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def register(env: dict[str, str], tmp_path: Path) -> None:
-    heavy = write_handover(tmp_path / "heavy", name="heavy", owner="research",
-                           slo={"p99_latency_ms": 1})  # fmt: skip
-    onnx.save(random_mlp([4, 1024, 1024, 3], seed=5), str(heavy / "model.onnx"))
+    heavy = write_handover(tmp_path / "heavy", name="heavy", owner="research", seed=5,
+                           hidden=(1024, 1024), slo={"p99_latency_ms": 1})  # fmt: skip
     light = write_handover(tmp_path / "light", name="light", owner="research",
                            slo={"p99_latency_ms": 500})  # fmt: skip
     pair = [write_handover(tmp_path / name, name=name, owner="research") for name in PAIR]

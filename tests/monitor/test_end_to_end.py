@@ -14,11 +14,9 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import onnx
 import pytest
 import yaml
 
-from baton.runtime.mlp import random_mlp
 from tests.baton_cli import baton, clean_env, free_port, serving
 from tests.handover_factory import write_handover
 from tests.monitor.conftest import Webhook, need
@@ -30,9 +28,9 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def handovers(tmp_path: Path) -> tuple[Path, Path]:
-    slow = write_handover(tmp_path / "slow", name="slow", owner="research",
+    slow = write_handover(tmp_path / "slow", name="slow", owner="research", seed=5,
+                          hidden=(2048, 2048),
                           slo={"p99_latency_ms": 1, "max_error_rate": 0.01})  # fmt: skip
-    onnx.save(random_mlp([4, 2048, 2048, 3], seed=5), str(slow / "model.onnx"))
     healthy = write_handover(tmp_path / "fast", name="fast", owner="research",
                              slo={"p99_latency_ms": 1000, "max_error_rate": 0.01})  # fmt: skip
     return slow, healthy

@@ -14,37 +14,21 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import onnx
 import orjson
 import pytest
-import yaml
 from tests.baton_cli import free_port
 from tests.handover_factory import write_handover
 
 from baton.config import Settings
 from baton.handover.register import register_handover
-from baton.runtime.mlp import random_mlp
 from baton.store.store import open_store
 
 ROWS = 3000  # rows per request: a few hundred ms each on the heavy model
 
 
 def heavy_handover(folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    onnx.save(random_mlp([64, 1024, 1024, 10], seed=3), str(folder / "model.onnx"))
-    np.savez(folder / "eval.npz", input=np.zeros((4, 64), np.float32), label=np.zeros(4, int))
-    manifest = {
-        "name": "heavy",
-        "owner": "research",
-        "model": "model.onnx",
-        "signature": {
-            "inputs": [{"name": "input", "dtype": "float32", "shape": [-1, 64]}],
-            "outputs": [{"name": "probabilities", "dtype": "float32", "shape": [-1, 10]}],
-        },
-        "eval": {"data": "eval.npz"},
-    }
-    (folder / "baton.yaml").write_text(yaml.safe_dump(manifest))
-    return folder
+    return write_handover(folder, name="heavy", seed=3, inputs=64, classes=10,
+                          hidden=(1024, 1024))  # fmt: skip
 
 
 @pytest.fixture
