@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from baton.audit.observed import Observed, Series
-from baton.audit.result import VERDICT_ORDER, AuditResult, Row
+from baton.audit.result import AuditResult, Row
 from baton.audit.table import (
     EXAMPLE_LABEL,
     capacity_after,
@@ -65,19 +65,10 @@ def fleet_charts(result: AuditResult, top: int) -> list[str]:
     unit = currency(result)
     label = f"{unit}/month" + (f", {EXAMPLE_LABEL}" if example_prices(result) else "")
     charts = []
-    verdicts = [v for v in sorted(VERDICT_ORDER, key=VERDICT_ORDER.__getitem__)]
-    rows_by = {v: [r for r in result.rows if r.verdict == v] for v in verdicts}
-    present = [v for v in verdicts if rows_by[v]]
-    now = [sum(r.recommendation.monthly_cost_now or 0.0 for r in rows_by[v]) for v in present]
-    after = [
-        sum(
-            r.recommendation.monthly_cost_now or 0.0
-            if r.recommendation.monthly_cost_after is None
-            else r.recommendation.monthly_cost_after
-            for r in rows_by[v]
-        )
-        for v in present
-    ]
+    by_verdict = result.costs_by_verdict()
+    present = [verdict for verdict, _, _, _ in by_verdict]
+    now = [cost_now for _, _, cost_now, _ in by_verdict]
+    after = [cost_after for _, _, _, cost_after in by_verdict]
     cost = go.Figure(
         [
             go.Bar(x=present, y=now, name="now", marker_color="#9ca3af"),

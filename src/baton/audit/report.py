@@ -194,29 +194,17 @@ def _num(value: float | None) -> str:
 
 
 def _by_verdict(result: AuditResult, unit: str) -> list[dict[str, Any]]:
-    out = []
-    for verdict in sorted(VERDICT_ORDER, key=VERDICT_ORDER.__getitem__):
-        rows = [r for r in result.rows if r.verdict == verdict]
-        if not rows:
-            continue
-        now = sum(r.recommendation.monthly_cost_now or 0.0 for r in rows)
-        after = sum(
-            r.recommendation.monthly_cost_now or 0.0
-            if r.recommendation.monthly_cost_after is None
-            else r.recommendation.monthly_cost_after
-            for r in rows
-        )
-        out.append(
-            {
-                "name": verdict,
-                "i": _INDEX.get(verdict, 0),
-                "count": len(rows),
-                "now": money(now, unit),
-                "after": money(after, unit),
-                "savings": money(now - after, unit, signed=True),
-            }
-        )
-    return out
+    return [
+        {
+            "name": verdict,
+            "i": _INDEX.get(verdict, 0),
+            "count": count,
+            "now": money(now, unit),
+            "after": money(after, unit),
+            "savings": money(now - after, unit, signed=True),
+        }
+        for verdict, count, now, after in result.costs_by_verdict()
+    ]
 
 
 def _table_row(row: Row, unit: str, anchor: str | None) -> dict[str, Any]:

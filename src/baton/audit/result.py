@@ -59,6 +59,16 @@ class Row:
     def at_risk(self) -> bool:
         return self.recommendation.verdict == "at risk"
 
+    @property
+    def cost_now(self) -> float:
+        return self.recommendation.monthly_cost_now or 0.0
+
+    @property
+    def cost_after(self) -> float:
+        """After the recommendation; a row without one stays at its current cost."""
+        after = self.recommendation.monthly_cost_after
+        return self.cost_now if after is None else after
+
 
 @dataclass(frozen=True)
 class AuditResult:
@@ -83,3 +93,13 @@ class AuditResult:
     @property
     def at_risk(self) -> list[Row]:
         return [r for r in self.rows if r.at_risk]
+
+    def costs_by_verdict(self) -> list[tuple[str, int, float, float]]:
+        """(verdict, deployments, cost now, cost after) per verdict present, in report order."""
+        out = []
+        for verdict in sorted(VERDICT_ORDER, key=VERDICT_ORDER.__getitem__):
+            rows = [r for r in self.rows if r.verdict == verdict]
+            if rows:
+                now = sum(r.cost_now for r in rows)
+                out.append((verdict, len(rows), now, sum(r.cost_after for r in rows)))
+        return out

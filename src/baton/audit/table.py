@@ -157,12 +157,8 @@ def coverage(row: Row) -> str:
 
 def summary(result: AuditResult) -> dict[str, Any]:
     """Fleet totals. A row without a recommendation counts at its current cost after too."""
-    now = after = 0.0
-    for row in result.rows:
-        rec = row.recommendation
-        cost_now = rec.monthly_cost_now or 0.0
-        now += cost_now
-        after += cost_now if rec.monthly_cost_after is None else rec.monthly_cost_after
+    now = sum(row.cost_now for row in result.rows)
+    after = sum(row.cost_after for row in result.rows)
     counts = Counter(row.verdict for row in result.rows)
     return {
         "deployments": len(result.rows),
