@@ -99,7 +99,7 @@ def test_unequal_replicas_are_averaged_with_a_note(toy: Store) -> None:
     toy.servers.started(replace(ELSEWHERE, port=9000, cpu_limit=4.0), [TOY1], actor="tester")
     inventory = gather(toy, [], None)
     assert inventory.deployments[0].resources.cores == 3.0
-    assert "different cores or memory" in inventory.notes[0]
+    assert "different cores, memory or GPUs" in inventory.notes[0]
 
 
 def test_without_recorded_settings_the_evaluation_gives_them(toy: Store) -> None:
@@ -250,3 +250,10 @@ def test_a_server_killed_before_the_window_is_left_out_of_it(toy: Store) -> None
     # started within the window: it served for part of it, so it counts
     (d,) = gather(toy, [], None, since=utcnow() - timedelta(days=1)).deployments
     assert d.replicas == 1
+
+
+def test_a_gpu_server_is_priced_as_its_gpu(toy: Store) -> None:
+    gpu = replace(ELSEWHERE, gpus=1, gpu_model="Tesla T4")
+    toy.servers.started(gpu, [TOY1], actor="tester")
+    (d,) = gather(toy, [], None).deployments
+    assert (d.resources.gpus, d.resources.hardware) == (1, "nvidia-t4")

@@ -14,6 +14,7 @@ from baton.core.inventory import (
     Deployment,
     Resources,
     check_unique,
+    hardware_name,
     parse_cpu,
     parse_memory,
 )
@@ -192,3 +193,14 @@ def test_check_unique_refuses_exactly_the_duplicates(pairs: list[tuple[str, str]
             check_unique(items)
     else:
         check_unique(items)
+
+
+def test_hardware_names() -> None:
+    assert hardware_name("NVIDIA-H100-80GB-HBM3") == "nvidia-h100"
+    assert hardware_name("nvidia-tesla-a100") == "nvidia-a100-40gb"
+    assert hardware_name("NVIDIA-A10G") == "nvidia-a10g"
+    assert hardware_name("mystery-9000") == "nvidia-mystery-9000"
+    # NVML's device names, as a baton serve on a GPU host records them
+    assert hardware_name("Tesla T4") == "nvidia-t4"
+    assert hardware_name("NVIDIA A100-SXM4-80GB") == "nvidia-a100-80gb"
+    assert hardware_name("NVIDIA L4") == "nvidia-l4"

@@ -21,6 +21,7 @@ from baton.config import Settings
 from baton.handover.register import register_handover
 from baton.serve.process_metrics import (
     ServerProcessCollector,
+    read_gpus,
     read_limits,
     tree,
     tree_usage,
@@ -267,3 +268,42 @@ def test_workers_report_the_whole_servers_cpu_and_memory(
     assert resident > _resident(proc.pid) + max(_resident(w) for w in workers)
     everything = _resident(proc.pid) + sum(_resident(w) for w in workers)
     assert resident == pytest.approx(everything, rel=0.25)
+
+
+class _Nvml:
+    """NVML's calls as ``read_gpus`` makes them, for a machine with ``n`` T4s."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def nvmlDeviceGetCount(self) -> int:  # noqa: N802  (NVML's names)
+        return self.n
+
+    def nvmlDeviceGetHandleByIndex(self, i: int) -> int:  # noqa: N802
+        if i >= self.n:
+            raise RuntimeError("NVML_ERROR_INVALID_ARGUMENT")
+        return i
+
+    def nvmlDeviceGetName(self, handle: int) -> bytes:  # noqa: N802
+        return b"Tesla T4"
+
+
+def test_read_gpus_counts_what_the_runtime_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert read_gpus(_Nvml(4)) == (4, "Tesla T4")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert read_gpus(_Nvml(4)) == (2, "Tesla T4")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    assert read_gpus(_Nvml(4)) == (0, None)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")  # beyond what NVML lists: no crash
+    assert read_gpus(_Nvml(1)) == (0, None)
+
+
+def test_read_gpus_without_nvml_is_a_cpu_server() -> None:
+    """The real path here: no NVML library (or no driver) on this machine."""
+    try:
+        import pynvml  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        assert read_gpus() == (0, None)
+    else:
+        pytest.skip("NVML is installed here")

@@ -46,6 +46,7 @@ def test_a_started_server_is_live_with_everything_it_said(store: Store) -> None:
     assert record.cpu_limit == 2.5
     assert record.memory_limit_bytes == 4 * 2**30
     assert record.memory_total_bytes == 64 * 2**30
+    assert (record.gpus, record.gpu_model) == (0, None)
     assert record.started_by == "tester"
     assert record.started_at >= before - timedelta(seconds=1)
     assert record.started_at.tzinfo is not None
@@ -61,7 +62,7 @@ def test_cores_are_the_pinned_cpus_capped_by_the_quota_and_memory_the_limit_else
 
     now = utcnow()
     record = ServerRecord(
-        1, "h", 1, "n", 1, 1, (), (0, 1, 2, 3), 2.5, None, 8 * 2**30, now, "t", now, None
+        1, "h", 1, "n", 1, 1, (), (0, 1, 2, 3), 2.5, None, 8 * 2**30, 0, None, now, "t", now, None
     )
     assert record.cores == 2.5
     assert record.memory_bytes == 8 * 2**30
@@ -146,3 +147,10 @@ def test_migration_0004_downgrades_and_upgrades_again(store: Store) -> None:
     assert "servers" not in sa.inspect(store.engine).get_table_names()
     assert migrate(store.engine) is True
     assert store.servers.live() == []
+
+
+def test_a_gpu_server_records_its_gpus(store: Store) -> None:
+    gpu = replace(FACTS, port=8001, gpus=2, gpu_model="Tesla T4")
+    store.servers.started(gpu, [DIGITS], actor="tester")
+    (record,) = store.servers.live()
+    assert (record.gpus, record.gpu_model) == (2, "Tesla T4")

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from baton.audit.fleet_file import read_fleet
 from baton.audit.kubernetes import read_manifests
-from baton.core.inventory import Deployment, Resources, Serving, check_unique
+from baton.core.inventory import Deployment, Resources, Serving, check_unique, hardware_name
 from baton.core.refs import Ref
 from baton.errors import BadInput, BatonError
 from baton.store.servers import ServerRecord
@@ -134,6 +134,11 @@ def from_servers(store: Store, since: datetime | None, notes: list[str]) -> list
         memory = s.memory_bytes / (
             unlimited_memory[s.hostname] if s.memory_limit_bytes is None else 1
         )
+        if s.gpus and share > 1:
+            notes.append(
+                f"baton server at {s.address} serves {share} versions on {s.gpus} GPU(s): "
+                "each is counted with all of them"
+            )
         given = Resources(
             cores=cores / share,
             memory_bytes=memory / share,
@@ -141,6 +146,8 @@ def from_servers(store: Store, since: datetime | None, notes: list[str]) -> list
             memory_limit_bytes=(
                 s.memory_limit_bytes / share if s.memory_limit_bytes is not None else None
             ),
+            gpus=s.gpus,
+            hardware=hardware_name(s.gpu_model or "unknown") if s.gpus else "cpu",
         )
         for key in versions:
             replicas[key].append((s, given))
@@ -155,15 +162,17 @@ def _deployment(
 ) -> Deployment:
     model, version = key
     n = len(found)
-    sizes = {(r.cores, r.memory_bytes) for _, r in found}
+    sizes = {(r.cores, r.memory_bytes, r.gpus, r.hardware) for _, r in found}
     if len(sizes) > 1:
         notes.append(
-            f"{model}:{version}: its {n} servers were given different cores or memory: "
-            "the mean is used"
+            f"{model}:{version}: its {n} servers were given different cores, memory or GPUs: "
+            "the mean (GPUs: the first's) is used"
         )
     limits = [r.cpu_limit for _, r in found if r.cpu_limit is not None]
     memory_limits = [r.memory_limit_bytes for _, r in found if r.memory_limit_bytes is not None]
     resources = Resources(
+        gpus=found[0][1].gpus,
+        hardware=found[0][1].hardware,
         cores=sum(r.cores for _, r in found) / n,
         memory_bytes=sum(r.memory_bytes for _, r in found) / n,
         cpu_limit=sum(limits) / len(limits) if len(limits) == n else None,

@@ -40,6 +40,7 @@ from baton.core.inventory import (
     Resources,
     Serving,
     Source,
+    hardware_name,
     parse_cpu,
     parse_memory,
 )
@@ -297,19 +298,6 @@ def _number(doc: _Doc, meta: dict[str, str], key: str) -> float | None:
     if not value > 0:
         raise BadInput(f"{doc.where}: {key}: expected a number above 0, got {meta[key]!r}")
     return value
-
-
-def hardware_name(text: str) -> str:
-    """A node selector's accelerator as a price-table key: ``Tesla-T4`` -> ``nvidia-t4``."""
-    name = text.strip().lower().replace("_", "-").replace(" ", "-")
-    for prefix in ("nvidia-", "tesla-"):
-        name = name.removeprefix(prefix)
-    for family in ("t4", "l4", "a10g", "h100", "v100", "p100", "k80", "l40s"):
-        if family in name.split("-"):
-            return f"nvidia-{family}"
-    if "a100" in name:
-        return "nvidia-a100-80gb" if "80gb" in name else "nvidia-a100-40gb"
-    return f"nvidia-{name}"
 
 
 def _hardware(meta: dict[str, str], pod: dict[str, Any]) -> str | None:

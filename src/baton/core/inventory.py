@@ -71,6 +71,20 @@ def parse_memory(value: str | float | int) -> float:
     return float(found["n"]) * _MEMORY_UNITS[found["u"]]
 
 
+def hardware_name(text: str) -> str:
+    """An accelerator's name (node label, NVML device) as a price-table key: ``Tesla T4``
+    -> ``nvidia-t4``."""
+    name = text.strip().lower().replace("_", "-").replace(" ", "-")
+    for prefix in ("nvidia-", "tesla-"):
+        name = name.removeprefix(prefix)
+    for family in ("t4", "l4", "a10g", "h100", "v100", "p100", "k80", "l40s"):
+        if family in name.split("-"):
+            return f"nvidia-{family}"
+    if "a100" in name:
+        return "nvidia-a100-80gb" if "80gb" in name else "nvidia-a100-40gb"
+    return f"nvidia-{name}"
+
+
 class Resources(BaseModel):
     """What one replica was given: requests (what is paid for) and limits."""
 

@@ -19,6 +19,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -228,3 +229,33 @@ def _cpu_v1(folder: Path) -> float | None:
 def _min(values: Iterable[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return min(present) if present else None
+
+
+def read_gpus(nvml: Any | None = None) -> tuple[int, str | None]:
+    """GPUs this server can see and the first one's name; (0, None) without NVML or a GPU.
+
+    NVML lists every GPU of the machine; ``CUDA_VISIBLE_DEVICES`` is what the runtime may
+    use, so it bounds the count and picks the device whose name is recorded.
+    """
+    if nvml is None:
+        try:
+            import pynvml  # type: ignore[import-not-found]
+
+            pynvml.nvmlInit()
+        except Exception:  # no NVML library or no driver: a CPU server
+            return 0, None
+        nvml = pynvml
+    try:
+        count = int(nvml.nvmlDeviceGetCount())
+        first = 0
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        if visible is not None:
+            ids = [v.strip() for v in visible.split(",") if v.strip() not in ("", "-1")]
+            count = min(count, len(ids))
+            first = int(ids[0]) if ids and ids[0].isdigit() else 0
+        if count < 1:
+            return 0, None
+        name = nvml.nvmlDeviceGetName(nvml.nvmlDeviceGetHandleByIndex(first))
+        return count, name.decode() if isinstance(name, bytes) else str(name)
+    except Exception:  # a driver that fails mid-query: report no GPU rather than crash
+        return 0, None

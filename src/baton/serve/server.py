@@ -25,7 +25,7 @@ from baton.errors import BadInput, BatonError, Unavailable
 from baton.serve import discovery
 from baton.serve.app import ServeApp
 from baton.serve.options import ServeOptions, serving_config_for
-from baton.serve.process_metrics import read_limits
+from baton.serve.process_metrics import read_gpus, read_limits
 from baton.serve.repository import alias_label
 from baton.store.registry import VersionInfo
 from baton.store.servers import ServedModel, ServerFacts
@@ -130,6 +130,7 @@ class RecordedServer:
         self.actor = settings.user
         self.store: Store = open_store(settings)
         limits = read_limits()
+        gpus, gpu_model = read_gpus()
         facts = ServerFacts(
             host=discovery.advertised(options.host),
             port=port,
@@ -140,6 +141,8 @@ class RecordedServer:
             cpu_limit=limits.cpu_limit,
             memory_limit_bytes=limits.memory_limit_bytes,
             memory_total_bytes=limits.memory_total_bytes,
+            gpus=gpus,
+            gpu_model=gpu_model,
         )
         self.versions = self._resolve()
         self.id = self.store.servers.started(facts, self._models(self.versions), self.actor)

@@ -25,6 +25,8 @@ servers = sa.Table(
     sa.Column("cpu_limit", sa.Float),  # cores, from the cgroup's cpu.max; NULL: none
     sa.Column("memory_limit_bytes", sa.BigInteger),  # the cgroup's memory.max; NULL: none
     sa.Column("memory_total_bytes", sa.BigInteger, nullable=False),  # the machine's RAM
+    sa.Column("gpus", sa.Integer, nullable=False, server_default="0"),  # GPUs it can see
+    sa.Column("gpu_model", sa.String(255)),  # NVML's device name, e.g. "Tesla T4"
     sa.Column("started_at", NOW, nullable=False),
     sa.Column("started_by", sa.String(128), nullable=False),
     sa.Column("updated_at", NOW, nullable=False),  # last change of its models

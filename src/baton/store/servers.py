@@ -68,6 +68,8 @@ class ServerFacts:
     cpu_limit: float | None  # cores, from the cgroup quota; None: unlimited
     memory_limit_bytes: int | None  # the cgroup limit; None: unlimited
     memory_total_bytes: int  # the machine's RAM
+    gpus: int = 0  # GPUs it can see (NVML, within CUDA_VISIBLE_DEVICES)
+    gpu_model: str | None = None  # NVML's name of the first, e.g. "Tesla T4"
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class ServerRecord:
     cpu_limit: float | None
     memory_limit_bytes: int | None
     memory_total_bytes: int
+    gpus: int
+    gpu_model: str | None
     started_at: datetime
     started_by: str
     updated_at: datetime
@@ -127,6 +131,8 @@ def _record(row: sa.Row[Any]) -> ServerRecord:
         cpu_limit=row.cpu_limit,
         memory_limit_bytes=row.memory_limit_bytes,
         memory_total_bytes=row.memory_total_bytes,
+        gpus=row.gpus,
+        gpu_model=row.gpu_model,
         started_at=row.started_at,
         started_by=row.started_by,
         updated_at=row.updated_at,
@@ -171,6 +177,8 @@ class Servers:
                     cpu_limit=facts.cpu_limit,
                     memory_limit_bytes=facts.memory_limit_bytes,
                     memory_total_bytes=facts.memory_total_bytes,
+                    gpus=facts.gpus,
+                    gpu_model=facts.gpu_model,
                     started_at=now,
                     started_by=actor,
                     updated_at=now,

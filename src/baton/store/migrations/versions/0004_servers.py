@@ -30,6 +30,8 @@ def upgrade() -> None:
         sa.Column("cpu_limit", sa.Float),
         sa.Column("memory_limit_bytes", sa.BigInteger),
         sa.Column("memory_total_bytes", sa.BigInteger, nullable=False),
+        sa.Column("gpus", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("gpu_model", sa.String(255)),
         sa.Column("started_at", NOW, nullable=False),
         sa.Column("started_by", sa.String(128), nullable=False),
         sa.Column("updated_at", NOW, nullable=False),
