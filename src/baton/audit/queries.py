@@ -5,8 +5,8 @@ A fixed, small set of queries, each over all deployments at once, grouped
 ``by (namespace, pod)`` for cAdvisor and DCGM) for per-replica resources; never one query
 per deployment, so 1,000 deployments cost what 10 do. Process metrics carry no model
 label, so they are joined to ``baton_model_info`` on ``instance``. Kept apart from
-``audit.usage`` (which runs them and reads the answers) so the query text can be read, and
-tested, on its own.
+``audit.usage`` (which runs them) and ``audit.observe`` (which reads the answers) so the
+query text can be read, and tested, on its own.
 """
 
 from __future__ import annotations

@@ -1,34 +1,30 @@
 """Usage from Prometheus: what every deployment used over the audit window.
 
-The queries (``audit.queries``) each cover all deployments at once. Each series is read
-once, as a range query at the statistics step S (the points a ``[W:S]`` subquery would
-evaluate), and its mean, p95, p99, peak and count are computed here with numpy: six
-subqueries over one expression cost Prometheus six evaluations, one range query costs one
-(1,000 deployments over 14 days: about 6 s each). Timelines are those points binned to a
-coarser plot step; only the p99 latency timeline, which needs every bucket, is a query of
-its own. A deployment with no data gets an ``Observed`` with coverage 0 and ``missing``
-naming what is missing: nothing is invented.
+The queries (``audit.queries``) each cover all deployments at once, so 1,000 deployments
+cost what 10 do. This module chooses the steps, runs the queries a few at a time and hands
+the answers to ``audit.observe``, which turns them into one ``Observed`` per deployment.
+Each series is read once, as a range query at the statistics step (1,000 deployments over
+14 days: about 6 s each); only the p99 latency timeline, which needs every bucket, is a
+query of its own.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
 
-from baton.audit.observed import Observed, Series
-from baton.audit.prometheus import FloatArray, InstantResult, Labels, Prometheus, RangeResult
+from baton.audit.observe import Builder
+from baton.audit.observed import Observed
+from baton.audit.prometheus import InstantResult, Prometheus, RangeResult
 from baton.audit.queries import Queries, choose_steps, series_queries, window_queries
 from baton.core.inventory import Deployment
-from baton.core.sizing import Usage
 from baton.errors import BadInput
 
 Progress = Callable[[int, int], None]
-Key = tuple[str, str]
 
 WORKERS = 4  # queries in flight at once; Prometheus evaluates them in parallel
 
@@ -98,7 +94,7 @@ def collect(
     ]
     instant, ranged = _run(prom, plan, progress)
 
-    builder = _Builder(
+    builder = Builder(
         instant,
         ranged,
         np.arange(step_start, step_end + step / 2, step, dtype=np.float64),
@@ -152,279 +148,6 @@ def _run(
     for rf, name in lines.items():
         ranged[name] = rf.result()
     return instant, ranged
-
-
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
-@dataclass(frozen=True)
-class _Stats:
-    """One series' figures over the window, from its points at the statistics step."""
-
-    count: int
-    mean: float
-    p95: float
-    p99: float
-    peak: float
-    low: float
-    first: float  # time of the first point with data
-
-    @classmethod
-    def of(cls, line: FloatArray, grid: FloatArray) -> _Stats | None:
-        seen = np.isfinite(line)
-        values = line[seen]
-        if values.size == 0:
-            return None
-        # numpy's linear quantile is the one quantile_over_time computes
-        p95, p99 = np.quantile(values, [0.95, 0.99]).tolist()
-        return cls(
-            int(values.size),
-            float(values.mean()),
-            p95,
-            p99,
-            float(values.max()),
-            float(values.min()),
-            float(grid[np.argmax(seen)]),
-        )
-
-
-class _Builder:
-    """Turns query results into one ``Observed`` per deployment."""
-
-    def __init__(
-        self,
-        instant: dict[str, InstantResult],
-        ranged: dict[str, RangeResult],
-        grid: FloatArray,
-        plot_grid: FloatArray,
-        slo: Mapping[str, float],
-    ) -> None:
-        self.grid = grid
-        self.plot_grid = plot_grid
-        self.plot = float(plot_grid[1] - plot_grid[0]) if plot_grid.size > 1 else 0.0
-        self.expected = max(grid.size, 1)
-        self.slo = slo
-        # which plot bin each statistics point falls in: bin t covers (t - plot, t]
-        if plot_grid.size and self.plot:
-            bins = np.ceil(np.round(grid / self.plot, 6)) * self.plot
-            index = np.rint((bins - plot_grid[0]) / self.plot).astype(np.int64)
-            self.bin = np.where((index >= 0) & (index < plot_grid.size), index, -1)
-        else:
-            self.bin = np.full(grid.shape, -1 if not plot_grid.size else 0, dtype=np.int64)
-        self.window: dict[Key, dict[str, float]] = defaultdict(dict)
-        self.pod_window: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
-        for name, rows in instant.items():
-            for labels, value in rows:
-                if name.startswith("pod_"):
-                    self.pod_window[_pod(labels)][name] = value
-                else:
-                    self.window[_key(labels)][name] = value
-        self.dep: dict[Key, dict[str, FloatArray]] = defaultdict(dict)
-        self.inst: dict[Key, dict[str, dict[str, FloatArray]]] = defaultdict(
-            lambda: defaultdict(dict)
-        )
-        self.pod: dict[tuple[str, str], dict[str, FloatArray]] = defaultdict(dict)
-        for name, series in ranged.items():
-            for labels, ts, vs in series:
-                if name == "p99_ms":
-                    self.dep[_key(labels)][name] = _on_grid(plot_grid, ts, vs)
-                elif name.startswith("pod_"):
-                    self.pod[_pod(labels)][name] = _on_grid(grid, ts, vs)
-                elif name in ("rps", "replicas"):
-                    self.dep[_key(labels)][name] = _on_grid(grid, ts, vs)
-                else:
-                    line = _on_grid(grid, ts, vs)
-                    self.inst[_key(labels)][labels.get("instance", "")][name] = line
-        self.by_namespace: dict[str, set[tuple[str, str]]] = defaultdict(set)
-        for pod_key in self.pod:
-            self.by_namespace[pod_key[0]].add(pod_key)
-
-    def _pods_of(self, d: Deployment) -> list[tuple[str, str]]:
-        if not d.namespace or not d.pod_prefix:
-            return []
-        prefix = d.pod_prefix
-        return sorted(k for k in self.by_namespace.get(d.namespace, ()) if k[1].startswith(prefix))
-
-    def _binned(self, line: FloatArray, how: str) -> FloatArray:
-        """Statistics points -> plot bins (mean or max of the points in each bin)."""
-        size = self.plot_grid.size
-        ok = np.isfinite(line) & (self.bin >= 0)
-        counts = np.bincount(self.bin[ok], minlength=size)[:size]
-        if how == "mean":
-            sums = np.bincount(self.bin[ok], weights=line[ok], minlength=size)[:size]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out = sums / counts
-        else:
-            out = np.full(size, -np.inf)
-            np.maximum.at(out, self.bin[ok], line[ok])
-        return np.where(counts > 0, out, np.nan)
-
-    def _units(
-        self, lines: list[dict[str, FloatArray]], name: str
-    ) -> tuple[list[_Stats], FloatArray | None]:
-        """Per-replica statistics of ``name``, and the replicas stacked per point."""
-        present = [u[name] for u in lines if name in u]
-        stats = [st for st in (_Stats.of(line, self.grid) for line in present) if st]
-        if not stats:
-            return [], None
-        return stats, np.vstack(present)
-
-    def observed(self, d: Deployment) -> Observed:
-        window = self.window.get(d.key, {})
-        lines = self.dep.get(d.key, {})
-        replicas = list(self.inst.get(d.key, {}).values())
-        pods = [self.pod[p] for p in self._pods_of(d)]
-        pod_window = [self.pod_window[p] for p in self._pods_of(d) if p in self.pod_window]
-        timeline: dict[str, FloatArray] = {}
-        missing: list[str] = []
-
-        rps = _Stats.of(lines["rps"], self.grid) if "rps" in lines else None
-        if rps is None:
-            missing.append("requests")
-        else:
-            timeline["rps"] = self._binned(lines["rps"], "mean")
-        latency = _finite(window.get("latency_p99"))
-        if latency is None:
-            missing.append("latency")
-        reps = _Stats.of(lines["replicas"], self.grid) if "replicas" in lines else None
-        if reps is None:
-            missing.append("replicas")
-        else:
-            timeline["replicas"] = self._binned(lines["replicas"], "max")
-
-        cpu_source = memory_source = None
-        cpu_seconds = None
-        cpu, cpu_stack = self._units(pods, "pod_cpu")
-        if cpu:
-            cpu_source = "cadvisor"
-            cpu_seconds = sum(w.get("pod_cpu_seconds", 0.0) for w in pod_window)
-        else:
-            cpu, cpu_stack = self._units(replicas, "cpu")
-            if cpu:
-                cpu_source = "process"
-                cpu_seconds = _finite(window.get("cpu_seconds"))
-        memory, memory_stack = self._units(pods, "pod_memory")
-        if memory:
-            memory_source = "cadvisor"
-        else:
-            memory, memory_stack = self._units(replicas, "memory")
-            memory_source = "process" if memory else None
-        if cpu_stack is not None:
-            timeline["cpu"] = self._binned(_across(cpu_stack, np.nanmean), "mean")
-        if memory_stack is not None:
-            timeline["memory"] = self._binned(_across(memory_stack, np.nanmax), "max")
-        if cpu_source is None:
-            missing.append("cpu")
-        if memory_source is None:
-            missing.append("memory")
-
-        gpu_source = None
-        gpu, gpu_stack = self._units(pods, "pod_gpu")
-        gpu_memory, _ = self._units(pods, "pod_gpu_memory")
-        if gpu:
-            gpu_source = "dcgm"
-        else:
-            gpu, gpu_stack = self._units(replicas, "gpu")
-            gpu_memory, _ = self._units(replicas, "gpu_memory")
-            gpu_source = "nvml" if gpu else None
-        if gpu_stack is not None:
-            timeline["gpu"] = self._binned(_across(gpu_stack, np.nanmean), "mean")
-        if gpu_source is None and d.resources.gpus > 0:
-            missing.append("gpu")
-
-        requests = _finite(window.get("requests"))
-        per_request = cpu_seconds / requests if cpu_seconds is not None and requests else None
-        if "p99_ms" in lines:
-            timeline["p99_ms"] = lines["p99_ms"]
-        slo = self.slo.get(d.name, d.slo_p99_ms)
-        breach = None
-        if slo is not None and "p99_ms" in timeline:
-            seen = timeline["p99_ms"][np.isfinite(timeline["p99_ms"])]
-            breach = float(np.mean(seen > slo)) if seen.size else None
-
-        usage = Usage(
-            rps_mean=rps.mean if rps else None,
-            rps_p95=rps.p95 if rps else None,
-            rps_peak=rps.peak if rps else None,
-            p99_latency_ms=latency * 1000 if latency is not None else None,
-            cpu_cores_p95=max(u.p95 for u in cpu) if cpu else None,
-            memory_peak_bytes=max(u.peak for u in memory) if memory else None,
-            gpu_utilization_mean=_weighted(gpu),
-            coverage=min(1.0, rps.count / self.expected) if rps else 0.0,
-        )
-        plot_times = tuple(self.plot_grid.tolist())
-        return Observed(
-            usage=usage,
-            rps_p99=rps.p99 if rps else None,
-            requests=requests,
-            daily_pattern=self._daily(lines.get("rps")),
-            replicas_min=reps.low if reps else None,
-            replicas_max=reps.peak if reps else None,
-            replicas_mean=reps.mean if reps else None,
-            cpu_cores_mean=_weighted(cpu),
-            cpu_source=cpu_source,
-            memory_source=memory_source,
-            cpu_seconds_per_request=per_request,
-            gpu_memory_peak_bytes=max(u.peak for u in gpu_memory) if gpu_memory else None,
-            gpu_source=gpu_source,
-            slo_breach_share=breach,
-            data_from=rps.first if rps else None,
-            shared_models=int(_finite(window.get("shared_models")) or 1),
-            missing=tuple(missing),
-            timeline={
-                name: Series(plot_times, tuple(line.tolist())) for name, line in timeline.items()
-            },
-        )
-
-    def _daily(self, line: FloatArray | None) -> tuple[float, ...]:
-        """Mean req/s per UTC hour of day, from the statistics points; empty unless every
-        hour has data (or the step is coarser than an hour)."""
-        step = float(self.grid[1] - self.grid[0]) if self.grid.size > 1 else 0.0
-        if line is None or not step or step > 3600:
-            return ()
-        # a rate at t covers (t - step, t]: its hour is the middle's
-        hours = (((self.grid - step / 2) // 3600) % 24).astype(np.int64)
-        ok = np.isfinite(line)
-        sums = np.bincount(hours[ok], weights=line[ok], minlength=24)
-        counts = np.bincount(hours[ok], minlength=24)
-        if np.any(counts == 0):
-            return ()
-        return tuple((sums / counts).tolist())
-
-
-def _on_grid(grid: FloatArray, ts: FloatArray, vs: FloatArray) -> FloatArray:
-    line = np.full(grid.shape, np.nan)
-    if grid.size == 0:
-        return line
-    step = float(grid[1] - grid[0]) if grid.size > 1 else 1.0
-    index = np.rint((ts - grid[0]) / step).astype(np.int64)
-    ok = (index >= 0) & (index < line.size)
-    line[index[ok]] = vs[ok]
-    return line
-
-
-def _pod(labels: Labels) -> tuple[str, str]:
-    return (labels.get("namespace", ""), labels.get("pod", ""))
-
-
-def _across(stack: FloatArray, how: Callable[..., FloatArray]) -> FloatArray:
-    """Combine replicas point by point, ignoring replicas absent at that point."""
-    out = np.full(stack.shape[1], np.nan)
-    seen = np.any(np.isfinite(stack), axis=0)
-    if seen.any():
-        out[seen] = how(stack[:, seen], axis=0)
-    return out
-
-
-def _weighted(units: list[_Stats]) -> float | None:
-    """Mean over replicas, each weighted by how long it was there."""
-    weight = sum(u.count for u in units)
-    return sum(u.mean * u.count for u in units) / weight if weight else None
-
-
-def _key(labels: Labels) -> Key:
-    return (labels.get("model", ""), labels.get("version", ""))
 
 
 def _days(seconds: float) -> str:
