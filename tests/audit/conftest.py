@@ -78,6 +78,18 @@ FLEET_SPECS = (
         gpu_memory_bytes=5 * GIB,
         cadvisor=True,
     ),
+    # DCGM scraped through a service: the GPU's pod in exported_namespace / exported_pod
+    Spec(
+        "gpu-exported",
+        "ocr",
+        replicas=2,
+        base_rps=10,
+        gpu="dcgm",
+        gpu_utilization=0.4,
+        gpu_memory_bytes=2 * GIB,
+        dcgm_exported=True,
+        namespace="ml-serving",
+    ),
 )
 ABSENT = Deployment(
     name="absent",

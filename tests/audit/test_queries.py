@@ -94,6 +94,26 @@ def test_window_latency_is_an_increase_and_the_timeline_a_rate() -> None:
     assert "[900s]" in q.latency_p99_ms_timeline(60)
 
 
+@pytest.mark.parametrize("rate_s", [60, 900])
+def test_dcgm_reads_either_pod_labelling_in_the_audited_namespaces(rate_s: int) -> None:
+    q = Queries(rate_s, DAY, rate_s, ("serving", "ml-serving"))
+    wanted = '=~"serving|ml\\\\-serving"'
+    for text in (q.dcgm, q.dcgm_memory):
+        assert f"{{namespace{wanted}}}" in text
+        assert f"{{exported_namespace{wanted}}}" in text
+        # exported_* become namespace and pod inside the grouping by them
+        assert text.startswith(
+            (
+                "avg by (namespace, pod) (label_replace(label_replace((",
+                "sum by (namespace, pod) (label_replace(label_replace((",
+            )
+        )
+        assert '"namespace", "$1", "exported_namespace", "(.+)"), "pod", "$1",' in text
+        assert text.endswith(
+            ('"exported_pod", "(.+)")) / 100', '"exported_pod", "(.+)")) * 1048576')
+        )
+
+
 @pytest.mark.parametrize(
     ("rate_s", "namespaces"),
     [(60, ()), (900, ("serving",)), (300, ("ml-serving", "batch", "team.a"))],

@@ -166,6 +166,16 @@ def test_openmetrics_files_are_chunked_sorted_and_consistent(tmp_path: Path) -> 
     assert any(n.startswith("DCGM_FI_DEV_GPU_UTIL") and 'namespace="serving"' in n for n in series)
 
 
+def test_dcgm_through_a_service_names_the_pod_in_exported_labels(tmp_path: Path) -> None:
+    spec = Spec("g", "m", gpu="dcgm", gpu_utilization=0.5, dcgm_exported=True, namespace="ml")
+    series = parse(list(write_openmetrics(Fleet((spec,), end=END, days=0.1), tmp_path)))
+    dcgm = [n for n in series if n.startswith("DCGM_")]
+    assert len(dcgm) == 2  # utilisation and memory of the one replica's GPU
+    for name in dcgm:
+        assert 'exported_namespace="ml",exported_pod="g-predictor-0"' in name
+        assert 'namespace="gpu-operator"' in name
+
+
 def test_chunks_must_be_whole_blocks(tmp_path: Path) -> None:
     fleet = Fleet((Spec("a", "m"),), end=END, days=0.1)
     with pytest.raises(ValueError, match="multiple of 7200"):

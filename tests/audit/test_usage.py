@@ -156,6 +156,20 @@ def test_gpu_from_dcgm_and_resources_from_cadvisor(
     assert got.missing == ()
 
 
+def test_gpu_from_dcgm_scraped_through_a_service(usage: UsageData, backfilled: Backfilled) -> None:
+    """Its DCGM series name the GPU's pod in exported_namespace / exported_pod."""
+    spec = backfilled.fleet.specs[7]
+    assert spec.dcgm_exported
+    want = truth(spec, backfilled.fleet)
+    got = usage.by_name["gpu-exported"]
+    assert got.gpu_source == "dcgm"
+    assert want.gpu_mean is not None
+    assert close(got.usage.gpu_utilization_mean, want.gpu_mean, 0.02)
+    assert got.gpu_memory_peak_bytes == 2 * 1024**3
+    assert "gpu" in got.timeline
+    assert got.missing == ()
+
+
 def test_a_deployment_without_data_is_not_guessed(usage: UsageData) -> None:
     got = usage.by_name["absent"]
     assert got.usage.coverage == 0

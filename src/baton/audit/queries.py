@@ -124,10 +124,13 @@ class Queries:
 
     @property
     def pods(self) -> str:
+        return self._in_namespaces("namespace")
+
+    def _in_namespaces(self, label: str) -> str:
         # A regex inside a PromQL string: its backslashes are escaped once more, or
         # Prometheus refuses "ml\-serving" (re.escape's "-") as an unknown escape.
         names = "|".join(re.escape(n).replace("\\", "\\\\") for n in self.namespaces)
-        return f'namespace=~"{names}"'
+        return f'{label}=~"{names}"'
 
     def cadvisor_cpu(self, rate_s: int) -> str:
         sel = f'{{{self.pods},container!="",container!="POD"}}'
@@ -138,14 +141,27 @@ class Queries:
         sel = f'{{{self.pods},container!="",container!="POD"}}'
         return f"sum by (namespace, pod) ({self.gauge(CADVISOR_MEMORY, sel)})"
 
+    def dcgm_gauge(self, name: str) -> str:
+        """A DCGM gauge labelled by the GPU's pod, however the exporter was scraped.
+
+        Scraped through a service, the exporter's own pod takes ``namespace``/``pod`` and
+        the GPU's pod moves to ``exported_namespace``/``exported_pod``: either labelling
+        passes the namespace filter, and the exported_* labels, where set, become
+        ``namespace``/``pod`` before the caller groups by them.
+        """
+        own = self.gauge(name, "{" + self.pods + "}")
+        exported = self.gauge(name, "{" + self._in_namespaces("exported_namespace") + "}")
+        either = f"({own} or {exported})"
+        namespace = f'label_replace({either}, "namespace", "$1", "exported_namespace", "(.+)")'
+        return f'label_replace({namespace}, "pod", "$1", "exported_pod", "(.+)")'
+
     @property
     def dcgm(self) -> str:
-        return f"avg by (namespace, pod) ({self.gauge(DCGM_UTIL, '{' + self.pods + '}')}) / 100"
+        return f"avg by (namespace, pod) ({self.dcgm_gauge(DCGM_UTIL)}) / 100"
 
     @property
     def dcgm_memory(self) -> str:
-        sel = "{" + self.pods + "}"
-        return f"sum by (namespace, pod) ({self.gauge(DCGM_MEMORY, sel)}) * 1048576"
+        return f"sum by (namespace, pod) ({self.dcgm_gauge(DCGM_MEMORY)}) * 1048576"
 
 
 def series_queries(q: Queries, pods: bool) -> dict[str, str]:

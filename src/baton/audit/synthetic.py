@@ -3,8 +3,9 @@
 The audit's tests, its benchmark and its demo need Prometheus to hold weeks of a fleet's
 history whose true figures are known: load with a daily cycle and spikes, replicas that
 follow the load when autoscaled, lognormal latency (so the p99 is known), CPU from a cost
-per request plus idle, memory, optional GPU gauges (baton's NVML ones or DCGM's), optional
-cAdvisor container series, and gaps. ``truth`` gives the figures the audit should find.
+per request plus idle, memory, optional GPU gauges (baton's NVML ones or DCGM's, labelled
+directly or through a service), optional cAdvisor container series, and gaps. ``truth``
+gives the figures the audit should find.
 
 Files are written per two-hour chunk aligned to Prometheus's block boundaries: promtool
 2.42 re-reads a whole file once per two-hour block it spans, so a chunk is read once and
@@ -76,6 +77,8 @@ class Spec:
     gpu_utilization: float = 0.0  # per replica at peak load (0..1)
     gpu_memory_bytes: float = 0.0
     cadvisor: bool = False  # container series: CPU + 0.05 cores, memory + 32 MiB (sidecar)
+    # DCGM scraped through a service: the GPU's pod in exported_namespace / exported_pod
+    dcgm_exported: bool = False
     gaps: tuple[tuple[float, float], ...] = ()  # (from_s, to_s) after the start: no samples
     # what it was given (the inventory side)
     cores: float = 1.0
@@ -434,6 +437,13 @@ class _Writer:
                         )
                         self.series(out, f"{name}{{{labels}}}", s, r, values(s, r))
                 else:
+                    if s.spec.dcgm_exported:  # namespace and pod are the exporter's own
+                        pairs = {
+                            "namespace": "gpu-operator",
+                            "pod": f"dcgm-exporter-{node}",
+                            "exported_namespace": s.spec.namespace,
+                            "exported_pod": s.pod(r),
+                        }
                     labels = _labels(**pairs, gpu="0", instance=f"{node}:9400", job="dcgm")
                     self.series(out, f"{name}{{{labels}}}", s, r, values(s, r))
         yield "".join(out)
