@@ -1,7 +1,8 @@
 """What Prometheus saw of one deployment over the audit window.
 
-The contract between ``audit.usage`` (which fills it from a few queries over all
-deployments at once) and the recommendation and report code (which read it). ``None``
+The contract between ``audit.observe`` (which builds it from the few queries ``audit.usage``
+runs over all deployments at once) and the recommendation and report code (which read
+it). ``None``
 means "not measured", never zero; ``missing`` names each metric that had no data so the
 report can say which data is missing instead of guessing.
 """
