@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -85,28 +86,16 @@ def test_negative_numbers_and_booleans_are_refused(parse: object) -> None:
         parse(True)
 
 
-@given(st.text(max_size=12))
-def test_cpu_parser_never_fails_other_than_value_error(text: str) -> None:
+@pytest.mark.parametrize("parse", [parse_cpu, parse_memory])
+@given(text=st.text(max_size=12))
+def test_parsers_never_fail_other_than_value_error(
+    parse: Callable[[str], float], text: str
+) -> None:
     try:
-        value = parse_cpu(text)
-    except ValueError as exc:
-        message = str(exc)
-        value = None
-    else:
+        value: float | None = parse(text)
         message = ""
-    assert value is None or value >= 0
-    assert "\n" not in message
-
-
-@given(st.text(max_size=12))
-def test_memory_parser_never_fails_other_than_value_error(text: str) -> None:
-    try:
-        value = parse_memory(text)
     except ValueError as exc:
-        message = str(exc)
-        value = None
-    else:
-        message = ""
+        value, message = None, str(exc)
     assert value is None or value >= 0
     assert "\n" not in message
 
