@@ -73,6 +73,7 @@ def test_an_idle_gpu_moves_to_the_cheaper_cpu(result: AuditResult) -> None:
     assert gpu.target.hardware == "cpu"
     assert gpu.target.gpus == 0
     assert "move to cpu" in gpu.flags
+    assert any("2 replica(s) of 2 core(s)" in r for r in gpu.recommendation.reasons)
     assert gpu.observed is not None and gpu.observed.usage.gpu_utilization_mean is not None
     assert gpu.observed.usage.gpu_utilization_mean < 0.1
 

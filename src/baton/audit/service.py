@@ -107,12 +107,11 @@ def _row(
     use = observed.usage if observed is not None else Usage(coverage=0.0)
     shared = observed.shared_models if observed is not None else 1
     if shared > 1:  # the inventory splits a shared server's allocation evenly; so do we
+        cpu, memory = use.cpu_cores_p95, use.memory_peak_bytes
         use = replace(
             use,
-            cpu_cores_p95=use.cpu_cores_p95 / shared if use.cpu_cores_p95 else use.cpu_cores_p95,
-            memory_peak_bytes=(
-                use.memory_peak_bytes / shared if use.memory_peak_bytes else use.memory_peak_bytes
-            ),
+            cpu_cores_p95=cpu / shared if cpu is not None else None,
+            memory_peak_bytes=memory / shared if memory is not None else None,
         )
     finding = capacity_for(d, observed, profile)
     allocation = Allocation(
@@ -145,9 +144,10 @@ def _row(
             extra.append(f"GPU busy {use.gpu_utilization_mean:.0%} on average")
     if chosen is not None and chosen.hardware != res.hardware and rec.replicas:
         flags.append(f"move to {chosen.hardware}")
+        each = f"{chosen.gpus} GPU(s)" if chosen.gpus else f"{chosen.cores:g} core(s)"
         extra.append(
             f"{chosen.hardware} meets the SLO for less than {res.hardware}: "
-            f"{rec.replicas} replica(s) x {chosen.gpus} GPU(s)"
+            f"{rec.replicas} replica(s) of {each}"
         )
     recommendation = replace(rec, reasons=rec.reasons + tuple(extra), flags=tuple(flags))
     serving = d.serving
