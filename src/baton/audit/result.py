@@ -49,7 +49,11 @@ class Row:
     target: Target
     slo_p99_ms: float | None
     capacity_source: str  # where the per-replica capacity came from, in words
-    flags: tuple[str, ...] = ()  # "scale to zero", "consolidate", "move to cpu", ...
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """"scale to zero", "consolidate", "move to cpu", ..."""
+        return self.recommendation.flags
 
     @property
     def verdict(self) -> str:

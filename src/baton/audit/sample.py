@@ -3,8 +3,8 @@
 The usage is synthetic (a daily traffic cycle with noise, latency from an M/M/1 queue per
 replica, CPU from a per-request cost plus idle cores) but every figure downstream of it is
 computed the way the audit computes it: usage statistics from the series, and verdicts,
-sizing and cost from the real ``core.sizing.recommend`` / ``cheapest`` with the built-in
-price table. Nothing here is hand-written output, so the sample cannot drift from the maths.
+sizing and cost from the audit's own ``service.size_deployment`` with the built-in price
+table. Nothing here is hand-written output, so the sample cannot drift from the audit.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import numpy as np
 
 from baton.audit.observed import Observed, Series
 from baton.audit.prices import PriceTable, default_prices
-from baton.audit.result import AuditResult, Row, Target
-from baton.core.inventory import Deployment, Resources, Serving
-from baton.core.sizing import GIB, Allocation, Capacity, SizingPolicy, Usage, cheapest
+from baton.audit.result import AuditResult, Row
+from baton.audit.service import size_deployment
+from baton.core.inventory import CapacityOption, Deployment, Resources, Serving
+from baton.core.sizing import GIB, Capacity, SizingPolicy, Usage, load_at_slo
 
 DAY_S = 86_400.0
 END = 1_767_225_600.0  # 2026-01-01T00:00:00Z: fixed, so the sample renders the same each time
@@ -231,42 +232,19 @@ def _row(
     )
     options = []
     if s.saturation_rps is not None:
-        options.append(
-            Capacity(s.saturation_rps, s.cores, 0.3 * s.memory_gib * GIB, s.gpus, s.hardware)
-        )
+        options.append((s.hardware, s.cores, s.gpus, s.saturation_rps))
     if s.cpu_option is not None:
-        options.append(Capacity(s.cpu_option, 4, 0.3 * s.memory_gib * GIB))
-    allocation = Allocation(
-        s.replicas,
-        s.cores,
-        s.memory_gib * GIB,
-        s.gpus,
-        s.hardware,
-        max_replicas=s.max_replicas,
-        min_replicas=s.min_replicas,
-        mean_replicas=float(replicas[kept].mean()),
+        options.append(("cpu", 4.0, 0, s.cpu_option))
+    capacity = tuple(
+        CapacityOption(
+            hardware=hardware,
+            cores=cores,
+            memory_bytes=0.3 * s.memory_gib * GIB,
+            gpus=gpus,
+            # what a load test at the SLO would find on a replica saturating at this rate
+            rps_at_slo=load_at_slo(Capacity(saturation, cores), s.slo_ms),
+        )
+        for hardware, cores, gpus, saturation in options
     )
-    load = tuple(float(v) for v in live) if deployment.autoscaled else ()
-    chosen, rec = cheapest(
-        usage, allocation, options, s.slo_ms, policy, prices.to_sizing(), load_series=load
-    )
-    flags = list(rec.flags)
-    if chosen is not None and chosen.hardware != s.hardware:
-        flags.append(f"move to {chosen.hardware}")
-    hardware = chosen.hardware if chosen else s.hardware
-    target = Target(
-        replicas=rec.replicas,
-        min_replicas=rec.min_replicas,
-        max_replicas=rec.max_replicas,
-        cores=rec.cores,
-        cpu_limit=None,
-        memory_bytes=rec.memory_bytes,
-        memory_limit_bytes=rec.memory_bytes,
-        gpus=chosen.gpus if chosen else s.gpus,
-        hardware=hardware,
-        max_batch_size=8,
-        threads=int(rec.cores) if rec.cores else None,
-        precision="fp32",
-    )
-    source = "no profile" if not options else f"profile of {s.model}:{s.version} ({hardware})"
-    return Row(deployment, observed, rec, target, s.slo_ms, source, tuple(flags))
+    deployment = deployment.model_copy(update={"capacity": capacity})
+    return size_deployment(deployment, observed, None, s.slo_ms, None, policy, prices.to_sizing())

@@ -65,7 +65,7 @@ def run_audit(
     for d in deployments:
         observed = usage.by_name.get(d.name)
         rows.append(
-            _row(
+            size_deployment(
                 d,
                 observed,
                 profiles[d.name],
@@ -94,7 +94,7 @@ def run_audit(
     )
 
 
-def _row(
+def size_deployment(
     d: Deployment,
     observed: Observed | None,
     profile: Profiled | None,
@@ -103,6 +103,7 @@ def _row(
     policy: SizingPolicy,
     prices: Prices,
 ) -> Row:
+    """One deployment's row: its capacity, the cheapest sizing that meets the SLO, why."""
     res = d.resources
     use = observed.usage if observed is not None else Usage(coverage=0.0)
     shared = observed.shared_models if observed is not None else 1
@@ -173,7 +174,6 @@ def _row(
         target=target,
         slo_p99_ms=slo_ms,
         capacity_source=finding.source,
-        flags=tuple(flags),
     )
 
 
