@@ -52,7 +52,7 @@ class Row:
 
     @property
     def flags(self) -> tuple[str, ...]:
-        """"scale to zero", "consolidate", "move to cpu", ..."""
+        """What to do besides resizing: scale to zero, consolidate, move to cpu..."""
         return self.recommendation.flags
 
     @property
