@@ -13,27 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from baton.audit.prometheus import Prometheus, parse_duration, parse_retention
+from baton.audit.prometheus import Prometheus, parse_retention
 from baton.errors import BadInput, Unavailable
 from baton.serve.metrics import MODEL_INFO
 from tests.audit.conftest import Backfilled
 from tests.baton_cli import free_port
-
-UNITS = {"y": 31536000, "w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("15d", 15 * 86400), ("1h30m", 5400), ("500ms", 0.5), ("2w", 14 * 86400), ("1y", 31536000)],
-)
-def test_durations(text: str, seconds: float) -> None:
-    assert parse_duration(text) == seconds
-
-
-@given(st.lists(st.tuples(st.integers(1, 999), st.sampled_from(list(UNITS))), min_size=1))
-def test_any_composed_duration_adds_up(parts: list[tuple[int, str]]) -> None:
-    text = "".join(f"{n}{unit}" for n, unit in parts)
-    assert parse_duration(text) == sum(n * UNITS[unit] for n, unit in parts)
 
 
 @pytest.mark.parametrize(

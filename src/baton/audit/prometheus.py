@@ -10,7 +10,6 @@ Prometheus's 11,000-points-per-series limit instead of letting the server say so
 from __future__ import annotations
 
 import math
-import re
 import threading
 from types import TracebackType
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from baton.core.durations import parse_duration
 from baton.errors import BadInput, BatonError, Unavailable
 
 Labels = dict[str, str]
@@ -27,28 +27,18 @@ FloatArray = npt.NDArray[np.float64]
 InstantResult = list[tuple[Labels, float]]
 RangeResult = list[tuple[Labels, FloatArray, FloatArray]]
 
-_DURATION_PART = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
-_DURATION = re.compile(r"^((\d+)(ms|y|w|d|h|m|s))+$")
-_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _QUERY_SHOWN = 80
 # Prometheus error types that mean the query itself is wrong, not the server.
 _BAD_QUERY = {"bad_data"}
 
 
-def parse_duration(text: str) -> float | None:
-    """Seconds from a Prometheus duration ("15d", "1h30m", "500ms"); None if it is not one."""
-    text = text.strip()
-    if not _DURATION.match(text):
-        return None
-    return float(sum(int(n) * _UNIT_S[unit] for n, unit in _DURATION_PART.findall(text)))
-
-
 def parse_retention(text: str) -> float | None:
     """The time part of ``storageRetention`` ("15d", "15d or 10GiB"); None for size-only."""
     for part in text.split(" or "):
-        seconds = parse_duration(part)
-        if seconds is not None:
-            return seconds
+        try:
+            return parse_duration(part)
+        except ValueError:
+            continue  # a size limit ("10GiB"), not a time
     return None
 
 

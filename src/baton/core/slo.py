@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from baton.core.durations import parse_duration
 from baton.core.manifest import SLO
 
 BUDGET_DAYS = 30
@@ -38,7 +39,7 @@ class BurnWindow:
     @property
     def budget_spent(self) -> float:
         """Share of the 30-day budget spent when the long window burns at ``factor``."""
-        return self.factor * _seconds(self.long) / (BUDGET_DAYS * 86400)
+        return self.factor * parse_duration(self.long) / (BUDGET_DAYS * 86400)
 
 
 # SRE workbook, table 5-8: 2% of budget in 1h or 5% in 6h pages; 10% in 3d opens a ticket.
@@ -70,11 +71,6 @@ class Objective:
 class Objectives:
     items: tuple[Objective, ...]
     notes: tuple[str, ...]  # what was assumed or adjusted, for the bundle's report
-
-
-def _seconds(window: str) -> int:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    return int(window[:-1]) * units[window[-1]]
 
 
 def bucket_at_or_above(threshold_s: float, buckets: Sequence[float]) -> float | None:
