@@ -21,9 +21,6 @@ import math
 import os
 import platform
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,10 +28,11 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import yaml
 
-from baton.audit.backfill import backfill
+from baton.audit.backfill import backfill, serve_tsdb
+from baton.audit.prices import default_prices
 from baton.audit.prometheus import Prometheus
+from baton.audit.service import run_audit
 from baton.audit.synthetic import GIB, MIB, Fleet, Spec, Spike, write_openmetrics
 from baton.audit.usage import collect
 from baton.core.inventory import Deployment
@@ -88,44 +86,6 @@ def cache_dir(args: argparse.Namespace) -> Path:
     key = f"g{GENERATOR}-n{args.deployments}-d{args.days:g}-i{args.interval}-s{args.seed}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:8]
     return DATA / f"audit-{key}-{digest}"
-
-
-def start_prometheus(tsdb: Path, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    config = workdir / "prometheus.yml"
-    config.write_text(yaml.safe_dump({"global": {"scrape_interval": "15s"}}))
-    port = free_port()
-    log = (workdir / "prometheus.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            str(locate("prometheus")),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tsdb}",
-            "--storage.tsdb.retention.time=30d",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"prometheus exited: {(workdir / 'prometheus.log').read_text()[-2000:]}")
-        try:
-            if httpx.get(url + "/-/ready", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    proc.terminate()
-    sys.exit("prometheus did not become ready in 120 s")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def metric(url: str, name: str) -> float:
@@ -201,7 +161,7 @@ def main() -> None:
         fleet = bench_fleet(args.deployments, args.days, args.interval, meta["end"], args.seed)
         print(f"cached TSDB: {folder.relative_to(ROOT.parent)}")
 
-    proc, url = start_prometheus(folder / "tsdb", folder)
+    proc, url = serve_tsdb(folder / "tsdb", folder)
     try:
         if fresh:
             meta["compact_s"] = settle(url)
@@ -236,29 +196,10 @@ def main() -> None:
 def whole_audit(
     url: str, deployments: list[Deployment], start: float, end: float, rate_window: float
 ) -> tuple[float, int]:
-    """The lead's whole audit when it exists; else collect + core.sizing.recommend."""
+    """Seconds and queries of ``run_audit``: usage, capacity, sizing and cost."""
     with Prometheus(url, timeout=120) as prom:
         began = time.perf_counter()
-        try:
-            from baton.audit.prices import default_prices
-            from baton.audit.service import run_audit
-        except ImportError:
-            from baton.core.sizing import Allocation, Capacity, recommend
-
-            data = collect(prom, deployments, start, end, rate_window_s=rate_window)
-            for d in deployments:
-                o = data.by_name[d.name]
-                cap = d.capacity[0] if d.capacity else None
-                recommend(
-                    o.usage,
-                    Allocation(d.replicas, d.resources.cores, d.resources.memory_bytes),
-                    Capacity(cap.rps_at_slo * 1.5) if cap else None,
-                    d.slo_p99_ms or 100.0,
-                )
-        else:
-            run_audit(
-                deployments, prom, start, end, prices=default_prices(), rate_window_s=rate_window
-            )
+        run_audit(deployments, prom, start, end, prices=default_prices(), rate_window_s=rate_window)
         return time.perf_counter() - began, prom.queries
 
 

@@ -20,10 +20,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import yaml
 
-from baton.audit.backfill import backfill
+from baton.audit.backfill import backfill, serve_tsdb
 from baton.audit.fleet_file import fleet_entry
 from baton.audit.synthetic import GIB, MIB, Fleet, Spec, Spike, write_openmetrics
 from baton.core.inventory import CapacityOption
@@ -82,28 +81,6 @@ def write_fleet(fleet: Fleet, path: Path) -> None:
     path.write_text(yaml.safe_dump({"deployments": entries}, sort_keys=False), encoding="utf-8")
 
 
-def start_prometheus(tsdb: Path, workdir: Path, port: int) -> subprocess.Popen[bytes]:
-    config = workdir / "prometheus.yml"
-    config.write_text("global: {scrape_interval: 15s}\n", encoding="utf-8")
-    log = (workdir / "prometheus.log").open("wb")
-    proc = subprocess.Popen(
-        [str(locate("prometheus")), f"--config.file={config}", f"--storage.tsdb.path={tsdb}",
-         "--storage.tsdb.retention.time=3650d", f"--web.listen-address=127.0.0.1:{port}",
-         "--log.level=warn"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/-/ready", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit(f"Prometheus did not start; see {workdir / 'prometheus.log'}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--html", type=Path, default=Path("audit.html"))
@@ -121,8 +98,7 @@ def main() -> int:
              locate("promtool"), delete=True)  # fmt: skip
     print(f"  done in {time.perf_counter() - started:.0f} s; TSDB in {workdir / 'tsdb'}")
     write_fleet(fleet, workdir / "fleet.yaml")
-    prom = start_prometheus(workdir / "tsdb", workdir, args.port)
-    url = f"http://127.0.0.1:{args.port}"
+    prom, url = serve_tsdb(workdir / "tsdb", workdir, port=args.port)
     command = [sys.executable, "-m", "baton.cli.main", "audit", "--no-servers",
                "--fleet", str(workdir / "fleet.yaml"), "--prometheus", url,
                "--window", "14d", "--end", datetime.fromtimestamp(end, UTC).isoformat(),

@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
-from baton.audit.backfill import backfill
+from baton.audit.backfill import backfill, serve_tsdb
 from baton.audit.synthetic import GIB, MIB, Fleet, Spec, Spike, write_openmetrics
 from baton.core.inventory import Deployment, Resources
-from tests.baton_cli import free_port
-from tests.monitor.conftest import Running, need, prometheus, prometheus_bin, start
+from tests.monitor.conftest import Running, need, prometheus, prometheus_bin
 
 __all__ = ["prometheus", "prometheus_bin"]  # fixtures shared with tests/monitor
 
@@ -115,24 +113,9 @@ class Backfilled:
 
 def start_tsdb_prometheus(tsdb: Path, workdir: Path, retention: str = "3650d") -> Running:
     """The real Prometheus serving ``tsdb``, scraping nothing, keeping old blocks."""
-    binary = need("prometheus")
-    config = workdir / "prometheus.yml"
-    config.write_text(yaml.safe_dump({"global": {"scrape_interval": "15s"}}), encoding="utf-8")
-    port = free_port()
-    return start(
-        "prometheus",
-        [
-            str(binary),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tsdb}",
-            f"--storage.tsdb.retention.time={retention}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        port,
-        "/-/ready",
-        workdir,
-    )
+    need("prometheus")
+    proc, url = serve_tsdb(tsdb, workdir, retention=retention)
+    return Running("prometheus", proc, int(url.rsplit(":", 1)[1]), workdir / "prometheus.log")
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from baton.audit.backfill import backfill
+from baton.audit.backfill import backfill, serve_tsdb
 from baton.audit.synthetic import Fleet, Spec, write_openmetrics
-from baton.errors import BadInput
+from baton.errors import BadInput, Unavailable
 from tests.monitor.conftest import need
 
 END = 1_700_006_400.0
@@ -37,3 +37,11 @@ def test_a_malformed_file_is_one_line_naming_it(tmp_path: Path) -> None:
     assert message.startswith(f"promtool could not load {bad}: ")
     assert "\n" not in message
     assert bad.exists()
+
+
+def test_a_prometheus_that_cannot_start_is_one_line(tmp_path: Path) -> None:
+    need("prometheus")
+    not_a_folder = tmp_path / "tsdb"
+    not_a_folder.write_text("a file where the TSDB folder should be")
+    with pytest.raises(Unavailable, match=r"Prometheus did not start on http://127\.0\.0\.1:\d+"):
+        serve_tsdb(not_a_folder, tmp_path / "work", ready_s=30)

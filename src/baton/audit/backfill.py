@@ -8,9 +8,13 @@ and promtool's last words.
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import time
 from collections.abc import Iterable
 from pathlib import Path
+
+import httpx
 
 from baton.errors import BadInput, Unavailable
 from baton.monitor.promtool import locate
@@ -62,3 +66,50 @@ def backfill(
         if delete:
             path.unlink()
     return loaded
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_tsdb(
+    tsdb_dir: Path,
+    workdir: Path,
+    *,
+    port: int | None = None,
+    retention: str = "3650d",
+    ready_s: float = 120.0,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A real Prometheus serving ``tsdb_dir`` on 127.0.0.1, scraping nothing; its URL.
+
+    The default retention, ten years, keeps a backfill of any age; the caller stops it.
+    Its log is ``workdir/prometheus.log``; a failure to start is one line quoting it.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "prometheus.yml"
+    config.write_text("global: {scrape_interval: 15s}\n", encoding="utf-8")
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = workdir / "prometheus.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(locate("prometheus")), f"--config.file={config}",
+             f"--storage.tsdb.path={tsdb_dir}", f"--storage.tsdb.retention.time={retention}",
+             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    deadline = time.monotonic() + ready_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"{url}/-/ready", timeout=1.0).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    last = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+    raise Unavailable(f"Prometheus did not start on {url}: {last[0]} (log: {log})")
