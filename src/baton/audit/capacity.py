@@ -113,6 +113,16 @@ def served_cost(observed: Observed | None) -> tuple[float, float] | None:
     return None
 
 
+def _shared_note(observed: Observed | None) -> tuple[str, ...]:
+    """Why a busy shared server gave no served cost (``served_cost`` refuses it)."""
+    if observed is None or observed.shared_models < 2 or (observed.requests or 0) < MIN_REQUESTS:
+        return ()
+    return (
+        f"its server is shared by {observed.shared_models} models: the served cost of one "
+        "request cannot be told apart",
+    )
+
+
 def capacity_for(
     deployment: Deployment, observed: Observed | None, profile: Profiled | None
 ) -> CapacityFinding:
@@ -132,13 +142,7 @@ def capacity_for(
         return CapacityFinding(options, "load test at the SLO (inventory)")
     memory = profile.memory_bytes if profile else None
     cost = served_cost(observed)
-    shared = observed.shared_models if observed is not None else 1
-    shared_note = (
-        (f"its server is shared by {shared} models: the served cost of one request cannot be "
-         "told apart",)
-        if shared > 1 and (observed.requests or 0) >= MIN_REQUESTS  # type: ignore[union-attr]
-        else ()
-    )  # fmt: skip
+    shared_note = _shared_note(observed)
     if cost is not None:
         per_request, idle = cost
         parallel = max(res.cores, 0.1)
