@@ -18,14 +18,13 @@ labelled "example prices": they are rough public on-demand list prices, not a qu
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from baton.core.manifest import describe_validation_error
-from baton.core.sizing import GIB, HOURS_PER_MONTH, Prices
+from baton.core.sizing import HardwareRate, Prices
 from baton.errors import BadInput
 from baton.yaml_files import read_yaml
 
@@ -73,24 +72,23 @@ class PriceTable(BaseModel):
 
     def hourly(self, cores: float, memory_bytes: float, gpus: int, hardware: str) -> float:
         """One replica for one hour."""
-        entry = self.hardware.get(hardware, HardwarePrice())
-        core = self.cpu.core_hour if entry.core_hour is None else entry.core_hour
-        gib = self.cpu.gib_hour if entry.gib_hour is None else entry.gib_hour
-        return cores * core + memory_bytes / GIB * gib + gpus * entry.gpu_hour
+        return self.to_sizing().hourly(cores, memory_bytes, gpus, hardware)
 
     def monthly(
         self, replicas: float, cores: float, memory_bytes: float, gpus: int, hardware: str
     ) -> float:
         """``replicas`` replicas for a month of ``HOURS_PER_MONTH`` hours."""
-        return replicas * self.hourly(cores, memory_bytes, gpus, hardware) * HOURS_PER_MONTH
+        return self.to_sizing().monthly(replicas, cores, memory_bytes, gpus, hardware)
 
     def to_sizing(self) -> Prices:
-        """The ``core.sizing.Prices`` that ``recommend`` reads, honouring per-hardware prices."""
-        return TablePrices(
+        """The ``core.sizing.Prices`` that ``recommend`` reads, per-hardware prices included."""
+        return Prices(
             core_hour=self.cpu.core_hour,
             gib_hour=self.cpu.gib_hour,
-            gpu_hour={name: h.gpu_hour for name, h in self.hardware.items()},
-            table=self,
+            hardware={
+                name: HardwareRate(h.gpu_hour, h.core_hour, h.gib_hour)
+                for name, h in self.hardware.items()
+            },
         )
 
     def to_report(self) -> dict[str, Any]:
@@ -98,20 +96,6 @@ class PriceTable(BaseModel):
         data: dict[str, Any] = self.model_dump(mode="json")
         data["source"] = self.source or BUILT_IN
         return data
-
-
-@dataclass(frozen=True)
-class TablePrices(Prices):
-    """``Prices`` whose ``monthly`` uses the table's per-hardware core and memory prices."""
-
-    table: PriceTable | None = field(default=None, compare=False)
-
-    def monthly(
-        self, replicas: float, cores: float, memory_bytes: float, gpus: int, hardware: str
-    ) -> float:
-        if self.table is None:
-            return super().monthly(replicas, cores, memory_bytes, gpus, hardware)
-        return self.table.monthly(replicas, cores, memory_bytes, gpus, hardware)
 
 
 # Rough public on-demand list prices (x86 general purpose per core and GiB; GPUs per card),

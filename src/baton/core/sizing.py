@@ -10,7 +10,7 @@ the peak by the saturation throughput.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -72,19 +72,35 @@ class SizingPolicy:
 
 
 @dataclass(frozen=True)
+class HardwareRate:
+    """One hardware type's price per hour: per GPU, and its own CPU prices where they differ."""
+
+    gpu_hour: float = 0.0
+    core_hour: float | None = None  # None: the plain CPU price
+    gib_hour: float | None = None
+
+
+@dataclass(frozen=True)
 class Prices:
     """Price per hour by hardware type; the defaults are examples, not quotes."""
 
     core_hour: float = 0.04
     gib_hour: float = 0.005
-    gpu_hour: dict[str, float] = field(default_factory=lambda: {"nvidia-t4": 0.35})
+    hardware: Mapping[str, HardwareRate] = field(
+        default_factory=lambda: {"nvidia-t4": HardwareRate(gpu_hour=0.35)}
+    )
+
+    def hourly(self, cores: float, memory_bytes: float, gpus: int, hardware: str) -> float:
+        """One replica for one hour."""
+        rate = self.hardware.get(hardware, HardwareRate())
+        core = self.core_hour if rate.core_hour is None else rate.core_hour
+        gib = self.gib_hour if rate.gib_hour is None else rate.gib_hour
+        return cores * core + memory_bytes / GIB * gib + gpus * rate.gpu_hour
 
     def monthly(
         self, replicas: float, cores: float, memory_bytes: float, gpus: int, hardware: str
     ) -> float:
-        gpu = self.gpu_hour.get(hardware, 0.0) * gpus if gpus else 0.0
-        per_replica = cores * self.core_hour + memory_bytes / GIB * self.gib_hour + gpu
-        return replicas * per_replica * HOURS_PER_MONTH
+        return replicas * self.hourly(cores, memory_bytes, gpus, hardware) * HOURS_PER_MONTH
 
 
 @dataclass(frozen=True)
