@@ -37,6 +37,7 @@ from baton.audit.table import (
     shape_after,
     shape_now,
     summary,
+    when,
 )
 
 _TEMPLATE = """<!doctype html>
@@ -162,8 +163,8 @@ def render_html(result: AuditResult, top: int = 25, generated: datetime | None =
         example=example_prices(result),
         EXAMPLE_LABEL=EXAMPLE_LABEL,
         colours=VERDICT_COLOURS,
-        start=_when(result.start),
-        end=_when(result.end),
+        start=when(result.start),
+        end=when(result.end),
         days=f"{(result.end - result.start) / 86400:.3g} days",
         generated=(generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
         settings=settings,
@@ -182,10 +183,6 @@ def render_html(result: AuditResult, top: int = 25, generated: datetime | None =
 
 
 _INDEX = {v: i for i, v in enumerate(VERDICT_COLOURS, start=1)}
-
-
-def _when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _num(value: float | None) -> str:

@@ -178,7 +178,7 @@ def render_table(result: AuditResult, console: Console, limit: int | None = None
     rows = result.sorted_rows()
     shown = rows if limit is None else rows[:limit]
     title = (
-        f"Right-size audit: {len(rows)} deployment(s), {_when(result.start)} .. {_when(result.end)}"
+        f"Right-size audit: {len(rows)} deployment(s), {when(result.start)} .. {when(result.end)}"
     )
     table = Table(title=title, title_justify="left", header_style="bold")
     for header, justify in (
@@ -257,7 +257,8 @@ def _risk_reasons(row: Row) -> list[str]:
     return risky or list(reasons)
 
 
-def _when(epoch: float) -> str:
+def when(epoch: float) -> str:
+    """A moment for people: UTC, to the minute."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M")
 
 
