@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -85,11 +86,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--html", type=Path, default=Path("audit.html"))
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temp folder")
-    parser.add_argument("--port", type=int, default=9099)
+    parser.add_argument("--port", type=int, default=None, help="default: a free port")
     parser.add_argument("--keep", action="store_true", help="leave Prometheus running")
     args = parser.parse_args()
+    own_workdir = args.workdir is None and not args.keep
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="baton-audit-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _demo(args, workdir)
+    finally:
+        if own_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _demo(args: argparse.Namespace, workdir: Path) -> int:
     end = math.floor(time.time() / 3600) * 3600
     fleet = Fleet(SPECS, end=end, days=14, interval_s=300)
     print(f"writing 14 days of {len(SPECS)} deployments and backfilling with promtool ...")

@@ -1,0 +1,44 @@
+"""``make audit-demo`` as a user runs it: any free port, nothing left in the temp folder."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from baton.errors import BatonError
+from baton.monitor.promtool import locate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _have_prometheus() -> bool:
+    try:
+        locate("prometheus")
+        locate("promtool")
+    except BatonError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _have_prometheus(), reason="Prometheus is not installed")
+def test_demo_runs_beside_a_taken_port_and_leaves_no_temp_folder(tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    html = tmp_path / "audit.html"
+    with socket.socket() as held:  # the port the demo used to insist on
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        held.bind(("127.0.0.1", 9099))
+        held.listen()
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "audit_demo.py"), "--html", str(html)],
+            env={**os.environ, "TMPDIR": str(temp)},
+            capture_output=True, text=True, timeout=240, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert html.stat().st_size > 10_000
+    assert list(temp.iterdir()) == []
