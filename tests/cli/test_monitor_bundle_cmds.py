@@ -77,3 +77,37 @@ def test_team_default_slo_comes_from_the_policy_file(env: dict[str, str], tmp_pa
     slow = [r for r in rules["groups"][0]["rules"] if "slow" in r["record"]]
     assert slow
     assert all('le="0.05"' in r["expr"] for r in slow)
+
+
+def test_added_exporters_join_the_bundle_its_check_and_its_regeneration(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    need("promtool")
+    need("amtool")
+    assert baton(env, "register", str(write_handover(tmp_path / "h"))).returncode == 0
+    out = tmp_path / "b"
+    assert baton(env, "monitor", "bundle", "toy", "--out", str(out)).returncode == 0
+    added = baton(env, "exporters", "add", "node_exporter", "baton", "--out", str(out))
+    assert added.returncode == 0, added.stderr
+    assert "already has a job named 'baton'" in added.stdout  # the bundle's own job stays
+
+    def jobs() -> list[str]:
+        config = yaml.safe_load((out / "prometheus.yml").read_text())
+        assert "exporters/node_exporter/rules.yaml" in config["rule_files"]
+        return [j["job_name"] for j in config["scrape_configs"]]
+
+    assert jobs() == ["baton", "node"]
+    assert (out / "dashboards" / "exporters" / "node_exporter.json").is_file()
+    checked = json.loads(baton(env, "monitor", "check", str(out), "--json").stdout)
+    tested = " ".join(r["target"] for r in checked if r["check"] == "promtool test rules")
+    assert "exporters/node_exporter/rules.test.yaml" in tested
+    assert all(r["passed"] for r in checked), checked
+
+    again = baton(env, "monitor", "bundle", "toy", "--out", str(out), "--json")
+    assert again.returncode == 0, again.stderr
+    assert "exporters/node_exporter/rules.yaml" in json.loads(again.stdout)["files"]
+    assert jobs() == ["baton", "node"]
+    more = baton(env, "monitor", "bundle", "toy", "--out", str(out), "--exporter", "redis_exporter")
+    assert more.returncode == 0, more.stderr
+    assert jobs() == ["baton", "node", "redis"]
+    assert baton(env, "monitor", "check", str(out)).returncode == 0

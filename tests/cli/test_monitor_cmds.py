@@ -72,7 +72,8 @@ def test_add_writes_a_bundle_whose_rule_tests_pass(env: dict[str, str], tmp_path
         result = promtool.run_rule_tests(folder / hub.RULE_TESTS)
         assert result.passed, result.message
     again = json.loads(baton(env, "add", "node_exporter", "--out", str(out), "--json").stdout)
-    assert again[0]["replaced"] is True
+    assert again["added"][0]["replaced"] is True and again["reloaded"] is False
+    assert (out / "exporters" / "exporters.yaml").read_text().count("_exporter") == 2
 
 
 def test_an_unknown_exporter_is_bad_input_and_writes_nothing(

@@ -12,6 +12,7 @@ import yaml
 from tests.baton_cli import baton, clean_env, free_port
 from tests.handover_factory import write_handover
 from tests.monitor.conftest import Webhook, need
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -66,3 +67,37 @@ def test_drill_without_alertmanager_is_one_line(env: dict[str, str], tmp_path: P
     assert result.returncode == 2
     assert "cannot reach Alertmanager" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_exporter_added_to_the_running_stack_is_scraped_and_kept(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    need("prometheus")
+    need("alertmanager")
+    assert baton(env, "register", str(write_handover(tmp_path / "h"))).returncode == 0
+    assert baton(env, "alias", "set", "toy@production", "1").returncode == 0
+    prom, am = free_port(), free_port()
+    ports = ("--prometheus-port", str(prom), "--alertmanager-port", str(am))
+
+    def groups() -> set[str]:
+        rules = httpx.get(f"http://127.0.0.1:{prom}/api/v1/rules").json()["data"]["groups"]
+        return {g["name"] for g in rules}
+
+    def jobs() -> set[str]:
+        targets = httpx.get(f"http://127.0.0.1:{prom}/api/v1/targets").json()["data"]
+        return {t["labels"]["job"] for t in targets["activeTargets"]}
+
+    assert baton(env, "monitor", "up", *ports).returncode == 0
+    try:
+        added = baton(env, "exporters", "add", "node_exporter", "--json")
+        assert added.returncode == 0, added.stderr
+        assert json.loads(added.stdout)["reloaded"] is True
+        node_groups = {g for g in groups() if "node" in g.lower()}
+        assert node_groups, groups()
+        wait_until(lambda: "node" in jobs(), "Prometheus to scrape the node job")
+        assert baton(env, "monitor", "down").returncode == 0
+        assert baton(env, "monitor", "up", *ports).returncode == 0
+        assert node_groups <= groups()
+        wait_until(lambda: "node" in jobs(), "the node job after a restart")
+    finally:
+        baton(env, "monitor", "down")

@@ -13,6 +13,9 @@ from baton.errors import FailedCheck
 
 monitor_app = typer.Typer(help="Prometheus rules, Grafana dashboards and Alertmanager routes.")
 JSON = typer.Option(False, "--json", help="print JSON for scripts")
+EXPORTERS = typer.Option(
+    None, "--exporter", help="a hub exporter to take as well (repeat; those added before stay)"
+)
 
 
 @monitor_app.command("bundle")
@@ -26,11 +29,13 @@ def bundle(
     time_scale: float = typer.Option(
         1.0, min=1.0, max=3600.0, help="run every alert window this many times faster (drills)"
     ),
+    exporters: list[str] = EXPORTERS,
     json_out: bool = JSON,
 ) -> None:
     """Write rules with their tests, dashboards, prometheus.yml and alertmanager.yml."""
     from baton.evaluate.policy_file import load_policy
     from baton.monitor.bundle import write_bundle
+    from baton.monitor.bundle_exporters import kept, merged
     from baton.monitor.service import bundle_for
 
     s = state(ctx)
@@ -44,6 +49,7 @@ def bundle(
         alertmanager=alertmanager,
         scrape_interval=scrape_interval,
         time_scale=time_scale,
+        exporters=merged(kept(out), exporters or []),
     )
     write_bundle(made, out)
     if json_out:
@@ -91,23 +97,25 @@ def up(
     time_scale: float = typer.Option(
         1.0, min=1.0, max=3600.0, help="run every alert window this many times faster (drills)"
     ),
+    exporters: list[str] = EXPORTERS,
 ) -> None:
     """Start Prometheus and Alertmanager on 127.0.0.1 with a fresh, checked bundle."""
     from baton.evaluate.policy_file import load_policy
     from baton.monitor import stack
     from baton.monitor.bundle import write_bundle
+    from baton.monitor.bundle_exporters import kept, merged
     from baton.monitor.check import check_bundle
     from baton.monitor.service import bundle_for
 
     s = state(ctx)
     default_slo = load_policy(s.settings.policy).default_slo
+    folder = stack.bundle_folder(s.settings.home.resolve())
     made = bundle_for(
         s.store, names or [], targets_dir=s.settings.scrape_targets, receivers=receivers,
         default_slo=default_slo,
         alertmanager=f"127.0.0.1:{alertmanager_port}", scrape_interval=scrape_interval,
-        time_scale=time_scale,
+        time_scale=time_scale, exporters=merged(kept(folder), exporters or []),
     )  # fmt: skip
-    folder = s.settings.home.resolve() / "monitor" / "bundle"
     write_bundle(made, folder)
     s.settings.scrape_targets.mkdir(parents=True, exist_ok=True)
     failed = [r for r in check_bundle(folder) if not r.passed]

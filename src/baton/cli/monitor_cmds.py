@@ -122,21 +122,46 @@ def _helm(release: str, chart: str, repo_url: str | None) -> str:
 
 @exporters_app.command("add")
 def add(
+    ctx: typer.Context,
     names: list[str] = typer.Argument(..., help="one or more exporter names"),
-    out: Path = typer.Option(..., "--out", "-o", help="bundle directory to add them to"),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="bundle directory (default: the bundle `baton monitor up` runs)",
+    ),
     json_out: bool = JSON,
 ) -> None:
-    """Copy exporters' scrape config, rules, rule tests and dashboard into a bundle."""
-    for name in names:  # refuse any unknown name before writing anything
-        hub.load(name)
-    added = [hub.add(name, out) for name in names]
+    """Add exporters to a bundle: their scrape jobs, alert rules with tests, and dashboards.
+
+    The bundle keeps the choice, so `monitor bundle` and `monitor up` regenerate it with them;
+    when the bundle is the local stack's, Prometheus reloads it at once.
+    """
+    from baton.cli.state import state
+    from baton.monitor import stack
+    from baton.monitor.bundle_exporters import add_to_folder
+
+    home = state(ctx).settings.home.resolve()
+    folder = out or stack.bundle_folder(home)
+    added, notes = add_to_folder(names, folder)
+    reloaded = None
+    if folder.resolve() == stack.bundle_folder(home):
+        reloaded = stack.reload_prometheus(home)
     if json_out:
-        print_json(added)
+        print_json({"added": added, "notes": notes, "reloaded": reloaded is not None})
         return
     for a in added:
         verb = "replaced" if a.replaced else "added"
         console.print(f"[green]{verb}[/] {a.name} -> {a.folder}  ({', '.join(a.files)})")
-    console.print(
-        "next: merge each scrape.yaml job into prometheus.yml, list each rules.yaml under "
-        "rule_files, provision each dashboard.json; `promtool test rules` proves the alerts"
-    )
+    for note in notes:
+        console.print(f"  [yellow]note[/] {note}")
+    if (folder / "prometheus.yml").is_file():
+        console.print(
+            f"prometheus.yml scrapes them and loads their rules: baton monitor check {folder}"
+        )
+    else:
+        console.print(
+            f"kept in {folder}: `baton monitor bundle --out {folder}` adds them to prometheus.yml"
+        )
+    if reloaded is not None:
+        console.print(f"Prometheus at {reloaded.url} reloaded the bundle")

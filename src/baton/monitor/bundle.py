@@ -20,7 +20,9 @@ import yaml
 
 from baton.core.manifest import SLO
 from baton.errors import Unavailable
+from baton.monitor import hub
 from baton.monitor.alertmanager import ModelRouting, ReceiversFile, alertmanager_config
+from baton.monitor.bundle_exporters import exporter_files, with_exporters
 from baton.monitor.dashboards import model_dashboard, overview
 from baton.monitor.slo_rules import ModelTarget, rule_file, rule_tests, scale_duration
 
@@ -77,8 +79,9 @@ def build_bundle(
     scrape_interval: str = "15s",
     notes: Sequence[str] = (),
     time_scale: float = 1.0,
+    exporters: Sequence[hub.Exporter] = (),
 ) -> Bundle:
-    files: dict[str, str] = {}
+    files: dict[str, str] = exporter_files(exporters)
     notes = list(notes)
     for item in models:
         target = ModelTarget(item.model, str(item.version), item.routing.oncall, item.slo)
@@ -91,7 +94,11 @@ def build_bundle(
         )
         notes += [f"{item.model}: {n}" for n in ruleset.notes]
     files["dashboards/overview.json"] = json.dumps(overview(), indent=2)
-    files[PROMETHEUS_FILE] = _yaml(prometheus_config(targets_dir, alertmanager, scrape_interval))
+    prometheus, skipped = with_exporters(
+        prometheus_config(targets_dir, alertmanager, scrape_interval), exporters
+    )
+    files[PROMETHEUS_FILE] = _yaml(prometheus)
+    notes += skipped
     am = alertmanager_config([m.routing for m in models], receivers)
     route = am.config["route"]
     for key in ("group_wait", "group_interval", "repeat_interval"):

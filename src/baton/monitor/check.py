@@ -8,6 +8,7 @@ import yaml
 
 from baton.errors import BadInput
 from baton.monitor.bundle import ALERTMANAGER_FILE, PROMETHEUS_FILE, ROUTE_TESTS_FILE
+from baton.monitor.bundle_exporters import RULE_TESTS_GLOB, RULES_GLOB
 from baton.monitor.promtool import (
     CheckResult,
     check_alertmanager_config,
@@ -26,10 +27,12 @@ def check_bundle(folder: Path) -> list[CheckResult]:
             "make one with `baton monitor bundle --out DIR`"
         )
     results: list[CheckResult] = []
-    rules = sorted((folder / "rules").glob("*.rules.yaml"))
+    rules = sorted((folder / "rules").glob("*.rules.yaml")) + sorted(folder.glob(RULES_GLOB))
     if rules:
         results.append(check_rules(*rules))
-    tests = sorted((folder / "rules").glob("*.rules.test.yaml"))
+    tests = sorted((folder / "rules").glob("*.rules.test.yaml")) + sorted(
+        folder.glob(RULE_TESTS_GLOB)
+    )
     if tests:
         results.append(run_rule_tests(*tests))
     results.append(check_config(folder / PROMETHEUS_FILE))

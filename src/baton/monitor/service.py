@@ -11,6 +11,7 @@ from baton.core.manifest import SLO, Manifest
 from baton.core.policy import Policy
 from baton.core.refs import Ref, check_name
 from baton.errors import BadInput
+from baton.monitor import hub
 from baton.monitor.alertmanager import parse_receivers, routing_for
 from baton.monitor.bundle import Bundle, MonitoredModel, build_bundle
 from baton.store.ownership import Roles
@@ -69,8 +70,11 @@ def bundle_for(
     alertmanager: str = "127.0.0.1:9093",
     scrape_interval: str = "15s",
     time_scale: float = 1.0,
+    exporters: Sequence[str] = (),
 ) -> Bundle:
-    """Everything needed to monitor the chosen models; raises before anything is written."""
+    """Everything needed to monitor the chosen models (and the hub ``exporters`` the bundle
+    takes); raises before anything is written."""
+    chosen = [hub.load(name) for name in exporters]
     parsed = parse_receivers(read_receivers(receivers), receivers.name if receivers else "-")
     models, notes = watched_models(store, names)
     if not models:
@@ -87,4 +91,5 @@ def bundle_for(
         notes=notes,
         scrape_interval=scrape_interval,
         time_scale=time_scale,
+        exporters=chosen,
     )

@@ -144,3 +144,26 @@ def _reap(pid: int) -> None:
     """Collect a child we started in this process, so it does not linger as a zombie."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def bundle_folder(home: Path) -> Path:
+    """Where ``monitor up`` writes the bundle the local stack runs."""
+    return home / "monitor" / "bundle"
+
+
+def reload_prometheus(home: Path) -> Service | None:
+    """Make the local Prometheus re-read its bundle (it runs with ``--web.enable-lifecycle``);
+    None when it is not running."""
+    service = next((s for s in running(home) if s.name == "prometheus"), None)
+    if service is None:
+        return None
+    try:
+        answer = httpx.post(f"{service.url}/-/reload", timeout=10.0)
+    except httpx.TransportError as exc:
+        raise Unavailable(f"could not reach Prometheus at {service.url} to reload: {exc}") from None
+    if answer.status_code != 200:
+        raise Unavailable(
+            f"Prometheus at {service.url} refused the new configuration: {answer.text.strip()} "
+            f"(log: {service.log})"
+        )
+    return service
