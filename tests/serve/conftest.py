@@ -101,3 +101,42 @@ def live_server(sqlite_settings: Settings) -> Iterator[Start]:
 
 def v2_input(data: list[float], rows: int = 1, name: str = "input") -> dict[str, object]:
     return {"name": name, "datatype": "FP32", "shape": [rows, len(data) // rows], "data": data}
+
+
+def recommend_int8(store: Store, ref: str, folder: Path, **recommended: object) -> int:
+    """Record an evaluation of ``ref`` that recommends its int8 copy, as ``baton evaluate``
+    stores one (the copy quantised from the version's model, in the artifact store)."""
+    from baton.core.refs import parse_ref
+    from baton.core.serving_config import ServingConfig
+    from baton.evaluate.profiler import quantize_int8
+    from baton.store.tx import utcnow
+
+    info = store.registry.resolve(parse_ref(ref))
+    folder.mkdir(parents=True, exist_ok=True)
+    int8 = folder / "int8.onnx"
+    assert quantize_int8(store.artifacts.verified_path(info.sha256), int8) is None
+    stored = store.artifacts.put_file(int8)
+    settings: dict[str, object] = {"max_batch_size": 256, "intra_op_threads": 2}
+    config = ServingConfig.model_validate(
+        {**settings, **recommended, "precision": "int8", "model_sha256": stored.sha256}
+    )
+    record = store.evaluations.record(
+        info.model,
+        info.number,
+        status="passed",
+        report={},
+        actor="tester",
+        started_at=utcnow(),
+        recommended=config.model_dump(mode="json"),
+    )
+    return record.id
+
+
+def damage(store: Store, sha256: str) -> Path:
+    """Flip a byte of a stored artifact in place (what a bad disk or a stray edit does)."""
+    path = store.artifacts.path_for(sha256)
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path

@@ -12,13 +12,14 @@ import orjson
 import pytest
 import yaml
 from onnx import TensorProto, helper
-from tests.serve.conftest import Start
+from tests.serve.conftest import Start, recommend_int8, v2_input
 
 from baton.config import Settings
+from baton.core.refs import parse_ref
 from baton.errors import BadInput
 from baton.handover.register import register_handover
 from baton.serve.protocol import NUMPY_DTYPES, InferRequest, InputTensor
-from baton.store.store import open_store
+from baton.store.store import Store, open_store
 
 # V2 name -> (ONNX element type, manifest dtype)
 TYPES = {
@@ -180,3 +181,38 @@ def test_direct_checks_name_the_tensor_and_the_fix(echo: None, live_server: Star
     meta = plane.model_metadata("echo")
     assert {"name": "in_bytes", "datatype": "BYTES", "shape": [-1, 2]} in meta["inputs"]
     assert meta["platform"] == "onnxruntime_onnx"
+
+
+def test_model_metadata_says_what_runs_and_where_each_setting_came_from(
+    toy_store: Store, live_server: Start, tmp_path: Path
+) -> None:
+    """Issue 14.1: after an evaluation recommends int8, the registered model still serves
+    (same outputs as ONNX Runtime on it), and the metadata says so; int8 only when asked."""
+    import onnxruntime as ort
+
+    evaluation = recommend_int8(toy_store, "toy:1", tmp_path / "q")
+    info = toy_store.registry.resolve(parse_ref("toy:1"))
+    rows = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    own = ort.InferenceSession(str(toy_store.artifacts.verified_path(info.sha256)))
+    want = own.run(None, {"input": rows})[0]
+    body = {"inputs": [v2_input(rows.ravel().tolist(), rows=64)]}
+    served = {}
+    for precision in (None, "recommended"):
+        live = live_server("toy:1", precision=precision)
+        params = live.client.get("/v2/models/toy").json()["parameters"]
+        out = live.client.post("/v2/models/toy/infer", json=body).json()["outputs"][0]
+        served[precision] = (params, np.array(out["data"], np.float32).reshape(64, 3))
+    params, got = served[None]
+    assert (params["owner"], params["alias"], params["model_sha256"]) == (
+        "research",
+        "",
+        info.sha256,
+    )
+    assert (params["precision"], params["precision_source"]) == ("fp32", "default")
+    assert (params["max_batch_size"], params["max_batch_size_source"]) == (256, "evaluation")
+    assert (params["threads"], params["evaluation"]) == (2, evaluation)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    params, got = served["recommended"]
+    assert (params["precision"], params["precision_source"]) == ("int8", "evaluation")
+    assert params["model_sha256"] != info.sha256
+    assert not np.allclose(got, want, rtol=0, atol=1e-7)  # the int8 copy answers differently

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 import time
+from typing import Any
 
 import numpy as np
 import pytest
-from tests.serve.conftest import Start
+from tests.serve.conftest import LiveServer, Start
 
 from baton.core.drift import build_reference, feature_matrix
 from baton.core.signature import Signature
@@ -111,3 +112,45 @@ def test_drift_of_unserved_models_is_404(toy_store: Store, live_server: Start, p
     response = server.client.get(path)
     assert response.status_code == 404
     assert "not served here" in response.json()["error"]
+
+
+def wait_for_reference(server: LiveServer, path: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        report: dict[str, Any] = server.client.get(path).json()
+        if report["reference"] or time.monotonic() > deadline:
+            return report
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("ref", ["toy", "toy:1"])
+def test_an_evaluation_that_lands_after_loading_brings_its_reference_without_restart(
+    toy_store: Store, live_server: Start, ref: str
+) -> None:
+    """Issue 14.3: the poller notices the new evaluation (alias and pinned routes alike)."""
+    server = live_server(ref, poll_interval_s=0.05)
+    assert server.client.get("/v2/models/toy/drift").json()["reference"] is False
+    toy_store.evaluations.record(
+        "toy", 1, status="passed", report=reference_report(), actor="tester", started_at=utcnow()
+    )
+    report = wait_for_reference(server, "/v2/models/toy/drift")
+    assert report["reference"] is True
+    assert {f["feature"] for f in report["features"]} == {f"input[{i}]" for i in range(4)}
+    rows = RNG.normal(2.5, 1, size=(64, 4)).astype(np.float32)
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [64, 4],
+                        "data": rows.ravel().tolist()}]}  # fmt: skip
+    assert server.client.post("/v2/models/toy/infer", json=body).status_code == 200
+    samples = [f["samples"] for f in server.client.get("/v2/models/toy/drift").json()["features"]]
+    assert min(samples) > 0  # traffic after the pick-up counts against the new reference
+
+
+def test_load_rereads_the_reference_when_polling_is_off(
+    toy_store: Store, live_server: Start
+) -> None:
+    server = live_server("toy:1", poll_interval_s=0)
+    toy_store.evaluations.record(
+        "toy", 1, status="passed", report=reference_report(), actor="tester", started_at=utcnow()
+    )
+    assert server.client.get("/v2/models/toy/drift").json()["reference"] is False
+    assert server.client.post("/v2/repository/models/toy/load").status_code == 200
+    assert server.client.get("/v2/models/toy/drift").json()["reference"] is True

@@ -1,20 +1,23 @@
-"""Loading a version: the verified artifact, the session settings, batchability."""
+"""Loading a version: verified files, the session settings, batchability."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
+from tests.serve.conftest import damage, recommend_int8
 
 from baton.core.refs import parse_ref
 from baton.core.serving_config import ServingConfig
 from baton.core.signature import Signature
-from baton.errors import Corrupt
-from baton.serve.loader import LoadedModel, ModelFailed, is_batchable, load_version, runner
+from baton.errors import Corrupt, NotFound
+from baton.serve.loader import LoadedModel, ModelFailed, load_version, runner
 from baton.serve.metrics import ServingMetrics
+from baton.serve.options import SETTINGS, ServeOptions, ServingPlan, is_batchable, serving_plan
 from baton.store.store import Store
 
 
@@ -30,9 +33,11 @@ def test_only_dynamic_first_dimensions_batch() -> None:
     assert not is_batchable(Signature.model_validate(spec(1)))
 
 
-def load(store: Store, config: ServingConfig, version: int = 1) -> LoadedModel:
+def load(store: Store, config: ServingConfig | ServingPlan, version: int = 1) -> LoadedModel:
     info = store.registry.resolve(parse_ref(f"toy:{version}"))
     metrics = ServingMetrics(CollectorRegistry(), process=False)
+    if isinstance(config, ServingConfig):
+        config = ServingPlan(config, dict.fromkeys(SETTINGS, "default"))
     return load_version(
         store,
         info,
@@ -99,3 +104,52 @@ def test_a_provider_missing_here_falls_back_to_cpu(
         caplog.text
     )
     assert infer(model, np.ones((1, 4), np.float32)).shape == (1, 3)
+
+
+def test_a_damaged_model_file_is_not_served_even_from_its_int8_copy(
+    toy_store: Store, tmp_path: Path
+) -> None:
+    """Issue 14.2: the int8 copy is tied to its source; a damaged source refuses the version."""
+    recommend_int8(toy_store, "toy:1", tmp_path / "q")
+    info = toy_store.registry.resolve(parse_ref("toy:1"))
+    plan = serving_plan(toy_store, info, ServeOptions(refs=("toy",), precision="int8"))
+    assert infer(load(toy_store, plan), np.ones((1, 4), np.float32)).shape == (1, 3)
+    damage(toy_store, info.sha256)
+    with pytest.raises(Corrupt) as raised:
+        load(toy_store, plan)
+    message = raised.value.message
+    assert message.startswith("toy:1 will not be served: its model file model.onnx failed")
+    assert "is corrupted" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("role", ["eval_data", "int8"])
+def test_any_damaged_file_of_the_version_refuses_it_and_is_named(
+    toy_store: Store, tmp_path: Path, role: str
+) -> None:
+    recommend_int8(toy_store, "toy:1", tmp_path / "q")
+    info = toy_store.registry.resolve(parse_ref("toy:1"))
+    plan = serving_plan(toy_store, info, ServeOptions(refs=("toy",), precision="recommended"))
+    sha = plan.config.model_sha256 if role == "int8" else info.file(role).sha256
+    assert sha is not None
+    damage(toy_store, sha)
+    with pytest.raises(Corrupt) as raised:
+        load(toy_store, plan)
+    named = {
+        "eval_data": "toy:1 will not be served: its eval_data file eval.npz failed verification",
+        "int8": "toy:1 will not be served at int8: its int8 copy (made from its model file",
+    }
+    assert raised.value.message.startswith(named[role])
+    if role == "int8":  # the registered model itself still serves, and the message says how
+        assert "serve it without --precision" in raised.value.message
+        assert load(toy_store, serving_plan(toy_store, info, ServeOptions(refs=("toy",))))
+
+
+def test_a_missing_file_is_named_too(toy_store: Store) -> None:
+    info = toy_store.registry.resolve(parse_ref("toy:2"))
+    toy_store.artifacts.path_for(info.file("eval_data").sha256).unlink()
+    with pytest.raises(NotFound) as raised:
+        load(toy_store, ServingConfig(), 2)
+    assert raised.value.message.startswith(
+        "toy:2 will not be served: its eval_data file eval.npz failed verification"
+    )

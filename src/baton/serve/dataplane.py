@@ -52,7 +52,10 @@ class DataPlane:
             "parameters": {
                 "owner": model.info.owner,
                 "alias": model.alias,
+                # what runs, and where each setting came from (flag, evaluation, default)
+                **model.plan.parameters(),
                 "max_batch_size": model.batcher.max_batch_size,
+                "model_sha256": model.config.model_sha256 or model.info.sha256,
             },
         }
 

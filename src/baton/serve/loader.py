@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from baton.core.serving_config import ServingConfig
 from baton.core.signature import Signature
-from baton.errors import BadInput, Unavailable
+from baton.errors import BadInput, BatonError, Unavailable
 from baton.serve.batcher import Batcher
 from baton.serve.drift import DriftMonitor
 from baton.serve.metrics import ModelSeries
+from baton.serve.options import ServingPlan, is_batchable
 from baton.store.registry import VersionInfo
 from baton.store.store import Store
 
@@ -30,17 +32,26 @@ class ModelFailed(BadInput):
 
 
 @dataclass
+class DriftSlot:
+    """The drift monitor a model's batches feed; replaced when a new evaluation lands."""
+
+    monitor: DriftMonitor | None = None
+    evaluation: int | None = None  # the latest evaluation read (None: never evaluated)
+    read: bool = False  # whether the evaluations were read at all
+
+
+@dataclass
 class LoadedModel:
     """A version in memory: its session, signature, batcher and metric children."""
 
     info: VersionInfo
     signature: Signature
-    config: ServingConfig
+    plan: ServingPlan
     alias: str
     batcher: Batcher
     series: ModelSeries
     batchable: bool
-    drift: DriftMonitor | None = None
+    slot: DriftSlot = field(default_factory=DriftSlot)
 
     @property
     def name(self) -> str:
@@ -49,6 +60,14 @@ class LoadedModel:
     @property
     def version(self) -> str:
         return str(self.info.number)
+
+    @property
+    def config(self) -> ServingConfig:
+        return self.plan.config
+
+    @property
+    def drift(self) -> DriftMonitor | None:
+        return self.slot.monitor
 
 
 def _session(path: str, config: ServingConfig) -> Any:
@@ -92,49 +111,75 @@ def runner(session: Any, ref: str) -> Callable[[Arrays], Arrays]:
     return run
 
 
-def is_batchable(signature: Signature) -> bool:
-    """Requests merge only if every tensor has a dynamic first (batch) dimension."""
-    tensors = (*signature.inputs, *signature.outputs)
-    return all(t.shape and t.shape[0] == -1 for t in tensors)
+def verified_model(store: Store, info: VersionInfo, config: ServingConfig) -> Path:
+    """The file to load, once every file of the version (and the int8 copy derived from
+    its model, when that is what runs) hashes to its recorded digest.
+
+    A derived copy is only as good as its source: it is served only while the model it
+    was made from still verifies. Any failure names the file and refuses the version.
+    """
+    files = [(f.sha256, f"{f.role} file {f.filename}") for f in info.files]
+    if all(sha != info.sha256 for sha, _ in files):
+        files.append((info.sha256, "model file"))
+    for sha, what in files:
+        _verify(store, sha, f"{info.ref} will not be served: its {what}")
+    if config.model_sha256 is None or config.model_sha256 == info.sha256:
+        return store.artifacts.path_for(info.sha256)
+    return _verify(
+        store,
+        config.model_sha256,
+        f"{info.ref} will not be served at {config.precision}: its {config.precision} copy "
+        "(made from its model file by `baton evaluate`)",
+        f"; serve it without --precision, or run `baton evaluate {info.ref}` again",
+    )
+
+
+def _verify(store: Store, sha256: str, what: str, fix: str = "") -> Path:
+    try:
+        return store.artifacts.verified_path(sha256)
+    except BatonError as exc:
+        text = f"{what} failed verification: {exc.message}{fix}"
+        raise type(exc)(text, kind=exc.kind) from None  # same kind: missing, corrupted
 
 
 def load_version(
     store: Store,
     info: VersionInfo,
-    config: ServingConfig,
+    plan: ServingPlan,
     *,
     alias: str,
     series: ModelSeries,
     max_queue: int,
     on_batch: Callable[[int, float], None],
-    drift: DriftMonitor | None = None,
+    drift: DriftSlot | None = None,
 ) -> LoadedModel:
-    """Verify the artifact, open a session and build the model's batcher (blocking)."""
-    sha = config.model_sha256 or info.sha256
-    path = store.artifacts.verified_path(sha)
+    """Verify the version's files, open a session and build the model's batcher (blocking)."""
+    config = plan.config
+    path = verified_model(store, info, config)
     session = _session(str(path), config)
     signature = Signature.model_validate(info.manifest["signature"])
     batchable = is_batchable(signature)
-    run = runner(session, info.ref)
-    if drift is not None:
-        run = _watched(run, drift)
+    slot = drift or DriftSlot()
     batcher = Batcher(
-        run,
+        _watched(runner(session, info.ref), slot),
         max_batch_size=config.max_batch_size if batchable else 1,
         max_queue_delay_s=config.max_queue_delay_ms / 1000.0,
         max_queue=max_queue,
         on_batch=on_batch,
         name=info.ref,
     )
-    return LoadedModel(info, signature, config, alias, batcher, series, batchable, drift)
+    return LoadedModel(info, signature, plan, alias, batcher, series, batchable, slot)
 
 
-def _watched(run: Callable[[Arrays], Arrays], drift: DriftMonitor) -> Callable[[Arrays], Arrays]:
-    """The runner, with each batch's inputs and outputs sampled into the drift monitor."""
+def _watched(run: Callable[[Arrays], Arrays], slot: DriftSlot) -> Callable[[Arrays], Arrays]:
+    """The runner, with each batch's inputs and outputs sampled into the slot's monitor
+    (read per batch, so a reference that arrives later is used from the next batch)."""
 
     def watched(feed: Arrays) -> Arrays:
         results = run(feed)
-        drift.observe(feed, results)
+        monitor = slot.monitor
+        if monitor is not None:
+            monitor.observe(feed, results)
         return results
 
     return watched

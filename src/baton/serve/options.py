@@ -1,16 +1,23 @@
-"""How a server runs: the operator's options, and each model's serving configuration.
+"""How a server runs: the operator's options, and each model's serving plan.
 
 A version's batching and runtime settings start from its latest evaluation's
 ``recommended`` configuration (what the profile measured to meet the SLO); options the
-operator sets on the command line win over it.
+operator sets on the command line win over it. The model itself never changes silently:
+the registered file is served unless ``--precision`` asks for the evaluation's int8 copy,
+and the plan keeps where each setting came from so the start-up line and the model
+metadata can say so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from baton.core.serving_config import ServingConfig
+from baton.core.signature import Signature
 from baton.errors import BadInput
+from baton.store.evaluations import EvaluationRecord
 from baton.store.registry import VersionInfo
 from baton.store.store import Store
 
@@ -34,6 +41,8 @@ class ServeOptions:
     max_batch_size: int | None = None
     max_queue_delay_ms: float | None = None
     threads: int | None = None
+    # None: the registered model as it is; fp32 | int8 | recommended (the evaluation's)
+    precision: str | None = None
     # set by serve() for --workers above 1: where the workers share their metric values
     metrics_dir: str | None = None
 
@@ -59,25 +68,154 @@ class ServeOptions:
             problems.append("--max-queue-delay-ms must be 0 or more")
         if self.threads is not None and self.threads < 1:
             problems.append("--threads must be at least 1")
+        if self.precision is not None and self.precision not in PRECISIONS:
+            problems.append(f"--precision {self.precision} must be one of {', '.join(PRECISIONS)}")
         if problems:
             raise BadInput("; ".join(problems))
 
 
+PRECISIONS = ("fp32", "int8", "recommended")
+
 # Without an evaluation: batch up to 32 rows, never hold a request for more.
 DEFAULT_CONFIG = ServingConfig(max_batch_size=32, max_queue_delay_ms=0.0)
 
+Source = Literal["flag", "evaluation", "default", "signature"]
+SETTINGS = ("precision", "max_batch_size", "threads", "max_queue_delay_ms")
+_FLAGS = {
+    "precision": "--precision",
+    "max_batch_size": "--max-batch-size",
+    "threads": "--threads",
+    "max_queue_delay_ms": "--max-queue-delay-ms",
+}
 
-def serving_config_for(store: Store, version: VersionInfo, options: ServeOptions) -> ServingConfig:
-    """The evaluation's recommended configuration (if any), overridden by the options."""
-    config = DEFAULT_CONFIG
+
+@dataclass(frozen=True)
+class ServingPlan:
+    """What one served version runs, and where each of its settings came from."""
+
+    config: ServingConfig
+    sources: Mapping[str, Source]  # one per name in SETTINGS
+    evaluation: int | None = None  # the evaluation whose recommendation was read
+    recommended_precision: str | None = None
+
+    @property
+    def values(self) -> dict[str, object]:
+        c = self.config
+        return {
+            "precision": c.precision,
+            "max_batch_size": c.max_batch_size,
+            "threads": c.intra_op_threads,
+            "max_queue_delay_ms": c.max_queue_delay_ms,
+        }
+
+    def source_text(self, setting: str) -> str:
+        source = self.sources[setting]
+        if source == "flag":
+            return _FLAGS[setting]
+        if source == "evaluation":
+            return f"evaluation {self.evaluation}'s recommendation"
+        if source == "signature":
+            return "the signature's fixed first dimension"
+        if setting == "precision":
+            return "default: the registered model"
+        return "default"
+
+    def describe(self) -> str:
+        """``fp32 (default: the registered model), batch 256 (evaluation 3's ...), ...``"""
+        c = self.config
+        parts = [
+            f"{c.precision} ({self.source_text('precision')})",
+            f"batch {c.max_batch_size} ({self.source_text('max_batch_size')})",
+            f"{c.intra_op_threads} thread{'s' * (c.intra_op_threads != 1)} "
+            f"({self.source_text('threads')})",
+            f"queue delay {c.max_queue_delay_ms:g} ms ({self.source_text('max_queue_delay_ms')})",
+        ]
+        return ", ".join(parts)
+
+    def hint(self) -> str | None:
+        """What the evaluation recommends that is not served, and the flag that serves it."""
+        recommended = self.recommended_precision
+        if recommended is None or recommended == self.config.precision:
+            return None
+        return (
+            f"evaluation {self.evaluation} recommends {recommended} (its outputs differ a "
+            f"little from the registered model's): --precision {recommended} serves it"
+        )
+
+    def parameters(self) -> dict[str, object]:
+        """The V2 model metadata ``parameters`` for what runs: value and source of each."""
+        out: dict[str, object] = {}
+        for name in SETTINGS:
+            out[name] = self.values[name]
+            out[f"{name}_source"] = self.sources[name]
+        if self.evaluation is not None:  # V2 parameters hold no nulls
+            out["evaluation"] = self.evaluation
+        return out
+
+
+def is_batchable(signature: Signature) -> bool:
+    """Requests merge only if every tensor has a dynamic first (batch) dimension."""
+    tensors = (*signature.inputs, *signature.outputs)
+    return all(t.shape and t.shape[0] == -1 for t in tensors)
+
+
+def serving_plan(store: Store, version: VersionInfo, options: ServeOptions) -> ServingPlan:
+    """The evaluation's recommendation (if any) with the options over it, and the sources."""
     record = store.evaluations.latest(version.model, version.number)
-    if record is not None and record.recommended:
-        config = ServingConfig.model_validate(record.recommended)
+    recommended = _recommended(record)
+    origin: Source = "evaluation" if recommended else "default"
+    base = recommended or DEFAULT_CONFIG
+    sources: dict[str, Source] = dict.fromkeys(SETTINGS, origin)
     changes: dict[str, object] = {}
-    if options.max_batch_size is not None:
-        changes["max_batch_size"] = options.max_batch_size
-    if options.max_queue_delay_ms is not None:
-        changes["max_queue_delay_ms"] = options.max_queue_delay_ms
-    if options.threads is not None:
-        changes["intra_op_threads"] = options.threads
-    return config.model_copy(update=changes) if changes else config
+    for setting, key, value in (
+        ("max_batch_size", "max_batch_size", options.max_batch_size),
+        ("max_queue_delay_ms", "max_queue_delay_ms", options.max_queue_delay_ms),
+        ("threads", "intra_op_threads", options.threads),
+    ):
+        if value is not None:
+            changes[key] = value
+            sources[setting] = "flag"
+    signature = Signature.model_validate(version.manifest["signature"])
+    if not is_batchable(signature):
+        changes["max_batch_size"] = 1
+        sources["max_batch_size"] = "signature"
+    precision, sha, sources["precision"] = _precision(version, recommended, options.precision)
+    changes.update(precision=precision, model_sha256=sha)
+    return ServingPlan(
+        base.model_copy(update=changes),
+        sources,
+        evaluation=record.id if recommended and record else None,
+        recommended_precision=recommended.precision if recommended else None,
+    )
+
+
+def _recommended(record: EvaluationRecord | None) -> ServingConfig | None:
+    if record is None or not record.recommended:
+        return None
+    return ServingConfig.model_validate(record.recommended)
+
+
+def _precision(
+    version: VersionInfo, recommended: ServingConfig | None, wanted: str | None
+) -> tuple[Literal["fp32", "int8"], str | None, Source]:
+    """(precision, the derived artifact to serve or None for the version's own, source)."""
+    if wanted is None:
+        return "fp32", None, "default"
+    if wanted == "fp32":
+        return "fp32", None, "flag"
+    if recommended is None:
+        if wanted == "recommended":
+            return "fp32", None, "default"  # nothing recommends otherwise
+        raise BadInput(
+            f"{version.ref} has no int8 copy: it was never evaluated (run `baton evaluate "
+            f"{version.ref}`), or serve it without --precision int8"
+        )
+    if recommended.precision == "int8" and recommended.model_sha256 is not None:
+        return "int8", recommended.model_sha256, "evaluation" if wanted == "recommended" else "flag"
+    if wanted == "int8":
+        raise BadInput(
+            f"{version.ref} has no int8 copy: its latest evaluation recommends "
+            f"{recommended.precision} (int8 lost too much quality or was not needed), "
+            "so serve it without --precision int8"
+        )
+    return "fp32", None, "evaluation"

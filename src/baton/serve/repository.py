@@ -17,9 +17,9 @@ from baton.core.refs import Ref, parse_ref
 from baton.core.signature import Signature
 from baton.errors import BatonError, NotFound
 from baton.serve.drift import DriftMonitor, references
-from baton.serve.loader import LoadedModel, load_version
+from baton.serve.loader import DriftSlot, LoadedModel, load_version
 from baton.serve.metrics import ServingMetrics
-from baton.serve.options import ServeOptions, serving_config_for
+from baton.serve.options import ServeOptions, serving_plan
 from baton.store.registry import VersionInfo
 from baton.store.store import Store
 
@@ -85,13 +85,15 @@ class ModelRepository:
             self._watch = asyncio.get_running_loop().create_task(self._poll(), name="alias-watch")
 
     async def load(self, name: str) -> list[LoadedModel]:
-        """Repository extension ``load``: pick up alias moves now, or start serving ``name``."""
+        """Repository extension ``load``: pick up alias moves and new evaluations' drift
+        references now, or start serving ``name``."""
         routes = self._routes.get(name)
         if not routes:
             await self._follow(parse_ref(name), add=True)
         else:
             for route in list(routes):
                 await self._follow(route.ref, add=False)
+                await asyncio.to_thread(self._refresh_reference, route.model)
         return [r.model for r in self._routes.get(name, [])]
 
     async def unload(self, name: str) -> None:
@@ -135,33 +137,47 @@ class ModelRepository:
             await self._retire(old)
 
     def _load(self, ref: Ref, info: VersionInfo) -> LoadedModel:
-        config = serving_config_for(self.store, info, self.options)
+        plan = serving_plan(self.store, info, self.options)
         series = self.metrics.for_model(info.model, str(info.number))
 
         def on_batch(rows: int, compute_s: float) -> None:
             series.batch_size.observe(rows)
             series.compute_duration.observe(compute_s)
 
+        slot = DriftSlot()
+        self._read_reference(info, slot)
         return load_version(
             self.store,
             info,
-            config,
+            plan,
             alias=alias_label(ref, info),
             series=series,
             max_queue=self.options.max_queue,
             on_batch=on_batch,
-            drift=self._drift_monitor(info),
+            drift=slot,
         )
 
-    def _drift_monitor(self, info: VersionInfo) -> DriftMonitor | None:
-        """From the latest evaluation's reference; None (and said once) when there is none."""
+    def _read_reference(self, info: VersionInfo, slot: DriftSlot) -> None:
+        """Fill ``slot`` from the latest evaluation's reference unless it already holds that
+        evaluation's; the lack of one is said once, a new one is said when it arrives."""
         evaluation = self.store.evaluations.latest(info.model, info.number)
+        number = evaluation.id if evaluation is not None else None
+        if slot.read and number == slot.evaluation:
+            return
+        first, slot.read, slot.evaluation = not slot.read, True, number
         inputs, outputs = references(evaluation.report if evaluation else None)
         if inputs is None and outputs is None:
-            log.warning("%s: no drift reference (run `baton evaluate %s`)", info.ref, info.ref)
-            return None
+            if first:
+                log.warning("%s: no drift reference (run `baton evaluate %s`)", info.ref, info.ref)
+            return  # an evaluation without a reference keeps the one in use
         signature = Signature.model_validate(info.manifest["signature"])
-        return DriftMonitor(signature, inputs, outputs)
+        slot.monitor = DriftMonitor(signature, inputs, outputs)
+        if not first:
+            log.warning("%s: drift reference from evaluation %s", info.ref, number)
+
+    def _refresh_reference(self, model: LoadedModel) -> None:
+        """A new evaluation of a served version brings its drift reference (no restart)."""
+        self._read_reference(model.info, model.slot)
 
     def refresh_drift(self) -> None:
         """Publish every served version's drift scores (called when /metrics is read)."""
@@ -174,16 +190,17 @@ class ModelRepository:
         self.metrics.retired(model.name, model.version, model.alias, model.info.owner)
 
     async def _poll(self) -> None:
-        """Re-resolve every alias route; a failing registry is reported once, not per poll."""
+        """Re-resolve every alias route and re-read each served version's latest evaluation;
+        a failing registry is reported once, not per poll."""
         problems: dict[Ref, str] = {}
         while True:
             await asyncio.sleep(self.options.poll_interval_s)
             for routes in list(self._routes.values()):
                 for route in list(routes):
-                    if route.ref.version is not None:
-                        continue
                     try:
-                        await self._follow(route.ref, add=False)
+                        if route.ref.version is None:
+                            await self._follow(route.ref, add=False)
+                        await asyncio.to_thread(self._refresh_reference, route.model)
                     except Exception as exc:  # registry unreachable, alias removed...
                         text = exc.message if isinstance(exc, BatonError) else repr(exc)
                         if problems.get(route.ref) != text:
