@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
+from baton.config import Settings
+from baton.core.refs import parse_ref
+from baton.store.store import Store, open_store
 from tests.baton_cli import baton, clean_env, free_port
 from tests.handover_factory import write_handover
+from tests.serve.conftest import damage, recommend_int8
 
 
 @pytest.fixture
@@ -39,10 +47,113 @@ def test_unknown_model_bad_options_and_busy_port_are_one_line_and_exit_2(
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        r = baton(env, "serve", "toy", "--port", str(busy.getsockname()[1]))
+        port = busy.getsockname()[1]
+        r = baton(env, "serve", "toy", "--port", str(port))
     assert r.returncode == 2
-    assert "cannot listen on 127.0.0.1" in r.stderr
+    # issue 14.4: nothing announced, and the holder named (this test's own process)
+    assert "serving" not in r.stdout
+    assert "curl" not in r.stdout
+    assert f"cannot listen on 127.0.0.1:{port} (Address already in use): pid {os.getpid()} (" in (
+        r.stderr.replace("\n", "")
+    )
     assert "Traceback" not in r.stderr
+
+
+def test_quickstart_on_a_taken_port_fails_at_once(env: dict[str, str], tmp_path: Path) -> None:
+    """Issue 14.4: the port is taken before the training and the gate, not after (53 s)."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = baton(env, "quickstart", "--dir", str(tmp_path / "qs"), "--port", str(port))
+    assert r.returncode == 2
+    assert f"pid {os.getpid()}" in r.stderr
+    assert r.stdout == ""
+    assert not (tmp_path / "qs").exists()
+
+
+@pytest.fixture
+def evaluated(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[Store, int]]:
+    """``toy:1`` whose evaluation recommends its int8 copy at batch 256, 2 threads."""
+    store = open_store(Settings(home=Path(env["BATON_HOME"]), user="cli-tester"))
+    assert baton(env, "register", str(write_handover(tmp_path / "h"))).returncode == 0
+    evaluation = recommend_int8(store, "toy:1", tmp_path / "q")
+    yield store, evaluation
+    store.close()
+
+
+@contextmanager
+def announced(env: dict[str, str], *args: str) -> Iterator[tuple[str, list[str]]]:
+    """``baton serve ARGS``: (its URL, the lines it printed up to "metrics at ...")."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "baton.cli.main", "serve", *args, "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("metrics at"):
+                break
+        assert lines and lines[-1].startswith("metrics at"), proc.stderr.read()  # type: ignore[union-attr]
+        yield f"http://127.0.0.1:{port}", lines
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+
+
+def test_start_up_says_precision_batch_size_and_threads_and_where_each_came_from(
+    env: dict[str, str], evaluated: tuple[Store, int]
+) -> None:
+    """Issue 14.1: an int8 recommendation does not change the served model silently."""
+    _, n = evaluated
+    rec = f"evaluation {n}'s recommendation"
+    with announced(env, "toy") as (url, lines):
+        # announced only once true: the server answers at once, no retry needed
+        assert httpx.get(f"{url}/v2/health/ready").status_code == 200
+        params = httpx.get(f"{url}/v2/models/toy").json()["parameters"]
+    assert lines == [
+        f"serving toy:1 (toy) at {url}/v2/models/toy",
+        f"  fp32 (default: the registered model), batch 256 ({rec}), 2 threads ({rec}), "
+        f"queue delay 2 ms ({rec})",
+        f"  evaluation {n} recommends int8 (its outputs differ a little from the registered "
+        "model's): --precision int8 serves it",
+        f"metrics at {url}/metrics; stop with Ctrl-C or SIGTERM",
+    ]
+    assert (params["precision"], params["precision_source"]) == ("fp32", "default")
+    with announced(env, "toy", "--precision", "recommended", "--threads", "1") as (url, lines):
+        params = httpx.get(f"{url}/v2/models/toy").json()["parameters"]
+    assert lines[1] == (
+        f"  int8 ({rec}), batch 256 ({rec}), 1 thread (--threads), queue delay 2 ms ({rec})"
+    )
+    assert (params["precision"], params["threads"], params["threads_source"]) == (
+        "int8",
+        1,
+        "flag",
+    )
+    r = baton(env, "serve", "toy", "--precision", "fp16", "--port", str(free_port()))
+    assert r.returncode == 2
+    assert "--precision fp16 must be one of fp32, int8, recommended" in r.stderr
+
+
+@pytest.mark.parametrize("precision", [[], ["--precision", "recommended"]])
+def test_a_damaged_version_does_not_serve_and_the_error_names_the_file(
+    env: dict[str, str], evaluated: tuple[Store, int], precision: list[str]
+) -> None:
+    """Issue 14.2: not even from its (intact) int8 copy; `baton verify` agrees."""
+    store, _ = evaluated
+    info = store.registry.resolve(parse_ref("toy:1"))
+    damage(store, info.sha256)
+    r = baton(env, "serve", "toy:1", *precision, "--port", str(free_port()), timeout=60)
+    assert r.returncode == 1
+    assert "serving" not in r.stdout
+    message = r.stderr.replace("\n", "")
+    assert "toy:1 will not be served: its model file model.onnx failed verification" in message
+    assert "Traceback" not in r.stderr
+    verify = baton(env, "verify")
+    assert verify.returncode == 1
+    assert "it will not be used" in verify.stdout.replace("\n", "")
 
 
 def test_quickstart_serves_and_its_curl_works(env: dict[str, str], digits_handover: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import typer
@@ -28,6 +29,8 @@ def quickstart(
     from baton.handover.register import register_handover
 
     s = state(ctx)
+    # take the port first: a taken one fails now, not after the training and the gate
+    sock = _bind_example(digits.NAME, port) if serve else None
     folder = folder or s.settings.home / "examples" / digits.NAME
     if not (folder / "baton.yaml").exists():
         with console.status("training the digits classifier (scikit-learn's bundled data)..."):
@@ -48,18 +51,26 @@ def quickstart(
     console.print(f"  baton alias set {digits.NAME}@production {result.version.number}")
     console.print("  baton models                                     # everything registered")
     console.print("  baton log                                        # who did what, when, why")
-    if serve:
-        _serve_example(s, folder, digits.NAME, port)
+    if sock is not None:
+        _serve_example(s, folder, digits.NAME, sock)
 
 
-def _serve_example(s: State, folder: Path, name: str, port: int) -> None:
-    """Serve the example and show a request to paste into another terminal."""
+def _bind_example(name: str, port: int) -> socket.socket:
+    from baton.serve.options import ServeOptions
+    from baton.serve.server import bind
+
+    return bind(ServeOptions(refs=(name,), port=port))
+
+
+def _serve_example(s: State, folder: Path, name: str, sock: socket.socket) -> None:
+    """Serve the example and, once it serves, show a request to paste into another terminal."""
     import numpy as np
 
+    from baton.cli.serve_cmd import print_serving
     from baton.handover.bundle import read_handover
     from baton.serve.curl import curl_command
     from baton.serve.options import ServeOptions
-    from baton.serve.server import serve
+    from baton.serve.server import check_refs, serve
 
     handover = read_handover(folder)
     spec = handover.manifest.signature.inputs[0]
@@ -68,12 +79,18 @@ def _serve_example(s: State, folder: Path, name: str, port: int) -> None:
     if handover.eval_path is not None and handover.eval_path.suffix == ".npz":
         with np.load(handover.eval_path) as data:
             row = data[spec.name][0]
-    base = f"http://127.0.0.1:{port}"
-    console.print()
-    console.print(f"[bold]serving[/] {name} at {base} (Ctrl-C stops); in another terminal:")
-    console.print(curl_command(base, name, spec, row), soft_wrap=True, markup=False)
+    options = ServeOptions(refs=(name,), port=sock.getsockname()[1])
+    planned = check_refs(s.settings, options)
     s.close()
-    serve(s.settings, ServeOptions(refs=(name,), port=port))
+
+    def announce(port: int) -> None:
+        base = f"http://127.0.0.1:{port}"
+        console.print()
+        print_serving(base, [name], planned)
+        console.print("in another terminal:")
+        console.print(curl_command(base, name, spec, row), soft_wrap=True, markup=False)
+
+    serve(s.settings, options, announce=announce, sock=sock)
 
 
 def _evaluate_example(s: State, name: str, number: int) -> None:

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import typer
 
 from baton.cli.output import console
 from baton.cli.state import state
-from baton.serve.options import MIB, ServeOptions
+from baton.serve.options import MIB, ServeOptions, ServingPlan
+from baton.store.registry import VersionInfo
+
+PRECISION = typer.Option(
+    None,
+    help="fp32: the registered model; int8: the evaluation's int8 copy (its outputs differ "
+    "a little); recommended: what the evaluation recommends (default: the registered model)",
+)
+THREADS = typer.Option(
+    None,
+    help="ONNX Runtime threads per model call (default: the evaluation's recommendation, else 1)",
+)
+POLL_INTERVAL = typer.Option(
+    1.0,
+    help="seconds between checks for alias moves (hot swap) and new evaluations' drift "
+    "references (0: never)",
+)
 
 
 def serve(
@@ -17,6 +35,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="address to listen on (0.0.0.0: all)"),
     port: int = typer.Option(8000, help="TCP port"),
     workers: int = typer.Option(1, help="processes sharing the port (one per core to spare)"),
+    precision: str | None = PRECISION,
     max_batch_size: int | None = typer.Option(
         None, help="rows per model call (default: the evaluation's recommendation, else 32)"
     ),
@@ -25,18 +44,19 @@ def serve(
         help="under load, hold a batch open this long for more rows "
         "(default: the evaluation's recommendation, else 0)",
     ),
-    threads: int | None = typer.Option(None, help="ONNX Runtime threads per model call"),
+    threads: int | None = THREADS,
     max_queue: int = typer.Option(1024, help="queued requests per model before 429"),
     max_body_mb: float = typer.Option(64.0, help="largest request body, MiB (413 beyond)"),
-    poll_interval: float = typer.Option(
-        1.0, help="seconds between alias checks for hot swap (0: never)"
-    ),
+    poll_interval: float = POLL_INTERVAL,
     drain_timeout: float = typer.Option(30.0, help="seconds in-flight requests get on SIGTERM"),
     allow_nonfinite: bool = typer.Option(
         False, "--allow-nonfinite", help="accept NaN and Infinity in float inputs"
     ),
 ) -> None:
-    """Serve models over HTTP (KServe V2 / Open Inference Protocol) until SIGTERM or Ctrl-C."""
+    """Serve models over HTTP (KServe V2 / Open Inference Protocol) until SIGTERM or Ctrl-C.
+
+    Verifies every file, binds the port, loads, then says what runs and why each setting.
+    """
     from baton.serve.server import check_refs
     from baton.serve.server import serve as run_server
 
@@ -54,13 +74,28 @@ def serve(
         max_batch_size=max_batch_size,
         max_queue_delay_ms=max_queue_delay_ms,
         threads=threads,
+        precision=precision,
     )
-    versions = check_refs(s.settings, options)
+    planned = check_refs(s.settings, options)
     s.close()
-    base = f"http://{host}:{port}"
-    for text, info in zip(refs, versions, strict=True):
+
+    def announce(bound: int) -> None:
+        print_serving(f"http://{host}:{bound}", refs, planned)
+
+    run_server(s.settings, options, announce=announce)
+
+
+def print_serving(
+    base: str, refs: Sequence[str], planned: Sequence[tuple[VersionInfo, ServingPlan]]
+) -> None:
+    """What the server runs, per model, once it does: address, precision, batching, threads."""
+    for text, (info, plan) in zip(refs, planned, strict=True):
         console.print(
-            f"serving [bold]{info.ref}[/] ({text}) at {base}/v2/models/{info.model}", soft_wrap=True
+            f"serving [bold]{info.ref}[/] ({text}) at {base}/v2/models/{info.model}",
+            soft_wrap=True,
         )
+        console.print(f"  {plan.describe()}", soft_wrap=True, markup=False)
+        hint = plan.hint()
+        if hint:
+            console.print(f"  {hint}", soft_wrap=True, markup=False)
     console.print(f"metrics at {base}/metrics; stop with Ctrl-C or SIGTERM", soft_wrap=True)
-    run_server(s.settings, options)

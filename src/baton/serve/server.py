@@ -14,6 +14,7 @@ import socket
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from types import FrameType
 
@@ -24,20 +25,31 @@ from baton.core.refs import Ref, parse_ref
 from baton.errors import BadInput, BatonError, Unavailable
 from baton.serve import discovery
 from baton.serve.app import ServeApp
-from baton.serve.options import ServeOptions, serving_config_for
+from baton.serve.loader import verified_model
+from baton.serve.options import ServeOptions, ServingPlan, serving_plan
+from baton.serve.ports import describe_holder
 from baton.serve.process_metrics import read_gpus, read_limits
 from baton.serve.repository import alias_label
 from baton.store.registry import VersionInfo
 from baton.store.servers import ServedModel, ServerFacts
 from baton.store.store import Store, open_store
 
+Announce = Callable[[int], None]  # called with the bound port once the server serves
 
-def check_refs(settings: Settings, options: ServeOptions) -> list[VersionInfo]:
-    """Resolve every reference before binding the port, so a typo fails in one line."""
+
+def check_refs(settings: Settings, options: ServeOptions) -> list[tuple[VersionInfo, ServingPlan]]:
+    """Resolve every reference, plan it and verify its files before binding the port, so a
+    typo, a missing int8 copy or a damaged file fails in one line."""
     refs = [parse_ref(text) for text in options.refs]
     store = open_store(settings)
     try:
-        return [store.registry.resolve(ref) for ref in refs]
+        planned = []
+        for ref in refs:
+            info = store.registry.resolve(ref)
+            plan = serving_plan(store, info, options)
+            verified_model(store, info, plan.config)
+            planned.append((info, plan))
+        return planned
     finally:
         store.close()
 
@@ -60,14 +72,19 @@ def uvicorn_config(app: ServeApp, options: ServeOptions) -> uvicorn.Config:
 
 
 def bind(options: ServeOptions) -> socket.socket:
+    """The listening address, taken before anything says it serves (a taken port names
+    the process holding it where the OS lets us read that)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET)
     try:
-        sock = socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((options.host, options.port))
     except OSError as exc:
+        sock.close()
+        holder = describe_holder(options.port) if options.port else None
         raise Unavailable(
-            f"cannot listen on {options.host}:{options.port} ({exc.strerror}): "
-            "pick a free port with --port"
+            f"cannot listen on {options.host}:{options.port} ({exc.strerror})"
+            + (f": {holder}" if holder else "")
+            + "; stop it or pick a free port with --port"
         ) from None
     sock.set_inheritable(True)
     return sock
@@ -77,26 +94,54 @@ def _exit_quietly(signum: int, frame: FrameType | None) -> None:
     sys.exit(0)
 
 
-def serve(settings: Settings, options: ServeOptions) -> None:
-    """Serve until SIGTERM / Ctrl-C (blocking)."""
+class _Server(uvicorn.Server):
+    """uvicorn's server, announcing itself only once its models are loaded and it serves."""
+
+    def __init__(self, config: uvicorn.Config, announce: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._announce = announce
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._announce()
+
+
+def serve(
+    settings: Settings,
+    options: ServeOptions,
+    *,
+    announce: Announce | None = None,
+    sock: socket.socket | None = None,
+) -> None:
+    """Serve until SIGTERM / Ctrl-C (blocking). ``sock``: already bound by the caller;
+    ``announce`` runs once the port is ours and the models are loaded (with several
+    workers, once the port is ours: each worker loads its own)."""
     if options.workers > 1 and options.port == 0:
         raise BadInput("--workers above 1 needs a fixed --port")
-    sock = bind(options)
+    sock = sock or bind(options)
+    port = sock.getsockname()[1]
+
+    def said() -> None:
+        if announce is not None:
+            announce(port)
+
     # uvicorn re-raises the signal it caught after draining; exit 0 then, not 143.
     signal.signal(signal.SIGTERM, _exit_quietly)
-    target = discovery.register(
-        settings.scrape_targets, options.host, sock.getsockname()[1], list(options.refs)
-    )
+    target = discovery.register(settings.scrape_targets, options.host, port, list(options.refs))
     record: RecordedServer | None = None
     try:
-        record = RecordedServer(settings, options, sock.getsockname()[1])
+        record = RecordedServer(settings, options, port)
         if options.workers > 1:
+            said()
             _serve_workers(settings, options, sock)
             return
-        app = ServeApp(settings, options)
-        config = uvicorn_config(app, options)
-        server = uvicorn.Server(config)
-        server.run(sockets=[sock])
+        server = _Server(uvicorn_config(ServeApp(settings, options), options), said)
+        try:
+            server.run(sockets=[sock])
+        except SystemExit as exc:  # a failed start-up (logged above), or SIGTERM: exit 0
+            if exc.code == 0 or server.started:
+                raise
         if not server.started:
             raise Unavailable("the server did not start: see the messages above")
     finally:
@@ -160,7 +205,7 @@ class RecordedServer:
         """What each reference serves, with the batch size, threads and precision it runs."""
         served = []
         for ref, info in versions:
-            config = serving_config_for(self.store, info, self.options)
+            config = serving_plan(self.store, info, self.options).config
             served.append(
                 ServedModel(
                     info.model,
