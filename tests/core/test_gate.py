@@ -153,3 +153,21 @@ def test_overall_fails_when_any_check_failed_and_names_it() -> None:
 def test_parity_never_prints_a_negative_zero() -> None:
     v = parity({"accuracy": 0.97779999}, {"accuracy": 0.9778}, 0.01)
     assert "difference +0.0000" in v.reasons[0]
+
+
+def test_parity_reads_older_names_and_a_package_metric_direction() -> None:
+    v = parity({"recall_at_5": 0.91}, {"recall_at_k": 0.9}, 0.02)
+    assert v.passed and v.reasons[0].startswith("recall_at_k (now recall_at_5) 0.91")
+    lower = parity({"team_loss": 0.1}, {"team_loss": 0.3}, 0.01, {"team_loss": False})
+    assert "better than claimed" in lower.reasons[0]
+    unknown = parity({"team_score": 0.1}, {"team_score": 0.3}, 0.01, {"team_score": None})
+    assert "not reproduced" in unknown.reasons[0]
+    missing = parity({"accuracy": 0.9}, {"recall_at_1": 0.3}, 0.01)
+    assert "see `baton metrics`" in missing.reasons[0]
+
+
+def test_a_delta_takes_its_direction_when_given() -> None:
+    loss = MetricDelta("team_loss", 0.5, 1.0, -0.5, -0.7, -0.3, higher=False)
+    assert loss.gain == (0.5, 0.3, 0.7)
+    assert regression([loss], ["team_loss"], RegressionPolicy()).passed
+    assert MetricDelta("mae", 1.5, 1.0, 0.5, 0.3, 0.7).higher_is_better is False

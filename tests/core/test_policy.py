@@ -42,3 +42,22 @@ def test_bad_policy_is_one_clear_line(data: object, message: str) -> None:
     assert message in err.value.message
     assert err.value.message.startswith("team.yaml: ")
     assert "\n" not in err.value.message
+
+
+def test_older_metric_names_still_work_and_packages_add_names() -> None:
+    old = parse_policy({"regression": {"metrics": {"embedding": ["recall_at_k", "mean_cosine"]}}})
+    assert old.gated_metrics("embedding") == ("recall_at_5", "mean_cosine")
+    assert Policy().gated_metrics("embedding") == ("recall_at_5", "mean_cosine")
+    team = {
+        "regression": {
+            "metrics": {"classification": ["accuracy", "hit_rate_at_2"]},
+            "higher_is_better": {"hit_rate_at_2": True},
+        }
+    }
+    with pytest.raises(BadInput, match="unknown metric"):
+        parse_policy(team)
+    policy = parse_policy(team, extra=["hit_rate_at_2"])
+    assert policy.gated_metrics("classification") == ("accuracy", "hit_rate_at_2")
+    assert policy.regression.higher_is_better == {"hit_rate_at_2": True}
+    with pytest.raises(BadInput, match="built-in metric"):
+        parse_policy({"regression": {"higher_is_better": {"log_loss": True}}})

@@ -114,3 +114,23 @@ def crashing_model(w: list[np.ndarray], b: list[np.ndarray]) -> onnx.ModelProto:
     graph.initializer.extend(inits)
     onnx.checker.check_model(base)
     return base
+
+
+@pytest.fixture(scope="session")
+def team_metrics_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Team X's metric package (hit_rate_at_2, worst_class_recall), pip-installed."""
+    from tests.evaluate.metric_package import TEAM_ENTRIES, TEAM_METRICS, install
+
+    root = tmp_path_factory.mktemp("team-metrics")
+    return install(root / "site", "teamx-metrics", "teamx_metrics", TEAM_METRICS, TEAM_ENTRIES)
+
+
+@pytest.fixture(scope="session")
+def broken_metrics_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A package whose every metric is wrong in its own way."""
+    from tests.evaluate.metric_package import BROKEN_ENTRIES, BROKEN_METRICS, install
+
+    root = tmp_path_factory.mktemp("broken-metrics")
+    return install(
+        root / "site", "broken-metrics", "broken_metrics", BROKEN_METRICS, BROKEN_ENTRIES
+    )

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from sklearn.metrics import f1_score, r2_score
+from sklearn.metrics import f1_score, r2_score, top_k_accuracy_score
 
 from baton.evaluate import metrics
 
@@ -61,8 +61,37 @@ def test_classification_metrics_of_a_known_case() -> None:
     assert m["per_class_recall"] == {"a": 0.5, "b": 1.0, "c": 1.0}
     assert m["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [0, 0, 2]]
     assert 0 < m["log_loss"] < 1 and 0 <= m["ece"] <= 1
+    assert "top_3_accuracy" not in m  # 3 classes: the top 3 always hold the truth
     logits = metrics.classification(y, proba * 5, 3, None, probabilities=False)
     assert logits["log_loss"] is None and logits["accuracy"] == 5 / 6
+
+
+def test_top_k_accuracy_for_every_k_below_the_classes_with_its_bootstrap() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 10, 300)
+    scores = rng.random((300, 10)) + np.eye(10)[y] * 0.3
+    m = metrics.classification(y, scores, 10, None, probabilities=False)
+    for k in (3, 5):
+        expected = top_k_accuracy_score(y, scores, k=k, labels=list(range(10)))
+        assert m[f"top_{k}_accuracy"] == expected
+    assert m["accuracy"] < m["top_3_accuracy"] < m["top_5_accuracy"] < 1
+    assert "top_10_accuracy" not in m
+    fns = metrics.resampled_metrics("classification", y, scores, None, 10, False)
+    assert fns["top_5_accuracy"](np.arange(300)) == m["top_5_accuracy"]
+
+
+def test_embedding_recall_at_1_5_10_and_mrr_with_their_bootstrap() -> None:
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 8, 400)
+    emb = rng.normal(size=(8, 16))[labels] + rng.normal(size=(400, 16)) * 2.5
+    e = metrics.embedding(emb, None, labels)
+    assert 0 < e["recall_at_1"] < e["recall_at_5"] < e["recall_at_10"] < 1
+    assert e["recall_at_1"] <= e["mrr"] < e["recall_at_10"]
+    fns = metrics.resampled_metrics("embedding", labels, emb, None, 0, False)
+    assert {n: fns[n](np.arange(400)) for n in ("recall_at_1", "mrr")} == {
+        "recall_at_1": e["recall_at_1"],
+        "mrr": e["mrr"],
+    }
 
 
 def test_nan_outputs_do_not_crash_the_metrics() -> None:
@@ -86,7 +115,8 @@ def test_regression_embedding_and_generic_metrics() -> None:
     assert np.isclose(m["mae"], 1 / 3) and np.isclose(m["rmse"], np.sqrt(0.5 / 3))
     emb = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
     e = metrics.embedding(emb, emb * 2, np.array([0, 0, 1, 1]))
-    assert np.isclose(e["mean_cosine"], 1.0) and e["recall_at_k"] == 1.0
+    assert np.isclose(e["mean_cosine"], 1.0)
+    assert e["recall_at_1"] == e["recall_at_5"] == e["recall_at_10"] == e["mrr"] == 1.0
     g = metrics.generic(np.array([[1.0, 2.0]]), np.array([[1.0, 2.5]]))
     assert g == {"max_abs_diff": 0.5, "mean_abs_diff": 0.25}
     assert metrics.generic(np.zeros((1, 2)), None) == {}

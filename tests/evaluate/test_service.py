@@ -399,23 +399,35 @@ def test_a_regression_model_from_csv_is_compared_on_mae_rmse_and_r2(
     assert back.report["checks"]["parity"]["status"] == "passed"
 
 
-def test_an_embedding_model_from_jsonl_reports_recall_at_k(
+def test_an_embedding_model_reproduces_claimed_recall_at_1_5_10_and_mrr(
     sqlite_store: Store, tmp_path: Path
 ) -> None:
     import json
 
+    import onnxruntime as ort
+    from sklearn.neighbors import NearestNeighbors
+
     rng = np.random.default_rng(3)
-    centres = rng.normal(size=(4, 8)) * 3
+    centres = rng.normal(size=(4, 8)) * 1.2
     labels = rng.integers(0, 4, 200)
     x = (centres[labels] + rng.normal(size=(200, 8))).astype(np.float32)
     folder = tmp_path / "embed"
     folder.mkdir()
-    onnx.save(random_mlp([8, 16], seed=0, head="identity"), str(folder / "model.onnx"))
+    model = random_mlp([8, 16], seed=0, head="identity")
+    onnx.save(model, str(folder / "model.onnx"))
     lines = [
         json.dumps({"input": row.tolist(), "label": f"c{k}"})
         for row, k in zip(x, labels, strict=True)
     ]
     (folder / "eval.jsonl").write_text("\n".join(lines) + "\n")
+    # what research measured, independently: scikit-learn's cosine neighbours of the outputs
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    emb = session.run(None, {"input": x})[0]
+    _, nearest = NearestNeighbors(n_neighbors=200, metric="cosine").fit(emb).kneighbors(emb)
+    same = labels[nearest[:, 1:]] == labels[:, None]
+    claimed = {f"recall_at_{k}": float(same[:, :k].any(axis=1).mean()) for k in (1, 10)}
+    claimed["recall_at_k"] = float(same[:, :5].any(axis=1).mean())  # the older name of @5
+    claimed["mrr"] = float(np.where(same.any(axis=1), 1 / (same.argmax(axis=1) + 1), 0).mean())
     manifest = {
         "name": "embedder",
         "owner": "research",
@@ -425,16 +437,19 @@ def test_an_embedding_model_from_jsonl_reports_recall_at_k(
             "inputs": [{"name": "input", "dtype": "float32", "shape": [-1, 8]}],
             "outputs": [{"name": "probabilities", "dtype": "float32", "shape": [-1, 16]}],
         },
-        "eval": {"data": "eval.jsonl"},
+        "eval": {"data": "eval.jsonl", "claimed": claimed, "tolerance": 0.001},
     }
     (folder / "baton.yaml").write_text(yaml.safe_dump(manifest))
     record = evaluate(
         sqlite_store, Ref("embedder", register(sqlite_store, folder)), actor="ci", mode="quick"
     )
     assert record.passed, record.report["verdict"]
-    assert (
-        record.report["metrics"]["recall_at_k"] > 0.8 and record.report["metrics"]["recall_k"] == 5
-    )
+    parity = record.report["checks"]["parity"]
+    assert parity["status"] == "passed" and len(parity["reasons"]) == 4
+    assert "recall_at_k (now recall_at_5)" in " ".join(parity["reasons"])
+    measured = record.report["metrics"]
+    assert 0.3 < measured["recall_at_1"] < measured["recall_at_5"] < measured["recall_at_10"]
+    assert record.report["directions"]["mrr"] is True
 
 
 def test_a_binary_classifier_with_one_sigmoid_score(sqlite_store: Store, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from baton.cli import (
     audit_cmd,
     drift_cmd,
     evaluate_cmds,
+    metrics_cmd,
     monitor_bundle_cmds,
     monitor_cmds,
     registry_cmds,
@@ -68,6 +69,7 @@ app.command()(registry_cmds.verify)
 app.command()(quickstart)
 app.command()(evaluate_cmds.evaluate)
 app.command()(evaluate_cmds.report)
+app.command()(metrics_cmd.metrics)
 app.command()(serve_cmd.serve)
 app.command()(drift_cmd.drift)
 app.command()(audit_cmd.audit)

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from baton.core.manifest import SLO
-from baton.core.policy import HIGHER_IS_BETTER, RegressionPolicy, SanityPolicy
+from baton.core.policy import HIGHER_IS_BETTER, RegressionPolicy, SanityPolicy, canonical
+
+Directions = Mapping[str, bool | None]  # metric -> higher is better (None: not declared)
 
 
 @dataclass(frozen=True)
@@ -39,41 +41,58 @@ def _fmt(value: float) -> str:
 
 
 def parity(
-    measured: Mapping[str, float | None], claimed: Mapping[str, float], tolerance: float
+    measured: Mapping[str, float | None],
+    claimed: Mapping[str, float],
+    tolerance: float,
+    directions: Directions = HIGHER_IS_BETTER,
 ) -> Verdict:
     """Research's claimed metrics must be reproduced within ``tolerance`` (absolute).
 
     A result far *better* than claimed fails too: it usually means the eval data is not
-    the held-out set research measured on.
+    the held-out set research measured on. A claim under an older name (``recall_at_k``)
+    is checked against the metric it names now (``recall_at_5``).
     """
     if not claimed:
         return skipped("the manifest claims no metrics (eval.claimed)")
     failures: list[str] = []
     passes: list[str] = []
-    for name, value in sorted(claimed.items()):
+    for claim, value in sorted(claimed.items()):
+        name = canonical(claim)
+        label = claim if name == claim else f"{claim} (now {name})"
         if name not in measured:
             known = ", ".join(sorted(k for k, v in measured.items() if v is not None))
             failures.append(
-                f"{name} is claimed but baton does not measure it here (it measures {known})"
+                f"{label} is claimed but baton does not measure it here (it measures {known}; "
+                "a team adds its own metric as a package: see `baton metrics`)"
             )
             continue
         got = measured[name]
         if got is None or not math.isfinite(got):
-            failures.append(f"{name} could not be measured (non-finite outputs)")
+            failures.append(
+                f"{label} could not be measured (non-finite outputs, or the metric failed: "
+                "see the report's notes)"
+            )
             continue
-        diff = got - value
-        shown = 0.0 if abs(diff) < 5e-5 else diff  # no "-0.0000"
-        line = (
-            f"{name} {_fmt(got)} vs claimed {_fmt(value)} "
-            f"(difference {shown:+.4f}, tolerance {tolerance:g})"
-        )
-        if abs(diff) <= tolerance + 1e-12:
+        line = _parity_line(label, got, value, tolerance)
+        higher = directions.get(name)
+        if abs(got - value) <= tolerance + 1e-12:
             passes.append(line)
-        elif (diff > 0) == HIGHER_IS_BETTER.get(name, True):
+        elif higher is None:
+            failures.append(line + ": not reproduced")
+        elif (got > value) == higher:
             failures.append(line + ": better than claimed; is the eval data the held-out set?")
         else:
             failures.append(line + ": not reproduced")
     return Verdict(not failures, tuple(failures or passes))
+
+
+def _parity_line(label: str, got: float, claimed: float, tolerance: float) -> str:
+    diff = got - claimed
+    shown = 0.0 if abs(diff) < 5e-5 else diff  # no "-0.0000"
+    return (
+        f"{label} {_fmt(got)} vs claimed {_fmt(claimed)} "
+        f"(difference {shown:+.4f}, tolerance {tolerance:g})"
+    )
 
 
 @dataclass(frozen=True)
@@ -86,9 +105,12 @@ class MetricDelta:
     delta: float
     low: float
     high: float
+    higher: bool | None = None  # None: the built-in direction of ``name``
 
     @property
     def higher_is_better(self) -> bool:
+        if self.higher is not None:
+            return self.higher
         return HIGHER_IS_BETTER.get(self.name, True)
 
     @property
@@ -194,8 +216,8 @@ def slo_shortfalls(
     if slo.min_throughput_rps is not None and not (
         throughput_rps is not None and throughput_rps >= slo.min_throughput_rps
     ):
-        got = "unmeasured" if throughput_rps is None else f"{throughput_rps:.0f} req/s"
-        misses.append(f"throughput {got} < SLO {slo.min_throughput_rps:g} req/s")
+        got = "unmeasured" if throughput_rps is None else f"{throughput_rps:.0f} rows/s"
+        misses.append(f"throughput {got} in-process < SLO {slo.min_throughput_rps:g} req/s")
     return misses
 
 
@@ -245,7 +267,7 @@ def performance(
             True,
             (
                 f"{best.key} meets the SLO with {best.cores} core(s): p99 "
-                f"{best.p99_latency_ms:.2f} ms, {best.throughput_rps:.0f} req/s",
+                f"{best.p99_latency_ms:.2f} ms, {best.throughput_rps:.0f} rows/s in-process",
             ),
         )
     if fastest is None:

@@ -7,9 +7,10 @@ tolerance, SLO) come from the manifest; the policy holds what is the same for ev
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from baton.core.manifest import SLO, describe_validation_error
 from baton.errors import BadInput
@@ -22,16 +23,31 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "mae": False,
     "rmse": False,
     "r2": True,
+    "top_3_accuracy": True,
+    "top_5_accuracy": True,
+    "top_10_accuracy": True,
     "mean_cosine": True,
-    "recall_at_k": True,
+    "recall_at_1": True,
+    "recall_at_5": True,
+    "recall_at_10": True,
+    "mrr": True,
     "max_abs_diff": False,
     "mean_abs_diff": False,
 }
 
+# Names that stored reports, claims and team files used before: they mean the metric named.
+ALIASES: dict[str, str] = {"recall_at_k": "recall_at_5", "top_1_accuracy": "accuracy"}
+
+
+def canonical(name: str) -> str:
+    """A metric's current name (``recall_at_k`` is ``recall_at_5``)."""
+    return ALIASES.get(name, name)
+
+
 DEFAULT_GATED: dict[str, tuple[str, ...]] = {
     "classification": ("accuracy", "macro_f1"),
     "regression": ("mae", "rmse", "r2"),
-    "embedding": ("recall_at_k", "mean_cosine"),
+    "embedding": ("recall_at_5", "mean_cosine"),
     "generic": ("mean_abs_diff",),
 }
 
@@ -61,6 +77,16 @@ class RegressionPolicy(BaseModel):
         description="fail when fewer predictions agree with the baseline (None: report only)",
     )
     examples: int = Field(default=10, ge=0, le=1000, description="disagreements in the report")
+    higher_is_better: dict[str, bool] = Field(
+        default_factory=dict,
+        description="direction of a team's own metric (a baton.metrics entry point) that "
+        "does not declare one",
+    )
+
+    @field_validator("metrics")
+    @classmethod
+    def _current_names(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        return {task: tuple(canonical(n) for n in names) for task, names in value.items()}
 
 
 class SanityPolicy(BaseModel):
@@ -124,8 +150,10 @@ class Policy(BaseModel):
         return self.regression.metrics.get(task, DEFAULT_GATED.get(task, ()))
 
 
-def parse_policy(data: Any, source: str = "policy.yaml") -> Policy:
-    """Validate a mapping read from a policy file; errors name the field and the fix."""
+def parse_policy(data: Any, source: str = "policy.yaml", extra: Collection[str] = ()) -> Policy:
+    """Validate a mapping read from a policy file; errors name the field and the fix.
+
+    ``extra``: the names of metrics installed packages add (entry points), also known."""
     if data is None:
         return Policy()
     if not isinstance(data, dict):
@@ -134,11 +162,18 @@ def parse_policy(data: Any, source: str = "policy.yaml") -> Policy:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
         raise BadInput(f"{source}: {describe_validation_error(exc)}") from None
+    known = [*HIGHER_IS_BETTER, *extra]
     for task, names in policy.regression.metrics.items():
-        unknown = [n for n in names if n not in HIGHER_IS_BETTER]
+        unknown = [n for n in names if n not in known]
         if unknown:
             raise BadInput(
                 f"{source}: regression.metrics.{task} names unknown metric(s) "
-                f"{', '.join(unknown)}; known: {', '.join(HIGHER_IS_BETTER)}"
+                f"{', '.join(unknown)}; known: {', '.join(known)} (see `baton metrics`)"
             )
+    built_in = sorted(n for n in policy.regression.higher_is_better if n in HIGHER_IS_BETTER)
+    if built_in:
+        raise BadInput(
+            f"{source}: regression.higher_is_better names built-in metric(s) "
+            f"{', '.join(built_in)}, whose direction is fixed: name only a package's metric"
+        )
     return policy

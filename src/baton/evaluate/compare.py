@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -11,11 +12,12 @@ import numpy as np
 from baton.core import gate
 from baton.core.policy import HIGHER_IS_BETTER, Policy
 from baton.evaluate import metrics
+from baton.evaluate.catalogue import Catalogue, MetricInfo
 
 PRIMARY = {
     "classification": ("accuracy",),
     "regression": ("r2",),
-    "embedding": ("recall_at_k", "mean_cosine"),
+    "embedding": ("recall_at_5", "mean_cosine"),
     "generic": ("mean_abs_diff",),
 }
 
@@ -30,15 +32,26 @@ def compare(
     policy: Policy,
     resamples: int,
     labels: list[str] | None,
+    catalogue: Catalogue | None = None,
 ) -> tuple[dict[str, Any], gate.Verdict]:
     """Candidate against baseline on the same rows: paired bootstrap deltas, agreement, and
-    the rows where they disagree most; the verdict comes from ``core.gate.regression``."""
+    the rows where they disagree most; the verdict comes from ``core.gate.regression``.
+
+    A package's metric joins the bootstrap only when the policy gates it: the team's
+    function runs once per resample, which a metric only reported need not pay for."""
     cand, base = outputs["candidate"], outputs["baseline"]
     both_prob = probabilities["candidate"] and probabilities["baseline"]
+    gated = policy.gated_metrics(task)
     fns = {
         m: metrics.resampled_metrics(task, target, outputs[m], reference, classes, both_prob)
         for m in ("candidate", "baseline")
     }
+    if catalogue is not None and target is not None:
+        for info in catalogue.packaged(task):
+            if info.name in gated:
+                for m, fn in fns.items():
+                    fn[info.name] = _resampled(info, outputs[m], target)
+    directions = catalogue.directions() if catalogue else dict(HIGHER_IS_BETTER)
     draws = metrics.bootstrap_draws(min(resamples, policy.regression.bootstrap), len(cand))
     deltas = metrics.paired_deltas(
         fns["candidate"],
@@ -46,6 +59,7 @@ def compare(
         len(cand),
         resamples=draws,
         confidence=policy.regression.confidence,
+        directions=directions,
     )
     if task == "classification":
         pc, pb = metrics.predicted_classes(cand), metrics.predicted_classes(base)
@@ -77,19 +91,32 @@ def compare(
             item["candidate"] = np.asarray(cand[i]).reshape(-1)[:4].tolist()
             item["baseline"] = np.asarray(base[i]).reshape(-1)[:4].tolist()
         examples.append(item)
-    verdict = gate.regression(deltas, policy.gated_metrics(task), policy.regression, agreement)
+    verdict = gate.regression(deltas, gated, policy.regression, agreement)
     report = {
-        "deltas": [
-            {**asdict(d), "higher_is_better": HIGHER_IS_BETTER.get(d.name, True)} for d in deltas
-        ],
+        "deltas": [_delta(d) for d in deltas],
         "confidence": policy.regression.confidence,
         "resamples": draws,
         "agreement": agreement,
         "disagreements": int((~agree).sum()),
         "examples": examples,
-        "gated": list(policy.gated_metrics(task)),
+        "gated": list(gated),
     }
     return report, verdict
+
+
+def _delta(d: gate.MetricDelta) -> dict[str, Any]:
+    out = {k: v for k, v in asdict(d).items() if k != "higher"}
+    return {**out, "higher_is_better": d.higher_is_better}
+
+
+def _resampled(
+    info: MetricInfo, outputs: np.ndarray, target: np.ndarray
+) -> Callable[[np.ndarray], float]:
+    def value(idx: np.ndarray) -> float:
+        got, _problem = info.measure(outputs[idx], target[idx])
+        return math.nan if got is None else got
+
+    return value
 
 
 def int8_tradeoff(

@@ -12,12 +12,18 @@ from typing import Any
 
 import numpy as np
 
-from baton.core.gate import MetricDelta
+from baton.core.gate import Directions, MetricDelta
+from baton.evaluate.ranking import (
+    RECALL_AT,
+    TOP_K,
+    neighbour_ranks,
+    recall_at,
+    reciprocal,
+    top_k_hits,
+)
 
 Resampled = dict[str, Callable[[np.ndarray], float]]
 ECE_BINS = 15
-RECALL_K = 5
-RECALL_MAX_ROWS = 5000  # recall@k compares all pairs: bounded to keep memory and time small
 
 
 def predicted_classes(proba: np.ndarray) -> np.ndarray:
@@ -45,8 +51,9 @@ def expected_calibration_error(y: np.ndarray, proba: np.ndarray, bins: int = ECE
 def classification(
     y: np.ndarray, proba: np.ndarray, classes: int, labels: list[str] | None, probabilities: bool
 ) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class recall, confusion matrix; log loss and calibration
-    only when the outputs really are probabilities."""
+    """Accuracy, top-k accuracy (k below the number of classes), macro-F1, per-class
+    recall, confusion matrix; log loss and calibration only when the outputs really are
+    probabilities."""
     from sklearn.metrics import (
         accuracy_score,
         confusion_matrix,
@@ -61,6 +68,7 @@ def classification(
     recall = recall_score(y, pred, labels=every, average=None, zero_division=0)
     out: dict[str, Any] = {
         "accuracy": float(accuracy_score(y, pred)),
+        **{f"top_{k}_accuracy": float(top_k_hits(y, proba, k).mean()) for k in top_ks(classes)},
         "macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),
         "log_loss": None,
         "ece": None,
@@ -96,10 +104,16 @@ def embedding(
     if reference is not None:
         out["mean_cosine"] = float(_row_cosine(emb, reference).mean())
     if labels is not None:
-        hits = _recall_hits(emb, labels)
-        out["recall_at_k"] = float(hits.mean()) if hits.size else None
-        out["recall_k"] = RECALL_K
+        ranks = neighbour_ranks(emb, labels)
+        for k in RECALL_AT:
+            out[f"recall_at_{k}"] = float(recall_at(ranks, k).mean()) if ranks.size else None
+        out["mrr"] = float(reciprocal(ranks).mean()) if ranks.size else None
     return out
+
+
+def top_ks(classes: int) -> tuple[int, ...]:
+    """The k of the top-k accuracies worth reporting: with k classes or fewer it is 1."""
+    return tuple(k for k in TOP_K if k < classes)
 
 
 def generic(outputs: np.ndarray, reference: np.ndarray | None) -> dict[str, Any]:
@@ -127,6 +141,8 @@ def resampled_metrics(
         correct = (pred == y).astype(np.float64)
         fns["accuracy"] = lambda idx: float(correct[idx].mean())
         fns["macro_f1"] = lambda idx: macro_f1(y[idx], pred[idx], classes)
+        for k in top_ks(classes):
+            fns[f"top_{k}_accuracy"] = _mean_of(top_k_hits(y, outputs, k))
         if probabilities:
             nll = -np.log(np.clip(outputs[np.arange(len(y)), y].astype(np.float64), 1e-15, 1))
             fns["log_loss"] = lambda idx: float(nll[idx].mean())
@@ -142,9 +158,11 @@ def resampled_metrics(
             cos = _row_cosine(outputs, reference)
             fns["mean_cosine"] = lambda idx: float(cos[idx].mean())
         if y is not None:
-            hits = _recall_hits(outputs, y)
-            if hits.size:
-                fns["recall_at_k"] = lambda idx: float(hits[idx[idx < len(hits)]].mean())
+            ranks = neighbour_ranks(outputs, y)
+            if ranks.size:  # ranks cover the first rows only: resample those among them
+                for k in RECALL_AT:
+                    fns[f"recall_at_{k}"] = _mean_of(recall_at(ranks, k))
+                fns["mrr"] = _mean_of(reciprocal(ranks))
     elif reference is not None:
         diff = np.abs(_as_2d(outputs).astype(np.float64) - _as_2d(reference)).mean(axis=1)
         fns["mean_abs_diff"] = lambda idx: float(diff[idx].mean())
@@ -169,6 +187,7 @@ def paired_deltas(
     resamples: int,
     confidence: float,
     seed: int = 0,
+    directions: Directions | None = None,
 ) -> list[MetricDelta]:
     """Candidate minus baseline on the *same* resampled rows: the pairing cancels the
     difficulty of the rows, so the interval is as narrow as the data allows."""
@@ -190,7 +209,8 @@ def paired_deltas(
             if finite.size
             else (float("nan"), float("nan"))
         )
-        out.append(MetricDelta(name, cand, base, cand - base, low, high))
+        higher = (directions or {}).get(name)
+        out.append(MetricDelta(name, cand, base, cand - base, low, high, higher))
     return out
 
 
@@ -214,6 +234,11 @@ def r2(truth: np.ndarray, err: np.ndarray) -> float:
     return float(score.mean())
 
 
+def _mean_of(per_row: np.ndarray) -> Callable[[np.ndarray], float]:
+    """A resampled mean of per-row values that may cover only the first rows."""
+    return lambda idx: float(per_row[idx[idx < len(per_row)]].mean())
+
+
 def _as_2d(values: np.ndarray) -> np.ndarray:
     return values.reshape(len(values), -1)
 
@@ -223,19 +248,3 @@ def _row_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(a2, axis=1) * np.linalg.norm(b2, axis=1)
     dots = (a2 * b2).sum(axis=1)
     return np.asarray(np.divide(dots, norms, out=np.zeros(len(a2)), where=norms > 0))
-
-
-def _recall_hits(emb: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """1 where one of a row's k nearest neighbours (cosine, itself excluded) shares its
-    label; over the first RECALL_MAX_ROWS rows."""
-    from sklearn.metrics.pairwise import cosine_similarity
-
-    n = min(len(emb), RECALL_MAX_ROWS)
-    if n < 2:
-        return np.zeros(0)
-    k = min(RECALL_K, n - 1)
-    sim = cosine_similarity(_as_2d(emb[:n]).astype(np.float64))
-    np.fill_diagonal(sim, -np.inf)
-    neighbours = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-    own = labels[:n]
-    return np.asarray((own[neighbours] == own[:, None]).any(axis=1), dtype=np.float64)

@@ -8,10 +8,12 @@ import yaml
 
 from baton.core.policy import Policy, parse_policy
 from baton.errors import BadInput
+from baton.evaluate.catalogue import packaged_names
 
 
 def load_policy(path: Path | None) -> Policy:
-    """The policy in ``path``, or the built-in defaults when no file is named."""
+    """The policy in ``path``, or the built-in defaults when no file is named. Metrics
+    that installed packages add (``baton.metrics`` entry points) may be gated too."""
     if path is None:
         return Policy()
     if not path.is_file():
@@ -24,4 +26,4 @@ def load_policy(path: Path | None) -> Policy:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise BadInput(f"policy file {path.name} is not valid YAML ({first})") from None
-    return parse_policy(data, source=path.name)
+    return parse_policy(data, source=path.name, extra=packaged_names())

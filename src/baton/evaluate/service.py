@@ -22,7 +22,9 @@ from baton.core.policy import Policy
 from baton.core.refs import Ref
 from baton.core.serving_config import ServingConfig
 from baton.errors import BadInput, NotFound
+from baton.evaluate import catalogue as metric_catalogue
 from baton.evaluate import metrics
+from baton.evaluate.catalogue import Catalogue
 from baton.evaluate.compare import compare, int8_tradeoff
 from baton.evaluate.datasets import EvalData
 from baton.evaluate.drift_reference import drift_reference
@@ -104,6 +106,10 @@ def evaluate(
     baseline = _baseline(store, candidate, against)
     if baseline is not None:
         _check_same_inputs(candidate, manifest, baseline)
+    known = metric_catalogue.load(policy.regression.higher_is_better)
+    metric_catalogue.check_gated(
+        known, manifest.task.value, policy.gated_metrics(manifest.task.value)
+    )
     eval_file = candidate.file("eval_data")
     data_path = store.artifacts.verified_path(eval_file.sha256)
     task = manifest.task.value
@@ -142,6 +148,7 @@ def evaluate(
                 batch_size or batch_rows(manifest.signature),
                 Path(tmp),
                 cpus,
+                known,
             )
         except ModelCrashed as exc:
             report = {
@@ -191,6 +198,7 @@ def _run(
     batch_size: int,
     tmp: Path,
     cpus: int | None,
+    known: Catalogue,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     task = manifest.task.value
     plan = plan_for(mode, cpus or policy.performance.max_cores or _cpus())
@@ -199,7 +207,7 @@ def _run(
     sessions = {"candidate": open_session(model_path, label="candidate")}
     if baseline_path is not None:
         sessions["baseline"] = open_session(baseline_path, label=f"baseline {baseline.ref}")  # type: ignore[union-attr]
-    notes: list[str] = []
+    notes: list[str] = list(known.problems)
     int8_path = tmp / "int8.onnx"
     if "int8" in plan.precisions:
         problem = quantize_int8(model_path, int8_path)
@@ -225,16 +233,25 @@ def _run(
         m: task == "classification" and metrics.looks_like_probabilities(o, tol)
         for m, o in outputs.items()
     }
-    scores = {
-        m: quality(task, run.target, o, reference, classes, manifest.labels, probabilities[m])
-        for m, o in outputs.items()
-    }
+    packaged = known.packaged(task)
+    scores: dict[str, dict[str, Any]] = {}
+    for m, o in outputs.items():
+        scores[m], problems = quality(
+            task, run.target, o, reference, classes, manifest.labels, probabilities[m], packaged
+        )
+        notes.extend(f"{m}: {p}" for p in problems if f"{m}: {p}" not in notes)
+    directions = known.directions()
 
     checks: dict[str, gate.Verdict] = {}
     scalars = {
         k: v for k, v in scores["candidate"].items() if isinstance(v, float | int) or v is None
     }
-    checks["parity"] = gate.parity(scalars, manifest.eval.claimed, manifest.eval.tolerance)  # type: ignore[union-attr]
+    checks["parity"] = gate.parity(
+        scalars,
+        manifest.eval.claimed,  # type: ignore[union-attr]
+        manifest.eval.tolerance,  # type: ignore[union-attr]
+        directions,
+    )
 
     regression_report: dict[str, Any] | None = None
     if baseline is not None:
@@ -249,6 +266,7 @@ def _run(
             policy,
             plan.bootstrap,
             manifest.labels,
+            known,
         )
     else:
         checks["regression"] = gate.skipped("no baseline: no @production version and no --against")
@@ -316,6 +334,7 @@ def _run(
         "checks": {name: _verdict(v) for name, v in checks.items()},
         "metrics": scores["candidate"],
         "baseline_metrics": scores.get("baseline"),
+        "directions": {k: directions.get(k) for k in scalars},
         "claimed": manifest.eval.claimed,  # type: ignore[union-attr]
         "tolerance": manifest.eval.tolerance,  # type: ignore[union-attr]
         "slo": manifest.slo.model_dump(exclude_none=True) if manifest.slo else None,
