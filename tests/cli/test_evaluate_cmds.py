@@ -25,6 +25,10 @@ def test_evaluate_passes_then_report_renders_json_and_html(
     assert result.returncode == 0, result.stderr
     assert "digits-classifier:1  passed" in result.stdout
     assert "recommended: fp32" in result.stdout
+    recommended = result.stdout[result.stdout.index("recommended: ") :]
+    assert "rows/s in-process" in recommended and "req/s" not in recommended
+    assert "rows/s in-process" in result.stdout.split("performance")[1].split("\n")[0]
+    assert "lowest recall per class: " in result.stdout
     assert "baton report digits-classifier:1 --html" in result.stdout
 
     html = tmp_path / "r.html"

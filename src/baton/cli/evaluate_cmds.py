@@ -136,7 +136,7 @@ def report(
 
 
 def print_summary(record: EvaluationRecord) -> None:
-    from baton.evaluate.report import metric_rows, summary_rows
+    from baton.evaluate.report import metric_rows, summary_rows, throughput_text
 
     r = record.report
     colour = "green" if record.passed else "red"
@@ -153,24 +153,35 @@ def print_summary(record: EvaluationRecord) -> None:
         style = {"passed": "green", "failed": "red"}.get(status, "dim")
         checks.add_row(name, f"[{style}]{status}[/]", reasons)
     console.print(checks)
-    quality = Table("metric", "this version", "baseline", "claimed", title="quality")
+    quality = Table("metric", "better", "this version", "baseline", "claimed", title="quality")
     for row in metric_rows(r):
         quality.add_row(*row)
     if quality.row_count:
         console.print(quality)
+    _lowest_recall(r.get("metrics") or {})
     rec = r.get("recommended")
     if rec:
         console.print(
             f"recommended: {rec['precision']} on {rec['provider']}, {rec['cores']} core(s), "
             f"{rec['intra_op_threads']} thread(s), batch up to {rec['max_batch_size']}, "
-            f"optimisation {rec['graph_optimization']}: {rec['throughput_rps']:.0f} req/s "
-            f"({rec['throughput_rps'] / rec['cores']:.0f} per core, in-process), "
-            f"p99 {rec['p99_latency_ms']:.2f} ms"
+            f"optimisation {rec['graph_optimization']}: {throughput_text(rec)}, "
+            f"p99 {rec['p99_latency_ms']:.2f} ms as served",
+            highlight=False,
         )
     elif r.get("profile"):
         console.print("[red]recommended: none[/] (no profiled configuration meets the SLO)")
     if r.get("int8"):
         console.print(f"int8: {r['int8']['reason']}")
+
+
+def _lowest_recall(metrics: dict[str, Any], shown: int = 3) -> None:
+    """The classes the model finds hardest (all of them are in the HTML report)."""
+    recall = metrics.get("per_class_recall") or {}
+    if len(recall) < 2:
+        return
+    worst = sorted(recall.items(), key=lambda kv: kv[1])[:shown]
+    listed = ", ".join(f"{name} {value:.3f}" for name, value in worst)
+    console.print(f"lowest recall per class: {listed} (every class: --html)", highlight=False)
 
 
 def _failure_line(record: EvaluationRecord) -> str:

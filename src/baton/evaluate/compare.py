@@ -47,11 +47,7 @@ def compare(
         for m in ("candidate", "baseline")
     }
     if catalogue is not None and target is not None:
-        for info in catalogue.packaged(task):
-            if info.name in gated:
-                for m, fn in fns.items():
-                    fn[info.name] = _resampled(info, outputs[m], target)
-    directions = catalogue.directions() if catalogue else dict(HIGHER_IS_BETTER)
+        _add_packaged(fns, catalogue, task, gated, outputs, target)
     draws = metrics.bootstrap_draws(min(resamples, policy.regression.bootstrap), len(cand))
     deltas = metrics.paired_deltas(
         fns["candidate"],
@@ -59,7 +55,7 @@ def compare(
         len(cand),
         resamples=draws,
         confidence=policy.regression.confidence,
-        directions=directions,
+        directions=catalogue.directions() if catalogue else dict(HIGHER_IS_BETTER),
     )
     if task == "classification":
         pc, pb = metrics.predicted_classes(cand), metrics.predicted_classes(base)
@@ -74,23 +70,7 @@ def compare(
     order = np.argsort(-np.where(agree, -1.0, distance), kind="stable")
     shown = [int(i) for i in order[: policy.regression.examples] if not agree[i]]
     names = labels or [str(i) for i in range(classes)]
-    examples = []
-    for i in shown:
-        item: dict[str, Any] = {"row": i, "distance": float(distance[i])}
-        if target is not None:
-            truth = target[i]
-            item["truth"] = (
-                names[int(truth)] if task == "classification" else np.asarray(truth).tolist()
-            )
-        if task == "classification":
-            item["candidate"] = names[int(pc[i])]
-            item["candidate_confidence"] = float(np.nan_to_num(cand[i, pc[i]]))
-            item["baseline"] = names[int(pb[i])]
-            item["baseline_confidence"] = float(np.nan_to_num(base[i, pb[i]]))
-        else:  # the first few values of each, enough to see the difference
-            item["candidate"] = np.asarray(cand[i]).reshape(-1)[:4].tolist()
-            item["baseline"] = np.asarray(base[i]).reshape(-1)[:4].tolist()
-        examples.append(item)
+    examples = [_example(i, task, target, cand, base, distance, names) for i in shown]
     verdict = gate.regression(deltas, gated, policy.regression, agreement)
     report = {
         "deltas": [_delta(d) for d in deltas],
@@ -102,6 +82,51 @@ def compare(
         "gated": list(gated),
     }
     return report, verdict
+
+
+def _example(
+    i: int,
+    task: str,
+    target: np.ndarray | None,
+    cand: np.ndarray,
+    base: np.ndarray,
+    distance: np.ndarray,
+    names: list[str],
+) -> dict[str, Any]:
+    """One row where the two versions disagree, as the report shows it."""
+    item: dict[str, Any] = {"row": i, "distance": float(distance[i])}
+    if target is not None:
+        truth = target[i]
+        item["truth"] = (
+            names[int(truth)] if task == "classification" else np.asarray(truth).tolist()
+        )
+    if task == "classification":
+        pc, pb = (
+            metrics.predicted_classes(cand[i : i + 1])[0],
+            metrics.predicted_classes(base[i : i + 1])[0],
+        )
+        item["candidate"] = names[int(pc)]
+        item["candidate_confidence"] = float(np.nan_to_num(cand[i, pc]))
+        item["baseline"] = names[int(pb)]
+        item["baseline_confidence"] = float(np.nan_to_num(base[i, pb]))
+    else:  # the first few values of each, enough to see the difference
+        item["candidate"] = np.asarray(cand[i]).reshape(-1)[:4].tolist()
+        item["baseline"] = np.asarray(base[i]).reshape(-1)[:4].tolist()
+    return item
+
+
+def _add_packaged(
+    fns: dict[str, metrics.Resampled],
+    catalogue: Catalogue,
+    task: str,
+    gated: tuple[str, ...],
+    outputs: dict[str, np.ndarray],
+    target: np.ndarray,
+) -> None:
+    for info in catalogue.packaged(task):
+        if info.name in gated:
+            for m, fn in fns.items():
+                fn[info.name] = _resampled(info, outputs[m], target)
 
 
 def _delta(d: gate.MetricDelta) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
+from baton.core.policy import HIGHER_IS_BETTER, canonical
+from baton.evaluate import charts
 from baton.store.evaluations import EvaluationRecord
 
 _TEMPLATE = """<!doctype html>
@@ -40,9 +42,9 @@ small{color:#666}
 <td>{% for reason in c.reasons %}{{ reason }}<br>{% endfor %}</td></tr>{% endfor %}
 </table>
 {% if metric_rows %}<h2>Quality</h2>
-<table><tr><th>metric</th><th>this version</th><th>baseline</th><th>claimed</th></tr>
-{% for m in metric_rows %}<tr><td>{{ m[0] }}</td><td>{{ m[1] }}</td><td>{{ m[2] }}</td>
-<td>{{ m[3] }}</td></tr>{% endfor %}</table>{% endif %}
+<table><tr><th>metric</th><th>better</th><th>this version</th><th>baseline</th><th>claimed</th>
+</tr>{% for m in metric_rows %}<tr>{% for cell in m %}<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}</table>{% endif %}
 {% for fig in figures %}<div>{{ fig | safe }}</div>{% endfor %}
 {% if r.regression and r.regression.examples %}<h2>Where the two versions disagree most</h2>
 <p>{{ r.regression.disagreements }} rows disagree
@@ -52,8 +54,8 @@ small{color:#666}
 {% endfor %}</tr>{% endfor %}</table>{% endif %}
 {% if r.int8 %}<h2>int8 dynamic quantisation</h2><p>{{ r.int8.reason }}</p>{% endif %}
 {% if r.recommended %}<h2>Recommended serving configuration</h2>
-<table>{% for k, v in r.recommended.items() %}<tr><th>{{ k }}</th><td>{{ fmt(v) }}</td></tr>
-{% endfor %}<tr><th>throughput per core</th><td>{{ per_core }}</td></tr></table>
+<table>{% for k, v in recommended %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}
+</table>
 <p><small>{{ r.profile.basis }}</small></p>
 {% elif r.profile %}<h2>Recommended serving configuration</h2>
 <p class="failed">none: no profiled configuration meets the SLO</p>{% endif %}
@@ -63,7 +65,7 @@ small{color:#666}
 {% endfor %}; size {% for k, v in r.profile.size_bytes.items() %}{{ k }} {{ v }} B {% endfor %}
 </small></p>
 <table><tr><th>configuration</th><th>batch</th><th>concurrency</th><th>cores</th>
-<th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>rows/s</th></tr>
+<th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>rows/s in-process</th></tr>
 {% for p in r.profile.points %}<tr><td>{{ p.config }}</td><td>{{ p.batch_size }}</td>
 <td>{{ p.concurrency }}</td><td>{{ p.cores }}</td><td>{{ "%.3f" | format(p.p50_ms) }}</td>
 <td>{{ "%.3f" | format(p.p95_ms) }}</td><td>{{ "%.3f" | format(p.p99_ms) }}</td>
@@ -89,16 +91,64 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     ]
 
 
-def metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """(metric, this version, baseline, claimed) for every scalar metric."""
+def metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """(metric, which way is better, this version, baseline, claimed) for every scalar
+    metric; a claim under an older name (recall_at_k) sits beside the metric it means."""
     mine = report.get("metrics") or {}
     base = report.get("baseline_metrics") or {}
-    claimed = report.get("claimed") or {}
+    claimed = {canonical(k): v for k, v in (report.get("claimed") or {}).items()}
+    directions = {**HIGHER_IS_BETTER, **(report.get("directions") or {})}
+    better = {True: "higher", False: "lower", None: "?"}
     rows = []
     for name, value in mine.items():
         if isinstance(value, dict | list) or name in ("labels", "recall_k"):
             continue
-        rows.append((name, fmt(value), fmt(base.get(name)), fmt(claimed.get(name))))
+        way = better[directions.get(name)]
+        rows.append((name, way, fmt(value), fmt(base.get(name)), fmt(claimed.get(name))))
+    return rows
+
+
+def throughput_text(config: dict[str, Any]) -> str:
+    """The recommended configuration's throughput, said the same way everywhere: rows per
+    second measured in-process (the server's own HTTP cost comes on top)."""
+    rate, cores = config.get("throughput_rps"), config.get("cores")
+    if not rate:
+        return "not measured"
+    per_core = f" ({rate / cores:,.0f} per core)" if cores and cores > 1 else " on one core"
+    return f"{rate:,.0f} rows/s in-process{per_core}"
+
+
+def recommended_rows(config: dict[str, Any], int8: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The recommended serving configuration as a person reads it, not as keys."""
+    gpu = config.get("gpus") or 0
+    precision = config.get("precision", "fp32")
+    if precision == "int8":
+        precision = "int8 (dynamic quantisation)" + (f": {int8['reason']}" if int8 else "")
+    rows = [
+        ("precision", precision),
+        ("runs on", f"{'GPU' if gpu else 'CPU'}, ONNX Runtime {config.get('provider')}"),
+        ("one replica", f"{config.get('cores')} CPU core(s)" + (f", {gpu} GPU(s)" if gpu else "")),
+        (
+            "threads",
+            f"{config.get('intra_op_threads')} intra-op, {config.get('inter_op_threads')} inter-op",
+        ),
+        (
+            "batching",
+            f"up to {config.get('max_batch_size')} queued requests per model call, "
+            f"waiting at most {fmt(config.get('max_queue_delay_ms'))} ms to fill one",
+        ),
+        ("graph optimisation", str(config.get("graph_optimization"))),
+        (
+            "latency as served",
+            f"p50 {fmt(config.get('p50_latency_ms'))} ms, "
+            f"p99 {fmt(config.get('p99_latency_ms'))} ms",
+        ),
+        ("throughput", throughput_text(config)),
+    ]
+    if config.get("memory_bytes") is not None:
+        rows.append(("memory", f"{config['memory_bytes'] / 2**20:.1f} MiB more resident"))
+    sha = config.get("model_sha256")
+    rows.append(("model file", f"int8 copy, sha256 {sha[:12]}" if sha else "the registered model"))
     return rows
 
 
@@ -109,12 +159,7 @@ def render_html(record: EvaluationRecord) -> str:
     r = record.report
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     template = env.from_string(_TEMPLATE)
-    recommended = r.get("recommended") or {}
-    per_core = (
-        f"{recommended['throughput_rps'] / recommended['cores']:.0f} req/s"
-        if recommended.get("throughput_rps") and recommended.get("cores")
-        else "-"
-    )
+    recommended = recommended_rows(r["recommended"], r.get("int8")) if r.get("recommended") else []
     return template.render(
         r=r,
         status=record.status,
@@ -123,7 +168,7 @@ def render_html(record: EvaluationRecord) -> str:
         plotly_js=plotly.offline.get_plotlyjs(),
         figures=[_html(f) for f in _figures(r)],
         metric_rows=metric_rows(r),
-        per_core=per_core,
+        recommended=recommended,
         notes=[*(r.get("notes") or []), *((r.get("profile") or {}).get("notes") or [])],
         fmt=fmt,
     )
@@ -137,91 +182,14 @@ def _figures(r: dict[str, Any]) -> list[Any]:
     figures = []
     profile = r.get("profile")
     if profile and profile.get("points"):
-        figures.append(_latency_throughput(profile["points"], r.get("slo") or {}))
+        figures.append(charts.latency_throughput(profile, r.get("slo") or {}))
     metrics = r.get("metrics") or {}
+    if metrics.get("per_class_recall"):
+        base = (r.get("baseline_metrics") or {}).get("per_class_recall")
+        figures.append(charts.per_class_recall(metrics["per_class_recall"], base))
     if metrics.get("confusion_matrix"):
-        figures.append(_confusion(metrics["confusion_matrix"], metrics.get("labels")))
+        figures.append(charts.confusion(metrics["confusion_matrix"], metrics.get("labels")))
     regression = r.get("regression")
     if regression and regression.get("deltas"):
-        figures.append(_deltas(regression))
+        figures.append(charts.deltas(regression))
     return figures
-
-
-def _latency_throughput(points: list[dict[str, Any]], slo: dict[str, Any]) -> Any:
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for p in points:
-        groups.setdefault(f"{p['config']} x{p['concurrency']}", []).append(p)
-    for name, group in groups.items():
-        group = sorted(group, key=lambda p: p["batch_size"])
-        fig.add_trace(
-            go.Scatter(
-                x=[p["throughput_rps"] for p in group],
-                y=[p["served_p99_ms"] for p in group],
-                mode="lines+markers",
-                name=name,
-                text=[f"batch {p['batch_size']}, {p['cores']} core(s)" for p in group],
-                hovertemplate="%{text}<br>%{x:.0f} rows/s<br>p99 %{y:.3f} ms",
-            )
-        )
-    if slo.get("p99_latency_ms"):
-        fig.add_hline(y=slo["p99_latency_ms"], line_dash="dash", annotation_text="SLO p99")
-    if slo.get("min_throughput_rps"):
-        fig.add_vline(x=slo["min_throughput_rps"], line_dash="dash", annotation_text="SLO rps")
-    fig.update_layout(
-        title="Latency and throughput per configuration (p99 as served, rows/s in-process)",
-        xaxis_title="throughput (rows/s)",
-        yaxis_title="p99 latency (ms)",
-        xaxis_type="log",
-        yaxis_type="log",
-        height=480,
-    )
-    return fig
-
-
-def _confusion(matrix: list[list[int]], labels: list[str] | None) -> Any:
-    import plotly.graph_objects as go
-
-    names = labels or [str(i) for i in range(len(matrix))]
-    fig = go.Figure(go.Heatmap(z=matrix, x=names, y=names, colorscale="Blues", texttemplate="%{z}"))
-    fig.update_layout(
-        title="Confusion matrix",
-        xaxis_title="predicted",
-        yaxis_title="true",
-        yaxis_autorange="reversed",
-        height=480,
-        width=560,
-    )
-    return fig
-
-
-def _deltas(regression: dict[str, Any]) -> Any:
-    import plotly.graph_objects as go
-
-    deltas = [
-        d for d in regression["deltas"] if None not in (d.get("delta"), d.get("low"), d.get("high"))
-    ]
-    level = round(100 * regression.get("confidence", 0.95))
-    fig = go.Figure(
-        go.Scatter(
-            x=[d["delta"] for d in deltas],
-            y=[d["name"] for d in deltas],
-            mode="markers",
-            marker={"size": 10},
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": [d["high"] - d["delta"] for d in deltas],
-                "arrayminus": [d["delta"] - d["low"] for d in deltas],
-            },
-        )
-    )
-    fig.add_vline(x=0, line_color="#888")
-    fig.update_layout(
-        title=f"This version minus the baseline, with {level}% bootstrap intervals",
-        xaxis_title="difference",
-        height=120 + 60 * len(deltas),
-    )
-    return fig

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -11,7 +10,6 @@ from baton.core.manifest import Manifest, Task
 from baton.core.signature import TensorSpec
 from baton.errors import BadInput
 from baton.evaluate import metrics
-from baton.evaluate.catalogue import MetricInfo
 from baton.store.registry import VersionInfo
 
 MAX_CONFUSION_CLASSES = 100  # a bigger matrix is not stored in the report
@@ -54,28 +52,9 @@ def quality(
     classes: int,
     labels: list[str] | None,
     probabilities: bool,
-    packaged: Sequence[MetricInfo] = (),
-) -> tuple[dict[str, Any], list[str]]:
-    """The task's metrics for one model's outputs, then the metrics packages add; with
-    notes on any packaged metric that could not be measured."""
-    out = _built_in(task, target, outputs, reference, classes, labels, probabilities)
-    notes: list[str] = []
-    for info in packaged:
-        out[info.name], problem = info.measure(outputs, target)
-        if problem:
-            notes.append(problem)
-    return out, notes
-
-
-def _built_in(
-    task: str,
-    target: np.ndarray | None,
-    outputs: np.ndarray,
-    reference: np.ndarray | None,
-    classes: int,
-    labels: list[str] | None,
-    probabilities: bool,
 ) -> dict[str, Any]:
+    """The task's built-in metrics for one model's outputs (packages' metrics are added by
+    the service, from the catalogue)."""
     if task == "classification" and target is not None:
         out = metrics.classification(target, outputs, classes, labels, probabilities)
         if classes > MAX_CONFUSION_CLASSES:

@@ -233,13 +233,11 @@ def _run(
         m: task == "classification" and metrics.looks_like_probabilities(o, tol)
         for m, o in outputs.items()
     }
-    packaged = known.packaged(task)
-    scores: dict[str, dict[str, Any]] = {}
-    for m, o in outputs.items():
-        scores[m], problems = quality(
-            task, run.target, o, reference, classes, manifest.labels, probabilities[m], packaged
-        )
-        notes.extend(f"{m}: {p}" for p in problems if f"{m}: {p}" not in notes)
+    scores = {
+        m: quality(task, run.target, o, reference, classes, manifest.labels, probabilities[m])
+        for m, o in outputs.items()
+    }
+    notes += _packaged_scores(scores, known, task, outputs, run.target)
     directions = known.directions()
 
     checks: dict[str, gate.Verdict] = {}
@@ -348,6 +346,23 @@ def _run(
         "drift_reference": drift_reference(manifest, data, run.outputs["candidate"]),
     }
     return _json_safe(report), (recommended.model_dump(mode="json") if recommended else None)
+
+
+def _packaged_scores(
+    scores: dict[str, dict[str, Any]],
+    known: Catalogue,
+    task: str,
+    outputs: dict[str, np.ndarray],
+    target: np.ndarray | None,
+) -> list[str]:
+    """Add the metrics installed packages provide to each model's scores; say what failed."""
+    notes: list[str] = []
+    for info in known.packaged(task):
+        for m, o in outputs.items():
+            scores[m][info.name], problem = info.measure(o, target)
+            if problem and m == "candidate":
+                notes.append(problem)
+    return notes
 
 
 def _profile_report(measured: Profile, best: Point | None, closest: Point | None) -> dict[str, Any]:
