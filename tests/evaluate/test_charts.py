@@ -83,6 +83,8 @@ def test_each_difference_has_its_own_scale_and_its_better_side() -> None:
              "candidate": 0.98, "baseline": 0.978, "higher_is_better": True},
             {"name": "log_loss", "delta": 0.05, "low": -0.09, "high": 0.2,
              "candidate": 0.1, "baseline": 0.05, "higher_is_better": False},
+            {"name": "top_5_accuracy", "delta": 0.0, "low": 0.0, "high": 0.0,
+             "candidate": 1.0, "baseline": 1.0, "higher_is_better": True},
             {"name": "ece", "delta": None, "low": None, "high": None,
              "candidate": 0.1, "baseline": None, "higher_is_better": False},
         ],
@@ -92,10 +94,12 @@ def test_each_difference_has_its_own_scale_and_its_better_side() -> None:
     assert titles == [
         "<b>accuracy</b>: higher is better · gated",
         "<b>log_loss</b>: lower is better",
+        "<b>top_5_accuracy</b>: higher is better",
     ]
     assert fig.layout.xaxis.range != fig.layout.xaxis2.range  # not one shared difference axis
+    assert fig.layout.xaxis3.range[1] >= 1e-3  # no difference at all: still a readable scale
     shaded = [s for s in fig.layout.shapes if s.type == "rect"]
-    assert [math.copysign(1, s.x1) for s in shaded] == [1.0, -1.0]
+    assert [math.copysign(1, s.x1) for s in shaded] == [1.0, -1.0, 1.0]
     assert "90% bootstrap" in fig.layout.title.text
 
 

@@ -244,7 +244,9 @@ def deltas(regression: dict[str, Any]) -> Any:
 def _delta_panel(fig: Any, d: dict[str, Any], row: int) -> None:
     import plotly.graph_objects as go
 
-    reach = max(abs(d["low"]), abs(d["high"]), abs(d["delta"]), 1e-9) * 1.3
+    # an identical metric (top-5 accuracy of 1 on both) keeps a readable scale, not ±1e-9
+    floor = 1e-3 * max(abs(d.get("candidate") or 0), abs(d.get("baseline") or 0), 1.0)
+    reach = max(abs(d["low"]), abs(d["high"]), abs(d["delta"]), floor) * 1.3
     better = reach if d.get("higher_is_better", True) else -reach
     fig.add_trace(
         go.Scatter(
