@@ -8,7 +8,7 @@ from rich.progress import Progress
 from baton.cli.output import console, human_bytes, print_json
 from baton.cli.state import state
 from baton.config import grace_seconds
-from baton.errors import BadInput, Corrupt
+from baton.errors import BadInput, Corrupt, Unavailable
 from baton.store.gc import Leftovers, collect, find_leftovers
 
 JSON = typer.Option(False, "--json", help="print JSON for scripts")
@@ -77,21 +77,26 @@ def gc(
                 "removed_orphans": result.removed_orphans,
                 "removed_temporary": result.removed_temporary,
                 "freed_bytes": result.freed_bytes,
+                "failed": result.failed,
             }
         )
-        return
-    if dry_run:
+    elif dry_run:
         for e in found.orphans:
             console.print(f"would remove {e.name}  {human_bytes(e.size)}  (no record names it)")
         for e in found.temporary:
             console.print(f"would remove .tmp/{e.name}  {human_bytes(e.size)}  (left by a kill)")
         console.print(f"would free {human_bytes(found.bytes)}; kept {found.young} recent file(s)")
-        return
-    console.print(
-        f"removed {len(result.removed_orphans)} unreferenced and "
-        f"{len(result.removed_temporary)} temporary file(s), freed "
-        f"{human_bytes(result.freed_bytes)}; kept {found.young} recent file(s)"
-    )
+    else:
+        console.print(
+            f"removed {len(result.removed_orphans)} unreferenced and "
+            f"{len(result.removed_temporary)} temporary file(s), freed "
+            f"{human_bytes(result.freed_bytes)}; kept {found.young} recent file(s)"
+        )
+    if result.failed:
+        raise Unavailable(
+            f"could not remove {len(result.failed)} file(s), e.g. {result.failed[0]}: "
+            "run `baton gc` as a user who may write to the artifact folder"
+        )
 
 
 def _grace(option: str | None, setting: str) -> float:

@@ -216,7 +216,7 @@ class ArtifactStore:
         if moved and moved[1] in referenced:
             self._put_back(path, self.path_for(moved[1]))
         elif path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
+            shutil.rmtree(path, onerror=_unless_gone)
         else:
             path.unlink(missing_ok=True)
 
@@ -253,6 +253,13 @@ class ArtifactStore:
         except FileNotFoundError:
             return  # someone else put it back or cleared it already
         aside.unlink(missing_ok=True)
+
+
+def _unless_gone(
+    func: object, path: str, info: tuple[type[BaseException], BaseException, object]
+) -> None:
+    if not issubclass(info[0], FileNotFoundError):  # another gc may be clearing it too
+        raise info[1]
 
 
 def _private(path: str, flags: int) -> int:

@@ -53,6 +53,7 @@ class Collected:
     removed_temporary: list[str]
     freed_bytes: int
     dry_run: bool
+    failed: list[str] = field(default_factory=list)  # what could not be removed, and why
 
 
 def find_leftovers(store: Store, grace_s: float, now: float | None = None) -> Leftovers:
@@ -79,22 +80,44 @@ def collect(
     found = find_leftovers(store, grace_s, now)
     if dry_run:
         return Collected(found, [], [], 0, dry_run=True)
-    cutoff_ns = int((now - grace_s) * 1e9)
-    removed = [
-        e for e in found.orphans if store.artifacts.discard(e.name, _younger_than(cutoff_ns))
-    ]
-    for entry in found.temporary:
-        store.artifacts.remove_temporary(entry.name, found.referenced)
+    failed: list[str] = []
+    removed = _remove_orphans(store, found.orphans, int((now - grace_s) * 1e9), failed)
+    cleared = _clear_temporary(store, found, failed)
     result = Collected(
         found,
         [e.name for e in removed],
-        [e.name for e in found.temporary],
-        sum(e.size for e in removed + found.temporary),
+        [e.name for e in cleared],
+        sum(e.size for e in removed + cleared),
         dry_run=False,
+        failed=failed,
     )
-    if removed or found.temporary:
+    if removed or cleared:
         _audit(store, actor, result)
     return result
+
+
+def _remove_orphans(
+    store: Store, orphans: list[Entry], cutoff_ns: int, failed: list[str]
+) -> list[Entry]:
+    removed = []
+    for entry in orphans:
+        try:
+            if store.artifacts.discard(entry.name, _younger_than(cutoff_ns)):
+                removed.append(entry)
+        except OSError as exc:
+            failed.append(f"{entry.name[:12]} ({exc.strerror})")
+    return removed
+
+
+def _clear_temporary(store: Store, found: Leftovers, failed: list[str]) -> list[Entry]:
+    cleared = []
+    for entry in found.temporary:
+        try:
+            store.artifacts.remove_temporary(entry.name, found.referenced)
+            cleared.append(entry)
+        except OSError as exc:
+            failed.append(f".tmp/{entry.name} ({exc.strerror})")
+    return cleared
 
 
 def _younger_than(cutoff_ns: int) -> Callable[[stat_result], bool]:
