@@ -8,8 +8,10 @@ from __future__ import annotations
 import getpass
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from baton.core.durations import parse_duration
 
 
 def _default_actor() -> str:
@@ -47,6 +49,22 @@ class Settings(BaseSettings):
         description="the Prometheus `baton audit` reads (BATON_PROMETHEUS_URL)",
     )
 
+    gc_grace: str = Field(
+        default="24h",
+        description="`baton gc` keeps unreferenced files younger than this, as a registration "
+        "may still be storing them (BATON_GC_GRACE; 0 only when nothing else uses the store)",
+    )
+
+    @field_validator("gc_grace")
+    @classmethod
+    def _check_grace(cls, value: str) -> str:
+        grace_seconds(value)
+        return value
+
+    @property
+    def gc_grace_seconds(self) -> float:
+        return grace_seconds(self.gc_grace)
+
     @property
     def database_url(self) -> str:
         if self.db_url:
@@ -61,3 +79,8 @@ class Settings(BaseSettings):
     def scrape_targets(self) -> Path:
         """Where each running ``baton serve`` lists itself for Prometheus file discovery."""
         return (self.home / "monitor" / "targets").resolve()
+
+
+def grace_seconds(text: str) -> float:
+    """A grace period: a duration such as 24h, or 0 for none."""
+    return 0.0 if text.strip() == "0" else parse_duration(text)

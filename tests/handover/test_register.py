@@ -216,3 +216,4 @@ def test_torchscript_handover_is_exported_and_its_source_kept(store: Store, tmp_
     assert {f.role: f.filename for f in version.files}["source"] == "model.pt"
     onnx_bytes = store.artifacts.read_bytes(version.sha256)
     assert onnx.load_from_string(onnx_bytes).graph.input[0].name == "input"
+    assert store.artifacts.temporary() == []  # the export's scratch folder is gone

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from baton.errors import Corrupt, NotFound, Unavailable
-from baton.store.artifacts import ArtifactStore, file_sha256
+from baton.store.artifacts import ArtifactStore, file_sha256, identity
 
 
 @given(st.binary(max_size=70_000))
@@ -75,7 +76,7 @@ def test_a_corrupted_copy_is_replaced_by_a_good_one(tmp_path: Path) -> None:
     path = store.path_for(sha)
     path.chmod(0o644)
     path.write_bytes(b"rotten")
-    assert store.put_file(src).created
+    store.put_file(src)  # a copy was there (not created), but the good bytes replace it
     assert store.read_bytes(sha) == b"good weights"
 
 
@@ -96,3 +97,43 @@ def test_unwritable_root_is_reported(tmp_path: Path) -> None:
     src.write_bytes(b"x")
     with pytest.raises(Unavailable, match="cannot write to the artifact folder"):
         ArtifactStore(blocker / "store").put_file(src)
+
+
+@pytest.mark.parametrize(
+    ("folder_mode", "source_mode", "expected"),
+    [
+        (0o755, 0o644, 0o444),  # an open store, an open source: readable by all
+        (0o700, 0o644, 0o400),  # a private store keeps its files private
+        (0o750, 0o644, 0o440),  # a team store: the team reads
+        (0o755, 0o640, 0o440),  # never wider than the source (/etc/shadow is 0640)
+        (0o755, 0o600, 0o400),
+        (0o755, 0o000, 0o400),  # readable by whoever could read it to store it
+    ],
+)
+def test_stored_files_take_the_store_folders_permissions_never_wider_than_the_source(
+    tmp_path: Path, folder_mode: int, source_mode: int, expected: int
+) -> None:
+    root = tmp_path / "store"
+    root.mkdir(mode=folder_mode)
+    root.chmod(folder_mode)
+    src = tmp_path / "secret"
+    src.write_bytes(b"root:$6$hash:19000:0:99999:7:::")
+    src.chmod(source_mode)
+    store = ArtifactStore(root)
+    path = store.path_for(store.put_file(src).sha256)
+    assert stat.S_IMODE(path.stat().st_mode) == expected
+    for folder in (path.parent, store.tmp_dir):  # folders it makes are no wider than the store
+        assert stat.S_IMODE(folder.stat().st_mode) & ~folder_mode == 0
+
+
+def test_storing_the_same_bytes_again_places_a_fresh_copy(tmp_path: Path) -> None:
+    """A re-put must show as a new copy, so gc and a failed registration's cleanup see that
+    someone wants the file now (see store/gc.py)."""
+    src = tmp_path / "m"
+    src.write_bytes(b"weights")
+    store = ArtifactStore(tmp_path / "store")
+    first = store.put_file(src)
+    second = store.put_file(src)
+    assert first.created and not second.created
+    assert first.identity != second.identity
+    assert identity(store.path_for(first.sha256).stat()) == second.identity

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
+from types import FrameType
 
 import typer
 from pydantic import ValidationError
@@ -18,6 +20,7 @@ from baton.cli import (
     monitor_cmds,
     registry_cmds,
     serve_cmd,
+    store_cmds,
 )
 from baton.cli.output import err_console, fail
 from baton.cli.owner_cmds import register_commands as register_owner_commands
@@ -65,7 +68,8 @@ app.command()(registry_cmds.register)
 app.command()(registry_cmds.models)
 app.command()(registry_cmds.show)
 app.command()(registry_cmds.log)
-app.command()(registry_cmds.verify)
+app.command()(store_cmds.verify)
+app.command()(store_cmds.gc)
 app.command()(quickstart)
 app.command()(evaluate_cmds.evaluate)
 app.command()(evaluate_cmds.report)
@@ -80,8 +84,18 @@ register_owner_commands(app)
 app.add_typer(monitor_bundle_cmds.monitor_app, name="monitor")
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so every cleanup runs as it does for Ctrl-C."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
+    raise Terminated
+
+
 def run() -> None:
     """Entry point: BatonError -> one red line and its exit code; bugs keep their traceback."""
+    signal.signal(signal.SIGTERM, _terminate)  # `baton serve` sets its own graceful drain
     try:
         app()
     except BatonError as exc:
@@ -89,6 +103,9 @@ def run() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    except Terminated:
+        err_console.print("terminated")
+        sys.exit(143)
     except Exception as exc:
         err_console.print(
             f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "

@@ -1,4 +1,4 @@
-"""``baton init | register | models | show | alias | log | verify``."""
+"""``baton init | register | models | show | alias | log``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rich.table import Table
 from baton.cli.output import console, human_bytes, print_json, when
 from baton.cli.state import state
 from baton.core.refs import parse_alias_target, parse_ref
-from baton.errors import BadInput, Corrupt
+from baton.errors import BadInput
 from baton.store.db import safe_url
 from baton.store.registry import Registered, VersionInfo
 
@@ -229,24 +229,3 @@ def log(
         )
         table.add_row(str(e.id), when(e.at), e.actor, e.action, target, detail, e.reason or "")
     console.print(table)
-
-
-def verify(ctx: typer.Context, json_out: bool = JSON) -> None:
-    """Check every stored artifact against its sha256; exit 1 if any is missing or corrupt."""
-    store = state(ctx).store
-    digests = sorted(store.registry.referenced_digests())
-    problems: list[str] = []
-    with Progress(console=console, transient=True, disable=json_out) as bar:
-        for sha in bar.track(digests, description="verifying artifacts"):
-            try:
-                store.artifacts.verified_path(sha)
-            except Exception as exc:
-                problems.append(str(exc))
-    if json_out:
-        print_json({"checked": len(digests), "problems": problems})
-    else:
-        for p in problems:
-            console.print(f"[red]✗[/] {p}")
-        console.print(f"checked {len(digests)} artifacts, {len(problems)} problem(s)")
-    if problems:
-        raise Corrupt(f"{len(problems)} artifact(s) failed verification")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import tempfile
+import contextlib
+import stat
 from pathlib import Path
 
 from baton.core.signature import signature_mismatches
@@ -10,8 +11,8 @@ from baton.errors import BadInput
 from baton.handover.bundle import HandOver, read_handover
 from baton.runtime.onnx_inspect import check_runtime_loads, load_checked, onnx_signature
 from baton.runtime.torch_export import TORCH_SUFFIXES, export_to_onnx
-from baton.store.artifacts import Progress, Stored
-from baton.store.registry import FileRecord, Registered
+from baton.store.artifacts import Progress, Stored, file_sha256, replaced_since
+from baton.store.registry import FileRecord, Registered, refuse_changed_handover
 from baton.store.store import Store
 
 
@@ -42,46 +43,76 @@ def register_handover(
     """Check a hand-over and add it to the registry as the model's next version.
 
     Nothing is written unless every check passes; files stored for a record that then
-    fails to commit are removed again.
+    fails to commit are removed again (a kill leaves them to ``baton gc``). Model bytes
+    already registered give that version back if the rest of the hand-over is the same, and
+    are refused if it changed, storing nothing else either way.
     """
     handover = read_handover(path, manifest)
-    with tempfile.TemporaryDirectory(prefix="baton-handover-") as tmp:
+    converted = handover.model_path.suffix.lower() in TORCH_SUFFIXES
+    if not converted and handover.model_path.suffix.lower() != ".onnx":
+        raise BadInput(
+            f"{handover.model_path.name}: baton takes .onnx files, or PyTorch "
+            f"TorchScript/torch.export archives ({', '.join(TORCH_SUFFIXES)})"
+        )
+    with contextlib.ExitStack() as scratch:
         onnx_path = handover.model_path
-        converted = handover.model_path.suffix.lower() in TORCH_SUFFIXES
         if converted:
-            onnx_path = Path(tmp) / "model.onnx"
+            onnx_path = scratch.enter_context(store.artifacts.scratch("handover-")) / "model.onnx"
             export_to_onnx(handover.model_path, handover.manifest.signature, onnx_path)
-        elif handover.model_path.suffix.lower() != ".onnx":
-            raise BadInput(
-                f"{handover.model_path.name}: baton takes .onnx files, or PyTorch "
-                f"TorchScript/torch.export archives ({', '.join(TORCH_SUFFIXES)})"
-            )
+            onnx_path.chmod(stat.S_IMODE(handover.model_path.stat().st_mode))
         check_model_file(handover, onnx_path)
         store.registry.check_reachable()
+        return _store_and_record(store, handover, onnx_path, actor, reason, progress)
 
-        sources: list[tuple[str, Path, str]] = [
-            ("model", onnx_path, handover.manifest.model if not converted else "model.onnx"),
-            ("manifest", handover.manifest_path, handover.manifest_path.name),
-        ]
-        if converted:
-            sources.append(("source", handover.model_path, handover.model_path.name))
-        if handover.eval_path is not None:
-            sources.append(("eval_data", handover.eval_path, handover.eval_path.name))
 
-        stored: list[Stored] = []
-        try:
-            records = []
-            for role, file, name in sources:
-                item = store.artifacts.put_file(file, progress)
-                stored.append(item)
-                records.append(FileRecord(role, name, item.sha256, item.size))
-            return store.registry.register(handover.manifest, records, actor, reason)
-        except BaseException:
-            _remove_unreferenced(store, [s for s in stored if s.created])
-            raise
+def _sources(handover: HandOver, onnx_path: Path) -> list[tuple[str, Path, str]]:
+    """(role, file, name kept in the record) for every file a version keeps; model first."""
+    converted = onnx_path != handover.model_path
+    sources = [
+        ("model", onnx_path, "model.onnx" if converted else handover.manifest.model),
+        ("manifest", handover.manifest_path, handover.manifest_path.name),
+    ]
+    if converted:
+        sources.append(("source", handover.model_path, handover.model_path.name))
+    if handover.eval_path is not None:
+        sources.append(("eval_data", handover.eval_path, handover.eval_path.name))
+    return sources
+
+
+def _store_and_record(
+    store: Store,
+    handover: HandOver,
+    onnx_path: Path,
+    actor: str,
+    reason: str | None,
+    progress: Progress | None,
+) -> Registered:
+    (model, *others) = _sources(handover, onnx_path)
+    stored: list[Stored] = []
+    try:
+        item = store.artifacts.put_file(model[1], progress)
+        stored.append(item)
+        records = [FileRecord(model[0], model[2], item.sha256, item.size)]
+        existing = store.registry.version_with_model(handover.manifest.name, item.sha256)
+        if existing is not None:  # hash the rest without storing: nothing new is kept
+            hashed = [
+                FileRecord(r, n, file_sha256(f, progress), f.stat().st_size) for r, f, n in others
+            ]
+            refuse_changed_handover(existing, handover.manifest, records + hashed)
+            return Registered(existing, created=False)
+        for role, file, name in others:
+            item = store.artifacts.put_file(file, progress)
+            stored.append(item)
+            records.append(FileRecord(role, name, item.sha256, item.size))
+        return store.registry.register(handover.manifest, records, actor, reason)
+    except BaseException:
+        _remove_unreferenced(store, [s for s in stored if s.created])
+        raise
 
 
 def _remove_unreferenced(store: Store, created: list[Stored]) -> None:
+    """Remove the files this call created, unless a record names them or another put of the
+    same bytes has replaced them since (that registration may be about to commit)."""
     if not created:
         return
     try:
@@ -90,7 +121,7 @@ def _remove_unreferenced(store: Store, created: list[Stored]) -> None:
         return  # cannot tell what is referenced: keeping a file is safer than losing one
     for item in created:
         if item.sha256 not in referenced:
-            store.artifacts.remove(item.sha256)
+            store.artifacts.discard(item.sha256, replaced_since(item))
 
 
 def total_bytes(path: Path, manifest: Path | None = None) -> int:

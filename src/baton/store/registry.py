@@ -16,7 +16,15 @@ from sqlalchemy.engine import Engine
 from baton.core.manifest import Manifest
 from baton.core.refs import Ref, check_alias
 from baton.errors import Conflict, NotFound
-from baton.store.tables import aliases, audit_log, models, teams, version_files, versions
+from baton.store.tables import (
+    aliases,
+    audit_log,
+    evaluations,
+    models,
+    teams,
+    version_files,
+    versions,
+)
 from baton.store.tx import audit, insert_id, read, utcnow, write
 
 
@@ -137,7 +145,9 @@ class Registry:
                 )
             ).scalar()
             if existing is not None:
-                return Registered(self._version(conn, manifest.name, existing), created=False)
+                version = self._version(conn, manifest.name, existing)
+                refuse_changed_handover(version, manifest, files)
+                return Registered(version, created=False)
             number = 1 + (
                 conn.execute(
                     sa.select(sa.func.max(versions.c.number)).where(versions.c.model_id == model_id)
@@ -307,9 +317,27 @@ class Registry:
                 for r in conn.execute(query)
             ]
 
-    def referenced_digests(self) -> set[str]:
+    def version_with_model(self, name: str, sha256: str) -> VersionInfo | None:
+        """The version of ``name`` whose model file has these bytes, if one was registered."""
         with read(self.engine) as conn:
-            return set(conn.execute(sa.select(version_files.c.sha256)).scalars())
+            number = conn.execute(
+                sa.select(versions.c.number)
+                .join(models, models.c.id == versions.c.model_id)
+                .where(models.c.name == name, versions.c.sha256 == sha256)
+            ).scalar()
+            return None if number is None else self._version(conn, name, number)
+
+    def referenced_digests(self) -> set[str]:
+        """Every stored file a record names: versions' files and derived artifacts (the int8
+        copy an evaluation recommends). ``baton gc`` keeps exactly these."""
+        recommended = evaluations.c.recommended["model_sha256"].as_string()
+        in_report = evaluations.c.report[("recommended", "model_sha256")].as_string()
+        with read(self.engine) as conn:
+            found = set(conn.execute(sa.select(version_files.c.sha256)).scalars())
+            found |= set(conn.execute(sa.select(versions.c.sha256)).scalars())
+            for query in (sa.select(recommended), sa.select(in_report)):
+                found |= {d for d in conn.execute(query).scalars() if d}
+            return found
 
     def check_reachable(self) -> None:
         with read(self.engine) as conn:
@@ -432,3 +460,30 @@ class Registry:
             conn, actor, "alias.set", name, number, reason, {"alias": alias, "previous": previous}
         )
         return int(previous) if previous is not None else None
+
+
+def refuse_changed_handover(
+    version: VersionInfo, manifest: Manifest, files: list[FileRecord]
+) -> None:
+    """Same model bytes as ``version`` must come with the same hand-over.
+
+    A version's manifest and eval data are what its evaluation judged; silently keeping the
+    old ones while the user believes the new ones were taken would be worse than refusing.
+    A changed ``baton.yaml`` that parses to the same manifest (comments, layout) is the same.
+    """
+    old = version.manifest
+    new = manifest.to_json_dict()
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    have = {f.role: f.sha256 for f in version.files if f.role not in ("model", "manifest")}
+    given = {f.role: f.sha256 for f in files if f.role not in ("model", "manifest")}
+    names = {"eval_data": "eval data", "source": "source model file"}
+    changed += sorted(
+        names.get(r, r) for r in have.keys() | given.keys() if have.get(r) != given.get(r)
+    )
+    if changed:
+        raise Conflict(
+            f"these model bytes are already {version.ref}, registered with a different "
+            f"hand-over ({', '.join(changed)} changed): a version's manifest and eval data "
+            f"are fixed once registered. Undo the change to keep {version.ref}, or hand over "
+            "new model bytes to register a new version"
+        )
