@@ -411,7 +411,8 @@ def api(
     from baton.api.app import create_app
 
     _check_can_listen(host, port)
-    app = create_app(state(ctx).store)
+    s = state(ctx)
+    app = create_app(s.store, max_body=s.settings.api_max_body)
     console.print(f"control plane on http://{host}:{port}  (OpenAPI: /openapi.json)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
