@@ -15,7 +15,18 @@ from pydantic import TypeAdapter
 from baton.core.promotion import Target
 from baton.core.refs import Ref
 from baton.core.roles import NotPermitted, RequestKind, parse_matrix
-from baton.errors import BadInput, BatonError, Kind, Unavailable
+from baton.errors import (
+    BadInput,
+    BatonError,
+    Conflict,
+    Corrupt,
+    FailedCheck,
+    Forbidden,
+    Kind,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+)
 from baton.store.approvals import PromotionInfo
 from baton.store.evaluations import EvaluationRecord
 from baton.store.governance import NewUser
@@ -34,7 +45,21 @@ _STATUS_KIND = {
     422: Kind.FAILED_CHECK,
     503: Kind.UNAVAILABLE,
 }
-_ERROR_CLASS: dict[Kind, type[BatonError]] = {c.kind: c for c in BatonError.__subclasses__()}
+# Named, not found by BatonError.__subclasses__(): that list grows with every module imported
+# (an edge's own subclass once turned every remote bad input into it).
+_ERROR_CLASS: dict[Kind, type[BatonError]] = {
+    c.kind: c
+    for c in (
+        BadInput,
+        NotFound,
+        Conflict,
+        Forbidden,
+        Unauthorized,
+        Unavailable,
+        Corrupt,
+        FailedCheck,
+    )
+}
 
 
 def _as(cls: Any, data: Any) -> Any:

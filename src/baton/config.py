@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from baton.core.durations import parse_duration
 
+DEFAULT_API_MAX_BODY = 1024 * 1024  # JSON bodies; no control-plane route needs more
+
 
 def _default_actor() -> str:
     try:
@@ -43,6 +45,12 @@ class Settings(BaseSettings):
     )
     token: SecretStr | None = Field(
         default=None, description="your API token for BATON_URL; never printed (BATON_TOKEN)"
+    )
+    api_max_body: int = Field(
+        default=DEFAULT_API_MAX_BODY,
+        ge=1024,
+        le=1024**3,
+        description="largest request body `baton api` reads, in bytes (BATON_API_MAX_BODY)",
     )
     prometheus_url: str = Field(
         default="http://127.0.0.1:9090",

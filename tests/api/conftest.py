@@ -31,9 +31,11 @@ class Api:
         return RemoteControl(self.url, self.world.tokens[who])
 
 
-def serve(store: Store) -> Iterator[str]:
-    """Run the app in a thread on 127.0.0.1:<free port>; yield its URL."""
-    config = uvicorn.Config(create_app(store), host="127.0.0.1", port=0, log_level="warning")
+def serve(store: Store, **options: int) -> Iterator[str]:
+    """Run the app (``create_app(store, **options)``) in a thread on 127.0.0.1:<free port>;
+    yield its URL, then stop it (its lifespan's shutdown runs)."""
+    app = create_app(store, **options)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

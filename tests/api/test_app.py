@@ -196,6 +196,26 @@ def test_stage_alias_cannot_be_set_directly(api: Api) -> None:
     assert ok.json() == {"model": "toy", "alias": "shadow", "version": 1, "previous": None}
 
 
+def test_cross_team_alias_move_is_refused(api: Api) -> None:
+    for alias in ("shadow", "candidate"):
+        refused = api.http("mia").put(f"/v1/models/toy/aliases/{alias}", json={"version": 1})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["who_can"] == ["research", "serving"]
+        assert f"may move @{alias}; your teams: marketing" in refused.json()["error"]
+    aliases = api.remote("mia").model("toy")[0].aliases
+    assert aliases == {"candidate": 3}
+    with pytest.raises(NotPermitted):
+        api.remote("mia").set_alias("toy", "shadow", 2, "mine")
+    assert api.remote("alice").set_alias("toy", "shadow", 2, "owner mirrors v2") is None
+    log = api.http("root").get("/v1/audit", params={"model": "toy", "limit": 4}).json()
+    assert [(e["actor"], e["action"]) for e in log] == [
+        ("alice", "alias.set"),
+        ("mia", "alias.set.refused"),
+        ("mia", "alias.set.refused"),
+        ("mia", "alias.set.refused"),
+    ]
+
+
 def test_concurrent_promotions_over_http_one_wins(api: Api) -> None:
     for v in (1, 2, 3):
         api.world.evaluate(v)

@@ -7,7 +7,7 @@ import pytest
 from baton.client import RemoteControl
 from baton.core.promotion import Target
 from baton.core.refs import Ref
-from baton.core.roles import RequestKind, Stage
+from baton.core.roles import NotPermitted, RequestKind, Stage
 from baton.errors import BadInput, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
 from baton.store.governance import LocalControl
 from tests.api.conftest import Api
@@ -51,20 +51,29 @@ def test_remote_writes_act_as_the_token_owner(api: Api) -> None:
     assert root.set_membership("pat", "serving", False, None).teams == ("platform",)
     with pytest.raises(Forbidden, match="only an admin"):
         pat.set_membership("pat", "serving", True, "sneaky")
+    with pytest.raises(NotPermitted, match="may move @shadow"):  # no role on toy yet
+        pat.set_alias("toy", "shadow", 2, "mirror")
+    alice = api.remote("alice")
+    stages = {"on-call": {"platform": "RA"}, "deployment": {"platform": "R", "serving": "A"}}
+    owners = alice.set_roles("toy", {"stages": stages}, "platform")
+    assert owners.source == "model" and owners.matrix.accountable(Stage.ONCALL) == "platform"
     assert pat.set_alias("toy", "shadow", 2, "mirror") is None
     assert pat.set_alias("toy", "shadow", 3, "mirror") == 2
-    alice = api.remote("alice")
-    owners = alice.set_roles("toy", {"stages": {"on-call": {"platform": "RA"}}}, "platform")
-    assert owners.source == "model" and owners.matrix.accountable(Stage.ONCALL) == "platform"
     incident = pat.raise_request("toy", RequestKind.INCIDENT, "down", None)
     assert incident.team == "platform"
     assert pat.close_request(incident.id, "restarted").state == "closed"
     with pytest.raises(Conflict, match="already closed"):
         pat.close_request(incident.id, "again")
     audit = api.remote("root").audit(None, 200)
-    assert {"team.create", "user.create", "token.issue", "token.revoke", "roles.set"} <= {
-        e.action for e in audit
-    }
+    assert {
+        "team.create",
+        "user.create",
+        "token.issue",
+        "token.revoke",
+        "roles.set",
+        "auth.failed",  # the revoked token
+        "admin.refused",  # pat joining serving
+    } <= {e.action for e in audit}
     assert all(e.actor in {"root", "pat", "alice", "mia", "sam"} for e in audit[:10])
 
 

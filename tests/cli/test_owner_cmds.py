@@ -98,6 +98,14 @@ def test_promotion_flow_and_exit_codes(env: dict[str, str], world: World) -> Non
     assert "toy:1 is now @staging" in applied.stdout
     direct = as_("sam", "alias", "set", "toy@production", "1")
     assert direct.returncode == 1 and "moves only through promotion" in direct.stderr
+    for alias in ("shadow", "candidate"):  # a team with no role on the model
+        cross = as_("mia", "alias", "set", f"toy@{alias}", "1", "--why", "mine")
+        assert cross.returncode == 1 and f"may move @{alias}; your teams" in cross.stderr
+    assert as_("mia", "alias", "list", "toy").stdout.splitlines() == [
+        "@candidate → 3",
+        "@staging → 1",
+    ]
+    assert as_("sam", "alias", "set", "toy@shadow", "1", "--why", "mirror").returncode == 0
     for args, message in [
         (("promote", "toy:1", "--to", "heaven", "--why", "x"), "unknown target 'heaven'"),
         (("promote", "toy:1", "--to", "production"), "say why"),
@@ -159,6 +167,8 @@ def test_remote_commands_print_what_local_ones_print(
             outsider = {**remote, "BATON_TOKEN": world.tokens["mia"]}
             refused = baton(outsider, "rollback", "toy", "--why", "x")
             assert refused.returncode == 1 and "only team serving" in refused.stderr
+            moved = baton(outsider, "alias", "set", "toy@shadow", "1", "--why", "mine")
+            assert moved.returncode == 1 and "may move @shadow" in moved.stderr
             bad = baton({**remote, "BATON_TOKEN": "bt_000000000000_nope"}, "models")
             assert bad.returncode == 1 and "the token is not valid" in bad.stderr
             no_token = {k: v for k, v in remote.items() if k != "BATON_TOKEN"}

@@ -17,6 +17,7 @@ from baton.core.roles import (
     default_matrix,
     letters,
     may_act,
+    may_move_alias,
     parse_matrix,
     route_request,
 )
@@ -88,6 +89,34 @@ def test_only_responsible_or_accountable_may_act(action: Action, role: Role) -> 
             may_act(m, action, ["team", "other"])
         assert refused.value.who_can == ("boss",)
         assert f"only team boss (A on {stage.value}) may {action.value}" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("deployment", "teams", "allowed"),
+    [
+        ({"serving": "RA"}, ["vision"], True),  # the owner team
+        ({"serving": "RA"}, ["serving"], True),  # R and A of deployment
+        ({"serving": "A", "platform": "R"}, ["platform"], True),  # R alone is enough
+        ({"serving": "A", "platform": "C"}, ["platform"], False),  # C is not
+        ({"serving": "RA", "sre": "I"}, ["sre", "research"], False),
+        ({"serving": "RA"}, [], False),
+    ],
+)
+def test_owner_or_deployers_may_move_an_alias(
+    deployment: dict[str, str], teams: list[str], allowed: bool
+) -> None:
+    m = parse_matrix({"stages": {"deployment": deployment}}).for_owner("vision")
+    if allowed:
+        may_move_alias(m, "vision", "shadow", teams)
+        return
+    with pytest.raises(NotPermitted) as refused:
+        may_move_alias(m, "vision", "shadow", iter(teams))
+    deployers = [t for t, r in deployment.items() if set(r) & {"R", "A"}]
+    assert refused.value.who_can == ("vision", *deployers)
+    assert refused.value.message.startswith("only the owner team vision or team ")
+    assert f"may move @shadow; your teams: {', '.join(sorted(teams)) or 'none'}" in (
+        refused.value.message
+    )
 
 
 @pytest.mark.parametrize(

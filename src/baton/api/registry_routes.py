@@ -40,10 +40,11 @@ def resolve(
 
 @router.put("/models/{name}/aliases/{alias}")
 def set_alias(name: Name, alias: Name, body: AliasIn, gov: Gov, me: Me) -> AliasMoved:
-    """Point an alias at a version; staging and production move only through promotion."""
+    """Point an alias at a version (owner team or deployers); staging and production move
+    only through promotion."""
     check_name(name)
     check_alias(alias)
-    previous = gov.set_alias(name, alias, body.version, me.name, body.why, governed=True)
+    previous = gov.set_alias(name, alias, body.version, me, body.why, governed=True)
     return AliasMoved(name, alias, body.version, previous)
 
 

@@ -405,13 +405,17 @@ def api(
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
     port: int = typer.Option(8700, "--port", min=1, max=65535, help="port to listen on"),
 ) -> None:
-    """Serve the control-plane API (OpenAPI at /docs and /openapi.json)."""
+    """Serve the control-plane API (OpenAPI at /docs and /openapi.json).
+
+    Tokens are checked before any body is read; bodies over BATON_API_MAX_BODY get 413.
+    """
     import uvicorn
 
     from baton.api.app import create_app
 
     _check_can_listen(host, port)
-    app = create_app(state(ctx).store)
+    s = state(ctx)
+    app = create_app(s.store, max_body=s.settings.api_max_body)
     console.print(f"control plane on http://{host}:{port}  (OpenAPI: /openapi.json)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -178,7 +178,8 @@ def alias_set(
     """Point an alias at a version (recorded in the audit log).
 
     Once people are registered (and always through the API), @staging and @production move
-    only through `baton promote`, with approvals.
+    only through `baton promote`, with approvals, and any other alias only by the model's
+    owner team or a team R or A of deployment.
     """
     s = state(ctx)
     name, alias = parse_alias_target(target)

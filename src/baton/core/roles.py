@@ -215,6 +215,27 @@ def may_act(matrix: Matrix, action: Action, teams: Iterable[str]) -> None:
     )
 
 
+def may_move_alias(matrix: Matrix, owner: str, alias: str, teams: Iterable[str]) -> None:
+    """Raise NotPermitted unless one of ``teams`` owns the model or is R or A of deployment.
+
+    Moving a non-stage alias (``@shadow``, ``@candidate``, ``@canary``...) changes what a
+    server following ``NAME@alias`` runs, so it is the owner's or the deployers' call.
+    """
+    deployers = matrix.teams_with(Stage.DEPLOYMENT, ACTING_ROLES)
+    allowed = [owner, *(team for team in deployers if team != owner)]
+    mine = set(teams)
+    if mine & set(allowed):
+        return
+    who = " or ".join(
+        [f"the owner team {owner}"]
+        + [_describe(matrix, Stage.DEPLOYMENT, [t]) for t in allowed[1:]]
+    )
+    raise NotPermitted(
+        f"only {who} may move @{alias}; your teams: {', '.join(sorted(mine)) or 'none'}",
+        allowed,
+    )
+
+
 def _describe(matrix: Matrix, stage: Stage, teams: list[str]) -> str:
     return " or ".join(
         f"team {t} ({letters(matrix.stages[stage][t])} on {stage.value})" for t in teams

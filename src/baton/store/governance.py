@@ -12,17 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import sqlalchemy as sa
+
 from baton.core.promotion import STAGE_ALIASES, Target
 from baton.core.refs import Ref, check_alias
-from baton.core.roles import RequestKind
+from baton.core.roles import RequestKind, may_move_alias
 from baton.errors import Forbidden
 from baton.store.approvals import PromotionInfo, Promotions
 from baton.store.evaluations import EvaluationRecord
-from baton.store.ownership import Owners, Roles, attempt
+from baton.store.ownership import Owners, Roles, attempt, model_row, owners_in
 from baton.store.people import Issued, People, Person, TeamInfo, TokenInfo
 from baton.store.registry import AuditEntry, ModelInfo, VersionInfo
 from baton.store.requests import RequestInfo, Requests
 from baton.store.store import Store
+from baton.store.tx import find_version_id
 
 
 @dataclass(frozen=True)
@@ -86,30 +89,42 @@ class Governance:
         )
 
     def set_alias(
-        self, name: str, alias: str, number: int, actor: str, why: str | None, *, governed: bool
+        self, name: str, alias: str, number: int, actor: Person, why: str | None, *, governed: bool
     ) -> int | None:
-        """Move an alias. Stage aliases (staging, production) move only through promotion
-        once ``governed``: the API always, the local CLI as soon as a person is registered."""
-        check_alias(alias)
-        if governed and alias in STAGE_ALIASES:
+        """Move an alias; returns the version it pointed at before.
 
-            def refuse(_conn: Any) -> None:
+        Once ``governed`` (the API always, the local CLI as soon as a person is registered),
+        stage aliases (staging, production) move only through promotion, and any other alias
+        only by the model's owner team or a team R or A of deployment. A refusal is audited.
+        """
+        check_alias(alias)
+        registry = self.store.registry
+        if not governed:
+            return registry.set_alias(name, alias, number, actor.name, why)
+
+        def work(conn: sa.Connection) -> int | None:
+            row = model_row(conn, name, lock=True)
+            if alias in STAGE_ALIASES:
                 raise Forbidden(
                     f"@{alias} moves only through promotion, with approvals: "
                     f"`baton promote {name}:{number} --to {alias} --why ...`"
                 )
-
-            attempt(
-                self.store.engine,
-                refuse,
-                actor=actor,
-                action="alias.set",
-                model=name,
-                version=number,
-                reason=why,
-                detail={"alias": alias},
+            may_move_alias(owners_in(conn, name).matrix, row.owner, alias, actor.teams)
+            version_id = find_version_id(conn, name, number, model_id=row.id)
+            return registry.set_alias_in(
+                conn, row.id, name, alias, version_id, number, actor.name, why
             )
-        return self.store.registry.set_alias(name, alias, number, actor, why)
+
+        return attempt(
+            self.store.engine,
+            work,
+            actor=actor.name,
+            action="alias.set",
+            model=name,
+            version=number,
+            reason=why,
+            detail={"alias": alias},
+        )
 
 
 class LocalControl:
@@ -141,7 +156,8 @@ class LocalControl:
 
     def set_alias(self, name: str, alias: str, number: int, why: str | None) -> int | None:
         governed = bool(self.gov.people.people())
-        return self.gov.set_alias(name, alias, number, self.user, why, governed=governed)
+        actor = self.actor() if governed else Person(self.user, registered=False)
+        return self.gov.set_alias(name, alias, number, actor, why, governed=governed)
 
     def whoami(self) -> Person:
         return self.actor()

@@ -11,11 +11,14 @@ admin, so a new installation can bootstrap itself.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -23,6 +26,7 @@ from sqlalchemy.engine import Engine
 from baton.core.refs import check_name
 from baton.errors import BadInput, Conflict, Forbidden, NotFound, Unauthorized
 from baton.store.ownership_tables import memberships, people, tokens
+from baton.store.refusals import RefusalLog
 from baton.store.tables import teams
 from baton.store.tx import audit, insert_id, read, utcnow, write
 
@@ -74,9 +78,46 @@ def new_token() -> tuple[str, str]:
     return public_id, f"{TOKEN_PREFIX}{public_id}_{secrets.token_urlsafe(32)}"
 
 
+class SignInFailed(Unauthorized):
+    """No valid token; ``why`` (invalid, revoked) and the id of a known token, for the audit."""
+
+    def __init__(self, message: str, why: str, token_id: str | None = None) -> None:
+        super().__init__(message)
+        self.why = why
+        self.token_id = token_id
+
+
+class AdminOnly(Forbidden):
+    def __init__(self, actor: str, what: str) -> None:
+        super().__init__(f"only an admin may {what}; {actor} is not an admin")
+        self.actor = actor
+        self.what = what
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _audits_refusal(
+    method: Callable[Concatenate[People, P], T],
+) -> Callable[Concatenate[People, P], T]:
+    """Record an admin-only refusal (throttled) once the refused work has rolled back."""
+
+    def wrapper(self: People, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except AdminOnly as exc:
+            self.refusals.admin_refused(exc.actor, exc.what)
+            raise
+
+    functools.update_wrapper(wrapper, method)
+    return wrapper
+
+
 class People:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, refusals: RefusalLog | None = None) -> None:
         self.engine = engine
+        self.refusals = refusals or RefusalLog(engine)
 
     # -- identity -------------------------------------------------------------------------
 
@@ -95,14 +136,17 @@ class People:
             )
             matches = hmac.compare_digest(row.digest if row else _DUMMY_DIGEST, digest(token))
             if row is None or not matches:
-                raise Unauthorized(
+                raise SignInFailed(
                     "the token is not valid: check BATON_TOKEN, or ask an admin for a new one "
-                    "(`baton token new USER`)"
+                    "(`baton token new USER`)",
+                    "invalid",
                 )
             if row.revoked_at is not None:
-                raise Unauthorized(
+                raise SignInFailed(
                     f"this token ({public_id}) was revoked: ask an admin for a new one "
-                    "(`baton token new USER`)"
+                    "(`baton token new USER`)",
+                    "revoked",
+                    public_id,
                 )
             return self._person(conn, row.name)
 
@@ -125,6 +169,7 @@ class People:
 
     # -- teams ----------------------------------------------------------------------------
 
+    @_audits_refusal
     def add_team(self, name: str, actor: Person, reason: str | None = None) -> TeamInfo:
         check_name(name, "team name")
         _need_admin(actor, f"add team {name}")
@@ -156,6 +201,7 @@ class People:
 
     # -- people and tokens ----------------------------------------------------------------
 
+    @_audits_refusal
     def add_person(
         self,
         name: str,
@@ -195,6 +241,7 @@ class People:
         write(self.engine, work)
         return self.person(name), Issued(name, public_id, token)
 
+    @_audits_refusal
     def set_membership(
         self, name: str, team: str, actor: Person, *, member: bool, reason: str | None = None
     ) -> Person:
@@ -223,6 +270,7 @@ class People:
             names = conn.execute(sa.select(people.c.name).order_by(people.c.name)).scalars()
             return [self._person(conn, n) for n in list(names)]
 
+    @_audits_refusal
     def issue_token(self, name: str, actor: Person) -> Issued:
         if actor.name != name:
             _need_admin(actor, f"issue a token for {name}")
@@ -236,6 +284,7 @@ class People:
         write(self.engine, work)
         return Issued(name, public_id, token)
 
+    @_audits_refusal
     def revoke_token(self, public_id: str, actor: Person, reason: str | None = None) -> TokenInfo:
         def work(conn: sa.Connection) -> None:
             row = conn.execute(
@@ -311,7 +360,7 @@ def _public_id(token: str) -> str | None:
 
 def _need_admin(actor: Person, what: str) -> None:
     if not actor.admin:
-        raise Forbidden(f"only an admin may {what}; {actor.name} is not an admin")
+        raise AdminOnly(actor.name, what)
 
 
 def _team_id(conn: sa.Connection, name: str) -> int:
