@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from baton.audit.capacity import MIN_REQUESTS, capacity_for, profiled, served_cost
+from baton.audit.capacity import MIN_REQUESTS, ServedCost, capacity_for, profiled, served_cost
 from baton.audit.observed import Observed, Series
 from baton.core.inventory import CapacityOption, Deployment, Resources, Serving
 from baton.core.refs import Ref
@@ -21,6 +21,7 @@ DEPLOYED = Deployment(
     name="d", model=NAME, version="1", replicas=2,
     resources=Resources(cores=2, memory_bytes=GIB),
 )  # fmt: skip
+SLO = 100.0
 
 
 def observed(rps: list[float], cpu: list[float], replicas: float = 2.0, **kw: object) -> Observed:
@@ -45,14 +46,14 @@ def test_a_load_test_in_the_inventory_wins() -> None:
         CapacityOption(cores=2, rps_at_slo=300),
         CapacityOption(hardware="nvidia-t4", cores=4, gpus=1, rps_at_slo=4000),
     )})  # fmt: skip
-    found = capacity_for(d, varying(0.001, 0.05), None)
+    found = capacity_for(d, varying(0.001, 0.05), None, SLO)
     assert [o.hardware for o in found.options] == ["cpu", "nvidia-t4"]
     assert load_at_slo(found.options[0], 10) == 300
     assert "load test" in found.source
 
 
 def test_the_served_cost_separates_idle_from_per_request_cost() -> None:
-    found = capacity_for(DEPLOYED, varying(0.004, 0.1), None)
+    found = capacity_for(DEPLOYED, varying(0.004, 0.1), None, SLO)
     (option,) = found.options
     assert option.saturation_rps == pytest.approx((2 - 0.1) / 0.004, rel=1e-3)
     assert "served cost 4 ms CPU per request x 2 core(s)" in found.source
@@ -60,20 +61,22 @@ def test_the_served_cost_separates_idle_from_per_request_cost() -> None:
 
 def test_workers_bound_the_parallelism_of_a_python_server() -> None:
     d = DEPLOYED.model_copy(update={"serving": Serving(workers=1)})
-    (option,) = capacity_for(d, varying(0.004, 0.0), None).options
+    (option,) = capacity_for(d, varying(0.004, 0.0), None, SLO).options
     assert option.saturation_rps == pytest.approx(1 / 0.004, rel=1e-3)
 
 
 def test_too_few_requests_say_nothing_of_the_cost() -> None:
     quiet = observed([0.01] * 48, [0.05] * 48)
     assert (quiet.requests or 0) < MIN_REQUESTS
-    assert served_cost(quiet) is None
-    assert capacity_for(DEPLOYED, quiet, None).options == ()
+    assert served_cost(quiet)[0] is None
+    assert capacity_for(DEPLOYED, quiet, None, SLO).options == ()
 
 
 def test_steady_traffic_falls_back_to_the_whole_cost_per_request() -> None:
     steady = observed([100.0] * 48, [0.3] * 48, cpu_seconds_per_request=0.006)
-    assert served_cost(steady) == (0.006, 0.0)
+    cost, why = served_cost(steady)
+    assert cost == ServedCost(0.006, 0.0, whole=True)
+    assert "too flat" in why
 
 
 @pytest.fixture
@@ -88,10 +91,10 @@ def test_the_profile_gives_slo_curve_and_caps_the_served_estimate(evaluated: Sto
     assert prof is not None
     assert prof.throughput_rps and prof.throughput_rps > 0
     assert prof.curve and all(p99 > 0 for _, p99 in prof.curve)
-    alone = capacity_for(DEPLOYED, None, prof)
+    alone = capacity_for(DEPLOYED, None, prof, SLO)
     assert "evaluation profile" in alone.source and alone.options[0].curve == prof.curve
     # a served cost far cheaper than the model's in-process ceiling is capped by it
-    cheap = capacity_for(DEPLOYED, varying(1e-9, 0.0), prof)
+    cheap = capacity_for(DEPLOYED, varying(1e-9, 0.0), prof, SLO)
     assert cheap.options[0].saturation_rps == prof.throughput_rps
     assert "capped by the profile" in cheap.source
 
@@ -108,7 +111,7 @@ def test_a_shared_server_gives_no_per_model_cost() -> None:
     shared = Observed(
         shared.usage, requests=shared.requests, timeline=shared.timeline, shared_models=2
     )
-    assert served_cost(shared) is None
-    found = capacity_for(DEPLOYED, shared, None)
+    assert served_cost(shared)[0] is None
+    found = capacity_for(DEPLOYED, shared, None, SLO)
     assert found.options == ()
     assert any("shared by 2 models" in n for n in found.notes)

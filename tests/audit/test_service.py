@@ -110,3 +110,26 @@ def test_queries_cover_the_whole_fleet_at_once(
     )
     assert few.queries == result.queries
     assert [r.verdict for r in few.rows] == [EXPECTED["idle"], EXPECTED["over"]]
+
+
+def test_near_idle_traffic_is_never_at_risk(result: AuditResult) -> None:
+    """0.02 req/s and a noisy idle CPU: no cost per request can be read from it, and a
+    server seen meeting its SLO is never "SLO unreachable" (issue 14, item 5)."""
+    quiet = {r.deployment.name: r for r in result.rows}["quiet"]
+    assert quiet.verdict == "insufficient data"
+    assert "SLO unreachable" not in quiet.flags
+    reasons = quiet.recommendation.reasons
+    assert any("served cost not used" in r and "too little traffic" in r for r in reasons)
+
+
+def test_an_idle_gpu_moves_to_cpu_and_the_floor_adds_no_gpu(result: AuditResult) -> None:
+    """One T4 busy 1%: the finding is "move to CPU or share the GPU", priced on CPU, not
+    "add a replica" at twice the cost (issue 14, item 6)."""
+    row = {r.deployment.name: r for r in result.rows}["idle-gpu"]
+    assert {"idle GPU", "move to cpu"} <= set(row.flags)
+    assert row.target.gpus == 0 and row.target.hardware == "cpu"
+    rec = row.recommendation
+    assert rec.monthly_cost_after is not None and rec.monthly_cost_now is not None
+    assert rec.monthly_cost_after < rec.monthly_cost_now
+    assert any("move to CPU, or share the GPU (time-slicing" in r for r in rec.reasons)
+    assert any(r.startswith("CPU option: 2 ms CPU a request") for r in rec.reasons)

@@ -6,7 +6,8 @@ deployment sits well inside its verdict's band:
 
 - idle: up all along, never asked anything -> idle
 - over: 6 replicas of 100 req/s for a 60 req/s peak -> over-provisioned
-- right: 2 replicas of 100 req/s for a 60 req/s peak -> right-sized
+- right: 2 replicas of 100 req/s for a 60 req/s peak, each using a third of its core at
+  p95 -> right-sized
 - under: 2 replicas of 100 req/s for a 155 req/s peak (78% of 200) -> under-provisioned
 - slow: p99 76 ms against a 50 ms SLO -> at risk
 - hot: 2 replicas of 100 req/s for a 190 req/s peak (95%) -> at risk
@@ -15,6 +16,10 @@ deployment sits well inside its verdict's band:
   move to cpu
 - measured: no load test; 5 ms CPU a request on 1 core -> ~150 req/s at the SLO ->
   over-provisioned
+- quiet: 0.02 req/s, CPU idle with noise; no load test -> insufficient data (the noise
+  fits no cost per request, and the server met its SLO: never "at risk")
+- idle-gpu: one T4 busy 1% holding 0.5 GiB; no load test, 2 ms CPU a request -> move to
+  CPU (the floor of two replicas does not add a GPU) -> over-provisioned
 - gappy: data for 30% of the window -> insufficient data
 - unmeasured: no load test and no process metrics -> insufficient data
 """
@@ -61,7 +66,7 @@ def _spec(name: str, **kw: object) -> Spec:
 SPECS = (
     _spec("idle", base_rps=0),
     _spec("over", replicas=6),
-    _spec("right"),
+    _spec("right", cpu_per_request_s=0.008),
     _spec("under", base_rps=100, daily_amplitude=0.55),
     _spec("slow", latency_median_ms=30),
     _spec("hot", base_rps=100, daily_amplitude=0.9),
@@ -77,6 +82,19 @@ SPECS = (
         rps_at_slo=2000,
     ),
     _spec("measured", replicas=4, cpu_per_request_s=0.005, rps_at_slo=None, slo_p99_ms=100),
+    _spec("quiet", base_rps=0.02, cpu_noise=0.003, rps_at_slo=None, slo_p99_ms=100),
+    _spec(
+        "idle-gpu",
+        replicas=1,
+        base_rps=5,
+        gpu="dcgm",
+        gpu_utilization=0.01,
+        gpu_memory_bytes=0.5 * GIB,
+        cores=4,
+        memory_request_bytes=16 * GIB,
+        rps_at_slo=None,
+        slo_p99_ms=100,
+    ),
     _spec("gappy", gaps=((0, 0.7 * DAYS * 86400),)),
     _spec("unmeasured", rps_at_slo=None, process_metrics=False),
 )
@@ -90,6 +108,8 @@ EXPECTED = {
     "auto": "over-provisioned",
     "gpu": "over-provisioned",
     "measured": "over-provisioned",
+    "quiet": "insufficient data",
+    "idle-gpu": "over-provisioned",
     "gappy": "insufficient data",
     "unmeasured": "insufficient data",
 }

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import math
-import random
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from baton.core.cpu_request import cpu_request_from_use
 from baton.core.sizing import (
     GIB,
     Allocation,
@@ -16,7 +16,6 @@ from baton.core.sizing import (
     Usage,
     autoscale_replicas,
     cheapest,
-    cpu_cost_per_request,
     load_at_slo,
     recommend,
     replicas_needed,
@@ -202,27 +201,50 @@ def test_autoscaling_never_needs_fewer_replicas_when_load_grows(
     assert (low, high) <= (low2, high2) and mean <= mean2 + 1e-9
 
 
-@given(st.floats(1e-5, 1e-2), st.floats(0, 0.5), st.integers(0, 2**16))
-def test_cpu_cost_recovers_the_planted_marginal_and_idle_cost(
-    per_request: float, idle: float, seed: int
-) -> None:
-    rng = random.Random(seed)
-    rps = [rng.uniform(10, 500) for _ in range(48)]
-    cpu = [idle + per_request * r for r in rps]
-    found = cpu_cost_per_request(rps, cpu)
-    assert found is not None
-    assert found[0] == pytest.approx(per_request, rel=1e-6)
-    assert found[1] == pytest.approx(idle, rel=1e-6, abs=1e-9)
-
-
-def test_cpu_cost_refuses_steady_or_scarce_traffic() -> None:
-    assert cpu_cost_per_request([100.0] * 48, [0.5] * 48) is None
-    assert cpu_cost_per_request([1.0, 2.0], [0.1, 0.2]) is None
-
-
 def test_a_breach_without_load_says_replicas_will_not_fix_it() -> None:
     rec = recommend(usage(500, p99_latency_ms=25.0), ALLOC, CURVE, slo_p99_ms=10)
     assert rec.verdict == "at risk"
     assert any("not from load" in r for r in rec.reasons)
     hot = recommend(usage(3500, p99_latency_ms=25.0), ALLOC, CURVE, slo_p99_ms=10)
     assert not any("not from load" in r for r in hot.reasons)
+
+
+T4 = Capacity(saturation_rps=3000, cores=4, memory_bytes=2 * GIB, gpus=1, hardware="nvidia-t4")
+
+
+def test_the_availability_floor_adds_no_gpu_on_its_own() -> None:
+    one = Allocation(replicas=1, cores=4, memory_bytes=16 * GIB, gpus=1, hardware="nvidia-t4")
+    rec = recommend(usage(5), one, T4, slo_p99_ms=100)
+    assert rec.replicas == 1
+    assert rec.verdict != "under-provisioned"
+    assert rec.monthly_cost_after is not None and rec.monthly_cost_now is not None
+    assert rec.monthly_cost_after <= rec.monthly_cost_now
+    assert any("does not add GPUs on its own" in r for r in rec.reasons)
+    # load that needs a second GPU still gets it
+    busy = recommend(usage(2500), one, T4, slo_p99_ms=100)
+    assert busy.replicas == 2 and busy.verdict == "at risk"
+
+
+def test_a_cpu_request_far_above_use_follows_use_and_keeps_the_limit() -> None:
+    """0.04 cores at p95 on a 4-core replica: request from use, limit 4 (issue 14, item 7)."""
+    four = Capacity(saturation_rps=2000, cores=4, at_slo_rps=1000)
+    alloc = Allocation(replicas=2, cores=4, memory_bytes=GIB)
+    rec = recommend(usage(50, cpu_cores_p95=0.04), alloc, four, slo_p99_ms=10)
+    assert rec.cores == pytest.approx(0.06)  # 0.04 x 1.3, up to 10 millicores
+    assert rec.cpu_limit == 4
+    assert any("CPU request 0.06 cores from use" in r for r in rec.reasons)
+    assert rec.verdict == "over-provisioned"
+    # use near the configuration keeps it, as request and limit
+    busy = recommend(usage(50, cpu_cores_p95=2.5), alloc, four, slo_p99_ms=10)
+    assert busy.cores == 4 and busy.cpu_limit is None
+
+
+@given(st.floats(0, 64), st.floats(1, 64), st.floats(1, 64), st.floats(0.25, 64), st.floats(0, 2))
+def test_a_request_from_use_covers_use_and_stays_under_the_configuration(
+    p95: float, now: float, after: float, configured: float, headroom: float
+) -> None:
+    request = cpu_request_from_use(p95, now, after, configured, headroom)
+    if request is not None:
+        assert request >= p95 * max(1.0, now / after) * (1 + headroom) - 1e-9
+        assert request >= 0.01
+        assert request < configured

@@ -4,33 +4,49 @@ In order of trust:
 
 1. a load test held at the SLO, written in the inventory (``capacity: [{rps_at_slo}]``);
 2. the server's own measured cost: the marginal CPU seconds a request took while serving
-   (the slope of CPU against traffic over the window), across the cores the replica can
-   use in parallel, turned into a latency bound by a queue model. When the version has an
-   evaluation, its profile's in-process throughput caps this (the HTTP path never makes
-   the model faster);
+   (the slope of CPU against traffic over the window, ``core.cost_fit``), across the cores
+   the replica can use in parallel, turned into a latency bound by a queue model. When the
+   version has an evaluation, its profile's in-process throughput caps this (the HTTP path
+   never makes the model faster). Near-idle or flat traffic gives no slope; a cost the
+   server's own latency contradicts (longer than its p99, or "no load meets the SLO" from
+   a server seen meeting it) is dropped, said so, and the next source is used;
 3. the evaluation profile alone: the latency-versus-load curve of the configuration it
    recommended. That is the model's in-process ceiling, before the HTTP server's own cost
    (about 400x less for a tiny model, see bench/README.md), so it is used only when the
    server gave no usable measurement, and said so.
 
-With none of these the audit reports "insufficient data" rather than guessing.
+With none of these the audit reports "insufficient data" rather than guessing. A GPU
+deployment whose GPU sits idle (``core.idle_gpu``) also gets a CPU option, from the
+profile's best CPU configuration or, failing that, the CPU the server spent a request.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from baton.audit.observed import Observed
+from baton.core.cost_fit import CostFit, cpu_cost_per_request
+from baton.core.idle_gpu import idle_gpu
 from baton.core.inventory import Deployment
 from baton.core.manifest import Manifest
 from baton.core.refs import Ref
-from baton.core.sizing import Capacity, cpu_cost_per_request
+from baton.core.sizing import Capacity, Usage, load_at_slo
 from baton.errors import BatonError
 from baton.store.store import Store
 
 MIN_REQUESTS = 1000  # fewer served requests than this say little about per-request cost
+
+
+@dataclass(frozen=True)
+class CpuProfile:
+    """The profile's best CPU configuration: the capacity a move off the GPU would have."""
+
+    cores: float
+    throughput_rps: float
+    curve: tuple[tuple[float, float], ...]
+    memory_bytes: float | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,7 @@ class Profiled:
     throughput_rps: float | None
     curve: tuple[tuple[float, float], ...]
     config: dict[str, Any]
+    cpu: CpuProfile | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,15 @@ class CapacityFinding:
     options: tuple[Capacity, ...]  # first: the deployment's current hardware
     source: str  # in words, for the report
     notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServedCost:
+    """What a request cost the server in CPU, and the cores it burns idle."""
+
+    per_request: float  # CPU seconds
+    idle: float  # cores
+    whole: bool = False  # total CPU / total requests: idle charged to requests (a bound)
 
 
 def profiled(store: Store | None, model: str, version: str) -> Profiled | None:
@@ -69,13 +95,11 @@ def profiled(store: Store | None, model: str, version: str) -> Profiled | None:
     points = record.report.get("profile", {}).get("points", [])
     chosen = record.report.get("profile", {}).get("recommended_point")
     key = next((p.get("config") for p in points if p.get("key") == chosen), None)
-    curve = tuple(
-        sorted(
-            (float(p["throughput_rps"]), float(p["served_p99_ms"]))
-            for p in points
-            if key is not None and p.get("config") == key
-        )
-    )
+    curve = _curve(points, key)
+    cpu = None
+    if not config.get("gpus") and config.get("throughput_rps"):
+        cpu = CpuProfile(float(config.get("cores") or 1), float(config["throughput_rps"]),
+                         curve, config.get("memory_bytes"))  # fmt: skip
     return Profiled(
         slo_ms,
         float(config.get("cores") or 1),
@@ -83,103 +107,235 @@ def profiled(store: Store | None, model: str, version: str) -> Profiled | None:
         config.get("throughput_rps"),
         curve,
         config,
+        cpu or _best_cpu(points, slo_ms),
     )
 
 
-def served_cost(observed: Observed | None) -> tuple[float, float] | None:
-    """(CPU seconds per request, idle cores) per replica, measured while serving.
+def _curve(points: list[dict[str, Any]], key: object) -> tuple[tuple[float, float], ...]:
+    """(req/s, served p99 ms) of one configuration's points, by load."""
+    return tuple(
+        sorted(
+            (float(p["throughput_rps"]), float(p["served_p99_ms"]))
+            for p in points
+            if key is not None and p.get("config") == key
+        )
+    )
 
-    None for a server shared by several models: its CPU is theirs together, and one
-    model's traffic cannot say what its own requests cost.
+
+def _best_cpu(points: list[dict[str, Any]], slo_ms: float | None) -> CpuProfile | None:
+    """The CPU configuration that serves most per core within the SLO, from its points."""
+    best: tuple[float, CpuProfile] | None = None
+    for p in points:
+        within = slo_ms is None or float(p["served_p99_ms"]) <= slo_ms
+        if p.get("gpus") or not within or not p.get("throughput_rps"):
+            continue
+        cores = float(p.get("cores") or 1)
+        per_core = float(p["throughput_rps"]) / cores
+        if best is None or per_core > best[0]:
+            curve = _curve(points, p.get("config"))
+            best = (per_core, CpuProfile(cores, max(x for x, _ in curve), curve))
+    return best[1] if best else None
+
+
+def served_cost(observed: Observed | None) -> tuple[ServedCost | None, str]:
+    """The CPU a request cost per replica while serving, or None and why not.
+
+    The slope of CPU against traffic (``core.cost_fit``) when the traffic moved the CPU;
+    else, for busy but steady traffic, the whole CPU over the requests: idle included, so
+    an upper bound on the cost. None for a server shared by several models (its CPU is
+    theirs together) or with too few requests to say anything.
     """
-    if observed is None or (observed.requests or 0) < MIN_REQUESTS:
-        return None
+    if observed is None:
+        return None, ""
+    requests = observed.requests or 0
+    if requests < MIN_REQUESTS:
+        why = f"only {requests:.0f} requests in the window (needs {MIN_REQUESTS})"
+        return None, (f"served cost not measured: {why}" if requests else "")
     if observed.shared_models > 1:
-        return None
+        return None, (
+            f"its server is shared by {observed.shared_models} models: the served cost of "
+            "one request cannot be told apart"
+        )
+    fit = _fit(observed)
+    if fit.fitted and fit.per_request is not None:
+        return ServedCost(fit.per_request, fit.idle or 0.0), ""
+    if observed.cpu_seconds_per_request:
+        return ServedCost(observed.cpu_seconds_per_request, 0.0, whole=True), fit.reason
+    return None, f"served cost not measured: {fit.reason}"
+
+
+def _fit(observed: Observed) -> CostFit:
+    """The cost line through per-replica req/s and CPU over the window."""
     rps = observed.timeline.get("rps")
     cpu = observed.timeline.get("cpu")
     replicas = observed.timeline.get("replicas")
-    if rps is not None and cpu is not None and replicas is not None:
-        per_replica = [
-            r / n if n and n > 0 and math.isfinite(n) else math.nan
-            for r, n in zip(rps.values, replicas.values, strict=False)
-        ]
-        n = min(len(per_replica), len(cpu.values))
-        found = cpu_cost_per_request(per_replica[:n], list(cpu.values[:n]))
-        if found is not None:
-            return found
-    if observed.cpu_seconds_per_request:
-        return observed.cpu_seconds_per_request, 0.0  # idle cost included: conservative
-    return None
+    if rps is None or cpu is None or replicas is None:
+        return cpu_cost_per_request([], [])
+    per_replica = [
+        r / n if n and n > 0 and math.isfinite(n) else math.nan
+        for r, n in zip(rps.values, replicas.values, strict=False)
+    ]
+    n = min(len(per_replica), len(cpu.values))
+    return cpu_cost_per_request(per_replica[:n], list(cpu.values[:n]))
 
 
-def _shared_note(observed: Observed | None) -> tuple[str, ...]:
-    """Why a busy shared server gave no served cost (``served_cost`` refuses it)."""
-    if observed is None or observed.shared_models < 2 or (observed.requests or 0) < MIN_REQUESTS:
-        return ()
-    return (
-        f"its server is shared by {observed.shared_models} models: the served cost of one "
-        "request cannot be told apart",
+def _parallel(deployment: Deployment) -> float:
+    """Cores a replica's requests can run on at once (a Python worker uses one)."""
+    parallel = max(deployment.resources.cores, 0.1)
+    if deployment.serving.workers is not None:
+        parallel = min(parallel, float(deployment.serving.workers))
+    return parallel
+
+
+def _contradicted(
+    cost: ServedCost, option: Capacity, parallel: float, usage: Usage, slo_ms: float
+) -> str:
+    """Why the served cost cannot be right, from what the server was seen to do ("": it can).
+
+    A request takes at least its CPU time spread over the cores it may use, so a cost
+    longer than the observed p99 is noise, not cost. And a server seen meeting the SLO
+    met it at some load: a cost that says no load meets it is wrong, and a bound (the
+    whole cost) can only show there is room, never that there is none.
+    """
+    p99 = usage.p99_latency_ms
+    what = "the whole CPU over the requests" if cost.whole else "the served cost"
+    spread_ms = cost.per_request / parallel * 1000
+    if p99 is not None and spread_ms > p99:
+        return (
+            f"{what} ({cost.per_request * 1000:.3g} ms CPU a request) is longer than the "
+            f"observed p99 of {p99:.3g} ms: too little traffic to measure what a request costs"
+        )
+    if load_at_slo(option, slo_ms) > 0:
+        return ""
+    if cost.whole or (p99 is not None and p99 <= slo_ms):
+        return (
+            f"{what} ({cost.per_request * 1000:.3g} ms CPU a request) says no load meets p99 "
+            f"{slo_ms:g} ms, yet the server was seen to"
+            + (f" (p99 {p99:.3g} ms)" if p99 is not None else "")
+            + ": too little or too flat traffic to measure what a request costs"
+        )
+    return ""
+
+
+def _load_tested(deployment: Deployment) -> CapacityFinding:
+    options = tuple(
+        Capacity(
+            saturation_rps=o.rps_at_slo,
+            cores=o.cores,
+            memory_bytes=o.memory_bytes,
+            gpus=o.gpus,
+            hardware=o.hardware,
+            at_slo_rps=o.rps_at_slo,
+        )
+        for o in deployment.capacity
+    )
+    return CapacityFinding(options, "load test at the SLO (inventory)")
+
+
+def _served(
+    deployment: Deployment, cost: ServedCost, profile: Profiled | None
+) -> tuple[Capacity, str, list[str]]:
+    """The capacity the served cost gives one replica of the current configuration."""
+    res = deployment.resources
+    parallel = _parallel(deployment)
+    saturation = max(parallel - cost.idle, 0.0) / cost.per_request
+    source = (
+        f"served cost {cost.per_request * 1000:.3g} ms CPU per request x {parallel:g} "
+        f"core(s) in parallel"
+    )
+    if cost.whole:
+        source += " (idle CPU included: a bound)"
+    if profile and profile.throughput_rps and profile.throughput_rps < saturation:
+        saturation = profile.throughput_rps
+        source += ", capped by the profile's in-process throughput"
+    notes = [f"idle cost {cost.idle:.3g} cores per replica"] if cost.idle else []
+    option = Capacity(
+        saturation_rps=saturation,
+        cores=res.cores or parallel,
+        memory_bytes=profile.memory_bytes if profile else None,
+        gpus=res.gpus,
+        hardware=res.hardware,
+    )
+    return option, source, notes
+
+
+def _profiled_option(deployment: Deployment, profile: Profiled) -> Capacity:
+    return Capacity(
+        saturation_rps=profile.throughput_rps or 0.0,
+        cores=profile.cores,
+        memory_bytes=profile.memory_bytes,
+        gpus=deployment.resources.gpus,
+        hardware=deployment.resources.hardware,
+        curve=profile.curve,
     )
 
 
 def capacity_for(
-    deployment: Deployment, observed: Observed | None, profile: Profiled | None
+    deployment: Deployment,
+    observed: Observed | None,
+    profile: Profiled | None,
+    slo_p99_ms: float,
 ) -> CapacityFinding:
-    res = deployment.resources
+    """The capacity of one replica, from the most trusted source that holds up (see above)."""
     if deployment.capacity:
-        options = tuple(
-            Capacity(
-                saturation_rps=o.rps_at_slo,
-                cores=o.cores,
-                memory_bytes=o.memory_bytes,
-                gpus=o.gpus,
-                hardware=o.hardware,
-                at_slo_rps=o.rps_at_slo,
-            )
-            for o in deployment.capacity
-        )
-        return CapacityFinding(options, "load test at the SLO (inventory)")
-    memory = profile.memory_bytes if profile else None
-    cost = served_cost(observed)
-    shared_note = _shared_note(observed)
-    if cost is not None:
-        per_request, idle = cost
-        parallel = max(res.cores, 0.1)
-        if deployment.serving.workers is not None:
-            parallel = min(parallel, float(deployment.serving.workers))
-        saturation = max(parallel - idle, 0.0) / per_request
-        notes = []
-        source = (
-            f"served cost {per_request * 1000:.3g} ms CPU per request x {parallel:g} "
-            f"core(s) in parallel"
-        )
-        if profile and profile.throughput_rps and profile.throughput_rps < saturation:
-            saturation = profile.throughput_rps
-            source += ", capped by the profile's in-process throughput"
-        if idle:
-            notes.append(f"idle cost {idle:.3g} cores per replica")
-        option = Capacity(
-            saturation_rps=saturation,
-            cores=res.cores or parallel,
-            memory_bytes=memory,
-            gpus=res.gpus,
-            hardware=res.hardware,
-        )
-        return CapacityFinding((option,), source, tuple(notes))
+        found = _load_tested(deployment)
+    else:
+        found = _measured(deployment, observed, profile, slo_p99_ms)
+    return _with_cpu_option(found, deployment, observed, profile)
+
+
+def _measured(
+    deployment: Deployment, observed: Observed | None, profile: Profiled | None, slo_ms: float
+) -> CapacityFinding:
+    cost, why = served_cost(observed)
+    notes = [why] if why else []
+    if cost is not None and observed is not None:
+        option, source, extra = _served(deployment, cost, profile)
+        problem = _contradicted(cost, option, _parallel(deployment), observed.usage, slo_ms)
+        if not problem:
+            return CapacityFinding((option,), source, (*notes, *extra))
+        notes.append(f"served cost not used: {problem}")
     if profile and profile.throughput_rps:
-        option = Capacity(
-            saturation_rps=profile.throughput_rps,
-            cores=profile.cores,
-            memory_bytes=memory,
-            gpus=res.gpus,
-            hardware=res.hardware,
-            curve=profile.curve,
-        )
+        notes.append("capacity comes from the in-process profile: the HTTP path costs more")
         return CapacityFinding(
-            (option,),
+            (_profiled_option(deployment, profile),),
             "evaluation profile (in-process; optimistic until the server has served traffic)",
-            ("capacity comes from the in-process profile: the HTTP path costs more",
-             *shared_note),
-        )  # fmt: skip
-    return CapacityFinding((), "none measured", shared_note)
+            tuple(notes),
+        )
+    return CapacityFinding((), "none measured", tuple(notes))
+
+
+def _with_cpu_option(
+    found: CapacityFinding,
+    deployment: Deployment,
+    observed: Observed | None,
+    profile: Profiled | None,
+) -> CapacityFinding:
+    """Beside an idle GPU, a CPU option: from the profile's CPU configuration, else the
+    CPU the server spent a request (the GPU did little of the work)."""
+    res = deployment.resources
+    if res.gpus == 0 or observed is None or any(o.gpus == 0 for o in found.options):
+        return found
+    memory = observed.gpu_memory_peak_bytes
+    if idle_gpu(observed.usage.gpu_utilization_mean, memory, res.hardware) is None:
+        return found
+    if profile is not None and profile.cpu is not None:
+        cpu = profile.cpu
+        option = Capacity(cpu.throughput_rps, cores=cpu.cores, memory_bytes=cpu.memory_bytes,
+                          curve=cpu.curve)  # fmt: skip
+        note = (
+            f"CPU option: the profile's CPU configuration, {cpu.cores:g} core(s) at "
+            f"{cpu.throughput_rps:.4g} req/s in-process"
+        )
+    else:
+        cost, _ = served_cost(observed)
+        if cost is None or cost.whole:
+            note = "CPU option not measured: `baton evaluate` profiles the model on CPU"
+            return replace(found, notes=(*found.notes, note))
+        parallel = _parallel(deployment)
+        option = Capacity(max(parallel - cost.idle, 0.0) / cost.per_request, cores=res.cores)
+        note = (
+            f"CPU option: {cost.per_request * 1000:.3g} ms CPU a request on {parallel:g} "
+            "core(s), as served; what the GPU did is not in it: confirm with `baton evaluate`"
+        )
+    return replace(found, options=(*found.options, option), notes=(*found.notes, note))

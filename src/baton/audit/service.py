@@ -10,6 +10,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
+from typing import Any
 
 from baton.audit.capacity import Profiled, capacity_for, profiled
 from baton.audit.observed import Observed
@@ -17,9 +18,19 @@ from baton.audit.prices import PriceTable
 from baton.audit.prometheus import Prometheus
 from baton.audit.result import AuditResult, Row, Target
 from baton.audit.usage import collect
+from baton.core.idle_gpu import idle_gpu
 from baton.core.inventory import Deployment
 from baton.core.policy import Policy
-from baton.core.sizing import Allocation, Prices, SizingPolicy, Usage, cheapest
+from baton.core.sizing import (
+    Allocation,
+    Capacity,
+    Prices,
+    Recommendation,
+    SizingPolicy,
+    Usage,
+    cheapest,
+    recommend,
+)
 from baton.store.store import Store
 
 DEFAULT_SLO_MS = Policy().default_slo.p99_latency_ms or 100.0
@@ -73,6 +84,7 @@ def run_audit(
                 slo_notes.get(d.name),
                 policy,
                 sizing_prices,
+                prices.currency,
             )
         )
     return AuditResult(
@@ -102,20 +114,80 @@ def size_deployment(
     slo_note: str | None,
     policy: SizingPolicy,
     prices: Prices,
+    currency: str = "USD",
 ) -> Row:
     """One deployment's row: its capacity, the cheapest sizing that meets the SLO, why."""
-    res = d.resources
-    use = observed.usage if observed is not None else Usage(coverage=0.0)
-    shared = observed.shared_models if observed is not None else 1
-    if shared > 1:  # the inventory splits a shared server's allocation evenly; so do we
-        cpu, memory = use.cpu_cores_p95, use.memory_peak_bytes
-        use = replace(
-            use,
-            cpu_cores_p95=cpu / shared if cpu is not None else None,
-            memory_peak_bytes=memory / shared if memory is not None else None,
+    use = _usage(observed)
+    finding = capacity_for(d, observed, profile, slo_ms)
+    allocation = _allocation(d, observed)
+    load = _load_series(observed)
+    sizing = (use, allocation, finding.options, slo_ms, policy, prices, load)
+    chosen, rec = cheapest(*sizing)
+    extra: list[str] = [slo_note] if slo_note else []
+    flags = list(rec.flags)
+    if observed is not None and observed.shared_models > 1:
+        extra.append(
+            f"its server serves {observed.shared_models} models: its CPU and memory are split "
+            "evenly among them, as is its allocation"
         )
-    finding = capacity_for(d, observed, profile)
-    allocation = Allocation(
+    extra.append(f"capacity: {finding.source}")
+    extra.extend(finding.notes)
+    if observed is not None and observed.missing:
+        extra.append("missing from Prometheus: " + ", ".join(observed.missing))
+    if chosen is not None and chosen.hardware != d.resources.hardware and rec.replicas:
+        flags.append(f"move to {chosen.hardware}")
+        extra.append(
+            f"{chosen.hardware} meets the SLO for less than {d.resources.hardware}: "
+            f"{rec.replicas} replica(s) of {_each(chosen)}"
+        )
+    verdict = rec.verdict
+    idle = _idle_gpu(d, observed)
+    if idle is not None:
+        flags.append("idle GPU")
+        extra.append(idle)
+        if chosen is not None and chosen.gpus and rec.replicas:
+            extra.extend(_cpu_beside(finding.options, sizing, currency))
+        if verdict in ("right-sized", "under-provisioned"):  # a GPU idling is paid for idle
+            verdict = "over-provisioned"
+    elif use.gpu_utilization_mean is not None:
+        extra.append(f"GPU busy {use.gpu_utilization_mean:.0%} on average")
+    recommendation = replace(
+        rec, verdict=verdict, reasons=rec.reasons + tuple(extra), flags=tuple(flags)
+    )
+    return Row(
+        deployment=d,
+        observed=observed,
+        recommendation=recommendation,
+        target=_target(d, chosen, rec, profile),
+        slo_p99_ms=slo_ms,
+        capacity_source=finding.source,
+    )
+
+
+def _usage(observed: Observed | None) -> Usage:
+    """What the deployment used; a shared server's CPU and memory split evenly, as the
+    inventory splits its allocation."""
+    if observed is None:
+        return Usage(coverage=0.0)
+    use, shared = observed.usage, observed.shared_models
+    if shared <= 1:
+        return use
+    cpu, memory = use.cpu_cores_p95, use.memory_peak_bytes
+    return replace(
+        use,
+        cpu_cores_p95=cpu / shared if cpu is not None else None,
+        memory_peak_bytes=memory / shared if memory is not None else None,
+    )
+
+
+def _allocation(d: Deployment, observed: Observed | None) -> Allocation:
+    """What it was given, and paid for: an autoscaled deployment its mean replicas seen, a
+    deployment whose servers ran part of the window the replicas counted for that time."""
+    res = d.resources
+    mean = d.replicas_mean
+    if d.autoscaled:
+        mean = observed.replicas_mean if observed is not None else None
+    return Allocation(
         replicas=d.replicas,
         cores=res.cores,
         memory_bytes=res.memory_bytes,
@@ -123,42 +195,47 @@ def size_deployment(
         hardware=res.hardware,
         max_replicas=d.max_replicas if d.autoscaled else None,
         min_replicas=d.min_replicas if d.autoscaled else None,
-        mean_replicas=(observed.replicas_mean if observed is not None and d.autoscaled else None),
+        mean_replicas=mean,
     )
-    load = _load_series(observed)
-    chosen, rec = cheapest(use, allocation, finding.options, slo_ms, policy, prices, load)
-    extra: list[str] = []
-    flags = list(rec.flags)
-    if slo_note:
-        extra.append(slo_note)
-    if shared > 1:
-        extra.append(
-            f"its server serves {shared} models: its CPU and memory are split evenly among "
-            "them, as is its allocation"
-        )
-    extra.append(f"capacity: {finding.source}")
-    extra.extend(finding.notes)
-    if observed is not None:
-        if observed.missing:
-            extra.append("missing from Prometheus: " + ", ".join(observed.missing))
-        if use.gpu_utilization_mean is not None:
-            extra.append(f"GPU busy {use.gpu_utilization_mean:.0%} on average")
-    if chosen is not None and chosen.hardware != res.hardware and rec.replicas:
-        flags.append(f"move to {chosen.hardware}")
-        each = f"{chosen.gpus} GPU(s)" if chosen.gpus else f"{chosen.cores:g} core(s)"
-        extra.append(
-            f"{chosen.hardware} meets the SLO for less than {res.hardware}: "
-            f"{rec.replicas} replica(s) of {each}"
-        )
-    recommendation = replace(rec, reasons=rec.reasons + tuple(extra), flags=tuple(flags))
-    serving = d.serving
+
+
+def _each(option: Capacity) -> str:
+    return f"{option.gpus} GPU(s)" if option.gpus else f"{option.cores:g} core(s)"
+
+
+def _idle_gpu(d: Deployment, observed: Observed | None) -> str | None:
+    if d.resources.gpus == 0 or observed is None:
+        return None
+    use = observed.usage
+    return idle_gpu(use.gpu_utilization_mean, observed.gpu_memory_peak_bytes, d.resources.hardware)
+
+
+def _cpu_beside(options: Sequence[Capacity], sizing: tuple[Any, ...], currency: str) -> list[str]:
+    """The CPU option, priced, beside a recommendation that keeps the GPU."""
+    out = []
+    for option in options:
+        if option.gpus:
+            continue
+        rec = recommend(sizing[0], sizing[1], option, *sizing[3:])
+        if rec.replicas and rec.monthly_cost_after is not None:
+            out.append(
+                f"on CPU instead: {rec.replicas} replica(s) of {_each(option)}, "
+                f"{rec.monthly_cost_after:,.0f} {currency}/month"
+            )
+    return out
+
+
+def _target(
+    d: Deployment, chosen: Capacity | None, rec: Recommendation, profile: Profiled | None
+) -> Target:
+    res, serving = d.resources, d.serving
     config = profile.config if profile is not None else {}
-    target = Target(
+    return Target(
         replicas=rec.replicas,
         min_replicas=rec.min_replicas,
         max_replicas=rec.max_replicas,
         cores=rec.cores,
-        cpu_limit=rec.cores,
+        cpu_limit=rec.cpu_limit if rec.cpu_limit is not None else rec.cores,
         memory_bytes=rec.memory_bytes,
         memory_limit_bytes=rec.memory_bytes,
         gpus=chosen.gpus if chosen is not None else res.gpus,
@@ -166,14 +243,6 @@ def size_deployment(
         max_batch_size=config.get("max_batch_size") or serving.max_batch_size,
         threads=config.get("intra_op_threads") or serving.threads,
         precision=config.get("precision") or serving.precision,
-    )
-    return Row(
-        deployment=d,
-        observed=observed,
-        recommendation=recommendation,
-        target=target,
-        slo_p99_ms=slo_ms,
-        capacity_source=finding.source,
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,7 @@ class Spec:
     latency_sigma: float = 0.4  # lognormal shape: p99 = median * exp(2.326 * sigma)
     cpu_per_request_s: float = 0.002
     idle_cores: float = 0.02  # per replica
+    cpu_noise: float = 0.0  # cores: seeded Gaussian jitter per sample (GC, scrapes, logs)
     memory_bytes: float = 400 * MIB  # per replica, at peak load
     process_metrics: bool = True
     gpu: Literal["nvml", "dcgm"] | None = None
@@ -232,6 +234,11 @@ def _state(spec: Spec, index: int, fleet: Fleet) -> _State:
     share = np.where(active, load / np.maximum(counts, 1), 0.0)
     requests = np.floor(np.cumsum(share * fleet.interval_s, axis=1))
     cores = np.where(active, spec.idle_cores + spec.cpu_per_request_s * share, 0.0)
+    if spec.cpu_noise:
+        jitter = np.random.default_rng(zlib.crc32(spec.name.encode())).normal(
+            0.0, spec.cpu_noise, cores.shape
+        )
+        cores = np.where(active, np.maximum(cores + jitter, 0.0), 0.0)
     cpu = np.cumsum(cores * fleet.interval_s, axis=1)
     top = float(load.max()) if load.size else 0.0
     ratio = load / top if top > 0 else np.ones_like(load)

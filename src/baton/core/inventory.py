@@ -133,6 +133,12 @@ class Deployment(BaseModel):
     replicas: int = Field(ge=0, description="replicas now (or desired)")
     min_replicas: int | None = Field(default=None, ge=0, description="autoscaler lower bound")
     max_replicas: int | None = Field(default=None, ge=1, description="autoscaler upper bound")
+    replicas_mean: float | None = Field(
+        default=None,
+        ge=0,
+        description="replicas paid for on average over the audit window, where the source "
+        "knows (baton's servers: each for the time it ran)",
+    )
     resources: Resources
     serving: Serving = Serving()
     namespace: str | None = None

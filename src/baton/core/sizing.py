@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
+
+from baton.core.cpu_request import cpu_request_from_use
 
 HOURS_PER_MONTH = 730.0
 GIB = 1024**3
@@ -121,6 +123,7 @@ class Recommendation:
     min_replicas: int | None = None  # autoscaled: recommended lower bound
     max_replicas: int | None = None  # autoscaled: recommended upper bound
     flags: tuple[str, ...] = ()  # "scale to zero", "consolidate", "SLO breached", ...
+    cpu_limit: float | None = None  # None: the limit is the request (``cores``)
 
     @property
     def monthly_savings(self) -> float:
@@ -161,36 +164,6 @@ def _per_million(monthly: float | None, rps_mean: float | None) -> float | None:
     return monthly / (rps_mean * HOURS_PER_MONTH * 3600 / 1e6)
 
 
-def cpu_cost_per_request(
-    rps: Sequence[float], cpu_cores: Sequence[float], min_points: int = 12
-) -> tuple[float, float] | None:
-    """CPU seconds one request costs, and the idle cores, from paired per-replica samples.
-
-    A least-squares line through (req/s, cores busy): its slope is the marginal cost of a
-    request, its intercept the idle cost (drift sketches, the interpreter). Dividing total
-    CPU by total requests instead would charge the idle cost to every request and, at low
-    traffic, make a replica look many times slower than it is. None when the samples are too
-    few or the traffic too steady to separate the two; the caller then says so.
-    """
-    pairs = [
-        (x, y)
-        for x, y in zip(rps, cpu_cores, strict=True)
-        if math.isfinite(x) and math.isfinite(y) and x >= 0 and y >= 0
-    ]
-    if len(pairs) < min_points:
-        return None
-    n = len(pairs)
-    mx = sum(x for x, _ in pairs) / n
-    my = sum(y for _, y in pairs) / n
-    sxx = sum((x - mx) ** 2 for x, _ in pairs)
-    if mx <= 0 or sxx <= (0.1 * mx) ** 2 * n:  # traffic varies by less than 10%
-        return None
-    slope = sum((x - mx) * (y - my) for x, y in pairs) / sxx
-    if slope <= 0:
-        return None
-    return slope, max(0.0, my - slope * mx)
-
-
 def autoscale_replicas(
     rps: Sequence[float], per_replica: float, policy: SizingPolicy
 ) -> tuple[int, int, float]:
@@ -204,6 +177,53 @@ def autoscale_replicas(
     if not needed:
         raise ValueError("no load samples to size an autoscaled deployment from")
     return min(needed), max(needed), sum(needed) / len(needed)
+
+
+@dataclass
+class _Draft:
+    """A recommendation being written: its current cost, baselines, reasons and flags."""
+
+    usage: Usage
+    now: float
+    base_cpu: float | None
+    base_mem: float | None
+    reasons: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+
+    def done(self, verdict: Verdict, sized: _Sized | None = None, **kw: float) -> Recommendation:
+        after = sized.after if sized else kw.get("after")
+        bounds = sized.bounds if sized else None
+        return Recommendation(
+            verdict,
+            sized.replicas if sized else (int(kw["replicas"]) if "replicas" in kw else None),
+            sized.cores if sized else None,
+            sized.memory if sized else None,
+            sized.per_replica if sized else kw.get("per_replica"),
+            sized.utilization if sized else None,
+            self.now,
+            after,
+            _per_million(self.now, self.usage.rps_mean),
+            _per_million(after, self.usage.rps_mean),
+            self.base_cpu,
+            self.base_mem,
+            tuple(self.reasons),
+            bounds[0] if bounds else None,
+            bounds[1] if bounds else None,
+            tuple(self.flags),
+            sized.cpu_limit if sized else None,
+        )
+
+
+@dataclass(frozen=True)
+class _Sized:
+    per_replica: float
+    utilization: float
+    replicas: int
+    bounds: tuple[int, int] | None
+    cores: float  # the request
+    cpu_limit: float | None  # None: the request is the configuration's cores
+    memory: float
+    after: float
 
 
 def recommend(
@@ -221,96 +241,110 @@ def recommend(
     (``allocation.max_replicas`` set): bounds and a mean replica count instead of one
     fixed count, so its cost after follows the traffic as its cost now does.
     """
-    reasons: list[str] = []
-    flags: list[str] = []
     paid_replicas = (
         allocation.mean_replicas if allocation.mean_replicas is not None else allocation.replicas
     )
-    now = prices.monthly(
-        paid_replicas,
-        allocation.cores,
-        allocation.memory_bytes,
-        allocation.gpus,
-        allocation.hardware,
+    draft = _Draft(
+        usage,
+        prices.monthly(paid_replicas, allocation.cores, allocation.memory_bytes,
+                       allocation.gpus, allocation.hardware),
+        usage.cpu_cores_p95,
+        usage.memory_peak_bytes * (1 + policy.memory_margin) if usage.memory_peak_bytes else None,
+    )  # fmt: skip
+    early = _unsizable(draft, capacity, slo_p99_ms, policy)
+    if early is not None or capacity is None:
+        return early or draft.done("insufficient data")
+    per_replica = load_at_slo(capacity, slo_p99_ms)
+    draft.reasons.append(
+        f"one replica takes {per_replica:.4g} req/s within p99 {slo_p99_ms:g} ms "
+        f"({_method(capacity)})"
     )
-    base_cpu = usage.cpu_cores_p95
-    base_mem = (
-        usage.memory_peak_bytes * (1 + policy.memory_margin) if usage.memory_peak_bytes else None
-    )
+    sized = _size(draft, allocation, capacity, per_replica, policy, prices, load_series)
+    return draft.done(_judge(draft, allocation, sized, slo_p99_ms, policy), sized)
 
-    def result(
-        verdict: Verdict,
-        replicas: int | None = None,
-        cores: float | None = None,
-        memory: float | None = None,
-        per_replica: float | None = None,
-        utilization: float | None = None,
-        after: float | None = None,
-        bounds: tuple[int, int] | None = None,
-    ) -> Recommendation:
-        return Recommendation(
-            verdict,
-            replicas,
-            cores,
-            memory,
-            per_replica,
-            utilization,
-            now,
-            after,
-            _per_million(now, usage.rps_mean),
-            _per_million(after, usage.rps_mean),
-            base_cpu,
-            base_mem,
-            tuple(reasons),
-            bounds[0] if bounds else None,
-            bounds[1] if bounds else None,
-            tuple(flags),
-        )
 
+def _unsizable(
+    draft: _Draft, capacity: Capacity | None, slo_p99_ms: float, policy: SizingPolicy
+) -> Recommendation | None:
+    """The verdicts reached before sizing: too little data, idle, no capacity, no load."""
+    usage = draft.usage
     if usage.coverage < policy.min_coverage or usage.rps_peak is None:
-        reasons.append(
+        draft.reasons.append(
             f"insufficient data: {usage.coverage:.0%} of the window has request metrics "
             f"(needs {policy.min_coverage:.0%})"
         )
-        return result("insufficient data")
+        return draft.done("insufficient data")
     if usage.rps_peak < policy.idle_rps:
-        reasons.append(
+        draft.reasons.append(
             f"peak {usage.rps_peak:.3g} req/s over the window: idle; scale to zero or "
             "consolidate onto a shared server"
         )
-        flags.append("scale to zero")
-        return result("idle", replicas=0, after=0.0)
+        draft.flags.append("scale to zero")
+        return draft.done("idle", replicas=0, after=0.0)
     if capacity is None:
-        reasons.append(
+        draft.reasons.append(
             "insufficient data: no measured capacity for this version; run `baton evaluate` "
             "or give `capacity` in the inventory"
         )
-        return result("insufficient data")
-
-    per_replica = load_at_slo(capacity, slo_p99_ms)
-    if per_replica <= 0:
-        reasons.append(
+        return draft.done("insufficient data")
+    if load_at_slo(capacity, slo_p99_ms) <= 0:
+        draft.reasons.append(
             f"one replica cannot meet p99 {slo_p99_ms:g} ms at any load on {capacity.hardware}: "
             "use faster hardware or a lighter model"
         )
-        flags.append("SLO unreachable")
-        return result("at risk", per_replica=0.0)
+        draft.flags.append("SLO unreachable")
+        return draft.done("at risk", per_replica=0.0)
+    return None
+
+
+def _method(capacity: Capacity) -> str:
     if capacity.at_slo_rps is not None:
-        method = "measured at the SLO"
-    elif capacity.curve:
-        method = "measured latency curve"
-    else:
-        method = "M/M/1 queue from saturation"
-    reasons.append(
-        f"one replica takes {per_replica:.4g} req/s within p99 {slo_p99_ms:g} ms ({method})"
+        return "measured at the SLO"
+    if capacity.curve:
+        return "measured latency curve"
+    return "M/M/1 queue from saturation"
+
+
+def _floor(
+    draft: _Draft,
+    allocation: Allocation,
+    capacity: Capacity,
+    per_replica: float,
+    policy: SizingPolicy,
+) -> SizingPolicy:
+    """The policy whose floor applies: the availability floor does not add GPUs on its own."""
+    peak = draft.usage.rps_peak or 0.0
+    have = allocation.min_replicas if allocation.min_replicas is not None else allocation.replicas
+    need = math.ceil(round(peak * (1 + policy.headroom) / per_replica, 9))
+    if capacity.gpus == 0 or have >= policy.min_replicas or need >= policy.min_replicas:
+        return policy
+    kept = max(have, need, 1)
+    draft.reasons.append(
+        f"the availability floor of {policy.min_replicas} replicas does not add GPUs on its "
+        f"own: {kept} kept; a CPU replica or a shared GPU gives the second"
     )
-    autoscaled = allocation.max_replicas is not None
+    return replace(policy, min_replicas=kept)
+
+
+def _size(
+    draft: _Draft,
+    allocation: Allocation,
+    capacity: Capacity,
+    per_replica: float,
+    policy: SizingPolicy,
+    prices: Prices,
+    load_series: Sequence[float],
+) -> _Sized:
+    """Replicas (or bounds), CPU, memory and cost after, for the peak plus headroom."""
+    usage = draft.usage
+    peak = usage.rps_peak or 0.0
     current_capacity = per_replica * (allocation.max_replicas or allocation.replicas)
-    utilization = usage.rps_peak / current_capacity if current_capacity else math.inf
-    replicas = replicas_needed(usage.rps_peak, per_replica, policy)
-    reasons.append(
-        f"peak {usage.rps_peak:.4g} req/s + {policy.headroom:.0%} headroom -> {replicas} "
-        f"replica(s) (floor {policy.min_replicas})"
+    utilization = peak / current_capacity if current_capacity else math.inf
+    floor = _floor(draft, allocation, capacity, per_replica, policy)
+    replicas = replicas_needed(peak, per_replica, floor)
+    draft.reasons.append(
+        f"peak {peak:.4g} req/s + {policy.headroom:.0%} headroom -> {replicas} "
+        f"replica(s) (floor {floor.min_replicas})"
     )
     memory = (
         max(capacity.memory_bytes or 0.0, usage.memory_peak_bytes or 0.0)
@@ -319,50 +353,77 @@ def recommend(
     )
     bounds: tuple[int, int] | None = None
     after_replicas: float = replicas
-    if autoscaled and load_series:
-        low, high, mean = autoscale_replicas(load_series, per_replica, policy)
-        high = max(high, replicas)
-        bounds = (low, high)
+    if allocation.max_replicas is not None and load_series:
+        low, high, mean = autoscale_replicas(load_series, per_replica, floor)
+        bounds = (low, max(high, replicas))
         after_replicas = mean
-        reasons.append(
-            f"autoscaled: bounds {low}..{high} follow the load (now "
+        draft.reasons.append(
+            f"autoscaled: bounds {low}..{bounds[1]} follow the load (now "
             f"{allocation.min_replicas if allocation.min_replicas is not None else '?'}.."
             f"{allocation.max_replicas}), {mean:.2g} replicas on average"
         )
-    after = prices.monthly(after_replicas, capacity.cores, memory, capacity.gpus, capacity.hardware)
-    if usage.rps_peak * (1 + policy.headroom) < policy.consolidate_share * per_replica:
-        flags.append("consolidate")
-        reasons.append(
+    cores, limit = _cpu(draft, allocation, capacity, after_replicas, policy)
+    after = prices.monthly(after_replicas, cores, memory, capacity.gpus, capacity.hardware)
+    if peak * (1 + policy.headroom) < policy.consolidate_share * per_replica:
+        draft.flags.append("consolidate")
+        draft.reasons.append(
             f"peak uses under {policy.consolidate_share:.0%} of one replica: consolidate onto "
             "a shared server"
         )
+    return _Sized(per_replica, utilization, replicas, bounds, cores, limit, memory, after)
 
+
+def _cpu(
+    draft: _Draft,
+    allocation: Allocation,
+    capacity: Capacity,
+    replicas_after: float,
+    policy: SizingPolicy,
+) -> tuple[float, float | None]:
+    """(request, limit): from use when use is far below the configuration's cores."""
+    p95 = draft.usage.cpu_cores_p95
+    if p95 is None or capacity.hardware != allocation.hardware:
+        return capacity.cores, None  # use on other hardware says nothing of this one
+    now = allocation.mean_replicas if allocation.mean_replicas is not None else allocation.replicas
+    request = cpu_request_from_use(p95, now, replicas_after, capacity.cores, policy.headroom)
+    if request is None:
+        return capacity.cores, None
+    draft.reasons.append(
+        f"CPU request {request:g} cores from use (p95 {p95:.3g} cores a replica, scaled to "
+        f"the new count, + {policy.headroom:.0%} headroom), limit {capacity.cores:g} "
+        "cores kept for bursts"
+    )
+    return request, capacity.cores
+
+
+def _judge(
+    draft: _Draft, allocation: Allocation, sized: _Sized, slo_p99_ms: float, policy: SizingPolicy
+) -> Verdict:
+    """At risk (SLO breached or near capacity), under-, over-provisioned or right-sized."""
+    usage, utilization = draft.usage, sized.utilization
     breached = usage.p99_latency_ms is not None and usage.p99_latency_ms > slo_p99_ms
     if breached:
-        flags.append("SLO breached")
-        reasons.append(
+        draft.flags.append("SLO breached")
+        draft.reasons.append(
             f"observed p99 {usage.p99_latency_ms:.4g} ms breaches the {slo_p99_ms:g} ms SLO"
         )
         if utilization <= policy.risk_utilization:
-            reasons.append(
+            draft.reasons.append(
                 f"the breach is not from load (peak uses {utilization:.0%} of capacity): more "
                 "replicas will not fix it; look at the model, its batch size or the hardware"
             )
     if utilization > policy.risk_utilization:
-        flags.append("near capacity")
-        reasons.append(f"peak uses {utilization:.0%} of current capacity at the SLO")
+        draft.flags.append("near capacity")
+        draft.reasons.append(f"peak uses {utilization:.0%} of current capacity at the SLO")
+    autoscaled = allocation.max_replicas is not None
     ceiling = allocation.max_replicas if autoscaled else allocation.replicas
     if breached or utilization > policy.risk_utilization:
-        verdict: Verdict = "at risk"
-    elif replicas > (ceiling or 0):
-        verdict = "under-provisioned"
-    elif after < now * 0.9 or (not autoscaled and replicas < allocation.replicas):
-        verdict = "over-provisioned"
-    else:
-        verdict = "right-sized"
-    return result(
-        verdict, replicas, capacity.cores, memory, per_replica, utilization, after, bounds
-    )
+        return "at risk"
+    if sized.replicas > (ceiling or 0):
+        return "under-provisioned"
+    if sized.after < draft.now * 0.9 or (not autoscaled and sized.replicas < allocation.replicas):
+        return "over-provisioned"
+    return "right-sized"
 
 
 def cheapest(
