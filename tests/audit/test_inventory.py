@@ -14,7 +14,9 @@ import pytest
 import yaml
 
 from baton.audit.inventory import gather
+from baton.audit.service import size_deployment
 from baton.config import Settings
+from baton.core.sizing import Prices, SizingPolicy
 from baton.errors import BadInput
 from baton.handover.register import register_handover
 from baton.store.servers import ServedModel, ServerFacts
@@ -257,3 +259,25 @@ def test_a_gpu_server_is_priced_as_its_gpu(toy: Store) -> None:
     toy.servers.started(gpu, [TOY1], actor="tester")
     (d,) = gather(toy, [], None).deployments
     assert (d.resources.gpus, d.resources.hardware) == (1, "nvidia-t4")
+
+
+def test_a_server_that_ran_seconds_counts_for_seconds(toy: Store) -> None:
+    """A server stopped right after it started neither costs a month nor halves the share
+    of the server that ran all along (issue 14, item 7)."""
+    free = replace(ELSEWHERE, cpu_limit=None, memory_limit_bytes=None)
+    brief = toy.servers.started(replace(free, port=8001), [ServedModel("toy", 2)], "tester")
+    toy.servers.stopped(brief, actor="tester")
+    toy.servers.started(free, [TOY1], actor="tester")
+    since = utcnow() - timedelta(days=14)
+    inventory = gather(toy, [], None, since=since, until=utcnow() + timedelta(seconds=1))
+    live, stopped = inventory.deployments
+    assert (live.version, stopped.version) == ("1", "2")
+    assert live.resources.cores == pytest.approx(4.0)  # its machine's 4 CPUs, not half
+    assert live.resources.memory_bytes == pytest.approx(64 * GI)
+    assert live.replicas_mean is None  # ran all the window that it was asked about
+    assert stopped.replicas_mean is not None and stopped.replicas_mean < 1e-5
+    assert any("toy:2: its server at 10.0.0.7:8001 ran" in n and "counted for that time" in n
+               for n in inventory.notes)  # fmt: skip
+    row = size_deployment(stopped, None, None, 100.0, None, SizingPolicy(), Prices())
+    assert row.recommendation.monthly_cost_now is not None
+    assert row.recommendation.monthly_cost_now < 0.01  # was a month of half the machine

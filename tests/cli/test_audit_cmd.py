@@ -16,6 +16,8 @@ from tests.audit.verdict_fleet import (
     verdict_fleet,  # noqa: F401  (the fixture)
 )
 from tests.baton_cli import baton, clean_env, free_port
+from tests.handover_factory import write_handover
+from tests.monitor.conftest import need
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +147,35 @@ def test_kubernetes_manifests_are_an_inventory_too(
     assert rows and {r["deployment"]["source"] for r in rows} <= {"kubernetes", "kserve"}
     assert {r["verdict"] for r in rows} == {"insufficient data"}
     assert all("requests" in r["observed"]["missing"] for r in rows)
+
+
+def test_the_audit_reads_the_prometheus_monitor_up_started(
+    env: dict[str, str],
+    verdict_fleet: VerdictFleet,  # noqa: F811
+    fleet_file: Path,
+    tmp_path: Path,
+) -> None:
+    """After `monitor up --prometheus-port P` the audit reads :P, not :9090; an explicit
+    BATON_PROMETHEUS_URL or --prometheus still wins (issue 14, item 8)."""
+    need("prometheus")
+    need("alertmanager")
+    assert baton(env, "register", str(write_handover(tmp_path / "h"))).returncode == 0
+    assert baton(env, "alias", "set", "toy@production", "1").returncode == 0  # to watch
+    port = free_port()
+    up = baton(env, "monitor", "up", "--prometheus-port", str(port),
+               "--alertmanager-port", str(free_port()))  # fmt: skip
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        args = audit_args(verdict_fleet, fleet_file, "--json")
+        at = args.index("--prometheus")
+        del args[at : at + 2]
+        found = baton(env, *args)
+        assert found.returncode == 0, found.stderr
+        assert json.loads(found.stdout)["prometheus_url"] == f"http://127.0.0.1:{port}"
+        told = baton({**env, "BATON_PROMETHEUS_URL": verdict_fleet.prometheus.url}, *args)
+        assert told.returncode == 0, told.stderr
+        report = json.loads(told.stdout)
+        assert report["prometheus_url"] == verdict_fleet.prometheus.url
+        assert {r["name"]: r["verdict"] for r in report["rows"]} == EXPECTED
+    finally:
+        baton(env, "monitor", "down")

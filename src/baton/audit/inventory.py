@@ -21,12 +21,13 @@ version are refused: Prometheus could not tell their series apart.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import socket
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from baton.audit.fleet_file import read_fleet
@@ -36,6 +37,7 @@ from baton.core.refs import Ref
 from baton.errors import BadInput, BatonError
 from baton.store.servers import ServerRecord
 from baton.store.store import Store
+from baton.store.tx import utcnow
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,12 @@ def gather(
     fleet: Path | None,
     *,
     since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Inventory:
     """Every deployment from the store's servers, the manifests and the fleet file.
 
-    ``since``: also take servers that stopped after it (the audit window's start); without
+    ``since``: also take servers that stopped after it (the audit window's start), each
+    counted for the part of the window up to ``until`` (default: now) that it ran; without
     it, only servers still running (a row never marked stopped whose process is gone from
     this machine is left out, with a note).
     """
@@ -71,7 +75,7 @@ def gather(
         check_unique(declared)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
-    recorded = from_servers(store, since, notes) if store is not None else []
+    recorded = from_servers(store, since, notes, until) if store is not None else []
     by_key = {d.key: i for i, d in enumerate(declared)}
     deployments = list(declared)
     for d in recorded:
@@ -98,8 +102,52 @@ def _running_here(server: ServerRecord, hostname: str) -> bool:
     return server.hostname != hostname or os.path.exists(f"/proc/{server.pid}")
 
 
-def from_servers(store: Store, since: datetime | None, notes: list[str]) -> list[Deployment]:
-    """One deployment per model version that the recorded servers serve."""
+def from_servers(
+    store: Store, since: datetime | None, notes: list[str], until: datetime | None = None
+) -> list[Deployment]:
+    """One deployment per model version that the recorded servers serve, each server
+    counted for the part of the window it ran."""
+    servers = _recorded(store, since, notes)
+    span = _Span(since, until or utcnow())
+    cpu_share = _machine_shares(servers, span, lambda s: s.cpu_limit is None)
+    memory_share = _machine_shares(servers, span, lambda s: s.memory_limit_bytes is None)
+    for host, count in sorted(Counter(s.hostname for s in servers if s.cpu_limit is None).items()):
+        if count > 1:
+            notes.append(
+                f"{count} baton servers share {host} without CPU or memory limits: "
+                "its cores and memory are split between those running at the same time"
+            )
+    replicas: dict[tuple[str, int], list[tuple[ServerRecord, Resources]]] = defaultdict(list)
+    for s in servers:
+        versions = sorted({(m.model, m.version) for m in s.models})
+        if not versions:
+            continue
+        share = len(versions)
+        if s.gpus and share > 1:
+            notes.append(
+                f"baton server at {s.address} serves {share} versions on {s.gpus} GPU(s): "
+                "each is counted with all of them"
+            )
+        given = Resources(
+            cores=s.cores / cpu_share[s.id] / share,
+            memory_bytes=s.memory_bytes / memory_share[s.id] / share,
+            cpu_limit=s.cpu_limit / share if s.cpu_limit is not None else None,
+            memory_limit_bytes=(
+                s.memory_limit_bytes / share if s.memory_limit_bytes is not None else None
+            ),
+            gpus=s.gpus,
+            hardware=hardware_name(s.gpu_model or "unknown") if s.gpus else "cpu",
+        )
+        for key in versions:
+            replicas[key].append((s, given))
+    return [
+        _timed(_deployment(store, key, got, notes), got, span, notes)
+        for key, got in sorted(replicas.items())
+    ]
+
+
+def _recorded(store: Store, since: datetime | None, notes: list[str]) -> list[ServerRecord]:
+    """The servers to count: live ones, and with ``since`` those that stopped after it."""
     hostname = socket.gethostname()
     candidates = store.servers.live() if since is None else store.servers.all(since)
     latest: dict[str, ServerRecord] = {}
@@ -112,46 +160,87 @@ def from_servers(store: Store, since: datetime | None, notes: list[str]) -> list
             )
             continue
         latest[s.address] = s  # a server restarted on its address is one replica, not two
-    servers = list(latest.values())
-    unlimited_cpu: dict[str, int] = defaultdict(int)
-    unlimited_memory: dict[str, int] = defaultdict(int)
+    return list(latest.values())
+
+
+@dataclass(frozen=True)
+class _Span:
+    """The audit window; without a start, every server counts as running all of it."""
+
+    since: datetime | None
+    until: datetime
+
+    def ran(self, s: ServerRecord) -> tuple[datetime, datetime]:
+        begin = s.started_at if self.since is None else max(s.started_at, self.since)
+        end = min(s.stopped_at or self.until, self.until)
+        return begin, max(begin, end)
+
+    def share(self, s: ServerRecord) -> float:
+        """The part of the window a stopped server ran; a running one is paid for now (1)."""
+        if self.since is None or s.stopped_at is None or s.stopped_at >= self.until:
+            return 1.0
+        begin, end = self.ran(s)
+        window = (self.until - self.since).total_seconds()
+        return (end - begin).total_seconds() / window if window > 0 else 1.0
+
+
+def _machine_shares(
+    servers: list[ServerRecord], span: _Span, unlimited: Callable[[ServerRecord], bool]
+) -> dict[int, float]:
+    """What a server's share of its machine is divided by: the unlimited servers running
+    there beside it, over the time it ran (``1 / mean(1 / running)``), so a server that ran
+    three seconds does not halve the share of one that ran all along."""
+    out: dict[int, float] = {}
     for s in servers:
-        unlimited_cpu[s.hostname] += s.cpu_limit is None
-        unlimited_memory[s.hostname] += s.memory_limit_bytes is None
-    for host, count in sorted(unlimited_cpu.items()):
-        if count > 1:
+        others = [t for t in servers if t.hostname == s.hostname and unlimited(t)]
+        if not unlimited(s):
+            out[s.id] = 1.0
+        elif span.since is None:  # live servers only: all of them run now
+            out[s.id] = float(len(others))
+        else:
+            out[s.id] = _mean_divisor(span.ran(s), [span.ran(t) for t in others])
+    return out
+
+
+def _mean_divisor(run: tuple[datetime, datetime], runs: list[tuple[datetime, datetime]]) -> float:
+    """``1 / mean(1 / n(t))`` over ``run``, n(t) the number of ``runs`` covering t."""
+    begin, end = run
+    if end <= begin:
+        return 1.0
+    cuts = sorted({begin, end, *(x for r in runs for x in r if begin < x < end)})
+    share = 0.0
+    for a, b in itertools.pairwise(cuts):
+        running = sum(1 for lo, hi in runs if lo <= a and hi >= b)
+        share += (b - a).total_seconds() / max(running, 1)
+    return (end - begin).total_seconds() / share
+
+
+def _timed(
+    d: Deployment,
+    found: list[tuple[ServerRecord, Resources]],
+    span: _Span,
+    notes: list[str],
+) -> Deployment:
+    """The deployment with its stopped servers counted for the time they ran."""
+    shares = [span.share(s) for s, _ in found]
+    if all(share >= 0.999 for share in shares):
+        return d
+    for (s, _), share in zip(found, shares, strict=True):
+        if share < 0.999:
+            begin, end = span.ran(s)
             notes.append(
-                f"{count} baton servers share {host} without CPU or memory limits: "
-                "its cores and memory are split evenly between them"
+                f"{d.name}: its server at {s.address} ran {_duration(end - begin)} of the "
+                f"window: counted for that time"
             )
-    replicas: dict[tuple[str, int], list[tuple[ServerRecord, Resources]]] = defaultdict(list)
-    for s in servers:
-        versions = sorted({(m.model, m.version) for m in s.models})
-        if not versions:
-            continue
-        share = len(versions)
-        cores = s.cores / (unlimited_cpu[s.hostname] if s.cpu_limit is None else 1)
-        memory = s.memory_bytes / (
-            unlimited_memory[s.hostname] if s.memory_limit_bytes is None else 1
-        )
-        if s.gpus and share > 1:
-            notes.append(
-                f"baton server at {s.address} serves {share} versions on {s.gpus} GPU(s): "
-                "each is counted with all of them"
-            )
-        given = Resources(
-            cores=cores / share,
-            memory_bytes=memory / share,
-            cpu_limit=s.cpu_limit / share if s.cpu_limit is not None else None,
-            memory_limit_bytes=(
-                s.memory_limit_bytes / share if s.memory_limit_bytes is not None else None
-            ),
-            gpus=s.gpus,
-            hardware=hardware_name(s.gpu_model or "unknown") if s.gpus else "cpu",
-        )
-        for key in versions:
-            replicas[key].append((s, given))
-    return [_deployment(store, key, found, notes) for key, found in sorted(replicas.items())]
+    return d.model_copy(update={"replicas_mean": sum(shares)})
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = delta.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
 
 
 def _deployment(

@@ -13,6 +13,7 @@ import typer
 
 from baton.cli.output import console, err_console, print_json
 from baton.cli.state import state
+from baton.config import Settings
 from baton.errors import BadInput, FailedCheck
 
 FAIL_ON = ("risk", "none")
@@ -44,7 +45,10 @@ def _end(text: str) -> float:
 def audit(
     ctx: typer.Context,
     prometheus: str = typer.Option(
-        None, "--prometheus", help="Prometheus URL (default: BATON_PROMETHEUS_URL or :9090)"
+        None,
+        "--prometheus",
+        help="Prometheus URL (default: BATON_PROMETHEUS_URL, else the one `baton monitor up` "
+        "started, else :9090)",
     ),
     window: str = typer.Option("14d", help="how far back to look, e.g. 7d, 14d, 30d"),
     end: str = typer.Option("now", help="end of the window: now, or an ISO 8601 time"),
@@ -87,13 +91,14 @@ def audit(
     st = state(ctx)
     store = st.store if servers else None
     since = datetime.fromtimestamp(end_s - window_s, UTC)  # servers that stopped count too
-    inventory = gather(store, manifests or [], fleet, since=since)
+    until = datetime.fromtimestamp(end_s, UTC)
+    inventory = gather(store, manifests or [], fleet, since=since, until=until)
     if not inventory.deployments:
         raise BadInput(
             "nothing to audit: no `baton serve` recorded in the store, and no --fleet or "
             "--manifests given"
         )
-    prom = Prometheus(prometheus or st.settings.prometheus_url)
+    prom = Prometheus(prometheus or _prometheus_url(st.settings))
     policy = SizingPolicy(headroom=headroom, min_replicas=min_replicas, risk_utilization=risk)
     with _progress(quiet=json_out) as progress:
         result = run_audit(
@@ -127,6 +132,16 @@ def audit(
     if fail_on == "risk" and result.at_risk:
         names = ", ".join(r.deployment.name for r in result.at_risk)
         raise FailedCheck(f"{len(result.at_risk)} deployment(s) at risk: {names}")
+
+
+def _prometheus_url(settings: Settings) -> str:
+    """BATON_PROMETHEUS_URL when set, else the stack `baton monitor up` started, else the
+    default (:9090)."""
+    if "prometheus_url" in settings.model_fields_set:
+        return settings.prometheus_url
+    from baton.monitor.stack import discover
+
+    return discover(settings.home.resolve(), "prometheus") or settings.prometheus_url
 
 
 @contextmanager

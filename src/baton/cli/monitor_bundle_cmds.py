@@ -160,9 +160,10 @@ def drill(
     if severity not in ("critical", "warning"):
         raise BadInput(f"severity must be critical or warning (got {severity!r})")
     s = state(ctx)
-    url = alertmanager or next(
-        (x.url for x in stack.running(s.settings.home.resolve()) if x.name == "alertmanager"),
-        "http://127.0.0.1:9093",
+    url = (
+        alertmanager
+        or stack.discover(s.settings.home.resolve(), "alertmanager")
+        or "http://127.0.0.1:9093"
     )
     (model,), _ = watched_models(s.store, [name])
     result = run_drill(url, model.routing, model.version, severity)

@@ -58,6 +58,14 @@ def running(home: Path) -> list[Service]:
     return out
 
 
+def discover(home: Path, name: str) -> str | None:
+    """The URL of ``name`` (prometheus, alertmanager) as ``up`` started it, if it still runs.
+
+    The one way commands find the local stack (``monitor drill``, ``audit``), so a stack
+    started on other ports is found as it is."""
+    return next((s.url for s in running(home) if s.name == name), None)
+
+
 def _wait_ready(service: Service, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
