@@ -179,3 +179,17 @@ def test_the_audit_reads_the_prometheus_monitor_up_started(
         assert {r["name"]: r["verdict"] for r in report["rows"]} == EXPECTED
     finally:
         baton(env, "monitor", "down")
+
+
+def test_an_eighty_column_terminal_gets_blocks_not_a_crushed_table(
+    env: dict[str, str],
+    verdict_fleet: VerdictFleet,  # noqa: F811
+    fleet_file: Path,
+) -> None:
+    done = baton({**env, "COLUMNS": "80"}, *audit_args(verdict_fleet, fleet_file))
+    assert done.returncode == 0, done.stderr
+    assert "┃" not in done.stdout and "…" not in done.stdout
+    assert all(len(line) <= 80 for line in done.stdout.splitlines())
+    for name, verdict in EXPECTED.items():
+        assert f"\n{name}  " in done.stdout
+        assert verdict in done.stdout

@@ -1,8 +1,7 @@
-"""The audit as a terminal table and as JSON, from one ``AuditResult``.
+"""The audit's figures as text (shared by the terminal, the HTML and the charts) and as JSON.
 
-The table puts the row to act on first (at risk, then by monthly savings) and ends with a
-fleet summary and the reasons behind every at-risk row. Money figures built on the
-built-in price table are labelled "example prices".
+The terminal rendering itself is ``audit.terminal``. Money figures built on the built-in
+price table are labelled "example prices".
 
 ``to_json(result)`` shape (keys always present; ``null`` where not measured, never NaN)::
 
@@ -46,21 +45,9 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
 from baton.audit.result import VERDICT_ORDER, AuditResult, Row
 from baton.core.sizing import GIB
 
-VERDICT_STYLE = {
-    "at risk": "bold red",
-    "under-provisioned": "yellow",
-    "over-provisioned": "cyan",
-    "idle": "magenta",
-    "insufficient data": "dim",
-    "right-sized": "green",
-}
 EXAMPLE_LABEL = "example prices"
 
 
@@ -139,11 +126,15 @@ def shape_now(row: Row) -> str:
 
 
 def shape_after(row: Row) -> str:
+    """Cores (with the limit where it is above the request), memory and GPUs."""
     t = row.target
     if t.cores is None and t.memory_bytes is None:
         return "-"
     gpu = f" {t.gpus}x{t.hardware}" if t.gpus else ""
-    return f"{cores(t.cores)}c/{memory(t.memory_bytes)}{gpu}"
+    limit = ""
+    if t.cpu_limit is not None and t.cores is not None and t.cpu_limit > t.cores:
+        limit = f" (limit {cores(t.cpu_limit)})"
+    return f"{cores(t.cores)}c{limit}/{memory(t.memory_bytes)}{gpu}"
 
 
 def coverage(row: Row) -> str:
@@ -170,91 +161,6 @@ def summary(result: AuditResult) -> dict[str, Any]:
         "currency": currency(result),
         "example_prices": example_prices(result),
     }
-
-
-def render_table(result: AuditResult, console: Console, limit: int | None = None) -> None:
-    """The rows to act on first, a fleet summary, and why each at-risk row is at risk."""
-    unit = currency(result)
-    rows = result.sorted_rows()
-    shown = rows if limit is None else rows[:limit]
-    title = (
-        f"Right-size audit: {len(rows)} deployment(s), {when(result.start)} .. {when(result.end)}"
-    )
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for header, justify in (
-        ("deployment", "left"),
-        ("verdict", "left"),
-        ("replicas", "left"),
-        ("per replica", "left"),
-        ("peak / capacity req/s", "right"),
-        ("p99 / SLO ms", "right"),
-        (f"cost/month ({unit})", "right"),
-        ("savings", "right"),
-        ("data", "left"),
-    ):
-        table.add_column(
-            header,
-            justify=justify,  # type: ignore[arg-type]
-            no_wrap=header in ("deployment", "verdict"),
-        )
-    for row in shown:
-        rec, obs = row.recommendation, row.observed
-        usage = obs.usage if obs else None
-        peak = usage.rps_peak if usage else None
-        capacity = capacity_now(row)
-        load = f"{rate(peak)} / {rate(capacity)}"
-        if rec.utilization is not None and math.isfinite(rec.utilization):
-            load += f" ({percent(rec.utilization)})"
-        p99 = usage.p99_latency_ms if usage else None
-        latency = Text(f"{rate(p99)} / {rate(row.slo_p99_ms)}")
-        if p99 is not None and row.slo_p99_ms is not None and p99 > row.slo_p99_ms:
-            latency.stylize("red")
-        savings = rec.monthly_savings if rec.monthly_cost_after is not None else None
-        name = Text(row.deployment.name)
-        name.append(f"\n{row.deployment.model}@{row.deployment.version}", style="dim")
-        table.add_row(
-            name,
-            Text(row.verdict, style=VERDICT_STYLE.get(row.verdict, "")),
-            f"{replicas_now(row)} -> {replicas_after(row)}",
-            f"{shape_now(row)} -> {shape_after(row)}",
-            load,
-            latency,
-            f"{money(rec.monthly_cost_now, unit)} -> {money(rec.monthly_cost_after, unit)}",
-            money(savings, unit, signed=True),
-            coverage(row),
-        )
-    console.print(table)
-    if len(shown) < len(rows):
-        console.print(f"... and {len(rows) - len(shown)} more (raise --top to see them)")
-    console.print(fleet_line(result))
-    for row in rows:
-        if row.at_risk:
-            console.print(Text(f"at risk: {row.deployment.name}: ", style="bold red"), end="")
-            console.print(Text("; ".join(_risk_reasons(row))))
-    for note in result.notes:
-        console.print(Text(f"note: {note}", style="dim"))
-
-
-def fleet_line(result: AuditResult) -> Text:
-    s = summary(result)
-    unit = s["currency"]
-    counts = ", ".join(f"{n} {v}" for v, n in s["by_verdict"].items())
-    line = Text(
-        f"Fleet: {s['deployments']} deployment(s) ({counts}); cost "
-        f"{money(s['monthly_cost_now'], unit)}/month now, "
-        f"{money(s['monthly_cost_after'], unit)} after, "
-        f"savings {money(s['monthly_savings'], unit, signed=True)}/month"
-    )
-    if s["example_prices"]:
-        line.append(f" ({EXAMPLE_LABEL}: pass --prices for yours)", style="yellow")
-    return line
-
-
-def _risk_reasons(row: Row) -> list[str]:
-    """The reasons that make it at risk, rather than the sizing arithmetic."""
-    reasons = row.recommendation.reasons
-    risky = [r for r in reasons if "breach" in r or "capacity" in r or "cannot" in r]
-    return risky or list(reasons)
 
 
 def when(epoch: float) -> str:

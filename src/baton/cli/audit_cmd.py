@@ -124,7 +124,7 @@ def audit(
 
         print_json(to_json(result))
     else:
-        from baton.audit.table import render_table
+        from baton.audit.terminal import render_table
 
         render_table(result, console, limit=top)
         if html is not None:
