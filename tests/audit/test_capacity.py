@@ -115,3 +115,29 @@ def test_a_shared_server_gives_no_per_model_cost() -> None:
     found = capacity_for(DEPLOYED, shared, None, SLO)
     assert found.options == ()
     assert any("shared by 2 models" in n for n in found.notes)
+
+
+def steady(p99_ms: float | None, per_request: float = 0.05) -> Observed:
+    """Busy, flat traffic (no slope): only the whole CPU over the requests, a bound."""
+    base = observed([100.0] * 48, [0.9] * 48, cpu_seconds_per_request=per_request)
+    usage = Usage(rps_peak=100.0, p99_latency_ms=p99_ms)
+    return Observed(usage, requests=base.requests, timeline=base.timeline,
+                    cpu_seconds_per_request=per_request)  # fmt: skip
+
+
+def test_a_bound_saying_the_slo_is_unreachable_needs_a_breach_to_stand() -> None:
+    d = DEPLOYED.model_copy(update={"resources": Resources(cores=1, memory_bytes=GIB)})
+    breached = capacity_for(d, steady(p99_ms=400.0), None, 100.0)
+    assert breached.options and load_at_slo(breached.options[0], 100.0) == 0
+    met = capacity_for(d, steady(p99_ms=90.0), None, 100.0)
+    assert met.options == ()
+    assert any("yet the server met it (p99 90 ms)" in n for n in met.notes)
+    blind = capacity_for(d, steady(p99_ms=None), None, 100.0)
+    assert blind.options == ()
+
+
+def test_a_cost_longer_than_the_observed_latency_is_noise() -> None:
+    d = DEPLOYED.model_copy(update={"resources": Resources(cores=1, memory_bytes=GIB)})
+    found = capacity_for(d, steady(p99_ms=50.0, per_request=0.2), None, 1000.0)
+    assert found.options == ()
+    assert any("longer than the observed p99 of 50 ms" in n for n in found.notes)

@@ -194,8 +194,8 @@ def _contradicted(
 
     A request takes at least its CPU time spread over the cores it may use, so a cost
     longer than the observed p99 is noise, not cost. And a server seen meeting the SLO
-    met it at some load: a cost that says no load meets it is wrong, and a bound (the
-    whole cost) can only show there is room, never that there is none.
+    met it at some load: a cost that says no load meets it is wrong. A bound (the whole
+    cost) saying so is kept only where the server was seen breaching the SLO.
     """
     p99 = usage.p99_latency_ms
     what = "the whole CPU over the requests" if cost.whole else "the served cost"
@@ -207,13 +207,14 @@ def _contradicted(
         )
     if load_at_slo(option, slo_ms) > 0:
         return ""
-    if cost.whole or (p99 is not None and p99 <= slo_ms):
+    says = f"{what} ({cost.per_request * 1000:.3g} ms CPU a request) says no load meets p99"
+    if p99 is not None and p99 <= slo_ms:
         return (
-            f"{what} ({cost.per_request * 1000:.3g} ms CPU a request) says no load meets p99 "
-            f"{slo_ms:g} ms, yet the server was seen to"
-            + (f" (p99 {p99:.3g} ms)" if p99 is not None else "")
-            + ": too little or too flat traffic to measure what a request costs"
+            f"{says} {slo_ms:g} ms, yet the server met it (p99 {p99:.3g} ms): too little "
+            "or too flat traffic to measure what a request costs"
         )
+    if p99 is None and cost.whole:
+        return f"{says} {slo_ms:g} ms, and without latency data that bound cannot show it"
     return ""
 
 
