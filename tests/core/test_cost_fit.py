@@ -91,7 +91,7 @@ def test_noisy_cpu_bounds_the_error_and_fits_when_the_signal_is_clear(
     sxx = sum((x - mx) ** 2 for x in rps)
     assume(math.sqrt(sxx / n) / mx >= 0.1)
     rng = random.Random(seed)
-    cpu = [idle + per_request * x + rng.uniform(-noise, noise) for x in rps]
+    cpu = [noise + idle + per_request * x + rng.uniform(-noise, noise) for x in rps]
     fit = cpu_cost_per_request(rps, cpu)
     moved = noise * sum(abs(x - mx) for x in rps) / sxx  # the most noise moves the slope
     if fit.fitted:
