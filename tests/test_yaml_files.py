@@ -26,5 +26,5 @@ def test_missing_and_unreadable_files_say_what_to_pass(tmp_path: Path) -> None:
         read_yaml(tmp_path / "none.yaml", "price file", "--prices")
     binary = tmp_path / "b.yaml"
     binary.write_bytes(b"\xff\xfe\x00")
-    with pytest.raises(BadInput, match="cannot read the price file"):
+    with pytest.raises(BadInput, match="the price file is not UTF-8 text"):
         read_yaml(binary, "price file", "--prices")

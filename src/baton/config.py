@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from baton.core.durations import parse_duration
+from baton.yaml_files import MANIFEST_LIMITS, YamlLimits
 
 DEFAULT_API_MAX_BODY = 1024 * 1024  # JSON bodies; no control-plane route needs more
 
@@ -56,7 +57,26 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:9090",
         description="the Prometheus `baton audit` reads (BATON_PROMETHEUS_URL)",
     )
-
+    manifest_max_bytes: int = Field(
+        default=MANIFEST_LIMITS.max_bytes,
+        gt=0,
+        description="largest baton.yaml (BATON_MANIFEST_MAX_BYTES)",
+    )
+    manifest_max_depth: int = Field(
+        default=MANIFEST_LIMITS.max_depth,
+        gt=0,
+        description="deepest nesting in baton.yaml (BATON_MANIFEST_MAX_DEPTH)",
+    )
+    manifest_max_nodes: int = Field(
+        default=MANIFEST_LIMITS.max_nodes,
+        gt=0,
+        description="most keys, values and items in baton.yaml (BATON_MANIFEST_MAX_NODES)",
+    )
+    manifest_max_string: int = Field(
+        default=MANIFEST_LIMITS.max_string,
+        gt=0,
+        description="longest key or value in baton.yaml (BATON_MANIFEST_MAX_STRING)",
+    )
     gc_grace: str = Field(
         default="24h",
         description="`baton gc` keeps unreferenced files younger than this, as a registration "
@@ -72,6 +92,17 @@ class Settings(BaseSettings):
     @property
     def gc_grace_seconds(self) -> float:
         return grace_seconds(self.gc_grace)
+
+    @property
+    def manifest_limits(self) -> YamlLimits:
+        """What one hand-over manifest may hold; beyond it, registration refuses it."""
+        return YamlLimits(
+            self.manifest_max_bytes,
+            self.manifest_max_depth,
+            self.manifest_max_nodes,
+            self.manifest_max_string,
+            settings=MANIFEST_LIMITS.settings,
+        )
 
     @property
     def database_url(self) -> str:

@@ -111,7 +111,7 @@ def _unknown_suffix(f: Path) -> None:
 CASES: list[tuple[Callable[[Path], None], str]] = [
     (_missing_manifest, "baton.yaml does not exist: write a baton.yaml"),
     (_bad_yaml, "baton.yaml is not valid YAML at line 3"),
-    (_not_utf8, "baton.yaml is not UTF-8 text"),
+    (_not_utf8, "baton.yaml: the manifest is not UTF-8 text"),
     (_invalid_field, "baton.yaml: task: Input should be"),
     (_missing_model, "model file 'model.onnx' named in baton.yaml is missing"),
     (_missing_eval, "eval data 'eval.npz' named in baton.yaml is missing"),
@@ -141,17 +141,30 @@ def test_bad_handover_is_refused_and_leaves_nothing(
 
 
 def test_model_file_with_manifest_option(store: Store, tmp_path: Path) -> None:
+    """The model file typed on the command line is taken where it is; the manifest's paths
+    stay in the manifest's own folder (there, eval.data sits beside it)."""
     folder = write_handover(tmp_path / "h")
     elsewhere = tmp_path / "manifests" / "toy.yaml"
     elsewhere.parent.mkdir()
     (folder / "baton.yaml").rename(elsewhere)
-    data = yaml.safe_load(elsewhere.read_text())
-    data["eval"]["data"] = str(folder / "eval.npz")
-    elsewhere.write_text(yaml.safe_dump(data))
+    (folder / "eval.npz").rename(elsewhere.parent / "eval.npz")
     with pytest.raises(BadInput, match="no manifest for model.onnx: pass --manifest"):
         register_handover(store, folder / "model.onnx", actor="tester")
     result = register_handover(store, folder / "model.onnx", manifest=elsewhere, actor="tester")
     assert result.version.number == 1
+
+
+def test_manifest_option_does_not_widen_the_folder(store: Store, tmp_path: Path) -> None:
+    """An absolute eval.data was accepted beside --manifest; now it is refused like any."""
+    folder = write_handover(tmp_path / "h")
+    elsewhere = tmp_path / "manifests" / "toy.yaml"
+    elsewhere.parent.mkdir()
+    data = yaml.safe_load((folder / "baton.yaml").read_text())
+    data["eval"]["data"] = str(folder / "eval.npz")
+    elsewhere.write_text(yaml.safe_dump(data))
+    with pytest.raises(BadInput, match="eval.data '/.*' in toy.yaml is an absolute path"):
+        register_handover(store, folder / "model.onnx", manifest=elsewhere, actor="tester")
+    assert_nothing_written(store)
 
 
 def test_database_failure_after_storing_files_removes_them(store: Store, tmp_path: Path) -> None:

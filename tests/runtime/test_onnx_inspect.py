@@ -79,3 +79,35 @@ def test_runtime_refusal_is_reported(tmp_path: Path) -> None:
     load_checked(path)  # the checker allows custom domains
     with pytest.raises(BadInput, match="ONNX Runtime cannot load custom.onnx"):
         check_runtime_loads(path)
+
+
+def constant_model() -> onnx.ModelProto:
+    """A valid ONNX graph that takes nothing: one constant output."""
+    value = helper.make_tensor("v", TensorProto.FLOAT, [1, 3], [0.1, 0.2, 0.7])
+    graph = helper.make_graph(
+        [helper.make_node("Constant", [], ["y"], value=value)],
+        "g",
+        [],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_a_model_without_inputs_is_bad_input_not_a_crash() -> None:
+    with pytest.raises(BadInput, match="the model has no inputs"):
+        onnx_signature(constant_model())
+
+
+def test_a_tensor_name_too_long_to_serve_is_bad_input() -> None:
+    name = "x" * 200
+    with pytest.raises(
+        BadInput, match="model input 'xxx.*' cannot be served: name: String"
+    ) as info:
+        onnx_signature(_renamed(identity_model(TensorProto.FLOAT, [1]), name))
+    assert len(info.value.message) < 300
+
+
+def _renamed(model: onnx.ModelProto, name: str) -> onnx.ModelProto:
+    model.graph.input[0].name = name
+    model.graph.node[0].input[0] = name
+    return model

@@ -38,7 +38,8 @@ def _to_str(value: Any) -> Any:
 class EvalSpec(BaseModel):
     """Held-out data and the metrics research claims on it."""
 
-    model_config = ConfigDict(extra="forbid")
+    # A NaN or infinite claim or tolerance can never be checked: refuse it at hand-over.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     data: str = Field(
         min_length=1, description="file next to the manifest (.npz/.csv/.parquet/.jsonl)"
@@ -60,7 +61,7 @@ class EvalSpec(BaseModel):
 class SLO(BaseModel):
     """Service level objective for single-row requests, as served."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     p99_latency_ms: float | None = Field(default=None, gt=0)
     min_throughput_rps: float | None = Field(default=None, gt=0)
@@ -158,12 +159,17 @@ def describe_validation_error(exc: ValidationError, limit: int = 3) -> str:
         if err["type"] not in ("missing", "extra_forbidden", "value_error") and not isinstance(
             got, dict | list
         ):
-            msg += f" (got {got!r})"
-        parts.append(f"{loc}: {msg}")
+            msg += f" (got {_short(repr(got))})"
+        parts.append(f"{_short(loc)}: {msg}")
     more = len(errors) - limit
     if more > 0:
         parts.append(f"and {more} more")
     return "; ".join(parts)
+
+
+def _short(text: str, width: int = 80) -> str:
+    """A value or field path as the user wrote it, cut to fit one line of an error."""
+    return text if len(text) <= width else f"{text[: width - 3]}..."
 
 
 def manifest_json_schema() -> dict[str, Any]:

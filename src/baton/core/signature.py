@@ -59,6 +59,9 @@ _V2: dict[DType, str] = {
 }
 
 
+_MAX_DIM = 2**63 - 1  # ONNX stores dimensions as int64
+
+
 class TensorSpec(BaseModel):
     """One named tensor: dtype and shape (``-1`` = any size)."""
 
@@ -74,6 +77,8 @@ class TensorSpec(BaseModel):
         for dim in shape:
             if dim == 0 or dim < -1:
                 raise ValueError(f"dimension {dim} is not allowed: use a size >= 1, or -1")
+            if dim > _MAX_DIM:
+                raise ValueError(f"dimension {dim} is larger than ONNX allows (2**63 - 1)")
         return shape
 
     def describe(self) -> str:

@@ -77,7 +77,7 @@ class EvalData:
                 first = f.readline()
             try:
                 row = json.loads(first)
-            except ValueError:
+            except (ValueError, RecursionError):
                 return False
             return isinstance(row, dict) and name in row
         if self.format == ".parquet":
@@ -250,7 +250,7 @@ class EvalData:
                     continue
                 try:
                     row = json.loads(line)
-                except ValueError as exc:
+                except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
                     raise BadInput(
                         f"eval data {self.filename} line {number} is not JSON ({exc.args[0]})"
                     ) from None

@@ -25,8 +25,11 @@ class NpyMember:
 
     def __init__(self, path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str):
         self.key = key
+        self.filename = path.name
         self.stream: IO[bytes] = archive.open(info)
         self.shape, self.dtype, _ = npy_header(self.stream, key, path.name)
+        if info.file_size - self.stream.tell() < math.prod(self.shape) * self.dtype.itemsize:
+            raise self._short()
         self.mapped: np.ndarray | None = None
         if info.compress_type == zipfile.ZIP_STORED:
             with path.open("rb") as raw:
@@ -44,7 +47,15 @@ class NpyMember:
             return self.mapped[start : start + n]
         row_bytes = math.prod(self.shape[1:]) * self.dtype.itemsize
         data = self.stream.read(n * row_bytes)
+        if len(data) < n * row_bytes:
+            raise self._short()
         return np.frombuffer(data, dtype=self.dtype).reshape((n, *self.shape[1:]))
+
+    def _short(self) -> BadInput:
+        return BadInput(
+            f"eval data {self.filename}: array {self.key!r} holds fewer values than its "
+            f"header's shape {list(self.shape)}: write it again with np.savez"
+        )
 
     def close(self) -> None:
         self.stream.close()

@@ -92,6 +92,11 @@ def class_indices(
 
     A label the model does not know is bad input: the gate must not score a class the
     model cannot predict."""
+    if target.ndim != 1:
+        raise BadInput(
+            f"eval data {filename}: the target has shape {list(target.shape)}; a classifier's "
+            "target is one class index or label name per row"
+        )
     if target.dtype.kind in "USO":
         names = labels or [str(i) for i in range(classes)]
         lookup = {name: i for i, name in enumerate(names)}

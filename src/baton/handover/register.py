@@ -9,6 +9,7 @@ from pathlib import Path
 from baton.core.signature import signature_mismatches
 from baton.errors import BadInput
 from baton.handover.bundle import HandOver, read_handover
+from baton.handover.eval_check import check_eval_data
 from baton.runtime.onnx_inspect import check_runtime_loads, load_checked, onnx_signature
 from baton.runtime.torch_export import TORCH_SUFFIXES, export_to_onnx
 from baton.store.artifacts import Progress, Stored, file_sha256, replaced_since
@@ -61,6 +62,7 @@ def register_handover(
             export_to_onnx(handover.model_path, handover.manifest.signature, onnx_path)
             onnx_path.chmod(stat.S_IMODE(handover.model_path.stat().st_mode))
         check_model_file(handover, onnx_path)
+        check_eval_data(handover)
         store.registry.check_reachable()
         return _store_and_record(store, handover, onnx_path, actor, reason, progress)
 

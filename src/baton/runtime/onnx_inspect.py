@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from pydantic import ValidationError
 
+from baton.core.manifest import describe_validation_error
 from baton.core.signature import DType, Signature, TensorSpec
 from baton.errors import BadInput
 
@@ -58,11 +60,31 @@ def _spec(value: onnx.ValueInfoProto) -> TensorSpec:
 
 
 def onnx_signature(model: onnx.ModelProto) -> Signature:
-    """The model's real inputs (initializers excluded) and outputs."""
+    """The model's real inputs (initializers excluded) and outputs.
+
+    A model baton cannot describe (no inputs, a 200-character tensor name) is bad input."""
     initializers = {i.name for i in model.graph.initializer}
-    inputs = tuple(_spec(v) for v in model.graph.input if v.name not in initializers)
-    outputs = tuple(_spec(v) for v in model.graph.output)
-    return Signature(inputs=inputs, outputs=outputs)
+    inputs = tuple(_served(v, "input") for v in model.graph.input if v.name not in initializers)
+    outputs = tuple(_served(v, "output") for v in model.graph.output)
+    for side, specs in (("inputs", inputs), ("outputs", outputs)):
+        if not specs:
+            raise BadInput(
+                f"the model has no {side}: baton serves models that take and give tensors"
+            )
+    try:
+        return Signature(inputs=inputs, outputs=outputs)
+    except ValidationError as exc:
+        raise BadInput(f"the model's signature: {describe_validation_error(exc)}") from None
+
+
+def _served(value: onnx.ValueInfoProto, side: str) -> TensorSpec:
+    try:
+        return _spec(value)
+    except ValidationError as exc:
+        name = value.name if len(value.name) <= 40 else value.name[:37] + "..."
+        raise BadInput(
+            f"model {side} {name!r} cannot be served: {describe_validation_error(exc)}"
+        ) from None
 
 
 def check_runtime_loads(path: Path) -> None:
