@@ -53,7 +53,7 @@ class _Loader(_Parser):  # type: ignore[misc]
             return super().construct_object(node, deep)
         except yaml.YAMLError:
             raise
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        except (ValueError, TypeError, LookupError, AttributeError, ArithmeticError):
             value = node.value if isinstance(node, yaml.ScalarNode) else node.tag
             raise yaml.constructor.ConstructorError(
                 None, None, f"cannot read {_short(value)} as {node.tag}", node.start_mark

@@ -70,6 +70,16 @@ def test_numeric_version_label_becomes_text() -> None:
         (changed(labels=["a", "b"]), "2 labels but output 'probabilities' has 10 classes"),
         (changed(labels=["a"] * 10), "labels repeat a name"),
         (changed(task="regression"), "labels are only for task: classification"),
+        (
+            changed(eval__claimed={"accuracy": float("nan")}),
+            "eval.claimed.accuracy: Input should be a finite",
+        ),
+        (changed(eval__claimed={"f1": float("-inf")}), "eval.claimed.f1: Input should be a finite"),
+        (changed(eval__claimed={"f1": "NaN"}), "eval.claimed.f1: Input should be a finite"),
+        (changed(eval__tolerance=float("nan")), "eval.tolerance: Input should be a finite"),
+        (changed(slo__p99_latency_ms=float("inf")), "slo.p99_latency_ms: Input should be a finite"),
+        (changed(slo__min_throughput_rps=float("inf")), "slo.min_throughput_rps: Input should be"),
+        (changed(slo__max_error_rate=float("nan")), "slo.max_error_rate: Input should be a finite"),
     ],
 )
 def test_errors_name_the_field_and_what_is_expected(data: dict[str, Any], message: str) -> None:
@@ -100,3 +110,11 @@ def test_json_schema_is_published_and_describes_every_field() -> None:
 def test_json_round_trip() -> None:
     m = parse_manifest(GOOD)
     assert parse_manifest(m.to_json_dict()) == m
+
+
+def test_a_long_value_or_strange_key_still_makes_one_short_line() -> None:
+    with pytest.raises(BadInput) as info:
+        parse_manifest(changed(name="x" * 100_000, signature={"\r\n" + "k" * 500: 1}))
+    message = info.value.message
+    assert len(message.splitlines()) == 1 and len(message) < 600
+    assert "(got 'xxxx" in message and "...)" in message

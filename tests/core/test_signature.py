@@ -88,3 +88,9 @@ def test_any_declared_dim_fits_a_dynamic_model_dim(declared: int) -> None:
 def test_fixed_dims_fit_only_when_equal(declared: int, actual: int) -> None:
     assert dims_compatible(declared, actual) == (declared == actual)
     assert not dims_compatible(-1, actual)
+
+
+def test_dims_beyond_int64_are_refused() -> None:
+    with pytest.raises(ValidationError, match="larger than ONNX allows"):
+        TensorSpec(name="x", dtype=DType.FLOAT32, shape=(-1, 2**63))
+    assert TensorSpec(name="x", dtype=DType.FLOAT32, shape=(2**63 - 1,)).shape == (2**63 - 1,)

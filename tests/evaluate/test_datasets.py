@@ -191,3 +191,13 @@ def test_any_table_reads_back_row_for_row_in_any_batching(
     assert (
         np.concatenate([b.target for b in batches if b.target is not None]).tolist() == y.tolist()
     )
+
+
+def test_json_nested_beyond_the_parser_is_bad_input(tmp_path: Path) -> None:
+    """json.loads raised RecursionError (an internal error) on a very deep line."""
+    jsonl = tmp_path / "e.jsonl"
+    jsonl.write_text('{"x": ' + "[" * 100_000 + "]" * 100_000 + ', "label": 0}\n')
+    data = EvalData(jsonl, "e.jsonl", SIG, None)
+    assert not data.has_key("label")
+    with pytest.raises(BadInput, match="line 1 is not JSON"):
+        list(EvalData(jsonl, "e.jsonl", SIG, "label").batches())

@@ -51,3 +51,18 @@ def test_arrays_that_cannot_be_streamed_safely_are_refused(
     np.savez(tmp_path / "a.npz", x=array)
     with pytest.raises(BadInput, match=message):
         members(tmp_path / "a.npz")
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_a_header_that_promises_more_rows_than_it_holds_is_refused(
+    tmp_path: Path, method: int
+) -> None:
+    """Memory-mapping such a member raised ValueError (an internal error) at evaluation."""
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ones((4, 2), np.float32))
+    with zipfile.ZipFile(tmp_path / "a.npz", "w", compression=method) as archive:
+        archive.writestr("x.npy", buf.getvalue().replace(b"(4, 2)", b"(9999, 2)"))
+    with pytest.raises(BadInput, match=r"array 'x.npy' holds fewer values than its header's"):
+        members(tmp_path / "a.npz")

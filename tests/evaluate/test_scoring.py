@@ -82,3 +82,10 @@ def test_class_indices_from_names_or_numbers_and_unknown_labels() -> None:
         class_indices(np.array([0, 7]), names, 2, "e")
     with pytest.raises(BadInput, match="fractional"):
         class_indices(np.array([0.5]), names, 2, "e")
+
+
+def test_a_target_with_more_than_one_value_per_row_is_refused() -> None:
+    """A one-hot target crashed scikit-learn; a column vector skewed the confusion matrix."""
+    for target in (np.eye(3, dtype=np.int64), np.zeros((3, 1), np.int64)):
+        with pytest.raises(BadInput, match=r"the target has shape \[3, .\]; a classifier's"):
+            class_indices(target, None, 3, "e")

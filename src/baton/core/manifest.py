@@ -147,7 +147,7 @@ def describe_validation_error(exc: ValidationError, limit: int = 3) -> str:
     parts = []
     errors = exc.errors(include_url=False)
     for err in errors[:limit]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = ".".join(_key(p) for p in err["loc"]) or "(top level)"
         msg = str(err["msg"])
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check its spelling; `baton schema manifest` lists the fields)"
@@ -165,6 +165,11 @@ def describe_validation_error(exc: ValidationError, limit: int = 3) -> str:
     if more > 0:
         parts.append(f"and {more} more")
     return "; ".join(parts)
+
+
+def _key(part: str | int) -> str:
+    """A field path part as text: a user's own key that would break the line is quoted."""
+    return part if isinstance(part, str) and part.isprintable() else repr(part)
 
 
 def _short(text: str, width: int = 80) -> str:
