@@ -160,3 +160,14 @@ def test_hostile_handover_is_refused_in_one_line_and_nothing_is_stored(
         assert store.artifacts.all_digests() == []
     finally:
         store.close()
+
+
+def test_the_manifest_limits_are_settings(tmp_path: Path) -> None:
+    """A deployment may lower (or raise) the bounds; the refusal names the setting."""
+    folder = write_handover(tmp_path / "h", description="x" * 5000)
+    env = clean_env(tmp_path / "home", BATON_MANIFEST_MAX_STRING="4096")
+    refused = baton(env, "register", str(folder))
+    assert refused.returncode == 2
+    assert "(or raise BATON_MANIFEST_MAX_STRING)" in refused.stderr
+    env["BATON_MANIFEST_MAX_STRING"] = "8192"
+    assert baton(env, "register", str(folder)).returncode == 0

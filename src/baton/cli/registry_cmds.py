@@ -45,7 +45,7 @@ def register(
     from baton.handover.register import register_handover, total_bytes  # onnx is slow to import
 
     s = state(ctx)
-    size = total_bytes(path, manifest)
+    size = total_bytes(path, manifest, s.settings.manifest_limits)
     with Progress(
         TextColumn("[bold]checking and storing"),
         BarColumn(),
@@ -63,6 +63,7 @@ def register(
             actor=s.settings.user,
             reason=why,
             progress=lambda n: bar.advance(task, n),
+            limits=s.settings.manifest_limits,
         )
     if json_out:
         print_json({"created": result.created, "version": result.version})

@@ -15,6 +15,7 @@ from baton.runtime.torch_export import TORCH_SUFFIXES, export_to_onnx
 from baton.store.artifacts import Progress, Stored, file_sha256, replaced_since
 from baton.store.registry import FileRecord, Registered, refuse_changed_handover
 from baton.store.store import Store
+from baton.yaml_files import MANIFEST_LIMITS, YamlLimits
 
 
 def check_model_file(handover: HandOver, onnx_path: Path) -> None:
@@ -40,6 +41,7 @@ def register_handover(
     actor: str,
     reason: str | None = None,
     progress: Progress | None = None,
+    limits: YamlLimits = MANIFEST_LIMITS,
 ) -> Registered:
     """Check a hand-over and add it to the registry as the model's next version.
 
@@ -48,7 +50,7 @@ def register_handover(
     already registered give that version back if the rest of the hand-over is the same, and
     are refused if it changed, storing nothing else either way.
     """
-    handover = read_handover(path, manifest)
+    handover = read_handover(path, manifest, limits)
     converted = handover.model_path.suffix.lower() in TORCH_SUFFIXES
     if not converted and handover.model_path.suffix.lower() != ".onnx":
         raise BadInput(
@@ -126,9 +128,11 @@ def _remove_unreferenced(store: Store, created: list[Stored]) -> None:
             store.artifacts.discard(item.sha256, replaced_since(item))
 
 
-def total_bytes(path: Path, manifest: Path | None = None) -> int:
+def total_bytes(
+    path: Path, manifest: Path | None = None, limits: YamlLimits = MANIFEST_LIMITS
+) -> int:
     """Bytes that registration will hash, for a progress bar."""
-    handover = read_handover(path, manifest)
+    handover = read_handover(path, manifest, limits)
     files = [handover.model_path, handover.manifest_path]
     if handover.eval_path:
         files.append(handover.eval_path)
