@@ -59,7 +59,6 @@ BAD_INPUT = [
     (["evaluate", "digits-classifier:1", "--against", "production"], "no alias @production"),
     (["evaluate", "digits-classifier:1", "--quick", "--full"], "exclude each other"),
     (["evaluate", "digits-classifier:1", "--policy", "/nope.yaml"], "does not exist"),
-    (["evaluate", "bad-labels:1", "--quick"], "labels the model does not know: 10, 11, 12"),
     (["report", "digits-classifier:1"], "has not been evaluated yet"),
 ]
 
@@ -73,7 +72,9 @@ def test_bad_input_is_exit_2_one_line_and_stores_nothing(
     (digits_handover / "baton.yaml").write_text(yaml.safe_dump(manifest))
     data = dict(np.load(digits_handover / "eval.npz"))
     np.savez(digits_handover / "eval.npz", input=data["input"], label=data["label"] + 3)
-    assert baton(env, "register", str(digits_handover)).returncode == 0
+    refused = baton(env, "register", str(digits_handover))  # eval data is read at register
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "labels the model does not know: 10, 11, 12" in refused.stderr
     for args, message in BAD_INPUT:
         result = baton(env, *args)
         assert result.returncode == 2, (args, result.stdout + result.stderr)

@@ -18,8 +18,10 @@ from baton.core.serving_config import ServingConfig
 from baton.errors import BadInput, BatonError, NotFound
 from baton.evaluate.service import evaluate
 from baton.examples.digits import NAME, train
+from baton.handover.bundle import read_handover
 from baton.handover.register import register_handover
 from baton.runtime.mlp import mlp_onnx, random_mlp
+from baton.store.registry import FileRecord
 from baton.store.store import Store
 from tests.evaluate.conftest import crashing_model, honest_claims, weights, write_digits_like
 
@@ -246,13 +248,31 @@ def _bad_eval(folder: Path, kind: str) -> None:
 def test_bad_eval_data_is_one_line_and_stores_nothing(
     sqlite_store: Store, digits_handover: Path, kind: str, message: str
 ) -> None:
+    """Refused at register now; a version stored before that check fails evaluation alike."""
     _bad_eval(digits_handover, kind)
-    version = register(sqlite_store, digits_handover)
+    with pytest.raises(BadInput) as refused:
+        register(sqlite_store, digits_handover)
+    assert message in refused.value.message and "\n" not in refused.value.message
+    assert sqlite_store.registry.models() == []
+    version = _register_unchecked(sqlite_store, digits_handover)
     with pytest.raises(BadInput) as err:
         evaluate(sqlite_store, Ref(NAME, version), actor="ci", mode="quick")
     assert message in err.value.message and "\n" not in err.value.message
     assert sqlite_store.evaluations.latest(NAME, version) is None
     assert not any(e.action.startswith("evaluation") for e in sqlite_store.registry.audit(NAME))
+
+
+def _register_unchecked(store: Store, folder: Path) -> int:
+    """Store a hand-over as registration did before it read the eval data."""
+    handover = read_handover(folder)
+    files = []
+    for role, path in (("model", handover.model_path), ("manifest", handover.manifest_path)):
+        item = store.artifacts.put_file(path)
+        files.append(FileRecord(role, path.name, item.sha256, item.size))
+    assert handover.eval_path is not None
+    item = store.artifacts.put_file(handover.eval_path)
+    files.append(FileRecord("eval_data", handover.eval_path.name, item.sha256, item.size))
+    return store.registry.register(handover.manifest, files, "research").version.number
 
 
 def test_against_must_exist_and_be_another_version_of_the_model(
