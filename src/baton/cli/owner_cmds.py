@@ -16,6 +16,7 @@ import yaml
 from rich.table import Table
 
 from baton.cli.output import console, print_json, when
+from baton.cli.promotions_view import print_promotions
 from baton.cli.state import state
 from baton.core.promotion import Target
 from baton.core.refs import Ref, parse_ref
@@ -326,20 +327,7 @@ def promotions(
     if json_out:
         print_json(items)
         return
-    table = Table("#", "version", "step", "state", "asked by", "approved by", "waiting for", "why")
-    for p in items:
-        step = "rollback" if p.kind == "rollback" else f"→ {p.target}"
-        table.add_row(
-            str(p.id),
-            p.ref,
-            step,
-            p.state,
-            f"{p.requested_by} {when(p.requested_at)}",
-            ", ".join(f"{a.person} ({a.team})" for a in p.approvals) or "-",
-            ", ".join(p.missing.values()) or "-",
-            p.reason,
-        )
-    console.print(table)
+    print_promotions(console, items)
 
 
 # -- requests ---------------------------------------------------------------------------------
