@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ from baton.core.roles import RequestKind
 from baton.handover.register import register_handover
 from baton.store.store import open_store
 from tests.api.conftest import serve
-from tests.baton_cli import baton
+from tests.baton_cli import baton, free_port
 from tests.handover_factory import write_handover
 from tests.ownership_factory import World, build_world
 
@@ -258,3 +259,40 @@ def test_promotions_never_cut_the_key_columns(
         assert "│" not in shown.stdout
         text = shown.stdout
     assert why.replace(" ", "") in text.replace(" ", "").replace("\n", "")  # never cut
+
+
+def test_team_user_and_token_changes_print_json(env: dict[str, str], world: World) -> None:
+    """Issue 14.12: team add, user join / leave and token revoke take --json too."""
+    root = {**env, "BATON_USER": "root"}
+
+    def json_of(*args: str) -> Any:
+        done = baton(root, *args, "--json")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert json_of("team", "add", "platform", "--why", "new")["name"] == "platform"
+    assert json_of("user", "join", "mia", "--team", "platform")["teams"] == [
+        "marketing",
+        "platform",
+    ]
+    assert json_of("user", "leave", "mia", "--team", "marketing")["teams"] == ["platform"]
+    (token,) = [t for t in json_of("token", "list", "--user", "mia")]
+    revoked = json_of("token", "revoke", token["public_id"], "--why", "left")
+    assert revoked["public_id"] == token["public_id"] and revoked["revoked_at"] is not None
+
+
+def test_baton_api_json_says_where_once_it_answers(env: dict[str, str]) -> None:
+    port = free_port()
+    cmd = [sys.executable, "-m", "baton.cli.main", "api", "--port", str(port), "--json"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        said = json.loads(proc.stdout.readline())
+        # said once true: it answers at once, no retry
+        assert httpx.get(f"{said['url']}/v1/health").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert said["url"] == f"http://127.0.0.1:{port}"
+    assert said["openapi"] == f"{said['url']}/openapi.json"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import typer
 
-from baton.cli.output import console
+from baton.cli.output import console, print_json
 from baton.cli.state import state
 from baton.serve.options import MIB, ServeOptions, ServingPlan
 from baton.store.registry import VersionInfo
@@ -52,6 +52,9 @@ def serve(
     allow_nonfinite: bool = typer.Option(
         False, "--allow-nonfinite", help="accept NaN and Infinity in float inputs"
     ),
+    json_out: bool = typer.Option(
+        False, "--json", help="once serving, print one JSON line: address, models, plans"
+    ),
 ) -> None:
     """Serve models over HTTP (KServe V2 / Open Inference Protocol) until SIGTERM or Ctrl-C.
 
@@ -80,7 +83,13 @@ def serve(
     s.close()
 
     def announce(bound: int) -> None:
-        print_serving(f"http://{host}:{bound}", refs, planned)
+        if json_out:
+            from baton.serve.ready import served_versions, serving_document
+
+            base = f"http://{host}:{bound}"
+            print_json(serving_document(base, served_versions(base, refs, planned)), line=True)
+        else:
+            print_serving(f"http://{host}:{bound}", refs, planned)
 
     run_server(s.settings, options, announce=announce)
 
