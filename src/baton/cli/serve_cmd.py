@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import typer
 
@@ -82,16 +82,27 @@ def serve(
     planned = check_refs(s.settings, options)
     s.close()
 
+    run_server(s.settings, options, announce=_announcer(host, refs, planned, json_out))
+
+
+def _announcer(
+    host: str,
+    refs: Sequence[str],
+    planned: Sequence[tuple[VersionInfo, ServingPlan]],
+    json_out: bool,
+) -> Callable[[int], None]:
+    """What to say once the server serves on the port it bound: lines, or one JSON line."""
+
     def announce(bound: int) -> None:
+        base = f"http://{host}:{bound}"
         if json_out:
             from baton.serve.ready import served_versions, serving_document
 
-            base = f"http://{host}:{bound}"
             print_json(serving_document(base, served_versions(base, refs, planned)), line=True)
         else:
-            print_serving(f"http://{host}:{bound}", refs, planned)
+            print_serving(base, refs, planned)
 
-    run_server(s.settings, options, announce=announce)
+    return announce
 
 
 def print_serving(

@@ -9,6 +9,7 @@ requests finish, then marks the server stopped and takes its scrape target away.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from contextlib import ExitStack
 from dataclasses import replace
@@ -74,6 +75,7 @@ class Serving:
 
     def stop(self, timeout_s: float = 60.0) -> None:
         """Stop accepting, let in-flight requests finish, mark the server stopped."""
+        atexit.unregister(self.stop)
         self._server.should_exit = True
         self._thread.join(timeout_s)
         self._cleanup.close()
@@ -127,4 +129,6 @@ def serve_in_thread(settings: Settings, options: ServeOptions) -> Serving:
     except BaseException:
         cleanup.close()
         raise
-    return Serving(url, served_versions(url, options.refs, planned), server, thread, cleanup)
+    serving = Serving(url, served_versions(url, options.refs, planned), server, thread, cleanup)
+    atexit.register(serving.stop)  # a notebook that ends without stop() still marks it stopped
+    return serving
