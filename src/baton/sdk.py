@@ -301,9 +301,11 @@ class Client:
         risk: float = 0.8,
     ) -> AuditResult:
         """The right-size audit (``baton audit``): usage from Prometheus against allocation,
-        capacity and SLO, per deployment. ``window`` and ``rate_window``: seconds or text
-        such as ``14d``; ``end``: a time (default now); ``servers``: include the servers
-        ``baton serve`` recorded in the store (a remote client: pass a ``fleet`` instead)."""
+        capacity and SLO, per deployment. ``prometheus``: when left out, found as the
+        command finds it (``prometheus_url``, else the stack ``baton monitor up`` started).
+        ``window`` and ``rate_window``: seconds or text such as ``14d``; ``end``: a time
+        (default now); ``servers``: include the servers ``baton serve`` recorded in the
+        store (a remote client: pass a ``fleet`` instead)."""
         from baton.core.sizing import SizingPolicy
         from baton.sdk_audit import audit
 
@@ -312,7 +314,7 @@ class Client:
         return audit(
             self._settings,
             self._local(where) if servers else None,
-            prometheus=prometheus or self._settings.prometheus_url,
+            prometheus=prometheus,
             window=window,
             end=end,
             rate_window=rate_window,

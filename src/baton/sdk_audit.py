@@ -34,6 +34,16 @@ def seconds(what: str, value: str | float) -> float:
     return float(value)
 
 
+def prometheus_url(settings: Settings) -> str:
+    """As ``baton audit`` finds it: BATON_PROMETHEUS_URL (or ``prometheus_url=``) when
+    set, else the stack ``baton monitor up`` started, else the default (:9090)."""
+    if "prometheus_url" in settings.model_fields_set:
+        return settings.prometheus_url
+    from baton.monitor.stack import discover
+
+    return discover(settings.home.resolve(), "prometheus") or settings.prometheus_url
+
+
 def _end(value: datetime | float | None) -> float:
     if value is None:
         return time.time()
@@ -46,7 +56,7 @@ def audit(
     settings: Settings,
     store: Store | None,
     *,
-    prometheus: str,
+    prometheus: str | None,
     window: str | float,
     end: datetime | float | None,
     rate_window: str | float,
@@ -64,9 +74,9 @@ def audit(
     end_s = _end(end)
     table = load_prices(None if prices is None else Path(prices))
     since = datetime.fromtimestamp(end_s - window_s, UTC)  # servers that stopped count too
-    inventory = gather(
-        store, [Path(m) for m in manifests], None if fleet is None else Path(fleet), since=since
-    )
+    until = datetime.fromtimestamp(end_s, UTC)
+    fleet_path = None if fleet is None else Path(fleet)
+    inventory = gather(store, [Path(m) for m in manifests], fleet_path, since=since, until=until)
     if not inventory.deployments:
         raise BadInput(
             "nothing to audit: no `baton serve` recorded in the store, and no fleet or "
@@ -74,7 +84,7 @@ def audit(
         )
     result = run_audit(
         inventory.deployments,
-        Prometheus(prometheus),
+        Prometheus(prometheus or prometheus_url(settings)),
         end_s - window_s,
         end_s,
         prices=table,
