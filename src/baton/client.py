@@ -7,7 +7,8 @@ codes whether it talks to the store directly or through the API.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from pydantic import TypeAdapter
@@ -34,6 +35,11 @@ from baton.store.ownership import Owners
 from baton.store.people import Issued, Person, TeamInfo, TokenInfo
 from baton.store.registry import AuditEntry, ModelInfo, VersionInfo
 from baton.store.requests import RequestInfo
+
+if TYPE_CHECKING:
+    from baton.config import Settings
+    from baton.store.governance import Control
+    from baton.store.store import Store
 
 T = TypeVar("T")
 _STATUS_KIND = {
@@ -234,3 +240,18 @@ class RemoteControl:
     def requests(self, team: str | None, model: str | None, state: str | None) -> list[RequestInfo]:
         params = {k: v for k, v in (("team", team), ("model", model), ("state", state)) if v}
         return list(_as(list[RequestInfo], self._call("GET", "/v1/requests", params=params)))
+
+
+def connect(settings: Settings, store: Callable[[], Store]) -> Control:
+    """The control plane the settings name: the one at BATON_URL as the owner of
+    BATON_TOKEN, else the local store (opened by ``store``) acting as BATON_USER."""
+    if settings.url:
+        if settings.token is None:
+            raise BadInput(
+                "BATON_URL is set but BATON_TOKEN is not: export your token "
+                "(`baton user add` or `baton token new` printed it)"
+            )
+        return RemoteControl(settings.url, settings.token.get_secret_value())
+    from baton.store.governance import LocalControl
+
+    return LocalControl(store(), settings.user)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,3 +122,45 @@ def test_bad_settings_are_exit_2(env: dict[str, str]) -> None:
     result = baton({**env, "BATON_DB_URL": "mysql://x@127.0.0.1/db"}, "models")
     assert result.returncode == 2
     assert "'mysql' is not supported" in result.stderr
+
+
+def test_error_lines_keep_square_brackets(tmp_path: Path) -> None:
+    """Issue 14.12: the install hint for a .pt file lost its [torch] to Rich's markup."""
+    folder = write_handover(tmp_path / "h", model="model.pt")
+    (folder / "model.pt").write_bytes(b"PK")
+    without_torch = (  # a machine without the torch extra: importing torch fails
+        "import sys; sys.modules['torch'] = None; "
+        "from baton.cli.main import run; sys.argv = ['baton', 'register', sys.argv[1]]; run()"
+    )
+    env = clean_env(tmp_path / "home")
+    result = subprocess.run(
+        [sys.executable, "-c", without_torch, str(folder)],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "pip install 'modelbaton[torch]'" in result.stderr.replace("\n", "")
+
+
+def test_every_command_takes_json() -> None:
+    """The README says every command takes --json for scripts; hold each one to it."""
+    import typer
+
+    from baton.cli.main import app
+
+    def leaves(command: Any, path: str) -> list[tuple[str, Any]]:
+        if hasattr(command, "commands"):  # a group
+            return [
+                leaf
+                for name, sub in sorted(command.commands.items())
+                for leaf in leaves(sub, f"{path} {name}")
+            ]
+        return [(path, command)]
+
+    found = leaves(typer.main.get_command(app), "baton")
+    assert len(found) > 40
+    missing = [
+        path
+        for path, command in found
+        if not any("--json" in getattr(p, "opts", ()) for p in command.params)
+    ]
+    assert missing == []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.baton_cli import baton, clean_env
+from tests.baton_cli import baton, clean_env, free_port
 from tests.handover_factory import write_handover
 from tests.monitor.conftest import need
 
@@ -111,3 +111,29 @@ def test_added_exporters_join_the_bundle_its_check_and_its_regeneration(
     assert more.returncode == 0, more.stderr
     assert jobs() == ["baton", "node", "redis"]
     assert baton(env, "monitor", "check", str(out)).returncode == 0
+
+
+def test_up_and_down_print_json(env: dict[str, str], tmp_path: Path) -> None:
+    """Issue 14.12: monitor up and down take --json, like every command."""
+    need("prometheus")
+    need("alertmanager")
+    assert baton(env, "register", str(write_handover(tmp_path / "h"))).returncode == 0
+    assert baton(env, "alias", "set", "toy@production", "1").returncode == 0
+    prom, am = free_port(), free_port()
+    started = baton(env, "monitor", "up", "--prometheus-port", str(prom),
+                    "--alertmanager-port", str(am), "--json")  # fmt: skip
+    try:
+        assert started.returncode == 0, started.stderr
+        said = json.loads(started.stdout)
+        urls = {s["name"]: s["url"] for s in said["services"]}
+        assert urls == {"alertmanager": f"http://127.0.0.1:{am}",
+                        "prometheus": f"http://127.0.0.1:{prom}"}  # fmt: skip
+        assert Path(said["bundle"], "prometheus.yml").is_file()
+    finally:
+        stopped = baton(env, "monitor", "down", "--json")
+    assert stopped.returncode == 0, stopped.stderr
+    assert sorted(s["name"] for s in json.loads(stopped.stdout)["stopped"]) == [
+        "alertmanager",
+        "prometheus",
+    ]
+    assert json.loads(baton(env, "monitor", "down", "--json").stdout) == {"stopped": []}

@@ -14,15 +14,18 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from baton.config import Settings
+from baton.core.promotion import Target
 from baton.core.roles import RequestKind
+from baton.handover.register import register_handover
 from baton.store.store import open_store
 from tests.api.conftest import serve
-from tests.baton_cli import baton
+from tests.baton_cli import baton, free_port
 from tests.handover_factory import write_handover
 from tests.ownership_factory import World, build_world
 
@@ -226,3 +229,70 @@ def test_baton_api_refuses_a_taken_port(env: dict[str, str]) -> None:
     assert taken.returncode == 2, taken.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in taken.stderr
     assert "Traceback" not in taken.stderr
+
+
+@pytest.mark.parametrize("columns", [120, 80])
+def test_promotions_never_cut_the_key_columns(
+    env: dict[str, str], world: World, tmp_path: Path, columns: int
+) -> None:
+    """Issue 14.12: #, version, step and state stay whole; why and approved by fold."""
+    name = "digits-classifier-large"
+    folder = write_handover(tmp_path / "long", name=name, owner="research", seed=7)
+    register_handover(world.store, folder, actor="alice")
+    world.evaluate(1, model=name)
+    steps, p = world.gov.promotions, world.people
+    why = "passed the gate with parity inside tolerance and p99 well under the SLO " * 2
+    steps.promote(name, 1, Target.STAGING, p["alice"], why)
+    steps.approve(name, 1, Target.STAGING, p["bob"], "numbers match the claims")
+    steps.promote(name, 1, Target.PRODUCTION, p["sam"], why)
+    shown = baton({**env, "COLUMNS": str(columns)}, "promotions")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    rows = [line for line in lines if f"{name}:1" in line]
+    assert len(rows) == 2  # one line each starts a row, with every key cell whole
+    assert "→ production" in rows[0] and "pending" in rows[0]
+    assert "→ staging" in rows[1] and "applied" in rows[1]
+    if columns >= 120:  # a table whose why column folds
+        text = "".join(line.split("│")[-2] for line in lines if line.count("│") > 2)
+    else:  # too narrow for eight columns: one block per step, as gh and kubectl do
+        assert "│" not in shown.stdout
+        text = shown.stdout
+    assert why.replace(" ", "") in text.replace(" ", "").replace("\n", "")  # never cut
+
+
+def test_team_user_and_token_changes_print_json(env: dict[str, str], world: World) -> None:
+    """Issue 14.12: team add, user join / leave and token revoke take --json too."""
+    root = {**env, "BATON_USER": "root"}
+
+    def json_of(*args: str) -> Any:
+        done = baton(root, *args, "--json")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert json_of("team", "add", "platform", "--why", "new")["name"] == "platform"
+    assert json_of("user", "join", "mia", "--team", "platform")["teams"] == [
+        "marketing",
+        "platform",
+    ]
+    assert json_of("user", "leave", "mia", "--team", "marketing")["teams"] == ["platform"]
+    (token,) = [t for t in json_of("token", "list", "--user", "mia")]
+    revoked = json_of("token", "revoke", token["public_id"], "--why", "left")
+    assert revoked["public_id"] == token["public_id"] and revoked["revoked_at"] is not None
+
+
+def test_baton_api_json_says_where_once_it_answers(env: dict[str, str]) -> None:
+    port = free_port()
+    cmd = [sys.executable, "-m", "baton.cli.main", "api", "--port", str(port), "--json"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        said = json.loads(proc.stdout.readline())
+        # said once true: it answers at once, no retry
+        assert httpx.get(f"{said['url']}/v1/health").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert said["url"] == f"http://127.0.0.1:{port}"
+    assert said["openapi"] == f"{said['url']}/openapi.json"

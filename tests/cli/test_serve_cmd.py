@@ -190,3 +190,62 @@ def test_quickstart_serves_and_its_curl_works(env: dict[str, str], digits_handov
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(60)
     assert code == 0
+
+
+@contextmanager
+def json_line(env: dict[str, str], *args: str) -> Iterator[dict[str, object]]:
+    """``baton ARGS`` running: the one JSON line it prints once ready; SIGTERM afterwards."""
+    cmd = [sys.executable, "-m", "baton.cli.main", *args]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read()
+        yield json.loads(line)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+
+
+def test_serve_json_says_once_serving_what_runs_and_why(
+    env: dict[str, str], evaluated: tuple[Store, int]
+) -> None:
+    """Issue 14.12: `baton serve --json` prints one JSON object, only once it serves."""
+    _, n = evaluated
+    with json_line(env, "serve", "toy", "--json", "--port", "0", "--threads", "1") as doc:
+        base = str(doc["url"])
+        (model,) = doc["models"]  # type: ignore[misc]
+        # true when said: the model answers at once, no retry
+        body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4],
+                            "data": [0.1, 0.2, 0.3, 0.4]}]}  # fmt: skip
+        done = httpx.post(f"{model['url']}/infer", json=body)
+        assert done.status_code == 200, done.text
+    assert doc["metrics"] == f"{base}/metrics" and base.startswith("http://127.0.0.1:")
+    assert (model["requested"], model["ref"], model["version"]) == ("toy", "toy:1", 1)
+    plan = model["plan"]
+    assert (plan["precision"], plan["max_batch_size"], plan["threads"]) == ("fp32", 256, 1)
+    assert plan["sources"] == {"precision": "default", "max_batch_size": "evaluation",
+                               "threads": "flag", "max_queue_delay_ms": "evaluation"}  # fmt: skip
+    assert (plan["evaluation"], plan["recommended_precision"]) == (n, "int8")
+    assert "--precision int8 serves it" in plan["hint"]
+
+
+def test_quickstart_json(env: dict[str, str], digits_handover: Path) -> None:
+    """Issue 14.12: one JSON object; once serving when it serves, with a curl that works."""
+    args = ("quickstart", "--dir", str(digits_handover), "--json")
+    with json_line(env, *args, "--port", "0") as doc:
+        out = subprocess.run(shlex.split(str(doc["curl"])), capture_output=True, text=True,
+                             check=True)  # fmt: skip
+    assert json.loads(out.stdout)["model_name"] == "digits-classifier"
+    registered = doc["registered"]
+    assert registered["created"] is True  # type: ignore[index]
+    assert registered["version"]["number"] == 1  # type: ignore[index]
+    assert doc["evaluation"]["passed"] is True  # type: ignore[index]
+    assert Path(str(doc["report"])).is_file()
+    assert doc["serving"]["models"][0]["ref"] == "digits-classifier:1"  # type: ignore[index]
+    again = baton(env, *args, "--no-serve")
+    assert again.returncode == 0, again.stderr
+    second = json.loads(again.stdout)  # nothing but the JSON on stdout
+    assert second["registered"]["created"] is False and "serving" not in second
+    assert second["evaluation"]["id"] == doc["evaluation"]["id"]  # type: ignore[index]

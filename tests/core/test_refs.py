@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from baton.core.refs import Ref, check_name, parse_alias_target, parse_ref
+from baton.core.refs import Ref, against_ref, check_name, parse_alias_target, parse_ref
 from baton.errors import BadInput
 
 names = st.from_regex(r"\A[a-z0-9][a-z0-9._-]{0,20}\Z")
@@ -50,3 +50,21 @@ def test_alias_target_needs_an_alias() -> None:
 def test_check_name_names_the_thing() -> None:
     with pytest.raises(BadInput, match="team name"):
         check_name("Research Team", "team name")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("production", Ref("digits", alias="production")),
+        (" 3 ", Ref("digits", 3)),
+        ("other@staging", Ref("other", alias="staging")),
+        ("digits:2", Ref("digits", 2)),
+    ],
+)
+def test_against_reads_a_baseline_as_people_type_it(text: str, expected: Ref) -> None:
+    assert against_ref("digits", text) == expected
+
+
+def test_against_the_bare_model_name_asks_for_a_version() -> None:
+    with pytest.raises(BadInput, match="name a version or alias, e.g. digits@production"):
+        against_ref("digits", "digits")

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from baton.cli.output import console, print_json, when
 from baton.cli.state import state
-from baton.core.refs import Ref, parse_ref
+from baton.core.refs import against_ref, parse_ref
 from baton.errors import BadInput, FailedCheck, NotFound
 from baton.store.evaluations import EvaluationRecord
 
@@ -33,18 +33,6 @@ class _Bar:
     def advance(self, n: int) -> None:
         if self.task is not None:
             self.progress.advance(self.task, n)
-
-
-def against_ref(model: str, text: str) -> Ref:
-    """``--against`` as people type it: ``production``, ``3``, ``NAME@ALIAS`` or ``NAME:3``."""
-    text = text.strip()
-    if text.isdigit():
-        return Ref(model, int(text))
-    if ":" in text or "@" in text:
-        return parse_ref(text)
-    if text == model:
-        raise BadInput(f"--against {text}: name a version or alias, e.g. {model}@production")
-    return parse_ref(f"{model}@{text}")
 
 
 def evaluate(

@@ -9,6 +9,7 @@ from types import FrameType
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
 from baton import __version__
 from baton.cli import (
@@ -108,7 +109,7 @@ def run() -> None:
         sys.exit(143)
     except Exception as exc:
         err_console.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} "
             "(this is a bug in baton; please report it with the traceback below)"
         )
         traceback.print_exc()

@@ -98,6 +98,7 @@ def up(
         1.0, min=1.0, max=3600.0, help="run every alert window this many times faster (drills)"
     ),
     exporters: list[str] = EXPORTERS,
+    json_out: bool = JSON,
 ) -> None:
     """Start Prometheus and Alertmanager on 127.0.0.1 with a fresh, checked bundle."""
     from baton.evaluate.policy_file import load_policy
@@ -123,18 +124,27 @@ def up(
         raise FailedCheck(
             f"the generated bundle fails {failed[0].check}: {failed[0].message.splitlines()[-1]}"
         )
-    for service in stack.up(s.settings.home.resolve(), folder, prometheus_port, alertmanager_port):
+    started = stack.up(s.settings.home.resolve(), folder, prometheus_port, alertmanager_port)
+    if json_out:
+        print_json(
+            {"services": started, "bundle": folder, "scrape_targets": s.settings.scrape_targets}
+        )
+        return
+    for service in started:
         console.print(f"[green]{service.name}[/] {service.url}  (log {service.log})")
     console.print(f"bundle: {folder}; scraping servers listed in {s.settings.scrape_targets}")
     console.print("stop with: baton monitor down")
 
 
 @monitor_app.command("down")
-def down(ctx: typer.Context) -> None:
+def down(ctx: typer.Context, json_out: bool = JSON) -> None:
     """Stop the Prometheus and Alertmanager that `baton monitor up` started."""
     from baton.monitor import stack
 
     stopped = stack.down(state(ctx).settings.home.resolve())
+    if json_out:
+        print_json({"stopped": stopped})
+        return
     for service in stopped:
         console.print(f"stopped {service.name} ({service.url})")
     if not stopped:

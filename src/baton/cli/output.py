@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from baton.errors import BatonError, Kind
 
@@ -46,12 +47,18 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(to_plain(value), indent=2, sort_keys=False) + "\n")
+def print_json(value: Any, *, line: bool = False) -> None:
+    """``line``: one compact line, for what a long-running command says once it is ready
+    (a script reads it with one readline); flushed either way."""
+    plain = to_plain(value)
+    text = json.dumps(plain, separators=(",", ":")) if line else json.dumps(plain, indent=2)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def fail(exc: BatonError) -> int:
-    err_console.print(f"[bold red]error:[/] {exc.message}", soft_wrap=True)
+    # the message is text, never markup: "pip install 'modelbaton[torch]'" keeps its [torch]
+    err_console.print(Text.assemble(("error:", "bold red"), " ", exc.message), soft_wrap=True)
     return EXIT_CODES[exc.kind]
 
 

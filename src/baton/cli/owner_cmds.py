@@ -7,6 +7,7 @@ control plane at BATON_URL as the owner of BATON_TOKEN, with the same output.
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,12 @@ import yaml
 from rich.table import Table
 
 from baton.cli.output import console, print_json, when
+from baton.cli.promotions_view import print_promotions
 from baton.cli.state import state
 from baton.core.promotion import Target
 from baton.core.refs import Ref, parse_ref
 from baton.core.roles import Stage, letters
-from baton.errors import BadInput
+from baton.errors import BadInput, Unavailable
 from baton.store.approvals import PromotionInfo, parse_target
 from baton.store.ownership import Owners
 from baton.store.people import Issued
@@ -38,10 +40,16 @@ token_app = typer.Typer(help="API tokens: shown once, stored hashed.", no_args_i
 
 @team_app.command("add")
 def team_add(
-    ctx: typer.Context, name: str = typer.Argument(..., help="team name"), why: str | None = WHY
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="team name"),
+    why: str | None = WHY,
+    json_out: bool = JSON,
 ) -> None:
     """Create a team (admins; anyone while the store has no people yet)."""
     team = state(ctx).control.add_team(name, why)
+    if json_out:
+        print_json(team)
+        return
     console.print(f"[green]team {team.name}[/] created")
 
 
@@ -92,9 +100,13 @@ def user_join(
     name: str = typer.Argument(..., help="user name"),
     team: str = typer.Option(..., "--team", help="team to join"),
     why: str | None = WHY,
+    json_out: bool = JSON,
 ) -> None:
     """Add a person to a team (admins); their roles follow the team's."""
     person = state(ctx).control.set_membership(name, team, True, why)
+    if json_out:
+        print_json(person)
+        return
     console.print(f"[green]{person.name}[/] now in {', '.join(person.teams)}")
 
 
@@ -104,9 +116,13 @@ def user_leave(
     name: str = typer.Argument(..., help="user name"),
     team: str = typer.Option(..., "--team", help="team to leave"),
     why: str | None = WHY,
+    json_out: bool = JSON,
 ) -> None:
     """Take a person off a team (admins); revoke their tokens too if they leave baton."""
     person = state(ctx).control.set_membership(name, team, False, why)
+    if json_out:
+        print_json(person)
+        return
     console.print(f"[green]{person.name}[/] now in {', '.join(person.teams) or 'no team'}")
 
 
@@ -143,9 +159,13 @@ def token_revoke(
     ctx: typer.Context,
     public_id: str = typer.Argument(..., help="the token id (`baton token list`)"),
     why: str | None = WHY,
+    json_out: bool = JSON,
 ) -> None:
     """Revoke a token at once (yours, or anyone's if you are an admin)."""
     info = state(ctx).control.revoke_token(public_id, why)
+    if json_out:
+        print_json(info)
+        return
     console.print(f"[green]revoked[/] token {info.public_id} of {info.person}")
 
 
@@ -326,20 +346,7 @@ def promotions(
     if json_out:
         print_json(items)
         return
-    table = Table("#", "version", "step", "state", "asked by", "approved by", "waiting for", "why")
-    for p in items:
-        step = "rollback" if p.kind == "rollback" else f"→ {p.target}"
-        table.add_row(
-            str(p.id),
-            p.ref,
-            step,
-            p.state,
-            f"{p.requested_by} {when(p.requested_at)}",
-            ", ".join(f"{a.person} ({a.team})" for a in p.approvals) or "-",
-            ", ".join(p.missing.values()) or "-",
-            p.reason,
-        )
-    console.print(table)
+    print_promotions(console, items)
 
 
 # -- requests ---------------------------------------------------------------------------------
@@ -404,6 +411,9 @@ def api(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
     port: int = typer.Option(8700, "--port", min=1, max=65535, help="port to listen on"),
+    json_out: bool = typer.Option(
+        False, "--json", help="once it answers, print one JSON line with its address"
+    ),
 ) -> None:
     """Serve the control-plane API (OpenAPI at /docs and /openapi.json).
 
@@ -412,12 +422,24 @@ def api(
     import uvicorn
 
     from baton.api.app import create_app
+    from baton.serve.ready import ReadyServer
 
     _check_can_listen(host, port)
+    url = f"http://{host}:{port}"
+
+    def ready() -> None:  # said once it answers, not before
+        if json_out:
+            said = {"url": url, "openapi": f"{url}/openapi.json", "pid": os.getpid()}
+            print_json(said, line=True)
+        else:
+            console.print(f"control plane on {url}  (OpenAPI: /openapi.json)")
+
     s = state(ctx)
     app = create_app(s.store, max_body=s.settings.api_max_body)
-    console.print(f"control plane on http://{host}:{port}  (OpenAPI: /openapi.json)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    server = ReadyServer(uvicorn.Config(app, host=host, port=port, log_level="warning"), ready)
+    server.run()
+    if not server.started:
+        raise Unavailable(f"the control plane did not start on {host}:{port}: see the lines above")
 
 
 def _check_can_listen(host: str, port: int) -> None:

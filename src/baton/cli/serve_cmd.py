@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import typer
 
-from baton.cli.output import console
+from baton.cli.output import console, print_json
 from baton.cli.state import state
 from baton.serve.options import MIB, ServeOptions, ServingPlan
 from baton.store.registry import VersionInfo
@@ -52,6 +52,9 @@ def serve(
     allow_nonfinite: bool = typer.Option(
         False, "--allow-nonfinite", help="accept NaN and Infinity in float inputs"
     ),
+    json_out: bool = typer.Option(
+        False, "--json", help="once serving, print one JSON line: address, models, plans"
+    ),
 ) -> None:
     """Serve models over HTTP (KServe V2 / Open Inference Protocol) until SIGTERM or Ctrl-C.
 
@@ -79,10 +82,27 @@ def serve(
     planned = check_refs(s.settings, options)
     s.close()
 
-    def announce(bound: int) -> None:
-        print_serving(f"http://{host}:{bound}", refs, planned)
+    run_server(s.settings, options, announce=_announcer(host, refs, planned, json_out))
 
-    run_server(s.settings, options, announce=announce)
+
+def _announcer(
+    host: str,
+    refs: Sequence[str],
+    planned: Sequence[tuple[VersionInfo, ServingPlan]],
+    json_out: bool,
+) -> Callable[[int], None]:
+    """What to say once the server serves on the port it bound: lines, or one JSON line."""
+
+    def announce(bound: int) -> None:
+        base = f"http://{host}:{bound}"
+        if json_out:
+            from baton.serve.ready import served_versions, serving_document
+
+            print_json(serving_document(base, served_versions(base, refs, planned)), line=True)
+        else:
+            print_serving(base, refs, planned)
+
+    return announce
 
 
 def print_serving(

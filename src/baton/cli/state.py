@@ -36,20 +36,9 @@ class State:
     def control(self) -> Control:
         """The registry and control plane: remote with BATON_URL + BATON_TOKEN, else local."""
         if self._control is None:
-            if self.settings.url:
-                from baton.client import RemoteControl
+            from baton.client import connect
 
-                if self.settings.token is None:
-                    raise BadInput(
-                        "BATON_URL is set but BATON_TOKEN is not: export your token "
-                        "(`baton user add` or `baton token new` printed it)"
-                    )
-                token = self.settings.token.get_secret_value()
-                self._control = RemoteControl(self.settings.url, token)
-            else:
-                from baton.store.governance import LocalControl
-
-                self._control = LocalControl(self.store, self.settings.user)
+            self._control = connect(self.settings, lambda: self.store)
         return self._control
 
     def close(self) -> None:

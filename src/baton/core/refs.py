@@ -72,3 +72,16 @@ def parse_alias_target(text: str) -> tuple[str, str]:
     if ref.alias is None:
         raise BadInput(f"{text!r} names no alias: write NAME@ALIAS, as in {ref.name}@production")
     return ref.name, ref.alias
+
+
+def against_ref(model: str, text: str) -> Ref:
+    """A baseline as people type it for ``model``: ``production``, ``3``, ``NAME@ALIAS`` or
+    ``NAME:3`` (``baton evaluate --against`` and ``Client.evaluate(against=...)``)."""
+    text = text.strip()
+    if text.isdigit():
+        return Ref(model, int(text))
+    if ":" in text or "@" in text:
+        return parse_ref(text)
+    if text == model:
+        raise BadInput(f"--against {text}: name a version or alias, e.g. {model}@production")
+    return parse_ref(f"{model}@{text}")
