@@ -21,11 +21,12 @@ from prometheus_client import CollectorRegistry
 from baton.config import Settings
 from baton.errors import BadInput, BatonError, Forbidden, Kind, NotFound, Unauthorized
 from baton.serve.batcher import QueueFull
-from baton.serve.codec import dumps, encode_error, encode_response
+from baton.serve.codec import dumps, encode_error
 from baton.serve.dataplane import DataPlane
-from baton.serve.intake import BodyBudget, BodyTooLarge, ClientGone, Decoder, header, read_body
+from baton.serve.intake import BodyBudget, BodyTooLarge, ClientGone, header, read_body
 from baton.serve.loader import LoadedModel
 from baton.serve.metrics import CLIENT_CLOSED, CONTENT_TYPE, REQUEST_TIMEOUT, ServingMetrics
+from baton.serve.offload import Offload
 from baton.serve.options import ServeOptions
 from baton.serve.protocol import HEADER_LENGTH
 from baton.serve.repository import ModelRepository
@@ -76,7 +77,7 @@ class Runtime:
         self.repository = ModelRepository(store, options, self.metrics)
         self.dataplane = DataPlane(self.repository, allow_nonfinite=options.allow_nonfinite)
         self.budget = BodyBudget(options.body_budget)
-        self.decoder = Decoder(options.offload_decode_bytes)
+        self.offload = Offload(options.offload_bytes)
 
 
 class ServeApp:
@@ -148,7 +149,7 @@ class ServeApp:
     async def stop(self) -> None:
         if self.runtime is not None:
             await self.runtime.repository.close()
-            self.runtime.decoder.close()
+            self.runtime.offload.close()
             self.runtime.store.close()
             self.runtime.metrics.close()
 
@@ -274,9 +275,9 @@ class ServeApp:
             body, held = await read_body(
                 scope, receive, self.options.max_body_bytes, runtime.budget
             )
-            request = await runtime.decoder.decode(body, _json_length(scope))
+            request = await runtime.offload.decode(body, _json_length(scope))
             response, model = await runtime.dataplane.infer(name, version, request)
-            payload, json_length = encode_response(response)
+            payload, json_length = await runtime.offload.encode(response)
             code = 200
         except ClientGone as gone:  # not the server's failure: counted apart, never as 5xx
             code = REQUEST_TIMEOUT if gone.timed_out else CLIENT_CLOSED

@@ -1,5 +1,4 @@
-"""How a request body comes in: the size limit, the memory budget all bodies share, and
-decoding large ones away from the event loop.
+"""How a request body comes in: the size limit and the memory budget all bodies share.
 
 Small bodies (up to ``SMALL_BODY``, what uvicorn buffers per connection anyway) take the
 fast path: no accounting, decoded inline. A larger body first reserves its declared length
@@ -7,25 +6,15 @@ from the server's budget (without a Content-Length, its chunks as they come) and
 with 503 and ``Retry-After`` when the budget cannot hold it, before any of it is read; the
 reservation is given back when the request ends. Memory held by request bodies is then at
 most the budget plus ``SMALL_BODY`` per open connection, however many clients send at once.
-
-A JSON part of ``offload_bytes`` or more decodes in a helper process. orjson and numpy hold
-the GIL for a whole parse, so a thread would stall every other request just the same: a
-46 MiB JSON body held the event loop 2 s inline, and ~0.1 s at most through the helper.
 """
 
 from __future__ import annotations
 
-import asyncio
-import multiprocessing
 from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from baton.errors import BadInput, Unavailable
-from baton.serve.codec import decode_request
 from baton.serve.guard import TIMED_OUT
-from baton.serve.protocol import InferRequest
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -118,39 +107,3 @@ def _too_large(limit: int) -> BodyTooLarge:
         f"request body is larger than this server's limit of {limit} bytes: send fewer "
         "rows per request (or start the server with a larger --max-body-mb)"
     )
-
-
-class Decoder:
-    """Decodes requests: inline when small, in one helper process when large."""
-
-    def __init__(self, offload_bytes: int) -> None:
-        self.offload_bytes = offload_bytes  # 0: always inline
-        self._pool: ProcessPoolExecutor | None = None
-
-    async def decode(self, body: bytes, json_length: int | None) -> InferRequest:
-        if not self.heavy(body, json_length):
-            return decode_request(body, json_length)
-        if self._pool is None:  # started on first use: most servers never need it
-            spawn = multiprocessing.get_context("spawn")  # never fork a threaded process
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=spawn)
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._pool, decode_request, body, json_length)
-        except BrokenProcessPool:  # the helper died (killed for memory?): start a new one
-            self._pool = None
-            raise Unavailable("the request decoder restarted: retry the request") from None
-
-    def heavy(self, body: bytes, json_length: int | None) -> bool:
-        """Whether decoding would hold the loop: a large JSON part, or many BYTES elements
-        (each binary one is unpacked in Python); other binary tensors are views, free."""
-        if not self.offload_bytes:
-            return False
-        head = len(body) if json_length is None else min(max(json_length, 0), len(body))
-        if head >= self.offload_bytes:
-            return True
-        return len(body) - head >= self.offload_bytes and body.find(b'"BYTES"', 0, head) >= 0
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None

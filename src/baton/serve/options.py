@@ -53,7 +53,7 @@ class ServeOptions:
     header_timeout_s: float = 10.0  # from a request's first byte to its complete headers
     body_timeout_s: float = 30.0  # longest pause while a body arrives (408 beyond)
     body_budget_bytes: int | None = None  # bodies held at once (503); None: 4 x max body
-    offload_decode_bytes: int = 256 * KIB  # JSON this large decodes off the event loop
+    offload_bytes: int = 256 * KIB  # JSON this large is decoded / encoded off the loop
     # None: POST /v2/repository/models/NAME/load and /unload are off (403)
     admin_token: str | None = field(default=None, repr=False)
 
