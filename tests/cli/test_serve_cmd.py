@@ -20,7 +20,7 @@ import pytest
 from baton.config import Settings
 from baton.core.refs import parse_ref
 from baton.store.store import Store, open_store
-from tests.baton_cli import baton, clean_env, free_port
+from tests.baton_cli import baton, clean_env, free_port, serving
 from tests.handover_factory import write_handover
 from tests.serve.conftest import damage, recommend_int8
 
@@ -190,3 +190,27 @@ def test_quickstart_serves_and_its_curl_works(env: dict[str, str], digits_handov
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(60)
     assert code == 0
+
+
+def test_port_limits_are_checked_in_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    assert baton(env, "register", str(write_handover(tmp_path / "h"))).returncode == 0
+    r = baton(env, "serve", "toy", "--header-timeout", "0", "--max-body-mb", "8",
+              "--body-budget-mb", "4", "--admin-token", "short")  # fmt: skip
+    assert r.returncode == 2
+    line = r.stderr.strip()
+    assert "--header-timeout must be a number of seconds above 0" in line
+    assert "--body-budget-mb must be at least --max-body-mb" in line
+    assert "the admin token must be at least 16 characters" in line
+    assert "\n" not in line
+
+
+def test_the_admin_token_comes_from_the_setting_too(env: dict[str, str], tmp_path: Path) -> None:
+    assert baton(env, "register", str(write_handover(tmp_path / "h"))).returncode == 0
+    token = "a-token-from-the-environment-0123"
+    unload = "/v2/repository/models/toy/unload"
+    with serving({**env, "BATON_SERVE_ADMIN_TOKEN": token}, "toy") as url:
+        assert httpx.post(url + unload, timeout=10).status_code == 401
+        r = httpx.post(url + unload, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert r.json() == {"name": "toy", "unloaded": True}
+    with serving(env, "toy") as url:  # without one: off
+        assert httpx.post(url + unload, timeout=10).status_code == 403
