@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -80,6 +81,11 @@ class Offload:
 
 def _start_helper() -> ProcessPoolExecutor:
     spawn = multiprocessing.get_context("spawn")  # never fork a process that has threads
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=spawn)
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=spawn, initializer=_leave_signals)
     pool.submit(decode_request, _WARM_UP, None).result()  # up, with numpy and orjson loaded
     return pool
+
+
+def _leave_signals() -> None:
+    """Ctrl-C reaches the whole process group: the server stops its helper itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
