@@ -214,3 +214,24 @@ def test_the_admin_token_comes_from_the_setting_too(env: dict[str, str], tmp_pat
         assert r.json() == {"name": "toy", "unloaded": True}
     with serving(env, "toy") as url:  # without one: off
         assert httpx.post(url + unload, timeout=10).status_code == 403
+
+
+def test_the_audit_knows_every_serve_option_that_takes_a_value() -> None:
+    """The audit reads `baton serve` command lines in Kubernetes manifests: an option it did
+    not know would have its value taken for a model reference."""
+    import typer.main
+
+    from baton.audit.kubernetes import SERVE_VALUE_OPTIONS
+    from baton.cli.serve_cmd import serve
+
+    app = typer.Typer(add_completion=False)
+    app.command()(serve)
+    command = typer.main.get_command(app)
+    taking = {
+        name
+        for param in command.params
+        if param.param_type_name == "option" and not getattr(param, "is_flag", False)
+        for name in param.opts
+    }
+    assert "--max-body-mb" in taking
+    assert taking <= SERVE_VALUE_OPTIONS
