@@ -82,7 +82,6 @@ class Settings(BaseSettings):
         description="token `baton serve` asks of model load/unload requests; unset: those "
         "routes are off (BATON_SERVE_ADMIN_TOKEN)",
     )
-
     gc_grace: str = Field(
         default="24h",
         description="`baton gc` keeps unreferenced files younger than this, as a registration "
