@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         gt=0,
         description="longest key or value in baton.yaml (BATON_MANIFEST_MAX_STRING)",
     )
+    serve_admin_token: SecretStr | None = Field(
+        default=None,
+        description="token `baton serve` asks of model load/unload requests; unset: those "
+        "routes are off (BATON_SERVE_ADMIN_TOKEN)",
+    )
     gc_grace: str = Field(
         default="24h",
         description="`baton gc` keeps unreferenced files younger than this, as a registration "

@@ -20,7 +20,7 @@ import pytest
 from baton.config import Settings
 from baton.core.refs import parse_ref
 from baton.store.store import Store, open_store
-from tests.baton_cli import baton, clean_env, free_port
+from tests.baton_cli import baton, clean_env, free_port, serving
 from tests.handover_factory import write_handover
 from tests.serve.conftest import damage, recommend_int8
 
@@ -249,3 +249,48 @@ def test_quickstart_json(env: dict[str, str], digits_handover: Path) -> None:
     second = json.loads(again.stdout)  # nothing but the JSON on stdout
     assert second["registered"]["created"] is False and "serving" not in second
     assert second["evaluation"]["id"] == doc["evaluation"]["id"]  # type: ignore[index]
+
+
+def test_port_limits_are_checked_in_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    assert baton(env, "register", str(write_handover(tmp_path / "h"))).returncode == 0
+    r = baton(env, "serve", "toy", "--header-timeout", "0", "--max-body-mb", "8",
+              "--body-budget-mb", "4", "--admin-token", "short")  # fmt: skip
+    assert r.returncode == 2
+    line = r.stderr.strip()
+    assert "--header-timeout must be a number of seconds above 0" in line
+    assert "--body-budget-mb must be at least --max-body-mb" in line
+    assert "the admin token must be at least 16 characters" in line
+    assert "\n" not in line
+
+
+def test_the_admin_token_comes_from_the_setting_too(env: dict[str, str], tmp_path: Path) -> None:
+    assert baton(env, "register", str(write_handover(tmp_path / "h"))).returncode == 0
+    token = "a-token-from-the-environment-0123"
+    unload = "/v2/repository/models/toy/unload"
+    with serving({**env, "BATON_SERVE_ADMIN_TOKEN": token}, "toy") as url:
+        assert httpx.post(url + unload, timeout=10).status_code == 401
+        r = httpx.post(url + unload, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert r.json() == {"name": "toy", "unloaded": True}
+    with serving(env, "toy") as url:  # without one: off
+        assert httpx.post(url + unload, timeout=10).status_code == 403
+
+
+def test_the_audit_knows_every_serve_option_that_takes_a_value() -> None:
+    """The audit reads `baton serve` command lines in Kubernetes manifests: an option it did
+    not know would have its value taken for a model reference."""
+    import typer.main
+
+    from baton.audit.kubernetes import SERVE_VALUE_OPTIONS
+    from baton.cli.serve_cmd import serve
+
+    app = typer.Typer(add_completion=False)
+    app.command()(serve)
+    command = typer.main.get_command(app)
+    taking = {
+        name
+        for param in command.params
+        if param.param_type_name == "option" and not getattr(param, "is_flag", False)
+        for name in param.opts
+    }
+    assert "--max-body-mb" in taking
+    assert taking <= SERVE_VALUE_OPTIONS

@@ -134,3 +134,22 @@ def test_every_alert_links_to_a_runbook_section_that_exists() -> None:
         for rule in group["rules"]:
             if "alert" in rule:
                 assert rule["annotations"]["runbook_url"].split("#")[1] in anchors, rule["alert"]
+
+
+def test_disconnects_neither_spend_the_budget_nor_hide_errors(tmp_path: Path) -> None:
+    """The generated tests carry a flood of 499s (as many as all other requests): counted
+    as errors the healthy test fires; counted as requests they halve the error ratio and
+    the firing tests stay silent."""
+    need("promtool")
+    target = ModelTarget("m", "1", "t", SLO(p99_latency_ms=25, max_error_rate=0.001))
+    rules, tests, _ = write(target, tmp_path)
+    assert run_rule_tests(tests).passed
+    original = rules.read_text()
+    for planted, failing in (
+        (('code=~"5..|429"', 'code=~"5..|429|499"'), "healthy traffic raises no alert"),
+        ((',code!="499"', ""), "BatonAvailabilityBudgetFastBurn fires on its fault"),
+    ):
+        rules.write_text(original.replace(*planted))
+        tested = run_rule_tests(tests)
+        assert not tested.passed
+        assert f"name: {failing}," in tested.message

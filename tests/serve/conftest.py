@@ -19,7 +19,11 @@ from baton.config import Settings
 from baton.handover.register import register_handover
 from baton.serve.app import ServeApp
 from baton.serve.options import ServeOptions
+from baton.serve.server import uvicorn_config
 from baton.store.store import Store, open_store
+
+ADMIN_TOKEN = "a-test-admin-token-of-32-letters"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @dataclass
@@ -49,10 +53,7 @@ def start_server(settings: Settings, options: ServeOptions) -> LiveServer:
     port = sock.getsockname()[1]
     options = replace(options, port=port)
     app = ServeApp(settings, options, registry=CollectorRegistry(), tune_gc=False)
-    config = uvicorn.Config(
-        app, lifespan="on", log_level="warning", access_log=False, loop="asyncio"
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app, options, loop="asyncio"))  # the real limits
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.serve.conftest import LiveServer, Start, v2_input
+from tests.serve.conftest import ADMIN, ADMIN_TOKEN, LiveServer, Start, v2_input
 
 from baton.core.refs import Ref
 from baton.store.store import Store
@@ -406,3 +406,61 @@ def test_fuzzed_requests_over_http_get_200_or_400_never_5xx(
     assert r.status_code in (200, 400), r.text
     if r.status_code == 400:
         assert r.json()["error"]
+
+
+def test_a_client_that_leaves_mid_body_is_counted_499_never_5xx(
+    toy_store: Store, live_server: Start
+) -> None:
+    """A disconnect is the client's doing: a 5xx would spend the error budget for nothing."""
+    live = live_server("toy")
+    host, port = live.url.removeprefix("http://").split(":")
+    for _ in range(3):
+        with socket.create_connection((host, int(port))) as leaving:
+            leaving.sendall(
+                b"POST /v2/models/toy/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{"
+            )
+            wait_for_metric(live, 'baton_inflight_requests{model="toy",version="1"} 1.0')
+    text = wait_for_metric(live, 'baton_requests_total{code="499",model="toy",version="1"} 3.0')
+    assert 'code="500"' not in text
+    assert 'baton_request_duration_seconds_count{model="toy",version="1"} 0.0' in text
+
+
+def wait_for_metric(live: LiveServer, line: str) -> str:
+    deadline = time.monotonic() + 10
+    while True:
+        text = live.client.get("/metrics").text
+        if line in text or time.monotonic() > deadline:
+            assert line in text
+            return text
+        time.sleep(0.02)
+
+
+def test_load_and_unload_are_off_without_an_admin_token(
+    toy_store: Store, live_server: Start
+) -> None:
+    live = live_server("toy")
+    for action in ("load", "unload"):
+        r = live.client.post(f"/v2/repository/models/toy/{action}", headers=ADMIN)
+        assert r.status_code == 403
+        assert "start it with --admin-token" in r.json()["error"]
+    assert live.client.post("/v2/models/toy/infer", json={"inputs": [v2_input(ROW)]}).is_success
+
+
+def test_load_and_unload_need_the_admin_token(toy_store: Store, live_server: Start) -> None:
+    live = live_server("toy", admin_token=ADMIN_TOKEN)
+    unload = "/v2/repository/models/toy/unload"
+    r = live.client.post(unload)
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"].startswith("Bearer")
+    assert live.client.post(unload, headers={"Authorization": "Basic eDp5"}).status_code == 401
+    for wrong in ("x", ADMIN_TOKEN[:-1], ADMIN_TOKEN + "x", ADMIN_TOKEN.upper()):
+        r = live.client.post(unload, headers={"Authorization": f"Bearer {wrong}"})
+        assert r.status_code == 403
+        assert r.json() == {"error": "the admin token is not this server's"}
+    infer = {"inputs": [v2_input(ROW)]}
+    assert live.client.post("/v2/models/toy/infer", json=infer).is_success  # still served
+    assert live.client.post(unload, headers=ADMIN).json() == {"name": "toy", "unloaded": True}
+    assert live.client.post("/v2/models/toy/infer", json=infer).status_code == 404
+    r = live.client.post("/v2/repository/models/toy/load", headers=ADMIN)
+    assert r.json() == {"name": "toy", "versions": ["1"]}
+    assert live.client.post("/v2/models/toy/infer", json=infer).is_success

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.serve.conftest import LiveServer, Start
+from tests.serve.conftest import ADMIN, ADMIN_TOKEN, LiveServer, Start
 
 from baton.core.drift import build_reference, feature_matrix
 from baton.core.signature import Signature
@@ -147,10 +147,10 @@ def test_an_evaluation_that_lands_after_loading_brings_its_reference_without_res
 def test_load_rereads_the_reference_when_polling_is_off(
     toy_store: Store, live_server: Start
 ) -> None:
-    server = live_server("toy:1", poll_interval_s=0)
+    server = live_server("toy:1", poll_interval_s=0, admin_token=ADMIN_TOKEN)
     toy_store.evaluations.record(
         "toy", 1, status="passed", report=reference_report(), actor="tester", started_at=utcnow()
     )
     assert server.client.get("/v2/models/toy/drift").json()["reference"] is False
-    assert server.client.post("/v2/repository/models/toy/load").status_code == 200
+    assert server.client.post("/v2/repository/models/toy/load", headers=ADMIN).status_code == 200
     assert server.client.get("/v2/models/toy/drift").json()["reference"] is True

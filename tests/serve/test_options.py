@@ -14,7 +14,7 @@ from baton.core.refs import parse_ref
 from baton.core.serving_config import ServingConfig
 from baton.errors import BadInput
 from baton.handover.register import register_handover
-from baton.serve.options import DEFAULT_CONFIG, ServeOptions, serving_plan
+from baton.serve.options import DEFAULT_CONFIG, MIB, ServeOptions, serving_plan
 from baton.store.store import Store
 
 
@@ -124,3 +124,24 @@ def test_bad_options_are_listed_in_one_line() -> None:
     assert "--poll-interval" in message
     assert "--precision fp16 must be one of fp32, int8, recommended" in message
     assert "\n" not in message
+
+
+def test_port_limits_are_checked_and_the_body_budget_follows_the_body_limit() -> None:
+    with pytest.raises(BadInput) as info:
+        ServeOptions(
+            refs=("toy",),
+            max_connections=0,
+            header_timeout_s=float("nan"),
+            body_timeout_s=float("inf"),
+            body_budget_bytes=1024,
+            admin_token="x" * 15,
+        )
+    message = info.value.message
+    for part in ("--max-connections", "--header-timeout", "--body-timeout", "--body-budget-mb",
+                 "admin token must be at least 16"):  # fmt: skip
+        assert part in message
+    assert "x" * 15 not in message
+    assert ServeOptions(refs=("toy",), max_body_bytes=8 * MIB).body_budget == 32 * MIB
+    assert "secret-token-0123456789" not in repr(
+        ServeOptions(refs=("toy",), admin_token="secret-token-0123456789")
+    )

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from tests.handover_factory import write_handover
-from tests.serve.conftest import LiveServer, Start, v2_input
+from tests.serve.conftest import ADMIN, ADMIN_TOKEN, LiveServer, Start, v2_input
 
 from baton.config import Settings
 from baton.core.refs import parse_ref
@@ -109,20 +109,26 @@ def test_alias_move_is_served_without_restart_and_without_a_failed_request(
 def test_load_endpoint_swaps_at_once_and_can_add_and_unload_models(
     toy_store: Store, live_server: Start
 ) -> None:
-    live = live_server("toy", poll_interval_s=0)  # no polling: only the endpoint swaps
+    live = live_server("toy", poll_interval_s=0, admin_token=ADMIN_TOKEN)  # only the endpoint swaps
     c = live.client
     toy_store.registry.set_alias("toy", "production", 2, actor="t")
     with Load(live, threads=2) as load:
         load.wait_for("1")
-        r = c.post("/v2/repository/models/toy/load")
+        r = c.post("/v2/repository/models/toy/load", headers=ADMIN)
         assert r.json() == {"name": "toy", "versions": ["2"]}
         load.wait_for("2")
     assert set(load.codes) == {200}, load.codes
     assert load.errors == []
-    assert c.post("/v2/repository/models/ghost/load").status_code == 404
-    assert c.post("/v2/repository/models/toy/unload").json() == {"name": "toy", "unloaded": True}
+    assert c.post("/v2/repository/models/ghost/load", headers=ADMIN).status_code == 404
+    assert c.post("/v2/repository/models/toy/unload", headers=ADMIN).json() == {
+        "name": "toy",
+        "unloaded": True,
+    }
     assert c.post("/v2/models/toy/infer", json=BODY).status_code == 404
-    assert c.post("/v2/repository/models/toy/load").json() == {"name": "toy", "versions": ["2"]}
+    assert c.post("/v2/repository/models/toy/load", headers=ADMIN).json() == {
+        "name": "toy",
+        "versions": ["2"],
+    }
     assert c.post("/v2/models/toy/infer", json=BODY).status_code == 200
 
 
@@ -145,8 +151,8 @@ def test_alias_labels(toy_store: Store) -> None:
 def test_a_model_unloaded_while_watched_stays_unloaded(
     toy_store: Store, live_server: Start
 ) -> None:
-    live = live_server("toy", poll_interval_s=0.05)
-    assert live.client.post("/v2/repository/models/toy/unload").status_code == 200
+    live = live_server("toy", poll_interval_s=0.05, admin_token=ADMIN_TOKEN)
+    assert live.client.post("/v2/repository/models/toy/unload", headers=ADMIN).status_code == 200
     toy_store.registry.set_alias("toy", "production", 2, actor="t")
     time.sleep(0.3)  # several polls
     r = live.client.post("/v2/models/toy/infer", json=BODY)

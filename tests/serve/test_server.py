@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import select
 import signal
+import socket
+import statistics
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -21,8 +26,10 @@ from tests.handover_factory import write_handover
 
 from baton.config import Settings
 from baton.handover.register import register_handover
+from baton.serve.guard import FD_RESERVE
 from baton.store.store import open_store
 
+NOFILE = resource.RLIMIT_NOFILE
 ROWS = 3000  # rows per request: a few hundred ms each on the heavy model
 
 
@@ -48,10 +55,14 @@ Starter = Callable[..., tuple["subprocess.Popen[bytes]", str]]
 def start(env: dict[str, str]) -> Iterator[Starter]:
     procs: list[subprocess.Popen[bytes]] = []
 
-    def run(*args: str) -> tuple[subprocess.Popen[bytes], str]:
+    def run(*args: str, files: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+        """``files``: the process's descriptor limit (soft and hard)."""
         port = free_port()
         cmd = [sys.executable, "-m", "baton.cli.main", "serve", *args, "--port", str(port)]
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        limit = None if files is None else lambda: resource.setrlimit(NOFILE, (files, files))
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limit
+        )
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -178,3 +189,69 @@ def test_server_lists_itself_for_prometheus_while_it_runs(
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0
     assert not listed.exists()
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def fresh_latency(url: str, requests: int = 10) -> float:
+    """Median latency of single-row requests, each on a new connection (a new client)."""
+    body = {
+        "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]
+    }
+    times = []
+    limits = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=url, timeout=10, limits=limits) as client:
+        for _ in range(requests):
+            started = time.perf_counter()
+            assert client.post("/v2/models/toy/infer", json=body).is_success
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def test_slow_clients_and_large_bodies_leave_real_clients_served_in_bounded_memory(
+    start: Starter,
+) -> None:
+    """What the port promises (README): 500 connections that never finish their headers,
+    on a server allowed 300 descriptors, and 30 clients each sending part of a 12 MiB body
+    at once: real clients keep their latency, and memory grows by at most the body budget
+    (16 MiB) plus 64 KiB a connection kept plus 16 MiB of slack (measured: 8 MiB). Without
+    the limits the slow connections use up the descriptors (new clients are disconnected
+    unanswered) and the bodies grow the process by 30 x 6 MiB (measured: 183 MiB)."""
+    proc, url = start("toy", "--max-body-mb", "16", "--body-budget-mb", "16", files=300)
+    host, port = url.removeprefix("http://").split(":")
+    before = fresh_latency(url)
+    rss_before = rss_bytes(proc.pid)
+    with ExitStack() as stack:
+        for _ in range(500):
+            slow = stack.enter_context(socket.create_connection((host, int(port))))
+            slow.sendall(b"POST /v2/models/toy/infer HTTP/1.1\r\nHost: x\r\n")
+        during_slow = fresh_latency(url)
+        assert len(os.listdir(f"/proc/{proc.pid}/fd")) < 300
+        senders = []
+        for _ in range(30):
+            sender = stack.enter_context(socket.create_connection((host, int(port))))
+            sender.sendall(b"POST /v2/models/toy/infer HTTP/1.1\r\nHost: x\r\n"
+                           b"Content-Length: %d\r\n\r\n" % (12 << 20))  # fmt: skip
+            senders.append(sender)
+        for sender in senders:
+            sender.sendall(b" " * (6 << 20))
+        answered: dict[socket.socket, bytes] = {}
+        deadline = time.monotonic() + 30
+        while len(answered) < 29 and time.monotonic() < deadline:  # one is held: no answer
+            ready, _, _ = select.select([s for s in senders if s not in answered], [], [], 1)
+            answered.update((s, s.recv(64)) for s in ready)
+        grown = rss_bytes(proc.pid) - rss_before
+        during_bodies = fresh_latency(url)
+    assert len(answered) == 29
+    assert all(reply.startswith(b"HTTP/1.1 503 ") for reply in answered.values())
+    kept = 300 - FD_RESERVE  # connections the server keeps open with 300 descriptors
+    assert grown < (16 << 20) + kept * (64 << 10) + (16 << 20), grown / 2**20
+    assert during_slow < 5 * before + 0.05, (before, during_slow)
+    assert during_bodies < 5 * before + 0.05, (before, during_bodies)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0

@@ -64,7 +64,9 @@ HPA_GROUP = "autoscaling"
 # `baton serve` options that take a value (the rest of the arguments are references)
 SERVE_VALUE_OPTIONS = {
     "--host", "--port", "--workers", "--max-batch-size", "--max-queue-delay-ms", "--threads",
-    "--max-queue", "--max-body-mb", "--poll-interval", "--drain-timeout",
+    "--max-queue", "--max-body-mb", "--poll-interval", "--drain-timeout", "--precision",
+    "--max-connections", "--header-timeout", "--body-timeout", "--body-budget-mb",
+    "--admin-token",
 }  # fmt: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import typer
+from pydantic import SecretStr
 
 from baton.cli.output import console, print_json
 from baton.cli.state import state
@@ -52,6 +53,26 @@ def serve(
     allow_nonfinite: bool = typer.Option(
         False, "--allow-nonfinite", help="accept NaN and Infinity in float inputs"
     ),
+    max_connections: int = typer.Option(
+        1024, help="open connections; beyond, the longest-waiting idle or slow one is closed"
+    ),
+    header_timeout: float = typer.Option(
+        10.0, help="seconds a client has to send a request's headers (408 beyond)"
+    ),
+    body_timeout: float = typer.Option(
+        30.0, help="longest pause, in seconds, while a request body arrives"
+    ),
+    body_budget_mb: float | None = typer.Option(
+        None,
+        help="MiB of request bodies held at once, all connections together "
+        "(503 + Retry-After beyond; default: 4 x --max-body-mb)",
+    ),
+    admin_token: str | None = typer.Option(
+        None,
+        help="token for POST /v2/repository/models/NAME/load and /unload (off without "
+        "one); BATON_SERVE_ADMIN_TOKEN keeps it out of the process list",
+        show_default=False,
+    ),
     json_out: bool = typer.Option(
         False, "--json", help="once serving, print one JSON line: address, models, plans"
     ),
@@ -78,6 +99,11 @@ def serve(
         max_queue_delay_ms=max_queue_delay_ms,
         threads=threads,
         precision=precision,
+        max_connections=max_connections,
+        header_timeout_s=header_timeout,
+        body_timeout_s=body_timeout,
+        body_budget_bytes=None if body_budget_mb is None else int(body_budget_mb * MIB),
+        admin_token=admin_token or _secret(s.settings.serve_admin_token),
     )
     planned = check_refs(s.settings, options)
     s.close()
@@ -119,3 +145,7 @@ def print_serving(
         if hint:
             console.print(f"  {hint}", soft_wrap=True, markup=False)
     console.print(f"metrics at {base}/metrics; stop with Ctrl-C or SIGTERM", soft_wrap=True)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()

@@ -22,6 +22,9 @@ from baton.serve import metrics as m
 
 # client mistakes (4xx) are not the service's failures; refusals (429) and 5xx are
 BAD_CODE_MATCH = 'code=~"5..|429"'
+# a client that left before its request was in (499) is no event at all: out of both
+# counts, so a flood of disconnects neither spends the budget nor dilutes real errors
+VALID_CODE_MATCH = f'code!="{m.CLIENT_CLOSED}"'
 DRIFT_THRESHOLD = 0.2  # population stability index: > 0.2 is a significant shift
 DRIFT_MIN_SAMPLES = 1000
 QUEUE_DOMINANCE = 2.0  # mean queue wait above this multiple of mean compute time
@@ -64,7 +67,7 @@ def _ratio_expr(objective: Objective, model: str, window: str) -> str:
     if objective.name == "availability":
         by = "sum by (model, version)"
         bad = f"{by} (rate({m.REQUESTS_TOTAL}{{{sel},{BAD_CODE_MATCH}}}[{window}]))"
-        total = f"{by} (rate({m.REQUESTS_TOTAL}{{{sel}}}[{window}]))"
+        total = f"{by} (rate({m.REQUESTS_TOTAL}{{{sel},{VALID_CODE_MATCH}}}[{window}]))"
         return f"({bad} or {total} * 0) / {total}"
     assert objective.threshold_seconds is not None
     le = le_label(objective.threshold_seconds)
@@ -345,6 +348,7 @@ class _Scenario:
             self.rising(m.REQUESTS_TOTAL, 1000 - bad, code="200"),
             self.rising(m.REQUESTS_TOTAL, bad, code="500"),
             self.rising(m.REQUESTS_TOTAL, 100, code="400"),  # client errors spend no budget
+            self.rising(m.REQUESTS_TOTAL, 1000, code=str(m.CLIENT_CLOSED)),  # nor disconnects
         ]
 
     def latency(self, le: str, slow_share: float) -> list[dict[str, str]]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
+import hmac
 import logging
 import math
 import time
@@ -17,12 +19,14 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from baton.config import Settings
-from baton.errors import BadInput, BatonError, Kind, NotFound
+from baton.errors import BadInput, BatonError, Forbidden, Kind, NotFound, Unauthorized
 from baton.serve.batcher import QueueFull
-from baton.serve.codec import decode_request, dumps, encode_error, encode_response
+from baton.serve.codec import dumps, encode_error
 from baton.serve.dataplane import DataPlane
+from baton.serve.intake import BodyBudget, BodyTooLarge, ClientGone, header, read_body
 from baton.serve.loader import LoadedModel
-from baton.serve.metrics import CONTENT_TYPE, ServingMetrics
+from baton.serve.metrics import CLIENT_CLOSED, CONTENT_TYPE, REQUEST_TIMEOUT, ServingMetrics
+from baton.serve.offload import Offload
 from baton.serve.options import ServeOptions
 from baton.serve.protocol import HEADER_LENGTH
 from baton.serve.repository import ModelRepository
@@ -50,16 +54,8 @@ JSON = b"application/json"
 UNKNOWN_MODEL = "_unknown"  # one label for requests naming no served model (bounded series)
 
 
-class BodyTooLarge(BadInput):
-    """The request body is over the server's limit (413)."""
-
-
 class MethodNotAllowed(BadInput):
     """The path exists but not for this HTTP method (405)."""
-
-
-class ClientGone(Exception):
-    """The client disconnected before sending its whole body."""
 
 
 def status_for(exc: BatonError) -> int:
@@ -80,6 +76,8 @@ class Runtime:
         self.metrics = ServingMetrics(registry, multiprocess_dir=options.metrics_dir)
         self.repository = ModelRepository(store, options, self.metrics)
         self.dataplane = DataPlane(self.repository, allow_nonfinite=options.allow_nonfinite)
+        self.budget = BodyBudget(options.body_budget)
+        self.offload = Offload(options.offload_bytes)
 
 
 class ServeApp:
@@ -98,6 +96,8 @@ class ServeApp:
         self._registry = registry
         self._tune_gc = tune_gc
         self.runtime: Runtime | None = None
+        token = options.admin_token
+        self._admin_digest = None if token is None else hashlib.sha256(token.encode()).digest()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"settings": self.settings, "options": self.options, "tune_gc": self._tune_gc}
@@ -149,8 +149,23 @@ class ServeApp:
     async def stop(self) -> None:
         if self.runtime is not None:
             await self.runtime.repository.close()
+            self.runtime.offload.close()
             self.runtime.store.close()
             self.runtime.metrics.close()
+
+    def _check_admin(self, scope: Scope) -> None:
+        """Loading and unloading need the admin token; without one set they are off."""
+        if self._admin_digest is None:
+            raise Forbidden(
+                "loading and unloading models is off on this server: start it with "
+                "--admin-token (or BATON_SERVE_ADMIN_TOKEN) to allow it"
+            )
+        token = _bearer(scope)
+        if token is None:
+            raise Unauthorized("send the admin token as `Authorization: Bearer TOKEN`")
+        # compare digests in constant time: neither the token nor its length leaks
+        if not hmac.compare_digest(hashlib.sha256(token).digest(), self._admin_digest):
+            raise Forbidden("the admin token is not this server's")
 
     # -- HTTP -----------------------------------------------------------------------------
 
@@ -161,8 +176,7 @@ class ServeApp:
             status, body, content_type, extra = await self._route(scope, receive, started)
         except BatonError as exc:
             status, body, content_type = status_for(exc), encode_error(exc.message), JSON
-            if isinstance(exc, QueueFull):
-                extra = [(b"retry-after", str(max(1, math.ceil(exc.retry_after_s))).encode())]
+            extra = _refusal_headers(exc)
         except ClientGone:
             return
         except Exception as exc:
@@ -228,6 +242,7 @@ class ServeApp:
             return _json(plane.repository_index())
         elif parts[:2] == ["repository", "models"] and len(parts) == 4:
             _allow(method, "POST")
+            self._check_admin(scope)
             name, action = parts[2], parts[3]
             if action == "load":
                 loaded = await runtime.repository.load(name)
@@ -255,19 +270,27 @@ class ServeApp:
         series = model.series
         series.inflight.inc()
         code = 500
+        held = 0
         try:
-            body = await _read_body(scope, receive, self.options.max_body_bytes)
-            request = decode_request(body, _json_length(scope))
+            body, held = await read_body(
+                scope, receive, self.options.max_body_bytes, runtime.budget
+            )
+            request = await runtime.offload.decode(body, _json_length(scope))
             response, model = await runtime.dataplane.infer(name, version, request)
-            payload, json_length = encode_response(response)
+            payload, json_length = await runtime.offload.encode(response)
             code = 200
+        except ClientGone as gone:  # not the server's failure: counted apart, never as 5xx
+            code = REQUEST_TIMEOUT if gone.timed_out else CLIENT_CLOSED
+            raise
         except BatonError as exc:
             code = status_for(exc)
             raise
         finally:
+            runtime.budget.release(held)
             series.inflight.dec()
             metrics.count(model.name, model.version, code)
-            model.series.request_duration.observe(time.perf_counter() - started)
+            if code not in (CLIENT_CLOSED, REQUEST_TIMEOUT):  # no response: no latency
+                model.series.request_duration.observe(time.perf_counter() - started)
         if json_length is None:
             return 200, payload, JSON, []
         return (
@@ -302,15 +325,8 @@ def _json(value: Any) -> tuple[int, bytes, bytes, Headers]:
     return 200, dumps(value), JSON, []
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
-
-
 def _json_length(scope: Scope) -> int | None:
-    raw = _header(scope, HEADER_LENGTH.encode())
+    raw = header(scope, HEADER_LENGTH.encode())
     if raw is None:
         return None
     try:
@@ -321,25 +337,19 @@ def _json_length(scope: Scope) -> int | None:
         ) from None
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    declared = _header(scope, b"content-length")
-    too_large = BodyTooLarge(
-        f"request body is larger than this server's limit of {limit} bytes: send fewer "
-        "rows per request (or start the server with a larger --max-body-mb)"
-    )
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+def _refusal_headers(exc: BatonError) -> Headers:
+    """When to come back (429, 503), or how to authenticate (401)."""
+    retry_after: float | None = getattr(exc, "retry_after_s", None)
+    if retry_after is not None:
+        return [(b"retry-after", str(max(1, math.ceil(retry_after))).encode())]
+    if isinstance(exc, Unauthorized):
+        return [(b"www-authenticate", b'Bearer realm="baton serve"')]
+    return []
+
+
+def _bearer(scope: Scope) -> bytes | None:
+    raw = header(scope, b"authorization")
+    if raw is None:
+        return None
+    scheme, _, token = raw.partition(b" ")
+    return token.strip() if scheme.lower() == b"bearer" and token.strip() else None

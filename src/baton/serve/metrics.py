@@ -37,6 +37,12 @@ GPU_UTILIZATION = "baton_gpu_utilization_ratio"
 GPU_MEMORY_USED = "baton_gpu_memory_used_bytes"
 GPU_MEMORY_TOTAL = "baton_gpu_memory_total_bytes"
 
+# ``code`` values of requests that got no response. A client that closes its connection
+# before its request is in is not the server's failure: 499, as nginx logs it (never 5xx,
+# so it spends no error budget); one too slow to send its body is closed by the server: 408.
+CLIENT_CLOSED = 499
+REQUEST_TIMEOUT = 408
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # 100 µs .. 10 s: single rows of small models take well under a millisecond. The bounds
 # include the latency SLOs teams usually write (5, 10, 20, 25, 50, 100, 200, 250, 500 ms,
@@ -96,7 +102,8 @@ class ServingMetrics:
         self.multiprocess_dir = multiprocess_dir
         self.requests = Counter(
             "baton_requests",
-            "Inference requests by model, version and HTTP status code.",
+            "Inference requests by model, version and HTTP status code "
+            "(499: the client closed the connection before its request was in).",
             ("model", "version", "code"),
             registry=registry,
         )

@@ -10,8 +10,9 @@ metadata can say so.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from baton.core.serving_config import ServingConfig
@@ -21,7 +22,9 @@ from baton.store.evaluations import EvaluationRecord
 from baton.store.registry import VersionInfo
 from baton.store.store import Store
 
+KIB = 1 << 10
 MIB = 1 << 20
+MIN_ADMIN_TOKEN = 16  # characters: a token short enough to guess protects nothing
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,14 @@ class ServeOptions:
     precision: str | None = None
     # set by serve() for --workers above 1: where the workers share their metric values
     metrics_dir: str | None = None
+    # what a client may hold before any work starts (README, "What the server port promises")
+    max_connections: int = 1024  # beyond: the oldest idle or slow connection is closed
+    header_timeout_s: float = 10.0  # from a request's first byte to its complete headers
+    body_timeout_s: float = 30.0  # longest pause while a body arrives (408 beyond)
+    body_budget_bytes: int | None = None  # bodies held at once (503); None: 4 x max body
+    offload_bytes: int = 256 * KIB  # JSON this large is decoded / encoded off the loop
+    # None: POST /v2/repository/models/NAME/load and /unload are off (403)
+    admin_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         problems = []
@@ -70,8 +81,36 @@ class ServeOptions:
             problems.append("--threads must be at least 1")
         if self.precision is not None and self.precision not in PRECISIONS:
             problems.append(f"--precision {self.precision} must be one of {', '.join(PRECISIONS)}")
+        problems += self._port_limit_problems()
         if problems:
             raise BadInput("; ".join(problems))
+
+    @property
+    def body_budget(self) -> int:
+        """Bytes of request bodies all connections may hold at once."""
+        if self.body_budget_bytes is None:
+            return 4 * self.max_body_bytes
+        return self.body_budget_bytes
+
+    def _port_limit_problems(self) -> list[str]:
+        problems = []
+        if self.max_connections < 1:
+            problems.append("--max-connections must be at least 1")
+        if not 0 < self.header_timeout_s < math.inf:
+            problems.append("--header-timeout must be a number of seconds above 0")
+        if not 0 < self.body_timeout_s < math.inf:
+            problems.append("--body-timeout must be a number of seconds above 0")
+        if self.body_budget < self.max_body_bytes:
+            problems.append(
+                "--body-budget-mb must be at least --max-body-mb, "
+                "or the largest request allowed could never be received"
+            )
+        if self.admin_token is not None and len(self.admin_token) < MIN_ADMIN_TOKEN:
+            problems.append(
+                f"the admin token must be at least {MIN_ADMIN_TOKEN} characters "
+                "(make one with `openssl rand -hex 32`)"
+            )
+        return problems
 
 
 PRECISIONS = ("fp32", "int8", "recommended")

@@ -25,6 +25,7 @@ from baton.core.refs import Ref, parse_ref
 from baton.errors import BadInput, BatonError, Unavailable
 from baton.serve import discovery
 from baton.serve.app import ServeApp
+from baton.serve.guard import GuardedProtocol, raise_descriptor_limit
 from baton.serve.loader import verified_model
 from baton.serve.options import ServeOptions, ServingPlan, serving_plan
 from baton.serve.ports import describe_holder
@@ -54,13 +55,15 @@ def check_refs(settings: Settings, options: ServeOptions) -> list[tuple[VersionI
         store.close()
 
 
-def uvicorn_config(app: ServeApp, options: ServeOptions) -> uvicorn.Config:
+def uvicorn_config(app: ServeApp, options: ServeOptions, *, loop: str = "uvloop") -> uvicorn.Config:
+    """uvicorn (httptools) with the port's limits (serve/guard.py) and no WebSockets."""
     return uvicorn.Config(
         app,
         host=options.host,
         port=options.port,
-        loop="uvloop",
-        http="httptools",
+        loop=loop,
+        http=GuardedProtocol,
+        ws="none",
         lifespan="on",
         access_log=False,
         log_level="warning",
@@ -119,6 +122,7 @@ def serve(
     workers, once the port is ours: each worker loads its own)."""
     if options.workers > 1 and options.port == 0:
         raise BadInput("--workers above 1 needs a fixed --port")
+    raise_descriptor_limit()  # the connection cap follows it (workers inherit it)
     sock = sock or bind(options)
     port = sock.getsockname()[1]
 
