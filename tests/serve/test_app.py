@@ -464,3 +464,63 @@ def test_load_and_unload_need_the_admin_token(toy_store: Store, live_server: Sta
     r = live.client.post("/v2/repository/models/toy/load", headers=ADMIN)
     assert r.json() == {"name": "toy", "versions": ["1"]}
     assert live.client.post("/v2/models/toy/infer", json=infer).is_success
+
+
+def test_tritonclient_reads_model_config_and_statistics(
+    toy_store: Store, live_server: Start
+) -> None:
+    """Triton's extensions its clients call first: configuration and statistics (issue 18)."""
+    httpclient = pytest.importorskip("tritonclient.http", reason="pip install tritonclient[http]")
+    from google.protobuf import json_format
+    from tritonclient.grpc import model_config_pb2
+    from tritonclient.utils import InferenceServerException
+
+    live = live_server("toy", "toy:2", max_batch_size=8, max_queue_delay_ms=0.5, max_queue=77)
+    client = httpclient.InferenceServerClient(url=live.url.removeprefix("http://"))
+    try:
+        config = client.get_model_config("toy")
+        assert config["max_batch_size"] == 8
+        assert config["input"] == [
+            {"name": "input", "data_type": "TYPE_FP32", "format": "FORMAT_NONE", "dims": [4]}
+        ]
+        assert config["output"] == [
+            {"name": "probabilities", "data_type": "TYPE_FP32", "dims": [3]}
+        ]
+        assert config["dynamic_batching"] == {
+            "max_queue_delay_microseconds": 500,
+            "default_queue_policy": {"max_queue_size": 77},
+        }
+        assert config["instance_group"] == [{"name": "toy", "kind": "KIND_CPU", "count": 1}]
+        assert config["parameters"]["max_batch_size_source"] == {"string_value": "flag"}
+        json_format.ParseDict(config, model_config_pb2.ModelConfig())  # Triton's schema
+        assert client.get_model_config("toy", "2")["version_policy"] == {
+            "specific": {"versions": [2]}
+        }
+        rows = np.array([ROW, ROW], np.float32)
+        for _ in range(3):
+            tensor = httpclient.InferInput("input", [2, 4], "FP32")
+            tensor.set_data_from_numpy(rows)
+            client.infer("toy", [tensor])
+        bad = httpclient.InferInput("input", [1, 4], "FP32")
+        bad.set_data_from_numpy(np.array([[np.nan, 0, 0, 0]], np.float32))
+        with pytest.raises(InferenceServerException, match="NaN"):
+            client.infer("toy", [bad])
+        (one,) = client.get_inference_statistics("toy", "1")["model_stats"]
+        stats = one["inference_stats"]
+        assert stats["success"]["count"] == 3
+        assert stats["fail"]["count"] == 1
+        assert stats["queue"]["count"] == stats["compute_infer"]["count"] == 3
+        assert stats["success"]["ns"] >= stats["compute_infer"]["ns"] > 0
+        assert one["inference_count"] == 6  # rows
+        assert (
+            sum(b["compute_infer"]["count"] for b in one["batch_stats"]) == one["execution_count"]
+        )
+        every = client.get_inference_statistics()["model_stats"]
+        assert sorted((s["name"], s["version"]) for s in every) == [("toy", "1"), ("toy", "2")]
+        assert len(client.get_inference_statistics("toy")["model_stats"]) == 2
+        with pytest.raises(InferenceServerException, match="not served here"):
+            client.get_model_config("nope")
+        with pytest.raises(InferenceServerException, match="version '9'"):
+            client.get_inference_statistics("toy", "9")
+    finally:
+        client.close()

@@ -209,6 +209,9 @@ class ServeApp:
             raise NotFound(f"no route {path}: the inference API lives under /v2")
         parts = parts[1:]
         plane = runtime.dataplane
+        if parts == ["models", "stats"]:  # Triton's statistics extension, every model
+            _allow(method, "GET")
+            return _json(plane.statistics())
         if parts[:1] == ["models"] and len(parts) >= 2:
             name, rest = parts[1], parts[2:]
             version: str | None = None
@@ -224,6 +227,12 @@ class ServeApp:
                 _allow(method, "GET")
                 plane.model_ready(name, version)
                 return _json({"name": name, "ready": True})
+            if rest == ["config"]:  # Triton's model configuration extension
+                _allow(method, "GET")
+                return _json(plane.model_config(name, version))
+            if rest == ["stats"]:
+                _allow(method, "GET")
+                return _json(plane.statistics(name, version))
             if rest == ["drift"]:  # baton's extension: drift of recent traffic per feature
                 _allow(method, "GET")
                 return _json(drift_report(runtime.repository.get(name, version)))
@@ -290,7 +299,9 @@ class ServeApp:
             series.inflight.dec()
             metrics.count(model.name, model.version, code)
             if code not in (CLIENT_CLOSED, REQUEST_TIMEOUT):  # no response: no latency
-                model.series.request_duration.observe(time.perf_counter() - started)
+                elapsed = time.perf_counter() - started
+                model.series.request_duration.observe(elapsed)
+                model.stats.finished(code == 200, elapsed)
         if json_length is None:
             return 200, payload, JSON, []
         return (

@@ -7,6 +7,7 @@ holds only requests the model can take, and a client's mistake comes back as one
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -15,14 +16,67 @@ from baton import __version__
 from baton.core.signature import TensorSpec
 from baton.errors import BadInput
 from baton.serve.loader import LoadedModel
+from baton.serve.options import ServeOptions
 from baton.serve.protocol import InferRequest, InferResponse, OutputTensor
 from baton.serve.repository import ModelRepository
 
-EXTENSIONS = ("binary_tensor_data", "model_repository")
+EXTENSIONS = ("binary_tensor_data", "model_repository", "model_configuration", "statistics")
 
 
 def tensor_metadata(spec: TensorSpec) -> dict[str, Any]:
     return {"name": spec.name, "datatype": spec.dtype.v2, "shape": list(spec.shape)}
+
+
+def triton_dims(spec: TensorSpec, batched: bool) -> list[int]:
+    """Triton leaves the batch dimension out of ``dims`` when the model batches."""
+    return list(spec.shape[1:] if batched else spec.shape)
+
+
+def triton_config(model: LoadedModel, options: ServeOptions) -> dict[str, Any]:
+    """The configuration Triton's clients read first, from the signature and the plan."""
+    batched = model.batchable
+    config: dict[str, Any] = {
+        "name": model.name,
+        "platform": "onnxruntime_onnx",
+        "backend": "onnxruntime",
+        "version_policy": {"specific": {"versions": [int(model.version)]}},
+        "max_batch_size": model.batcher.max_batch_size if batched else 0,
+        "input": [
+            {
+                "name": s.name,
+                "data_type": f"TYPE_{TRITON_TYPES.get(s.dtype.v2, s.dtype.v2)}",
+                "format": "FORMAT_NONE",
+                "dims": triton_dims(s, batched),
+            }
+            for s in model.signature.inputs
+        ],
+        "output": [
+            {
+                "name": s.name,
+                "data_type": f"TYPE_{TRITON_TYPES.get(s.dtype.v2, s.dtype.v2)}",
+                "dims": triton_dims(s, batched),
+            }
+            for s in model.signature.outputs
+        ],
+        # one model instance (session and batch thread) per worker process
+        "instance_group": [{"name": model.name, "kind": _kind(model), "count": options.workers}],
+        "parameters": {
+            key: {"string_value": str(value)} for key, value in model.plan.parameters().items()
+        },
+    }
+    if batched:
+        config["dynamic_batching"] = {
+            "max_queue_delay_microseconds": round(model.config.max_queue_delay_ms * 1000),
+            "default_queue_policy": {"max_queue_size": model.batcher.max_queue},
+        }
+    return config
+
+
+TRITON_TYPES = {"BYTES": "STRING"}  # V2 datatype -> Triton's DataType name, where they differ
+
+
+def _kind(model: LoadedModel) -> str:
+    return "KIND_CPU" if model.config.provider == "CPUExecutionProvider" else "KIND_GPU"
 
 
 class DataPlane:
@@ -69,18 +123,38 @@ class DataPlane:
             for m in self.repository.models()
         ]
 
+    def model_config(self, name: str, version: str | None = None) -> dict[str, Any]:
+        """Triton's model configuration (JSON form), derived from what this server runs."""
+        return triton_config(self.repository.get(name, version), self.repository.options)
+
+    def statistics(self, name: str | None = None, version: str | None = None) -> dict[str, Any]:
+        """Triton's statistics extension: every served version, one model, or one version."""
+        if name is None:
+            models = self.repository.models()
+        elif version is None:
+            models = self.repository.versions(name)
+        else:
+            models = [self.repository.get(name, version)]
+        return {"model_stats": [m.stats.report(m.name, m.version) for m in models]}
+
     async def infer(
         self, name: str, version: str | None, request: InferRequest
     ) -> tuple[InferResponse, LoadedModel]:
+        """Run one request; the transport reports its end with ``model.stats.finished``."""
+        arrived = time.perf_counter()
         model = self.repository.get(name, version)
         feed, rows = self.check_inputs(model, request)
         wanted = self._outputs(model, request)
-        done = await model.batcher.submit(feed, rows)
+        future = model.batcher.submit(feed, rows)
+        queued = time.perf_counter()
+        done = await future
         model.series.queue_duration.observe(done.queue_s)
         outputs = tuple(
             OutputTensor(out_name, done.outputs[out_name], binary) for out_name, binary in wanted
         )
         response = InferResponse(model.name, model.version, outputs, id=request.id)
+        computed = time.perf_counter() - queued - done.queue_s - done.compute_s
+        model.stats.computed(queued - arrived, done.queue_s, done.compute_s, computed)
         return response, model
 
     def check_inputs(

@@ -17,6 +17,7 @@ from baton.serve.batcher import Batcher
 from baton.serve.drift import DriftMonitor
 from baton.serve.metrics import ModelSeries
 from baton.serve.options import ServingPlan, is_batchable
+from baton.serve.stats import ModelStats
 from baton.store.registry import VersionInfo
 from baton.store.store import Store
 
@@ -52,6 +53,7 @@ class LoadedModel:
     series: ModelSeries
     batchable: bool
     slot: DriftSlot = field(default_factory=DriftSlot)
+    stats: ModelStats = field(default_factory=ModelStats)  # Triton's statistics extension
 
     @property
     def name(self) -> str:
@@ -152,6 +154,7 @@ def load_version(
     max_queue: int,
     on_batch: Callable[[int, float], None],
     drift: DriftSlot | None = None,
+    stats: ModelStats | None = None,
 ) -> LoadedModel:
     """Verify the version's files, open a session and build the model's batcher (blocking)."""
     config = plan.config
@@ -168,7 +171,9 @@ def load_version(
         on_batch=on_batch,
         name=info.ref,
     )
-    return LoadedModel(info, signature, plan, alias, batcher, series, batchable, slot)
+    return LoadedModel(
+        info, signature, plan, alias, batcher, series, batchable, slot, stats or ModelStats()
+    )
 
 
 def _watched(run: Callable[[Arrays], Arrays], slot: DriftSlot) -> Callable[[Arrays], Arrays]:

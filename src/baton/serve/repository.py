@@ -20,6 +20,7 @@ from baton.serve.drift import DriftMonitor, references
 from baton.serve.loader import DriftSlot, LoadedModel, load_version
 from baton.serve.metrics import ServingMetrics
 from baton.serve.options import ServeOptions, serving_plan
+from baton.serve.stats import ModelStats
 from baton.store.registry import VersionInfo
 from baton.store.store import Store
 
@@ -70,6 +71,11 @@ class ModelRepository:
                 return route.model
         have = ", ".join(r.model.version for r in routes)
         raise NotFound(f"{name} version {version!r} is not served here (served versions: {have})")
+
+    def versions(self, name: str) -> list[LoadedModel]:
+        """Every version served under ``name`` (NotFound when none)."""
+        self.get(name)
+        return [route.model for route in self._routes[name]]
 
     def models(self) -> list[LoadedModel]:
         return [route.model for routes in self._routes.values() for route in routes]
@@ -139,10 +145,12 @@ class ModelRepository:
     def _load(self, ref: Ref, info: VersionInfo) -> LoadedModel:
         plan = serving_plan(self.store, info, self.options)
         series = self.metrics.for_model(info.model, str(info.number))
+        stats = ModelStats()
 
         def on_batch(rows: int, compute_s: float) -> None:
             series.batch_size.observe(rows)
             series.compute_duration.observe(compute_s)
+            stats.batch(rows, compute_s)
 
         slot = DriftSlot()
         self._read_reference(info, slot)
@@ -155,6 +163,7 @@ class ModelRepository:
             max_queue=self.options.max_queue,
             on_batch=on_batch,
             drift=slot,
+            stats=stats,
         )
 
     def _read_reference(self, info: VersionInfo, slot: DriftSlot) -> None:
