@@ -35,6 +35,9 @@ def serve(
     ),
     host: str = typer.Option("127.0.0.1", help="address to listen on (0.0.0.0: all)"),
     port: int = typer.Option(8000, help="TCP port"),
+    grpc_port: int | None = typer.Option(
+        None, help="also serve V2 over gRPC (inference.GRPCInferenceService) on this port"
+    ),
     workers: int = typer.Option(1, help="processes sharing the port (one per core to spare)"),
     precision: str | None = PRECISION,
     max_batch_size: int | None = typer.Option(
@@ -89,6 +92,7 @@ def serve(
         refs=tuple(refs),
         host=host,
         port=port,
+        grpc_port=grpc_port,
         workers=workers,
         max_body_bytes=int(max_body_mb * MIB),
         max_queue=max_queue,
@@ -108,7 +112,8 @@ def serve(
     planned = check_refs(s.settings, options)
     s.close()
 
-    run_server(s.settings, options, announce=_announcer(host, refs, planned, json_out))
+    announce = _announcer(host, refs, planned, json_out, grpc_port=grpc_port)
+    run_server(s.settings, options, announce=announce)
 
 
 def _announcer(
@@ -116,17 +121,25 @@ def _announcer(
     refs: Sequence[str],
     planned: Sequence[tuple[VersionInfo, ServingPlan]],
     json_out: bool,
+    *,
+    grpc_port: int | None = None,
 ) -> Callable[[int], None]:
     """What to say once the server serves on the port it bound: lines, or one JSON line."""
+    grpc = None if grpc_port is None else f"{host}:{grpc_port}"
 
     def announce(bound: int) -> None:
         base = f"http://{host}:{bound}"
         if json_out:
             from baton.serve.ready import served_versions, serving_document
 
-            print_json(serving_document(base, served_versions(base, refs, planned)), line=True)
+            document = serving_document(base, served_versions(base, refs, planned))
+            if grpc is not None:
+                document["grpc"] = grpc
+            print_json(document, line=True)
         else:
             print_serving(base, refs, planned)
+            if grpc is not None:
+                console.print(f"gRPC (V2) at {grpc}", soft_wrap=True)
 
     return announce
 

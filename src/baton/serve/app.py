@@ -14,7 +14,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
@@ -31,6 +31,9 @@ from baton.serve.options import ServeOptions
 from baton.serve.protocol import HEADER_LENGTH
 from baton.serve.repository import ModelRepository
 from baton.store.store import Store, open_store
+
+if TYPE_CHECKING:
+    from baton.serve.grpc_server import GrpcFront
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -98,6 +101,7 @@ class ServeApp:
         self.runtime: Runtime | None = None
         token = options.admin_token
         self._admin_digest = None if token is None else hashlib.sha256(token.encode()).digest()
+        self.grpc: GrpcFront | None = None  # --grpc-port: V2 over gRPC on this loop too
 
     def __getstate__(self) -> dict[str, Any]:
         return {"settings": self.settings, "options": self.options, "tune_gc": self._tune_gc}
@@ -134,6 +138,11 @@ class ServeApp:
         runtime = Runtime(store, self.options, self._registry or CollectorRegistry())
         try:
             await runtime.repository.start()
+            if self.options.grpc_port is not None:
+                from baton.serve.grpc_server import GrpcFront
+
+                self.grpc = GrpcFront(runtime, self.options)
+                await self.grpc.start()
         except BaseException:
             await runtime.repository.close()
             store.close()
@@ -147,6 +156,8 @@ class ServeApp:
             gc.set_threshold(50_000, 50, 100)
 
     async def stop(self) -> None:
+        if self.grpc is not None:  # gRPC calls in flight finish before the queues drain
+            await self.grpc.drain()
         if self.runtime is not None:
             await self.runtime.repository.close()
             self.runtime.offload.close()

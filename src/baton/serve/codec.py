@@ -133,7 +133,7 @@ def _input(raw: Any, i: int, tail: bytes, offset: int) -> tuple[InputTensor, int
                 f"input {name!r}: binary_data_size {size} goes beyond the body "
                 f"({len(tail) - offset} bytes left after the JSON part)"
             )
-        data = _from_binary(tail[offset : offset + size], datatype, count, name)
+        data = from_binary(tail[offset : offset + size], datatype, count, name)
         return InputTensor(name, datatype, shape, data.reshape(shape)), size
     if "data" not in raw:
         raise BadInput(f'input {name!r} has no "data" (nor parameters.binary_data_size)')
@@ -211,7 +211,7 @@ def _flatten(data: list[Any], name: str) -> list[Any]:
     return flat
 
 
-def _from_binary(buf: bytes, datatype: str, count: int, name: str) -> np.ndarray[Any, Any]:
+def from_binary(buf: bytes, datatype: str, count: int, name: str) -> np.ndarray[Any, Any]:
     if datatype == "BYTES":
         return _bytes_elements(buf, count, name)
     dtype = NUMPY_DTYPES[datatype]
@@ -265,7 +265,7 @@ def encode_response(response: InferResponse) -> tuple[bytes, int | None]:
             "shape": list(array.shape),
         }
         if out.binary:
-            blob = _to_binary(array)
+            blob = to_binary(array)
             entry["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
         else:
@@ -298,7 +298,7 @@ def _to_json_data(array: np.ndarray[Any, Any]) -> Any:
     return np.ascontiguousarray(flat)
 
 
-def _to_binary(array: np.ndarray[Any, Any]) -> bytes:
+def to_binary(array: np.ndarray[Any, Any]) -> bytes:
     if array.dtype.kind in "OUS":
         parts: list[bytes] = []
         for v in array.ravel():

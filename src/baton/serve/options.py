@@ -56,6 +56,7 @@ class ServeOptions:
     offload_bytes: int = 256 * KIB  # JSON this large is decoded / encoded off the loop
     # None: POST /v2/repository/models/NAME/load and /unload are off (403)
     admin_token: str | None = field(default=None, repr=False)
+    grpc_port: int | None = None  # V2 over gRPC on this port too (0: any free one); None: off
 
     def __post_init__(self) -> None:
         problems = []
@@ -79,6 +80,10 @@ class ServeOptions:
             problems.append("--max-queue-delay-ms must be 0 or more")
         if self.threads is not None and self.threads < 1:
             problems.append("--threads must be at least 1")
+        if self.grpc_port is not None and not (
+            0 <= self.grpc_port <= 65535 and (self.grpc_port != self.port or self.port == 0)
+        ):
+            problems.append(f"--grpc-port {self.grpc_port} must lie in 0..65535, apart from --port")
         if self.precision is not None and self.precision not in PRECISIONS:
             problems.append(f"--precision {self.precision} must be one of {', '.join(PRECISIONS)}")
         problems += self._port_limit_problems()

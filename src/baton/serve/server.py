@@ -25,6 +25,7 @@ from baton.core.refs import Ref, parse_ref
 from baton.errors import BadInput, BatonError, Unavailable
 from baton.serve import discovery
 from baton.serve.app import ServeApp
+from baton.serve.grpc_server import check_free
 from baton.serve.guard import GuardedProtocol, raise_descriptor_limit
 from baton.serve.loader import verified_model
 from baton.serve.options import ServeOptions, ServingPlan, serving_plan
@@ -109,6 +110,12 @@ class _Server(uvicorn.Server):
         if self.started:
             self._announce()
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        app = self.config.app
+        if isinstance(app, ServeApp) and app.grpc is not None:
+            app.grpc.drain()  # gRPC stops taking calls when HTTP does; in-flight ones finish
+        await super().shutdown(sockets=sockets)
+
 
 def serve(
     settings: Settings,
@@ -120,10 +127,12 @@ def serve(
     """Serve until SIGTERM / Ctrl-C (blocking). ``sock``: already bound by the caller;
     ``announce`` runs once the port is ours and the models are loaded (with several
     workers, once the port is ours: each worker loads its own)."""
-    if options.workers > 1 and options.port == 0:
-        raise BadInput("--workers above 1 needs a fixed --port")
+    if options.workers > 1 and 0 in (options.port, options.grpc_port):
+        raise BadInput("--workers above 1 needs a fixed --port (and --grpc-port)")
     raise_descriptor_limit()  # the connection cap follows it (workers inherit it)
     sock = sock or bind(options)
+    if options.grpc_port is not None:
+        check_free(options.host, options.grpc_port)
     port = sock.getsockname()[1]
 
     def said() -> None:
