@@ -39,26 +39,26 @@ TYPES = {
 }
 
 
-def echo_handover(folder: Path) -> Path:
+def echo_handover(folder: Path, types: dict[str, tuple[int, str]] = TYPES) -> Path:
     """A model whose outputs ``out_T`` are its inputs ``in_T`` for every datatype T."""
     folder.mkdir(parents=True)
-    names = [t.lower() for t in TYPES]
+    names = [t.lower() for t in types]
     graph = helper.make_graph(
         [helper.make_node("Identity", [f"in_{n}"], [f"out_{n}"]) for n in names],
         "echo",
         [
             helper.make_tensor_value_info(f"in_{n}", t, ["b", 2])
-            for n, (t, _) in zip(names, TYPES.values(), strict=True)
+            for n, (t, _) in zip(names, types.values(), strict=True)
         ],
         [
             helper.make_tensor_value_info(f"out_{n}", t, ["b", 2])
-            for n, (t, _) in zip(names, TYPES.values(), strict=True)
+            for n, (t, _) in zip(names, types.values(), strict=True)
         ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(folder / "model.onnx"))
-    specs = [(n, d) for n, (_, d) in zip(names, TYPES.values(), strict=True)]
+    specs = [(n, d) for n, (_, d) in zip(names, types.values(), strict=True)]
     rows = {f"in_{n}": np.zeros((2, 2), "U1" if d == "string" else d) for n, d in specs}
     np.savez(folder / "eval.npz", **rows)  # read at register: it must fit the inputs
     manifest = {

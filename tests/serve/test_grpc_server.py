@@ -1,0 +1,138 @@
+"""``baton serve --grpc-port`` as a real process: announced, refused in one line when the
+port is taken, and drained on SIGTERM with gRPC calls in flight."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from tests.baton_cli import baton, clean_env, free_port
+from tests.handover_factory import write_handover
+from tests.waiting import wait_until
+from tritonclient import grpc as tgrpc
+from tritonclient.utils import InferenceServerException
+
+ROWS = 3000  # a few hundred ms per request on the heavy model
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    env = clean_env(tmp_path / "home", BATON_USER="tester")
+    heavy = write_handover(tmp_path / "heavy", name="heavy", seed=3, inputs=64, classes=10,
+                           hidden=(1024, 1024))  # fmt: skip
+    assert baton(env, "register", str(heavy)).returncode == 0
+    return env
+
+
+@pytest.fixture
+def served(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
+    port, grpc_port = free_port(), free_port()
+    cmd = [sys.executable, "-m", "baton.cli.main", "serve", "heavy", "--port", str(port),
+           "--grpc-port", str(grpc_port), "--drain-timeout", "120"]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    url, target = f"http://127.0.0.1:{port}", f"127.0.0.1:{grpc_port}"
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
+        try:
+            return httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(ready, "baton serve to answer", timeout=60)
+    yield proc, url, target
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def heavy_input() -> tgrpc.InferInput:
+    tensor = tgrpc.InferInput("input", [ROWS, 64], "FP32")
+    tensor.set_data_from_numpy(np.random.default_rng(0).normal(size=(ROWS, 64)).astype("<f4"))
+    return tensor
+
+
+def inflight(url: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    line = next(x for x in text.splitlines() if x.startswith("baton_inflight_requests{"))
+    return float(line.split()[-1])
+
+
+def test_sigterm_drains_grpc_calls_in_flight_and_refuses_new_ones(
+    served: tuple[subprocess.Popen[bytes], str, str],
+) -> None:
+    proc, url, target = served
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        client = tgrpc.InferenceServerClient(target)
+        try:
+            shape = client.infer("heavy", [heavy_input()]).as_numpy("probabilities").shape
+            outcome = str(shape)
+        except InferenceServerException as exc:
+            outcome = f"{exc.status()}: {exc.message()}"
+        finally:
+            client.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for t in threads:
+        t.start()
+    wait_until(lambda: inflight(url) >= 6, "six gRPC calls in flight", timeout=60, every=0.01)
+    proc.send_signal(signal.SIGTERM)
+
+    def refused() -> str:
+        client = tgrpc.InferenceServerClient(target)
+        try:
+            client.is_server_live(client_timeout=2)
+        except InferenceServerException as exc:
+            return str(exc.status())
+        finally:
+            client.close()
+        return ""
+
+    assert wait_until(refused, "new gRPC calls refused", timeout=30) == "StatusCode.UNAVAILABLE"
+    for t in threads:
+        t.join(120)
+    assert proc.wait(120) == 0
+    assert results == [f"({ROWS}, 10)"] * 6
+    assert b"Traceback" not in (proc.stderr.read() if proc.stderr else b"")
+
+
+def test_grpc_port_is_announced_and_a_taken_one_is_one_line(env: dict[str, str]) -> None:
+    port = free_port()
+    r = baton(env, "serve", "heavy", "--port", str(port), "--grpc-port", str(port))
+    assert r.returncode == 2
+    assert f"--grpc-port {port} must lie in 0..65535, apart from --port" in r.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        r = baton(env, "serve", "heavy", "--port", str(free_port()), "--grpc-port", str(taken))
+    assert r.returncode == 2
+    assert "serving" not in r.stdout
+    text = r.stderr.replace("\n", "")
+    assert f"cannot listen for gRPC on 127.0.0.1:{taken} (Address already in use): pid " in text
+    assert str(os.getpid()) in text
+    assert "Traceback" not in r.stderr
+
+
+def test_the_start_up_lines_name_the_grpc_address(
+    served: tuple[subprocess.Popen[bytes], str, str],
+) -> None:
+    proc, _, target = served
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert f"gRPC (V2) at {target}" in out.decode()
