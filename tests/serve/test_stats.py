@@ -12,8 +12,10 @@ def test_counters_add_up_per_request_and_per_batch_size() -> None:
     stats.batch(1, 0.001)
     stats.batch(4, 0.002)
     stats.batch(4, 0.003)
-    for _ in range(3):
-        stats.computed(0.000_01, 0.000_5, 0.002, 0.000_02)
+    for i in range(3):
+        # arrived, queued 10 µs later; 0.5 ms in the queue, a 2 ms call, then 20 µs more
+        arrived = 100.0 + i
+        stats.computed(arrived, arrived + 1e-5, 5e-4, 2e-3, arrived + 1e-5 + 5e-4 + 2e-3 + 2e-5)
         stats.finished(True, 0.003)
     stats.finished(False, 0.000_1)
     report = stats.report("toy", "2")
@@ -44,8 +46,16 @@ def test_a_fresh_version_reports_zeros_and_no_last_inference() -> None:
 
 def test_a_negative_output_time_from_clock_rounding_counts_as_zero() -> None:
     stats = ModelStats()
-    stats.computed(0.0, 0.0, 0.0, -1e-9)
+    stats.computed(1.0, 1.0, 0.0, 1e-9, 1.0)
     assert stats.report("m", "1")["inference_stats"]["compute_output"]["ns"] == 0
+
+
+def test_last_inference_is_wall_clock_milliseconds() -> None:
+    import time
+
+    stats = ModelStats()
+    stats.computed(0.0, 0.0, 0.0, 0.0, time.perf_counter())
+    assert abs(stats.report("m", "1")["last_inference"] - time.time() * 1000) < 1000
 
 
 def test_the_report_is_a_valid_triton_statistics_message() -> None:
@@ -54,7 +64,7 @@ def test_the_report_is_a_valid_triton_statistics_message() -> None:
 
     stats = ModelStats()
     stats.batch(2, 0.001)
-    stats.computed(0.0, 0.0, 0.001, 0.0)
+    stats.computed(0.0, 0.0, 0.0, 0.001, 0.001)
     stats.finished(True, 0.002)
     message = json_format.ParseDict(
         {"model_stats": [stats.report("toy", "1")]}, service_pb2.ModelStatisticsResponse()

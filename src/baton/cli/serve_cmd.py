@@ -80,7 +80,8 @@ def serve(
         False, "--json", help="once serving, print one JSON line: address, models, plans"
     ),
 ) -> None:
-    """Serve models over HTTP (KServe V2 / Open Inference Protocol) until SIGTERM or Ctrl-C.
+    """Serve models over HTTP (KServe V2 / Open Inference Protocol; gRPC too with --grpc-port)
+    until SIGTERM or Ctrl-C.
 
     Verifies every file, binds the port, loads, then says what runs and why each setting.
     """

@@ -153,8 +153,7 @@ class DataPlane:
             OutputTensor(out_name, done.outputs[out_name], binary) for out_name, binary in wanted
         )
         response = InferResponse(model.name, model.version, outputs, id=request.id)
-        computed = time.perf_counter() - queued - done.queue_s - done.compute_s
-        model.stats.computed(queued - arrived, done.queue_s, done.compute_s, computed)
+        model.stats.computed(arrived, queued, done.queue_s, done.compute_s, time.perf_counter())
         return response, model
 
     def check_inputs(
