@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -33,27 +33,43 @@ def env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+Served = tuple["subprocess.Popen[bytes]", str, str]
+
+
 @pytest.fixture
-def served(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
-    port, grpc_port = free_port(), free_port()
-    cmd = [sys.executable, "-m", "baton.cli.main", "serve", "heavy", "--port", str(port),
-           "--grpc-port", str(grpc_port), "--drain-timeout", "120"]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    url, target = f"http://127.0.0.1:{port}", f"127.0.0.1:{grpc_port}"
+def serve(env: dict[str, str]) -> Iterator[Callable[..., Served]]:
+    """Start ``baton serve ARGS --port P --grpc-port G``; (process, URL, gRPC target)."""
+    procs: list[subprocess.Popen[bytes]] = []
 
-    def ready() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
-        try:
-            return httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+    def start(*args: str) -> Served:
+        port, grpc_port = free_port(), free_port()
+        cmd = [sys.executable, "-m", "baton.cli.main", "serve", *args, "--port", str(port),
+               "--grpc-port", str(grpc_port)]  # fmt: skip
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        procs.append(proc)
+        url = f"http://127.0.0.1:{port}"
 
-    wait_until(ready, "baton serve to answer", timeout=60)
-    yield proc, url, target
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+        def ready() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
+            try:
+                return httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, "baton serve to answer", timeout=60)
+        return proc, url, f"127.0.0.1:{grpc_port}"
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def served(serve: Callable[..., Served]) -> Served:
+    return serve("heavy", "--drain-timeout", "120")
 
 
 def heavy_input() -> tgrpc.InferInput:
@@ -69,7 +85,7 @@ def inflight(url: str) -> float:
 
 
 def test_sigterm_drains_grpc_calls_in_flight_and_refuses_new_ones(
-    served: tuple[subprocess.Popen[bytes], str, str],
+    served: Served,
 ) -> None:
     proc, url, target = served
     results: list[str] = []
@@ -130,9 +146,29 @@ def test_grpc_port_is_announced_and_a_taken_one_is_one_line(env: dict[str, str])
 
 
 def test_the_start_up_lines_name_the_grpc_address(
-    served: tuple[subprocess.Popen[bytes], str, str],
+    served: Served,
 ) -> None:
     proc, _, target = served
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
     assert f"gRPC (V2) at {target}" in out.decode()
+
+
+def test_every_worker_listens_on_the_grpc_port(serve: Callable[..., Served]) -> None:
+    from baton.serve.ports import holders
+
+    proc, url, target = serve("heavy", "--workers", "2")
+    port = int(target.rsplit(":", 1)[1])
+    listening = wait_until(lambda: len(holders(port)) >= 2 and holders(port), "two listeners")
+    assert len(listening) == 2  # one socket per worker (SO_REUSEPORT), not the parent's
+    rows = np.zeros((1, 64), "<f4")
+    for _ in range(12):  # a fresh connection each time: the kernel spreads them
+        client = tgrpc.InferenceServerClient(target)
+        tensor = tgrpc.InferInput("input", [1, 64], "FP32")
+        tensor.set_data_from_numpy(rows)
+        assert client.infer("heavy", [tensor]).as_numpy("probabilities").shape == (1, 10)
+        client.close()
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    assert 'baton_requests_total{code="200",model="heavy",version="1"} 12.0' in text
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
