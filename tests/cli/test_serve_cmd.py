@@ -294,3 +294,11 @@ def test_the_audit_knows_every_serve_option_that_takes_a_value() -> None:
     }
     assert "--max-body-mb" in taking
     assert taking <= SERVE_VALUE_OPTIONS
+
+
+def test_workers_take_a_number_or_auto(env: dict[str, str], tmp_path: Path) -> None:
+    assert baton(env, "register", str(write_handover(tmp_path / "h"))).returncode == 0
+    r = baton(env, "serve", "toy", "--port", str(free_port()), "--workers", "many")
+    assert r.returncode == 2
+    assert "--workers 'many' must be a whole number or auto" in r.stderr
+    assert "Traceback" not in r.stderr

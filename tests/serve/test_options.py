@@ -14,7 +14,8 @@ from baton.core.refs import parse_ref
 from baton.core.serving_config import ServingConfig
 from baton.errors import BadInput
 from baton.handover.register import register_handover
-from baton.serve.options import DEFAULT_CONFIG, MIB, ServeOptions, serving_plan
+from baton.serve.options import DEFAULT_CONFIG, MIB, ServeOptions, serving_plan, workers_from
+from baton.serve.process_metrics import Limits
 from baton.store.store import Store
 
 
@@ -145,3 +146,30 @@ def test_port_limits_are_checked_and_the_body_budget_follows_the_body_limit() ->
     assert "secret-token-0123456789" not in repr(
         ServeOptions(refs=("toy",), admin_token="secret-token-0123456789")
     )
+
+
+def _limits(cpus: int, quota: float | None) -> Limits:
+    return Limits(tuple(range(cpus)), quota, None, 1 << 30)
+
+
+@pytest.mark.parametrize(
+    ("cpus", "quota", "want", "why"),
+    [
+        (8, None, 8, "8 CPUs allowed"),
+        (8, 2.5, 2, "8 CPUs allowed, cgroup CPU limit 2.5"),
+        (2, 4.0, 2, "2 CPUs allowed, cgroup CPU limit 4"),
+        (1, 0.5, 1, "1 CPU allowed, cgroup CPU limit 0.5"),
+    ],
+)
+def test_workers_auto_follows_affinity_and_the_cgroup_cpu_limit(
+    cpus: int, quota: float | None, want: int, why: str
+) -> None:
+    assert workers_from("auto", lambda: _limits(cpus, quota)) == (want, why)
+    assert workers_from(" AUTO ", lambda: _limits(cpus, quota))[0] == want
+
+
+def test_workers_as_a_number_or_a_clear_refusal() -> None:
+    assert workers_from("3") == (3, None)
+    with pytest.raises(BadInput, match="--workers 'many' must be a whole number or auto"):
+        workers_from("many")
+    assert workers_from("auto")[0] >= 1  # this machine's own limits

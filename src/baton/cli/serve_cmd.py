@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from baton.cli.output import console, print_json
 from baton.cli.state import state
-from baton.serve.options import MIB, ServeOptions, ServingPlan
+from baton.serve.options import MIB, ServeOptions, ServingPlan, workers_from
 from baton.store.registry import VersionInfo
 
 PRECISION = typer.Option(
@@ -38,7 +38,11 @@ def serve(
     grpc_port: int | None = typer.Option(
         None, help="also serve V2 over gRPC (inference.GRPCInferenceService) on this port"
     ),
-    workers: int = typer.Option(1, help="processes sharing the port (one per core to spare)"),
+    workers: str = typer.Option(
+        "1",
+        help="processes sharing the port: a number, or auto (one per core the CPU affinity "
+        "and the cgroup CPU limit allow)",
+    ),
     precision: str | None = PRECISION,
     max_batch_size: int | None = typer.Option(
         None, help="rows per model call (default: the evaluation's recommendation, else 32)"
@@ -89,12 +93,13 @@ def serve(
     from baton.serve.server import serve as run_server
 
     s = state(ctx)
+    count, why = workers_from(workers)
     options = ServeOptions(
         refs=tuple(refs),
         host=host,
         port=port,
         grpc_port=grpc_port,
-        workers=workers,
+        workers=count,
         max_body_bytes=int(max_body_mb * MIB),
         max_queue=max_queue,
         poll_interval_s=poll_interval,
@@ -113,7 +118,8 @@ def serve(
     planned = check_refs(s.settings, options)
     s.close()
 
-    announce = _announcer(host, refs, planned, json_out, grpc_port=grpc_port)
+    note = None if why is None else f"{count} worker{'s' * (count != 1)} (auto: {why})"
+    announce = _announcer(host, refs, planned, json_out, grpc_port=grpc_port, workers=note)
     run_server(s.settings, options, announce=announce)
 
 
@@ -124,6 +130,7 @@ def _announcer(
     json_out: bool,
     *,
     grpc_port: int | None = None,
+    workers: str | None = None,
 ) -> Callable[[int], None]:
     """What to say once the server serves on the port it bound: lines, or one JSON line."""
     grpc = None if grpc_port is None else f"{host}:{grpc_port}"
@@ -141,6 +148,8 @@ def _announcer(
             print_serving(base, refs, planned)
             if grpc is not None:
                 console.print(f"gRPC (V2) at {grpc}", soft_wrap=True)
+            if workers is not None:
+                console.print(workers, soft_wrap=True)
 
     return announce
 

@@ -11,9 +11,9 @@ metadata can say so.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from baton.core.serving_config import ServingConfig
 from baton.core.signature import Signature
@@ -21,6 +21,9 @@ from baton.errors import BadInput
 from baton.store.evaluations import EvaluationRecord
 from baton.store.registry import VersionInfo
 from baton.store.store import Store
+
+if TYPE_CHECKING:
+    from baton.serve.process_metrics import Limits
 
 KIB = 1 << 10
 MIB = 1 << 20
@@ -263,3 +266,27 @@ def _precision(
             "so serve it without --precision int8"
         )
     return "fp32", None, "evaluation"
+
+
+def workers_from(text: str, limits: Callable[[], Limits] | None = None) -> tuple[int, str | None]:
+    """``--workers N`` or ``--workers auto``: the count, and for auto why that many.
+
+    Auto runs one worker per whole core this process may use: the CPUs its affinity
+    allows, capped by the cgroup CPU quota (a container's or pod's limit), at least one.
+    """
+    if text.strip().lower() != "auto":
+        try:
+            return int(text), None
+        except ValueError:
+            raise BadInput(f"--workers {text!r} must be a whole number or auto") from None
+    if limits is None:
+        from baton.serve.process_metrics import read_limits
+
+        limits = read_limits
+    found = limits()
+    cores = max(1, len(found.cpu_affinity))
+    why = f"{cores} CPU{'s' * (cores != 1)} allowed"
+    if found.cpu_limit is not None:
+        why += f", cgroup CPU limit {found.cpu_limit:g}"
+        cores = min(cores, max(1, math.floor(found.cpu_limit)))
+    return cores, why
