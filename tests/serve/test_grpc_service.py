@@ -30,6 +30,7 @@ from baton.serve.grpc_codec import TYPED_FIELD
 from baton.store.store import Store, open_store
 
 ROW = np.array([[0.5, -1.0, 2.0, 0.25]], np.float32)
+TOKEN = "an-admin-token-0123456789"
 
 
 def address(live: LiveServer) -> str:
@@ -49,7 +50,7 @@ def toy_input(rows: np.ndarray = ROW) -> tgrpc.InferInput:
 
 
 def test_every_call_tritonclient_makes(toy_store: Store, live_server: Start) -> None:
-    live = live_server("toy", "toy:2", grpc_port=0, max_batch_size=8)
+    live = live_server("toy", "toy:2", grpc_port=0, max_batch_size=8, admin_token=TOKEN)
     client = tgrpc.InferenceServerClient(address(live))
     try:
         assert client.is_server_live()
@@ -84,9 +85,10 @@ def test_every_call_tritonclient_makes(toy_store: Store, live_server: Start) -> 
         assert stats["inference_stats"]["success"]["count"] == "2"  # REST and gRPC alike
         index = client.get_model_repository_index(as_json=True)["models"]
         assert sorted((m["name"], m["version"]) for m in index) == [("toy", "1"), ("toy", "2")]
-        client.unload_model("toy")
+        admin = {"authorization": f"Bearer {TOKEN}"}
+        client.unload_model("toy", headers=admin)
         assert not client.is_model_ready("toy")
-        client.load_model("toy")
+        client.load_model("toy", headers=admin)
         assert client.is_model_ready("toy")
     finally:
         client.close()
@@ -411,3 +413,28 @@ def grpc_toy(live_server: Start) -> Any:
     channel, _ = _STUBS.pop(address(live), (None, None))
     if channel is not None:
         channel.close()
+
+
+def test_loading_and_unloading_need_the_admin_token_as_over_rest(
+    toy_store: Store, live_server: Start
+) -> None:
+    guarded = live_server("toy", grpc_port=0, admin_token=TOKEN)
+    channel, service = stub(guarded)
+    unload = service_pb2.RepositoryModelUnloadRequest(model_name="toy")
+    with channel:
+        code, details, _ = _code(lambda: service.RepositoryModelUnload(unload))
+        assert code == grpc.StatusCode.UNAUTHENTICATED
+        assert "Authorization: Bearer TOKEN" in details
+        wrong = (("authorization", "Bearer not-the-token-at-all"),)
+        code, details, _ = _code(lambda: service.RepositoryModelUnload(unload, metadata=wrong))
+        assert code == grpc.StatusCode.PERMISSION_DENIED
+        assert "not this server's" in details
+        assert service.ModelReady(service_pb2.ModelReadyRequest(name="toy")).ready
+    off = live_server("toy", grpc_port=0)
+    channel, service = stub(off)
+    with channel:
+        right = (("authorization", f"Bearer {TOKEN}"),)
+        code, details, _ = _code(lambda: service.RepositoryModelLoad(
+            service_pb2.RepositoryModelLoadRequest(model_name="toy"), metadata=right))  # fmt: skip
+        assert code == grpc.StatusCode.PERMISSION_DENIED
+        assert "--admin-token" in details

@@ -99,8 +99,7 @@ class ServeApp:
         self._registry = registry
         self._tune_gc = tune_gc
         self.runtime: Runtime | None = None
-        token = options.admin_token
-        self._admin_digest = None if token is None else hashlib.sha256(token.encode()).digest()
+        self._admin_digest = admin_digest(options.admin_token)
         self.grpc: GrpcFront | None = None  # --grpc-port: V2 over gRPC on this loop too
 
     def __getstate__(self) -> dict[str, Any]:
@@ -165,18 +164,7 @@ class ServeApp:
             self.runtime.metrics.close()
 
     def _check_admin(self, scope: Scope) -> None:
-        """Loading and unloading need the admin token; without one set they are off."""
-        if self._admin_digest is None:
-            raise Forbidden(
-                "loading and unloading models is off on this server: start it with "
-                "--admin-token (or BATON_SERVE_ADMIN_TOKEN) to allow it"
-            )
-        token = _bearer(scope)
-        if token is None:
-            raise Unauthorized("send the admin token as `Authorization: Bearer TOKEN`")
-        # compare digests in constant time: neither the token nor its length leaks
-        if not hmac.compare_digest(hashlib.sha256(token).digest(), self._admin_digest):
-            raise Forbidden("the admin token is not this server's")
+        check_admin(self._admin_digest, header(scope, b"authorization"))
 
     # -- HTTP -----------------------------------------------------------------------------
 
@@ -369,8 +357,27 @@ def _refusal_headers(exc: BatonError) -> Headers:
     return []
 
 
-def _bearer(scope: Scope) -> bytes | None:
-    raw = header(scope, b"authorization")
+def admin_digest(token: str | None) -> bytes | None:
+    return None if token is None else hashlib.sha256(token.encode()).digest()
+
+
+def check_admin(digest: bytes | None, authorization: bytes | None) -> None:
+    """Loading and unloading need the admin token (``Authorization: Bearer TOKEN``, an HTTP
+    header or gRPC metadata); without one set on the server they are off."""
+    if digest is None:
+        raise Forbidden(
+            "loading and unloading models is off on this server: start it with "
+            "--admin-token (or BATON_SERVE_ADMIN_TOKEN) to allow it"
+        )
+    token = _bearer(authorization)
+    if token is None:
+        raise Unauthorized("send the admin token as `Authorization: Bearer TOKEN`")
+    # compare digests in constant time: neither the token nor its length leaks
+    if not hmac.compare_digest(hashlib.sha256(token).digest(), digest):
+        raise Forbidden("the admin token is not this server's")
+
+
+def _bearer(raw: bytes | None) -> bytes | None:
     if raw is None:
         return None
     scheme, _, token = raw.partition(b" ")

@@ -59,7 +59,9 @@ class GrpcFront:
                 ("grpc.so_reuseport", 1),
             ]
         )
-        service = V2Service(runtime, draining=lambda: self._stopping is not None)
+        service = V2Service(
+            runtime, draining=lambda: self._stopping is not None, admin_token=options.admin_token
+        )
         self._server.add_generic_rpc_handlers((service.handler(),))
 
     async def start(self) -> int:

@@ -22,7 +22,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
 from baton.errors import BatonError, Kind, NotFound
-from baton.serve.app import UNKNOWN_MODEL, Runtime, status_for
+from baton.serve.app import UNKNOWN_MODEL, Runtime, admin_digest, check_admin, status_for
 from baton.serve.grpc_codec import decode_infer, encode_infer
 from baton.serve.proto import grpc_v2_pb2 as pb
 
@@ -64,10 +64,21 @@ def retry_metadata(exc: BatonError) -> tuple[tuple[str, str], ...]:
 class V2Service:
     """The calls baton answers; each takes the parsed request and returns the response."""
 
-    def __init__(self, runtime: Runtime, *, draining: Callable[[], bool]) -> None:
+    def __init__(
+        self, runtime: Runtime, *, draining: Callable[[], bool], admin_token: str | None = None
+    ) -> None:
         self.runtime = runtime
         self.plane = runtime.dataplane
         self._draining = draining
+        self._admin_digest = admin_digest(admin_token)
+
+    def _check_admin(self, context: Context) -> None:
+        """The REST routes' rule: ``authorization: Bearer TOKEN`` in the call's metadata."""
+        found = None
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization":
+                found = value.encode() if isinstance(value, str) else value
+        check_admin(self._admin_digest, found)
 
     def handler(self) -> grpc.GenericRpcHandler:
         calls: dict[str, tuple[type[Message], Call]] = {
@@ -164,10 +175,12 @@ class V2Service:
         )
 
     async def repository_load(self, request: Any, context: Context) -> Message:
+        self._check_admin(context)
         await self.runtime.repository.load(request.model_name)
         return pb.RepositoryModelLoadResponse()
 
     async def repository_unload(self, request: Any, context: Context) -> Message:
+        self._check_admin(context)
         await self.runtime.repository.unload(request.model_name)
         return pb.RepositoryModelUnloadResponse()
 
