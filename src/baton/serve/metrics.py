@@ -33,6 +33,7 @@ INFLIGHT = "baton_inflight_requests"
 MODEL_INFO = "baton_model_info"
 DRIFT_SCORE = "baton_drift_score"
 DRIFT_SAMPLES = "baton_drift_samples"
+DRIFT_ERRORS_TOTAL = "baton_drift_errors_total"
 GPU_UTILIZATION = "baton_gpu_utilization_ratio"
 GPU_MEMORY_USED = "baton_gpu_memory_used_bytes"
 GPU_MEMORY_TOTAL = "baton_gpu_memory_total_bytes"
@@ -162,6 +163,12 @@ class ServingMetrics:
             MV,
             registry=registry,
             multiprocess_mode="livemostrecent",
+        )
+        self.drift_errors = Counter(
+            DRIFT_ERRORS_TOTAL,
+            "Batches whose drift sampling failed (they were served; the first is logged).",
+            MV,
+            registry=registry,
         )
         if process and multiprocess_dir is None:
             ProcessCollector(registry=registry)

@@ -171,7 +171,13 @@ class ModelRepository:
                 log.warning("%s: no drift reference (run `baton evaluate %s`)", info.ref, info.ref)
             return  # an evaluation without a reference keeps the one in use
         signature = Signature.model_validate(info.manifest["signature"])
-        slot.monitor = DriftMonitor(signature, inputs, outputs)
+        slot.monitor = DriftMonitor(
+            signature,
+            inputs,
+            outputs,
+            name=info.ref,
+            on_error=self.metrics.drift_errors.labels(info.model, str(info.number)).inc,
+        )
         if not first:
             log.warning("%s: drift reference from evaluation %s", info.ref, number)
 
