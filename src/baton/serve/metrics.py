@@ -244,11 +244,13 @@ class NvmlCollector(Collector):
     def create(cls) -> NvmlCollector | None:
         try:
             import pynvml  # type: ignore[import-not-found]
-
+        except ImportError:  # no NVML library: nothing to report
+            return None
+        try:
             pynvml.nvmlInit()
             if pynvml.nvmlDeviceGetCount() < 1:
                 return None
-        except Exception:  # no NVML library, no driver or no GPU: nothing to report
+        except pynvml.NVMLError:  # no driver or no GPU: nothing to report
             return None
         return cls(pynvml)
 
