@@ -55,6 +55,7 @@ class ModelRepository:
         self._watch: asyncio.Task[None] | None = None
         self.ready = False
         self.swaps = 0
+        self.polls = 0  # rounds of the alias watch finished (what a test can wait on)
 
     # -- lookups (hot path: no awaits) ---------------------------------------------------
 
@@ -215,3 +216,4 @@ class ModelRepository:
                     else:
                         if problems.pop(route.ref, None) is not None:
                             log.warning("%s: the registry answers again", route.ref)
+            self.polls += 1
