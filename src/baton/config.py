@@ -20,7 +20,7 @@ DEFAULT_API_MAX_BODY = 1024 * 1024  # JSON bodies; no control-plane route needs 
 def _default_actor() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # no login name in some containers
+    except (KeyError, ImportError, OSError):  # a uid with no login name (some containers)
         return "unknown"
 
 

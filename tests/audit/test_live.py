@@ -23,6 +23,7 @@ import pytest
 from tests.baton_cli import baton, clean_env, free_port, serving
 from tests.handover_factory import write_handover
 from tests.monitor.conftest import need
+from tests.waiting import wait_until
 
 LOAD_S = 30.0
 PAIR = ("pair-a", "pair-b")  # two models in one server
@@ -78,6 +79,18 @@ def wait_for_targets(url: str, count: int) -> None:
     raise AssertionError(f"Prometheus did not find {count} baton servers: {targets}")
 
 
+def wait_for_scrapes_after(url: str, when: float) -> None:
+    """Until Prometheus has scraped every baton server at ``when`` or later."""
+
+    def oldest_scrape() -> float:
+        query = 'min(timestamp(up{job=~".*baton.*"}))'
+        result = httpx.get(f"{url}/api/v1/query", params={"query": query}, timeout=5).json()
+        found = result["data"]["result"]
+        return float(found[0]["value"][1]) if found else 0.0
+
+    wait_until(lambda: oldest_scrape() >= when, "the last scrapes of the baton servers", 60)
+
+
 def test_a_live_fleet_gets_the_verdicts_its_load_implies(
     env: dict[str, str], tmp_path: Path, prometheus_url: str
 ) -> None:
@@ -96,7 +109,7 @@ def test_a_live_fleet_gets_the_verdicts_its_load_implies(
         stop.set()
         for thread in traffic:
             thread.join(30)
-        time.sleep(3)  # the last scrapes
+        wait_for_scrapes_after(prometheus_url, time.time() + 2)  # the last scrapes
         args = ["audit", "--prometheus", prometheus_url, "--window", f"{int(LOAD_S)}s",
                 "--rate-window", "5s", "--min-replicas", "1"]  # fmt: skip
         done = baton(env, *args, "--json")

@@ -22,6 +22,7 @@ from tests.audit.conftest import RATE_WINDOW_S, Backfilled, start_tsdb_prometheu
 from tests.baton_cli import baton, clean_env, free_port, serving
 from tests.handover_factory import write_handover
 from tests.monitor.conftest import StartPrometheus
+from tests.waiting import wait_until
 
 REL = 0.03  # rates and CPU measured through 15-minute rate windows: within a few percent
 
@@ -253,10 +254,11 @@ def test_a_live_baton_serve_under_load(tmp_path: Path, prometheus: StartPromethe
         job = {"job_name": "baton", "static_configs": [{"targets": [address]}]}
         running = prometheus({"global": {"scrape_interval": "1s"}, "scrape_configs": [job]}, [])
         sent = 0
-        with httpx.Client(base_url=url, timeout=30) as client:
+        counted = 'sum(baton_requests_total{model="toy"})'
+        with httpx.Client(base_url=url, timeout=30) as client, Prometheus(running.url) as prom:
             # one request, scraped, so the counter exists before the measured load starts
             assert client.post("/v2/models/toy/infer", json=body).status_code == 200
-            time.sleep(2.5)
+            wait_until(lambda: prom.instant(counted, time.time()), "the first request scraped")
             began = time.time()
             while time.time() - began < 12:
                 assert client.post("/v2/models/toy/infer", json=body).status_code == 200
@@ -265,11 +267,16 @@ def test_a_live_baton_serve_under_load(tmp_path: Path, prometheus: StartPromethe
             # wait until a scrape has seen every request (a loaded machine delays scrapes)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                seen = prom.instant('sum(baton_requests_total{model="toy"})', time.time())
+                seen = prom.instant(counted, time.time())
                 if seen and seen[0][1] >= sent + 1:
                     break
                 time.sleep(0.5)
-            time.sleep(1)
+            counted_at = time.time()  # and one more scrape of everything after that one
+            scraped = 'min(timestamp(up{job="baton"}))'
+            wait_until(
+                lambda: (s := prom.instant(scraped, time.time())) and s[0][1] > counted_at,
+                "one more scrape",
+            )
             end = time.time()
             data = collect(prom, [deployment("toy", address)], began - 5, end, rate_window_s=3)
     got = data.by_name["toy"]

@@ -78,8 +78,7 @@ def test_bad_memory_is_a_value_error_saying_how_to_write_it(bad: str) -> None:
 
 
 @pytest.mark.parametrize("parse", [parse_cpu, parse_memory])
-def test_negative_numbers_and_booleans_are_refused(parse: object) -> None:
-    assert callable(parse)
+def test_negative_numbers_and_booleans_are_refused(parse: Callable[[str | float], float]) -> None:
     with pytest.raises(ValueError, match="negative"):
         parse(-1)
     with pytest.raises(ValueError, match="not a quantity"):
@@ -159,8 +158,14 @@ def test_capacity_options_keep_their_order() -> None:
 
 
 def test_unique_deployments_pass() -> None:
-    check_unique([deployment("a", version="1"), deployment("b", version="2")])
+    """Two versions of one model under two names pass; adding either name or either version
+    again is refused, so the check did look at these very deployments."""
+    unique = [deployment("a", version="1"), deployment("b", version="2")]
+    check_unique(unique)
     check_unique([])
+    for again in (deployment("a", version="3"), deployment("c", version="2")):
+        with pytest.raises(ValueError, match=r"named 'a'|both serve m version 2"):
+            check_unique([*unique, again])
 
 
 def test_two_deployments_with_one_name_are_refused() -> None:

@@ -27,6 +27,9 @@ def test_no_file_means_the_defaults_and_a_file_overrides(tmp_path: Path) -> None
         (None, "does not exist"),
         ("regression: [unclosed", "is not valid YAML"),
         ("sanity:\n  max_nonfinite: -1\n", "sanity.max_nonfinite"),
+        # issue 15.7: read through the one YAML reader, so its limits hold here too
+        ("a: " + "[" * 40 + "]" * 40 + "\n", "policy.yaml holds more than 32 levels of nesting"),
+        ("regression: {max_drop: 2026-13-45}\n", "is not valid YAML .*cannot read '2026-13-45'"),
     ],
 )
 def test_bad_policy_files(tmp_path: Path, text: str | None, message: str) -> None:

@@ -7,16 +7,17 @@ interval) so the down alert can be seen going pending and firing within seconds.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from baton.monitor import hub
 from tests.monitor.conftest import Running, StartAlertmanager, StartPrometheus, Webhook
+from tests.waiting import wait_until
 
 WAIT_S = 45.0
 
@@ -36,13 +37,19 @@ def _alerts(prometheus: Running) -> list[dict[str, Any]]:
 
 
 def _wait_for(what: str, check: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"waited {WAIT_S:.0f} s for {what}")
+    return wait_until(check, what, WAIT_S, every=0.5)
+
+
+def _evaluations(prometheus: Running, group: str) -> float:
+    """How many times Prometheus has evaluated the rule group ``group`` (its own metric)."""
+    text = httpx.get(f"{prometheus.url}/metrics", timeout=5).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "prometheus_rule_group_iterations_total"
+        and sample.labels.get("rule_group", "").endswith(f";{group}")
+    )
 
 
 def _fast_rules(tmp_path: Path) -> Path:
@@ -127,7 +134,7 @@ def test_the_down_alert_reaches_a_receiver_through_alertmanager(
     )
     (job,) = hub.load("node_exporter").scrape_configs()
     job = {**job, "scrape_interval": "1s", "static_configs": [{"targets": [node_exporter.address]}]}
-    prometheus(
+    server = prometheus(
         {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "alerting": {"alertmanagers": [{"static_configs": [{"targets": [manager.address]}]}]},
@@ -135,7 +142,15 @@ def test_the_down_alert_reaches_a_receiver_through_alertmanager(
         },
         [_fast_rules(tmp_path)],
     )
-    time.sleep(2)  # a few healthy scrapes first: nothing may arrive for a live exporter
+    # a live exporter, scraped, and the down alert evaluated against it for longer than its
+    # 2 s ``for`` plus Alertmanager's 1 s group wait: a false alert would have arrived
+    _wait_for("the node job to be scraped", lambda: _query(server, 'up{job="node"} == 1'))
+    start = _evaluations(server, "node_exporter.alerts")
+    _wait_for(
+        "four evaluations of the alerts",
+        lambda: _evaluations(server, "node_exporter.alerts") >= start + 4,
+    )
+    assert [a for a in _alerts(server) if a["labels"]["alertname"] == "NodeExporterDown"] == []
     assert [
         a for n in webhook.received for a in n["alerts"] if "Down" in a["labels"]["alertname"]
     ] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from typing import Any
 
@@ -66,6 +67,27 @@ def test_bad_batches_never_raise() -> None:
     assert monitor.samples == 0
 
 
+def test_failed_sampling_is_counted_and_the_first_failure_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 15.7: a failure no longer disappears; it is counted, and said once."""
+    inputs, _ = references(reference_report())
+    counted: list[int] = []
+    monitor = DriftMonitor(SIG, inputs, None, budget=1.0, clock=itertools.count().__next__,  # type: ignore[arg-type]
+                           name="toy:1", on_error=lambda: counted.append(1))  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="baton.serve"):
+        for _ in range(3):  # zero rows: numpy cannot reshape them (a [0, 4] request)
+            monitor.observe({"input": np.zeros((0, 4), dtype=np.float32)}, {})
+        monitor.observe({"input": np.zeros((2, 7))}, {})  # wrong width: skipped, no failure
+        monitor.observe({}, {})  # nothing to sample is not a failure either
+    assert monitor.errors == 3
+    assert len(counted) == 3
+    said = [r.getMessage() for r in caplog.records if "drift sampling failed" in r.getMessage()]
+    assert len(said) == 1
+    assert said[0].startswith("toy:1: ")
+    assert "baton_drift_errors_total" in said[0]
+
+
 def test_no_reference_means_no_monitor_fields() -> None:
     assert references(None) == (None, None)
     assert references({"accuracy": 1}) == (None, None)
@@ -98,6 +120,7 @@ def test_a_served_model_reports_drift_on_shifted_traffic(
     metrics = server.client.get("/metrics").text
     assert 'baton_drift_score{feature="input[0]",model="toy",version="1"}' in metrics
     assert 'baton_drift_samples{model="toy",version="1"}' in metrics
+    assert 'baton_drift_errors_total{model="toy",version="1"} 0.0' in metrics
 
 
 def test_a_model_without_reference_says_so(toy_store: Store, live_server: Start) -> None:

@@ -21,6 +21,7 @@ CONTRACT = {
     "baton_model_info": "gauge",
     "baton_drift_score": "gauge",
     "baton_drift_samples": "gauge",
+    "baton_drift_errors": "counter",  # exposed as baton_drift_errors_total
 }
 
 
@@ -44,6 +45,7 @@ def test_every_contract_name_with_model_and_version_labels() -> None:
     metrics.served("digits", "3", "production", "vision")
     metrics.drift_score.labels("digits", "3", "pixel_0").set(0.1)
     metrics.drift_samples.labels("digits", "3").set(500)
+    metrics.drift_errors.labels("digits", "3").inc()
     found = families(metrics)
     for name, kind in CONTRACT.items():
         assert found[name][0] == kind, name
@@ -56,6 +58,7 @@ def test_every_contract_name_with_model_and_version_labels() -> None:
     assert "process_resident_memory_bytes" in found
     assert "process_cpu_seconds" in found
     assert m.REQUESTS_TOTAL == "baton_requests_total"
+    assert m.DRIFT_ERRORS_TOTAL == "baton_drift_errors_total"
 
 
 def test_two_servers_in_one_process_do_not_clash() -> None:

@@ -288,15 +288,22 @@ class _Nvml:
         return b"Tesla T4"
 
 
-def test_read_gpus_counts_what_the_runtime_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_gpus_counts_what_the_runtime_may_use(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     assert read_gpus(_Nvml(4)) == (4, "Tesla T4")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
     assert read_gpus(_Nvml(4)) == (2, "Tesla T4")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
     assert read_gpus(_Nvml(4)) == (0, None)
+    assert "NVML failed" not in caplog.text
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")  # beyond what NVML lists: no crash
-    assert read_gpus(_Nvml(1)) == (0, None)
+    with caplog.at_level("WARNING", logger="baton.serve"):
+        assert read_gpus(_Nvml(1)) == (0, None)
+    assert "NVML failed while listing GPUs (RuntimeError: NVML_ERROR_INVALID_ARGUMENT)" in (
+        caplog.text
+    )  # issue 15.7: said, not swallowed
 
 
 def test_read_gpus_without_nvml_is_a_cpu_server() -> None:

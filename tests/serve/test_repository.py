@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from tests.handover_factory import write_handover
 from tests.serve.conftest import ADMIN, ADMIN_TOKEN, LiveServer, Start, v2_input
+from tests.waiting import wait_until
 
 from baton.config import Settings
 from baton.core.refs import parse_ref
@@ -74,13 +74,29 @@ class Load:
                         self.versions[version] += 1
 
     def wait_for(self, version: str, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def answered() -> bool:
             with self.lock:
-                if self.versions[version] >= 20:
-                    return
-            time.sleep(0.02)
-        raise AssertionError(f"version {version} never answered: {self.versions}")
+                return self.versions[version] >= 20
+
+        wait_until(answered, f"version {version} to answer 20 requests", timeout, every=0.02)
+
+
+def served_info(live: LiveServer) -> list[str]:
+    """The ``baton_model_info`` series the server exposes now."""
+    text = live.client.get("/metrics").text
+    return [line for line in text.splitlines() if line.startswith("baton_model_info{")]
+
+
+def polls(live: LiveServer) -> int:
+    assert live.app.runtime is not None
+    return live.app.runtime.repository.polls
+
+
+def wait_for_polls(live: LiveServer, rounds: int) -> None:
+    """Until the alias watch has run ``rounds`` whole rounds that began after this call (the
+    round in progress may have read the registry before the change under test)."""
+    start = polls(live)
+    wait_until(lambda: polls(live) >= start + rounds + 1, f"{rounds} polls of the registry")
 
 
 def test_alias_move_is_served_without_restart_and_without_a_failed_request(
@@ -91,7 +107,11 @@ def test_alias_move_is_served_without_restart_and_without_a_failed_request(
         load.wait_for("1")
         two_versions.registry.set_alias("toy", "production", 2, actor="t", reason="test")
         load.wait_for("2")
-        time.sleep(0.2)
+        # requests keep coming while version 1 drains and retires
+        wait_until(
+            lambda: not any('version="1"' in s for s in served_info(live)),
+            "version 1 to be retired",
+        )
     assert load.errors == []
     assert set(load.codes) == {200}, load.codes
     assert load.versions["1"] > 0
@@ -135,7 +155,7 @@ def test_load_endpoint_swaps_at_once_and_can_add_and_unload_models(
 def test_pinned_versions_do_not_follow_aliases(toy_store: Store, live_server: Start) -> None:
     live = live_server("toy:1", poll_interval_s=0.05)
     toy_store.registry.set_alias("toy", "production", 2, actor="t")
-    time.sleep(0.3)
+    wait_for_polls(live, 2)
     assert live.client.post("/v2/models/toy/infer", json=BODY).json()["model_version"] == "1"
 
 
@@ -154,7 +174,7 @@ def test_a_model_unloaded_while_watched_stays_unloaded(
     live = live_server("toy", poll_interval_s=0.05, admin_token=ADMIN_TOKEN)
     assert live.client.post("/v2/repository/models/toy/unload", headers=ADMIN).status_code == 200
     toy_store.registry.set_alias("toy", "production", 2, actor="t")
-    time.sleep(0.3)  # several polls
+    wait_for_polls(live, 3)
     r = live.client.post("/v2/models/toy/infer", json=BODY)
     assert r.status_code == 404
     assert "(served: none)" in r.json()["error"]
@@ -169,12 +189,12 @@ def test_a_vanished_alias_keeps_the_version_and_is_reported_once(
     with toy_store.engine.begin() as conn:
         conn.execute(sa.delete(aliases).where(aliases.c.name == "staging"))
     with caplog.at_level(logging.WARNING, logger="baton.serve"):
-        time.sleep(0.5)  # many polls
+        wait_until(lambda: "keeping toy:2" in caplog.text, "the vanished alias to be reported")
+        wait_for_polls(live, 5)  # many more polls, each failing the same way
         r = live.client.post("/v2/models/toy/infer", json=BODY)
         assert r.json()["model_version"] == "2"  # still served
         toy_store.registry.set_alias("toy", "staging", 2, actor="t")
-        time.sleep(0.3)
+        wait_until(lambda: "answers again" in caplog.text, "the recovery to be reported")
     kept = [r for r in caplog.records if "keeping toy:2" in r.getMessage()]
     assert len(kept) == 1
     assert "toy has no alias @staging" in kept[0].getMessage()
-    assert any("answers again" in r.getMessage() for r in caplog.records)

@@ -23,6 +23,7 @@ import orjson
 import pytest
 from tests.baton_cli import free_port
 from tests.handover_factory import write_handover
+from tests.waiting import wait_until
 
 from baton.config import Settings
 from baton.handover.register import register_handover
@@ -136,9 +137,15 @@ def test_sigterm_drains_in_flight_requests_then_exits_cleanly(start: Starter) ->
     else:
         raise AssertionError(f"at most {seen:g} of six requests in flight; results: {results}")
     proc.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
-    with pytest.raises(httpx.ConnectError):  # no longer accepting
-        httpx.get(f"{url}/v2/health/live", timeout=2)
+
+    def refused() -> bool:
+        try:
+            httpx.get(f"{url}/v2/health/live", timeout=2)
+        except httpx.ConnectError:
+            return True
+        return False
+
+    wait_until(refused, "the server to stop accepting connections", timeout=10, every=0.05)
     for t in threads:
         t.join(60)
     assert proc.wait(60) == 0

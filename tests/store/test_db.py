@@ -41,12 +41,16 @@ def test_unreachable_postgres_is_one_clear_line() -> None:
 def test_unsupported_or_malformed_urls() -> None:
     with pytest.raises(BadInput, match="not a database URL"):
         make_engine("not a url")
+    with pytest.raises(BadInput, match="not a database URL"):
+        make_engine("postgresql+psycopg://u@h:port/db")  # make_url raises ValueError here
     with pytest.raises(BadInput, match="'mysql' is not supported"):
         make_engine("mysql://root@127.0.0.1/test")
 
 
 def test_safe_url_hides_passwords() -> None:
     assert safe_url("postgresql://u:pw@h/db") == "postgresql://u:***@h/db"
+    assert safe_url("not a url") == "(unparseable URL)"
+    assert safe_url("postgresql://u:pw@h:port/db") == "(unparseable URL)"
 
 
 def test_sqlite_parent_folder_is_created(tmp_path: Path) -> None:

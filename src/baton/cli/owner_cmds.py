@@ -27,6 +27,7 @@ from baton.store.approvals import PromotionInfo, parse_target
 from baton.store.ownership import Owners
 from baton.store.people import Issued
 from baton.store.requests import RequestInfo, parse_kind
+from baton.yaml_files import YamlLimits, load_yaml
 
 JSON = typer.Option(False, "--json", help="print JSON for scripts")
 WHY = typer.Option(None, "--why", help="reason, kept in the audit log")
@@ -230,7 +231,7 @@ def owners(
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"), str(path), YamlLimits())
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:

@@ -9,6 +9,7 @@ import yaml
 from baton.core.policy import Policy, parse_policy
 from baton.errors import BadInput
 from baton.evaluate.catalogue import packaged_names
+from baton.yaml_files import YamlLimits, load_yaml
 
 
 def load_policy(path: Path | None) -> Policy:
@@ -22,7 +23,7 @@ def load_policy(path: Path | None) -> Policy:
             "or leave it unset for the defaults"
         )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"), path.name, YamlLimits())
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise BadInput(f"policy file {path.name} is not valid YAML ({first})") from None

@@ -53,23 +53,39 @@ class Plan:
 def plan_for(mode: Mode, cpus: int) -> Plan:
     """The grid of a mode; thread counts never exceed the cores a replica may use."""
     if mode == "quick":
-        return Plan(mode, (1,), ("all",), ("fp32",), (1, 32), (1,), 0.1, 5.0, 200)
-    if mode == "default":
-        threads = tuple(sorted({1, min(2, cpus)}))
         return Plan(
-            mode, threads, ("basic", "all"), ("fp32", "int8"), (1, 8, 32), (1, 2), 0.25, 40.0, 1000
+            mode=mode,
+            threads=(1,),
+            optimizations=("all",),
+            precisions=("fp32",),
+            batch_sizes=(1, 32),
+            concurrency=(1,),
+            seconds=0.1,
+            budget_s=5.0,
+            bootstrap=200,
         )
-    threads = tuple(sorted({t for t in (1, 2, 4, 8, 16) if t <= cpus} | {cpus}))
+    if mode == "default":
+        return Plan(
+            mode=mode,
+            threads=tuple(sorted({1, min(2, cpus)})),
+            optimizations=("basic", "all"),
+            precisions=("fp32", "int8"),
+            batch_sizes=(1, 8, 32),
+            concurrency=(1, 2),
+            seconds=0.25,
+            budget_s=40.0,
+            bootstrap=1000,
+        )
     return Plan(
-        mode,
-        threads,
-        ("disable", "basic", "extended", "all"),
-        ("fp32", "int8"),
-        (1, 4, 16, 64, 256),
-        (1, 2, 4),
-        1.0,
-        600.0,
-        2000,
+        mode=mode,
+        threads=tuple(sorted({t for t in (1, 2, 4, 8, 16) if t <= cpus} | {cpus})),
+        optimizations=("disable", "basic", "extended", "all"),
+        precisions=("fp32", "int8"),
+        batch_sizes=(1, 4, 16, 64, 256),
+        concurrency=(1, 2, 4),
+        seconds=1.0,
+        budget_s=600.0,
+        bootstrap=2000,
     )
 
 
@@ -169,74 +185,22 @@ def profile(
     started = time.perf_counter()
     cpus = max_cores or os.cpu_count() or 1
     result = Profile(plan)
-    configs: list[tuple[Variant, ServingConfig]] = []
     for v in variants:
         result.size_bytes[v.precision] = v.path.stat().st_size
-        for t in plan.threads:
-            if t > cpus:
-                continue
-            for opt in plan.optimizations:
-                configs.append(
-                    (
-                        v,
-                        ServingConfig(
-                            intra_op_threads=t,
-                            graph_optimization=opt,
-                            precision=v.precision,
-                            cores=t,
-                        ),
-                    )
-                )
-    fp32 = next((v for v in variants if v.precision == "fp32"), None)
-    if fp32 is not None:
-        for provider in available_gpu_providers():
-            configs.append((fp32, ServingConfig(provider=provider, cores=1, gpus=1)))
+    run = _Run(
+        plan=plan,
+        sample=sample,
+        cpus=cpus,
+        started=started,
+        queue_delay_ms=queue_delay_ms,
+        progress=progress,
+    )
     measured = 0
     total = count_points(plan, variants, cpus, available_gpu_providers())
-    for variant, config in configs:
-        if time.perf_counter() - started > plan.budget_s:
+    for variant, config in _configs(variants, plan, cpus):
+        if run.over_budget():
             break
-        rss_before = _rss_bytes()
-        load_start = time.perf_counter()
-        session = open_session(variant.path, config, label=f"{variant.precision} model")
-        load = time.perf_counter() - load_start
-        result.load_seconds.setdefault(variant.precision, load)
-        for batch_size in plan.batch_sizes:
-            inputs = _tile(sample, batch_size)
-            for concurrency in plan.concurrency:
-                cores = config.intra_op_threads * concurrency
-                if config.gpus == 0 and cores > cpus:
-                    continue
-                if time.perf_counter() - started > plan.budget_s:
-                    break
-                latencies, rows, wall = _measure(session, inputs, concurrency, plan.seconds)
-                p50, p95, p99 = (float(np.percentile(latencies, q)) * 1000 for q in (50, 95, 99))
-                delay = queue_delay_ms if batch_size > 1 else 0.0  # as served: see above
-                point = Point(
-                    provider=config.provider,
-                    threads=config.intra_op_threads,
-                    graph_optimization=config.graph_optimization,
-                    precision=variant.precision,
-                    batch_size=batch_size,
-                    concurrency=concurrency,
-                    cores=cores if config.gpus == 0 else concurrency,
-                    gpus=config.gpus,
-                    calls=len(latencies),
-                    p50_ms=p50,
-                    p95_ms=p95,
-                    p99_ms=p99,
-                    throughput_rps=rows / wall,
-                    served_p50_ms=1.5 * p50 + delay,
-                    served_p99_ms=2 * p99 + delay,
-                )
-                result.points.append(point)
-                measured += 1
-                if progress:
-                    progress(1)
-        grown = _rss_bytes()
-        if grown is not None and rss_before is not None:
-            result.memory_bytes[_config_key(variant.precision, config)] = max(grown - rss_before, 0)
-        del session
+        measured += _profile_config(run, result, variant, config)
     if measured < total:
         result.notes.append(
             f"stopped at the {plan.budget_s:g} s budget of the {plan.mode} profile: "
@@ -244,6 +208,102 @@ def profile(
         )
     result.elapsed_s = time.perf_counter() - started
     return result
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every configuration of one profile is measured with."""
+
+    plan: Plan
+    sample: dict[str, np.ndarray]
+    cpus: int
+    started: float  # perf_counter() when the profile began
+    queue_delay_ms: float
+    progress: Progress | None
+
+    def over_budget(self) -> bool:
+        return time.perf_counter() - self.started > self.plan.budget_s
+
+
+def _configs(variants: list[Variant], plan: Plan, cpus: int) -> list[tuple[Variant, ServingConfig]]:
+    """The runtime configurations to measure, in order: CPU ones per precision, then GPUs."""
+    configs = [
+        (
+            v,
+            ServingConfig(
+                intra_op_threads=t, graph_optimization=opt, precision=v.precision, cores=t
+            ),
+        )
+        for v in variants
+        for t in plan.threads
+        if t <= cpus
+        for opt in plan.optimizations
+    ]
+    fp32 = next((v for v in variants if v.precision == "fp32"), None)
+    if fp32 is not None:
+        for provider in available_gpu_providers():
+            configs.append((fp32, ServingConfig(provider=provider, cores=1, gpus=1)))
+    return configs
+
+
+def _profile_config(run: _Run, result: Profile, variant: Variant, config: ServingConfig) -> int:
+    """Measure one configuration at each batch size and concurrency that fits the cores and
+    the budget, with its load time and memory; returns how many points it measured."""
+    rss_before = _rss_bytes()
+    load_start = time.perf_counter()
+    session = open_session(variant.path, config, label=f"{variant.precision} model")
+    result.load_seconds.setdefault(variant.precision, time.perf_counter() - load_start)
+    measured = 0
+    for batch_size in run.plan.batch_sizes:
+        inputs = _tile(run.sample, batch_size)
+        for concurrency in run.plan.concurrency:
+            if config.gpus == 0 and config.intra_op_threads * concurrency > run.cpus:
+                continue
+            if run.over_budget():
+                break
+            timing = _measure(session, inputs, concurrency, run.plan.seconds)
+            result.points.append(
+                _point(variant, config, batch_size, concurrency, timing, run.queue_delay_ms)
+            )
+            measured += 1
+            if run.progress:
+                run.progress(1)
+    grown = _rss_bytes()
+    if grown is not None and rss_before is not None:
+        result.memory_bytes[_config_key(variant.precision, config)] = max(grown - rss_before, 0)
+    del session
+    return measured
+
+
+def _point(
+    variant: Variant,
+    config: ServingConfig,
+    batch_size: int,
+    concurrency: int,
+    timing: tuple[list[float], int, float],
+    queue_delay_ms: float,
+) -> Point:
+    """One measured point, with its latency as served (see the module's docstring)."""
+    latencies, rows, wall = timing
+    p50, p95, p99 = (float(np.percentile(latencies, q)) * 1000 for q in (50, 95, 99))
+    delay = queue_delay_ms if batch_size > 1 else 0.0
+    return Point(
+        provider=config.provider,
+        threads=config.intra_op_threads,
+        graph_optimization=config.graph_optimization,
+        precision=variant.precision,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        cores=config.intra_op_threads * concurrency if config.gpus == 0 else concurrency,
+        gpus=config.gpus,
+        calls=len(latencies),
+        p50_ms=p50,
+        p95_ms=p95,
+        p99_ms=p99,
+        throughput_rps=rows / wall,
+        served_p50_ms=1.5 * p50 + delay,
+        served_p99_ms=2 * p99 + delay,
+    )
 
 
 def operating_points(points: list[Point], int8_ok: bool) -> list[tuple[OperatingPoint, Point]]:

@@ -8,68 +8,31 @@ once: passed, failed, or error when ONNX Runtime fails on the model.
 
 from __future__ import annotations
 
-import math
 import tempfile
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from baton.core import gate
 from baton.core.manifest import Manifest, parse_manifest
 from baton.core.policy import Policy
 from baton.core.refs import Ref
-from baton.core.serving_config import ServingConfig
 from baton.errors import BadInput, NotFound
 from baton.evaluate import catalogue as metric_catalogue
-from baton.evaluate import metrics
-from baton.evaluate.catalogue import Catalogue
-from baton.evaluate.compare import compare, int8_tradeoff
+from baton.evaluate.compare import int8_tradeoff
 from baton.evaluate.datasets import EvalData
-from baton.evaluate.drift_reference import drift_reference
-from baton.evaluate.profiler import (
-    Mode,
-    Point,
-    Profile,
-    Variant,
-    available_gpu_providers,
-    count_points,
-    plan_for,
-    profile,
-    quantize_int8,
-    recommend,
-    serving_config,
-)
-from baton.evaluate.runner import (
-    ModelCrashed,
-    batch_rows,
-    open_session,
-    run_models,
-)
-from baton.evaluate.sanity import output_facts
-from baton.evaluate.scoring import (
-    class_indices,
-    class_scores,
-    classes_of,
-    quality,
-    reference_range_for,
-    scored_output,
-)
+from baton.evaluate.profiler import Mode, Plan, plan_for
+from baton.evaluate.report_data import build_report, crash_report
+from baton.evaluate.runner import ModelCrashed, TargetTransform, batch_rows
+from baton.evaluate.scoring import class_indices, classes_of, scored_output
+from baton.evaluate.stages import Job, Progress, check, perform, score
 from baton.store.evaluations import EvaluationRecord, Status
 from baton.store.registry import VersionInfo
 from baton.store.store import Store
 from baton.store.tx import utcnow
 
-REPORT_SCHEMA = 1
-
-
-class Progress(Protocol):
-    """What the edge shows while the gate works (a rich bar in the CLI)."""
-
-    def begin(self, stage: str, total: int | None) -> None: ...
-
-    def advance(self, n: int) -> None: ...
+__all__ = ["Progress", "evaluate"]
 
 
 class _Silent:
@@ -94,8 +57,71 @@ def evaluate(
 ) -> EvaluationRecord:
     """Evaluate ``ref`` (against ``against``, or the ``production`` alias when there is one),
     record the result with its report and recommended serving configuration, and return it."""
-    policy = policy or Policy()
-    progress = progress or _Silent()
+    job = _prepare(
+        store,
+        ref,
+        against=against,
+        mode=mode,
+        policy=policy or Policy(),
+        batch_size=batch_size,
+        cpus=cpus,
+    )
+    started = utcnow()
+    with tempfile.TemporaryDirectory(prefix="baton-evaluate-") as tmp:
+        try:
+            report, recommended = _run(store, job, progress or _Silent(), Path(tmp))
+        except ModelCrashed as exc:
+            return store.evaluations.record(
+                job.candidate.model,
+                job.candidate.number,
+                status="error",
+                report=crash_report(job, exc),
+                actor=actor,
+                started_at=started,
+                against=job.against,
+                error=str(exc),
+            )
+    status: Status = "passed" if report["verdict"]["passed"] else "failed"
+    return store.evaluations.record(
+        job.candidate.model,
+        job.candidate.number,
+        status=status,
+        report=report,
+        actor=actor,
+        started_at=started,
+        against=job.against,
+        recommended=recommended,
+    )
+
+
+def _run(
+    store: Store, job: Job, progress: Progress, tmp: Path
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Run, score, check and profile: (the report, the recommended configuration or None)."""
+    notes: list[str] = list(job.known.problems)
+    int8_path = tmp / "int8.onnx"
+    scored = score(job, progress, notes, int8_path)
+    checked = check(job, scored, progress)
+    int8 = int8_tradeoff(job.task, scored.scores, job.policy)
+    if "int8" in scored.scores and int8 is not None and not int8["ok"]:
+        notes.append(int8["reason"])
+    perf = perform(store, job, scored, int8, int8_path, progress)
+    report = build_report(job, scored, checked, int8, perf, notes)
+    recommended = perf.recommended.model_dump(mode="json") if perf.recommended else None
+    return report, recommended
+
+
+def _prepare(
+    store: Store,
+    ref: Ref,
+    *,
+    against: Ref | None,
+    mode: Mode,
+    policy: Policy,
+    batch_size: int | None,
+    cpus: int | None,
+) -> Job:
+    """Resolve and check everything the gate needs; raise before anything is written."""
     candidate = store.registry.resolve(ref)
     manifest = _manifest(candidate)
     if manifest.eval is None:
@@ -110,305 +136,55 @@ def evaluate(
     metric_catalogue.check_gated(
         known, manifest.task.value, policy.gated_metrics(manifest.task.value)
     )
-    eval_file = candidate.file("eval_data")
-    data_path = store.artifacts.verified_path(eval_file.sha256)
-    task = manifest.task.value
-    data = EvalData(data_path, eval_file.filename, manifest.signature, None)
-    target = manifest.eval.target
-    if task in ("classification", "regression") or data.has_key(target):
-        data = EvalData(data_path, eval_file.filename, manifest.signature, target)
-    classes = classes_of(manifest)
-    transform = None
-    if task == "classification" and classes is not None:
-        labels = manifest.labels
-
-        def transform(t: np.ndarray) -> np.ndarray:
-            return class_indices(t, labels, classes, eval_file.filename)
-
+    data, transform = _eval_data(store, candidate, manifest, manifest.eval.target)
     model_path = store.artifacts.verified_path(candidate.file("model").sha256)
     baseline_path = (
         store.artifacts.verified_path(baseline.file("model").sha256) if baseline else None
     )
-    plan = plan_for(mode, cpus or policy.performance.max_cores or _cpus())
-    started = utcnow()
-    with tempfile.TemporaryDirectory(prefix="baton-evaluate-") as tmp:
-        try:
-            report, recommended = _run(
-                store,
-                candidate,
-                manifest,
-                data,
-                model_path,
-                baseline,
-                baseline_path,
-                transform,
-                plan.mode,
-                policy,
-                progress,
-                batch_size or batch_rows(manifest.signature),
-                Path(tmp),
-                cpus,
-                known,
-            )
-        except ModelCrashed as exc:
-            report = {
-                "schema": REPORT_SCHEMA,
-                "model": candidate.model,
-                "version": candidate.number,
-                "against": baseline.number if baseline else None,
-                "mode": plan.mode,
-                "error": str(exc),
-                "verdict": {"passed": False, "reasons": [str(exc)]},
-            }
-            return store.evaluations.record(
-                candidate.model,
-                candidate.number,
-                status="error",
-                report=report,
-                actor=actor,
-                started_at=started,
-                against=baseline.number if baseline else None,
-                error=str(exc),
-            )
-    status: Status = "passed" if report["verdict"]["passed"] else "failed"
-    return store.evaluations.record(
-        candidate.model,
-        candidate.number,
-        status=status,
-        report=report,
-        actor=actor,
-        started_at=started,
-        against=baseline.number if baseline else None,
-        recommended=recommended,
+    cores = cpus or policy.performance.max_cores or _cpus()
+    return Job(
+        candidate=candidate,
+        manifest=manifest,
+        spec=manifest.eval,
+        baseline=baseline,
+        data=data,
+        transform=transform,
+        model_path=model_path,
+        baseline_path=baseline_path,
+        plan=_plan(mode, cores, policy),
+        cpus=cores,
+        batch_size=batch_size or batch_rows(manifest.signature),
+        policy=policy,
+        known=known,
     )
 
 
-def _run(
-    store: Store,
-    candidate: VersionInfo,
-    manifest: Manifest,
-    data: EvalData,
-    model_path: Path,
-    baseline: VersionInfo | None,
-    baseline_path: Path | None,
-    transform: Any,
-    mode: Mode,
-    policy: Policy,
-    progress: Progress,
-    batch_size: int,
-    tmp: Path,
-    cpus: int | None,
-    known: Catalogue,
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def _eval_data(
+    store: Store, candidate: VersionInfo, manifest: Manifest, target: str
+) -> tuple[EvalData, TargetTransform | None]:
+    """The eval data (with its target when the task scores one) and how to map its labels."""
+    eval_file = candidate.file("eval_data")
+    data_path = store.artifacts.verified_path(eval_file.sha256)
     task = manifest.task.value
-    plan = plan_for(mode, cpus or policy.performance.max_cores or _cpus())
+    data = EvalData(data_path, eval_file.filename, manifest.signature, None)
+    if task in ("classification", "regression") or data.has_key(target):
+        data = EvalData(data_path, eval_file.filename, manifest.signature, target)
+    classes = classes_of(manifest)
+    if task != "classification" or classes is None:
+        return data, None
+    labels = manifest.labels
+
+    def transform(t: np.ndarray) -> np.ndarray:
+        return class_indices(t, labels, classes, eval_file.filename)
+
+    return data, transform
+
+
+def _plan(mode: Mode, cores: int, policy: Policy) -> Plan:
+    """The mode's grid, restricted to the precisions the policy allows (computed once)."""
+    plan = plan_for(mode, cores)
     allowed = policy.performance.precisions
-    plan = replace(plan, precisions=tuple(p for p in plan.precisions if p in allowed) or allowed)
-    sessions = {"candidate": open_session(model_path, label="candidate")}
-    if baseline_path is not None:
-        sessions["baseline"] = open_session(baseline_path, label=f"baseline {baseline.ref}")  # type: ignore[union-attr]
-    notes: list[str] = list(known.problems)
-    int8_path = tmp / "int8.onnx"
-    if "int8" in plan.precisions:
-        problem = quantize_int8(model_path, int8_path)
-        if problem:
-            notes.append(problem)
-        else:
-            sessions["int8"] = open_session(int8_path, label="int8 model")
-
-    progress.begin(f"running {candidate.ref} over {data.filename}", data.rows)
-    run = run_models(
-        sessions, data, batch_size=batch_size, target_transform=transform, progress=progress.advance
-    )
-    out_name = scored_output(manifest).name
-    outputs = {m: class_scores(task, o[out_name]) for m, o in run.outputs.items()}
-    classes = classes_of(manifest) or (
-        outputs["candidate"].shape[-1] if outputs["candidate"].ndim > 1 else 1
-    )
-    if task == "classification" and transform is None and run.target is not None:
-        run.target = class_indices(run.target, manifest.labels, classes, data.filename)
-    reference = run.reference.get(out_name)
-    tol = policy.sanity.probability_tolerance
-    probabilities = {
-        m: task == "classification" and metrics.looks_like_probabilities(o, tol)
-        for m, o in outputs.items()
-    }
-    scores = {
-        m: quality(task, run.target, o, reference, classes, manifest.labels, probabilities[m])
-        for m, o in outputs.items()
-    }
-    notes += _packaged_scores(scores, known, task, outputs, run.target)
-    directions = known.directions()
-
-    checks: dict[str, gate.Verdict] = {}
-    scalars = {
-        k: v for k, v in scores["candidate"].items() if isinstance(v, float | int) or v is None
-    }
-    checks["parity"] = gate.parity(
-        scalars,
-        manifest.eval.claimed,  # type: ignore[union-attr]
-        manifest.eval.tolerance,  # type: ignore[union-attr]
-        directions,
-    )
-
-    regression_report: dict[str, Any] | None = None
-    if baseline is not None:
-        progress.begin(f"comparing with {baseline.ref} (bootstrap)", None)
-        regression_report, checks["regression"] = compare(
-            task,
-            run.target,
-            outputs,
-            reference,
-            classes,
-            probabilities,
-            policy,
-            plan.bootstrap,
-            manifest.labels,
-            known,
-        )
-    else:
-        checks["regression"] = gate.skipped("no baseline: no @production version and no --against")
-
-    range_source, range_values = reference_range_for(task, reference, run.target, baseline, outputs)
-    facts = output_facts(
-        outputs["candidate"],
-        probabilities=task == "classification",
-        reference=range_values,
-        policy=policy.sanity,
-        reference_name=range_source,
-    )
-    checks["sanity"] = gate.sanity(facts, policy.sanity)
-
-    int8 = int8_tradeoff(task, scores, policy)
-    if "int8" in scores and int8 is not None and not int8["ok"]:
-        notes.append(int8["reason"])
-    variants = [Variant("fp32", model_path)] if "fp32" in plan.precisions else []
-    if "int8" in sessions:
-        variants.append(Variant("int8", int8_path))
-    del sessions
-    sample = next(iter(data.batches(256))).inputs
-    cpu_count = cpus or policy.performance.max_cores or _cpus()
-    progress.begin(
-        f"profiling ({plan.mode})",
-        count_points(plan, variants, cpu_count, available_gpu_providers()),
-    )
-    measured = profile(
-        variants,
-        sample,
-        plan,
-        queue_delay_ms=policy.performance.queue_delay_ms,
-        max_cores=cpu_count,
-        progress=progress.advance,
-    )
-    int8_ok = bool(int8 and int8["ok"])
-    best, closest = recommend(measured, manifest.slo, int8_ok=int8_ok)
-    checks["performance"] = gate.performance(
-        _op(best), _op(closest), manifest.slo, require_slo=policy.require_slo
-    )
-    recommended: ServingConfig | None = None
-    if best is not None:
-        recommended = serving_config(best, measured, policy.performance.queue_delay_ms)
-        if recommended.precision == "int8":
-            stored = store.artifacts.put_file(int8_path)
-            recommended = recommended.model_copy(update={"model_sha256": stored.sha256})
-    verdict = gate.overall(checks)
-
-    report: dict[str, Any] = {
-        "schema": REPORT_SCHEMA,
-        "model": candidate.model,
-        "version": candidate.number,
-        "label": candidate.label,
-        "owner": candidate.owner,
-        "task": task,
-        "mode": plan.mode,
-        "against": baseline.number if baseline else None,
-        "data": {
-            "file": data.filename,
-            "format": data.format,
-            "rows": run.rows,
-            "sha256": candidate.file("eval_data").sha256,
-        },
-        "verdict": _verdict(verdict),
-        "checks": {name: _verdict(v) for name, v in checks.items()},
-        "metrics": scores["candidate"],
-        "baseline_metrics": scores.get("baseline"),
-        "directions": {k: directions.get(k) for k in scalars},
-        "claimed": manifest.eval.claimed,  # type: ignore[union-attr]
-        "tolerance": manifest.eval.tolerance,  # type: ignore[union-attr]
-        "slo": manifest.slo.model_dump(exclude_none=True) if manifest.slo else None,
-        "regression": regression_report,
-        "sanity": asdict(facts),
-        "int8": int8,
-        "profile": _profile_report(measured, best, closest),
-        "recommended": recommended.model_dump(mode="json") if recommended else None,
-        "run_seconds": run.seconds,
-        "notes": notes,
-        "drift_reference": drift_reference(manifest, data, run.outputs["candidate"]),
-    }
-    return _json_safe(report), (recommended.model_dump(mode="json") if recommended else None)
-
-
-def _packaged_scores(
-    scores: dict[str, dict[str, Any]],
-    known: Catalogue,
-    task: str,
-    outputs: dict[str, np.ndarray],
-    target: np.ndarray | None,
-) -> list[str]:
-    """Add the metrics installed packages provide to each model's scores; say what failed."""
-    notes: list[str] = []
-    for info in known.packaged(task):
-        for m, o in outputs.items():
-            scores[m][info.name], problem = info.measure(o, target)
-            if problem and m == "candidate":
-                notes.append(problem)
-    return notes
-
-
-def _profile_report(measured: Profile, best: Point | None, closest: Point | None) -> dict[str, Any]:
-    return {
-        "mode": measured.plan.mode,
-        "budget_s": measured.plan.budget_s,
-        "seconds_per_point": measured.plan.seconds,
-        "elapsed_s": measured.elapsed_s,
-        "points": [{**asdict(p), "key": p.key, "config": p.config_key} for p in measured.points],
-        "load_seconds": measured.load_seconds,
-        "size_bytes": measured.size_bytes,
-        "memory_bytes": measured.memory_bytes,
-        "recommended_point": best.key if best else None,
-        "closest_point": closest.key if closest else None,
-        "notes": measured.notes,
-        "basis": (
-            "in-process ONNX Runtime: served p99 = 2 x batch p99 + batching delay (a request "
-            "may wait for the batch in flight); throughput is the model's ceiling, before "
-            "the HTTP server's own cost"
-        ),
-    }
-
-
-def _op(point: Point | None) -> gate.OperatingPoint | None:
-    if point is None:
-        return None
-    return gate.OperatingPoint(
-        point.key, point.cores, point.gpus, point.served_p99_ms, point.throughput_rps
-    )
-
-
-def _verdict(v: gate.Verdict) -> dict[str, Any]:
-    return {"passed": v.passed, "status": v.status, "reasons": list(v.reasons)}
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN and Inf are not JSON (PostgreSQL refuses them): they become null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.floating | np.integer):
-        return _json_safe(value.item())
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
+    return replace(plan, precisions=tuple(p for p in plan.precisions if p in allowed) or allowed)
 
 
 def _manifest(version: VersionInfo) -> Manifest:

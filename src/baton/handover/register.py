@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import stat
 from pathlib import Path
 
@@ -121,8 +122,16 @@ def _remove_unreferenced(store: Store, created: list[Stored]) -> None:
         return
     try:
         referenced = store.registry.referenced_digests()
-    except Exception:
-        return  # cannot tell what is referenced: keeping a file is safer than losing one
+    except Exception as exc:  # on the error path: never mask the error being raised
+        # cannot tell what is referenced: keeping a file is safer than losing one
+        logging.getLogger("baton.handover").warning(
+            "could not check which stored files a record names (%s: %s): keeping the %d "
+            "this registration stored (`baton gc` removes them once unreferenced)",
+            type(exc).__name__,
+            exc,
+            len(created),
+        )
+        return
     for item in created:
         if item.sha256 not in referenced:
             store.artifacts.discard(item.sha256, replaced_since(item))

@@ -124,33 +124,6 @@ def alertmanager_config(
 ) -> AlertmanagerBundle:
     """The configuration, and what each model x severity must reach."""
     teams = sorted({r.oncall for r in routings} | {t for r in routings for t in r.copied})
-    notes = [
-        f"team {team!r} has no {severity} receiver in receivers.yaml: its "
-        f"{_receiver_name(team, severity)} receiver is a stub that delivers nowhere"
-        for team in teams
-        for severity in SEVERITIES
-        if severity not in receivers.teams.get(team, {})
-    ]
-    unknown = sorted(set(receivers.teams) - set(teams))
-    if unknown:
-        notes.append(f"receivers.yaml names teams that route no alert: {', '.join(unknown)}")
-    copy_routes = [
-        {
-            "receiver": _receiver_name(team, "critical"),
-            "matchers": [f'model="{r.model}"', 'severity="critical"'],
-            "continue": True,
-        }
-        for r in routings
-        for team in r.copied
-    ]
-    team_routes = [
-        {
-            "receiver": _receiver_name(team, severity),
-            "matchers": [f'team="{team}"', f'severity="{severity}"'],
-        }
-        for team in sorted({r.oncall for r in routings})
-        for severity in SEVERITIES
-    ]
     config: dict[str, Any] = {
         "route": {
             "receiver": UNROUTED,
@@ -158,7 +131,7 @@ def alertmanager_config(
             "group_wait": "30s",
             "group_interval": "5m",
             "repeat_interval": "4h",
-            "routes": copy_routes + team_routes,
+            "routes": _routes(routings),
         },
         "inhibit_rules": [
             {
@@ -180,7 +153,55 @@ def alertmanager_config(
             "smtp_from": receivers.email.sender,
             "smtp_require_tls": receivers.email.require_tls,
         }
-    expectations = tuple(
+    return AlertmanagerBundle(
+        config=config,
+        expectations=_expectations(routings),
+        notes=_receiver_notes(teams, receivers),
+    )
+
+
+def _receiver_notes(teams: list[str], receivers: ReceiversFile) -> tuple[str, ...]:
+    """What receivers.yaml leaves out (stub receivers) or names in vain."""
+    notes = [
+        f"team {team!r} has no {severity} receiver in receivers.yaml: its "
+        f"{_receiver_name(team, severity)} receiver is a stub that delivers nowhere"
+        for team in teams
+        for severity in SEVERITIES
+        if severity not in receivers.teams.get(team, {})
+    ]
+    unknown = sorted(set(receivers.teams) - set(teams))
+    if unknown:
+        notes.append(f"receivers.yaml names teams that route no alert: {', '.join(unknown)}")
+    return tuple(notes)
+
+
+def _routes(routings: Sequence[ModelRouting]) -> list[dict[str, Any]]:
+    """Copies of critical alerts to the teams a model names first, then each on-call team."""
+    copy_routes: list[dict[str, Any]] = [
+        {
+            "receiver": _receiver_name(team, "critical"),
+            "matchers": [f'model="{r.model}"', 'severity="critical"'],
+            "continue": True,
+        }
+        for r in routings
+        for team in r.copied
+    ]
+    team_routes: list[dict[str, Any]] = [
+        {
+            "receiver": _receiver_name(team, severity),
+            "matchers": [f'team="{team}"', f'severity="{severity}"'],
+        }
+        for team in sorted({r.oncall for r in routings})
+        for severity in SEVERITIES
+    ]
+    return copy_routes + team_routes
+
+
+def _expectations(
+    routings: Sequence[ModelRouting],
+) -> tuple[tuple[dict[str, str], tuple[str, ...]], ...]:
+    """The receivers each model x severity must reach (what `amtool` checks)."""
+    return tuple(
         (
             {"model": r.model, "team": r.oncall, "severity": sev},
             tuple(
@@ -191,7 +212,6 @@ def alertmanager_config(
         for r in routings
         for sev in SEVERITIES
     )
-    return AlertmanagerBundle(config, expectations, tuple(notes))
 
 
 def receivers_of(config: dict[str, Any]) -> Iterable[str]:

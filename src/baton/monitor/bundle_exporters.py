@@ -19,7 +19,7 @@ import yaml
 
 from baton.errors import Corrupt
 from baton.monitor import hub
-from baton.yaml_files import yaml_problem
+from baton.yaml_files import YamlLimits, load_yaml, yaml_problem
 
 KEPT_FILE = f"{hub.BUNDLE_SUBDIR}/exporters.yaml"
 RULES_GLOB = f"{hub.BUNDLE_SUBDIR}/*/{hub.RULES}"
@@ -33,7 +33,7 @@ def kept(folder: Path) -> list[str]:
     if not path.is_file():
         return []
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = load_yaml(path.read_text(encoding="utf-8"), str(path), YamlLimits()) or {}
     except yaml.YAMLError as exc:
         raise Corrupt(
             f"{path}: not valid YAML{yaml_problem(exc)}; delete it and add again"
@@ -118,7 +118,8 @@ def add_to_folder(names: Sequence[str], out: Path) -> tuple[list[hub.Added], lis
     prometheus = out / "prometheus.yml"
     if prometheus.is_file():
         try:
-            config = yaml.safe_load(prometheus.read_text(encoding="utf-8")) or {}
+            text = prometheus.read_text(encoding="utf-8")
+            config = load_yaml(text, str(prometheus), YamlLimits()) or {}
         except yaml.YAMLError as exc:
             raise Corrupt(f"{prometheus}: not valid YAML{yaml_problem(exc)}") from None
         updated, notes = with_exporters(config, exporters)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from baton.errors import BadInput
 from baton.monitor.bundle import ALERTMANAGER_FILE, PROMETHEUS_FILE, ROUTE_TESTS_FILE
 from baton.monitor.bundle_exporters import RULE_TESTS_GLOB, RULES_GLOB
@@ -17,6 +15,7 @@ from baton.monitor.promtool import (
     route_test,
     run_rule_tests,
 )
+from baton.yaml_files import YamlLimits, load_yaml
 
 
 def check_bundle(folder: Path) -> list[CheckResult]:
@@ -39,6 +38,7 @@ def check_bundle(folder: Path) -> list[CheckResult]:
     am = folder / ALERTMANAGER_FILE
     if am.is_file():
         results.append(check_alertmanager_config(am))
-        expectations = yaml.safe_load((folder / ROUTE_TESTS_FILE).read_text()) or []
+        route_tests = folder / ROUTE_TESTS_FILE
+        expectations = load_yaml(route_tests.read_text(), str(route_tests), YamlLimits()) or []
         results += [route_test(am, e["labels"], e["receivers"]) for e in expectations]
     return results

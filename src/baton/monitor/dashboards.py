@@ -86,6 +86,9 @@ def _panel(
     }
 
 
+_BY = "sum by (model, version)"  # one series per model version, over replicas
+
+
 def _quantile(q: float, metric: str, sel: str) -> str:
     return (
         f"histogram_quantile({q}, sum by (le, model, version) "
@@ -94,16 +97,21 @@ def _quantile(q: float, metric: str, sel: str) -> str:
 
 
 def _mean(metric: str, sel: str) -> str:
-    by = "sum by (model, version)"
-    return (
-        f"{by} (rate({metric}_sum{{{sel}}}[{RATE}])) / {by} (rate({metric}_count{{{sel}}}[{RATE}]))"
-    )
+    total = f"{_BY} (rate({metric}_sum{{{sel}}}[{RATE}]))"
+    return f"{total} / {_BY} (rate({metric}_count{{{sel}}}[{RATE}]))"
 
 
 def _body(sel: str, slo: SLO | None) -> list[dict[str, Any]]:
     lay = _Layout()
-    by = "sum by (model, version)"
-    p99 = slo.p99_latency_ms / 1000 if slo and slo.p99_latency_ms else None
+    _traffic(lay, sel, slo)
+    _latency(lay, sel, slo)
+    _load(lay, sel)
+    _resources(lay, sel)
+    _drift(lay, sel)
+    return lay.panels
+
+
+def _traffic(lay: _Layout, sel: str, slo: SLO | None) -> None:
     max_err = slo.max_error_rate if slo and slo.max_error_rate is not None else None
     lay.row("Traffic and errors")
     lay.add(_panel(
@@ -113,11 +121,15 @@ def _body(sel: str, slo: SLO | None) -> list[dict[str, Any]]:
     ))  # fmt: skip
     lay.add(_panel(
         "Error ratio (5xx and 429)", "percentunit",
-        [(f'{by} (rate({m.REQUESTS_TOTAL}{{{sel},code=~"5..|429"}}[{RATE}])) / '
-          f"{by} (rate({m.REQUESTS_TOTAL}{{{sel}}}[{RATE}]))", "{{model}}:{{version}}")],
+        [(f'{_BY} (rate({m.REQUESTS_TOTAL}{{{sel},code=~"5..|429"}}[{RATE}])) / '
+          f"{_BY} (rate({m.REQUESTS_TOTAL}{{{sel}}}[{RATE}]))", "{{model}}:{{version}}")],
         description="Requests the service failed or refused; client mistakes (4xx) excluded.",
         threshold=max_err,
     ))  # fmt: skip
+
+
+def _latency(lay: _Layout, sel: str, slo: SLO | None) -> None:
+    p99 = slo.p99_latency_ms / 1000 if slo and slo.p99_latency_ms else None
     lay.row("Latency")
     lay.add(_panel(
         "Request latency p50 / p95 / p99", "s",
@@ -132,6 +144,9 @@ def _body(sel: str, slo: SLO | None) -> list[dict[str, Any]]:
          (_mean(m.COMPUTE_DURATION, sel), "compute {{model}}:{{version}}")],
         description="Queue wait well above compute time means the replicas are saturated.",
     ))  # fmt: skip
+
+
+def _load(lay: _Layout, sel: str) -> None:
     lay.row("Batching and load")
     lay.add(_panel(
         "Mean batch size", "short",
@@ -139,8 +154,11 @@ def _body(sel: str, slo: SLO | None) -> list[dict[str, Any]]:
     ))  # fmt: skip
     lay.add(_panel(
         "In-flight requests", "short",
-        [(f"{by} ({m.INFLIGHT}{{{sel}}})", "{{model}}:{{version}}")],
+        [(f"{_BY} ({m.INFLIGHT}{{{sel}}})", "{{model}}:{{version}}")],
     ))  # fmt: skip
+
+
+def _resources(lay: _Layout, sel: str) -> None:
     lay.row("Resources (per server)")
     served = f"on (instance) group_left () max by (instance) ({m.MODEL_INFO}{{{sel}}})"
     lay.add(_panel(
@@ -156,6 +174,9 @@ def _body(sel: str, slo: SLO | None) -> list[dict[str, Any]]:
         [(f"{m.GPU_UTILIZATION} * {served}", "{{instance}} gpu {{gpu}}")],
         description="Empty on hosts without NVML.",
     ), width=8)  # fmt: skip
+
+
+def _drift(lay: _Layout, sel: str) -> None:
     lay.row("Drift")
     lay.add(_panel(
         "Input drift (PSI) by feature", "short",
@@ -166,9 +187,8 @@ def _body(sel: str, slo: SLO | None) -> list[dict[str, Any]]:
     ))  # fmt: skip
     lay.add(_panel(
         "Rows behind the drift scores", "short",
-        [(f"{by} ({m.DRIFT_SAMPLES}{{{sel}}})", "{{model}}:{{version}}")],
+        [(f"{_BY} ({m.DRIFT_SAMPLES}{{{sel}}})", "{{model}}:{{version}}")],
     ))  # fmt: skip
-    return lay.panels
 
 
 def _uid(title: str) -> str:

@@ -21,7 +21,7 @@ import yaml
 
 from baton.core.exporter_entry import ENTRY_FILE, ENTRY_NAME, ExporterEntry, parse_entry
 from baton.errors import BadInput, Corrupt, NotFound
-from baton.yaml_files import yaml_problem
+from baton.yaml_files import YamlLimits, load_yaml, yaml_problem
 
 CATALOGUE = Path(__file__).parent / "exporters"
 RULES = "rules.yaml"
@@ -68,7 +68,8 @@ class Exporter:
         return doc
 
     def scrape_configs(self) -> list[dict[str, Any]]:
-        doc = yaml.safe_load(self.file(SCRAPE).read_text(encoding="utf-8"))
+        path = self.file(SCRAPE)
+        doc = load_yaml(path.read_text(encoding="utf-8"), str(path), YamlLimits())
         configs: list[dict[str, Any]] = doc["scrape_configs"]
         return configs
 
@@ -185,7 +186,7 @@ def _rules(path: Path, name: str) -> list[Rule]:
 
 def _yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"), str(path), YamlLimits())
     except yaml.YAMLError as exc:
         raise Corrupt(f"{path}: not valid YAML{yaml_problem(exc)}") from None
 

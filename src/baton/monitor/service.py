@@ -16,6 +16,7 @@ from baton.monitor.alertmanager import parse_receivers, routing_for
 from baton.monitor.bundle import Bundle, MonitoredModel, build_bundle
 from baton.store.ownership import Roles
 from baton.store.store import Store
+from baton.yaml_files import YamlLimits, load_yaml
 
 DEPLOYED = ("production", "staging")
 DEFAULT_SLO = Policy().default_slo
@@ -55,7 +56,7 @@ def read_receivers(path: Path | None) -> object:
     if not path.is_file():
         raise BadInput(f"{path} does not exist: give a receivers.yaml, or leave --receivers out")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"), path.name, YamlLimits())
     except yaml.YAMLError as exc:
         raise BadInput(f"{path.name} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
 

@@ -138,6 +138,31 @@ def _burn_alerts(target: ModelTarget, objective: Objective) -> list[dict[str, An
 
 def _other_alerts(target: ModelTarget) -> list[dict[str, Any]]:
     sel = f'model="{target.model}"'
+    return [_queue_alert(target, sel), *_presence_alerts(target, sel), _drift_alert(target, sel)]
+
+
+def _alert(
+    target: ModelTarget,
+    name: str,
+    *,
+    expr: str,
+    for_: str,
+    labels: dict[str, str],
+    summary: str,
+    description: str,
+) -> dict[str, Any]:
+    """One alerting rule; its runbook anchor is its name in lower case."""
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": for_,
+        "labels": labels,
+        "annotations": _annotations(target, name.lower(), summary, description),
+    }
+
+
+def _queue_alert(target: ModelTarget, sel: str) -> dict[str, Any]:
+    """Requests wait longer than they compute: the replicas are saturated."""
     queue_mean = (
         f"sum by (model, version) (rate({m.QUEUE_DURATION}_sum{{{sel}}}[10m])) / "
         f"sum by (model, version) (rate({m.QUEUE_DURATION}_count{{{sel}}}[10m]))"
@@ -146,66 +171,67 @@ def _other_alerts(target: ModelTarget) -> list[dict[str, Any]]:
         f"sum by (model, version) (rate({m.COMPUTE_DURATION}_sum{{{sel}}}[10m])) / "
         f"sum by (model, version) (rate({m.COMPUTE_DURATION}_count{{{sel}}}[10m]))"
     )
-    return [
-        {
-            "alert": "BatonQueueDominates",
-            "expr": f"({queue_mean}) > {QUEUE_DOMINANCE:g} * ({compute_mean}) "
-            f"and ({queue_mean}) > {QUEUE_FLOOR_S:g}",
-            "for": "10m",
-            "labels": _labels(target, "warning"),
-            "annotations": _annotations(
-                target,
-                "batonqueuedominates",
-                "{{ $labels.model }}:{{ $labels.version }} requests wait longer than they compute",
-                "Mean queue wait is over twice the mean compute time: the replicas are saturated; "
-                "add replicas or a larger batch size (see `baton audit`).",
-            ),
-        },
-        {
-            "alert": "BatonModelNotServed",
-            "expr": f"absent({m.MODEL_INFO}{{{sel}}})",
-            "for": "5m",
-            "labels": _labels(target, "critical", version=target.version),
-            "annotations": _annotations(
-                target,
-                "batonmodelnotserved",
-                "{{ $labels.model }} is not served by any scraped baton server",
-                "No baton server reports this model as loaded: it failed to load, its server is "
-                "down, or Prometheus no longer scrapes it.",
-            ),
-        },
-        {
-            "alert": "BatonReplicaDown",
-            "expr": "max by (model, version, instance) "
-            f"(max_over_time({m.MODEL_INFO}{{{sel}}}[1h])) "
-            'unless on (instance) (up{job="baton"} == 1)',
-            "for": "2m",
-            "labels": _labels(target, "critical"),
-            "annotations": _annotations(
-                target,
-                "batonreplicadown",
-                "A replica serving {{ $labels.model }}:{{ $labels.version }} is down "
-                "({{ $labels.instance }})",
-                "Prometheus cannot scrape {{ $labels.instance }}, which served this model within "
-                "the last hour.",
-            ),
-        },
-        {
-            "alert": "BatonInputDrift",
-            "expr": f"max by (model, version, feature) ({m.DRIFT_SCORE}{{{sel}}}) "
-            f"> {DRIFT_THRESHOLD:g} "
-            f"and on (model, version) {m.DRIFT_SAMPLES}{{{sel}}} >= {DRIFT_MIN_SAMPLES}",
-            "for": "30m",
-            "labels": _labels(target, "warning"),
-            "annotations": _annotations(
-                target,
-                "batoninputdrift",
-                "{{ $labels.model }}:{{ $labels.version }} input {{ $labels.feature }} has drifted",
-                "Serving traffic no longer looks like the evaluation data for feature "
-                "{{ $labels.feature }} (PSI above 0.2): check upstream data, consider a retrain.",
-            ),
-        },
-    ]
+    return _alert(
+        target,
+        "BatonQueueDominates",
+        expr=f"({queue_mean}) > {QUEUE_DOMINANCE:g} * ({compute_mean}) "
+        f"and ({queue_mean}) > {QUEUE_FLOOR_S:g}",
+        for_="10m",
+        labels=_labels(target, "warning"),
+        summary="{{ $labels.model }}:{{ $labels.version }} requests wait longer than they compute",
+        description=(
+            "Mean queue wait is over twice the mean compute time: the replicas are saturated; "
+            "add replicas or a larger batch size (see `baton audit`)."
+        ),
+    )
+
+
+def _presence_alerts(target: ModelTarget, sel: str) -> list[dict[str, Any]]:
+    """No scraped server reports the model; a replica that served it within the hour is down."""
+    not_served = _alert(
+        target,
+        "BatonModelNotServed",
+        expr=f"absent({m.MODEL_INFO}{{{sel}}})",
+        for_="5m",
+        labels=_labels(target, "critical", version=target.version),
+        summary="{{ $labels.model }} is not served by any scraped baton server",
+        description=(
+            "No baton server reports this model as loaded: it failed to load, its server is "
+            "down, or Prometheus no longer scrapes it."
+        ),
+    )
+    replica_down = _alert(
+        target,
+        "BatonReplicaDown",
+        expr="max by (model, version, instance) "
+        f"(max_over_time({m.MODEL_INFO}{{{sel}}}[1h])) "
+        'unless on (instance) (up{job="baton"} == 1)',
+        for_="2m",
+        labels=_labels(target, "critical"),
+        summary="A replica serving {{ $labels.model }}:{{ $labels.version }} is down "
+        "({{ $labels.instance }})",
+        description=(
+            "Prometheus cannot scrape {{ $labels.instance }}, which served this model within "
+            "the last hour."
+        ),
+    )
+    return [not_served, replica_down]
+
+
+def _drift_alert(target: ModelTarget, sel: str) -> dict[str, Any]:
+    """Serving inputs drifted from the evaluation data."""
+    return _alert(
+        target,
+        "BatonInputDrift",
+        expr=f"max by (model, version, feature) ({m.DRIFT_SCORE}{{{sel}}}) "
+        f"> {DRIFT_THRESHOLD:g} "
+        f"and on (model, version) {m.DRIFT_SAMPLES}{{{sel}}} >= {DRIFT_MIN_SAMPLES}",
+        for_="30m",
+        labels=_labels(target, "warning"),
+        summary="{{ $labels.model }}:{{ $labels.version }} input {{ $labels.feature }} has drifted",
+        description="Serving traffic no longer looks like the evaluation data for feature "
+        "{{ $labels.feature }} (PSI above 0.2): check upstream data, consider a retrain.",
+    )
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,14 @@ of its rows), the next is observed only once ``1 / budget`` times as long has pa
 drift costs the hot path at most ``budget`` (2%) of its time whatever the load. Two
 generations of counts rotate every ``window_rows`` rows, so the scores describe recent
 traffic (between one and two windows of it), not everything since the server started.
+
+A batch whose sampling fails is still served: the failure is counted (``on_error``, which
+the server wires to ``baton_drift_errors_total``) and the first one is logged.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -18,9 +22,11 @@ import numpy as np
 
 from baton.core.drift import DriftScore, DriftSketch, Reference, feature_matrix, scores
 from baton.core.signature import Signature
+from baton.serve.metrics import DRIFT_ERRORS_TOTAL
 
 Arrays = Mapping[str, np.ndarray[Any, Any]]
 Clock = Callable[[], float]
+log = logging.getLogger("baton.serve")
 
 
 class _Windowed:
@@ -59,6 +65,8 @@ class DriftMonitor:
         budget: float = 0.02,
         max_rows: int = 64,
         clock: Clock = time.perf_counter,
+        name: str = "model",
+        on_error: Callable[[], None] | None = None,
     ) -> None:
         self._input_names = [s.name for s in signature.inputs]
         self._output_names = [s.name for s in signature.outputs]
@@ -68,6 +76,9 @@ class DriftMonitor:
         self._max_rows = max_rows
         self._clock = clock
         self._next = -float("inf")
+        self._name = name
+        self._on_error = on_error
+        self.errors = 0  # batches whose sampling failed
 
     def observe(self, feed: Arrays, results: Arrays) -> None:
         """Called with every batch (on the model's thread); samples, never raises."""
@@ -88,11 +99,25 @@ class DriftMonitor:
                 sample = {n: tensors[n][:rows] for n in names if n in tensors}
                 _, matrix = feature_matrix(sample, names, rows)
                 side.observe(matrix)
-        except Exception:  # a drift summary must never fail a request
-            pass
+        except Exception as exc:  # a drift summary must never fail a request: counted, told once
+            self._failed(exc)
         finally:
             finished = self._clock()
             self._next = finished + (finished - started) / self._budget
+
+    def _failed(self, exc: Exception) -> None:
+        self.errors += 1
+        if self._on_error is not None:
+            self._on_error()
+        if self.errors == 1:
+            log.warning(
+                "%s: drift sampling failed on a batch (%s: %s); the batch was served, and "
+                "further failures are counted in %s",
+                self._name,
+                type(exc).__name__,
+                str(exc).strip().splitlines()[0][:300] if str(exc).strip() else "",
+                DRIFT_ERRORS_TOTAL,
+            )
 
     def scores(self, min_samples: int | None = None) -> list[DriftScore]:
         out: list[DriftScore] = []

@@ -33,6 +33,7 @@ INFLIGHT = "baton_inflight_requests"
 MODEL_INFO = "baton_model_info"
 DRIFT_SCORE = "baton_drift_score"
 DRIFT_SAMPLES = "baton_drift_samples"
+DRIFT_ERRORS_TOTAL = "baton_drift_errors_total"
 GPU_UTILIZATION = "baton_gpu_utilization_ratio"
 GPU_MEMORY_USED = "baton_gpu_memory_used_bytes"
 GPU_MEMORY_TOTAL = "baton_gpu_memory_total_bytes"
@@ -163,6 +164,12 @@ class ServingMetrics:
             registry=registry,
             multiprocess_mode="livemostrecent",
         )
+        self.drift_errors = Counter(
+            DRIFT_ERRORS_TOTAL,
+            "Batches whose drift sampling failed (they were served; the first is logged).",
+            MV,
+            registry=registry,
+        )
         if process and multiprocess_dir is None:
             ProcessCollector(registry=registry)
         # multiprocess mode: workers are children of the main process; report them all
@@ -237,11 +244,13 @@ class NvmlCollector(Collector):
     def create(cls) -> NvmlCollector | None:
         try:
             import pynvml  # type: ignore[import-not-found]
-
+        except ImportError:  # no NVML library: nothing to report
+            return None
+        try:
             pynvml.nvmlInit()
             if pynvml.nvmlDeviceGetCount() < 1:
                 return None
-        except Exception:  # no NVML library, no driver or no GPU: nothing to report
+        except pynvml.NVMLError:  # no driver or no GPU: nothing to report
             return None
         return cls(pynvml)
 

@@ -15,6 +15,7 @@ memory limit, the machine's RAM); ``baton serve`` records it in the store for th
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+log = logging.getLogger("baton.serve")
 
 PROCESS_CPU = "process_cpu_seconds_total"
 PROCESS_RESIDENT_MEMORY = "process_resident_memory_bytes"
@@ -240,9 +243,11 @@ def read_gpus(nvml: Any | None = None) -> tuple[int, str | None]:
     if nvml is None:
         try:
             import pynvml  # type: ignore[import-not-found]
-
+        except ImportError:  # no NVML library: a CPU server
+            return 0, None
+        try:
             pynvml.nvmlInit()
-        except Exception:  # no NVML library or no driver: a CPU server
+        except pynvml.NVMLError:  # no driver: a CPU server
             return 0, None
         nvml = pynvml
     try:
@@ -257,5 +262,8 @@ def read_gpus(nvml: Any | None = None) -> tuple[int, str | None]:
             return 0, None
         name = nvml.nvmlDeviceGetName(nvml.nvmlDeviceGetHandleByIndex(first))
         return count, name.decode() if isinstance(name, bytes) else str(name)
-    except Exception:  # a driver that fails mid-query: report no GPU rather than crash
+    except Exception as exc:  # a driver that fails mid-query: report no GPU, and say so
+        log.warning(
+            "NVML failed while listing GPUs (%s: %s): reporting none", type(exc).__name__, exc
+        )
         return 0, None

@@ -56,6 +56,7 @@ class ModelRepository:
         self._watch: asyncio.Task[None] | None = None
         self.ready = False
         self.swaps = 0
+        self.polls = 0  # rounds of the alias watch finished (what a test can wait on)
 
     # -- lookups (hot path: no awaits) ---------------------------------------------------
 
@@ -180,7 +181,13 @@ class ModelRepository:
                 log.warning("%s: no drift reference (run `baton evaluate %s`)", info.ref, info.ref)
             return  # an evaluation without a reference keeps the one in use
         signature = Signature.model_validate(info.manifest["signature"])
-        slot.monitor = DriftMonitor(signature, inputs, outputs)
+        slot.monitor = DriftMonitor(
+            signature,
+            inputs,
+            outputs,
+            name=info.ref,
+            on_error=self.metrics.drift_errors.labels(info.model, str(info.number)).inc,
+        )
         if not first:
             log.warning("%s: drift reference from evaluation %s", info.ref, number)
 
@@ -218,3 +225,4 @@ class ModelRepository:
                     else:
                         if problems.pop(route.ref, None) is not None:
                             log.warning("%s: the registry answers again", route.ref)
+            self.polls += 1

@@ -218,24 +218,7 @@ class Promotions:
             current = _aliases(conn, row.id).get("production")
             if current is None:
                 raise Conflict(f"{model} has no production version to roll back")
-            history = conn.execute(
-                sa.select(promotions.c.kind, versions.c.number)
-                .join(versions, versions.c.id == promotions.c.version_id)
-                .where(
-                    promotions.c.model_id == row.id,
-                    promotions.c.target == Target.PRODUCTION.value,
-                    promotions.c.state == APPLIED,
-                )
-                .order_by(promotions.c.id)
-            ).all()
-            back_to = rollback_target(
-                [(h.kind, h.number) for h in history], current, _archived(conn, row.id)
-            )
-            if back_to is None:
-                raise Conflict(
-                    f"{model} has no earlier production version to roll back to "
-                    f"(production is {model}:{current})"
-                )
+            back_to = _back_to(conn, model, row.id, current)
             version_id = find_version_id(conn, model, back_to, model_id=row.id)
             new_id = insert_id(
                 conn,
@@ -453,3 +436,26 @@ def _latest_status(conn: sa.Connection, version_id: int) -> str | None:
         .limit(1)
     ).scalar()
     return None if status is None else str(status)
+
+
+def _back_to(conn: sa.Connection, model: str, model_id: int, current: int) -> int:
+    """The production version before ``current`` that a rollback restores."""
+    history = conn.execute(
+        sa.select(promotions.c.kind, versions.c.number)
+        .join(versions, versions.c.id == promotions.c.version_id)
+        .where(
+            promotions.c.model_id == model_id,
+            promotions.c.target == Target.PRODUCTION.value,
+            promotions.c.state == APPLIED,
+        )
+        .order_by(promotions.c.id)
+    ).all()
+    back_to = rollback_target(
+        [(h.kind, h.number) for h in history], current, _archived(conn, model_id)
+    )
+    if back_to is None:
+        raise Conflict(
+            f"{model} has no earlier production version to roll back to "
+            f"(production is {model}:{current})"
+        )
+    return back_to

@@ -10,6 +10,8 @@ from sqlalchemy.engine import Engine, make_url
 
 from baton.errors import BadInput, Unavailable
 
+_NOT_A_URL = (sa.exc.ArgumentError, ValueError)  # what make_url raises (ValueError: bad port)
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 7_220_114  # pg advisory lock key: one migrator at a time
 
@@ -18,7 +20,7 @@ def safe_url(url: str) -> str:
     """The URL with any password hidden, for messages."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
+    except _NOT_A_URL:
         return "(unparseable URL)"
 
 
@@ -30,7 +32,7 @@ def make_engine(url: str) -> Engine:
     """
     try:
         parsed = make_url(url)
-    except Exception:
+    except _NOT_A_URL:
         raise BadInput(
             f"BATON_DB_URL {url!r} is not a database URL: use sqlite:///path/baton.db "
             "or postgresql+psycopg://user@host:5432/db"

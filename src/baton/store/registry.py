@@ -105,40 +105,7 @@ class Registry:
         model_file = next(f for f in files if f.role == "model")
 
         def work(conn: sa.Connection) -> Registered:
-            team_id = self._ensure_team(conn, manifest.owner, actor)
-            row = conn.execute(
-                sa.select(models.c.id, models.c.owner_team_id).where(models.c.name == manifest.name)
-            ).first()
-            if row is None:
-                model_id = insert_id(
-                    conn,
-                    models.insert().values(
-                        name=manifest.name,
-                        owner_team_id=team_id,
-                        task=manifest.task.value,
-                        created_at=utcnow(),
-                    ),
-                )
-                audit(
-                    conn,
-                    actor,
-                    "model.create",
-                    manifest.name,
-                    None,
-                    reason,
-                    {"owner": manifest.owner, "task": manifest.task.value},
-                )
-            else:
-                model_id = row.id
-                if row.owner_team_id != team_id:
-                    current = conn.execute(
-                        sa.select(teams.c.name).where(teams.c.id == row.owner_team_id)
-                    ).scalar_one()
-                    raise Conflict(
-                        f"model {manifest.name!r} is owned by team {current!r}, but baton.yaml "
-                        f"says owner: {manifest.owner}; set owner: {current} (ownership moves "
-                        "only by agreement, not by a hand-over)"
-                    )
+            model_id = self._model_for(conn, manifest, actor, reason)
             existing = conn.execute(
                 sa.select(versions.c.number).where(
                     versions.c.model_id == model_id, versions.c.sha256 == model_file.sha256
@@ -148,57 +115,106 @@ class Registry:
                 version = self._version(conn, manifest.name, existing)
                 refuse_changed_handover(version, manifest, files)
                 return Registered(version, created=False)
-            number = 1 + (
-                conn.execute(
-                    sa.select(sa.func.max(versions.c.number)).where(versions.c.model_id == model_id)
-                ).scalar()
-                or 0
-            )
-            version_id = insert_id(
+            number = self._add_version(conn, model_id, manifest, files, actor, reason)
+            return Registered(self._version(conn, manifest.name, number), created=True)
+
+        return write(self.engine, work)
+
+    def _model_for(
+        self, conn: sa.Connection, manifest: Manifest, actor: str, reason: str | None
+    ) -> int:
+        """The model's id, created on its first hand-over; a hand-over never moves ownership."""
+        team_id = self._ensure_team(conn, manifest.owner, actor)
+        row = conn.execute(
+            sa.select(models.c.id, models.c.owner_team_id).where(models.c.name == manifest.name)
+        ).first()
+        if row is None:
+            model_id = insert_id(
                 conn,
-                versions.insert().values(
-                    model_id=model_id,
-                    number=number,
-                    label=manifest.version,
-                    sha256=model_file.sha256,
-                    size_bytes=model_file.size_bytes,
-                    manifest=manifest.to_json_dict(),
+                models.insert().values(
+                    name=manifest.name,
+                    owner_team_id=team_id,
+                    task=manifest.task.value,
                     created_at=utcnow(),
-                    created_by=actor,
                 ),
-            )
-            conn.execute(
-                version_files.insert(),
-                [
-                    {
-                        "version_id": version_id,
-                        "role": f.role,
-                        "filename": f.filename,
-                        "sha256": f.sha256,
-                        "size_bytes": f.size_bytes,
-                    }
-                    for f in files
-                ],
             )
             audit(
                 conn,
                 actor,
-                "version.register",
+                "model.create",
                 manifest.name,
-                number,
+                None,
                 reason,
-                {
-                    "sha256": model_file.sha256,
-                    "label": manifest.version,
-                    "lineage": manifest.lineage,
-                },
+                {"owner": manifest.owner, "task": manifest.task.value},
             )
-            self.set_alias_in(
-                conn, model_id, manifest.name, "candidate", version_id, number, actor, reason
+            return model_id
+        if row.owner_team_id != team_id:
+            current = conn.execute(
+                sa.select(teams.c.name).where(teams.c.id == row.owner_team_id)
+            ).scalar_one()
+            raise Conflict(
+                f"model {manifest.name!r} is owned by team {current!r}, but baton.yaml "
+                f"says owner: {manifest.owner}; set owner: {current} (ownership moves "
+                "only by agreement, not by a hand-over)"
             )
-            return Registered(self._version(conn, manifest.name, number), created=True)
+        return int(row.id)
 
-        return write(self.engine, work)
+    def _add_version(
+        self,
+        conn: sa.Connection,
+        model_id: int,
+        manifest: Manifest,
+        files: list[FileRecord],
+        actor: str,
+        reason: str | None,
+    ) -> int:
+        """Insert the next version with its files, audit it and point ``candidate`` at it."""
+        model_file = next(f for f in files if f.role == "model")
+        number = 1 + (
+            conn.execute(
+                sa.select(sa.func.max(versions.c.number)).where(versions.c.model_id == model_id)
+            ).scalar()
+            or 0
+        )
+        version_id = insert_id(
+            conn,
+            versions.insert().values(
+                model_id=model_id,
+                number=number,
+                label=manifest.version,
+                sha256=model_file.sha256,
+                size_bytes=model_file.size_bytes,
+                manifest=manifest.to_json_dict(),
+                created_at=utcnow(),
+                created_by=actor,
+            ),
+        )
+        conn.execute(
+            version_files.insert(),
+            [
+                {
+                    "version_id": version_id,
+                    "role": f.role,
+                    "filename": f.filename,
+                    "sha256": f.sha256,
+                    "size_bytes": f.size_bytes,
+                }
+                for f in files
+            ],
+        )
+        audit(
+            conn,
+            actor,
+            "version.register",
+            manifest.name,
+            number,
+            reason,
+            {"sha256": model_file.sha256, "label": manifest.version, "lineage": manifest.lineage},
+        )
+        self.set_alias_in(
+            conn, model_id, manifest.name, "candidate", version_id, number, actor, reason
+        )
+        return number
 
     def set_alias(
         self, name: str, alias: str, number: int, actor: str, reason: str | None = None
@@ -419,7 +435,12 @@ class Registry:
             created_by=row.created_by,
             owner=row.owner,
             aliases=tuple(alias_names),
-            files=tuple(FileRecord(f.role, f.filename, f.sha256, f.size_bytes) for f in files),
+            files=tuple(
+                FileRecord(
+                    role=f.role, filename=f.filename, sha256=f.sha256, size_bytes=f.size_bytes
+                )
+                for f in files
+            ),
         )
 
     def set_alias_in(

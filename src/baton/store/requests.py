@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from baton.core.refs import check_name
-from baton.core.roles import NotPermitted, RequestKind, route_request
+from baton.core.roles import NotPermitted, RequestKind, Routed, route_request
 from baton.errors import BadInput, Conflict, NotFound
 from baton.store.ownership import attempt, known_team, model_row, owners_in
 from baton.store.ownership_tables import requests
@@ -71,18 +71,7 @@ class Requests:
 
         def work(conn: sa.Connection) -> int:
             row = model_row(conn, model)
-            if raised_with is not None and not known_team(conn, raised_with):
-                raise NotFound(
-                    f"unknown team {raised_with!r}: `baton team list` shows teams "
-                    "(or leave --to out: baton picks the responsible team)"
-                )
-            routed = route_request(owners_in(conn, model).matrix, kind, raised_with)
-            if not known_team(conn, routed.team):
-                raise Conflict(
-                    f"the team responsible for {routed.stage.value} of {model} is "
-                    f"{routed.team!r}, which does not exist yet: `baton team add {routed.team}` "
-                    f"or fix `baton owners {model}`"
-                )
+            routed = _route(conn, model, kind, raised_with)
             new_id = insert_id(
                 conn,
                 requests.insert().values(
@@ -222,3 +211,20 @@ class Requests:
                 )
                 for r in conn.execute(query)
             ]
+
+
+def _route(conn: sa.Connection, model: str, kind: RequestKind, raised_with: str | None) -> Routed:
+    """The team the model's matrix makes responsible; both teams named must exist."""
+    if raised_with is not None and not known_team(conn, raised_with):
+        raise NotFound(
+            f"unknown team {raised_with!r}: `baton team list` shows teams "
+            "(or leave --to out: baton picks the responsible team)"
+        )
+    routed = route_request(owners_in(conn, model).matrix, kind, raised_with)
+    if not known_team(conn, routed.team):
+        raise Conflict(
+            f"the team responsible for {routed.stage.value} of {model} is "
+            f"{routed.team!r}, which does not exist yet: `baton team add {routed.team}` "
+            f"or fix `baton owners {model}`"
+        )
+    return routed
