@@ -53,6 +53,16 @@ class Settings(BaseSettings):
         le=1024**3,
         description="largest request body `baton api` reads, in bytes (BATON_API_MAX_BODY)",
     )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="the key that seals the audit log, 32+ characters; every writer of one "
+        "database needs the same key; never printed (BATON_AUDIT_KEY)",
+    )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="file holding that key when BATON_AUDIT_KEY is unset; default "
+        "BATON_HOME/audit.key, created readable by its owner only (BATON_AUDIT_KEY_FILE)",
+    )
     prometheus_url: str = Field(
         default="http://127.0.0.1:9090",
         description="the Prometheus `baton audit` reads (BATON_PROMETHEUS_URL)",
@@ -118,6 +128,10 @@ class Settings(BaseSettings):
     @property
     def artifact_root(self) -> Path:
         return (self.artifacts or self.home / "artifacts").resolve()
+
+    @property
+    def audit_key_path(self) -> Path:
+        return (self.audit_key_file or self.home / "audit.key").resolve()
 
     @property
     def scrape_targets(self) -> Path:

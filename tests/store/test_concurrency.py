@@ -41,6 +41,7 @@ def test_concurrent_registrations_get_distinct_numbers(settings: Settings, tmp_p
     assert sorted(v.number for v in versions) == list(range(1, WORKERS + 1))
     registered = [e for e in store.registry.audit(limit=1000) if e.action == "version.register"]
     assert len(registered) == WORKERS
+    assert store.registry.verify_audit().intact  # one linear chain, whoever wrote first
     for v in versions:
         store.artifacts.verified_path(v.sha256)
     store.close()
@@ -64,4 +65,32 @@ def test_concurrent_first_registrations_of_new_model_and_team(
     assert actions.count("team.create") == 1
     assert actions.count("model.create") == 1
     assert actions.count("version.register") == 3
+    assert store.registry.verify_audit().intact
+    store.close()
+
+
+def _append(settings: Settings, n: int, barrier: object) -> None:
+    store = open_store(settings)
+    barrier.wait()  # type: ignore[attr-defined]
+    for i in range(APPENDS):
+        store.registry.append_audit(f"proc-{n}", "test.entry", detail={"i": i})
+    store.close()
+
+
+APPENDS = 15
+
+
+def test_concurrent_audit_writers_keep_one_linear_chain(settings: Settings) -> None:
+    open_store(settings).close()
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(WORKERS)
+    procs = [ctx.Process(target=_append, args=(settings, n, barrier)) for n in range(WORKERS)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0] * WORKERS
+    store = open_store(settings)
+    verdict = store.registry.verify_audit()
+    assert verdict.intact and verdict.entries == verdict.head.seq == WORKERS * APPENDS
     store.close()

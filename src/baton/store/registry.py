@@ -13,9 +13,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from baton.core.chain import Head, Verdict
 from baton.core.manifest import Manifest
 from baton.core.refs import Ref, check_alias
 from baton.errors import Conflict, NotFound
+from baton.store import audit_chain
 from baton.store.tables import (
     aliases,
     audit_log,
@@ -332,6 +334,16 @@ class Registry:
                 AuditEntry(r.id, r.at, r.actor, r.action, r.model, r.version, r.reason, r.detail)
                 for r in conn.execute(query)
             ]
+
+    def verify_audit(self, kept: Head | None = None) -> Verdict:
+        """Check the whole audit chain with the store's key (and a head kept elsewhere)."""
+        with read(self.engine) as conn:
+            return audit_chain.check(conn, audit_chain.key_of(conn), kept)
+
+    def audit_head(self) -> Head:
+        """The newest audit entry's position and seal, to keep elsewhere."""
+        with read(self.engine) as conn:
+            return audit_chain.last_head(conn)
 
     def version_with_model(self, name: str, sha256: str) -> VersionInfo | None:
         """The version of ``name`` whose model file has these bytes, if one was registered."""

@@ -107,7 +107,27 @@ audit_log = sa.Table(
     sa.Column("version", sa.Integer),
     sa.Column("reason", sa.Text),
     sa.Column("detail", sa.JSON, nullable=False),
+    # the hash chain (core/chain.py): position, the previous entry's seal, this entry's seal
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
     sa.Index("ix_audit_log_model_at", "model", "at"),
+    # not unique: an entry forged at the next position must not block honest writers
+    # (``baton log --verify`` reports it instead)
+    sa.Index("ix_audit_log_seq", "seq", "id"),
+)
+
+# One row: the chain's newest position and seal, and which key seals it. Writers lock it
+# (SELECT ... FOR UPDATE) so the chain stays linear; a later writer chains from it, so
+# entries deleted from the end show up as a gap.
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("key_id", sa.String(16)),
+    sa.CheckConstraint("id = 1", name="one_row"),
 )
 
 evaluations = sa.Table(

@@ -17,9 +17,11 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from baton.core.chain import Content
 from baton.errors import NotFound
+from baton.store.audit_chain import append, plain_detail
 from baton.store.db import unreachable
-from baton.store.tables import audit_log, models, versions
+from baton.store.tables import models, versions
 
 T = TypeVar("T")
 RETRIES = 30
@@ -33,6 +35,15 @@ def lost_a_race(exc: sa.exc.IntegrityError) -> bool:
     """A unique-key clash: a concurrent writer took the same number or name first."""
     sqlstate = getattr(exc.orig, "sqlstate", None)
     return sqlstate == "23505" or "UNIQUE constraint failed" in str(exc.orig)
+
+
+def rolled_back(exc: sa.exc.OperationalError) -> bool:
+    """PostgreSQL chose this transaction to break a deadlock (or a serialisation clash).
+
+    Writers lock the audit head after locking the rows they change, so two of them can wait
+    on each other; one is rolled back and simply runs again.
+    """
+    return getattr(exc.orig, "sqlstate", None) in {"40P01", "40001"}
 
 
 @contextmanager
@@ -59,7 +70,7 @@ def write(engine: Engine, work: Callable[[sa.Connection], T]) -> T:
                 raise
             time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
         except sa.exc.OperationalError as exc:
-            if "locked" in str(exc) and attempt < RETRIES - 1:
+            if ("locked" in str(exc) or rolled_back(exc)) and attempt < RETRIES - 1:
                 time.sleep(random.uniform(0.01, 0.1))
                 continue
             raise unreachable(engine, exc) from None
@@ -82,18 +93,9 @@ def audit(
     reason: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Append one audit entry inside the caller's transaction."""
-    conn.execute(
-        audit_log.insert().values(
-            at=utcnow(),
-            actor=actor,
-            action=action,
-            model=model,
-            version=version,
-            reason=reason,
-            detail=detail or {},
-        )
-    )
+    """Append one sealed audit entry, chained to the last, inside the caller's transaction."""
+    plain = plain_detail(detail or {})
+    append(conn, lambda: Content(utcnow(), actor, action, model, version, reason, plain))
 
 
 def find_version_id(
