@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from baton.cli.output import console, err_console, print_json
+from baton.cli.output import console, err_console, print_json, safe
 from baton.cli.state import state
 from baton.config import Settings
 from baton.errors import BadInput, FailedCheck
@@ -128,7 +128,7 @@ def audit(
 
         render_table(result, console, limit=top)
         if html is not None:
-            console.print(f"HTML report: {html}")
+            console.print(f"HTML report: {safe(html)}")
     if fail_on == "risk" and result.at_risk:
         names = ", ".join(r.deployment.name for r in result.at_risk)
         raise FailedCheck(f"{len(result.at_risk)} deployment(s) at risk: {names}")

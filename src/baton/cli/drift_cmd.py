@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from baton.cli.output import console, print_json
+from baton.cli.output import cells, console, print_json, safe
 from baton.cli.state import state
 from baton.errors import FailedCheck
 
@@ -32,17 +32,18 @@ def drift(
         for r in results:
             if not r.reference:
                 console.print(
-                    f"{r.server}: {name}:{r.version} has no drift reference "
-                    f"(run `baton evaluate {name}:{r.version}`)"
+                    f"{safe(r.server)}: {safe(name)}:{r.version} has no drift reference "
+                    f"(run `baton evaluate {safe(name)}:{r.version}`)"
                 )
                 continue
             table = Table(
-                "feature", "PSI", "rows", "status", title=f"{name}:{r.version} at {r.server}"
+                "feature", "PSI", "rows", "status", title=safe(f"{name}:{r.version} at {r.server}")
             )
             for f in r.features[:top]:
                 score = "-" if f["score"] is None else f"{f['score']:.3f}"
                 colour = {"drift": "red", "ok": "green"}.get(f["status"], "yellow")
-                table.add_row(f["feature"], score, str(f["samples"]), f"[{colour}]{f['status']}[/]")
+                status = f"[{colour}]{safe(f['status'])}[/]"
+                table.add_row(*cells(f["feature"], score, f["samples"]), status)
             console.print(table)
     if fail_on_drift and drifted:
         raise FailedCheck(f"{len(drifted)} feature(s) of {name} have drifted (PSI above 0.2)")

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from baton.cli.output import console, print_json, when
+from baton.cli.output import cells, console, print_json, safe, when
 from baton.cli.state import state
 from baton.core.refs import against_ref, parse_ref
 from baton.errors import BadInput, FailedCheck, NotFound
@@ -87,8 +87,8 @@ def evaluate(
     else:
         print_summary(record)
         console.print(
-            f"report: baton report {record.model}:{record.version} --html "
-            f"{record.model}-{record.version}.html"
+            f"report: baton report {safe(record.model)}:{record.version} --html "
+            f"{safe(record.model)}-{record.version}.html"
         )
     if not record.passed:
         raise FailedCheck(_failure_line(record))
@@ -120,7 +120,7 @@ def report(
         return
     print_summary(record)
     if html is not None:
-        console.print(f"[green]wrote[/] {html} (self-contained; opens without a network)")
+        console.print(f"[green]wrote[/] {safe(html)} (self-contained; opens without a network)")
 
 
 def print_summary(record: EvaluationRecord) -> None:
@@ -130,36 +130,38 @@ def print_summary(record: EvaluationRecord) -> None:
     colour = "green" if record.passed else "red"
     against = f" vs {record.model}:{record.against}" if record.against else ""
     console.print(
-        f"[bold]{record.model}:{record.version}[/]{against}  [{colour}]{record.status}[/]  "
-        f"({r.get('mode')} profile, {when(record.finished_at)}, by {record.actor})"
+        f"[bold]{safe(record.model)}:{record.version}[/]{safe(against)}  "
+        f"[{colour}]{safe(record.status)}[/]  "
+        f"({safe(r.get('mode'))} profile, {when(record.finished_at)}, by {safe(record.actor)})"
     )
     if record.error:
-        console.print(f"[red]error:[/] {record.error}")
+        console.print(f"[red]error:[/] {safe(record.error)}")
         return
     checks = Table("check", "verdict", "why", title="gate")
     for name, status, reasons in summary_rows(r):
         style = {"passed": "green", "failed": "red"}.get(status, "dim")
-        checks.add_row(name, f"[{style}]{status}[/]", reasons)
+        check, why = cells(name, reasons)
+        checks.add_row(check, f"[{style}]{safe(status)}[/]", why)
     console.print(checks)
     quality = Table("metric", "better", "this version", "baseline", "claimed", title="quality")
     for row in metric_rows(r):
-        quality.add_row(*row)
+        quality.add_row(*cells(*row))
     if quality.row_count:
         console.print(quality)
     _lowest_recall(r.get("metrics") or {})
     rec = r.get("recommended")
     if rec:
         console.print(
-            f"recommended: {rec['precision']} on {rec['provider']}, {rec['cores']} core(s), "
-            f"{rec['intra_op_threads']} thread(s), batch up to {rec['max_batch_size']}, "
-            f"optimisation {rec['graph_optimization']}: {throughput_text(rec)}, "
-            f"p99 {rec['p99_latency_ms']:.2f} ms as served",
+            f"recommended: {safe(rec['precision'])} on {safe(rec['provider'])}, "
+            f"{rec['cores']} core(s), {rec['intra_op_threads']} thread(s), batch up to "
+            f"{rec['max_batch_size']}, optimisation {safe(rec['graph_optimization'])}: "
+            f"{throughput_text(rec)}, p99 {rec['p99_latency_ms']:.2f} ms as served",
             highlight=False,
         )
     elif r.get("profile"):
         console.print("[red]recommended: none[/] (no profiled configuration meets the SLO)")
     if r.get("int8"):
-        console.print(f"int8: {r['int8']['reason']}")
+        console.print(f"int8: {safe(r['int8']['reason'])}")
 
 
 def _lowest_recall(metrics: dict[str, Any], shown: int = 3) -> None:

@@ -9,13 +9,13 @@ from types import FrameType
 
 import typer
 from pydantic import ValidationError
-from rich.markup import escape
 
 from baton import __version__
 from baton.cli import (
     audit_cmd,
     drift_cmd,
     evaluate_cmds,
+    log_cmd,
     metrics_cmd,
     monitor_bundle_cmds,
     monitor_cmds,
@@ -23,7 +23,7 @@ from baton.cli import (
     serve_cmd,
     store_cmds,
 )
-from baton.cli.output import err_console, fail
+from baton.cli.output import err_console, fail, safe
 from baton.cli.owner_cmds import register_commands as register_owner_commands
 from baton.cli.quickstart import quickstart
 from baton.cli.schema_cmd import schema_app
@@ -68,7 +68,7 @@ app.command()(registry_cmds.init)
 app.command()(registry_cmds.register)
 app.command()(registry_cmds.models)
 app.command()(registry_cmds.show)
-app.command()(registry_cmds.log)
+app.command()(log_cmd.log)
 app.command()(store_cmds.verify)
 app.command()(store_cmds.gc)
 app.command()(quickstart)
@@ -109,7 +109,7 @@ def run() -> None:
         sys.exit(143)
     except Exception as exc:
         err_console.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} "
+            f"[bold red]internal error:[/] {type(exc).__name__}: {safe(exc)} "
             "(this is a bug in baton; please report it with the traceback below)"
         )
         traceback.print_exc()

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from baton.cli.output import console, print_json
+from baton.cli.output import cells, console, print_json, safe
 from baton.cli.state import state
 from baton.errors import FailedCheck
 
@@ -55,10 +55,10 @@ def bundle(
     if json_out:
         print_json({"out": out.resolve(), "files": sorted(made.files), "notes": made.notes})
         return
-    console.print(f"[green]wrote[/] {len(made.files)} files to {out}")
+    console.print(f"[green]wrote[/] {len(made.files)} files to {safe(out)}")
     for note in made.notes:
-        console.print(f"  [yellow]note[/] {note}")
-    console.print(f"next: baton monitor check {out}")
+        console.print(f"  [yellow]note[/] {safe(note)}")
+    console.print(f"next: baton monitor check {safe(out)}")
 
 
 @monitor_app.command("check")
@@ -77,9 +77,9 @@ def check(
         for r in results:
             first = r.message.strip().splitlines()[-1] if r.message.strip() else ""
             table.add_row(
-                r.check, r.target.replace(str(folder.resolve()), "."),
+                *cells(r.check, r.target.replace(str(folder.resolve()), ".")),
                 "[green]pass[/]" if r.passed else "[red]FAIL[/]",
-                first if not r.passed else "",
+                safe(first if not r.passed else ""),
             )  # fmt: skip
         console.print(table)
     if failed:
@@ -131,8 +131,11 @@ def up(
         )
         return
     for service in started:
-        console.print(f"[green]{service.name}[/] {service.url}  (log {service.log})")
-    console.print(f"bundle: {folder}; scraping servers listed in {s.settings.scrape_targets}")
+        console.print(
+            f"[green]{safe(service.name)}[/] {safe(service.url)}  (log {safe(service.log)})"
+        )
+    targets = s.settings.scrape_targets
+    console.print(f"bundle: {safe(folder)}; scraping servers listed in {safe(targets)}")
     console.print("stop with: baton monitor down")
 
 
@@ -146,7 +149,7 @@ def down(ctx: typer.Context, json_out: bool = JSON) -> None:
         print_json({"stopped": stopped})
         return
     for service in stopped:
-        console.print(f"stopped {service.name} ({service.url})")
+        console.print(f"stopped {safe(service.name)} ({safe(service.url)})")
     if not stopped:
         console.print("nothing was running")
 
@@ -181,8 +184,8 @@ def drill(
         print_json({**result.__dict__, "passed": result.passed})
     else:
         reached = ", ".join(result.reached) or "nobody"
-        console.print(f"{result.model} {severity} alert reached: [bold]{reached}[/]")
-        console.print(f"expected by the R&R matrix: {', '.join(result.expected)}")
+        console.print(f"{safe(result.model)} {severity} alert reached: [bold]{safe(reached)}[/]")
+        console.print(f"expected by the R&R matrix: {safe(', '.join(result.expected))}")
     if not result.passed:
         raise FailedCheck(
             f"the drill alert for {name} reached {', '.join(result.reached) or 'nobody'}, "

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from baton.cli.output import console, print_json
+from baton.cli.output import cells, console, print_json, safe
 from baton.monitor import hub
 
 JSON = typer.Option(False, "--json", help="print JSON for scripts")
@@ -47,13 +47,15 @@ def list_exporters(json_out: bool = JSON) -> None:
     for e in exporters:
         s = _summary(e)
         table.add_row(
-            s["name"],
-            s["category"],
-            s["version"],
-            str(s["port"]),
-            ", ".join(s["requires"]) or "-",
-            str(len(s["alerts"])),
-            s["summary"],
+            *cells(
+                s["name"],
+                s["category"],
+                s["version"],
+                s["port"],
+                ", ".join(s["requires"]) or "-",
+                len(s["alerts"]),
+                s["summary"],
+            )
         )
     console.print(table)
     console.print("`baton exporters show NAME` for install steps, alerts and key metrics")
@@ -103,13 +105,13 @@ def show(
     for column in ("metric", "type", "tells you"):
         metrics.add_column(column, overflow="fold")
     for metric in entry.key_metrics:
-        metrics.add_row(metric.name, metric.type, metric.help)
+        metrics.add_row(*cells(metric.name, metric.type, metric.help))
     console.print(metrics)
     rules = Table(title="rules (rules.yaml, tested by rules.test.yaml)", title_justify="left")
     for column in ("kind", "name", "severity", "for"):
         rules.add_column(column, overflow="fold")
     for rule in exporter.rules:
-        rules.add_row(rule.kind, rule.name, rule.severity or "-", rule.for_ or "-")
+        rules.add_row(*cells(rule.kind, rule.name, rule.severity or "-", rule.for_ or "-"))
     console.print(rules)
     console.print(f"rule provenance: {entry.provenance.rules} ({entry.provenance.licence})")
     console.print(f"`baton exporters add {entry.name} --out DIR` copies its files into a bundle")
@@ -152,16 +154,18 @@ def add(
         return
     for a in added:
         verb = "replaced" if a.replaced else "added"
-        console.print(f"[green]{verb}[/] {a.name} -> {a.folder}  ({', '.join(a.files)})")
+        files = ", ".join(a.files)
+        console.print(f"[green]{verb}[/] {safe(a.name)} -> {safe(a.folder)}  ({safe(files)})")
     for note in notes:
-        console.print(f"  [yellow]note[/] {note}")
+        console.print(f"  [yellow]note[/] {safe(note)}")
     if (folder / "prometheus.yml").is_file():
         console.print(
-            f"prometheus.yml scrapes them and loads their rules: baton monitor check {folder}"
+            f"prometheus.yml scrapes them and loads their rules: baton monitor check {safe(folder)}"
         )
     else:
         console.print(
-            f"kept in {folder}: `baton monitor bundle --out {folder}` adds them to prometheus.yml"
+            f"kept in {safe(folder)}: `baton monitor bundle --out {safe(folder)}` adds them to "
+            "prometheus.yml"
         )
     if reloaded is not None:
-        console.print(f"Prometheus at {reloaded.url} reloaded the bundle")
+        console.print(f"Prometheus at {safe(reloaded.url)} reloaded the bundle")

@@ -16,7 +16,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from baton.cli.output import console, print_json, when
+from baton.cli.output import cells, console, print_json, safe, when
 from baton.cli.promotions_view import print_promotions
 from baton.cli.state import state
 from baton.core.promotion import Target
@@ -51,7 +51,7 @@ def team_add(
     if json_out:
         print_json(team)
         return
-    console.print(f"[green]team {team.name}[/] created")
+    console.print(f"[green]team {safe(team.name)}[/] created")
 
 
 @team_app.command("list")
@@ -63,7 +63,7 @@ def team_list(ctx: typer.Context, json_out: bool = JSON) -> None:
         return
     table = Table("team", "members", "created")
     for t in teams:
-        table.add_row(t.name, ", ".join(t.members) or "-", when(t.created_at))
+        table.add_row(*cells(t.name, ", ".join(t.members) or "-", when(t.created_at)))
     console.print(table)
 
 
@@ -83,14 +83,14 @@ def user_add(
         return
     u = added.user
     role = " (admin)" if u.admin else ""
-    console.print(f"[green]user {u.name}[/]{role} in {', '.join(u.teams)}")
+    console.print(f"[green]user {safe(u.name)}[/]{role} in {safe(', '.join(u.teams))}")
     _print_token(added.token)
 
 
 def _print_token(issued: Issued) -> None:
     console.print(
-        f"token {issued.public_id} for {issued.person}; shown this once, store it now:\n"
-        f"  export BATON_TOKEN={issued.token}",
+        f"token {safe(issued.public_id)} for {safe(issued.person)}; shown this once, store it "
+        f"now:\n  export BATON_TOKEN={safe(issued.token)}",
         soft_wrap=True,
     )
 
@@ -108,7 +108,7 @@ def user_join(
     if json_out:
         print_json(person)
         return
-    console.print(f"[green]{person.name}[/] now in {', '.join(person.teams)}")
+    console.print(f"[green]{safe(person.name)}[/] now in {safe(', '.join(person.teams))}")
 
 
 @user_app.command("leave")
@@ -124,7 +124,8 @@ def user_leave(
     if json_out:
         print_json(person)
         return
-    console.print(f"[green]{person.name}[/] now in {', '.join(person.teams) or 'no team'}")
+    teams = ", ".join(person.teams) or "no team"
+    console.print(f"[green]{safe(person.name)}[/] now in {safe(teams)}")
 
 
 @user_app.command("list")
@@ -136,7 +137,7 @@ def user_list(ctx: typer.Context, json_out: bool = JSON) -> None:
         return
     table = Table("user", "teams", "admin")
     for p in people:
-        table.add_row(p.name, ", ".join(p.teams), "yes" if p.admin else "")
+        table.add_row(*cells(p.name, ", ".join(p.teams), "yes" if p.admin else ""))
     console.print(table)
 
 
@@ -167,7 +168,7 @@ def token_revoke(
     if json_out:
         print_json(info)
         return
-    console.print(f"[green]revoked[/] token {info.public_id} of {info.person}")
+    console.print(f"[green]revoked[/] token {safe(info.public_id)} of {safe(info.person)}")
 
 
 @token_app.command("list")
@@ -184,7 +185,7 @@ def token_list(
     table = Table("id", "user", "issued", "by", "revoked")
     for t in items:
         revoked = when(t.revoked_at) if t.revoked_at else ""
-        table.add_row(t.public_id, t.person, when(t.created_at), t.created_by, revoked)
+        table.add_row(*cells(t.public_id, t.person, when(t.created_at), t.created_by, revoked))
     console.print(table)
 
 
@@ -198,12 +199,13 @@ def whoami(ctx: typer.Context, json_out: bool = JSON) -> None:
         return
     if not me.registered:
         console.print(
-            f"{me.name} (not registered; the store has no people yet: "
-            f"`baton user add {me.name} --team TEAM` makes you its first admin)  via {where}"
+            f"{safe(me.name)} (not registered; the store has no people yet: `baton user add "
+            f"{safe(me.name)} --team TEAM` makes you its first admin)  via {safe(where)}"
         )
         return
     admin = "  admin" if me.admin else ""
-    console.print(f"{me.name}  teams {', '.join(me.teams) or '-'}{admin}  via {where}")
+    teams = ", ".join(me.teams) or "-"
+    console.print(f"{safe(me.name)}  teams {safe(teams)}{admin}  via {safe(where)}")
 
 
 # -- owners -----------------------------------------------------------------------------------
@@ -240,19 +242,20 @@ def _read_yaml(path: Path) -> Any:
 
 def _print_owners(o: Owners) -> None:
     if o.model == "*":
-        console.print(f"site-wide roles (from {o.source}); {{owner}} is each model's owner team")
+        console.print(
+            f"site-wide roles (from {safe(o.source)}); {{owner}} is each model's owner team"
+        )
     else:
-        console.print(f"[bold]{o.model}[/]  owner {o.owner}  roles from {o.source}")
+        console.print(
+            f"[bold]{safe(o.model)}[/]  owner {safe(o.owner)}  roles from {safe(o.source)}"
+        )
     teams: list[str] = []
     for stage in Stage:
         teams += [t for t in o.matrix.stages[stage] if t not in teams]
-    table = Table("stage", *teams)
+    table = Table("stage", *(safe(t) for t in teams))
     for stage in Stage:
         row = o.matrix.stages[stage]
-        table.add_row(
-            stage.value,
-            *(letters(row.get(t, ())) or "-" for t in teams),
-        )
+        table.add_row(*cells(stage.value, *(letters(row.get(t, ())) or "-" for t in teams)))
     console.print(table)
     policy = "may" if o.matrix.policy.self_approval else "may not"
     console.print(
@@ -260,7 +263,9 @@ def _print_owners(o: Owners) -> None:
         f"Requesters {policy} approve their own promotions."
     )
     for team in o.missing_teams:
-        console.print(f"[yellow]team {team} does not exist yet:[/] `baton team add {team}`")
+        console.print(
+            f"[yellow]team {safe(team)} does not exist yet:[/] `baton team add {safe(team)}`"
+        )
 
 
 # -- promotion --------------------------------------------------------------------------------
@@ -321,18 +326,19 @@ def _print_step(p: PromotionInfo, json_out: bool) -> None:
         return
     if p.kind == "rollback":
         console.print(
-            f"[green]rolled back[/] {p.model}@production → {p.version} (was {p.from_version})"
+            f"[green]rolled back[/] {safe(p.model)}@production → {p.version} (was {p.from_version})"
         )
     elif p.state == "applied":
         moved = f" (was {p.from_version})" if p.from_version is not None else ""
         where = "archived" if p.target == Target.ARCHIVED else f"now @{p.target}{moved}"
-        console.print(f"[green]{p.ref} is {where}[/]")
+        console.print(f"[green]{safe(p.ref)} is {safe(where)}[/]")
     elif p.state == "cancelled":
-        console.print(f"[yellow]cancelled[/] {p.ref} → {p.target}")
+        console.print(f"[yellow]cancelled[/] {safe(p.ref)} → {safe(p.target)}")
     else:
         waiting = ", ".join(f"{team} ({stage}, A)" for stage, team in p.missing.items())
         console.print(
-            f"[yellow]pending[/] {p.ref} → {p.target}; waiting for approval from {waiting}"
+            f"[yellow]pending[/] {safe(p.ref)} → {safe(p.target)}; "
+            f"waiting for approval from {safe(waiting)}"
         )
 
 
@@ -367,7 +373,10 @@ def request(
         print_json(r)
         return
     note = f" (raised with {r.raised_with}, delegated)" if r.delegated else ""
-    console.print(f"[green]request #{r.id}[/] {r.kind} for {r.model} → team {r.team}{note}")
+    console.print(
+        f"[green]request #{r.id}[/] {safe(r.kind)} for {safe(r.model)} → team "
+        f"{safe(r.team)}{safe(note)}"
+    )
 
 
 def requests(
@@ -386,7 +395,7 @@ def requests(
         if json_out:
             print_json(closed)
             return
-        console.print(f"[green]closed[/] request #{closed.id}: {closed.resolution}")
+        console.print(f"[green]closed[/] request #{closed.id}: {safe(closed.resolution)}")
         return
     items = control.requests(team, model, state_)
     if json_out:
@@ -399,9 +408,8 @@ def _print_requests(items: list[RequestInfo]) -> None:
     table = Table("#", "model", "kind", "team", "state", "raised by", "text")
     for r in items:
         team = f"{r.team} (from {r.raised_with})" if r.delegated else r.team
-        table.add_row(
-            str(r.id), r.model, r.kind, team, r.state, f"{r.raised_by} {when(r.raised_at)}", r.text
-        )
+        raised = f"{r.raised_by} {when(r.raised_at)}"
+        table.add_row(*cells(r.id, r.model, r.kind, team, r.state, raised, r.text))
     console.print(table)
 
 
@@ -433,7 +441,7 @@ def api(
             said = {"url": url, "openapi": f"{url}/openapi.json", "pid": os.getpid()}
             print_json(said, line=True)
         else:
-            console.print(f"control plane on {url}  (OpenAPI: /openapi.json)")
+            console.print(f"control plane on {safe(url)}  (OpenAPI: /openapi.json)")
 
     s = state(ctx)
     app = create_app(s.store, max_body=s.settings.api_max_body)

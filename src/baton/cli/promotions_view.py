@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from baton.cli.output import when
+from baton.cli.output import cells, inert, when
 from baton.store.approvals import PromotionInfo
 
 KEYS = ("#", "version", "step", "state")
@@ -59,7 +59,7 @@ def _widths(rows: Sequence[tuple[str, ...]], room: int) -> list[int]:
 
 
 def print_promotions(console: Console, items: Sequence[PromotionInfo]) -> None:
-    rows = [_cells(p) for p in items]
+    rows = [tuple(inert(c) for c in _cells(p)) for p in items]  # sized as they will show
     room = _room(rows, console.width)
     if room >= READABLE * len(LONG):
         table = Table()
@@ -68,7 +68,7 @@ def print_promotions(console: Console, items: Sequence[PromotionInfo]) -> None:
         for long, width in zip(LONG, _widths(rows, room), strict=True):
             table.add_column(long, overflow="fold", width=width)
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*cells(*row))
         console.print(table)
         return
     for row in rows:

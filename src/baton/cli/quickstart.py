@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from baton.cli.output import console, print_json
+from baton.cli.output import console, print_json, safe
 from baton.cli.registry_cmds import _print_registered
 from baton.cli.state import State, state
 
@@ -79,12 +79,12 @@ def _build_example(folder: Path) -> dict[str, float] | None:
     from baton.examples import digits
 
     if (folder / "baton.yaml").exists():
-        console.print(f"using the example hand-over in {folder}")
+        console.print(f"using the example hand-over in {safe(folder)}")
         return None
     with console.status("training the digits classifier (scikit-learn's bundled data)..."):
         built = digits.build(folder)
     console.print(
-        f"[green]built[/] example hand-over in {folder}: "
+        f"[green]built[/] example hand-over in {safe(folder)}: "
         f"accuracy {built.accuracy:.4f}, macro-F1 {built.macro_f1:.4f}"
     )
     return {"accuracy": built.accuracy, "macro_f1": built.macro_f1}
@@ -176,5 +176,5 @@ def _evaluate_example(s: State, name: str, number: int) -> tuple[EvaluationRecor
     html = s.settings.home / "reports" / f"{name}-{number}.html"
     html.parent.mkdir(parents=True, exist_ok=True)
     html.write_text(render_html(record), encoding="utf-8")
-    console.print(f"report: {html}  (or `baton report {name}:{number}`)")
+    console.print(f"report: {safe(html)}  (or `baton report {safe(name)}:{number}`)")
     return record, html

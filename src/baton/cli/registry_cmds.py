@@ -1,4 +1,4 @@
-"""``baton init | register | models | show | alias | log``."""
+"""``baton init | register | models | show | alias``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
-from baton.cli.output import console, human_bytes, print_json, when
+from baton.cli.output import cells, console, human_bytes, print_json, safe, when
 from baton.cli.state import state
 from baton.core.refs import parse_alias_target, parse_ref
 from baton.errors import BadInput
@@ -28,8 +28,8 @@ def init(ctx: typer.Context, json_out: bool = JSON) -> None:
     if json_out:
         print_json(info)
         return
-    console.print(f"[green]ready[/]  database {info['database']}")
-    console.print(f"       artifacts {info['artifacts']}")
+    console.print(f"[green]ready[/]  database {safe(info['database'])}")
+    console.print(f"       artifacts {safe(info['artifacts'])}")
 
 
 def register(
@@ -75,12 +75,13 @@ def _print_registered(result: Registered) -> None:
     v = result.version
     if result.created:
         console.print(
-            f"[green]registered[/] {v.ref}  ({human_bytes(v.size_bytes)}, sha256 {v.sha256[:12]}, "
-            f"owner {v.owner})  aliases: {', '.join('@' + a for a in v.aliases) or '-'}"
+            f"[green]registered[/] {safe(v.ref)}  ({human_bytes(v.size_bytes)}, sha256 "
+            f"{v.sha256[:12]}, owner {safe(v.owner)})  aliases: "
+            f"{safe(', '.join('@' + a for a in v.aliases) or '-')}"
         )
     else:
         console.print(
-            f"[yellow]already registered[/] these bytes are {v.ref} "
+            f"[yellow]already registered[/] these bytes are {safe(v.ref)} "
             f"(sha256 {v.sha256[:12]}); nothing new was stored"
         )
 
@@ -97,13 +98,15 @@ def models(ctx: typer.Context, json_out: bool = JSON) -> None:
     table = Table("model", "owner", "task", "versions", "latest", "aliases", "created")
     for m in items:
         table.add_row(
-            m.name,
-            m.owner,
-            m.task,
-            str(m.versions),
-            str(m.latest or "-"),
-            ", ".join(f"@{a}→{n}" for a, n in sorted(m.aliases.items())) or "-",
-            when(m.created_at),
+            *cells(
+                m.name,
+                m.owner,
+                m.task,
+                m.versions,
+                m.latest or "-",
+                ", ".join(f"@{a}→{n}" for a, n in sorted(m.aliases.items())) or "-",
+                when(m.created_at),
+            )
         )
     console.print(table)
 
@@ -121,17 +124,21 @@ def show(
         if json_out:
             print_json({"model": info, "versions": versions})
             return
-        console.print(f"[bold]{info.name}[/]  owner {info.owner}  task {info.task}")
+        console.print(
+            f"[bold]{safe(info.name)}[/]  owner {safe(info.owner)}  task {safe(info.task)}"
+        )
         table = Table("version", "label", "aliases", "size", "sha256", "registered", "by")
         for v in versions:
             table.add_row(
-                str(v.number),
-                v.label or "-",
-                ", ".join("@" + a for a in v.aliases) or "-",
-                human_bytes(v.size_bytes),
-                v.sha256[:12],
-                when(v.created_at),
-                v.created_by,
+                *cells(
+                    v.number,
+                    v.label or "-",
+                    ", ".join("@" + a for a in v.aliases) or "-",
+                    human_bytes(v.size_bytes),
+                    v.sha256[:12],
+                    when(v.created_at),
+                    v.created_by,
+                )
             )
         console.print(table)
         return
@@ -145,27 +152,30 @@ def show(
 def _print_version(v: VersionInfo) -> None:
     m = v.manifest
     console.print(
-        f"[bold]{v.ref}[/]  label {v.label or '-'}  owner {v.owner}  task {m.get('task')}"
+        f"[bold]{safe(v.ref)}[/]  label {safe(v.label or '-')}  owner {safe(v.owner)}  "
+        f"task {safe(m.get('task'))}"
     )
-    console.print(f"aliases: {', '.join('@' + a for a in v.aliases) or '-'}")
-    console.print(f"registered {when(v.created_at)} by {v.created_by}")
+    console.print(f"aliases: {safe(', '.join('@' + a for a in v.aliases) or '-')}")
+    console.print(f"registered {when(v.created_at)} by {safe(v.created_by)}")
     sig = Table("io", "name", "dtype", "shape", title="signature")
     for side in ("inputs", "outputs"):
         for spec in m["signature"][side]:
             shape = ", ".join("?" if d == -1 else str(d) for d in spec["shape"])
-            sig.add_row(side[:-1], spec["name"], spec["dtype"], f"[{shape}]")
+            sig.add_row(*cells(side[:-1], spec["name"], spec["dtype"], f"[{shape}]"))
     console.print(sig)
     files = Table("role", "file", "size", "sha256", title="files")
     for f in v.files:
-        files.add_row(f.role, f.filename, human_bytes(f.size_bytes), f.sha256[:12])
+        files.add_row(*cells(f.role, f.filename, human_bytes(f.size_bytes), f.sha256[:12]))
     console.print(files)
     if m.get("eval"):
         claimed = ", ".join(f"{k} {val}" for k, val in m["eval"].get("claimed", {}).items())
-        console.print(f"claimed: {claimed or '-'} (tolerance {m['eval'].get('tolerance')})")
+        tolerance = m["eval"].get("tolerance")
+        console.print(f"claimed: {safe(claimed or '-')} (tolerance {safe(tolerance)})")
     if m.get("slo"):
-        console.print("slo: " + ", ".join(f"{k} {val}" for k, val in m["slo"].items()))
+        console.print("slo: " + safe(", ".join(f"{k} {val}" for k, val in m["slo"].items())))
     if m.get("lineage"):
-        console.print("lineage: " + ", ".join(f"{k}={val}" for k, val in m["lineage"].items()))
+        lineage = ", ".join(f"{k}={val}" for k, val in m["lineage"].items())
+        console.print(f"lineage: {safe(lineage)}")
 
 
 @alias_app.command("set")
@@ -191,7 +201,7 @@ def alias_set(
         print_json({"model": name, "alias": alias, "version": version, "previous": previous})
         return
     moved = f" (was {previous})" if previous is not None else ""
-    console.print(f"[green]{name}@{alias}[/] → {version}{moved}")
+    console.print(f"[green]{safe(name)}@{safe(alias)}[/] → {version}{moved}")
 
 
 @alias_app.command("list")
@@ -204,30 +214,4 @@ def alias_list(
         print_json(info.aliases)
         return
     for alias, number in sorted(info.aliases.items()):
-        console.print(f"@{alias} → {number}")
-
-
-def log(
-    ctx: typer.Context,
-    model: str | None = typer.Option(None, "--model", help="only this model"),
-    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="newest N entries"),
-    json_out: bool = JSON,
-) -> None:
-    """Show the append-only audit log: who did what, when and why."""
-    entries = state(ctx).control.audit(model, limit)
-    if json_out:
-        print_json(entries)
-        return
-    table = Table("#", "when", "who", "action", "model", "detail", "why")
-    table.columns[3].no_wrap = table.columns[4].no_wrap = True
-    for e in entries:
-        target = e.model or "-"
-        if e.version is not None:
-            target += f":{e.version}"
-        detail = ", ".join(
-            f"{k}={v}"
-            for k, v in e.detail.items()
-            if v is not None and not isinstance(v, dict | list)
-        )
-        table.add_row(str(e.id), when(e.at), e.actor, e.action, target, detail, e.reason or "")
-    console.print(table)
+        console.print(f"@{safe(alias)} → {number}")

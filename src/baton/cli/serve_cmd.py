@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import typer
 from pydantic import SecretStr
 
-from baton.cli.output import console, print_json
+from baton.cli.output import console, print_json, safe
 from baton.cli.state import state
 from baton.serve.options import MIB, ServeOptions, ServingPlan, workers_from
 from baton.store.registry import VersionInfo
@@ -160,7 +160,8 @@ def print_serving(
     """What the server runs, per model, once it does: address, precision, batching, threads."""
     for text, (info, plan) in zip(refs, planned, strict=True):
         console.print(
-            f"serving [bold]{info.ref}[/] ({text}) at {base}/v2/models/{info.model}",
+            f"serving [bold]{safe(info.ref)}[/] ({safe(text)}) at {safe(base)}/v2/models/"
+            f"{safe(info.model)}",
             soft_wrap=True,
         )
         console.print(f"  {plan.describe()}", soft_wrap=True, markup=False)
