@@ -142,6 +142,10 @@ def test_concurrent_writers_keep_one_linear_chain(store: Store) -> None:
     workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
     for w in workers:
         w.start()
+    checks = 0
+    while any(w.is_alive() for w in workers) or checks == 0:  # checking while they write
+        assert store.registry.verify_audit().intact
+        checks += 1
     for w in workers:
         w.join(120)
     assert errors == []

@@ -130,7 +130,14 @@ def entries(conn: sa.Connection) -> Iterator[Entry]:
 
 
 def check(conn: sa.Connection, key: AuditKey, kept: Head | None = None) -> Verdict:
-    """Walk the whole chain with the key; refuse a key other than the one that sealed it."""
+    """Walk the whole chain with the key; refuse a key other than the one that sealed it.
+
+    ``conn`` must not have begun: the head and the entries are read from one snapshot
+    (SQLite's read transaction has one; PostgreSQL needs REPEATABLE READ), so writers
+    appending meanwhile never look like tampering.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execution_options(isolation_level="REPEATABLE READ")
     stored = recorded_head(conn)
     if stored is not None and stored.key_id is not None and stored.key_id != key.id:
         raise BadInput(_wrong_key(stored.key_id, key))
