@@ -171,7 +171,7 @@ def _lowest_recall(metrics: dict[str, Any], shown: int = 3) -> None:
         return
     worst = sorted(recall.items(), key=lambda kv: kv[1])[:shown]
     listed = ", ".join(f"{name} {value:.3f}" for name, value in worst)
-    console.print(f"lowest recall per class: {listed} (every class: --html)", highlight=False)
+    console.print(f"lowest recall per class: {safe(listed)} (every class: --html)", highlight=False)
 
 
 def _failure_line(record: EvaluationRecord) -> str:

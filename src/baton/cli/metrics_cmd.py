@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from baton.cli.output import console, print_json
+from baton.cli.output import cells, console, print_json, safe
 from baton.cli.state import state
 from baton.core.policy import ALIASES
 from baton.errors import BadInput
@@ -57,10 +57,11 @@ def metrics(
     table.add_column("measures")
     for m in shown:
         better = {True: "higher", False: "lower", None: "[yellow]undeclared[/]"}
-        table.add_row(m.name, m.task, better[m.higher_is_better], m.source, m.summary)
+        metric, kind = cells(m.name, m.task)
+        table.add_row(metric, kind, better[m.higher_is_better], *cells(m.source, m.summary))
     console.print(table)
     for problem in found.problems:
-        console.print(f"[yellow]not usable:[/] {problem}", highlight=False)
+        console.print(f"[yellow]not usable:[/] {safe(problem)}", highlight=False)
     older = ", ".join(f"{old} = {new}" for old, new in ALIASES.items())
     console.print(
         "older names still accepted in claims and policies: "

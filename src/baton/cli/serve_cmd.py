@@ -168,7 +168,7 @@ def print_serving(
         hint = plan.hint()
         if hint:
             console.print(f"  {hint}", soft_wrap=True, markup=False)
-    console.print(f"metrics at {base}/metrics; stop with Ctrl-C or SIGTERM", soft_wrap=True)
+    console.print(f"metrics at {safe(base)}/metrics; stop with Ctrl-C or SIGTERM", soft_wrap=True)
 
 
 def _secret(value: SecretStr | None) -> str | None:

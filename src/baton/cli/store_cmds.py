@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.progress import Progress
 
-from baton.cli.output import console, human_bytes, print_json
+from baton.cli.output import console, human_bytes, print_json, safe
 from baton.cli.state import state
 from baton.config import grace_seconds
 from baton.errors import BadInput, Corrupt, Unavailable
@@ -38,7 +38,7 @@ def verify(ctx: typer.Context, grace: str | None = GRACE, json_out: bool = JSON)
         print_json({"checked": len(digests), "problems": problems, **_leftovers(found)})
     else:
         for p in problems:
-            console.print(f"[red]✗[/] {p}")
+            console.print(f"[red]✗[/] {safe(p)}")
         console.print(f"checked {len(digests)} artifacts, {len(problems)} problem(s)")
         if not found.empty:
             console.print(
@@ -82,9 +82,13 @@ def gc(
         )
     elif dry_run:
         for e in found.orphans:
-            console.print(f"would remove {e.name}  {human_bytes(e.size)}  (no record names it)")
+            console.print(
+                f"would remove {safe(e.name)}  {human_bytes(e.size)}  (no record names it)"
+            )
         for e in found.temporary:
-            console.print(f"would remove .tmp/{e.name}  {human_bytes(e.size)}  (left by a kill)")
+            console.print(
+                f"would remove .tmp/{safe(e.name)}  {human_bytes(e.size)}  (left by a kill)"
+            )
         console.print(f"would free {human_bytes(found.bytes)}; kept {found.young} recent file(s)")
     else:
         console.print(
