@@ -29,11 +29,11 @@ def log(
         "kept head after it to also catch entries cut from the end",
     ),
     kept: str | None = typer.Argument(
-        None, metavar="[HEAD]", help="with --verify --head: the head kept elsewhere"
+        None, metavar="HEAD", help="with --verify --head: the head kept elsewhere"
     ),
     json_out: bool = typer.Option(False, "--json", help="print JSON for scripts"),
 ) -> None:
-    """Show the append-only audit log: who did what, when and why."""
+    """Show the audit log (who did what, when and why), or check that nobody changed it."""
     if kept is not None and not (verify and head):
         raise BadInput(f"unexpected {kept!r}: a kept head goes after --verify --head")
     if verify:
