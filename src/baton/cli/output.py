@@ -39,6 +39,7 @@ from baton.errors import BatonError, Kind
 _BIDI = "\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 _UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
 _UNSAFE_BUT_LAYOUT = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")  # keeps \t \n
+_BACKSLASH = re.compile(r"\\(?=\[|\Z)")  # one Rich would take for an escape
 
 
 def _visible(found: re.Match[str]) -> str:
@@ -53,8 +54,13 @@ def inert(text: str, *, keep_layout: bool = False) -> str:
 
 def safe(value: object) -> str:
     """A value to put into printed text: its control characters shown escaped, its Rich
-    markup literal (the consoles also leave ``:emoji:`` codes alone)."""
-    return escape(inert(str(value)))
+    markup literal (the consoles also leave ``:emoji:`` codes alone).
+
+    A backslash before ``[`` or at the end is shown as ``\\x5c``: Rich reads it as an
+    escape, of the value's bracket or of the tag after the value (``[/]``), and no
+    doubling is right both before a tag and before plain text.
+    """
+    return escape(_BACKSLASH.sub(r"\\x5c", inert(str(value))))
 
 
 def cells(*values: object) -> list[Text]:
