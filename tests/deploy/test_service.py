@@ -118,7 +118,7 @@ def test_only_deployers_render_and_an_admin_may_force(
         render_toy(store, tmp_path / "a", wheel, "k8s", user="alice", force=True)
     done = render_toy(store, tmp_path / "b", wheel, "k8s", user="sam")
     assert not done.forced
-    ada, _ = world.gov.people.add_person("ada", ["marketing"], world.people["root"], admin=True)
+    world.gov.people.add_person("ada", ["marketing"], world.people["root"], admin=True)
     forced = render_toy(store, tmp_path / "c", wheel, "k8s", user="ada", force=True, why="hotfix")
     assert forced.forced
     actions = world.actions()

@@ -155,7 +155,7 @@ def render(store: Store, user: str, request: RenderRequest) -> Rendered:
     try:
         render_id = write(store.engine, lambda conn: record_render(
             conn, actor=user, model=info.model, version=info.number,
-            targets=list(request.targets), out=str(out), manifest_sha256=digest,
+            targets=sorted(set(request.targets)), out=str(out), manifest_sha256=digest,
             forced=forced, options=_options(spec, request), reason=request.why,
         ))  # fmt: skip
     except BaseException:
