@@ -302,3 +302,25 @@ def test_workers_take_a_number_or_auto(env: dict[str, str], tmp_path: Path) -> N
     assert r.returncode == 2
     assert "--workers 'many' must be a whole number or auto" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_serve_model_dir_needs_no_registry(env: dict[str, str], tmp_path: Path) -> None:
+    """``--model-dir``: the folder alone serves (the database named does not exist)."""
+    from baton.deploy.bundle import write_model_dir
+
+    store = open_store(Settings(home=Path(env["BATON_HOME"]), user="cli-tester"))
+    assert baton(env, "register", str(write_handover(tmp_path / "h"))).returncode == 0
+    info = store.registry.resolve(parse_ref("toy:1"))
+    write_model_dir(store, info, None, tmp_path / "m")
+    store.close()
+    bare = clean_env(tmp_path / "empty-home", BATON_DB_URL="sqlite:////nonexistent/x.db")
+    with serving(bare, "--model-dir", str(tmp_path / "m")) as url:
+        body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4],
+                            "data": [0.1, 0.2, 0.3, 0.4]}]}  # fmt: skip
+        answer = httpx.post(f"{url}/v2/models/toy/infer", json=body, timeout=10)
+        assert answer.status_code == 200 and answer.json()["model_version"] == "1"
+    assert not (tmp_path / "empty-home").exists()  # nothing written: no store, no targets
+    r = baton(bare, "serve", "toy", "--model-dir", str(tmp_path / "m"))
+    assert r.returncode == 2 and "give models to serve or --model-dir, not both" in r.stderr
+    r = baton(bare, "serve", "--model-dir", str(tmp_path / "nope"))
+    assert r.returncode == 2 and "no such folder" in r.stderr

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from baton import __version__
 from baton.cli import (
     audit_cmd,
+    deploy_cmds,
     drift_cmd,
     evaluate_cmds,
     log_cmd,
@@ -83,6 +84,7 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(monitor_cmds.exporters_app, name="exporters")
 register_owner_commands(app)
 app.add_typer(monitor_bundle_cmds.monitor_app, name="monitor")
+app.add_typer(deploy_cmds.deploy_app, name="deploy")
 
 
 class Terminated(BaseException):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import typer
 from pydantic import SecretStr
 
 from baton.cli.output import console, print_json, safe
 from baton.cli.state import state
+from baton.errors import BadInput
 from baton.serve.options import MIB, ServeOptions, ServingPlan, workers_from
 from baton.store.registry import VersionInfo
 
@@ -31,7 +33,16 @@ POLL_INTERVAL = typer.Option(
 def serve(
     ctx: typer.Context,
     refs: list[str] = typer.Argument(
-        ..., help="models to serve: NAME (its @production, else newest), NAME@ALIAS or NAME:N"
+        None,
+        help="models to serve: NAME (its @production, else newest), NAME@ALIAS or NAME:N",
+        show_default=False,
+    ),
+    model_dir: Path | None = typer.Option(
+        None,
+        "--model-dir",
+        help="serve the one version in this model folder (`baton deploy render` writes one), "
+        "checked against its MANIFEST.json, with no registry or database",
+        show_default=False,
     ),
     host: str = typer.Option("127.0.0.1", help="address to listen on (0.0.0.0: all)"),
     port: int = typer.Option(8000, help="TCP port"),
@@ -94,8 +105,10 @@ def serve(
 
     s = state(ctx)
     count, why = workers_from(workers)
+    refs = _model_dir_refs(model_dir, refs or [])
     options = ServeOptions(
         refs=tuple(refs),
+        model_dir=None if model_dir is None else str(model_dir),
         host=host,
         port=port,
         grpc_port=grpc_port,
@@ -121,6 +134,17 @@ def serve(
     note = None if why is None else f"{count} worker{'s' * (count != 1)} (auto: {why})"
     announce = _announcer(host, refs, planned, json_out, grpc_port=grpc_port, workers=note)
     run_server(s.settings, options, announce=announce)
+
+
+def _model_dir_refs(model_dir: Path | None, refs: list[str]) -> list[str]:
+    """With ``--model-dir``, the one version the folder holds (references are refused)."""
+    if model_dir is None:
+        return refs
+    if refs:
+        raise BadInput("give models to serve or --model-dir, not both")
+    from baton.serve.model_dir import open_model_dir
+
+    return [open_model_dir(model_dir).ref]
 
 
 def _announcer(

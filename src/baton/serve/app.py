@@ -30,7 +30,7 @@ from baton.serve.offload import Offload
 from baton.serve.options import ServeOptions
 from baton.serve.protocol import HEADER_LENGTH
 from baton.serve.repository import ModelRepository
-from baton.store.store import Store, open_store
+from baton.serve.source import ModelSource, open_source
 
 if TYPE_CHECKING:
     from baton.serve.grpc_server import GrpcFront
@@ -74,7 +74,9 @@ def status_for(exc: BatonError) -> int:
 class Runtime:
     """What a started server holds: store, metrics, models and the data plane."""
 
-    def __init__(self, store: Store, options: ServeOptions, registry: CollectorRegistry) -> None:
+    def __init__(
+        self, store: ModelSource, options: ServeOptions, registry: CollectorRegistry
+    ) -> None:
         self.store = store
         self.metrics = ServingMetrics(registry, multiprocess_dir=options.metrics_dir)
         self.repository = ModelRepository(store, options, self.metrics)
@@ -133,7 +135,7 @@ class ServeApp:
                 return
 
     async def start(self) -> None:
-        store = await asyncio.to_thread(open_store, self.settings)
+        store = await asyncio.to_thread(open_source, self.settings, self.options)
         runtime = Runtime(store, self.options, self._registry or CollectorRegistry())
         try:
             await runtime.repository.start()

@@ -17,9 +17,9 @@ from baton.serve.batcher import Batcher
 from baton.serve.drift import DriftMonitor
 from baton.serve.metrics import ModelSeries
 from baton.serve.options import ServingPlan, is_batchable
+from baton.serve.source import ModelSource
 from baton.serve.stats import ModelStats
 from baton.store.registry import VersionInfo
-from baton.store.store import Store
 
 Arrays = dict[str, np.ndarray[Any, Any]]
 
@@ -113,7 +113,7 @@ def runner(session: Any, ref: str) -> Callable[[Arrays], Arrays]:
     return run
 
 
-def verified_model(store: Store, info: VersionInfo, config: ServingConfig) -> Path:
+def verified_model(store: ModelSource, info: VersionInfo, config: ServingConfig) -> Path:
     """The file to load, once every file of the version (and the int8 copy derived from
     its model, when that is what runs) hashes to its recorded digest.
 
@@ -136,7 +136,7 @@ def verified_model(store: Store, info: VersionInfo, config: ServingConfig) -> Pa
     )
 
 
-def _verify(store: Store, sha256: str, what: str, fix: str = "") -> Path:
+def _verify(store: ModelSource, sha256: str, what: str, fix: str = "") -> Path:
     try:
         return store.artifacts.verified_path(sha256)
     except BatonError as exc:
@@ -145,7 +145,7 @@ def _verify(store: Store, sha256: str, what: str, fix: str = "") -> Path:
 
 
 def load_version(
-    store: Store,
+    store: ModelSource,
     info: VersionInfo,
     plan: ServingPlan,
     *,

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Literal
 from baton.core.serving_config import ServingConfig
 from baton.core.signature import Signature
 from baton.errors import BadInput
+from baton.serve.source import ModelSource
 from baton.store.evaluations import EvaluationRecord
 from baton.store.registry import VersionInfo
-from baton.store.store import Store
 
 if TYPE_CHECKING:
     from baton.serve.process_metrics import Limits
@@ -35,6 +35,8 @@ class ServeOptions:
     """Everything ``baton serve`` takes besides the settings (picklable, for workers)."""
 
     refs: tuple[str, ...]
+    # a model folder to serve instead of the registry (refs then name its one version)
+    model_dir: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -206,7 +208,7 @@ def is_batchable(signature: Signature) -> bool:
     return all(t.shape and t.shape[0] == -1 for t in tensors)
 
 
-def serving_plan(store: Store, version: VersionInfo, options: ServeOptions) -> ServingPlan:
+def serving_plan(store: ModelSource, version: VersionInfo, options: ServeOptions) -> ServingPlan:
     """The evaluation's recommendation (if any) with the options over it, and the sources."""
     record = store.evaluations.latest(version.model, version.number)
     recommended = _recommended(record)

@@ -20,9 +20,9 @@ from baton.serve.drift import DriftMonitor, references
 from baton.serve.loader import DriftSlot, LoadedModel, load_version
 from baton.serve.metrics import ServingMetrics
 from baton.serve.options import ServeOptions, serving_plan
+from baton.serve.source import ModelSource
 from baton.serve.stats import ModelStats
 from baton.store.registry import VersionInfo
-from baton.store.store import Store
 
 log = logging.getLogger("baton.serve")
 
@@ -47,7 +47,7 @@ def alias_label(ref: Ref, info: VersionInfo) -> str:
 class ModelRepository:
     """Routes from model names to loaded versions; loads, swaps and unloads them."""
 
-    def __init__(self, store: Store, options: ServeOptions, metrics: ServingMetrics) -> None:
+    def __init__(self, store: ModelSource, options: ServeOptions, metrics: ServingMetrics) -> None:
         self.store = store
         self.options = options
         self.metrics = metrics

