@@ -33,6 +33,7 @@ class _StartupFailure:
 
     def __init__(self, app: ServeApp) -> None:
         self.app = app
+        self.options = app.options  # the port guard reads its limits here
         self.reason: str | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -107,8 +107,8 @@ class Board:
         except FileNotFoundError:
             return None
 
-    def report(self, generation: int, models: list[ServedModel]) -> None:
-        pid = os.getpid()
+    def report(self, generation: int, models: list[ServedModel], pid: int | None = None) -> None:
+        pid = pid or os.getpid()
         value = {"pid": pid, "generation": generation, "models": [m.as_json() for m in models]}
         _write(self.folder / f"report-{pid}.json", orjson.dumps(value))
 
