@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from baton.core.refs import Ref
-from baton.errors import Kind
+from baton.errors import BatonError, Kind
 from baton.serve.decision import Answer, Decision, Target
 
 names = st.from_regex(r"[a-z][a-z0-9._-]{0,20}", fullmatch=True)
@@ -33,9 +34,6 @@ def test_a_decision_survives_the_round_trip(
 
 def test_a_refusal_raises_with_its_kind() -> None:
     Answer().raise_if_refused()
-    try:
+    with pytest.raises(BatonError, match="no such model") as caught:
         Answer(Kind.NOT_FOUND, "no such model").raise_if_refused()
-    except Exception as exc:
-        assert getattr(exc, "kind", None) is Kind.NOT_FOUND and str(exc) == "no such model"
-    else:
-        raise AssertionError("a refusal did not raise")
+    assert caught.value.kind is Kind.NOT_FOUND
