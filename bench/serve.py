@@ -1,15 +1,22 @@
-"""Serving speed: ``baton serve`` against a naive FastAPI endpoint and the in-process ceiling.
+"""Serving speed: ``baton serve`` against its peers, a bare HTTP ceiling, N workers and gRPC.
 
-.venv/bin/python bench/serve.py [--duration 5] [--concurrency 1 8 32 64] [--models digits heavy]
+.venv/bin/python bench/serve.py [--quick] [--duration 5] [--concurrency 1 8 32 64]
+                                [--models digits heavy] [--servers ...] [--workers N]
 
-Every server runs pinned to core 0 (``taskset -c 0``, one ONNX Runtime thread); the load
-generator, ``wrk`` (Debian package), runs pinned to core 1 and sends single-row V2 JSON
-requests on N keep-alive connections. Two models: the digits classifier (~10 µs a row)
-and a heavy MLP (64-1024-1024-1024-10, ~150 µs a row) built here. References, measured in
-the same run with the same pinning: ONNX Runtime called in-process (batch 1, and its best
-batch size: the ceiling, in rows/s), and the naive FastAPI endpoint (pydantic body, one
-ONNX Runtime call per request) in both its ``def`` and ``async def`` forms; ratios are
-against the faster of the two.
+Every single-process server runs pinned to core 0 (``taskset -c 0``, one ONNX Runtime
+thread); the load generator runs pinned to core 1. REST load is ``wrk`` (Debian package):
+single-row V2 JSON requests on N keep-alive connections; gRPC load is
+``reference/grpc_load.py`` (grpc.aio, N concurrent calls on one channel; ``ghz`` is not
+packaged for Debian or PyPI). Two models: the digits classifier (~10 µs a row) and a heavy
+MLP (64-1024-1024-1024-10, ~150 µs a row) built here. Measured in the same run:
+
+- ``naive-def`` / ``naive-async``: the naive FastAPI endpoint (``reference/naive_fastapi.py``);
+- ``bare``: ``reference/bare_http.py``, uvloop + httptools answering a fixed V2 response
+  without a model (the ceiling of any Python HTTP stack on that core);
+- ``baton-workers``: ``--workers N`` on cores 0..N-1 with the load on core N, or, with too
+  few cores (2), on the last core, shared with a worker, as the table says;
+- ``grpc``: baton's gRPC port (one worker) under the gRPC load generator;
+- ONNX Runtime called in-process (batch 1 and its best batch: the ceiling, in rows/s).
 """
 
 from __future__ import annotations
@@ -17,17 +24,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +34,20 @@ import onnx
 import onnxruntime as ort
 import orjson
 import yaml
+from serving.run import (
+    REFERENCE,
+    Measured,
+    Pinning,
+    default_workers,
+    free_port,
+    grpc_load,
+    many_cores,
+    need_wrk,
+    one_core,
+    running,
+    wrk,
+)
+from serving.tables import Ceilings, Step, tables
 
 from baton.config import Settings
 from baton.core.signature import DType, TensorSpec
@@ -43,38 +56,14 @@ from baton.runtime.mlp import random_mlp
 from baton.serve.curl import infer_body
 from baton.store.store import open_store
 
-ROOT = Path(__file__).resolve().parent
 INPUT = TensorSpec(name="input", dtype=DType.FLOAT32, shape=(-1, 64))
-SERVER_CORE, CLIENT_CORE = "0", "1"
+SERVER_CORE = "0"
+SERVERS = ["baton", "naive-def", "naive-async", "bare", "baton-workers", "grpc"]
 LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = io.open("{body}", "rb"):read("*a")
 """
-
-
-@dataclass
-class Step:
-    server: str
-    model: str
-    concurrency: int
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-
-
-def need_wrk() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("installing wrk (apt-get install -y wrk)...", flush=True)
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False)
-        found = shutil.which("wrk")
-        if found:
-            return found
-    sys.exit("bench/serve.py needs wrk: install it with `sudo apt-get install -y wrk`")
 
 
 def heavy_handover(folder: Path) -> Path:
@@ -119,200 +108,138 @@ def ort_ceiling(path: Path, row: np.ndarray, seconds: float = 1.0) -> tuple[floa
         os.sched_setaffinity(0, before)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def baton_cmd(name: str, port: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "baton.cli.main", "serve", name, "--port", str(port),
+            "--threads", "1", "--poll-interval", "0", *extra]  # fmt: skip
 
 
-@contextmanager
-def running(cmd: list[str], env: dict[str, str], port: int, model: str) -> Iterator[str]:
-    """Start a server pinned to the server core; yield its infer URL once it answers."""
-    proc = subprocess.Popen(
-        ["taskset", "-c", SERVER_CORE, *cmd],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+def server_plan(
+    server: str, name: str, path: Path, answer: Path, env: dict[str, str], workers: int
+) -> tuple[list[str], dict[str, str], list[int], Pinning]:
+    """The command, environment, ports and pinning of one server under test."""
+    port = free_port()
+    if server == "baton":
+        return baton_cmd(name, port), env, [port], one_core()
+    if server == "baton-workers":
+        cmd = baton_cmd(name, port, "--workers", str(workers))
+        return cmd, env, [port], many_cores(workers, os.cpu_count() or 2)
+    if server == "grpc":
+        grpc = free_port()
+        return baton_cmd(name, port, "--grpc-port", str(grpc)), env, [port, grpc], one_core()
+    if server == "bare":
+        cmd = [sys.executable, str(REFERENCE / "bare_http.py"), str(port), str(answer)]
+        return cmd, env, [port], one_core()
+    cmd = [sys.executable, "-m", "uvicorn", "naive_fastapi:app", "--port", str(port),
+           "--log-level", "warning", "--no-access-log", "--app-dir", str(REFERENCE)]  # fmt: skip
+    mode = {"BENCH_MODEL": str(path), "BENCH_ASYNC": "1" if server == "naive-async" else "0"}
+    return cmd, {**env, **mode}, [port], one_core()
+
+
+def measure_server(
+    server: str, key: str, name: str, files: dict[str, Path], env: dict[str, str],
+    args: argparse.Namespace, binary: str,
+) -> list[Step]:  # fmt: skip
+    """Start one server for one model and drive it at every concurrency."""
+    cmd, server_env, ports, pin = server_plan(
+        server, name, files["model"], files["answer"], env, args.workers
     )
-    url = f"http://127.0.0.1:{port}/v2/models/{model}/infer"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                raise SystemExit(f"server {' '.join(cmd)} exited:\n{err}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"server {' '.join(cmd)} did not start") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    url = f"http://127.0.0.1:{ports[0]}/v2/models/{name}/infer"
+
+    def drive(c: int, seconds: float) -> Measured:
+        if server == "grpc":
+            return grpc_load(ports[1], name, c, seconds, pin.client, env)
+        return wrk(binary, url, files["lua"], c, seconds, pin.client)
+
+    steps = []
+    with running(cmd, server_env, ports, pin.server):
+        drive(8, 1.0)  # warm up
+        for c in args.concurrency:
+            m = drive(c, args.duration)
+            steps.append(Step(server, key, c, m, str(pin)))
+            cpu = f"  client CPU {m.client_cpu:.2f}" if m.client_cpu is not None else ""
+            print(f"  {server:13s} {key:7s} c={c:<3d} {m.rps:9,.0f} req/s  "
+                  f"p50 {m.p50_ms:6.2f} ms  p99 {m.p99_ms:7.2f} ms  errors {m.errors}{cpu}",
+                  flush=True)  # fmt: skip
+    return steps
 
 
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+def prepare(
+    root: Path, key: str, name: str, model: Path, rng: np.random.Generator
+) -> dict[str, Path]:
+    """The request body (and wrk's script) and the fixed answer the bare server sends."""
+    row = rng.random(64).astype(np.float32)
+    body = root / f"{key}.json"  # both models take input: float32[?, 64]
+    body.write_bytes(orjson.dumps(infer_body(INPUT, row)))
+    lua = root / f"{key}.lua"
+    lua.write_text(LUA.format(body=body))
+    answer = root / f"{key}.answer.json"
+    probabilities = rng.random((1, 10), dtype=np.float32)  # baton's answer, in shape and size
+    answer.write_bytes(orjson.dumps({"model_name": name, "model_version": "1", "outputs": [
+        {"name": "probabilities", "datatype": "FP32", "shape": [1, 10],
+         "data": probabilities.ravel().tolist()}]}))  # fmt: skip
+    np.save(root / f"{key}.row.npy", row)
+    return {"model": model, "lua": lua, "answer": answer, "row": root / f"{key}.row.npy"}
 
 
-def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(number) * _UNITS[unit]
-
-
-def drive(wrk: str, url: str, script: Path, concurrency: int, seconds: float) -> tuple[float, ...]:
-    """One wrk run on the client core: (req/s, p50 ms, p99 ms, errors)."""
-    duration = f"-d{max(1, round(seconds))}s"
-    cmd = ["taskset", "-c", CLIENT_CORE, wrk, "-t1", f"-c{concurrency}", duration]
-    out = subprocess.run(
-        [*cmd, "--latency", "-s", str(script), url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    errors = 0
-    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: .*?(\d+)"):
-        found = re.search(pattern, out)
-        errors += int(found.group(1)) if found else 0
-    return rps, p50, p99, float(errors)
-
-
-def main() -> None:
+def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true",
+                        help="prove it runs: digits only, c=32, 1 s a step")  # fmt: skip
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per step")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--models", nargs="+", default=["digits", "heavy"])
-    parser.add_argument("--servers", nargs="+", default=["baton", "naive-def", "naive-async"])
+    parser.add_argument("--servers", nargs="+", default=SERVERS, choices=SERVERS)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(os.cpu_count() or 2),
+        help="workers of the multi-worker rows (default: cores - 1; 2 on 2 cores)",
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.duration, args.concurrency, args.models = 1.0, [32], ["digits"]
+    return args
+
+
+def main() -> None:
+    args = parse()
     if (os.cpu_count() or 1) < 2:
         sys.exit("bench/serve.py pins server and client to separate cores: needs 2 or more")
-    wrk = need_wrk()
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"python {platform.python_version()}, onnxruntime {ort.__version__}"
-    )
+    binary = need_wrk()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"python {platform.python_version()}, onnxruntime {ort.__version__}")  # fmt: skip
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     from baton.examples import digits
 
     steps: list[Step] = []
-    ceilings: dict[str, tuple[float, float, int]] = {}
+    ceilings: Ceilings = {}
     with tempfile.TemporaryDirectory(prefix="baton-bench-") as tmp:
         root = Path(tmp)
         settings = Settings(home=root / "home", user="bench")
         store = open_store(settings)
-        folders = {
-            "digits": digits.build(root / "digits").folder,
-            "heavy": heavy_handover(root / "h"),
-        }
+        builders = {"digits": lambda: digits.build(root / "digits").folder,
+                    "heavy": lambda: heavy_handover(root / "h")}  # fmt: skip
         names: dict[str, str] = {}
-        paths: dict[str, Path] = {}
-        for key in args.models:
-            registered = register_handover(store, folders[key], actor="bench")
-            names[key] = registered.version.model
-            paths[key] = store.artifacts.verified_path(registered.version.sha256)
-        store.close()
-        env = {**os.environ, "BATON_HOME": str(settings.home), "BATON_USER": "bench"}
+        files: dict[str, dict[str, Path]] = {}
         rng = np.random.default_rng(0)
         for key in args.models:
-            row = rng.random(64).astype(np.float32)
-            body = root / f"{key}.json"  # both models take input: float32[?, 64]
-            body.write_bytes(orjson.dumps(infer_body(INPUT, row)))
-            script = root / f"{key}.lua"
-            script.write_text(LUA.format(body=body))
-            ceilings[key] = ort_ceiling(paths[key], row)
-            print(
-                f"{key}: in-process ONNX Runtime {ceilings[key][0]:,.0f} rows/s at batch 1, "
-                f"{ceilings[key][1]:,.0f} at batch {ceilings[key][2]}",
-                flush=True,
-            )
+            registered = register_handover(store, builders[key](), actor="bench")
+            names[key] = registered.version.model
+            path = store.artifacts.verified_path(registered.version.sha256)
+            files[key] = prepare(root, key, names[key], path, rng)
+        store.close()
+        env = {**os.environ, "BATON_HOME": str(settings.home), "BATON_USER": "bench"}
+        for key in args.models:
+            row = np.load(files[key]["row"])
+            ceilings[key] = ort_ceiling(files[key]["model"], row, 0.2 if args.quick else 1.0)
+            b1, best, size = ceilings[key]
+            print(f"{key}: in-process ONNX Runtime {b1:,.0f} rows/s at batch 1, "
+                  f"{best:,.0f} at batch {size}", flush=True)  # fmt: skip
             for server in args.servers:
-                port = free_port()
-                if server == "baton":
-                    cmd = [
-                        sys.executable,
-                        "-m",
-                        "baton.cli.main",
-                        "serve",
-                        names[key],
-                        "--port",
-                        str(port),
-                        "--threads",
-                        "1",
-                        "--poll-interval",
-                        "0",
-                    ]
-                    server_env = env
-                else:
-                    cmd = [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        "naive_fastapi:app",
-                        "--port",
-                        str(port),
-                        "--log-level",
-                        "warning",
-                        "--no-access-log",
-                        "--app-dir",
-                        str(ROOT / "reference"),
-                    ]
-                    server_env = {
-                        **env,
-                        "BENCH_MODEL": str(paths[key]),
-                        "BENCH_ASYNC": "1" if server == "naive-async" else "0",
-                    }
-                with running(cmd, server_env, port, names[key]) as url:
-                    drive(wrk, url, script, 8, 1.0)  # warm up
-                    for c in args.concurrency:
-                        rps, p50, p99, errors = drive(wrk, url, script, c, args.duration)
-                        steps.append(Step(server, key, c, rps, p50, p99, int(errors)))
-                        print(
-                            f"  {server:12s} {key:7s} c={c:<3d} {rps:9,.0f} req/s  "
-                            f"p50 {p50:6.2f} ms  p99 {p99:7.2f} ms  errors {int(errors)}",
-                            flush=True,
-                        )
+                steps += measure_server(server, key, names[key], files[key], env, args, binary)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print()
-    print(table(steps, ceilings, args))
-
-
-def table(
-    steps: list[Step], ceilings: dict[str, tuple[float, float, int]], args: argparse.Namespace
-) -> str:
-    by = {(s.server, s.model, s.concurrency): s for s in steps}
-    lines = [
-        "| model | c | baton req/s | naive req/s (best of def/async) | ratio | baton p50 ms | "
-        "naive p50 ms | p50 diff ms | baton p99 ms | in-process ceiling rows/s (batch 1 / best) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for model in args.models:
-        for c in args.concurrency:
-            ours = by.get(("baton", model, c))
-            naive = [by[k] for k in (("naive-def", model, c), ("naive-async", model, c)) if k in by]
-            if ours is None or not naive:
-                continue
-            best_rps = max(n.rps for n in naive)
-            best_p50 = min(n.p50_ms for n in naive)
-            b1, best, size = ceilings[model]
-            lines.append(
-                f"| {model} | {c} | {ours.rps:,.0f} | {best_rps:,.0f} | "
-                f"{ours.rps / best_rps:.2f}x | {ours.p50_ms:.2f} | {best_p50:.2f} | "
-                f"{ours.p50_ms - best_p50:+.2f} | {ours.p99_ms:.2f} | "
-                f"{b1:,.0f} / {best:,.0f} (batch {size}) |"
-            )
-    failed = sum(s.errors for s in steps)
-    lines.append("")
-    lines.append(f"failed requests across all steps: {failed}")
-    return "\n".join(lines)
+    print(tables(steps, ceilings, args.models, args.concurrency, args.workers))
 
 
 if __name__ == "__main__":

@@ -204,6 +204,7 @@ class ServeApp:
         if path == "/metrics":
             _allow(method, "GET")
             runtime.repository.refresh_drift()
+            runtime.metrics.alias_lookups(runtime.store.registry.alias_lookups)
             return 200, runtime.metrics.exposition(), CONTENT_TYPE.encode(), []
         parts = path.strip("/").split("/")
         if parts[0] != "v2":

@@ -23,7 +23,8 @@ from baton.serve import discovery
 from baton.serve.app import Message, Receive, Scope, Send, ServeApp
 from baton.serve.options import ServeOptions
 from baton.serve.ready import ReadyServer, ServedVersion, served_versions
-from baton.serve.server import RecordedServer, bind, check_refs, uvicorn_config
+from baton.serve.recorded import RecordedServer
+from baton.serve.server import bind, check_refs, uvicorn_config
 
 
 class _StartupFailure:
@@ -32,6 +33,7 @@ class _StartupFailure:
 
     def __init__(self, app: ServeApp) -> None:
         self.app = app
+        self.options = app.options  # the port guard reads its limits here
         self.reason: str | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -111,7 +113,9 @@ def serve_in_thread(settings: Settings, options: ServeOptions) -> Serving:
             settings.scrape_targets, options.host, options.port, list(options.refs)
         )
         cleanup.callback(discovery.unregister, target)
-        cleanup.callback(RecordedServer(settings, options, options.port).stop)
+        record = RecordedServer(settings, options, options.port)  # decides; the app follows
+        cleanup.callback(record.stop)
+        options = record.options
         app = _StartupFailure(
             ServeApp(settings, options, registry=CollectorRegistry(), tune_gc=False)
         )

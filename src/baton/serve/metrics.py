@@ -34,6 +34,7 @@ MODEL_INFO = "baton_model_info"
 DRIFT_SCORE = "baton_drift_score"
 DRIFT_SAMPLES = "baton_drift_samples"
 DRIFT_ERRORS_TOTAL = "baton_drift_errors_total"
+ALIAS_LOOKUPS = "baton_alias_lookups"  # exposed with the _total suffix
 GPU_UTILIZATION = "baton_gpu_utilization_ratio"
 GPU_MEMORY_USED = "baton_gpu_memory_used_bytes"
 GPU_MEMORY_TOTAL = "baton_gpu_memory_total_bytes"
@@ -170,6 +171,13 @@ class ServingMetrics:
             MV,
             registry=registry,
         )
+        self._alias_lookups = Counter(
+            ALIAS_LOOKUPS,
+            "Alias look-ups in the registry by the processes that answer requests: 0 under "
+            "`baton serve`, whose one decider looks aliases up for all its workers.",
+            registry=registry,
+        )
+        self._alias_lookups_seen = 0
         if process and multiprocess_dir is None:
             ProcessCollector(registry=registry)
         # multiprocess mode: workers are children of the main process; report them all
@@ -205,6 +213,12 @@ class ServingMetrics:
             if self.multiprocess_dir is not None:  # shared files keep values: zero it first
                 self.model_info.labels(model, version, alias, owner).set(0)
             self.model_info.remove(model, version, alias, owner)
+
+    def alias_lookups(self, total: int) -> None:
+        """Bring the counter up to ``total`` (this process's registry's own count)."""
+        if total > self._alias_lookups_seen:
+            self._alias_lookups.inc(total - self._alias_lookups_seen)
+            self._alias_lookups_seen = total
 
     def drift(self, model: str, version: str, scores: Sequence[DriftScore]) -> None:
         """Scores per feature; a feature with too little data has no score series."""

@@ -114,6 +114,10 @@ class ModelDir:
         return None
 
     @property
+    def alias_lookups(self) -> int:
+        return 0  # one pinned version and no aliases
+
+    @property
     def ref(self) -> str:
         return self.info.ref
 

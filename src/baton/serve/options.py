@@ -53,6 +53,9 @@ class ServeOptions:
     precision: str | None = None
     # set by serve() for --workers above 1: where the workers share their metric values
     metrics_dir: str | None = None
+    # set by serve(): where the server's one decider publishes what to serve (serve/board.py);
+    # None: the app decides for itself (a ServeApp run from Python)
+    decisions_dir: str | None = None
     # what a client may hold before any work starts (README, "What the server port promises")
     max_connections: int = 1024  # beyond: the oldest idle or slow connection is closed
     header_timeout_s: float = 10.0  # from a request's first byte to its complete headers

@@ -1,4 +1,5 @@
-"""The models a server holds, and hot swap: follow alias moves without dropping a request.
+"""The models a server holds, and hot swap: follow the server's decisions (alias moves,
+load and unload) without dropping a request.
 
 A swap loads the new version beside the old one, switches the route in one assignment on
 the event loop, then drains the old version's queue and unloads it. A request looks its
@@ -11,18 +12,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 
-from baton.core.refs import Ref, parse_ref
+from baton.core.refs import Ref
 from baton.core.signature import Signature
-from baton.errors import BatonError, NotFound
+from baton.errors import BatonError, NotFound, Unavailable
+from baton.serve.decision import Decision, Target
 from baton.serve.drift import DriftMonitor, references
+from baton.serve.follow import Source, source_for
 from baton.serve.loader import DriftSlot, LoadedModel, load_version
 from baton.serve.metrics import ServingMetrics
 from baton.serve.options import ServeOptions, serving_plan
 from baton.serve.source import ModelSource
 from baton.serve.stats import ModelStats
 from baton.store.registry import VersionInfo
+from baton.store.servers import ServedModel
 
 log = logging.getLogger("baton.serve")
 
@@ -35,6 +40,20 @@ class Route:
     model: LoadedModel
 
 
+def served_model(route: Route) -> ServedModel:
+    """A route as the store records it: version, alias followed, and how it runs."""
+    model = route.model
+    config = model.config
+    return ServedModel(
+        model.name,
+        model.info.number,
+        model.alias or None,
+        max_batch_size=config.max_batch_size,
+        threads=config.intra_op_threads,
+        precision=config.precision,
+    )
+
+
 def alias_label(ref: Ref, info: VersionInfo) -> str:
     """The alias a route serves, for ``baton_model_info`` ('' when pinned to a number)."""
     if ref.alias is not None:
@@ -45,18 +64,27 @@ def alias_label(ref: Ref, info: VersionInfo) -> str:
 
 
 class ModelRepository:
-    """Routes from model names to loaded versions; loads, swaps and unloads them."""
+    """Routes from model names to loaded versions; loads, swaps and unloads them as the
+    server's decisions say (serve/decider.py), and says what it serves after each."""
 
-    def __init__(self, store: ModelSource, options: ServeOptions, metrics: ServingMetrics) -> None:
+    def __init__(
+        self,
+        store: ModelSource,
+        options: ServeOptions,
+        metrics: ServingMetrics,
+        source: Source | None = None,
+    ) -> None:
         self.store = store
         self.options = options
         self.metrics = metrics
+        self.source = source or source_for(store, options)
         self._routes: dict[str, list[Route]] = {}
         self._lock = asyncio.Lock()
         self._watch: asyncio.Task[None] | None = None
+        self._decision = Decision(0, ())
+        self._failed: dict[Ref, str] = {}  # targets that could not be loaded, and why
         self.ready = False
         self.swaps = 0
-        self.polls = 0  # rounds of the alias watch finished (what a test can wait on)
 
     # -- lookups (hot path: no awaits) ---------------------------------------------------
 
@@ -81,38 +109,37 @@ class ModelRepository:
     def models(self) -> list[LoadedModel]:
         return [route.model for routes in self._routes.values() for route in routes]
 
-    # -- loading and swapping ------------------------------------------------------------
+    @property
+    def polls(self) -> int:
+        """Rounds of deciding finished (what a test can wait on)."""
+        return self.source.rounds
+
+    def served(self) -> list[ServedModel]:
+        """What this process serves, as the store records a server."""
+        return [served_model(route) for routes in self._routes.values() for route in routes]
+
+    # -- following decisions -------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load every reference in the options, then follow alias moves."""
-        for text in self.options.refs:
-            await self._follow(parse_ref(text), add=True)
+        """Load what the first decision says, then follow the decisions that come."""
+        await self._apply(await self.source.first(), strict=True)
         self.ready = True
-        if self.options.poll_interval_s > 0:
-            self._watch = asyncio.get_running_loop().create_task(self._poll(), name="alias-watch")
+        self._watch = asyncio.get_running_loop().create_task(self._follow(), name="decisions")
 
     async def load(self, name: str) -> list[LoadedModel]:
         """Repository extension ``load``: pick up alias moves and new evaluations' drift
-        references now, or start serving ``name``."""
-        routes = self._routes.get(name)
-        if not routes:
-            await self._follow(parse_ref(name), add=True)
-        else:
-            for route in list(routes):
-                await self._follow(route.ref, add=False)
-                await asyncio.to_thread(self._refresh_reference, route.model)
+        references now, or start serving ``name`` (the decider decides, for every worker)."""
+        await self._apply(await self.source.ask("load", name))
+        failed = [text for ref, text in self._failed.items() if ref.name == name]
+        if failed:
+            raise Unavailable(f"could not load {name}: {failed[0]}")
         return [r.model for r in self._routes.get(name, [])]
 
     async def unload(self, name: str) -> None:
-        async with self._lock:
-            routes = self._routes.pop(name, None)
-        if not routes:
-            raise NotFound(f"model {name!r} is not served here, so it cannot be unloaded")
-        for route in routes:
-            await self._retire(route.model)
+        await self._apply(await self.source.ask("unload", name))
 
     async def close(self) -> None:
-        """Stop watching, then finish every queued request of every model."""
+        """Stop following, then finish every queued request of every model."""
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -120,28 +147,90 @@ class ModelRepository:
         for model in self.models():
             await model.batcher.close()
 
-    async def _follow(self, ref: Ref, *, add: bool) -> None:
-        info = await asyncio.to_thread(self.store.registry.resolve, ref)
+    async def _follow(self) -> None:
+        """Apply each new decision; a version that failed to load is tried again."""
+        while True:
+            retry = time.monotonic() + max(1.0, self.options.poll_interval_s)
+            decision = await self.source.next(
+                self._decision.generation, retry if self._failed else None
+            )
+            try:
+                await self._apply(decision or self._decision, again=decision is None)
+            except Exception:  # never stop following: the next decision may do better
+                log.exception("could not apply decision %s", self._decision.generation)
+                await asyncio.sleep(1.0)
+
+    async def _apply(
+        self, decision: Decision, *, strict: bool = False, again: bool = False
+    ) -> None:
+        """Serve what ``decision`` says: load and switch what moved, retire what left."""
+        retired: list[LoadedModel] = []
         async with self._lock:
-            routes = self._routes.get(ref.name, [])
-            route = next((r for r in routes if r.ref == ref), None)
-            if route is not None and route.model.info.number == info.number:
+            newest = self._decision.generation
+            if decision.generation < newest or (decision.generation == newest and not again):
                 return
-            if route is None and not add:
-                return  # unloaded meanwhile: do not bring it back
-            loaded = await asyncio.to_thread(self._load, ref, info)
-            routes = self._routes.setdefault(ref.name, routes)
-            loaded.batcher.start()
-            old = route.model if route is not None else None
-            if route is None:
-                routes.append(Route(ref, loaded))
-            else:
-                route.model = loaded  # the switch: one assignment, on the event loop
-            self.metrics.served(loaded.name, loaded.version, loaded.alias, loaded.info.owner)
+            for target in decision.targets:
+                try:
+                    old = await self._reach(target)
+                except Exception as exc:
+                    if strict:
+                        raise
+                    self._failure(target, exc)
+                else:
+                    if self._failed.pop(target.ref, None) is not None:
+                        log.warning("%s: loaded %s", target.ref, target.pinned)
+                    if old is not None:
+                        retired.append(old)
+            retired += self._drop(decision)
+            self._decision = decision
+            served = self.served()
+        self.source.applied(decision.generation, served)
+        for model in retired:
+            await self._retire(model)
+
+    def _failure(self, target: Target, exc: Exception) -> None:
+        text = exc.message if isinstance(exc, BatonError) else repr(exc)
+        if self._failed.get(target.ref) != text:
+            log.warning("%s: could not load %s: %s", target.ref, target.pinned, text)
+        self._failed[target.ref] = text
+
+    def _drop(self, decision: Decision) -> list[LoadedModel]:
+        """Take away the routes the decision no longer names."""
+        wanted = {target.ref for target in decision.targets}
+        dropped = []
+        for name, routes in list(self._routes.items()):
+            dropped += [r.model for r in routes if r.ref not in wanted]
+            routes[:] = [r for r in routes if r.ref in wanted]
+            if not routes:
+                del self._routes[name]
+        self._failed = {ref: text for ref, text in self._failed.items() if ref in wanted}
+        return dropped
+
+    async def _reach(self, target: Target) -> LoadedModel | None:
+        """Serve ``target``: load its version beside the one served, then switch; returns
+        the version replaced. A new evaluation of the version served brings its drift
+        reference."""
+        routes = self._routes.get(target.ref.name, [])
+        route = next((r for r in routes if r.ref == target.ref), None)
+        if route is not None and route.model.info.number == target.version:
+            slot = route.model.slot
+            if not slot.read or slot.evaluation != target.evaluation:
+                await asyncio.to_thread(self._read_reference, route.model.info, slot)
+            return None
+        info = await asyncio.to_thread(self.store.registry.resolve, target.pinned)
+        loaded = await asyncio.to_thread(self._load, target.ref, info)
+        loaded.batcher.start()
+        self._routes.setdefault(target.ref.name, routes)
+        old = route.model if route is not None else None
+        if route is None:
+            routes.append(Route(target.ref, loaded))
+        else:
+            route.model = loaded  # the switch: one assignment, on the event loop
+        self.metrics.served(loaded.name, loaded.version, loaded.alias, loaded.info.owner)
         if old is not None:
             self.swaps += 1
-            log.warning("%s now serves %s (was %s)", ref, loaded.info.ref, old.info.ref)
-            await self._retire(old)
+            log.warning("%s now serves %s (was %s)", target.ref, loaded.info.ref, old.info.ref)
+        return old
 
     def _load(self, ref: Ref, info: VersionInfo) -> LoadedModel:
         plan = serving_plan(self.store, info, self.options)
@@ -191,10 +280,6 @@ class ModelRepository:
         if not first:
             log.warning("%s: drift reference from evaluation %s", info.ref, number)
 
-    def _refresh_reference(self, model: LoadedModel) -> None:
-        """A new evaluation of a served version brings its drift reference (no restart)."""
-        self._read_reference(model.info, model.slot)
-
     def refresh_drift(self) -> None:
         """Publish every served version's drift scores (called when /metrics is read)."""
         for model in self.models():
@@ -204,25 +289,3 @@ class ModelRepository:
     async def _retire(self, model: LoadedModel) -> None:
         await model.batcher.close()
         self.metrics.retired(model.name, model.version, model.alias, model.info.owner)
-
-    async def _poll(self) -> None:
-        """Re-resolve every alias route and re-read each served version's latest evaluation;
-        a failing registry is reported once, not per poll."""
-        problems: dict[Ref, str] = {}
-        while True:
-            await asyncio.sleep(self.options.poll_interval_s)
-            for routes in list(self._routes.values()):
-                for route in list(routes):
-                    try:
-                        if route.ref.version is None:
-                            await self._follow(route.ref, add=False)
-                        await asyncio.to_thread(self._refresh_reference, route.model)
-                    except Exception as exc:  # registry unreachable, alias removed...
-                        text = exc.message if isinstance(exc, BatonError) else repr(exc)
-                        if problems.get(route.ref) != text:
-                            log.warning("keeping %s: %s", route.model.info.ref, text)
-                        problems[route.ref] = text
-                    else:
-                        if problems.pop(route.ref, None) is not None:
-                            log.warning("%s: the registry answers again", route.ref)
-            self.polls += 1

@@ -13,7 +13,6 @@ import signal
 import socket
 import sys
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from types import FrameType
@@ -21,8 +20,8 @@ from types import FrameType
 import uvicorn
 
 from baton.config import Settings
-from baton.core.refs import Ref, parse_ref
-from baton.errors import BadInput, BatonError, Unavailable
+from baton.core.refs import parse_ref
+from baton.errors import BadInput, Unavailable
 from baton.serve import discovery
 from baton.serve.app import ServeApp
 from baton.serve.grpc_server import check_free
@@ -30,12 +29,9 @@ from baton.serve.guard import GuardedProtocol, raise_descriptor_limit
 from baton.serve.loader import verified_model
 from baton.serve.options import ServeOptions, ServingPlan, serving_plan
 from baton.serve.ports import describe_holder
-from baton.serve.process_metrics import read_gpus, read_limits
-from baton.serve.repository import alias_label
+from baton.serve.recorded import RecordedServer
 from baton.serve.source import open_source
 from baton.store.registry import VersionInfo
-from baton.store.servers import ServedModel, ServerFacts
-from baton.store.store import Store, open_store
 
 Announce = Callable[[int], None]  # called with the bound port once the server serves
 
@@ -149,7 +145,9 @@ def serve(
     target = discovery.register(targets, options.host, port, list(options.refs)) if local else None
     record: RecordedServer | None = None
     try:
-        record = RecordedServer(settings, options, port) if local else None
+        if local:  # decides what every worker serves; the app(s) follow
+            record = RecordedServer(settings, options, port)
+            options = record.options
         if options.workers > 1:
             said()
             _serve_workers(settings, options, sock)
@@ -181,83 +179,3 @@ def _serve_workers(settings: Settings, options: ServeOptions, sock: socket.socke
         Multiprocess(uvicorn_config(app, options), sockets=[sock]).run()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-class RecordedServer:
-    """This server's row in the store (the audit's inventory): written at start, kept
-    current when an alias moves (read every ``poll_interval_s``, written only on a change),
-    and marked stopped on SIGTERM, Ctrl-C or a normal exit."""
-
-    def __init__(self, settings: Settings, options: ServeOptions, port: int) -> None:
-        self.refs = [parse_ref(text) for text in options.refs]
-        self.options = options
-        self.actor = settings.user
-        self.store: Store = open_store(settings)
-        limits = read_limits()
-        gpus, gpu_model = read_gpus()
-        facts = ServerFacts(
-            host=discovery.advertised(options.host),
-            port=port,
-            hostname=socket.gethostname(),
-            pid=os.getpid(),
-            workers=options.workers,
-            cpu_affinity=limits.cpu_affinity,
-            cpu_limit=limits.cpu_limit,
-            memory_limit_bytes=limits.memory_limit_bytes,
-            memory_total_bytes=limits.memory_total_bytes,
-            gpus=gpus,
-            gpu_model=gpu_model,
-        )
-        self.versions = self._resolve()
-        self.id = self.store.servers.started(facts, self._models(self.versions), self.actor)
-        self._stop = threading.Event()
-        self._watch: threading.Thread | None = None
-        if options.poll_interval_s > 0 and any(r.version is None for r in self.refs):
-            every = options.poll_interval_s
-            self._watch = threading.Thread(target=self._follow, args=(every,), daemon=True)
-            self._watch.start()
-
-    def _resolve(self) -> list[tuple[Ref, VersionInfo]]:
-        return [(ref, self.store.registry.resolve(ref)) for ref in self.refs]
-
-    def _models(self, versions: list[tuple[Ref, VersionInfo]]) -> list[ServedModel]:
-        """What each reference serves, with the batch size, threads and precision it runs."""
-        served = []
-        for ref, info in versions:
-            config = serving_plan(self.store, info, self.options).config
-            served.append(
-                ServedModel(
-                    info.model,
-                    info.number,
-                    alias_label(ref, info) or None,
-                    max_batch_size=config.max_batch_size,
-                    threads=config.intra_op_threads,
-                    precision=config.precision,
-                )
-            )
-        return served
-
-    def _follow(self, every: float) -> None:
-        while not self._stop.wait(every):
-            try:
-                versions = self._resolve()
-                if _served(versions) != _served(self.versions):
-                    self.store.servers.update_models(self.id, self._models(versions), self.actor)
-                    self.versions = versions
-            except BatonError:  # registry unreachable or alias gone: the workers say so
-                continue
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._watch is not None:
-            self._watch.join(timeout=5)
-        try:
-            self.store.servers.stopped(self.id, self.actor)
-        except BatonError as exc:
-            print(f"baton serve: could not mark the server stopped: {exc.message}", file=sys.stderr)
-        finally:
-            self.store.close()
-
-
-def _served(versions: list[tuple[Ref, VersionInfo]]) -> list[tuple[int, str]]:
-    return [(info.number, alias_label(ref, info)) for ref, info in versions]

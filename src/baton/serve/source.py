@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 class Versions(Protocol):
     def resolve(self, ref: Ref) -> VersionInfo: ...
 
+    @property
+    def alias_lookups(self) -> int:
+        """``resolve`` calls that read an alias: 0 in a process that follows a decider."""
+        ...
+
 
 class LatestEvaluations(Protocol):
     def latest(self, model: str, version: int) -> EvaluationRecord | None: ...

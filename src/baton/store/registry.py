@@ -97,6 +97,7 @@ class Registry:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.alias_lookups = 0  # resolve() calls that read an alias (not a pinned number)
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -300,6 +301,8 @@ class Registry:
     def resolve(self, ref: Ref) -> VersionInfo:
         """The version a reference means: a number, an alias, or for a bare name the
         ``production`` alias and, failing that, the newest version."""
+        if ref.version is None:
+            self.alias_lookups += 1
         with read(self.engine) as conn:
             model_id = self._model_id(conn, ref.name)
             if ref.version is not None:
