@@ -2,7 +2,7 @@
 
 .venv/bin/python bench/audit.py [--deployments 1000] [--days 14] [--interval 300] [--fresh]
 
-A synthetic fleet (``baton.audit.synthetic``: daily cycles, spikes, autoscaled and GPU
+A synthetic fleet (``testkit.synthetic``: daily cycles, spikes, autoscaled and GPU
 deployments, the real latency buckets, 1-3 replicas each) is written as OpenMetrics in
 two-hour chunks and loaded with ``promtool tsdb create-blocks-from openmetrics``, chunk by
 chunk, while the next chunk is generated. The TSDB is cached under ``bench/.data/`` keyed by
@@ -21,6 +21,7 @@ import math
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,14 +30,16 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from baton.audit.backfill import backfill, serve_tsdb
 from baton.audit.prices import default_prices
 from baton.audit.prometheus import Prometheus
 from baton.audit.service import run_audit
-from baton.audit.synthetic import GIB, MIB, Fleet, Spec, Spike, write_openmetrics
 from baton.audit.usage import collect
 from baton.core.inventory import Deployment
 from baton.monitor.promtool import locate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # testkit: not installed
+from testkit.backfill import backfill, serve_tsdb
+from testkit.synthetic import GIB, MIB, Fleet, Spec, Spike, write_openmetrics
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / ".data"

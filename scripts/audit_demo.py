@@ -23,11 +23,13 @@ from pathlib import Path
 
 import yaml
 
-from baton.audit.backfill import backfill, serve_tsdb
 from baton.audit.fleet_file import fleet_entry
-from baton.audit.synthetic import GIB, MIB, Fleet, Spec, Spike, write_openmetrics
 from baton.core.inventory import CapacityOption
 from baton.monitor.promtool import locate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # testkit: not installed
+from testkit.backfill import backfill, serve_tsdb
+from testkit.synthetic import GIB, MIB, Fleet, Spec, Spike, write_openmetrics
 
 DAY = 86400
 SPECS = (

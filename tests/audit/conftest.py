@@ -1,7 +1,7 @@
 """A real Prometheus over a backfilled TSDB holding a synthetic fleet with known answers.
 
-The fleet is written as OpenMetrics (``baton.audit.synthetic``), loaded with promtool
-(``baton.audit.backfill``) and served by the real binary, once per session: two days at a
+The fleet is written as OpenMetrics (``testkit.synthetic``), loaded with promtool
+(``testkit.backfill``) and served by the real binary, once per session: two days at a
 five-minute interval, so the rate window is 15 minutes.
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from baton.audit.backfill import backfill, serve_tsdb
-from baton.audit.synthetic import GIB, MIB, Fleet, Spec, Spike, write_openmetrics
 from baton.core.inventory import Deployment, Resources
+from testkit.backfill import backfill, serve_tsdb
+from testkit.synthetic import GIB, MIB, Fleet, Spec, Spike, write_openmetrics
 from tests.monitor.conftest import Running, need, prometheus, prometheus_bin
 
 __all__ = ["prometheus", "prometheus_bin"]  # fixtures shared with tests/monitor

@@ -15,9 +15,9 @@ from baton.audit.charts import VERDICT_COLOURS, daily_chart, fleet_charts, has_d
 from baton.audit.observed import Observed, Series
 from baton.audit.prices import parse_prices
 from baton.audit.result import VERDICT_ORDER, AuditResult, Row, Target
-from baton.audit.sample import sample_result
 from baton.core.inventory import Deployment, Resources
 from baton.core.sizing import Allocation, Usage, recommend
+from testkit.sample import sample_result
 
 
 def div_id(fragment: str) -> str:

@@ -18,9 +18,9 @@ from baton.audit.observed import Observed, Series
 from baton.audit.prices import parse_prices
 from baton.audit.report import render_html
 from baton.audit.result import AuditResult, Row, Target
-from baton.audit.sample import sample_result
 from baton.core.inventory import Deployment, Resources
 from baton.core.sizing import Allocation, Usage, recommend
+from testkit.sample import sample_result
 
 PLOT = re.compile(r'<div id="([^"]+)" class="plotly-graph-div')
 

@@ -14,11 +14,11 @@ from rich.console import Console
 from baton.audit.observed import Observed, Series
 from baton.audit.prices import parse_prices
 from baton.audit.result import AuditResult, Row, Target
-from baton.audit.sample import sample_result
 from baton.audit.table import clean, money, summary, to_json
 from baton.audit.terminal import render_table
 from baton.core.inventory import Deployment, Resources
 from baton.core.sizing import Allocation, Usage, recommend
+from testkit.sample import sample_result
 
 ROW_KEYS = {
     "name", "model", "version", "verdict", "at_risk", "flags", "slo_p99_ms",

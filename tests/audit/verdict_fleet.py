@@ -33,10 +33,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from baton.audit.backfill import backfill
-from baton.audit.synthetic import GIB, MIB, Fleet, Spec, write_openmetrics
 from baton.core.inventory import CapacityOption, Deployment
 from baton.core.sizing import SizingPolicy
+from testkit.backfill import backfill
+from testkit.synthetic import GIB, MIB, Fleet, Spec, write_openmetrics
 from tests.audit.conftest import start_tsdb_prometheus
 from tests.monitor.conftest import Running, need
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from baton.audit.backfill import backfill, serve_tsdb
-from baton.audit.synthetic import Fleet, Spec, write_openmetrics
 from baton.errors import BadInput, Unavailable
+from testkit.backfill import backfill, serve_tsdb
+from testkit.synthetic import Fleet, Spec, write_openmetrics
 from tests.monitor.conftest import need
 
 END = 1_700_006_400.0

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from baton.audit.synthetic import (
+from baton.core.inventory import check_unique
+from baton.serve.metrics import LATENCY_BUCKETS
+from testkit.synthetic import (
     BLOCK_S,
     Fleet,
     Spec,
@@ -23,8 +25,6 @@ from baton.audit.synthetic import (
     truth,
     write_openmetrics,
 )
-from baton.core.inventory import check_unique
-from baton.serve.metrics import LATENCY_BUCKETS
 
 END = 1_700_006_400.0  # a multiple of two hours
 SAMPLE = re.compile(r"^(?P<name>[A-Za-z_:][\w:]*)\{(?P<labels>[^}]*)\} (?P<v>\S+) (?P<t>\d+)$")
