@@ -39,7 +39,7 @@ from baton.monitor.promtool import locate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # testkit: not installed
 from testkit.backfill import backfill, serve_tsdb
-from testkit.synthetic import GIB, MIB, Fleet, Spec, Spike, write_openmetrics
+from testkit.synthetic import GIB, MIB, Spec, Spike, SyntheticFleet, write_openmetrics
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / ".data"
@@ -47,7 +47,7 @@ GENERATOR = 1  # bump when the synthetic data changes shape, so caches are rebui
 HOUR = 3600
 
 
-def bench_fleet(n: int, days: float, interval_s: int, end: float, seed: int = 0) -> Fleet:
+def bench_fleet(n: int, days: float, interval_s: int, end: float, seed: int = 0) -> SyntheticFleet:
     """A realistic mixed fleet: mostly one or two fixed replicas, some autoscaled, some idle."""
     rng = np.random.default_rng(seed)
     specs = []
@@ -82,7 +82,7 @@ def bench_fleet(n: int, days: float, interval_s: int, end: float, seed: int = 0)
                 slo_p99_ms=float(rng.choice([50, 100, 250])),
             )
         )
-    return Fleet(tuple(specs), end=end, days=days, interval_s=interval_s)
+    return SyntheticFleet(tuple(specs), end=end, days=days, interval_s=interval_s)
 
 
 def cache_dir(args: argparse.Namespace) -> Path:
@@ -116,7 +116,7 @@ def settle(url: str) -> float:
     return time.monotonic() - began
 
 
-def generate(fleet: Fleet, folder: Path) -> dict[str, float]:
+def generate(fleet: SyntheticFleet, folder: Path) -> dict[str, float]:
     """Write and backfill chunk by chunk: Python writes one while promtool loads the last."""
     tsdb = folder / "tsdb"
     scratch = Path(tempfile.mkdtemp(prefix="audit-om-", dir=folder))

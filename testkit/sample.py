@@ -19,7 +19,7 @@ from baton.audit.prices import PriceTable, default_prices
 from baton.audit.result import AuditResult, Row
 from baton.audit.service import size_deployment
 from baton.core.inventory import CapacityOption, Deployment, Resources, Serving
-from baton.core.sizing import GIB, Capacity, SizingPolicy, Usage, load_at_slo
+from baton.core.sizing import GIB, Capacity, ObservedUsage, SizingPolicy, load_at_slo
 
 DAY_S = 86_400.0
 END = 1_767_225_600.0  # 2026-01-01T00:00:00Z: fixed, so the sample renders the same each time
@@ -180,7 +180,7 @@ def _row(
     for values in cut.values():
         values[~kept] = np.nan
     live = rps[kept]
-    usage = Usage(
+    usage = ObservedUsage(
         rps_mean=float(live.mean()),
         rps_p95=float(np.percentile(live, 95)),
         rps_peak=float(live.max()),

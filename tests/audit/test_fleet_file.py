@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from baton.audit.fleet_file import fleet_entry, fleet_json_schema, parse_fleet, read_fleet
 from baton.core.inventory import CapacityOption, check_unique
 from baton.errors import BadInput
-from testkit.synthetic import Fleet as SyntheticFleet
+from testkit.synthetic import SyntheticFleet
 from tests.audit.verdict_fleet import SPECS, deployments
 from tests.baton_cli import baton, clean_env
 

@@ -11,11 +11,11 @@ from baton.core.sizing import (
     GIB,
     Allocation,
     Capacity,
+    ObservedUsage,
     Prices,
     SizingPolicy,
-    Usage,
     autoscale_replicas,
-    cheapest,
+    cheapest_hardware,
     load_at_slo,
     recommend,
     replicas_needed,
@@ -29,8 +29,8 @@ CURVE = Capacity(
 ALLOC = Allocation(replicas=4, cores=1, memory_bytes=1 * GIB)
 
 
-def usage(peak: float, **kw: float) -> Usage:
-    return Usage(rps_mean=peak / 2, rps_p95=peak * 0.8, rps_peak=peak, **kw)
+def usage(peak: float, **kw: float) -> ObservedUsage:
+    return ObservedUsage(rps_mean=peak / 2, rps_p95=peak * 0.8, rps_peak=peak, **kw)
 
 
 def test_queue_model_leaves_room_below_saturation() -> None:
@@ -53,8 +53,8 @@ def test_curve_latency_is_read_as_never_improving_with_load() -> None:
 @pytest.mark.parametrize(
     ("use", "verdict"),
     [
-        (Usage(coverage=0.2, rps_peak=100), "insufficient data"),
-        (Usage(rps_peak=None), "insufficient data"),
+        (ObservedUsage(coverage=0.2, rps_peak=100), "insufficient data"),
+        (ObservedUsage(rps_peak=None), "insufficient data"),
         (usage(0.001), "idle"),
         (usage(3500, p99_latency_ms=9.0), "at risk"),  # 3500 / (4 x 1000) > 80%
         (usage(500, p99_latency_ms=25.0), "at risk"),  # SLO already breached
@@ -62,7 +62,7 @@ def test_curve_latency_is_read_as_never_improving_with_load() -> None:
         (usage(200, p99_latency_ms=3.0), "over-provisioned"),
     ],
 )
-def test_verdicts(use: Usage, verdict: str) -> None:
+def test_verdicts(use: ObservedUsage, verdict: str) -> None:
     rec = recommend(use, ALLOC, CURVE, slo_p99_ms=10)
     assert rec.verdict == verdict, rec.reasons
     assert rec.reasons
@@ -107,7 +107,7 @@ def test_cheapest_hardware_wins_and_idle_gpu_moves_to_cpu() -> None:
     gpu = Capacity(saturation_rps=20000, cores=4, memory_bytes=4 * GIB, gpus=1,
                    hardware="nvidia-t4")  # fmt: skip
     alloc = Allocation(replicas=2, cores=4, memory_bytes=8 * GIB, gpus=1, hardware="nvidia-t4")
-    chosen, rec = cheapest(usage(300, gpu_utilization_mean=0.05), alloc, [gpu, CURVE], 10)
+    chosen, rec = cheapest_hardware(usage(300, gpu_utilization_mean=0.05), alloc, [gpu, CURVE], 10)
     assert chosen is CURVE
     assert rec.monthly_savings > 0
 

@@ -22,7 +22,7 @@ import numpy as np
 from baton.audit.observed import Observed, Series
 from baton.audit.prometheus import FloatArray, InstantResult, Labels, RangeResult
 from baton.core.inventory import Deployment
-from baton.core.sizing import Usage
+from baton.core.sizing import ObservedUsage
 
 Key = tuple[str, str]
 
@@ -221,7 +221,7 @@ class Builder:
             seen = timeline["p99_ms"][np.isfinite(timeline["p99_ms"])]
             breach = float(np.mean(seen > slo)) if seen.size else None
 
-        usage = Usage(
+        usage = ObservedUsage(
             rps_mean=rps.mean if rps else None,
             rps_p95=rps.p95 if rps else None,
             rps_peak=rps.peak if rps else None,

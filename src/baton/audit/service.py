@@ -16,7 +16,7 @@ from baton.audit.capacity import Profiled, capacity_for, profiled
 from baton.audit.observed import Observed
 from baton.audit.prices import PriceTable
 from baton.audit.prometheus import Prometheus
-from baton.audit.result import AuditResult, Row, Target
+from baton.audit.result import AuditResult, Row, SizingTarget
 from baton.audit.usage import collect
 from baton.core.idle_gpu import idle_gpu
 from baton.core.inventory import Deployment
@@ -24,11 +24,11 @@ from baton.core.policy import Policy
 from baton.core.sizing import (
     Allocation,
     Capacity,
+    ObservedUsage,
     Prices,
     Recommendation,
     SizingPolicy,
-    Usage,
-    cheapest,
+    cheapest_hardware,
     recommend,
 )
 from baton.store.store import Store
@@ -122,7 +122,7 @@ def size_deployment(
     allocation = _allocation(d, observed)
     load = _load_series(observed)
     sizing = (use, allocation, finding.options, slo_ms, policy, prices, load)
-    chosen, rec = cheapest(*sizing)
+    chosen, rec = cheapest_hardware(*sizing)
     extra: list[str] = [slo_note] if slo_note else []
     flags = list(rec.flags)
     if observed is not None and observed.shared_models > 1:
@@ -164,11 +164,11 @@ def size_deployment(
     )
 
 
-def _usage(observed: Observed | None) -> Usage:
+def _usage(observed: Observed | None) -> ObservedUsage:
     """What the deployment used; a shared server's CPU and memory split evenly, as the
     inventory splits its allocation."""
     if observed is None:
-        return Usage(coverage=0.0)
+        return ObservedUsage(coverage=0.0)
     use, shared = observed.usage, observed.shared_models
     if shared <= 1:
         return use
@@ -227,10 +227,10 @@ def _cpu_beside(options: Sequence[Capacity], sizing: tuple[Any, ...], currency: 
 
 def _target(
     d: Deployment, chosen: Capacity | None, rec: Recommendation, profile: Profiled | None
-) -> Target:
+) -> SizingTarget:
     res, serving = d.resources, d.serving
     config = profile.config if profile is not None else {}
-    return Target(
+    return SizingTarget(
         replicas=rec.replicas,
         min_replicas=rec.min_replicas,
         max_replicas=rec.max_replicas,

@@ -30,7 +30,7 @@ price table are labelled "example prices".
                                   "memory_bytes", "load_per_replica", "utilization",
                                   "capacity_now_rps", "capacity_after_rps", "reasons"},
                "baseline": {"cpu_request", "memory_request"},  # CPU p95; memory peak+15%
-               "target": {...},                                # Target's fields
+               "target": {...},                                # SizingTarget's fields
                "cost": {"monthly_now", "monthly_after", "monthly_savings",
                         "per_million_now", "per_million_after"},
                "timeline": {name: {"t": [epoch s], "v": [value | null]}}  # with timelines

@@ -37,7 +37,7 @@ class Capacity:
 
 
 @dataclass(frozen=True)
-class Usage:
+class ObservedUsage:
     """What Prometheus saw over the window, per deployment (None: not measured)."""
 
     rps_mean: float | None = None
@@ -183,7 +183,7 @@ def autoscale_replicas(
 class _Draft:
     """A recommendation being written: its current cost, baselines, reasons and flags."""
 
-    usage: Usage
+    usage: ObservedUsage
     now: float
     base_cpu: float | None
     base_mem: float | None
@@ -227,7 +227,7 @@ class _Sized:
 
 
 def recommend(
-    usage: Usage,
+    usage: ObservedUsage,
     allocation: Allocation,
     capacity: Capacity | None,
     slo_p99_ms: float,
@@ -426,8 +426,8 @@ def _judge(
     return "right-sized"
 
 
-def cheapest(
-    usage: Usage,
+def cheapest_hardware(
+    usage: ObservedUsage,
     allocation: Allocation,
     options: Sequence[Capacity],
     slo_p99_ms: float,
