@@ -19,7 +19,8 @@ from baton.audit.prices import PriceTable, default_prices
 from baton.audit.result import AuditResult, Row
 from baton.audit.service import size_deployment
 from baton.core.inventory import CapacityOption, Deployment, Resources, Serving
-from baton.core.sizing import GIB, Capacity, ObservedUsage, SizingPolicy, load_at_slo
+from baton.core.pricing import GIB
+from baton.core.sizing import Capacity, ObservedUsage, SizingPolicy, load_at_slo
 
 DAY_S = 86_400.0
 END = 1_767_225_600.0  # 2026-01-01T00:00:00Z: fixed, so the sample renders the same each time

@@ -10,8 +10,9 @@ import pytest
 from baton.audit.capacity import MIN_REQUESTS, ServedCost, capacity_for, profiled, served_cost
 from baton.audit.observed import Observed, Series
 from baton.core.inventory import CapacityOption, Deployment, Resources, Serving
+from baton.core.pricing import GIB
 from baton.core.refs import Ref
-from baton.core.sizing import GIB, ObservedUsage, load_at_slo
+from baton.core.sizing import ObservedUsage, load_at_slo
 from baton.evaluate.service import evaluate
 from baton.examples.digits import NAME
 from baton.handover.register import register_handover

@@ -16,7 +16,8 @@ from baton.audit.observed import Observed, Series
 from baton.audit.prices import parse_prices
 from baton.audit.result import VERDICT_ORDER, AuditResult, Row, SizingTarget
 from baton.core.inventory import Deployment, Resources
-from baton.core.sizing import Allocation, ObservedUsage, recommend
+from baton.core.rightsizing import recommend
+from baton.core.sizing import Allocation, ObservedUsage
 from testkit.sample import sample_result
 
 

@@ -16,7 +16,8 @@ import yaml
 from baton.audit.inventory import gather
 from baton.audit.service import size_deployment
 from baton.config import Settings
-from baton.core.sizing import Prices, SizingPolicy
+from baton.core.pricing import Prices
+from baton.core.sizing import SizingPolicy
 from baton.errors import BadInput
 from baton.handover.register import register_handover
 from baton.store.servers import ServedModel, ServerFacts

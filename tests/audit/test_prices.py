@@ -15,7 +15,9 @@ from baton.audit.prices import (
     load_prices,
     parse_prices,
 )
-from baton.core.sizing import GIB, HOURS_PER_MONTH, Allocation, Capacity, ObservedUsage, recommend
+from baton.core.pricing import GIB, HOURS_PER_MONTH
+from baton.core.rightsizing import recommend
+from baton.core.sizing import Allocation, Capacity, ObservedUsage
 from baton.errors import BadInput
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "prices.yaml"

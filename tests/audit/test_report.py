@@ -19,7 +19,8 @@ from baton.audit.prices import parse_prices
 from baton.audit.report import render_html
 from baton.audit.result import AuditResult, Row, SizingTarget
 from baton.core.inventory import Deployment, Resources
-from baton.core.sizing import Allocation, ObservedUsage, recommend
+from baton.core.rightsizing import recommend
+from baton.core.sizing import Allocation, ObservedUsage
 from testkit.sample import sample_result
 
 PLOT = re.compile(r'<div id="([^"]+)" class="plotly-graph-div')

@@ -10,7 +10,8 @@ from baton.audit.observed import Observed, Series
 from baton.audit.result import Row
 from baton.audit.service import size_deployment
 from baton.core.inventory import CapacityOption, Deployment, Resources
-from baton.core.sizing import GIB, ObservedUsage, Prices, SizingPolicy
+from baton.core.pricing import GIB, Prices
+from baton.core.sizing import ObservedUsage, SizingPolicy
 
 POLICY = SizingPolicy()
 DAY = 86400

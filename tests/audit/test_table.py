@@ -17,7 +17,8 @@ from baton.audit.result import AuditResult, Row, SizingTarget
 from baton.audit.table import clean, money, summary, to_json
 from baton.audit.terminal import render_table
 from baton.core.inventory import Deployment, Resources
-from baton.core.sizing import Allocation, ObservedUsage, recommend
+from baton.core.rightsizing import recommend
+from baton.core.sizing import Allocation, ObservedUsage
 from testkit.sample import sample_result
 
 ROW_KEYS = {

@@ -21,7 +21,7 @@ from baton.audit.table import (
     currency,
     example_prices,
 )
-from baton.core.sizing import GIB
+from baton.core.pricing import GIB
 
 # One colour per verdict, shared by the charts and the report's badges.
 VERDICT_COLOURS = {

@@ -1,6 +1,6 @@
 """The audit: inventory + usage + capacity -> one recommendation per deployment, with cost.
 
-Everything here is orchestration; the maths is ``core.sizing`` and the data comes from
+Everything here is orchestration; the maths is ``core.rightsizing`` and the data comes from
 ``audit.usage`` (a few Prometheus queries over the whole fleet) and ``audit.capacity``.
 """
 
@@ -21,15 +21,14 @@ from baton.audit.usage import collect
 from baton.core.idle_gpu import idle_gpu
 from baton.core.inventory import Deployment
 from baton.core.policy import Policy
+from baton.core.pricing import Prices
+from baton.core.rightsizing import cheapest_hardware, recommend
 from baton.core.sizing import (
     Allocation,
     Capacity,
     ObservedUsage,
-    Prices,
     Recommendation,
     SizingPolicy,
-    cheapest_hardware,
-    recommend,
 )
 from baton.store.store import Store
 

@@ -46,7 +46,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from baton.audit.result import VERDICT_ORDER, AuditResult, Row
-from baton.core.sizing import GIB
+from baton.core.pricing import GIB
 
 EXAMPLE_LABEL = "example prices"
 
