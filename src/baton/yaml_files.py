@@ -110,6 +110,22 @@ def read_yaml(path: Path, what: str, option: str, limits: YamlLimits | None = No
         raise BadInput(f"{path}: not valid YAML{yaml_problem(exc)}") from None
 
 
+def read_yaml_documents(
+    path: Path, what: str, option: str, limits: YamlLimits | None = None
+) -> list[Any]:
+    """Every document of a multi-document YAML file (``---``), bounded and worded as
+    ``read_yaml`` (the limits hold for the whole file)."""
+    limits = limits or YamlLimits()
+    text = read_text(path, what, option, limits)
+    try:
+        if len(text) > limits.max_bytes:
+            raise limits.over(str(path), f"more than {limits.max_bytes:,} bytes", "BYTES")
+        _check_events(text, str(path), limits)
+        return list(yaml.load_all(text, Loader=_Loader))
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{path}: not valid YAML{yaml_problem(exc)}") from None
+
+
 def _check_events(text: str, source: str, limits: YamlLimits) -> None:
     """Depth, node count (aliases expanded) and scalar length, from the parser's events."""
     depth = 0
