@@ -283,7 +283,9 @@ def _judge(
         return "at risk"
     if sized.replicas > (ceiling or 0):
         return "under-provisioned"
-    if sized.after < draft.now * 0.9 or (not autoscaled and sized.replicas < allocation.replicas):
+    if sized.after < draft.now * (1 - policy.min_saving) or (
+        not autoscaled and sized.replicas < allocation.replicas
+    ):
         return "over-provisioned"
     return "right-sized"
 

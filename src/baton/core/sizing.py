@@ -69,6 +69,7 @@ class SizingPolicy:
     risk_utilization: float = 0.8  # peak above this share of capacity: at risk
     memory_margin: float = 0.15
     consolidate_share: float = 0.1  # peak + headroom below this share of one replica
+    min_saving: float = 0.1  # cost after this share below cost now: over-provisioned
 
 
 @dataclass(frozen=True)
