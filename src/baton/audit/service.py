@@ -50,17 +50,7 @@ def run_audit(
 ) -> AuditResult:
     began = time.perf_counter()
     profiles = {d.name: profiled(store, d.model, d.version) for d in deployments}
-    slos: dict[str, float] = {}
-    slo_notes: dict[str, str] = {}
-    for d in deployments:
-        prof = profiles[d.name]
-        if d.slo_p99_ms is not None:
-            slos[d.name] = d.slo_p99_ms
-        elif prof is not None and prof.slo_p99_ms is not None:
-            slos[d.name] = prof.slo_p99_ms
-        else:
-            slos[d.name] = DEFAULT_SLO_MS
-            slo_notes[d.name] = f"no SLO stated: held to the default p99 {DEFAULT_SLO_MS:g} ms"
+    slos, slo_notes = _slos(deployments, profiles)
     usage = collect(
         prometheus,
         deployments,
@@ -103,6 +93,24 @@ def run_audit(
             "rate_window_s": rate_window_s,
         },
     )
+
+
+def _slos(
+    deployments: Sequence[Deployment], profiles: dict[str, Profiled | None]
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Each deployment's p99 SLO: its own, else its manifest's, else the default (noted)."""
+    slos: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    for d in deployments:
+        prof = profiles[d.name]
+        if d.slo_p99_ms is not None:
+            slos[d.name] = d.slo_p99_ms
+        elif prof is not None and prof.slo_p99_ms is not None:
+            slos[d.name] = prof.slo_p99_ms
+        else:
+            slos[d.name] = DEFAULT_SLO_MS
+            notes[d.name] = f"no SLO stated: held to the default p99 {DEFAULT_SLO_MS:g} ms"
+    return slos, notes
 
 
 def size_deployment(
