@@ -24,7 +24,7 @@ class Series:
 
 @dataclass(frozen=True)
 class Observed:
-    usage: ObservedUsage  # the figures core.sizing reads (rates, p99 latency, CPU p95, memory peak)
+    usage: ObservedUsage  # what core.rightsizing reads (rates, p99 latency, CPU p95, memory peak)
     rps_p99: float | None = None
     requests: float | None = None  # requests served over the window
     daily_pattern: tuple[float, ...] = ()  # mean req/s per UTC hour of day, 24 values
