@@ -27,8 +27,8 @@ test: $(VENV)/.test
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(VENV)/.test
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests testkit bench examples
+	$(BIN)/ruff format --check src tests testkit bench examples
 	$(BIN)/mypy
 
 bench: $(VENV)/.test

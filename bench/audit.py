@@ -2,7 +2,7 @@
 
 .venv/bin/python bench/audit.py [--deployments 1000] [--days 14] [--interval 300] [--fresh]
 
-A synthetic fleet (``baton.audit.synthetic``: daily cycles, spikes, autoscaled and GPU
+A synthetic fleet (``testkit.synthetic``: daily cycles, spikes, autoscaled and GPU
 deployments, the real latency buckets, 1-3 replicas each) is written as OpenMetrics in
 two-hour chunks and loaded with ``promtool tsdb create-blocks-from openmetrics``, chunk by
 chunk, while the next chunk is generated. The TSDB is cached under ``bench/.data/`` keyed by
@@ -21,6 +21,7 @@ import math
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,14 +30,16 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from baton.audit.backfill import backfill, serve_tsdb
 from baton.audit.prices import default_prices
 from baton.audit.prometheus import Prometheus
 from baton.audit.service import run_audit
-from baton.audit.synthetic import GIB, MIB, Fleet, Spec, Spike, write_openmetrics
 from baton.audit.usage import collect
 from baton.core.inventory import Deployment
 from baton.monitor.promtool import locate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # testkit: not installed
+from testkit.backfill import backfill, serve_tsdb
+from testkit.synthetic import GIB, MIB, Spec, Spike, SyntheticFleet, write_openmetrics
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / ".data"
@@ -44,7 +47,7 @@ GENERATOR = 1  # bump when the synthetic data changes shape, so caches are rebui
 HOUR = 3600
 
 
-def bench_fleet(n: int, days: float, interval_s: int, end: float, seed: int = 0) -> Fleet:
+def bench_fleet(n: int, days: float, interval_s: int, end: float, seed: int = 0) -> SyntheticFleet:
     """A realistic mixed fleet: mostly one or two fixed replicas, some autoscaled, some idle."""
     rng = np.random.default_rng(seed)
     specs = []
@@ -79,7 +82,7 @@ def bench_fleet(n: int, days: float, interval_s: int, end: float, seed: int = 0)
                 slo_p99_ms=float(rng.choice([50, 100, 250])),
             )
         )
-    return Fleet(tuple(specs), end=end, days=days, interval_s=interval_s)
+    return SyntheticFleet(tuple(specs), end=end, days=days, interval_s=interval_s)
 
 
 def cache_dir(args: argparse.Namespace) -> Path:
@@ -113,7 +116,7 @@ def settle(url: str) -> float:
     return time.monotonic() - began
 
 
-def generate(fleet: Fleet, folder: Path) -> dict[str, float]:
+def generate(fleet: SyntheticFleet, folder: Path) -> dict[str, float]:
     """Write and backfill chunk by chunk: Python writes one while promtool loads the last."""
     tsdb = folder / "tsdb"
     scratch = Path(tempfile.mkdtemp(prefix="audit-om-", dir=folder))

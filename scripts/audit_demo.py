@@ -23,11 +23,13 @@ from pathlib import Path
 
 import yaml
 
-from baton.audit.backfill import backfill, serve_tsdb
 from baton.audit.fleet_file import fleet_entry
-from baton.audit.synthetic import GIB, MIB, Fleet, Spec, Spike, write_openmetrics
 from baton.core.inventory import CapacityOption
 from baton.monitor.promtool import locate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # testkit: not installed
+from testkit.backfill import backfill, serve_tsdb
+from testkit.synthetic import GIB, MIB, Spec, Spike, SyntheticFleet, write_openmetrics
 
 DAY = 86400
 SPECS = (
@@ -73,7 +75,7 @@ GPU_ALTERNATIVES = {
 }  # fmt: skip
 
 
-def write_fleet(fleet: Fleet, path: Path) -> None:
+def write_fleet(fleet: SyntheticFleet, path: Path) -> None:
     entries = []
     for d in fleet.deployments():
         if d.name in GPU_ALTERNATIVES:
@@ -101,7 +103,7 @@ def main() -> int:
 
 def _demo(args: argparse.Namespace, workdir: Path) -> int:
     end = math.floor(time.time() / 3600) * 3600
-    fleet = Fleet(SPECS, end=end, days=14, interval_s=300)
+    fleet = SyntheticFleet(SPECS, end=end, days=14, interval_s=300)
     print(f"writing 14 days of {len(SPECS)} deployments and backfilling with promtool ...")
     started = time.perf_counter()
     backfill(write_openmetrics(fleet, workdir / "openmetrics"), workdir / "tsdb",

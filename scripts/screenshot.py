@@ -3,7 +3,7 @@
     python scripts/screenshot.py report.html docs/img/audit-report.png --width 1400 --height 2000
 
 With ``--sample``, the HTML file is first written from baton's sample audit
-(``baton.audit.sample``), so the README picture can be remade without a Prometheus:
+(``testkit.sample``), so the README picture can be remade without a Prometheus:
 
     python scripts/screenshot.py --sample /tmp/audit.html docs/img/audit-report.png
 
@@ -80,7 +80,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.sample:
         from baton.audit.report import render_html
-        from baton.audit.sample import sample_result
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # testkit: not installed
+        from testkit.sample import sample_result
 
         args.html.write_text(render_html(sample_result()), encoding="utf-8")
     if not args.html.is_file():

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from baton.errors import BadInput
-from baton.yaml_files import YamlLimits, load_yaml, read_yaml
+from baton.yaml_files import YamlLimits, load_yaml, read_yaml, read_yaml_documents
 
 
 def test_reads_a_document(tmp_path: Path) -> None:
@@ -118,3 +118,23 @@ JSONISH = st.recursive(
 def test_the_bounded_loader_reads_what_safe_load_reads(value: Any) -> None:
     text = yaml.safe_dump(value)
     assert load_yaml(text, "f", YamlLimits()) == yaml.safe_load(text)
+
+
+def test_documents_are_read_bounded_and_worded_as_one(tmp_path: Path) -> None:
+    """Kubernetes manifests hold several documents: the same reader, limits and wording."""
+    path = write(tmp_path, "kind: A\n---\nkind: B\n---\n")
+    assert read_yaml_documents(path, "manifest", "--manifests") == [
+        {"kind": "A"},
+        {"kind": "B"},
+        None,
+    ]
+    path = write(tmp_path, "kind: A\n---\nkind: [B\n")
+    with pytest.raises(BadInput, match=r"f\.yaml: not valid YAML at line 4, column 1: "):
+        read_yaml_documents(path, "manifest", "--manifests")
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    path = write(tmp_path, "kind: A\n---\n" + "\n".join(lines))  # the second document
+    with pytest.raises(BadInput, match="more than 2,000,000 keys, values and items"):
+        read_yaml_documents(path, "manifest", "--manifests")
+    with pytest.raises(BadInput, match="no such manifest; pass --manifests"):
+        read_yaml_documents(tmp_path / "none.yaml", "manifest", "--manifests")

@@ -94,9 +94,7 @@ def load_yaml(text: str, source: str, limits: YamlLimits) -> Any:
     Raises ``yaml.YAMLError`` for syntax (callers word it with ``yaml_problem``) and
     BadInput, starting with ``source``, for a document over a limit. (``read_text`` counts
     the bytes; here a text of more characters than ``max_bytes`` is refused.)"""
-    if len(text) > limits.max_bytes:
-        raise limits.over(source, f"more than {limits.max_bytes:,} bytes", "BYTES")
-    _check_events(text, source, limits)
+    _check(text, source, limits)
     return yaml.load(text, Loader=_Loader)
 
 
@@ -108,6 +106,26 @@ def read_yaml(path: Path, what: str, option: str, limits: YamlLimits | None = No
         return load_yaml(text, str(path), limits)
     except yaml.YAMLError as exc:
         raise BadInput(f"{path}: not valid YAML{yaml_problem(exc)}") from None
+
+
+def read_yaml_documents(
+    path: Path, what: str, option: str, limits: YamlLimits | None = None
+) -> list[Any]:
+    """Every document of a multi-document YAML file (``---``), bounded and worded as
+    ``read_yaml`` (the limits hold for the whole file)."""
+    limits = limits or YamlLimits()
+    text = read_text(path, what, option, limits)
+    try:
+        _check(text, str(path), limits)
+        return list(yaml.load_all(text, Loader=_Loader))
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{path}: not valid YAML{yaml_problem(exc)}") from None
+
+
+def _check(text: str, source: str, limits: YamlLimits) -> None:
+    if len(text) > limits.max_bytes:
+        raise limits.over(source, f"more than {limits.max_bytes:,} bytes", "BYTES")
+    _check_events(text, source, limits)
 
 
 def _check_events(text: str, source: str, limits: YamlLimits) -> None:

@@ -1,7 +1,7 @@
 """A real Prometheus over a backfilled TSDB holding a synthetic fleet with known answers.
 
-The fleet is written as OpenMetrics (``baton.audit.synthetic``), loaded with promtool
-(``baton.audit.backfill``) and served by the real binary, once per session: two days at a
+The fleet is written as OpenMetrics (``testkit.synthetic``), loaded with promtool
+(``testkit.backfill``) and served by the real binary, once per session: two days at a
 five-minute interval, so the rate window is 15 minutes.
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from baton.audit.backfill import backfill, serve_tsdb
-from baton.audit.synthetic import GIB, MIB, Fleet, Spec, Spike, write_openmetrics
 from baton.core.inventory import Deployment, Resources
+from testkit.backfill import backfill, serve_tsdb
+from testkit.synthetic import GIB, MIB, Spec, Spike, SyntheticFleet, write_openmetrics
 from tests.monitor.conftest import Running, need, prometheus, prometheus_bin
 
 __all__ = ["prometheus", "prometheus_bin"]  # fixtures shared with tests/monitor
@@ -102,7 +102,7 @@ ABSENT = Deployment(
 class Backfilled:
     """The fleet, its deployments and the Prometheus serving its history."""
 
-    fleet: Fleet
+    fleet: SyntheticFleet
     deployments: list[Deployment]
     prometheus: Running
 
@@ -119,14 +119,14 @@ def start_tsdb_prometheus(tsdb: Path, workdir: Path, retention: str = "3650d") -
 
 
 @pytest.fixture(scope="session")
-def synthetic_fleet() -> Fleet:
+def synthetic_fleet() -> SyntheticFleet:
     end = math.floor(time.time() / HOUR) * HOUR
-    return Fleet(FLEET_SPECS, end=end, days=2, interval_s=300)
+    return SyntheticFleet(FLEET_SPECS, end=end, days=2, interval_s=300)
 
 
 @pytest.fixture(scope="session")
 def backfilled(
-    synthetic_fleet: Fleet, tmp_path_factory: pytest.TempPathFactory
+    synthetic_fleet: SyntheticFleet, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Backfilled]:
     promtool = need("promtool")
     root = tmp_path_factory.mktemp("audit-tsdb")

@@ -10,8 +10,9 @@ import pytest
 from baton.audit.capacity import MIN_REQUESTS, ServedCost, capacity_for, profiled, served_cost
 from baton.audit.observed import Observed, Series
 from baton.core.inventory import CapacityOption, Deployment, Resources, Serving
+from baton.core.pricing import GIB
 from baton.core.refs import Ref
-from baton.core.sizing import GIB, Usage, load_at_slo
+from baton.core.sizing import ObservedUsage, load_at_slo
 from baton.evaluate.service import evaluate
 from baton.examples.digits import NAME
 from baton.handover.register import register_handover
@@ -32,7 +33,7 @@ def observed(rps: list[float], cpu: list[float], replicas: float = 2.0, **kw: ob
         "replicas": Series(ts, (replicas,) * len(rps)),
     }
     requests = sum(rps) * 60
-    return Observed(Usage(rps_peak=max(rps)), requests=requests, timeline=timeline, **kw)  # type: ignore[arg-type]
+    return Observed(ObservedUsage(rps_peak=max(rps)), requests=requests, timeline=timeline, **kw)  # type: ignore[arg-type]
 
 
 def varying(per_request: float, idle: float, n: int = 48) -> Observed:
@@ -120,7 +121,7 @@ def test_a_shared_server_gives_no_per_model_cost() -> None:
 def steady(p99_ms: float | None, per_request: float = 0.05) -> Observed:
     """Busy, flat traffic (no slope): only the whole CPU over the requests, a bound."""
     base = observed([100.0] * 48, [0.9] * 48, cpu_seconds_per_request=per_request)
-    usage = Usage(rps_peak=100.0, p99_latency_ms=p99_ms)
+    usage = ObservedUsage(rps_peak=100.0, p99_latency_ms=p99_ms)
     return Observed(usage, requests=base.requests, timeline=base.timeline,
                     cpu_seconds_per_request=per_request)  # fmt: skip
 

@@ -14,10 +14,11 @@ import plotly.offline
 from baton.audit.charts import VERDICT_COLOURS, daily_chart, fleet_charts, has_data, usage_chart
 from baton.audit.observed import Observed, Series
 from baton.audit.prices import parse_prices
-from baton.audit.result import VERDICT_ORDER, AuditResult, Row, Target
-from baton.audit.sample import sample_result
+from baton.audit.result import VERDICT_ORDER, AuditResult, Row, SizingTarget
 from baton.core.inventory import Deployment, Resources
-from baton.core.sizing import Allocation, Usage, recommend
+from baton.core.rightsizing import recommend
+from baton.core.sizing import Allocation, ObservedUsage
+from testkit.sample import sample_result
 
 
 def div_id(fragment: str) -> str:
@@ -36,8 +37,8 @@ def empty_row(name: str, observed: Observed | None) -> Row:
         name=name, model=name, version="1", replicas=2,
         resources=Resources(cores=1, memory_bytes=2**30),
     )  # fmt: skip
-    rec = recommend(Usage(coverage=0.0), Allocation(2, 1, 2**30), None, 50)
-    return Row(deployment, observed, rec, Target(replicas=None), 50, "no profile")
+    rec = recommend(ObservedUsage(coverage=0.0), Allocation(2, 1, 2**30), None, 50)
+    return Row(deployment, observed, rec, SizingTarget(replicas=None), 50, "no profile")
 
 
 def test_every_verdict_has_a_colour() -> None:
@@ -45,11 +46,11 @@ def test_every_verdict_has_a_colour() -> None:
 
 
 def test_has_data_needs_one_real_sample() -> None:
-    assert not has_data(Observed(Usage()))
+    assert not has_data(Observed(ObservedUsage()))
     nan = Series((0.0, 60.0), (math.nan, math.nan))
-    assert not has_data(Observed(Usage(), timeline={"rps": nan, "cpu": nan}))
+    assert not has_data(Observed(ObservedUsage(), timeline={"rps": nan, "cpu": nan}))
     one = Series((0.0, 60.0), (math.nan, 0.0))
-    assert has_data(Observed(Usage(), timeline={"rps": nan, "cpu": one}))
+    assert has_data(Observed(ObservedUsage(), timeline={"rps": nan, "cpu": one}))
 
 
 def test_fleet_charts_are_fragments_labelled_with_example_prices() -> None:
@@ -69,7 +70,7 @@ def test_fleet_charts_with_own_prices_drop_the_example_label() -> None:
 
 
 def test_a_fleet_without_costs_or_load_gets_only_the_cost_chart() -> None:
-    rows = (empty_row("ghost", None), empty_row("empty", Observed(Usage(coverage=0.0))))
+    rows = (empty_row("ghost", None), empty_row("empty", Observed(ObservedUsage(coverage=0.0))))
     result = AuditResult("http://p:9090", 0, 3600, 60, 60, 3, 0.1, rows, {})
     assert [div_id(c) for c in fleet_charts(result, 25)] == ["fleet-cost"]
 
@@ -90,7 +91,7 @@ def test_usage_chart_sets_each_series_against_allocation_and_recommendation() ->
 def test_usage_chart_draws_only_the_series_with_samples() -> None:
     t = (0.0, 60.0, 120.0)
     observed = Observed(
-        Usage(coverage=1.0),
+        ObservedUsage(coverage=1.0),
         timeline={
             "rps": Series(t, (1.0, 2.0, math.nan)),
             "cpu": Series(t, (math.nan,) * 3),

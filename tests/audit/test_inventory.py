@@ -16,7 +16,8 @@ import yaml
 from baton.audit.inventory import gather
 from baton.audit.service import size_deployment
 from baton.config import Settings
-from baton.core.sizing import Prices, SizingPolicy
+from baton.core.pricing import Prices
+from baton.core.sizing import SizingPolicy
 from baton.errors import BadInput
 from baton.handover.register import register_handover
 from baton.store.servers import ServedModel, ServerFacts
@@ -259,6 +260,46 @@ def test_a_gpu_server_is_priced_as_its_gpu(toy: Store) -> None:
     toy.servers.started(gpu, [TOY1], actor="tester")
     (d,) = gather(toy, [], None).deployments
     assert (d.resources.gpus, d.resources.hardware) == (1, "nvidia-t4")
+
+
+def test_a_shared_gpu_server_is_split_by_one_rule_whatever_its_source(
+    toy: Store, tmp_path: Path
+) -> None:
+    """One server of two versions on one GPU, as baton recorded it and as its Kubernetes
+    manifest describes it: each version gets half the CPU and memory and the whole GPU in
+    both (issue 15, item 7; the manifest path used to round the GPU down to none)."""
+    toy.servers.started(
+        replace(ELSEWHERE, gpus=1, gpu_model="Tesla T4"), [TOY1, ServedModel("toy", 2)], "tester"
+    )
+    container = {
+        "name": "server",
+        "args": ["baton", "serve", "toy:1", "toy:2"],
+        "resources": {
+            "requests": {"cpu": "2", "memory": "4Gi"},
+            "limits": {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": 1},
+        },
+    }
+    pod = {"containers": [container], "nodeSelector": {"nvidia.com/gpu.product": "Tesla-T4"}}
+    manifest = tmp_path / "shared.yaml"
+    manifest.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "shared", "namespace": "prod"},
+                "spec": {"replicas": 1, "template": {"spec": pod}},
+            }
+        )
+    )
+    recorded = gather(toy, [], None)
+    described = gather(None, [manifest], None)
+    for inventory in (recorded, described):
+        shapes = [
+            (r.cores, r.memory_bytes, r.cpu_limit, r.memory_limit_bytes, r.gpus, r.hardware)
+            for r in (d.resources for d in inventory.deployments)
+        ]
+        assert shapes == [(1.0, 2 * GI, 1.0, 2 * GI, 1, "nvidia-t4")] * 2
+        assert any("each is counted with all of its GPUs" in n for n in inventory.notes)
 
 
 def test_a_server_that_ran_seconds_counts_for_seconds(toy: Store) -> None:

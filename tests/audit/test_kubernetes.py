@@ -370,6 +370,10 @@ def test_yaml_errors_and_missing_paths(tmp_path: Path) -> None:
         read_manifests([broken])
     with pytest.raises(BadInput, match="no such manifest file or folder"):
         read_manifests([tmp_path / "nope.yaml"])
+    deep = tmp_path / "deep.yaml"  # a RecursionError out of yaml.safe_load_all before
+    deep.write_text("kind: Deployment\n---\nspec: " + "[" * 600 + "]" * 600 + "\n")
+    with pytest.raises(BadInput, match=r"deep.yaml holds more than 32 levels of nesting"):
+        read_manifests([deep])
 
 
 JSONISH = st.recursive(

@@ -15,7 +15,9 @@ from baton.audit.prices import (
     load_prices,
     parse_prices,
 )
-from baton.core.sizing import GIB, HOURS_PER_MONTH, Allocation, Capacity, Usage, recommend
+from baton.core.pricing import GIB, HOURS_PER_MONTH
+from baton.core.rightsizing import recommend
+from baton.core.sizing import Allocation, Capacity, ObservedUsage
 from baton.errors import BadInput
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "prices.yaml"
@@ -73,7 +75,7 @@ def test_recommend_reads_the_per_hardware_prices_through_to_sizing() -> None:
         }
     )
     rec = recommend(
-        Usage(rps_mean=50, rps_peak=100, p99_latency_ms=5),
+        ObservedUsage(rps_mean=50, rps_peak=100, p99_latency_ms=5),
         Allocation(replicas=2, cores=4, memory_bytes=0, gpus=1, hardware="g"),
         Capacity(saturation_rps=1000, cores=4, gpus=1, hardware="g"),
         slo_p99_ms=20,

@@ -17,10 +17,11 @@ import pytest
 from baton.audit.observed import Observed, Series
 from baton.audit.prices import parse_prices
 from baton.audit.report import render_html
-from baton.audit.result import AuditResult, Row, Target
-from baton.audit.sample import sample_result
+from baton.audit.result import AuditResult, Row, SizingTarget
 from baton.core.inventory import Deployment, Resources
-from baton.core.sizing import Allocation, Usage, recommend
+from baton.core.rightsizing import recommend
+from baton.core.sizing import Allocation, ObservedUsage
+from testkit.sample import sample_result
 
 PLOT = re.compile(r'<div id="([^"]+)" class="plotly-graph-div')
 
@@ -107,17 +108,17 @@ def test_a_deployment_without_data_shows_what_is_missing_not_charts() -> None:
         name="ghost</script><b>", model="ghost", version="1", replicas=2,
         resources=Resources(cores=1, memory_bytes=2**30),
     )  # fmt: skip
-    rec = recommend(Usage(coverage=0.0), Allocation(2, 1, 2**30), None, 50)
+    rec = recommend(ObservedUsage(coverage=0.0), Allocation(2, 1, 2**30), None, 50)
     empty = Observed(
-        Usage(coverage=0.0),
+        ObservedUsage(coverage=0.0),
         missing=("requests", "latency", "cpu", "memory"),
         timeline={"rps": Series((0.0, 60.0), (math.nan, math.nan))},
     )
     rows = (
-        Row(deployment, None, rec, Target(replicas=None), 50, "no profile"),
+        Row(deployment, None, rec, SizingTarget(replicas=None), 50, "no profile"),
         Row(
             deployment.model_copy(update={"name": "empty", "version": "2"}),
-            empty, rec, Target(replicas=None), 50, "no profile",
+            empty, rec, SizingTarget(replicas=None), 50, "no profile",
         ),
     )  # fmt: skip
     html = render_html(AuditResult("http://p:9090", 0, 3600, 60, 60, 3, 0.1, rows, {}))

@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from baton.audit.result import VERDICT_ORDER
-from baton.audit.sample import sample_result
+from testkit.sample import sample_result
 
 
 def test_rows_sort_at_risk_first_then_by_savings() -> None:

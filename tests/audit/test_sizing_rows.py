@@ -10,7 +10,8 @@ from baton.audit.observed import Observed, Series
 from baton.audit.result import Row
 from baton.audit.service import size_deployment
 from baton.core.inventory import CapacityOption, Deployment, Resources
-from baton.core.sizing import GIB, Prices, SizingPolicy, Usage
+from baton.core.pricing import GIB, Prices
+from baton.core.sizing import ObservedUsage, SizingPolicy
 
 POLICY = SizingPolicy()
 DAY = 86400
@@ -28,7 +29,7 @@ def near_idle(seed: int = 7, n: int = 336) -> Observed:
     ts = tuple(float(i * 3600) for i in range(n))
     rps = tuple(rng.choice((0.0, 0.005, 0.01, 0.015, 0.02)) for _ in ts)
     cpu = tuple(0.05 + rng.gauss(0, 0.003) for _ in ts)
-    usage = Usage(rps_mean=0.01, rps_p95=0.02, rps_peak=0.02, p99_latency_ms=6.0,
+    usage = ObservedUsage(rps_mean=0.01, rps_p95=0.02, rps_peak=0.02, p99_latency_ms=6.0,
                   cpu_cores_p95=0.056, memory_peak_bytes=300e6)  # fmt: skip
     timeline = {"rps": Series(ts, rps), "cpu": Series(ts, cpu),
                 "replicas": Series(ts, (1.0,) * n)}  # fmt: skip
@@ -60,7 +61,7 @@ def test_near_idle_traffic_falls_back_to_the_profile() -> None:
 
 
 def gpu_seen(busy: float, peak_rps: float = 5.0, memory: float = 0.3 * GIB) -> Observed:
-    usage = Usage(rps_mean=peak_rps / 2, rps_p95=peak_rps * 0.9, rps_peak=peak_rps,
+    usage = ObservedUsage(rps_mean=peak_rps / 2, rps_p95=peak_rps * 0.9, rps_peak=peak_rps,
                   p99_latency_ms=8.0, cpu_cores_p95=0.1, memory_peak_bytes=GIB,
                   gpu_utilization_mean=busy)  # fmt: skip
     return Observed(usage, requests=500, gpu_memory_peak_bytes=memory, gpu_source="dcgm")

@@ -13,12 +13,13 @@ from rich.console import Console
 
 from baton.audit.observed import Observed, Series
 from baton.audit.prices import parse_prices
-from baton.audit.result import AuditResult, Row, Target
-from baton.audit.sample import sample_result
+from baton.audit.result import AuditResult, Row, SizingTarget
 from baton.audit.table import clean, money, summary, to_json
 from baton.audit.terminal import render_table
 from baton.core.inventory import Deployment, Resources
-from baton.core.sizing import Allocation, Usage, recommend
+from baton.core.rightsizing import recommend
+from baton.core.sizing import Allocation, ObservedUsage
+from testkit.sample import sample_result
 
 ROW_KEYS = {
     "name", "model", "version", "verdict", "at_risk", "flags", "slo_p99_ms",
@@ -123,15 +124,15 @@ def test_a_deployment_prometheus_knows_nothing_of() -> None:
         name="ghost", model="ghost", version="1", replicas=2,
         resources=Resources(cores=1, memory_bytes=2**30),
     )  # fmt: skip
-    rec = recommend(Usage(coverage=0.0), Allocation(2, 1, 2**30), None, 50)
-    row = Row(deployment, None, rec, Target(replicas=None), 50, "no profile")
+    rec = recommend(ObservedUsage(coverage=0.0), Allocation(2, 1, 2**30), None, 50)
+    row = Row(deployment, None, rec, SizingTarget(replicas=None), 50, "no profile")
     nan_row = Row(
         deployment.model_copy(update={"name": "nan", "version": "2"}),
         Observed(
-            Usage(rps_peak=math.nan, coverage=0.0),
+            ObservedUsage(rps_peak=math.nan, coverage=0.0),
             timeline={"rps": Series((1.0,), (math.nan,))},
         ),
-        rec, Target(replicas=None), None, "no profile",
+        rec, SizingTarget(replicas=None), None, "no profile",
     )  # fmt: skip
     result = AuditResult("http://p:9090", 0, 3600, 60, 60, 3, 0.1, (row, nan_row), {})
     out = text(result)

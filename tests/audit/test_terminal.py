@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 
 from baton.audit.result import AuditResult
-from baton.audit.sample import sample_result
 from baton.audit.terminal import render_table
+from testkit.sample import sample_result
 
 
 def shown(result: AuditResult, width: int, **kw: object) -> str:

@@ -33,10 +33,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from baton.audit.backfill import backfill
-from baton.audit.synthetic import GIB, MIB, Fleet, Spec, write_openmetrics
 from baton.core.inventory import CapacityOption, Deployment
 from baton.core.sizing import SizingPolicy
+from testkit.backfill import backfill
+from testkit.synthetic import GIB, MIB, Spec, SyntheticFleet, write_openmetrics
 from tests.audit.conftest import start_tsdb_prometheus
 from tests.monitor.conftest import Running, need
 
@@ -119,7 +119,7 @@ GPU_OPTIONS = (
 )
 
 
-def deployments(fleet: Fleet) -> list[Deployment]:
+def deployments(fleet: SyntheticFleet) -> list[Deployment]:
     out = []
     for spec in fleet.specs:
         d = spec.deployment()
@@ -131,7 +131,7 @@ def deployments(fleet: Fleet) -> list[Deployment]:
 
 @dataclass(frozen=True)
 class VerdictFleet:
-    fleet: Fleet
+    fleet: SyntheticFleet
     deployments: list[Deployment]
     prometheus: Running
 
@@ -148,7 +148,9 @@ class VerdictFleet:
 def verdict_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VerdictFleet]:
     promtool = need("promtool")
     root = tmp_path_factory.mktemp("verdict-tsdb")
-    fleet = Fleet(SPECS, end=math.floor(time.time() / HOUR) * HOUR, days=DAYS, interval_s=300)
+    fleet = SyntheticFleet(
+        SPECS, end=math.floor(time.time() / HOUR) * HOUR, days=DAYS, interval_s=300
+    )
     backfill(write_openmetrics(fleet, root / "openmetrics"), root / "tsdb", promtool, delete=True)
     running = start_tsdb_prometheus(root / "tsdb", root)
     yield VerdictFleet(fleet, deployments(fleet), running)

@@ -280,7 +280,7 @@ def test_the_audit_knows_every_serve_option_that_takes_a_value() -> None:
     not know would have its value taken for a model reference."""
     import typer.main
 
-    from baton.audit.kubernetes import SERVE_VALUE_OPTIONS
+    from baton.audit.serve_args import SERVE_VALUE_OPTIONS
     from baton.cli.serve_cmd import serve
 
     app = typer.Typer(add_completion=False)

@@ -32,7 +32,7 @@ from baton.core.idle_gpu import idle_gpu
 from baton.core.inventory import Deployment
 from baton.core.manifest import Manifest
 from baton.core.refs import Ref
-from baton.core.sizing import Capacity, Usage, load_at_slo
+from baton.core.sizing import Capacity, ObservedUsage, load_at_slo
 from baton.errors import BatonError
 from baton.store.store import Store
 
@@ -188,7 +188,7 @@ def _parallel(deployment: Deployment) -> float:
 
 
 def _contradicted(
-    cost: ServedCost, option: Capacity, parallel: float, usage: Usage, slo_ms: float
+    cost: ServedCost, option: Capacity, parallel: float, usage: ObservedUsage, slo_ms: float
 ) -> str:
     """Why the served cost cannot be right, from what the server was seen to do ("": it can).
 

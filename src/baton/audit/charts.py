@@ -9,6 +9,7 @@ fragments leave plotly.js out; the page inlines it once.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from baton.audit.table import (
     currency,
     example_prices,
 )
-from baton.core.sizing import GIB
+from baton.core.pricing import GIB
 
 # One colour per verdict, shared by the charts and the report's badges.
 VERDICT_COLOURS = {
@@ -60,12 +61,19 @@ def _x(series: Series) -> list[str]:
 
 def fleet_charts(result: AuditResult, top: int) -> list[str]:
     """Cost by verdict, savings by deployment, and peak load against capacity at the SLO."""
-    import plotly.graph_objects as go
-
     unit = currency(result)
     label = f"{unit}/month" + (f", {EXAMPLE_LABEL}" if example_prices(result) else "")
-    charts = []
     by_verdict = result.costs_by_verdict()
+    present = [verdict for verdict, _, _, _ in by_verdict]
+    charts = [_cost_chart(by_verdict, label)]
+    savings = _savings_chart(result, top, unit, label)
+    capacity = _capacity_chart(result, present)
+    return charts + [c for c in (savings, capacity) if c is not None]
+
+
+def _cost_chart(by_verdict: list[tuple[str, int, float, float]], label: str) -> str:
+    import plotly.graph_objects as go
+
     present = [verdict for verdict, _, _, _ in by_verdict]
     now = [cost_now for _, _, cost_now, _ in by_verdict]
     after = [cost_after for _, _, _, cost_after in by_verdict]
@@ -77,30 +85,40 @@ def fleet_charts(result: AuditResult, top: int) -> list[str]:
     )
     cost.update_layout(_LAYOUT, title="Cost now and after, by verdict", yaxis_title=label,
                        barmode="group", height=360)  # fmt: skip
-    charts.append(_html(cost, "fleet-cost"))
+    return _html(cost, "fleet-cost")
+
+
+def _savings_chart(result: AuditResult, top: int, unit: str, label: str) -> str | None:
+    import plotly.graph_objects as go
 
     priced = [r for r in result.rows if r.recommendation.monthly_cost_after is not None]
     priced.sort(key=lambda r: -abs(r.recommendation.monthly_savings))
     priced = priced[: max(top, 10)]
-    if priced:
-        savings = go.Figure(
-            go.Bar(
-                x=[r.recommendation.monthly_savings for r in priced],
-                y=[r.deployment.name for r in priced],
-                orientation="h",
-                marker_color=[VERDICT_COLOURS.get(r.verdict, "#555") for r in priced],
-                customdata=[r.verdict for r in priced],
-                hovertemplate="%{y}: %{x:,.0f} " + unit + "/month (%{customdata})<extra></extra>",
-            )
+    if not priced:
+        return None
+    savings = go.Figure(
+        go.Bar(
+            x=[r.recommendation.monthly_savings for r in priced],
+            y=[r.deployment.name for r in priced],
+            orientation="h",
+            marker_color=[VERDICT_COLOURS.get(r.verdict, "#555") for r in priced],
+            customdata=[r.verdict for r in priced],
+            hovertemplate="%{y}: %{x:,.0f} " + unit + "/month (%{customdata})<extra></extra>",
         )
-        savings.update_layout(
-            _LAYOUT,
-            title="Savings per month by deployment (negative: the fix costs more)",
-            xaxis_title=label,
-            yaxis_autorange="reversed",
-            height=160 + 24 * len(priced),
-        )
-        charts.append(_html(savings, "fleet-savings"))
+    )
+    savings.update_layout(
+        _LAYOUT,
+        title="Savings per month by deployment (negative: the fix costs more)",
+        xaxis_title=label,
+        yaxis_autorange="reversed",
+        height=160 + 24 * len(priced),
+    )
+    return _html(savings, "fleet-savings")
+
+
+def _capacity_chart(result: AuditResult, present: list[str]) -> str | None:
+    """Each deployment's observed peak against its capacity now, by verdict, log-log."""
+    import plotly.graph_objects as go
 
     points = [
         (r, r.observed.usage.rps_peak, capacity_now(r))
@@ -110,41 +128,41 @@ def fleet_charts(result: AuditResult, top: int) -> list[str]:
         and math.isfinite(r.observed.usage.rps_peak)
         and capacity_now(r)
     ]
-    if points:
-        scatter = go.Figure()
-        for verdict in present:
-            mine = [p for p in points if p[0].verdict == verdict]
-            if not mine:
-                continue
-            scatter.add_trace(
-                go.Scatter(
-                    x=[p[2] for p in mine],
-                    y=[p[1] for p in mine],
-                    mode="markers",
-                    name=verdict,
-                    marker={"color": VERDICT_COLOURS.get(verdict, "#555"), "size": 10},
-                    text=[p[0].deployment.name for p in mine],
-                    hovertemplate="%{text}<br>capacity %{x:.4g} req/s<br>peak %{y:.4g} req/s",
-                )
+    if not points:
+        return None
+    scatter = go.Figure()
+    for verdict in present:
+        mine = [p for p in points if p[0].verdict == verdict]
+        if not mine:
+            continue
+        scatter.add_trace(
+            go.Scatter(
+                x=[p[2] for p in mine],
+                y=[p[1] for p in mine],
+                mode="markers",
+                name=verdict,
+                marker={"color": VERDICT_COLOURS.get(verdict, "#555"), "size": 10},
+                text=[p[0].deployment.name for p in mine],
+                hovertemplate="%{text}<br>capacity %{x:.4g} req/s<br>peak %{y:.4g} req/s",
             )
-        low = min(min(p[1] or 1, p[2] or 1) for p in points) / 2
-        high = max(max(p[1] or 1, p[2] or 1) for p in points) * 2
-        for share, dash, name in ((1.0, "solid", "peak = capacity"), (0.8, "dot", "80%")):
-            scatter.add_trace(
-                go.Scatter(x=[low, high], y=[low * share, high * share], mode="lines",
-                           name=name, line={"color": "#b42318", "dash": dash, "width": 1})
-            )  # fmt: skip
-        scatter.update_layout(
-            _LAYOUT,
-            title="Peak load against the capacity now at the SLO (above the line: at risk)",
-            xaxis_title="capacity at the SLO, req/s",
-            yaxis_title="observed peak, req/s",
-            xaxis_type="log",
-            yaxis_type="log",
-            height=440,
         )
-        charts.append(_html(scatter, "fleet-capacity"))
-    return charts
+    low = min(min(p[1] or 1, p[2] or 1) for p in points) / 2
+    high = max(max(p[1] or 1, p[2] or 1) for p in points) * 2
+    for share, dash, name in ((1.0, "solid", "peak = capacity"), (0.8, "dot", "80%")):
+        scatter.add_trace(
+            go.Scatter(x=[low, high], y=[low * share, high * share], mode="lines",
+                       name=name, line={"color": "#b42318", "dash": dash, "width": 1})
+        )  # fmt: skip
+    scatter.update_layout(
+        _LAYOUT,
+        title="Peak load against the capacity now at the SLO (above the line: at risk)",
+        xaxis_title="capacity at the SLO, req/s",
+        yaxis_title="observed peak, req/s",
+        xaxis_type="log",
+        yaxis_type="log",
+        height=440,
+    )
+    return _html(scatter, "fleet-capacity")
 
 
 def _constant(fig: Any, x: list[str], value: float | None, name: str, colour: str,
@@ -160,6 +178,15 @@ def _constant(fig: Any, x: list[str], value: float | None, name: str, colour: st
     )  # fmt: skip
 
 
+_PANELS = {  # name: (legend of the observed line, panel title)
+    "rps": ("requests/s", "requests/s against capacity at the SLO"),
+    "replicas": ("replicas", "replicas"),
+    "cpu": ("CPU cores", "CPU cores per replica"),
+    "memory": ("memory GiB", "memory per replica (GiB)"),
+    "p99_ms": ("p99 ms", "p99 latency (ms)"),
+}
+
+
 def usage_chart(row: Row, div_id: str) -> str:
     """Load, replicas, CPU and memory over the window against allocation and recommendation."""
     import plotly.graph_objects as go
@@ -167,87 +194,101 @@ def usage_chart(row: Row, div_id: str) -> str:
 
     assert row.observed is not None
     timeline = row.observed.timeline
-    d, t, rec = row.deployment, row.target, row.recommendation
     panels = [
         name
-        for name in ("rps", "replicas", "cpu", "memory", "p99_ms")
+        for name in _PANELS
         if name in timeline and any(math.isfinite(v) for v in timeline[name].values)
     ]
-    observed = {
-        "rps": "requests/s",
-        "replicas": "replicas",
-        "cpu": "CPU cores",
-        "memory": "memory GiB",
-        "p99_ms": "p99 ms",
-    }
-    titles = {
-        "rps": "requests/s against capacity at the SLO",
-        "replicas": "replicas",
-        "cpu": "CPU cores per replica",
-        "memory": "memory per replica (GiB)",
-        "p99_ms": "p99 latency (ms)",
-    }
     fig = make_subplots(
         rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.06,
-        subplot_titles=[titles[p] for p in panels],
+        subplot_titles=[_PANELS[p][1] for p in panels],
     )  # fmt: skip
-    per = rec.load_per_replica
     for i, name in enumerate(panels, start=1):
         series = timeline[name]
         x = _x(series)
         scale = GIB if name == "memory" else 1.0
         fig.add_trace(
-            go.Scatter(x=x, y=_finite(series.values, scale), mode="lines", name=observed[name],
+            go.Scatter(x=x, y=_finite(series.values, scale), mode="lines", name=_PANELS[name][0],
                        line={"color": "#1f2937", "width": 1.2}, legendgroup=str(i)),
             row=i, col=1,
         )  # fmt: skip
-        if name == "rps" and per:
-            replicas = timeline.get("replicas")
-            if replicas is not None and len(replicas.values) == len(series.values):
-                fig.add_trace(
-                    go.Scatter(x=x, y=_finite(tuple(per * v for v in replicas.values)),
-                               mode="lines", name="capacity now (replicas x per replica)",
-                               line={"color": "#b42318", "dash": "dash", "width": 1.5},
-                               legendgroup=str(i)),
-                    row=i, col=1,
-                )  # fmt: skip
-            else:
-                _constant(fig, x, capacity_now(row), "capacity now", "#b42318", "dash", i)
-            after = "capacity recommended" + (" (upper bound)" if t.max_replicas else "")
-            _constant(fig, x, capacity_after(row), after, "#17803d", "dash", i)
-        elif name == "replicas":
-            _constant(fig, x, d.max_replicas, "max replicas now", "#b42318", "dot", i)
-            _constant(fig, x, d.min_replicas if d.autoscaled else d.replicas,
-                      "replicas now" if not d.autoscaled else "min replicas now",
-                      "#b42318", "dash", i)  # fmt: skip
-            _constant(fig, x, t.max_replicas, "max recommended", "#17803d", "dot", i)
-            _constant(fig, x, t.min_replicas if t.min_replicas is not None else t.replicas,
-                      "recommended" if t.min_replicas is None else "min recommended",
-                      "#17803d", "dash", i)  # fmt: skip
-        elif name == "cpu":
-            _constant(fig, x, d.resources.cores, "CPU request", "#b42318", "dash", i)
-            _constant(fig, x, d.resources.cpu_limit, "CPU limit", "#b42318", "dot", i)
-            _constant(fig, x, t.cores, "CPU recommended", "#17803d", "dash", i)
-            _constant(fig, x, rec.baseline_cpu_request, "CPU p95 (baseline)", "#6b7280",
-                      "dot", i)  # fmt: skip
-        elif name == "memory":
-            _constant(fig, x, d.resources.memory_bytes / GIB, "memory request", "#b42318",
-                      "dash", i)  # fmt: skip
-            limit = d.resources.memory_limit_bytes
-            _constant(fig, x, limit / GIB if limit else None, "memory limit", "#b42318", "dot", i)
-            _constant(fig, x, t.memory_bytes / GIB if t.memory_bytes else None,
-                      "memory recommended", "#17803d", "dash", i)  # fmt: skip
-        elif name == "p99_ms":
-            _constant(fig, x, row.slo_p99_ms, "SLO p99", "#b42318", "dash", i)
+        _REFERENCES[name](fig, row, x, i)
     fig.update_layout(
         _LAYOUT,
-        title=f"{d.name}: usage over the window against allocation and recommendation",
+        title=f"{row.deployment.name}: usage over the window against allocation and recommendation",
         height=180 + 190 * len(panels),
         legend={"orientation": "v", "x": 1.02, "y": 1},
         margin={"l": 60, "r": 220, "t": 70, "b": 40},
     )
     fig.update_yaxes(rangemode="tozero")
     return _html(fig, div_id)
+
+
+def _rps_lines(fig: Any, row: Row, x: list[str], i: int) -> None:
+    """Capacity now (following the replicas seen, where known) and recommended."""
+    import plotly.graph_objects as go
+
+    per = row.recommendation.load_per_replica
+    if not per:
+        return
+    assert row.observed is not None
+    series, replicas = row.observed.timeline["rps"], row.observed.timeline.get("replicas")
+    if replicas is not None and len(replicas.values) == len(series.values):
+        fig.add_trace(
+            go.Scatter(x=x, y=_finite(tuple(per * v for v in replicas.values)),
+                       mode="lines", name="capacity now (replicas x per replica)",
+                       line={"color": "#b42318", "dash": "dash", "width": 1.5},
+                       legendgroup=str(i)),
+            row=i, col=1,
+        )  # fmt: skip
+    else:
+        _constant(fig, x, capacity_now(row), "capacity now", "#b42318", "dash", i)
+    after = "capacity recommended" + (" (upper bound)" if row.target.max_replicas else "")
+    _constant(fig, x, capacity_after(row), after, "#17803d", "dash", i)
+
+
+def _replica_lines(fig: Any, row: Row, x: list[str], i: int) -> None:
+    d, t = row.deployment, row.target
+    _constant(fig, x, d.max_replicas, "max replicas now", "#b42318", "dot", i)
+    _constant(fig, x, d.min_replicas if d.autoscaled else d.replicas,
+              "replicas now" if not d.autoscaled else "min replicas now",
+              "#b42318", "dash", i)  # fmt: skip
+    _constant(fig, x, t.max_replicas, "max recommended", "#17803d", "dot", i)
+    _constant(fig, x, t.min_replicas if t.min_replicas is not None else t.replicas,
+              "recommended" if t.min_replicas is None else "min recommended",
+              "#17803d", "dash", i)  # fmt: skip
+
+
+def _cpu_lines(fig: Any, row: Row, x: list[str], i: int) -> None:
+    res = row.deployment.resources
+    _constant(fig, x, res.cores, "CPU request", "#b42318", "dash", i)
+    _constant(fig, x, res.cpu_limit, "CPU limit", "#b42318", "dot", i)
+    _constant(fig, x, row.target.cores, "CPU recommended", "#17803d", "dash", i)
+    _constant(fig, x, row.recommendation.baseline_cpu_request, "CPU p95 (baseline)", "#6b7280",
+              "dot", i)  # fmt: skip
+
+
+def _memory_lines(fig: Any, row: Row, x: list[str], i: int) -> None:
+    res, t = row.deployment.resources, row.target
+    _constant(fig, x, res.memory_bytes / GIB, "memory request", "#b42318", "dash", i)
+    limit = res.memory_limit_bytes
+    _constant(fig, x, limit / GIB if limit else None, "memory limit", "#b42318", "dot", i)
+    _constant(fig, x, t.memory_bytes / GIB if t.memory_bytes else None,
+              "memory recommended", "#17803d", "dash", i)  # fmt: skip
+
+
+def _p99_lines(fig: Any, row: Row, x: list[str], i: int) -> None:
+    _constant(fig, x, row.slo_p99_ms, "SLO p99", "#b42318", "dash", i)
+
+
+# each panel's reference lines: what was given and what is recommended
+_REFERENCES: dict[str, Callable[[Any, Row, list[str], int], None]] = {
+    "rps": _rps_lines,
+    "replicas": _replica_lines,
+    "cpu": _cpu_lines,
+    "memory": _memory_lines,
+    "p99_ms": _p99_lines,
+}
 
 
 def daily_chart(pattern: tuple[float, ...], div_id: str) -> str:

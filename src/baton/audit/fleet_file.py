@@ -185,7 +185,7 @@ class FleetEntry(_Strict):
         )
 
 
-class Fleet(_Strict):
+class FleetFile(_Strict):
     """``fleet.yaml``: the deployments baton did not start and no manifest describes."""
 
     deployments: list[FleetEntry] = Field(min_length=1)
@@ -193,7 +193,7 @@ class Fleet(_Strict):
 
 def fleet_json_schema() -> dict[str, Any]:
     """The published JSON Schema of ``fleet.yaml``."""
-    schema = Fleet.model_json_schema()
+    schema = FleetFile.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "baton fleet.yaml"
     return schema

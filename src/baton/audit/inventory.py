@@ -6,9 +6,10 @@
   serve one model version are its replicas (``instances`` are their scrape addresses).
   A replica is given the cores it may run on (its CPU affinity, capped by its cgroup
   quota) and the memory it may use (its cgroup limit, else the machine's RAM); a server
-  of several models splits them evenly, and so do servers sharing a machine without
-  limits. Batch size, threads and precision are what the server recorded (the version's
-  evaluated configuration with the operator's overrides).
+  of several models splits them evenly and counts each with all of its GPUs
+  (``core.inventory.split_between``, the rule manifests follow too), and servers sharing a
+  machine without limits split it. Batch size, threads and precision are what the server
+  recorded (the version's evaluated configuration with the operator's overrides).
 - **Kubernetes and KServe manifests** (``audit.kubernetes``).
 - **fleet.yaml** (``audit.fleet_file``).
 
@@ -32,7 +33,15 @@ from pathlib import Path
 
 from baton.audit.fleet_file import read_fleet
 from baton.audit.kubernetes import read_manifests
-from baton.core.inventory import Deployment, Resources, Serving, check_unique, hardware_name
+from baton.core.inventory import (
+    SHARED_GPU_NOTE,
+    Deployment,
+    Resources,
+    Serving,
+    check_unique,
+    hardware_name,
+    split_between,
+)
 from baton.core.refs import Ref
 from baton.errors import BadInput, BatonError
 from baton.store.servers import ServerRecord
@@ -122,22 +131,20 @@ def from_servers(
         versions = sorted({(m.model, m.version) for m in s.models})
         if not versions:
             continue
-        share = len(versions)
-        if s.gpus and share > 1:
+        if s.gpus and len(versions) > 1:
             notes.append(
-                f"baton server at {s.address} serves {share} versions on {s.gpus} GPU(s): "
-                "each is counted with all of them"
+                f"baton server at {s.address} serves {len(versions)} versions on {s.gpus} "
+                f"GPU(s): {SHARED_GPU_NOTE}"
             )
-        given = Resources(
-            cores=s.cores / cpu_share[s.id] / share,
-            memory_bytes=s.memory_bytes / memory_share[s.id] / share,
-            cpu_limit=s.cpu_limit / share if s.cpu_limit is not None else None,
-            memory_limit_bytes=(
-                s.memory_limit_bytes / share if s.memory_limit_bytes is not None else None
-            ),
+        machine = Resources(
+            cores=s.cores / cpu_share[s.id],
+            memory_bytes=s.memory_bytes / memory_share[s.id],
+            cpu_limit=s.cpu_limit,
+            memory_limit_bytes=s.memory_limit_bytes,
             gpus=s.gpus,
             hardware=hardware_name(s.gpu_model or "unknown") if s.gpus else "cpu",
         )
+        given = split_between(machine, len(versions))
         for key in versions:
             replicas[key].append((s, given))
     return [

@@ -15,14 +15,14 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from baton.audit.observed import Observed, Series
 from baton.audit.prometheus import FloatArray, InstantResult, Labels, RangeResult
 from baton.core.inventory import Deployment
-from baton.core.sizing import Usage
+from baton.core.sizing import ObservedUsage
 
 Key = tuple[str, str]
 
@@ -60,6 +60,40 @@ class _Stats:
             float(values.min()),
             float(grid[np.argmax(seen)]),
         )
+
+
+@dataclass
+class _Found:
+    """What the answers hold about one deployment, and what ``observed`` makes of them."""
+
+    window: dict[str, float]  # instant answers over the window, by query name
+    lines: dict[str, FloatArray]  # per-deployment series: rps, replicas, p99_ms
+    replicas: list[dict[str, FloatArray]]  # per instance: cpu, memory, gpu, gpu_memory
+    pods: list[dict[str, FloatArray]]  # per pod: cAdvisor and DCGM series
+    pod_window: list[dict[str, float]]
+    timeline: dict[str, FloatArray] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+    def gpu_memory(self, dcgm: bool) -> tuple[list[dict[str, FloatArray]], str]:
+        """Where GPU memory is read: the pods' when DCGM gave the utilisation, else baton's."""
+        return (self.pods, "pod_gpu_memory") if dcgm else (self.replicas, "gpu_memory")
+
+    def cpu_seconds(self, source: str | None) -> float | None:
+        """CPU seconds used over the window, from the counters of the CPU's source."""
+        if source == "cadvisor":
+            return sum(w.get("pod_cpu_seconds", 0.0) for w in self.pod_window)
+        if source == "process":
+            return _finite(self.window.get("cpu_seconds"))
+        return None
+
+
+@dataclass(frozen=True)
+class _Use:
+    """One resource: per-replica statistics, their source, the replicas stacked per point."""
+
+    stats: list[_Stats]
+    source: str | None
+    stack: FloatArray | None
 
 
 class Builder:
@@ -149,111 +183,111 @@ class Builder:
         return stats, np.vstack(present)
 
     def observed(self, d: Deployment) -> Observed:
-        window = self.window.get(d.key, {})
-        lines = self.dep.get(d.key, {})
-        replicas = list(self.inst.get(d.key, {}).values())
-        pods = [self.pod[p] for p in self._pods_of(d)]
-        pod_window = [self.pod_window[p] for p in self._pods_of(d) if p in self.pod_window]
-        timeline: dict[str, FloatArray] = {}
-        missing: list[str] = []
-
-        rps = _Stats.of(lines["rps"], self.grid) if "rps" in lines else None
-        if rps is None:
-            missing.append("requests")
-        else:
-            timeline["rps"] = self._binned(lines["rps"], "mean")
-        latency = _finite(window.get("latency_p99"))
-        if latency is None:
-            missing.append("latency")
-        reps = _Stats.of(lines["replicas"], self.grid) if "replicas" in lines else None
-        if reps is None:
-            missing.append("replicas")
-        else:
-            timeline["replicas"] = self._binned(lines["replicas"], "max")
-
-        cpu_source = memory_source = None
-        cpu_seconds = None
-        cpu, cpu_stack = self._units(pods, "pod_cpu")
-        if cpu:
-            cpu_source = "cadvisor"
-            cpu_seconds = sum(w.get("pod_cpu_seconds", 0.0) for w in pod_window)
-        else:
-            cpu, cpu_stack = self._units(replicas, "cpu")
-            if cpu:
-                cpu_source = "process"
-                cpu_seconds = _finite(window.get("cpu_seconds"))
-        memory, memory_stack = self._units(pods, "pod_memory")
-        if memory:
-            memory_source = "cadvisor"
-        else:
-            memory, memory_stack = self._units(replicas, "memory")
-            memory_source = "process" if memory else None
-        if cpu_stack is not None:
-            timeline["cpu"] = self._binned(_across(cpu_stack, np.nanmean), "mean")
-        if memory_stack is not None:
-            timeline["memory"] = self._binned(_across(memory_stack, np.nanmax), "max")
-        if cpu_source is None:
-            missing.append("cpu")
-        if memory_source is None:
-            missing.append("memory")
-
-        gpu_source = None
-        gpu, gpu_stack = self._units(pods, "pod_gpu")
-        gpu_memory, _ = self._units(pods, "pod_gpu_memory")
-        if gpu:
-            gpu_source = "dcgm"
-        else:
-            gpu, gpu_stack = self._units(replicas, "gpu")
-            gpu_memory, _ = self._units(replicas, "gpu_memory")
-            gpu_source = "nvml" if gpu else None
-        if gpu_stack is not None:
-            timeline["gpu"] = self._binned(_across(gpu_stack, np.nanmean), "mean")
-        if gpu_source is None and d.resources.gpus > 0:
-            missing.append("gpu")
-
-        requests = _finite(window.get("requests"))
-        per_request = cpu_seconds / requests if cpu_seconds is not None and requests else None
-        if "p99_ms" in lines:
-            timeline["p99_ms"] = lines["p99_ms"]
-        slo = self.slo.get(d.name, d.slo_p99_ms)
-        breach = None
-        if slo is not None and "p99_ms" in timeline:
-            seen = timeline["p99_ms"][np.isfinite(timeline["p99_ms"])]
-            breach = float(np.mean(seen > slo)) if seen.size else None
-
-        usage = Usage(
+        """One deployment's ``Observed``: traffic, then CPU and memory, then GPU, then SLO."""
+        src = self._found(d)
+        rps, latency, reps = self._traffic(src)
+        cpu = self._either(src, "pod_cpu", "cpu", "cadvisor", "process")
+        memory = self._either(src, "pod_memory", "memory", "cadvisor", "process")
+        self._plot(src, "cpu", cpu, np.nanmean, "mean")
+        self._plot(src, "memory", memory, np.nanmax, "max")
+        src.missing += [name for name, u in (("cpu", cpu), ("memory", memory)) if u.source is None]
+        gpu = self._either(src, "pod_gpu", "gpu", "dcgm", "nvml")
+        gpu_memory, _ = self._units(*src.gpu_memory(gpu.source == "dcgm"))
+        self._plot(src, "gpu", gpu, np.nanmean, "mean")
+        if gpu.source is None and d.resources.gpus > 0:
+            src.missing.append("gpu")
+        requests = _finite(src.window.get("requests"))
+        cpu_seconds = src.cpu_seconds(cpu.source)
+        if "p99_ms" in src.lines:
+            src.timeline["p99_ms"] = src.lines["p99_ms"]
+        usage = ObservedUsage(
             rps_mean=rps.mean if rps else None,
             rps_p95=rps.p95 if rps else None,
             rps_peak=rps.peak if rps else None,
             p99_latency_ms=latency * 1000 if latency is not None else None,
-            cpu_cores_p95=max(u.p95 for u in cpu) if cpu else None,
-            memory_peak_bytes=max(u.peak for u in memory) if memory else None,
-            gpu_utilization_mean=_weighted(gpu),
+            cpu_cores_p95=max(u.p95 for u in cpu.stats) if cpu.stats else None,
+            memory_peak_bytes=max(u.peak for u in memory.stats) if memory.stats else None,
+            gpu_utilization_mean=_weighted(gpu.stats),
             coverage=min(1.0, rps.count / self.expected) if rps else 0.0,
         )
-        plot_times = tuple(self.plot_grid.tolist())
         return Observed(
             usage=usage,
             rps_p99=rps.p99 if rps else None,
             requests=requests,
-            daily_pattern=self._daily(lines.get("rps")),
+            daily_pattern=self._daily(src.lines.get("rps")),
             replicas_min=reps.low if reps else None,
             replicas_max=reps.peak if reps else None,
             replicas_mean=reps.mean if reps else None,
-            cpu_cores_mean=_weighted(cpu),
-            cpu_source=cpu_source,
-            memory_source=memory_source,
-            cpu_seconds_per_request=per_request,
+            cpu_cores_mean=_weighted(cpu.stats),
+            cpu_source=cpu.source,
+            memory_source=memory.source,
+            cpu_seconds_per_request=(
+                cpu_seconds / requests if cpu_seconds is not None and requests else None
+            ),
             gpu_memory_peak_bytes=max(u.peak for u in gpu_memory) if gpu_memory else None,
-            gpu_source=gpu_source,
-            slo_breach_share=breach,
+            gpu_source=gpu.source,
+            slo_breach_share=self._breach(d, src.timeline),
             data_from=rps.first if rps else None,
-            shared_models=int(_finite(window.get("shared_models")) or 1),
-            missing=tuple(missing),
-            timeline={
-                name: Series(plot_times, tuple(line.tolist())) for name, line in timeline.items()
-            },
+            shared_models=int(_finite(src.window.get("shared_models")) or 1),
+            missing=tuple(src.missing),
+            timeline=self._timeline(src.timeline),
         )
+
+    def _found(self, d: Deployment) -> _Found:
+        """Every answer about ``d``: by (model, version), by instance, by pod."""
+        pods = self._pods_of(d)
+        return _Found(
+            window=self.window.get(d.key, {}),
+            lines=self.dep.get(d.key, {}),
+            replicas=list(self.inst.get(d.key, {}).values()),
+            pods=[self.pod[p] for p in pods],
+            pod_window=[self.pod_window[p] for p in pods if p in self.pod_window],
+        )
+
+    def _traffic(self, src: _Found) -> tuple[_Stats | None, float | None, _Stats | None]:
+        """Request rate, p99 latency (s) and replica count, with their timelines."""
+        rps = _Stats.of(src.lines["rps"], self.grid) if "rps" in src.lines else None
+        if rps is None:
+            src.missing.append("requests")
+        else:
+            src.timeline["rps"] = self._binned(src.lines["rps"], "mean")
+        latency = _finite(src.window.get("latency_p99"))
+        if latency is None:
+            src.missing.append("latency")
+        lines = src.lines
+        reps = _Stats.of(lines["replicas"], self.grid) if "replicas" in lines else None
+        if reps is None:
+            src.missing.append("replicas")
+        else:
+            src.timeline["replicas"] = self._binned(lines["replicas"], "max")
+        return rps, latency, reps
+
+    def _either(self, src: _Found, pod_name: str, name: str, pod_source: str, own: str) -> _Use:
+        """A resource from the pods' exporters (cAdvisor, DCGM) if any, else baton's own."""
+        stats, stack = self._units(src.pods, pod_name)
+        if stats:
+            return _Use(stats, pod_source, stack)
+        stats, stack = self._units(src.replicas, name)
+        return _Use(stats, own if stats else None, stack)
+
+    def _plot(
+        self, src: _Found, name: str, use: _Use, across: Callable[..., FloatArray], how: str
+    ) -> None:
+        """The replicas combined point by point (``across``), then binned for the plot."""
+        if use.stack is not None:
+            src.timeline[name] = self._binned(_across(use.stack, across), how)
+
+    def _breach(self, d: Deployment, timeline: dict[str, FloatArray]) -> float | None:
+        """The share of plot steps whose p99 exceeded the SLO."""
+        slo = self.slo.get(d.name, d.slo_p99_ms)
+        if slo is None or "p99_ms" not in timeline:
+            return None
+        seen = timeline["p99_ms"][np.isfinite(timeline["p99_ms"])]
+        return float(np.mean(seen > slo)) if seen.size else None
+
+    def _timeline(self, lines: dict[str, FloatArray]) -> dict[str, Series]:
+        times = tuple(self.plot_grid.tolist())
+        return {name: Series(times, tuple(line.tolist())) for name, line in lines.items()}
 
     def _daily(self, line: FloatArray | None) -> tuple[float, ...]:
         """Mean req/s per UTC hour of day, from the statistics points; empty unless every

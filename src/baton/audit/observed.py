@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from baton.core.sizing import Usage
+from baton.core.sizing import ObservedUsage
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Series:
 
 @dataclass(frozen=True)
 class Observed:
-    usage: Usage  # the figures core.sizing reads (rates, p99 latency, CPU p95, memory peak)
+    usage: ObservedUsage  # what core.rightsizing reads (rates, p99 latency, CPU p95, memory peak)
     rps_p99: float | None = None
     requests: float | None = None  # requests served over the window
     daily_pattern: tuple[float, ...] = ()  # mean req/s per UTC hour of day, 24 values

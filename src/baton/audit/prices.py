@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from baton.core.manifest import describe_validation_error
-from baton.core.sizing import HardwareRate, Prices
+from baton.core.pricing import HardwareRate, Prices
 from baton.errors import BadInput
 from baton.yaml_files import read_yaml
 
@@ -81,7 +81,7 @@ class PriceTable(BaseModel):
         return self.to_sizing().monthly(replicas, cores, memory_bytes, gpus, hardware)
 
     def to_sizing(self) -> Prices:
-        """The ``core.sizing.Prices`` that ``recommend`` reads, per-hardware prices included."""
+        """The ``core.pricing.Prices`` that ``recommend`` reads, per-hardware prices included."""
         return Prices(
             core_hour=self.cpu.core_hour,
             gib_hour=self.cpu.gib_hour,

@@ -234,9 +234,32 @@ def _table_row(row: Row, unit: str, anchor: str | None) -> dict[str, Any]:
 
 
 def _detail(row: Row, unit: str, anchor: str, result: AuditResult) -> dict[str, Any]:
+    d, rec, obs = row.deployment, row.recommendation, row.observed
+    figures = []
+    if obs is not None and has_data(obs):
+        figures.append(usage_chart(row, f"{anchor}-usage"))
+        if any(math.isfinite(v) and v > 0 for v in obs.daily_pattern):
+            figures.append(daily_chart(obs.daily_pattern, f"{anchor}-daily"))
+    missing = ", ".join(obs.missing) if obs else "every metric (no series matched)"
+    return {
+        "anchor": anchor,
+        "name": d.name,
+        "ref": f"{d.model}@{d.version}",
+        "verdict": row.verdict,
+        "i": _INDEX.get(row.verdict, 0),
+        "flags": row.flags,
+        "facts": _facts(row, unit, result),
+        "reasons": rec.reasons,
+        "missing": missing,
+        "figures": figures,
+    }
+
+
+def _facts(row: Row, unit: str, result: AuditResult) -> list[tuple[str, str]]:
+    """The detail's facts: replicas, shape, baseline, load, latency, cost, serving, sources."""
     d, rec, obs, t = row.deployment, row.recommendation, row.observed, row.target
     u = obs.usage if obs else None
-    facts: list[tuple[str, str]] = [
+    return [
         ("replicas", f"{replicas_now(row)} \u2192 {replicas_after(row)}"),
         ("per replica (cores/memory)", f"{shape_now(row)} \u2192 {shape_after(row)}"),
         (
@@ -280,21 +303,3 @@ def _detail(row: Row, unit: str, anchor: str, result: AuditResult) -> dict[str, 
         ("data", coverage(row)),
         ("inventory", f"{d.source}: {d.origin or '-'}" + (f", owner {d.owner}" if d.owner else "")),
     ]
-    figures = []
-    if obs is not None and has_data(obs):
-        figures.append(usage_chart(row, f"{anchor}-usage"))
-        if any(math.isfinite(v) and v > 0 for v in obs.daily_pattern):
-            figures.append(daily_chart(obs.daily_pattern, f"{anchor}-daily"))
-    missing = ", ".join(obs.missing) if obs else "every metric (no series matched)"
-    return {
-        "anchor": anchor,
-        "name": d.name,
-        "ref": f"{d.model}@{d.version}",
-        "verdict": row.verdict,
-        "i": _INDEX.get(row.verdict, 0),
-        "flags": row.flags,
-        "facts": facts,
-        "reasons": rec.reasons,
-        "missing": missing,
-        "figures": figures,
-    }

@@ -24,7 +24,7 @@ VERDICT_ORDER = {
 
 
 @dataclass(frozen=True)
-class Target:
+class SizingTarget:
     """What the deployment should be given, per replica, with bounds when autoscaled."""
 
     replicas: int | None
@@ -46,7 +46,7 @@ class Row:
     deployment: Deployment
     observed: Observed | None  # None: Prometheus had nothing for it
     recommendation: Recommendation
-    target: Target
+    target: SizingTarget
     slo_p99_ms: float | None
     capacity_source: str  # where the per-replica capacity came from, in words
 

@@ -1,6 +1,6 @@
 """The audit: inventory + usage + capacity -> one recommendation per deployment, with cost.
 
-Everything here is orchestration; the maths is ``core.sizing`` and the data comes from
+Everything here is orchestration; the maths is ``core.rightsizing`` and the data comes from
 ``audit.usage`` (a few Prometheus queries over the whole fleet) and ``audit.capacity``.
 """
 
@@ -16,20 +16,19 @@ from baton.audit.capacity import Profiled, capacity_for, profiled
 from baton.audit.observed import Observed
 from baton.audit.prices import PriceTable
 from baton.audit.prometheus import Prometheus
-from baton.audit.result import AuditResult, Row, Target
+from baton.audit.result import AuditResult, Row, SizingTarget
 from baton.audit.usage import collect
 from baton.core.idle_gpu import idle_gpu
 from baton.core.inventory import Deployment
 from baton.core.policy import Policy
+from baton.core.pricing import Prices
+from baton.core.rightsizing import cheapest_hardware, recommend
 from baton.core.sizing import (
     Allocation,
     Capacity,
-    Prices,
+    ObservedUsage,
     Recommendation,
     SizingPolicy,
-    Usage,
-    cheapest,
-    recommend,
 )
 from baton.store.store import Store
 
@@ -51,17 +50,7 @@ def run_audit(
 ) -> AuditResult:
     began = time.perf_counter()
     profiles = {d.name: profiled(store, d.model, d.version) for d in deployments}
-    slos: dict[str, float] = {}
-    slo_notes: dict[str, str] = {}
-    for d in deployments:
-        prof = profiles[d.name]
-        if d.slo_p99_ms is not None:
-            slos[d.name] = d.slo_p99_ms
-        elif prof is not None and prof.slo_p99_ms is not None:
-            slos[d.name] = prof.slo_p99_ms
-        else:
-            slos[d.name] = DEFAULT_SLO_MS
-            slo_notes[d.name] = f"no SLO stated: held to the default p99 {DEFAULT_SLO_MS:g} ms"
+    slos, slo_notes = _slos(deployments, profiles)
     usage = collect(
         prometheus,
         deployments,
@@ -106,6 +95,24 @@ def run_audit(
     )
 
 
+def _slos(
+    deployments: Sequence[Deployment], profiles: dict[str, Profiled | None]
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Each deployment's p99 SLO: its own, else its manifest's, else the default (noted)."""
+    slos: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    for d in deployments:
+        prof = profiles[d.name]
+        if d.slo_p99_ms is not None:
+            slos[d.name] = d.slo_p99_ms
+        elif prof is not None and prof.slo_p99_ms is not None:
+            slos[d.name] = prof.slo_p99_ms
+        else:
+            slos[d.name] = DEFAULT_SLO_MS
+            notes[d.name] = f"no SLO stated: held to the default p99 {DEFAULT_SLO_MS:g} ms"
+    return slos, notes
+
+
 def size_deployment(
     d: Deployment,
     observed: Observed | None,
@@ -122,7 +129,7 @@ def size_deployment(
     allocation = _allocation(d, observed)
     load = _load_series(observed)
     sizing = (use, allocation, finding.options, slo_ms, policy, prices, load)
-    chosen, rec = cheapest(*sizing)
+    chosen, rec = cheapest_hardware(*sizing)
     extra: list[str] = [slo_note] if slo_note else []
     flags = list(rec.flags)
     if observed is not None and observed.shared_models > 1:
@@ -164,11 +171,11 @@ def size_deployment(
     )
 
 
-def _usage(observed: Observed | None) -> Usage:
+def _usage(observed: Observed | None) -> ObservedUsage:
     """What the deployment used; a shared server's CPU and memory split evenly, as the
     inventory splits its allocation."""
     if observed is None:
-        return Usage(coverage=0.0)
+        return ObservedUsage(coverage=0.0)
     use, shared = observed.usage, observed.shared_models
     if shared <= 1:
         return use
@@ -227,10 +234,10 @@ def _cpu_beside(options: Sequence[Capacity], sizing: tuple[Any, ...], currency: 
 
 def _target(
     d: Deployment, chosen: Capacity | None, rec: Recommendation, profile: Profiled | None
-) -> Target:
+) -> SizingTarget:
     res, serving = d.resources, d.serving
     config = profile.config if profile is not None else {}
-    return Target(
+    return SizingTarget(
         replicas=rec.replicas,
         min_replicas=rec.min_replicas,
         max_replicas=rec.max_replicas,

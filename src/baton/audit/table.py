@@ -30,7 +30,7 @@ price table are labelled "example prices".
                                   "memory_bytes", "load_per_replica", "utilization",
                                   "capacity_now_rps", "capacity_after_rps", "reasons"},
                "baseline": {"cpu_request", "memory_request"},  # CPU p95; memory peak+15%
-               "target": {...},                                # Target's fields
+               "target": {...},                                # SizingTarget's fields
                "cost": {"monthly_now", "monthly_after", "monthly_savings",
                         "per_million_now", "per_million_after"},
                "timeline": {name: {"t": [epoch s], "v": [value | null]}}  # with timelines
@@ -45,8 +45,10 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from baton.audit.observed import Observed
 from baton.audit.result import VERDICT_ORDER, AuditResult, Row
-from baton.core.sizing import GIB
+from baton.core.inventory import Deployment
+from baton.core.pricing import GIB
 
 EXAMPLE_LABEL = "example prices"
 
@@ -186,36 +188,8 @@ def clean(value: Any) -> Any:
 
 
 def row_json(row: Row, timelines: bool = False) -> dict[str, Any]:
+    """One row in the shape the module docstring documents."""
     d, rec, obs = row.deployment, row.recommendation, row.observed
-    observed: dict[str, Any] | None = None
-    if obs is not None:
-        u = obs.usage
-        observed = {
-            "rps_mean": u.rps_mean,
-            "rps_p95": u.rps_p95,
-            "rps_p99": obs.rps_p99,
-            "rps_peak": u.rps_peak,
-            "requests": obs.requests,
-            "p99_latency_ms": u.p99_latency_ms,
-            "slo_breach_share": obs.slo_breach_share,
-            "cpu_cores_p95": u.cpu_cores_p95,
-            "cpu_cores_mean": obs.cpu_cores_mean,
-            "memory_peak_bytes": u.memory_peak_bytes,
-            "gpu_utilization_mean": u.gpu_utilization_mean,
-            "gpu_memory_peak_bytes": obs.gpu_memory_peak_bytes,
-            "replicas_min": obs.replicas_min,
-            "replicas_max": obs.replicas_max,
-            "replicas_mean": obs.replicas_mean,
-            "cpu_seconds_per_request": obs.cpu_seconds_per_request,
-            "cpu_source": obs.cpu_source,
-            "memory_source": obs.memory_source,
-            "gpu_source": obs.gpu_source,
-            "coverage": u.coverage,
-            "data_from": _iso(obs.data_from),
-            "shared_models": obs.shared_models,
-            "missing": list(obs.missing),
-            "daily_pattern": list(obs.daily_pattern),
-        }
     out: dict[str, Any] = {
         "name": d.name,
         "model": d.model,
@@ -225,32 +199,9 @@ def row_json(row: Row, timelines: bool = False) -> dict[str, Any]:
         "flags": list(row.flags),
         "slo_p99_ms": row.slo_p99_ms,
         "capacity_source": row.capacity_source,
-        "deployment": {
-            "source": d.source,
-            "namespace": d.namespace,
-            "owner": d.owner,
-            "origin": d.origin,
-            "replicas": d.replicas,
-            "min_replicas": d.min_replicas,
-            "max_replicas": d.max_replicas,
-            "autoscaled": d.autoscaled,
-            "resources": d.resources.model_dump(mode="json"),
-            "serving": d.serving.model_dump(mode="json"),
-            "instances": list(d.instances),
-        },
-        "observed": observed,
-        "recommendation": {
-            "replicas": rec.replicas,
-            "min_replicas": row.target.min_replicas,
-            "max_replicas": row.target.max_replicas,
-            "cores": rec.cores,
-            "memory_bytes": rec.memory_bytes,
-            "load_per_replica": rec.load_per_replica,
-            "utilization": rec.utilization,
-            "capacity_now_rps": capacity_now(row),
-            "capacity_after_rps": capacity_after(row),
-            "reasons": list(rec.reasons),
-        },
+        "deployment": _deployment_json(d),
+        "observed": _observed_json(obs) if obs is not None else None,
+        "recommendation": _recommendation_json(row),
         "baseline": {
             "cpu_request": rec.baseline_cpu_request,
             "memory_request": rec.baseline_memory_request,
@@ -272,6 +223,68 @@ def row_json(row: Row, timelines: bool = False) -> dict[str, Any]:
             name: {"t": list(s.timestamps), "v": list(s.values)} for name, s in series.items()
         }
     return clean(out)  # type: ignore[no-any-return]
+
+
+def _deployment_json(d: Deployment) -> dict[str, Any]:
+    return {
+        "source": d.source,
+        "namespace": d.namespace,
+        "owner": d.owner,
+        "origin": d.origin,
+        "replicas": d.replicas,
+        "min_replicas": d.min_replicas,
+        "max_replicas": d.max_replicas,
+        "autoscaled": d.autoscaled,
+        "resources": d.resources.model_dump(mode="json"),
+        "serving": d.serving.model_dump(mode="json"),
+        "instances": list(d.instances),
+    }
+
+
+def _observed_json(obs: Observed) -> dict[str, Any]:
+    u = obs.usage
+    return {
+        "rps_mean": u.rps_mean,
+        "rps_p95": u.rps_p95,
+        "rps_p99": obs.rps_p99,
+        "rps_peak": u.rps_peak,
+        "requests": obs.requests,
+        "p99_latency_ms": u.p99_latency_ms,
+        "slo_breach_share": obs.slo_breach_share,
+        "cpu_cores_p95": u.cpu_cores_p95,
+        "cpu_cores_mean": obs.cpu_cores_mean,
+        "memory_peak_bytes": u.memory_peak_bytes,
+        "gpu_utilization_mean": u.gpu_utilization_mean,
+        "gpu_memory_peak_bytes": obs.gpu_memory_peak_bytes,
+        "replicas_min": obs.replicas_min,
+        "replicas_max": obs.replicas_max,
+        "replicas_mean": obs.replicas_mean,
+        "cpu_seconds_per_request": obs.cpu_seconds_per_request,
+        "cpu_source": obs.cpu_source,
+        "memory_source": obs.memory_source,
+        "gpu_source": obs.gpu_source,
+        "coverage": u.coverage,
+        "data_from": _iso(obs.data_from),
+        "shared_models": obs.shared_models,
+        "missing": list(obs.missing),
+        "daily_pattern": list(obs.daily_pattern),
+    }
+
+
+def _recommendation_json(row: Row) -> dict[str, Any]:
+    rec = row.recommendation
+    return {
+        "replicas": rec.replicas,
+        "min_replicas": row.target.min_replicas,
+        "max_replicas": row.target.max_replicas,
+        "cores": rec.cores,
+        "memory_bytes": rec.memory_bytes,
+        "load_per_replica": rec.load_per_replica,
+        "utilization": rec.utilization,
+        "capacity_now_rps": capacity_now(row),
+        "capacity_after_rps": capacity_after(row),
+        "reasons": list(rec.reasons),
+    }
 
 
 def to_json(result: AuditResult, timelines: bool = False) -> dict[str, Any]:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from baton.audit.observe import Builder
 from baton.audit.observed import Observed
-from baton.audit.prometheus import InstantResult, Prometheus, RangeResult
+from baton.audit.prometheus import FloatArray, InstantResult, Prometheus, RangeResult
 from baton.audit.queries import Queries, choose_steps, series_queries, window_queries
 from baton.core.inventory import Deployment
 from baton.errors import BadInput
@@ -51,16 +51,8 @@ def collect(
     progress: Progress | None = None,
 ) -> UsageData:
     """What each deployment used between ``start`` and ``end`` (epoch seconds)."""
+    _check_window(start, end, rate_window_s)
     window = end - start
-    if window <= 0:
-        raise BadInput(f"the audit window must end after it starts (start {start}, end {end})")
-    if rate_window_s <= 0:
-        raise BadInput(f"the rate window must be positive, got {rate_window_s:g} s")
-    if window < rate_window_s:
-        raise BadInput(
-            f"the window ({window:.0f} s) is shorter than the rate window "
-            f"({rate_window_s:.0f} s): widen --window"
-        )
     step, plot = choose_steps(window, rate_window_s)
     notes: list[str] = []
     retention = prom.retention()
@@ -71,36 +63,9 @@ def collect(
         )
     namespaces = tuple(sorted({d.namespace for d in deployments if d.namespace and d.pod_prefix}))
     q = Queries(round(rate_window_s), round(window), round(step), namespaces)
-    pods = bool(namespaces)
-    plot_start = math.ceil(start / plot) * plot
-    plot_end = math.floor(end / plot) * plot
-    if plot_end < plot_start:
-        plot_start = plot_end
-    assert (plot_end - plot_start) / plot <= prom.max_points, "plot step too fine"
-
-    step_start = math.ceil(start / step) * step
-    step_end = math.floor(end / step) * step
-    assert (step_end - step_start) / step <= prom.max_points, "statistics step too fine"
-
-    # the slowest first (every bucket series, read twice), so they overlap the rest
-    p99_line = q.latency_p99_ms_timeline(plot)
-    plan = [_Query("range", "p99_ms", p99_line, plot_start, plot_end, plot)]
-    plan += [
-        _Query("instant", name, text, end, end, 0) for name, text in window_queries(q, pods).items()
-    ]
-    plan += [
-        _Query("range", name, text, step_start, step_end, step)
-        for name, text in series_queries(q, pods).items()
-    ]
-    instant, ranged = _run(prom, plan, progress)
-
-    builder = Builder(
-        instant,
-        ranged,
-        np.arange(step_start, step_end + step / 2, step, dtype=np.float64),
-        np.arange(plot_start, plot_end + plot / 2, plot, dtype=np.float64),
-        slo_p99_ms or {},
-    )
+    step_grid, plot_grid = _grids(start, end, step, plot, prom.max_points)
+    instant, ranged = _run(prom, _plan(q, bool(namespaces), end, step_grid, plot_grid), progress)
+    builder = Builder(instant, ranged, step_grid.points(), plot_grid.points(), slo_p99_ms or {})
     by_name = {d.name: builder.observed(d) for d in deployments}
     if deployments and all(o.usage.coverage == 0 for o in by_name.values()):
         notes.append(
@@ -108,6 +73,62 @@ def collect(
             "check that it scrapes the servers and that --window covers their traffic"
         )
     return UsageData(by_name, step, plot, prom.queries, tuple(notes))
+
+
+def _check_window(start: float, end: float, rate_window_s: float) -> None:
+    window = end - start
+    if window <= 0:
+        raise BadInput(f"the audit window must end after it starts (start {start}, end {end})")
+    if rate_window_s <= 0:
+        raise BadInput(f"the rate window must be positive, got {rate_window_s:g} s")
+    if window < rate_window_s:
+        raise BadInput(
+            f"the window ({window:.0f} s) is shorter than the rate window "
+            f"({rate_window_s:.0f} s): widen --window"
+        )
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """Evaluation times from ``start`` to ``end`` every ``step`` seconds (aligned to it)."""
+
+    start: float
+    end: float
+    step: float
+
+    def points(self) -> FloatArray:
+        return np.arange(self.start, self.end + self.step / 2, self.step, dtype=np.float64)
+
+    def steps(self) -> float:
+        return (self.end - self.start) / self.step
+
+
+def _grids(
+    start: float, end: float, step: float, plot: float, max_points: int
+) -> tuple[_Grid, _Grid]:
+    """The statistics grid and the plot grid; a window within one plot step plots one point."""
+    stats = _Grid(math.ceil(start / step) * step, math.floor(end / step) * step, step)
+    plot_grid = _Grid(math.ceil(start / plot) * plot, math.floor(end / plot) * plot, plot)
+    if plot_grid.end < plot_grid.start:
+        plot_grid = replace(plot_grid, start=plot_grid.end)
+    assert plot_grid.steps() <= max_points, "plot step too fine"
+    assert stats.steps() <= max_points, "statistics step too fine"
+    return stats, plot_grid
+
+
+def _plan(q: Queries, pods: bool, end: float, stats: _Grid, plot: _Grid) -> list[_Query]:
+    """Every query, the slowest first (every bucket series, read twice) so it overlaps the
+    rest: the p99 timeline, the instant ones over the window, the series at the step."""
+    p99_line = q.latency_p99_ms_timeline(plot.step)
+    plan = [_Query("range", "p99_ms", p99_line, plot.start, plot.end, plot.step)]
+    plan += [
+        _Query("instant", name, text, end, end, 0) for name, text in window_queries(q, pods).items()
+    ]
+    plan += [
+        _Query("range", name, text, stats.start, stats.end, stats.step)
+        for name, text in series_queries(q, pods).items()
+    ]
+    return plan
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,31 @@ class Resources(BaseModel):
     hardware: str = Field(default="cpu", description="price-table key: cpu, nvidia-t4, ...")
 
 
+SHARED_GPU_NOTE = "each is counted with all of its GPUs"
+
+
+def split_between(resources: Resources, models: int) -> Resources:
+    """One model's part of a server that serves ``models`` of them: the one rule for every
+    source (baton's servers, Kubernetes manifests).
+
+    CPU and memory, requests and limits, are split evenly, as the server's measured CPU and
+    memory are. GPUs are not: a GPU is one device that every model on the server runs on
+    and its use is measured per device, so each model is counted with all of them
+    (``SHARED_GPU_NOTE`` says so in the report) rather than with a share rounded to none.
+    """
+    if models <= 1:
+        return resources
+    cpu_limit, memory_limit = resources.cpu_limit, resources.memory_limit_bytes
+    return resources.model_copy(
+        update={
+            "cores": resources.cores / models,
+            "memory_bytes": resources.memory_bytes / models,
+            "cpu_limit": cpu_limit / models if cpu_limit is not None else None,
+            "memory_limit_bytes": memory_limit / models if memory_limit is not None else None,
+        }
+    )
+
+
 class Serving(BaseModel):
     """How a replica runs the model, where the source says (batch, threads, precision)."""
 

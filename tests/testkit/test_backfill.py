@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from baton.audit.backfill import backfill, serve_tsdb
-from baton.audit.synthetic import Fleet, Spec, write_openmetrics
 from baton.errors import BadInput, Unavailable
+from testkit.backfill import backfill, serve_tsdb
+from testkit.synthetic import Spec, SyntheticFleet, write_openmetrics
 from tests.monitor.conftest import need
 
 END = 1_700_006_400.0
@@ -17,7 +17,7 @@ END = 1_700_006_400.0
 
 def test_each_file_becomes_a_block(tmp_path: Path) -> None:
     promtool = need("promtool")
-    fleet = Fleet((Spec("a", "m", replicas=2),), end=END, days=0.25, interval_s=300)
+    fleet = SyntheticFleet((Spec("a", "m", replicas=2),), end=END, days=0.25, interval_s=300)
     files = list(write_openmetrics(fleet, tmp_path / "om"))
     assert backfill(files, tmp_path / "tsdb", promtool, delete=True) == len(files) == 4
     assert not any(f.exists() for f in files)

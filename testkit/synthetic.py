@@ -133,7 +133,7 @@ class Spec:
 
 
 @dataclass(frozen=True)
-class Fleet:
+class SyntheticFleet:
     """Specs and the time they cover: samples every ``interval_s`` up to ``end``."""
 
     specs: tuple[Spec, ...]
@@ -224,7 +224,7 @@ def replica_counts(spec: Spec, load: Array) -> npt.NDArray[np.int64]:
     return np.clip(wanted, low, high)
 
 
-def _state(spec: Spec, index: int, fleet: Fleet) -> _State:
+def _state(spec: Spec, index: int, fleet: SyntheticFleet) -> _State:
     ts = fleet.timestamps()
     sampled = _sampled(spec, ts, fleet.start)
     load = load_curve(spec, ts, fleet.start)
@@ -251,7 +251,7 @@ def _state(spec: Spec, index: int, fleet: Fleet) -> _State:
     )
 
 
-def truth(spec: Spec, fleet: Fleet) -> Truth:
+def truth(spec: Spec, fleet: SyntheticFleet) -> Truth:
     """The figures an exact audit of ``spec`` over the whole fleet window would report."""
     state = _state(spec, 0, fleet)
     ts = fleet.timestamps()
@@ -490,7 +490,9 @@ def _r3(values: Array) -> Array:
     return np.round(values, 3)
 
 
-def write_openmetrics(fleet: Fleet, folder: Path, *, chunk_s: int = BLOCK_S) -> Iterator[Path]:
+def write_openmetrics(
+    fleet: SyntheticFleet, folder: Path, *, chunk_s: int = BLOCK_S
+) -> Iterator[Path]:
     """Write the fleet as OpenMetrics files, one per aligned chunk, yielding each when done.
 
     The caller may backfill and delete each file as it comes, so the disk holds one chunk.

@@ -12,19 +12,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from baton.audit.synthetic import (
+from baton.core.inventory import check_unique
+from baton.serve.metrics import LATENCY_BUCKETS
+from testkit.synthetic import (
     BLOCK_S,
-    Fleet,
     Spec,
     Spike,
+    SyntheticFleet,
     latency_cdf,
     load_curve,
     replica_counts,
     truth,
     write_openmetrics,
 )
-from baton.core.inventory import check_unique
-from baton.serve.metrics import LATENCY_BUCKETS
 
 END = 1_700_006_400.0  # a multiple of two hours
 SAMPLE = re.compile(r"^(?P<name>[A-Za-z_:][\w:]*)\{(?P<labels>[^}]*)\} (?P<v>\S+) (?P<t>\d+)$")
@@ -49,7 +49,7 @@ specs = st.builds(
 @given(specs)
 @settings(max_examples=50, deadline=None)
 def test_load_and_replicas_stay_in_bounds(spec: Spec) -> None:
-    fleet = Fleet((spec,), end=END, days=1, interval_s=600)
+    fleet = SyntheticFleet((spec,), end=END, days=1, interval_s=600)
     ts = fleet.timestamps()
     load = load_curve(spec, ts, fleet.start)
     assert np.all(load >= 0)
@@ -73,7 +73,7 @@ def test_the_planted_p99_is_the_lognormal_99th_percentile(median: float, sigma: 
 
 
 def test_specs_become_valid_deployments() -> None:
-    fleet = Fleet(
+    fleet = SyntheticFleet(
         (
             Spec("a", "m1", autoscale=(1, 4), rps_at_slo=50, slo_p99_ms=20),
             Spec("b", "m2", replicas=3, gpu="dcgm"),
@@ -112,7 +112,7 @@ def parse(files: list[Path]) -> dict[str, list[tuple[float, int]]]:
 
 
 def test_openmetrics_files_are_chunked_sorted_and_consistent(tmp_path: Path) -> None:
-    fleet = Fleet(
+    fleet = SyntheticFleet(
         (
             Spec("a", "m1", autoscale=(1, 3), target_rps_per_replica=5, base_rps=8),
             Spec("b", "m2", base_rps=0, gpu="nvml", gpu_utilization=0.5),
@@ -168,7 +168,7 @@ def test_openmetrics_files_are_chunked_sorted_and_consistent(tmp_path: Path) -> 
 
 def test_dcgm_through_a_service_names_the_pod_in_exported_labels(tmp_path: Path) -> None:
     spec = Spec("g", "m", gpu="dcgm", gpu_utilization=0.5, dcgm_exported=True, namespace="ml")
-    series = parse(list(write_openmetrics(Fleet((spec,), end=END, days=0.1), tmp_path)))
+    series = parse(list(write_openmetrics(SyntheticFleet((spec,), end=END, days=0.1), tmp_path)))
     dcgm = [n for n in series if n.startswith("DCGM_")]
     assert len(dcgm) == 2  # utilisation and memory of the one replica's GPU
     for name in dcgm:
@@ -177,6 +177,6 @@ def test_dcgm_through_a_service_names_the_pod_in_exported_labels(tmp_path: Path)
 
 
 def test_chunks_must_be_whole_blocks(tmp_path: Path) -> None:
-    fleet = Fleet((Spec("a", "m"),), end=END, days=0.1)
+    fleet = SyntheticFleet((Spec("a", "m"),), end=END, days=0.1)
     with pytest.raises(ValueError, match="multiple of 7200"):
         list(write_openmetrics(fleet, tmp_path, chunk_s=3600))

@@ -19,7 +19,8 @@ from baton.audit.prices import PriceTable, default_prices
 from baton.audit.result import AuditResult, Row
 from baton.audit.service import size_deployment
 from baton.core.inventory import CapacityOption, Deployment, Resources, Serving
-from baton.core.sizing import GIB, Capacity, SizingPolicy, Usage, load_at_slo
+from baton.core.pricing import GIB
+from baton.core.sizing import Capacity, ObservedUsage, SizingPolicy, load_at_slo
 
 DAY_S = 86_400.0
 END = 1_767_225_600.0  # 2026-01-01T00:00:00Z: fixed, so the sample renders the same each time
@@ -146,6 +147,19 @@ def sample_result(
     )
 
 
+@dataclass(frozen=True)
+class _Lines:
+    """One deployment's synthetic series over the window, NaN where it had no data."""
+
+    times: np.ndarray
+    rps: np.ndarray
+    replicas: np.ndarray
+    p99: np.ndarray
+    cpu: np.ndarray
+    memory: np.ndarray
+    kept: np.ndarray  # the points with data (the window's end: coverage)
+
+
 def _row(
     s: _Spec,
     times: np.ndarray,
@@ -154,6 +168,13 @@ def _row(
     prices: PriceTable,
     policy: SizingPolicy,
 ) -> Row:
+    observed = _observed(s, _lines(s, times, rng), step_s)
+    deployment = _deployment(s)
+    return size_deployment(deployment, observed, None, s.slo_ms, None, policy, prices.to_sizing())
+
+
+def _lines(s: _Spec, times: np.ndarray, rng: np.random.Generator) -> _Lines:
+    """A daily cycle with noise; replicas following it when autoscaled; M/M/1 latency."""
     hours = (times % DAY_S) / 3600
     cycle = 0.35 + 0.65 * np.clip(np.sin((hours - 7) / 24 * 2 * math.pi), 0, None) ** 1.5
     rps = s.peak_rps * cycle * rng.lognormal(0, 0.08, times.size)
@@ -170,9 +191,17 @@ def _row(
     cpu = 0.05 + per_replica * s.cores / max(mu, 1.0) * rng.uniform(0.8, 1.0, times.size)
     memory = (0.45 * s.memory_gib * GIB) * (1 + 0.05 * np.sin(times / 7200.0))
     kept = times >= times[0] + (1 - s.coverage) * (times[-1] - times[0])
+    return _Lines(times, rps, replicas, p99, cpu, memory, kept)
+
+
+def _observed(s: _Spec, lines: _Lines, step_s: float) -> Observed:
+    """What the audit would read of the series: statistics over the kept points, timelines."""
+    times, rps, p99, cpu, memory, kept = (
+        lines.times, lines.rps, lines.p99, lines.cpu, lines.memory, lines.kept
+    )  # fmt: skip
     cut = {
         "rps": rps,
-        "replicas": replicas,
+        "replicas": lines.replicas,
         "p99_ms": p99,
         "cpu": cpu if "cpu" not in s.missing else np.full(times.size, np.nan),
         "memory": memory if "memory" not in s.missing else np.full(times.size, np.nan),
@@ -180,7 +209,7 @@ def _row(
     for values in cut.values():
         values[~kept] = np.nan
     live = rps[kept]
-    usage = Usage(
+    usage = ObservedUsage(
         rps_mean=float(live.mean()),
         rps_p95=float(np.percentile(live, 95)),
         rps_peak=float(live.max()),
@@ -190,14 +219,14 @@ def _row(
         coverage=s.coverage,
     )
     hour_of_day = ((times[kept] % DAY_S) // 3600).astype(int)
-    observed = Observed(
+    return Observed(
         usage=usage,
         rps_p99=float(np.percentile(live, 99)),
         requests=float(live.sum() * step_s),
         daily_pattern=tuple(float(live[hour_of_day == h].mean()) for h in range(24)),
-        replicas_min=float(replicas.min()),
-        replicas_max=float(replicas.max()),
-        replicas_mean=float(replicas.mean()),
+        replicas_min=float(lines.replicas.min()),
+        replicas_max=float(lines.replicas.max()),
+        replicas_mean=float(lines.replicas.mean()),
         cpu_cores_mean=None if "cpu" in s.missing else float(cpu[kept].mean()),
         cpu_source=None if "cpu" in s.missing else "process",
         memory_source=None if "memory" in s.missing else "process",
@@ -209,7 +238,27 @@ def _row(
             for k, vals in cut.items()
         },
     )
-    deployment = Deployment(
+
+
+def _deployment(s: _Spec) -> Deployment:
+    """The spec as the inventory would hold it, with its capacity as a load test found it."""
+    options = []
+    if s.saturation_rps is not None:
+        options.append((s.hardware, s.cores, s.gpus, s.saturation_rps))
+    if s.cpu_option is not None:
+        options.append(("cpu", 4.0, 0, s.cpu_option))
+    capacity = tuple(
+        CapacityOption(
+            hardware=hardware,
+            cores=cores,
+            memory_bytes=0.3 * s.memory_gib * GIB,
+            gpus=gpus,
+            # what a load test at the SLO would find on a replica saturating at this rate
+            rps_at_slo=load_at_slo(Capacity(saturation, cores), s.slo_ms),
+        )
+        for hardware, cores, gpus, saturation in options
+    )
+    return Deployment(
         name=s.name,
         model=s.model,
         version=s.version,
@@ -229,22 +278,5 @@ def _row(
         namespace="ml-serving",
         owner=s.owner,
         origin=f"sample fleet: {s.name}",
+        capacity=capacity,
     )
-    options = []
-    if s.saturation_rps is not None:
-        options.append((s.hardware, s.cores, s.gpus, s.saturation_rps))
-    if s.cpu_option is not None:
-        options.append(("cpu", 4.0, 0, s.cpu_option))
-    capacity = tuple(
-        CapacityOption(
-            hardware=hardware,
-            cores=cores,
-            memory_bytes=0.3 * s.memory_gib * GIB,
-            gpus=gpus,
-            # what a load test at the SLO would find on a replica saturating at this rate
-            rps_at_slo=load_at_slo(Capacity(saturation, cores), s.slo_ms),
-        )
-        for hardware, cores, gpus, saturation in options
-    )
-    deployment = deployment.model_copy(update={"capacity": capacity})
-    return size_deployment(deployment, observed, None, s.slo_ms, None, policy, prices.to_sizing())
