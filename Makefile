@@ -14,9 +14,9 @@ $(VENV)/.run: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[postgres]'
 	touch $@
 
-# Everything the tests need: dev tools, PostgreSQL driver, the pinned CPU torch.
+# Everything the tests need: dev tools, PostgreSQL driver, the pinned CPU torch, Ray Serve.
 $(VENV)/.test: pyproject.toml $(VENV)/.run
-	$(BIN)/python -m pip install -q -e '.[dev,postgres,torch]'
+	$(BIN)/python -m pip install -q -e '.[dev,postgres,torch,ray]'
 	touch $@
 
 run: $(VENV)/.run

@@ -179,20 +179,52 @@ def _hadolint(path: Path, rel: str) -> list[str]:
 
 def _ray(path: Path, rel: str) -> list[str]:
     try:
+        from ray.serve.config import AutoscalingConfig
         from ray.serve.schema import ServeDeploySchema
     except ImportError:
         return []  # Ray is optional: its config is checked where `modelbaton[ray]` is installed
-    from pydantic import ValidationError
-
     docs, problems = _documents(path, rel)
     for doc in docs:
-        try:
-            ServeDeploySchema.model_validate(doc)
-        except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                at = ".".join(str(p) for p in err["loc"])
-                problems.append(f"{rel}: {at}: {err['msg']}")
+        problems += _pydantic(ServeDeploySchema, doc, rel)
+        # ServeDeploySchema takes autoscaling_config as any mapping: Ray checks it only
+        # when it deploys, so check it here with Ray's own class, and refuse unknown keys
+        for at, scaling in _autoscaling(doc):
+            problems += _pydantic(AutoscalingConfig, scaling, f"{rel}: {at}")
+            problems += [
+                f"{rel}: {at}.{key}: unknown key (Ray would ignore it)"
+                for key in sorted(set(scaling) - set(AutoscalingConfig.model_fields))
+            ]
     return problems
+
+
+def _pydantic(model: Any, doc: Any, where: str) -> list[str]:
+    """One line per error of a pydantic ``model`` on ``doc``, each after ``where``."""
+    from pydantic import ValidationError
+
+    try:
+        model.model_validate(doc)
+    except ValidationError as exc:
+        return [
+            ": ".join(x for x in (where, ".".join(str(p) for p in err["loc"]), err["msg"]) if x)
+            for err in exc.errors(include_url=False)
+        ]
+    return []
+
+
+def _autoscaling(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for i, application in enumerate(_list(doc.get("applications"))):
+        if not isinstance(application, dict):
+            continue  # ServeDeploySchema has said so
+        for j, deployment in enumerate(_list(application.get("deployments"))):
+            scaling = deployment.get("autoscaling_config") if isinstance(deployment, dict) else None
+            if isinstance(scaling, dict):
+                found.append((f"applications.{i}.deployments.{j}.autoscaling_config", scaling))
+    return found
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _name(doc: dict[str, Any]) -> str:

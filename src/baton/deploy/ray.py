@@ -10,6 +10,7 @@ from baton.deploy.spec import MODEL_PATH, PORT, RenderSpec
 from baton.deploy.text import header, yaml_documents
 
 IMPORT_PATH = "baton.deploy.ray_app:app"
+DEPLOYMENT = "BatonModel"  # ray_app's deployment, configured here by name
 
 
 def config(spec: RenderSpec, model_path: str = MODEL_PATH) -> dict[str, Any]:
@@ -26,7 +27,7 @@ def config(spec: RenderSpec, model_path: str = MODEL_PATH) -> dict[str, Any]:
             "import_path": IMPORT_PATH,
             "args": {"model_dir": model_path},
             "deployments": [{
-                "name": "BatonModel",
+                "name": DEPLOYMENT,
                 "max_ongoing_requests": 2 * spec.config.max_batch_size,
                 "autoscaling_config": {
                     "min_replicas": r.min_replicas,
