@@ -80,14 +80,18 @@ class Outputs:
         return True
 
     def _run_bound(self, inputs: dict[str, np.ndarray], rows: int) -> None:
+        """One batch, its inputs read where they lie and its outputs written into this
+        batch's rows of ``whole`` (OrtValues over numpy memory: nothing is copied)."""
+        from onnxruntime import OrtValue
+
         binding = self._binding
         for name, values in inputs.items():
-            binding.bind_input(name, "cpu", 0, values.dtype.type, values.shape, values.ctypes.data)
+            binding.bind_ortvalue_input(name, OrtValue.ortvalue_from_numpy(values))
         assert self.whole is not None
         end = self.filled + rows
         for name, whole in zip(self.names, self.whole, strict=True):
-            view = whole[self.filled : end]
-            binding.bind_output(name, "cpu", 0, view.dtype.type, view.shape, view.ctypes.data)
+            rows_out = OrtValue.ortvalue_from_numpy(whole[self.filled : end])
+            binding.bind_ortvalue_output(name, rows_out)
         self.session.run_with_iobinding(binding)
         self.filled = end
 
