@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
 from pydantic import TypeAdapter
 
 from baton.core.promotion import Target
@@ -84,6 +83,8 @@ class RemoteControl:
         if not url.startswith(("http://", "https://")):
             raise BadInput(f"BATON_URL {url!r} is not an http(s) URL, as in http://baton:8700")
         self.url = url.rstrip("/")
+        import httpx  # here, not at the top: the local store (most commands) never needs it
+
         self._http = httpx.Client(
             base_url=self.url,
             headers={"Authorization": f"Bearer {token}"},
@@ -94,6 +95,8 @@ class RemoteControl:
         self._http.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        import httpx
+
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:

@@ -16,7 +16,7 @@ from baton.evaluate.npy_stream import NpyMember
 def members(path: Path) -> dict[str, NpyMember]:
     archive = zipfile.ZipFile(path)
     return {
-        n.removesuffix(".npy"): NpyMember(path, archive, archive.getinfo(n), n)
+        n.removesuffix(".npy"): NpyMember.open(path, archive, archive.getinfo(n), n)
         for n in archive.namelist()
     }
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import onnx
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from baton.core.serving_config import ServingConfig
 from baton.core.signature import Signature
+from baton.errors import BadInput
 from baton.evaluate.datasets import EvalData
 from baton.evaluate.runner import ModelCrashed, open_session, run_models
+from baton.evaluate.scoring import class_indices, quality
 from baton.runtime.mlp import random_mlp
 from tests.evaluate.conftest import crashing_model
 
@@ -93,3 +98,77 @@ def test_batches_are_sized_by_bytes_not_rows() -> None:
         }
     )
     assert batch_rows(image) == MIN_BATCH  # never fewer rows than this
+
+
+def write_eval(path: Path, x: np.ndarray, y: np.ndarray) -> None:
+    """The same rows in each format the runner reads (a blank line in the .jsonl makes the
+    announced row count too high, which the in-place path must survive)."""
+    if path.suffix == ".npz":  # e.z.npz: compressed (streamed); e-f64.npz: cast by batch
+        save = np.savez_compressed if ".z." in path.name else np.savez
+        save(path, input=x.astype(np.float64) if "f64" in path.name else x, label=y)
+    elif path.suffix == ".jsonl":
+        lines = [
+            json.dumps({"input": r.tolist(), "label": int(t)}) for r, t in zip(x, y, strict=True)
+        ]
+        path.write_text("\n".join(lines[:50]) + "\n\n" + "\n".join(lines[50:]) + "\n")
+    else:
+        table = pa.table({"input": list(x), "label": y})
+        pq.write_table(table, path, row_group_size=37)
+
+
+@pytest.mark.parametrize("name", ["e.npz", "e.z.npz", "e-f64.npz", "e.jsonl", "e.parquet"])
+def test_the_fast_path_gives_the_straightforward_paths_outputs_and_metrics(
+    tmp_path: Path, name: str
+) -> None:
+    rng = np.random.default_rng(4)
+    x = rng.random((203, 64)).astype(np.float32)
+    y = rng.integers(0, 10, 203)
+    write_eval(tmp_path / name, x, y)
+    sessions = {}
+    for seed in (0, 1):
+        onnx.save(random_mlp([64, 16, 10], seed=seed), str(tmp_path / f"{seed}.onnx"))
+        sessions[f"m{seed}"] = open_session(tmp_path / f"{seed}.onnx")
+    results = []
+    for in_place in (True, False):
+        data = EvalData(tmp_path / name, name, SIG, "label")
+        results.append(
+            run_models(
+                sessions,
+                data,
+                batch_size=64,
+                target_transform=lambda t: class_indices(t, None, 10, name),
+                in_place=in_place,
+            )
+        )
+    fast, plain = results
+    assert fast.rows == plain.rows == 203
+    assert fast.target is not None and plain.target is not None
+    np.testing.assert_array_equal(fast.target, plain.target)
+    for model in sessions:
+        got, want = fast.outputs[model]["probabilities"], plain.outputs[model]["probabilities"]
+        assert got.dtype == want.dtype and got.shape == want.shape == (203, 10)
+        np.testing.assert_array_equal(got, want)
+        metrics = [
+            quality(
+                "classification", r.target, r.outputs[model]["probabilities"], None, 10, None, True
+            )
+            for r in results
+        ]
+        assert metrics[0] == metrics[1]
+
+
+def test_a_stored_npz_target_is_checked_before_the_pass(tmp_path: Path) -> None:
+    x = np.zeros((100, 64), np.float32)
+    y = np.arange(100)  # 10..99 are not classes of a 10-class model
+    np.savez(tmp_path / "e.npz", input=x, label=y)
+    onnx.save(random_mlp([64, 16, 10]), str(tmp_path / "m.onnx"))
+    done: list[int] = []
+    with pytest.raises(BadInput, match="labels the model does not know: 10, 11"):
+        run_models(
+            {"candidate": open_session(tmp_path / "m.onnx")},
+            EvalData(tmp_path / "e.npz", "e.npz", SIG, "label"),
+            batch_size=20,
+            target_transform=lambda t: class_indices(t, None, 10, "e.npz"),
+            progress=done.append,
+        )
+    assert done == []  # no model ran

@@ -8,13 +8,16 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from baton.cli.output import console, err_console, print_json, safe
 from baton.cli.state import state
-from baton.config import Settings
 from baton.errors import BadInput, FailedCheck
+
+if TYPE_CHECKING:  # settings (pydantic-settings) are built by the root callback, not here
+    from baton.config import Settings
 
 FAIL_ON = ("risk", "none")
 

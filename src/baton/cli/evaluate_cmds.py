@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,7 +13,9 @@ from baton.cli.output import cells, console, print_json, safe, when
 from baton.cli.state import state
 from baton.core.refs import against_ref, parse_ref
 from baton.errors import BadInput, FailedCheck, NotFound
-from baton.store.evaluations import EvaluationRecord
+
+if TYPE_CHECKING:
+    from baton.store.evaluations import EvaluationRecord
 
 JSON = typer.Option(False, "--json", help="print JSON for scripts")
 

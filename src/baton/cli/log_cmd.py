@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
@@ -9,7 +11,9 @@ from baton.cli.output import cells, console, print_json, when
 from baton.cli.state import state
 from baton.core.chain import Head, Verdict, parse_head
 from baton.errors import BadInput, Corrupt
-from baton.store.registry import AuditEntry
+
+if TYPE_CHECKING:  # the store is imported when the command runs, not at start-up
+    from baton.store.registry import AuditEntry
 
 
 def log(

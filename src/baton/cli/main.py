@@ -8,7 +8,6 @@ import traceback
 from types import FrameType
 
 import typer
-from pydantic import ValidationError
 
 from baton import __version__
 from baton.cli import (
@@ -28,9 +27,6 @@ from baton.cli.output import err_console, fail, safe
 from baton.cli.owner_cmds import register_commands as register_owner_commands
 from baton.cli.quickstart import quickstart
 from baton.cli.schema_cmd import schema_app
-from baton.cli.state import State
-from baton.config import Settings
-from baton.core.manifest import describe_validation_error
 from baton.errors import BadInput, BatonError
 
 app = typer.Typer(
@@ -38,7 +34,7 @@ app = typer.Typer(
     help="Carry a model from research to production, and keep it healthy there.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # `baton --install-completion`; completing pays no heavy import
 )
 
 
@@ -55,6 +51,12 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="print the version"
     ),
 ) -> None:
+    from pydantic import ValidationError  # imported here: --version and --help stay fast
+
+    from baton.cli.state import State
+    from baton.config import Settings
+    from baton.core.manifest import describe_validation_error
+
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -100,7 +102,7 @@ def run() -> None:
     """Entry point: BatonError -> one red line and its exit code; bugs keep their traceback."""
     signal.signal(signal.SIGTERM, _terminate)  # `baton serve` sets its own graceful drain
     try:
-        app()
+        app(prog_name="baton")  # also under `python -m`: completion reads _BATON_COMPLETE
     except BatonError as exc:
         sys.exit(fail(exc))
     except KeyboardInterrupt:

@@ -7,7 +7,6 @@ from rich.table import Table
 
 from baton.cli.output import cells, console, print_json, safe
 from baton.cli.state import state
-from baton.core.policy import ALIASES
 from baton.errors import BadInput
 
 
@@ -62,6 +61,8 @@ def metrics(
     console.print(table)
     for problem in found.problems:
         console.print(f"[yellow]not usable:[/] {safe(problem)}", highlight=False)
+    from baton.core.policy import ALIASES
+
     older = ", ".join(f"{old} = {new}" for old, new in ALIASES.items())
     console.print(
         "older names still accepted in claims and policies: "

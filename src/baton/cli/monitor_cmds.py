@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from baton.cli.output import cells, console, print_json, safe
-from baton.monitor import hub
+
+if TYPE_CHECKING:  # the hub (pydantic, YAML) is imported by the commands that use it
+    from baton.monitor import hub
 
 JSON = typer.Option(False, "--json", help="print JSON for scripts")
 exporters_app = typer.Typer(
@@ -34,6 +36,8 @@ def _summary(exporter: hub.Exporter) -> dict[str, Any]:
 @exporters_app.command("list")
 def list_exporters(json_out: bool = JSON) -> None:
     """Every exporter in the hub: what it measures, its port and what it needs."""
+    from baton.monitor import hub
+
     exporters = hub.catalogue()
     if json_out:
         print_json([_summary(e) for e in exporters])
@@ -67,6 +71,8 @@ def show(
     json_out: bool = JSON,
 ) -> None:
     """One exporter: install steps, scrape job, key metrics and its alert rules."""
+    from baton.monitor import hub
+
     exporter = hub.load(name)
     entry = exporter.entry
     if json_out:

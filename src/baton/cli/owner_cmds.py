@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-import yaml
 from rich.table import Table
 
 from baton.cli.output import cells, console, print_json, safe, when
@@ -23,11 +22,12 @@ from baton.core.promotion import Target
 from baton.core.refs import Ref, parse_ref
 from baton.core.roles import Stage, letters
 from baton.errors import BadInput, Unavailable
-from baton.store.approvals import PromotionInfo, parse_target
-from baton.store.ownership import Owners
-from baton.store.people import Issued
-from baton.store.requests import RequestInfo, parse_kind
-from baton.yaml_files import YamlLimits, load_yaml
+
+if TYPE_CHECKING:  # the store is imported by the commands that use it, not at start-up
+    from baton.store.approvals import PromotionInfo
+    from baton.store.ownership import Owners
+    from baton.store.people import Issued
+    from baton.store.requests import RequestInfo
 
 JSON = typer.Option(False, "--json", help="print JSON for scripts")
 WHY = typer.Option(None, "--why", help="reason, kept in the audit log")
@@ -232,6 +232,10 @@ def owners(
 
 
 def _read_yaml(path: Path) -> Any:
+    import yaml
+
+    from baton.yaml_files import YamlLimits, load_yaml
+
     try:
         return load_yaml(path.read_text(encoding="utf-8"), str(path), YamlLimits())
     except OSError as exc:
@@ -287,6 +291,8 @@ def promote(
     json_out: bool = JSON,
 ) -> None:
     """Ask for a version to move on; it waits for the accountable teams' approvals."""
+    from baton.store.approvals import parse_target
+
     parsed, target = _version_ref(ref), parse_target(to)
     control = state(ctx).control
     assert parsed.version is not None
@@ -305,6 +311,8 @@ def approve(
     json_out: bool = JSON,
 ) -> None:
     """Approve a pending step for the stages your teams are accountable for."""
+    from baton.store.approvals import parse_target
+
     parsed, target = _version_ref(ref), parse_target(stage)
     assert parsed.version is not None
     _print_step(state(ctx).control.approve(parsed.name, parsed.version, target, why), json_out)
@@ -368,6 +376,8 @@ def request(
     json_out: bool = JSON,
 ) -> None:
     """Raise a request; baton assigns it to the team responsible for that kind of work."""
+    from baton.store.requests import parse_kind
+
     r = state(ctx).control.raise_request(parse_ref(name).name, parse_kind(kind), text, to)
     if json_out:
         print_json(r)

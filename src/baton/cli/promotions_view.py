@@ -9,13 +9,16 @@ key cell and a readable share of the rest fit, the table gives way to stacked bl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from baton.cli.output import cells, inert, when
-from baton.store.approvals import PromotionInfo
+
+if TYPE_CHECKING:  # the store is imported when a command runs, not at start-up
+    from baton.store.approvals import PromotionInfo
 
 KEYS = ("#", "version", "step", "state")
 LONG = ("asked by", "approved by", "waiting for", "why")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
@@ -12,8 +13,9 @@ from baton.cli.output import cells, console, human_bytes, print_json, safe, when
 from baton.cli.state import state
 from baton.core.refs import parse_alias_target, parse_ref
 from baton.errors import BadInput
-from baton.store.db import safe_url
-from baton.store.registry import Registered, VersionInfo
+
+if TYPE_CHECKING:
+    from baton.store.registry import Registered, VersionInfo
 
 JSON = typer.Option(False, "--json", help="print JSON for scripts")
 alias_app = typer.Typer(help="Point aliases (candidate, staging, production, ...) at versions.")
@@ -21,6 +23,8 @@ alias_app = typer.Typer(help="Point aliases (candidate, staging, production, ...
 
 def init(ctx: typer.Context, json_out: bool = JSON) -> None:
     """Create the store (database schema and artifact folder), or upgrade it."""
+    from baton.store.db import safe_url
+
     s = state(ctx)
     store = s.store
     store.artifacts.root.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,6 @@ import sys
 
 import typer
 
-from baton.core.manifest import manifest_json_schema
-
 schema_app = typer.Typer(help="Print published JSON Schemas.")
 # the output is JSON either way; taken so that every command accepts --json
 JSON = typer.Option(False, "--json", help="the output is JSON already")
@@ -17,6 +15,8 @@ JSON = typer.Option(False, "--json", help="the output is JSON already")
 @schema_app.command("manifest")
 def schema_manifest(json_out: bool = JSON) -> None:
     """The JSON Schema of baton.yaml (for editors and CI validation)."""
+    from baton.core.manifest import manifest_json_schema
+
     sys.stdout.write(json.dumps(manifest_json_schema(), indent=2) + "\n")
 
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from pydantic import SecretStr
 
 from baton.cli.output import console, print_json, safe
 from baton.cli.state import state
 from baton.errors import BadInput
-from baton.serve.options import MIB, ServeOptions, ServingPlan, workers_from
-from baton.store.registry import VersionInfo
+
+if TYPE_CHECKING:  # imported by the command itself: `baton --help` stays fast
+    from pydantic import SecretStr
+
+    from baton.serve.options import ServingPlan
+    from baton.store.registry import VersionInfo
 
 PRECISION = typer.Option(
     None,
@@ -100,6 +104,7 @@ def serve(
 
     Verifies every file, binds the port, loads, then says what runs and why each setting.
     """
+    from baton.serve.options import MIB, ServeOptions, workers_from
     from baton.serve.server import check_refs
     from baton.serve.server import serve as run_server
 

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from baton.config import Settings
 from baton.errors import BadInput
-from baton.store.store import Store, open_store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported when used: `baton --help` must not pay for SQLAlchemy
+    from baton.config import Settings
     from baton.store.governance import Control
+    from baton.store.store import Store
 
 
 @dataclass
@@ -29,6 +29,8 @@ class State:
                     "this command works on the store itself, not through a control plane: "
                     "unset BATON_URL (and point BATON_DB_URL / BATON_ARTIFACTS at the store)"
                 )
+            from baton.store.store import open_store
+
             self._store = open_store(self.settings)
         return self._store
 

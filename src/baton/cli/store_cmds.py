@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.progress import Progress
 
 from baton.cli.output import console, human_bytes, print_json, safe
 from baton.cli.state import state
-from baton.config import grace_seconds
 from baton.errors import BadInput, Corrupt, Unavailable
-from baton.store.gc import Leftovers, collect, find_leftovers
+
+if TYPE_CHECKING:
+    from baton.store.gc import Leftovers
 
 JSON = typer.Option(False, "--json", help="print JSON for scripts")
 GRACE = typer.Option(
@@ -23,6 +26,8 @@ GRACE = typer.Option(
 def verify(ctx: typer.Context, grace: str | None = GRACE, json_out: bool = JSON) -> None:
     """Check every referenced artifact against its sha256 (exit 1 if any is missing or
     corrupt), and report files no record names and stale temporary files (`baton gc`)."""
+    from baton.store.gc import find_leftovers
+
     s = state(ctx)
     store = s.store
     digests = sorted(store.registry.referenced_digests())
@@ -61,6 +66,8 @@ def gc(
     Referenced files are never touched; files younger than the grace period are kept, as a
     registration (here or on another host sharing the folder) may be storing them.
     """
+    from baton.store.gc import collect
+
     s = state(ctx)
     result = collect(
         s.store,
@@ -104,6 +111,8 @@ def gc(
 
 
 def _grace(option: str | None, setting: str) -> float:
+    from baton.config import grace_seconds
+
     try:
         return grace_seconds(option if option is not None else setting)
     except ValueError as exc:

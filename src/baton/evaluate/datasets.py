@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import math
-import zipfile
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import numpy as np
 
 from baton.core.signature import DType, Signature, TensorSpec
 from baton.errors import BadInput
-from baton.evaluate.npy_stream import NpyMember, npy_header
+from baton.evaluate.npy_stream import MemberLayout, NpzArrays, npy_header
 
 FORMATS = (".npz", ".csv", ".parquet", ".jsonl")
 Columns = dict[str, np.ndarray]
@@ -63,6 +63,7 @@ class EvalData:
         self._input_names = [s.name for s in signature.inputs]
         self._output_names = {s.name for s in signature.outputs}
         self._fitted: set[tuple[str, np.dtype[Any], tuple[int, ...]]] = set()
+        self._npz = NpzArrays(path, filename) if self.format == ".npz" else None
         self.rows = self._count_rows()
         if self.rows == 0:
             raise BadInput(f"eval data {filename} has no rows: hand over the held-out rows")
@@ -70,7 +71,8 @@ class EvalData:
     def has_key(self, name: str) -> bool:
         """Whether the file holds an array or column ``name`` (e.g. an optional target)."""
         if self.format == ".npz":
-            with self._npz() as archive:
+            assert self._npz is not None
+            with self._npz.archive() as archive:
                 return f"{name}.npy" in archive.namelist()
         if self.format == ".jsonl":
             with self.path.open("rb") as f:
@@ -92,6 +94,10 @@ class EvalData:
 
     def batches(self, batch_size: int = 1024) -> Iterator[Batch]:
         """Batches of exactly ``batch_size`` rows (the last may be shorter)."""
+        mapped = self._npz_mapped()
+        if mapped is not None:
+            yield from self._sliced(mapped, batch_size)
+            return
         pending: list[Columns] = []
         held = 0
         start = 0
@@ -159,9 +165,10 @@ class EvalData:
 
     def _count_rows(self) -> int:
         if self.format == ".npz":
-            with self._npz() as archive:
+            assert self._npz is not None
+            with self._npz.archive() as archive:
                 first = self.signature.inputs[0].name
-                with archive.open(self._npz_member(archive, first)) as f:
+                with archive.open(self._npz.info(archive, first)) as f:
                     return int(npy_header(f, first, self.filename)[0][0])
         if self.format == ".parquet":
             import pyarrow.parquet as pq
@@ -186,60 +193,67 @@ class EvalData:
         else:
             yield from self._arrow_chunks(batch_size)
 
-    def _npz(self) -> zipfile.ZipFile:
-        try:
-            return zipfile.ZipFile(self.path)
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise BadInput(
-                f"eval data {self.filename} cannot be read as .npz ({exc}): "
-                "write it with np.savez or np.savez_compressed"
-            ) from None
+    def _npz_layout(self) -> dict[str, MemberLayout]:
+        def wanted(names: set[str]) -> list[str]:
+            specs = self._specs()
+            keys = [s.name for s in specs if s.name in names or s in self.signature.inputs]
+            return [*keys, self.target] if self.target else keys
 
-    def _npz_member(self, archive: zipfile.ZipFile, key: str) -> zipfile.ZipInfo:
-        names = [n.removesuffix(".npy") for n in archive.namelist()]
-        if key not in names:
-            raise BadInput(
-                f"eval data {self.filename} has no array {key!r} (it has: {', '.join(names)}): "
-                "name the arrays after the model's inputs and the target, "
-                f"e.g. np.savez(path, {key}=...)"
+        assert self._npz is not None
+        return self._npz.layout(wanted, self.rows)
+
+    def whole_target(self) -> np.ndarray | None:
+        """The whole target as one read-only view, when the file holds it as a stored .npz
+        array (no pass needed, nothing copied); else None and the batches carry it."""
+        if self._npz is None or not self.target:
+            return None
+        self._npz_layout()
+        return self._npz.whole(self.target)
+
+    def _npz_mapped(self) -> Columns | None:
+        """Every array of a stored .npz as one checked view, when none needs a cast: a
+        batch is then a slice of each (the hot path: no per-batch checks or copies)."""
+        if self._npz is None:
+            return None
+        specs = {s.name: s for s in self._specs()}
+        columns: Columns = {}
+        for key in self._npz_layout():
+            whole = self._npz.whole(key)
+            if whole is None:
+                return None
+            if key in specs and key != self.target:
+                fitted = self._fit(specs[key], whole, f"array {key!r}")
+                if fitted.dtype != whole.dtype:  # a cast: done batch by batch instead
+                    return None
+                whole = fitted
+            columns[key] = whole
+        return columns
+
+    def _sliced(self, columns: Columns, batch_size: int) -> Iterator[Batch]:
+        inputs = [(name, columns[name]) for name in self._input_names]
+        target = columns.get(self.target) if self.target else None
+        references = [(k, v) for k, v in columns.items() if k in self._output_names]
+        for start in range(0, self.rows, batch_size):
+            end = start + batch_size
+            yield Batch(
+                start,
+                {k: v[start:end] for k, v in inputs},
+                None if target is None else target[start:end],
+                {k: v[start:end] for k, v in references},
             )
-        return archive.getinfo(f"{key}.npy")
 
     def _npz_chunks(self, batch_size: int) -> Iterator[Columns]:
-        with self._npz() as archive:
-            names = {n.removesuffix(".npy") for n in archive.namelist()}
-            wanted = [s for s in self._specs() if s.name in names or s in self.signature.inputs]
-            keys = [s.name for s in wanted]
-            if self.target:
-                if self.target not in names:
-                    self._npz_member(archive, self.target)  # raises with the list of arrays
-                keys.append(self.target)
-            members = {
-                k: NpyMember(self.path, archive, self._npz_member(archive, k), k) for k in keys
-            }
-            try:
-                for key, member in members.items():
-                    if member.shape[0] != self.rows:
-                        raise BadInput(
-                            f"eval data {self.filename}: array {key!r} has {member.shape[0]} "
-                            f"rows but {keys[0]!r} has {self.rows}: every array needs one row "
-                            "per example"
-                        )
-                specs = {s.name: s for s in wanted}
-                for start in range(0, self.rows, batch_size):
-                    n = min(batch_size, self.rows - start)
-                    chunk: Columns = {}
-                    for key, member in members.items():
-                        values = member.read(start, n)
-                        chunk[key] = (
-                            self._fit(specs[key], values, f"array {key!r}")
-                            if key in specs and key != self.target
-                            else values
-                        )
-                    yield chunk
-            finally:
-                for member in members.values():
-                    member.close()
+        assert self._npz is not None
+        with ExitStack() as stack:
+            members = self._npz.members(self._npz_layout(), stack)
+            specs = {s.name: s for s in self._specs()}
+            fitted = [k for k in members if k in specs and k != self.target]
+            for start in range(0, self.rows, batch_size):
+                n = min(batch_size, self.rows - start)
+                chunk = {key: member.read(start, n) for key, member in members.items()}
+                for key in fitted:
+                    chunk[key] = self._fit(specs[key], chunk[key], f"array {key!r}")
+                yield chunk
 
     def _jsonl_chunks(self, batch_size: int) -> Iterator[Columns]:
         specs = self._specs()

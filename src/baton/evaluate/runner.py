@@ -20,6 +20,7 @@ import numpy as np
 from baton.core.serving_config import ServingConfig
 from baton.core.signature import DType, Signature
 from baton.evaluate.datasets import EvalData
+from baton.evaluate.outputs import Outputs
 
 Progress = Callable[[int], None]  # rows just processed
 TargetTransform = Callable[[np.ndarray], np.ndarray]
@@ -93,46 +94,47 @@ def run_models(
     batch_size: int = 1024,
     target_transform: TargetTransform | None = None,
     progress: Progress | None = None,
+    in_place: bool = True,
 ) -> RunResult:
-    """Stream ``data`` once through every session; outputs are kept, inputs are not."""
-    names = {m: [o.name for o in s.get_outputs()] for m, s in sessions.items()}
-    parts: dict[str, list[list[np.ndarray]]] = {m: [[] for _ in names[m]] for m in sessions}
+    """Stream ``data`` once through every session; outputs are kept, inputs are not.
+
+    ``in_place=False`` keeps every batch's outputs and concatenates them after the pass
+    (the straightforward path, which the in-place one must match value for value)."""
+    kept = {m: Outputs(s, data.rows, in_place=in_place) for m, s in sessions.items()}
+    whole_target = data.whole_target() if in_place else None
+    if whole_target is not None and target_transform is not None:
+        whole_target = target_transform(whole_target)  # checked before the pass
     targets: list[np.ndarray] = []
     references: dict[str, list[np.ndarray]] = {}
     seconds = dict.fromkeys(sessions, 0.0)
-    runs = [(m, s.run, parts[m]) for m, s in sessions.items()]
     clock = time.perf_counter
     rows = 0
     for batch in data.batches(batch_size):
-        if batch.target is not None:
+        n = batch.rows
+        if batch.target is not None and whole_target is None:
             if target_transform is not None and not targets:
                 target_transform(batch.target)  # fail on the first batch, not after the pass
             targets.append(batch.target)
         for name, values in batch.reference.items():
             references.setdefault(name, []).append(values)
-        for model, run, kept in runs:
+        for model, outputs in kept.items():
             start = clock()
             try:
-                results = run(None, batch.inputs)
+                outputs.run(batch.inputs, n)
             except Exception as exc:
                 raise ModelCrashed(
-                    f"the {model} failed on rows {batch.start}..{batch.start + batch.rows - 1} "
+                    f"the {model} failed on rows {batch.start}..{batch.start + n - 1} "
                     f"({first_line(exc)})"
                 ) from None
             seconds[model] += clock() - start
-            for into, values in zip(kept, results, strict=True):
-                into.append(values)
-        rows += batch.rows
+        rows += n
         if progress:
-            progress(batch.rows)
+            progress(n)
     return RunResult(
         rows=rows,
-        target=_target(targets, target_transform),
+        target=whole_target if whole_target is not None else _target(targets, target_transform),
         reference={k: np.concatenate(v) for k, v in references.items()},
-        outputs={
-            m: {k: np.concatenate(v) for k, v in zip(names[m], parts[m], strict=True)}
-            for m in sessions
-        },
+        outputs={m: outputs.result() for m, outputs in kept.items()},
         seconds=seconds,
     )
 

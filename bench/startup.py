@@ -1,0 +1,95 @@
+"""How long the CLI takes to answer: ``baton --version``, ``--help``, a Tab, ``baton models``.
+
+.venv/bin/python bench/startup.py [--runs 20] [--src OTHER/src]
+
+Target (issue 20): ``--version`` and ``--help`` within 0.25 s, ``baton models`` on a small
+store (one model) within 0.5 s. Each command runs ``--runs`` times in a fresh interpreter;
+it prints the median and best wall time, and the median CPU time (user + system), which a
+busy machine disturbs less. ``--src`` times another checkout's ``src`` the same way,
+interleaved run by run, for a before/after comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+COMMANDS = {
+    "--version": ["--version"],
+    "--help": ["--help"],
+    "Tab (baton mo<Tab>)": [],
+    "models (1 model)": ["models"],
+}
+TAB = {"_BATON_COMPLETE": "complete_bash", "COMP_WORDS": "baton mo", "COMP_CWORD": "1"}
+
+
+def once(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one run in a fresh interpreter."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "baton.cli.main", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,  # a tree without completion answers a Tab with its usage (exit 2)
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def small_store(home: Path, env: dict[str, str]) -> None:
+    """One registered model: the digits example."""
+    code = (
+        "from pathlib import Path; from baton.examples import digits; "
+        f"digits.build(Path({str(home / 'handover')!r}))"
+    )
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "baton.cli.main", "register", str(home / "handover")],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--src", type=Path, help="another checkout's src/ to compare with")
+    args = parser.parse_args()
+    here = Path(__file__).resolve().parents[1] / "src"
+    trees = {"this tree": here} | ({"--src": args.src.resolve()} if args.src else {})
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, load average {load}")
+    with tempfile.TemporaryDirectory() as tmp:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+        base |= {"BATON_HOME": str(Path(tmp) / "home"), "BATON_USER": "bench"}
+        small_store(Path(tmp), base | {"PYTHONPATH": str(here)})
+        for name, argv in COMMANDS.items():
+            extra = TAB if not argv else {}
+            results: dict[str, list[tuple[float, float]]] = {t: [] for t in trees}
+            for _ in range(args.runs):
+                for tree, src in trees.items():
+                    env = base | extra | {"PYTHONPATH": str(src)}
+                    results[tree].append(once(argv, env))
+            for tree, runs in results.items():
+                walls, cpus = [w for w, _ in runs], [c for _, c in runs]
+                print(
+                    f"{name:22s} {tree:10s} wall median {statistics.median(walls):.3f} s, "
+                    f"best {min(walls):.3f} s; CPU median {statistics.median(cpus):.3f} s"
+                )
+    print(f"load average after: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
