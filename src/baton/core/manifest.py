@@ -9,7 +9,16 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from baton.core.refs import NAME_PATTERN
 from baton.core.signature import Signature
@@ -124,9 +133,23 @@ class Manifest(BaseModel):
                 )
         return self
 
+    @model_serializer(mode="wrap")
+    def _as_stored(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Unset optional fields are left out, as the registry stores the manifest, so a
+        version's manifest reads the same in the CLI's JSON, the API and the database."""
+        return _without_none(handler(self))
+
     def to_json_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.model_dump_json(exclude_none=True))
+        data: dict[str, Any] = json.loads(self.model_dump_json())
         return data
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
 
 
 def parse_manifest(data: Any, source: str = MANIFEST_FILE) -> Manifest:

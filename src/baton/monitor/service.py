@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from baton.core.manifest import SLO, Manifest
+from baton.core.manifest import SLO
 from baton.core.policy import Policy
 from baton.core.refs import Ref, check_name
 from baton.errors import BadInput
@@ -44,7 +44,7 @@ def watched_models(
             version = store.registry.resolve(Ref(name, version=info.latest))
         else:
             version = store.registry.resolve(Ref(name, alias=alias))
-        slo = Manifest.model_validate(version.manifest).slo
+        slo = version.manifest.slo
         routing = routing_for(name, roles.owners(name).matrix)
         out.append(MonitoredModel(name, version.number, slo, routing))
     return out, notes

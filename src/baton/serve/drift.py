@@ -130,11 +130,3 @@ class DriftMonitor:
     @property
     def samples(self) -> int:
         return self._inputs.combined().rows if self._inputs else 0
-
-
-def references(report: Mapping[str, Any] | None) -> tuple[Reference | None, Reference | None]:
-    """The input and output references an evaluation report stored, if any."""
-    stored = (report or {}).get("drift_reference") or {}
-    inputs = Reference.from_json(stored["inputs"]) if stored.get("inputs") else None
-    outputs = Reference.from_json(stored["outputs"]) if stored.get("outputs") else None
-    return inputs, outputs

@@ -160,7 +160,7 @@ def load_version(
     config = plan.config
     path = verified_model(store, info, config)
     session = _session(str(path), config)
-    signature = Signature.model_validate(info.manifest["signature"])
+    signature = info.manifest.signature
     batchable = is_batchable(signature)
     slot = drift or DriftSlot()
     batcher = Batcher(
