@@ -13,8 +13,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from baton.core import metric_names as m
 from baton.core.manifest import SLO
-from baton.serve import metrics as m
 
 SCHEMA_VERSION = 39
 DS = {"type": "prometheus", "uid": "${datasource}"}

@@ -16,9 +16,9 @@ from typing import Any
 
 from prometheus_client.utils import floatToGoString
 
+from baton.core import metric_names as m
 from baton.core.manifest import SLO
 from baton.core.slo import WINDOWS, BurnWindow, Objective, objectives
-from baton.serve import metrics as m
 
 # client mistakes (4xx) are not the service's failures; refusals (429) and 5xx are
 BAD_CODE_MATCH = 'code=~"5..|429"'

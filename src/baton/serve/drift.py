@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from baton.core.drift import DriftScore, DriftSketch, Reference, feature_matrix, scores
+from baton.core.metric_names import DRIFT_ERRORS_TOTAL
 from baton.core.signature import Signature
-from baton.serve.metrics import DRIFT_ERRORS_TOTAL
 
 Arrays = Mapping[str, np.ndarray[Any, Any]]
 Clock = Callable[[], float]

@@ -26,6 +26,7 @@ Arrays = dict[str, np.ndarray[Any, Any]]
 
 log = logging.getLogger("baton.serve")
 
+
 class ModelFailed(BadInput):
     """ONNX Runtime rejected a request that matched the signature (its values, then)."""
 
