@@ -73,7 +73,7 @@ def test_failed_sampling_is_counted_and_the_first_failure_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Issue 15.7: a failure no longer disappears; it is counted, and said once."""
-    inputs, _ = references(reference_report())
+    inputs, _ = reference_report().drift_references()
     counted: list[int] = []
     monitor = DriftMonitor(SIG, inputs, None, budget=1.0, clock=itertools.count().__next__,  # type: ignore[arg-type]
                            name="toy:1", on_error=lambda: counted.append(1))  # fmt: skip

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from baton.core import metric_names as m
+from baton.core.drift import THRESHOLD as DRIFT_THRESHOLD
 from baton.core.manifest import SLO
 
 SCHEMA_VERSION = 39
@@ -182,8 +183,9 @@ def _drift(lay: _Layout, sel: str) -> None:
         "Input drift (PSI) by feature", "short",
         [(f"max by (model, version, feature) ({m.DRIFT_SCORE}{{{sel}}})",
           "{{model}}:{{version}} {{feature}}")],
-        description="Population stability index against the evaluation data; above 0.2 is a shift.",
-        threshold=0.2,
+        description="Population stability index against the evaluation data; "
+        f"above {DRIFT_THRESHOLD:g} is a shift.",
+        threshold=DRIFT_THRESHOLD,
     ))  # fmt: skip
     lay.add(_panel(
         "Rows behind the drift scores", "short",

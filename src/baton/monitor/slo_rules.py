@@ -17,6 +17,8 @@ from typing import Any
 from prometheus_client.utils import floatToGoString
 
 from baton.core import metric_names as m
+from baton.core.drift import MIN_SAMPLES as DRIFT_MIN_SAMPLES
+from baton.core.drift import THRESHOLD as DRIFT_THRESHOLD
 from baton.core.manifest import SLO
 from baton.core.slo import WINDOWS, BurnWindow, Objective, objectives
 
@@ -25,8 +27,7 @@ BAD_CODE_MATCH = 'code=~"5..|429"'
 # a client that left before its request was in (499) is no event at all: out of both
 # counts, so a flood of disconnects neither spends the budget nor dilutes real errors
 VALID_CODE_MATCH = f'code!="{m.CLIENT_CLOSED}"'
-DRIFT_THRESHOLD = 0.2  # population stability index: > 0.2 is a significant shift
-DRIFT_MIN_SAMPLES = 1000
+RUNBOOK_URL = "https://github.com/modelbaton/baton/blob/main/docs/runbooks.md"
 QUEUE_DOMINANCE = 2.0  # mean queue wait above this multiple of mean compute time
 MV_TEXT = "{{ $labels.model }}:{{ $labels.version }}"
 QUEUE_FLOOR_S = 0.005  # ... and above 5 ms, so idle-time jitter never pages anyone
@@ -40,7 +41,7 @@ class ModelTarget:
     version: str  # the version an alert names when no series carries one (absent checks)
     team: str  # the team on call for it: receives the alerts
     slo: SLO | None
-    runbook_base: str = "https://github.com/modelbaton/baton/blob/main/docs/runbooks.md"
+    runbook_base: str = RUNBOOK_URL  # a page with one section per alert (BATON_RUNBOOK_URL)
 
 
 def le_label(bound: float) -> str:
@@ -230,7 +231,8 @@ def _drift_alert(target: ModelTarget, sel: str) -> dict[str, Any]:
         labels=_labels(target, "warning"),
         summary="{{ $labels.model }}:{{ $labels.version }} input {{ $labels.feature }} has drifted",
         description="Serving traffic no longer looks like the evaluation data for feature "
-        "{{ $labels.feature }} (PSI above 0.2): check upstream data, consider a retrain.",
+        f"{{{{ $labels.feature }}}} (PSI above {DRIFT_THRESHOLD:g}): check upstream data, "
+        "consider a retrain.",
     )
 
 
