@@ -12,7 +12,7 @@ import pytest
 from tests.serve.conftest import ADMIN, ADMIN_TOKEN, LiveServer, Start
 
 from baton.core.drift import build_reference, feature_matrix
-from baton.core.evaluation import EvaluationReport
+from baton.core.evaluation import EvaluationReport, ReferenceBins
 from baton.core.signature import Signature
 from baton.serve.drift import DriftMonitor
 from baton.store.store import Store
@@ -28,7 +28,7 @@ EVAL = RNG.normal(size=(400, 4)).astype(np.float32)
 
 def reference_report() -> EvaluationReport:
     names, matrix = feature_matrix({"input": EVAL}, ["input"], len(EVAL))
-    stored = {"drift_reference": {"inputs": build_reference(names, matrix).to_json()}}
+    stored = {"drift_reference": {"inputs": ReferenceBins.of(build_reference(names, matrix))}}
     return EvaluationReport.model_validate(stored)
 
 

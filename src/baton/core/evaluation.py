@@ -135,6 +135,14 @@ class ReferenceBins(Section):
     rows: int
     features: list[FeatureBins]
 
+    @classmethod
+    def of(cls, reference: Reference) -> ReferenceBins:
+        features = [
+            FeatureBins(name=f.name, edges=list(f.edges), shares=list(f.shares))
+            for f in reference.features
+        ]
+        return cls(rows=reference.rows, features=features)
+
     def reference(self) -> Reference:
         return Reference(
             tuple(FeatureReference(f.name, tuple(f.edges), tuple(f.shares)) for f in self.features),

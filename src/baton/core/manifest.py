@@ -139,8 +139,8 @@ class Manifest(BaseModel):
         version's manifest reads the same in the CLI's JSON, the API and the database."""
         return _without_none(handler(self))
 
-    def to_json_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.model_dump_json())
+    def to_json_dict(self) -> dict[str, object]:
+        data: dict[str, object] = json.loads(self.model_dump_json())
         return data
 
 
@@ -200,7 +200,7 @@ def _short(text: str, width: int = 80) -> str:
     return text if len(text) <= width else f"{text[: width - 3]}..."
 
 
-def manifest_json_schema() -> dict[str, Any]:
+def manifest_json_schema() -> dict[str, object]:
     """The published JSON Schema of ``baton.yaml``."""
     schema = Manifest.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

@@ -59,7 +59,7 @@ def _yaml(data: Any) -> str:
 
 def prometheus_config(
     targets_dir: Path, alertmanager: str, scrape_interval: str = "15s"
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Scrape every baton server listed by file-based discovery, and load the rules."""
     return {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},

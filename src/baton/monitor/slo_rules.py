@@ -97,8 +97,8 @@ def reachable_windows(objective: Objective) -> list[BurnWindow]:
     return [w for w in WINDOWS if objective.alert_threshold(w) < 1.0]
 
 
-def _burn_alerts(target: ModelTarget, objective: Objective) -> list[dict[str, Any]]:
-    alerts = []
+def _burn_alerts(target: ModelTarget, objective: Objective) -> list[dict[str, object]]:
+    alerts: list[dict[str, object]] = []
     for severity in ("critical", "warning"):
         windows = [w for w in reachable_windows(objective) if w.severity == severity]
         if not windows:
@@ -137,7 +137,7 @@ def _burn_alerts(target: ModelTarget, objective: Objective) -> list[dict[str, An
     return alerts
 
 
-def _other_alerts(target: ModelTarget) -> list[dict[str, Any]]:
+def _other_alerts(target: ModelTarget) -> list[dict[str, object]]:
     sel = f'model="{target.model}"'
     return [_queue_alert(target, sel), *_presence_alerts(target, sel), _drift_alert(target, sel)]
 
@@ -151,7 +151,7 @@ def _alert(
     labels: dict[str, str],
     summary: str,
     description: str,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """One alerting rule; its runbook anchor is its name in lower case."""
     return {
         "alert": name,
@@ -162,7 +162,7 @@ def _alert(
     }
 
 
-def _queue_alert(target: ModelTarget, sel: str) -> dict[str, Any]:
+def _queue_alert(target: ModelTarget, sel: str) -> dict[str, object]:
     """Requests wait longer than they compute: the replicas are saturated."""
     queue_mean = (
         f"sum by (model, version) (rate({m.QUEUE_DURATION}_sum{{{sel}}}[10m])) / "
@@ -187,7 +187,7 @@ def _queue_alert(target: ModelTarget, sel: str) -> dict[str, Any]:
     )
 
 
-def _presence_alerts(target: ModelTarget, sel: str) -> list[dict[str, Any]]:
+def _presence_alerts(target: ModelTarget, sel: str) -> list[dict[str, object]]:
     """No scraped server reports the model; a replica that served it within the hour is down."""
     not_served = _alert(
         target,
@@ -219,7 +219,7 @@ def _presence_alerts(target: ModelTarget, sel: str) -> list[dict[str, Any]]:
     return [not_served, replica_down]
 
 
-def _drift_alert(target: ModelTarget, sel: str) -> dict[str, Any]:
+def _drift_alert(target: ModelTarget, sel: str) -> dict[str, object]:
     """Serving inputs drifted from the evaluation data."""
     return _alert(
         target,
@@ -282,7 +282,7 @@ def scale_durations(data: Any, scale: float) -> Any:
         return [scale_durations(item, scale) for item in data]
     if not isinstance(data, dict):
         return data
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for key, value in data.items():
         if key in _TIMED_KEYS and isinstance(value, str) and (hit := _DURATION.match(value)):
             floor = MIN_SCALED_FOR_MS if key == "for" else 1
@@ -422,7 +422,7 @@ def _bad_share(objective: Objective, alert: dict[str, Any]) -> float:
     return min(1.0, 1.5 * lowest)
 
 
-def rule_tests(ruleset: RuleSet, rule_file_name: str) -> dict[str, Any]:
+def rule_tests(ruleset: RuleSet, rule_file_name: str) -> dict[str, object]:
     """promtool tests: each alert fires on its planted fault; none fires on healthy traffic."""
     sc = _Scenario(ruleset.target)
     alerts = {r["alert"]: r for g in ruleset.rules["groups"] for r in g["rules"] if "alert" in r}
@@ -437,7 +437,7 @@ def rule_tests(ruleset: RuleSet, rule_file_name: str) -> dict[str, Any]:
         *sc.requests(0.0), *sc.latency(latency_le, 0.0), *sc.queueing(0.001),
         *sc.served(), *sc.drift(0.05),
     ]  # fmt: skip
-    tests: list[dict[str, Any]] = [
+    tests: list[dict[str, object]] = [
         {
             "name": "healthy traffic raises no alert",
             "interval": "1m",
