@@ -23,6 +23,7 @@ def exposed() -> dict[str, object]:
     metrics.count("m", "1", 200)
     metrics.served("m", "1", "production", "team")
     metrics.drift("m", "1", [DriftScore("x", 0.1, 2000, "ok")])
+    metrics.drift_errors.labels("m", "1").inc()
     text = metrics.exposition().decode()
     return {f.name: f for f in text_string_to_metric_families(text)}
 

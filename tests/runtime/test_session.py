@@ -101,9 +101,11 @@ def test_a_missing_provider_falls_back_to_the_cpu_and_says_so(
     assert providers_for(ServingConfig(provider=MISSING), [CPU]) == ([CPU], True)
     assert providers_for(ServingConfig(provider=MISSING), [MISSING, CPU]) == ([MISSING, CPU], False)
     assert providers_for(ServingConfig(), [CPU]) == ([CPU], False)
-    with caplog.at_level(logging.WARNING, logger="baton.runtime"):
-        session = server_session(model, ServingConfig(provider=MISSING))
-    assert session.get_providers() == [CPU]
+    with caplog.at_level(logging.WARNING):
+        served = server_session(model, ServingConfig(provider=MISSING))
+        profiled = profile_session(model, ServingConfig(provider=MISSING))
+    assert served.get_providers() == profiled.get_providers() == [CPU]
+    assert f"{MISSING} (recommended by the evaluation) is not available here" in caplog.text
     assert f"{MISSING} is not available here: running on {CPU}" in caplog.text
 
 

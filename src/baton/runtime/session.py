@@ -8,7 +8,7 @@ same in both, and the profile measures what the server runs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +59,26 @@ def providers_for(config: ServingConfig, available: Sequence[str]) -> tuple[list
     return providers, missing
 
 
-def open_session(path: Path | str, config: ServingConfig | None = None) -> Any:
-    """An ``InferenceSession`` for ``path`` at ``config``; a provider this machine lacks is
-    said once in the log and the CPU runs the model. ``CannotLoad`` when ORT refuses it."""
+def open_session(
+    path: Path | str,
+    config: ServingConfig | None = None,
+    *,
+    on_missing: Callable[[str], None] | None = None,
+) -> Any:
+    """An ``InferenceSession`` for ``path`` at ``config``. A provider this machine lacks
+    falls back to the CPU, and ``on_missing`` (default: a log line) is told its name, so
+    each caller says it in its own words. ``CannotLoad`` when ORT refuses the file."""
     import onnxruntime as ort
 
     config = config or ServingConfig()
     providers, missing = providers_for(config, ort.get_available_providers())
     if missing:
-        log.warning("%s is not available here: running on %s", config.provider, CPU)
+        (on_missing or _say_missing)(config.provider)
     try:
         return ort.InferenceSession(str(path), session_options(config), providers=providers)
     except Exception as exc:  # ORT raises its own classes for files it cannot load
         raise CannotLoad(first_line(exc)) from None
+
+
+def _say_missing(provider: str) -> None:
+    log.warning("%s is not available here: running on %s", provider, CPU)

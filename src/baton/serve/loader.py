@@ -71,10 +71,16 @@ class LoadedModel:
         return self.slot.monitor
 
 
+def _serving_on_cpu(provider: str) -> None:
+    log.warning(
+        "%s (recommended by the evaluation) is not available here: serving on CPU", provider
+    )
+
+
 def model_session(path: Path, config: ServingConfig) -> Any:
     """The served session: the same builder as the profile's (``runtime.session``)."""
     try:
-        return open_session(path, config)
+        return open_session(path, config, on_missing=_serving_on_cpu)
     except CannotLoad as exc:
         raise Unavailable(f"ONNX Runtime cannot load the model ({exc})") from None
 
