@@ -27,7 +27,7 @@ import numpy.typing as npt
 from prometheus_client.utils import floatToGoString
 
 from baton.core.inventory import CapacityOption, Deployment, Resources
-from baton.serve.metrics import (
+from baton.core.metric_names import (
     GPU_MEMORY_USED,
     GPU_UTILIZATION,
     LATENCY_BUCKETS,

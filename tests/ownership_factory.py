@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from baton.core.evaluation import EvaluationReport
 from baton.handover.register import register_handover
 from baton.store.governance import Governance
 from baton.store.people import Person
@@ -46,7 +47,7 @@ class World:
             model,
             version,
             status=status,  # type: ignore[arg-type]
-            report={"accuracy": 0.9},
+            report=EvaluationReport.model_validate({"accuracy": 0.9}),
             actor="gate",
             started_at=datetime.now(UTC),
         )

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:9090",
         description="the Prometheus `baton audit` reads (BATON_PROMETHEUS_URL)",
     )
+    runbook_url: str | None = Field(
+        default=None,
+        description="the runbook page alerts link to, one section per alert "
+        "(BATON_RUNBOOK_URL); unset: baton's own docs/runbooks.md",
+    )
     manifest_max_bytes: int = Field(
         default=MANIFEST_LIMITS.max_bytes,
         gt=0,
@@ -97,6 +102,13 @@ class Settings(BaseSettings):
         description="`baton gc` keeps unreferenced files younger than this, as a registration "
         "may still be storing them (BATON_GC_GRACE; 0 only when nothing else uses the store)",
     )
+
+    @field_validator("runbook_url")
+    @classmethod
+    def _check_runbook(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith(("http://", "https://")) or "#" in value):
+            raise ValueError("must be an http(s) URL without a #anchor (each alert adds its own)")
+        return value
 
     @field_validator("gc_grace")
     @classmethod

@@ -187,7 +187,7 @@ class Client:
             policy=load_policy(Path(policy) if policy else self._settings.policy),
         )
         if check and not record.passed:
-            what = record.error or "see record.report['checks']"
+            what = record.error or ", ".join(record.report.failed_checks()) or "see record.report"
             raise FailedCheck(f"{record.model}:{record.version} did not pass the gate: {what}")
         return record
 

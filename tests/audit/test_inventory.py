@@ -16,7 +16,9 @@ import yaml
 from baton.audit.inventory import gather
 from baton.audit.service import size_deployment
 from baton.config import Settings
+from baton.core.evaluation import EvaluationReport
 from baton.core.pricing import Prices
+from baton.core.serving_config import ServingConfig
 from baton.core.sizing import SizingPolicy
 from baton.errors import BadInput
 from baton.handover.register import register_handover
@@ -110,10 +112,10 @@ def test_without_recorded_settings_the_evaluation_gives_them(toy: Store) -> None
         "toy",
         2,
         status="passed",
-        report={},
+        report=EvaluationReport(),
         actor="tester",
         started_at=utcnow(),
-        recommended={"max_batch_size": 64, "intra_op_threads": 4, "precision": "int8"},
+        recommended=ServingConfig(max_batch_size=64, intra_op_threads=4, precision="int8"),
     )
     toy.servers.started(ELSEWHERE, [ServedModel("toy", 2)], actor="tester")
     (d,) = gather(toy, [], None).deployments

@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from baton.audit.prometheus import Prometheus, parse_retention
+from baton.core.metric_names import MODEL_INFO
 from baton.errors import BadInput, Unavailable
-from baton.serve.metrics import MODEL_INFO
 from tests.audit.conftest import Backfilled
 from tests.baton_cli import free_port
 

@@ -21,7 +21,7 @@ from baton.audit.queries import (
     series_queries,
     window_queries,
 )
-from baton.serve.metrics import MODEL_INFO
+from baton.core.metric_names import MODEL_INFO
 from tests.monitor.conftest import need
 
 DAY = 86400

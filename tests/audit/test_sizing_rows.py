@@ -11,6 +11,7 @@ from baton.audit.result import Row
 from baton.audit.service import size_deployment
 from baton.core.inventory import CapacityOption, Deployment, Resources
 from baton.core.pricing import GIB, Prices
+from baton.core.serving_config import ServingConfig
 from baton.core.sizing import ObservedUsage, SizingPolicy
 
 POLICY = SizingPolicy()
@@ -53,7 +54,7 @@ def test_near_idle_traffic_is_not_an_unreachable_slo() -> None:
 
 
 def test_near_idle_traffic_falls_back_to_the_profile() -> None:
-    profile = Profiled(100.0, 1.0, None, 800.0, ((100.0, 2.0), (800.0, 9.0)), {})
+    profile = Profiled(100.0, 1.0, None, 800.0, ((100.0, 2.0), (800.0, 9.0)), None)
     got = row(deployment(Resources(cores=4, memory_bytes=8 * GIB)), near_idle(), profile)
     assert got.capacity_source.startswith("evaluation profile")
     assert got.verdict != "at risk"
@@ -67,7 +68,7 @@ def gpu_seen(busy: float, peak_rps: float = 5.0, memory: float = 0.3 * GIB) -> O
     return Observed(usage, requests=500, gpu_memory_peak_bytes=memory, gpu_source="dcgm")
 
 
-GPU_CONFIG = {"gpus": 1, "cores": 1, "throughput_rps": 3000}
+GPU_CONFIG = ServingConfig(gpus=1, cores=1, throughput_rps=3000)
 
 
 def gpu_profile(cpu: CpuProfile | None) -> Profiled:

@@ -15,8 +15,8 @@ import pytest
 from baton.audit.prometheus import Prometheus
 from baton.audit.usage import UsageData, collect
 from baton.core.inventory import Deployment, Resources
+from baton.core.metric_names import LATENCY_BUCKETS
 from baton.errors import BadInput, Unavailable
-from baton.serve.metrics import LATENCY_BUCKETS
 from testkit.synthetic import MIB, truth
 from tests.audit.conftest import RATE_WINDOW_S, Backfilled, start_tsdb_prometheus
 from tests.baton_cli import baton, clean_env, free_port, serving

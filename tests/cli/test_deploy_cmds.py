@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from baton.config import Settings
+from baton.core.evaluation import EvaluationReport
 from baton.store.store import open_store
 from baton.store.tx import utcnow
 from tests.baton_cli import baton, clean_env
@@ -28,7 +29,9 @@ def test_render_check_list(tmp_path: Path, wheel: Path) -> None:
     assert r.returncode == 1 and "toy:1 never ran the gate" in r.stderr
     assert "Traceback" not in r.stderr and not Path(out).exists()
     store = open_store(Settings(home=tmp_path / "home", user="cli-tester"))
-    store.evaluations.record("toy", 1, status="passed", report={}, actor="g", started_at=utcnow())
+    store.evaluations.record(
+        "toy", 1, status="passed", report=EvaluationReport(), actor="g", started_at=utcnow()
+    )
     store.close()
     r = baton(env, "deploy", "render", "toy:1", "-t", "helm", "--out", out)
     assert r.returncode == 2 and "unknown target 'helm'" in r.stderr

@@ -13,6 +13,7 @@ import pytest
 
 from baton.config import Settings
 from baton.core.drift import build_reference, feature_matrix
+from baton.core.evaluation import EvaluationReport, ReferenceBins
 from baton.handover.register import register_handover
 from baton.store.store import open_store
 from baton.store.tx import utcnow
@@ -27,7 +28,8 @@ def env(tmp_path: Path) -> dict[str, str]:
     register_handover(store, write_handover(tmp_path / "toy"), actor="tester")
     evals = np.random.default_rng(0).normal(size=(400, 4))
     names, matrix = feature_matrix({"input": evals}, ["input"], 400)
-    report = {"drift_reference": {"inputs": build_reference(names, matrix).to_json()}}
+    stored = {"drift_reference": {"inputs": ReferenceBins.of(build_reference(names, matrix))}}
+    report = EvaluationReport.model_validate(stored)
     store.evaluations.record("toy", 1, status="passed", report=report, actor="tester",
                              started_at=utcnow())  # fmt: skip
     store.close()

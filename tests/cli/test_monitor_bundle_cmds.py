@@ -137,3 +137,19 @@ def test_up_and_down_print_json(env: dict[str, str], tmp_path: Path) -> None:
         "prometheus",
     ]
     assert json.loads(baton(env, "monitor", "down", "--json").stdout) == {"stopped": []}
+
+
+def test_the_site_runbook_page_comes_from_baton_runbook_url(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    assert baton(env, "register", str(write_handover(tmp_path / "h"))).returncode == 0
+    site = {**env, "BATON_RUNBOOK_URL": "https://wiki.example.com/ml/runbooks"}
+    made = baton(site, "monitor", "bundle", "toy", "--out", str(tmp_path / "b"))
+    assert made.returncode == 0, made.stderr
+    rules = (tmp_path / "b" / "rules" / "toy.rules.yaml").read_text()
+    assert "runbook_url: https://wiki.example.com/ml/runbooks#baton" in rules
+    assert "github.com/modelbaton" not in rules
+    bad = baton({**env, "BATON_RUNBOOK_URL": "wiki/runbooks"}, "monitor", "bundle", "toy",
+                "--out", str(tmp_path / "c"))  # fmt: skip
+    assert bad.returncode == 2 and "runbook_url" in bad.stderr, bad.stderr
+    assert bad.stderr.count("\n") == 1 and not (tmp_path / "c").exists()

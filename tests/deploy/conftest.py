@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from baton.config import Settings
+from baton.core.evaluation import EvaluationReport
+from baton.core.serving_config import ServingConfig
 from baton.deploy.service import Rendered, RenderRequest, render
 from baton.handover.register import register_handover
 from baton.store.store import Store, open_store
@@ -43,8 +45,8 @@ def evaluated(deploy_settings: Settings, tmp_path: Path) -> Iterator[Store]:
     for seed in (1, 2):
         register_handover(store, write_handover(tmp_path / f"toy{seed}", seed=seed), actor="t")
     store.evaluations.record(
-        "toy", 1, status="passed", report={}, actor="gate", started_at=utcnow(),
-        recommended=RECOMMENDED,
+        "toy", 1, status="passed", report=EvaluationReport(), actor="gate", started_at=utcnow(),
+        recommended=ServingConfig.model_validate(RECOMMENDED),
     )  # fmt: skip
     yield store
     store.close()

@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
+from baton.core.evaluation import EvaluationReport
 from baton.deploy.check import check_dir
 from baton.deploy.kserve_rules import cross_field
 from baton.errors import BadInput
@@ -58,7 +59,7 @@ def test_kserve_canary_rules_and_the_shared_crd_schemas(
 ) -> None:
     from baton.store.tx import utcnow
 
-    evaluated.evaluations.record("toy", 2, status="passed", report={}, actor="g",
+    evaluated.evaluations.record("toy", 2, status="passed", report=EvaluationReport(), actor="g",
                                  started_at=utcnow())  # fmt: skip
     out = render_toy(evaluated, tmp_path / "c", wheel, "kserve", canary=2, percent=10).out
     assert check_dir(out) == []

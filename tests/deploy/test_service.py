@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from baton.core.evaluation import EvaluationReport
 from baton.deploy.check import check_dir
 from baton.errors import BadInput, FailedCheck, Forbidden
 from baton.store.renders import list_renders
@@ -58,7 +59,7 @@ def test_flags_then_audit_then_evaluation_then_defaults(
     assert "replicas 3 (audit audit.json)" in comment
     assert "gpus 0 (audit audit.json)" in comment
     evaluated.evaluations.record(
-        "toy", 2, status="passed", report={}, actor="g", started_at=utcnow()
+        "toy", 2, status="passed", report=EvaluationReport(), actor="g", started_at=utcnow()
     )
     with pytest.raises(BadInput, match="no row for toy:2"):
         render_toy(evaluated, tmp_path / "p", wheel, "k8s", ref="toy:2",
@@ -89,7 +90,7 @@ def test_refusals_are_one_line_audited_and_write_nothing(
     with pytest.raises(FailedCheck, match="toy:2 never ran the gate"):
         render_toy(evaluated, tmp_path / "x", wheel, "k8s", ref="toy:2")
     evaluated.evaluations.record(
-        "toy", 2, status="failed", report={}, actor="gate", started_at=utcnow()
+        "toy", 2, status="failed", report=EvaluationReport(), actor="gate", started_at=utcnow()
     )
     with pytest.raises(FailedCheck, match=r"toy:2 did not pass the gate \(evaluation 2: failed\)"):
         render_toy(evaluated, tmp_path / "x", wheel, "k8s", ref="toy:2")

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict
-from typing import Any
 
+from baton.core import manifest
+from baton.core.evaluation import ProfileSummary
 from baton.evaluate import charts
 from baton.evaluate.profiler import Point
 
 SLO = {"p99_latency_ms": 20, "min_throughput_rps": 500}
 
 
-def full_profile() -> dict[str, Any]:
+def full_profile() -> ProfileSummary:
     """A full profile's shape: 2 precisions x 5 threads/concurrency x 3 optimisation levels
     = 30 series of 5 batch sizes, at rates up to millions of rows/s (a tiny model)."""
     points = []
@@ -31,21 +32,21 @@ def full_profile() -> dict[str, Any]:
                                   concurrency, threads * concurrency, 0, 100, **cost,
                                   throughput_rps=rate, **served)  # fmt: skip
                     points.append(point)
-    return {
+    return ProfileSummary.model_validate({
         "points": [{**asdict(p), "key": p.key, "config": p.config_key} for p in points],
         "recommended_point": points[-1].key,
-    }
+    })  # fmt: skip
 
 
 def test_the_latency_chart_ranges_over_its_data_and_slo_not_to_10_to_the_21() -> None:
     profile = full_profile()
-    fig = charts.latency_throughput(profile, SLO)
+    fig = charts.latency_throughput(profile, manifest.SLO.model_validate(SLO))
     layout = fig.layout
-    served = [p["served_p99_ms"] for p in profile["points"]]
+    served = [p.served_p99_ms for p in profile.points]
     low, high = layout.yaxis.range
     assert 10**low < min(served) and 10**high > max(max(served), SLO["p99_latency_ms"])
     assert high - low < 5  # decades: no stray exponent stretches it
-    rates = [p["throughput_rps"] for p in profile["points"]]
+    rates = [p.throughput_rps for p in profile.points]
     low, high = layout.xaxis.range
     assert 10**low < SLO["min_throughput_rps"] and 10**high > max(rates)
     assert all(a.yref != "y" for a in layout.annotations)  # none placed in log data units
@@ -54,7 +55,7 @@ def test_the_latency_chart_ranges_over_its_data_and_slo_not_to_10_to_the_21() ->
 
 def test_thirty_series_fold_into_one_legend_entry_per_thread_and_concurrency() -> None:
     profile = full_profile()
-    fig = charts.latency_throughput(profile, SLO)
+    fig = charts.latency_throughput(profile, manifest.SLO.model_validate(SLO))
     legend = [t.name for t in fig.data if t.showlegend is not False]
     assert legend == [
         "1 thread(s), 1 at a time",
@@ -67,7 +68,7 @@ def test_thirty_series_fold_into_one_legend_entry_per_thread_and_concurrency() -
         "recommended",
     ]
     series = [t for t in fig.data if t.legendgroup and not t.name.startswith("SLO")]
-    assert len(series) == 30 and sum(len(t.x) for t in series) == len(profile["points"])
+    assert len(series) == 30 and sum(len(t.x) for t in series) == len(profile.points)
     assert {t.legendgroup for t in series} == set(legend[:5])  # a click hides a whole group
     assert fig.layout.legend.orientation == "h"
     panels = [a.text for a in fig.layout.annotations]

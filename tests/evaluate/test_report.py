@@ -89,7 +89,7 @@ def test_html_is_self_contained_with_the_charts(
         "performance": "passed",
     }
     metrics = {m[0]: m for m in metric_rows(record.report)}
-    assert metrics["accuracy"][4] == str(record.report["claimed"]["accuracy"])
+    assert metrics["accuracy"][4] == str((record.report.claimed or {})["accuracy"])
     assert metrics["accuracy"][1] == "higher" and metrics["log_loss"][1] == "lower"
     assert "confusion_matrix" not in metrics and "per_class_recall" not in metrics
 
@@ -117,8 +117,14 @@ def test_chromium_draws_charts_that_read_right(
     sqlite_store: Store, digits_source: Path, digits_retrain: Path, tmp_path: Path
 ) -> None:
     record = compared(sqlite_store, digits_source, digits_retrain)
-    profile = {**record.report["profile"], **full_profile()}  # a full profile's 30 series
-    html = render_html(replace(record, report={**record.report, "profile": profile}))
+    full = full_profile()  # a full profile's 30 series
+    assert record.report.profile is not None
+    profile = record.report.profile.model_copy(
+        update={"points": full.points, "recommended_point": full.recommended_point}
+    )
+    html = render_html(
+        replace(record, report=record.report.model_copy(update={"profile": profile}))
+    )
     plots = drawn(html, tmp_path)
     assert set(plots) == {
         "Latency and throughput per configuration",
@@ -127,14 +133,14 @@ def test_chromium_draws_charts_that_read_right(
         "This version minus the baseline, with 95% bootstrap intervals",
     }
     latency = plots["Latency and throughput per configuration"]
-    served = [p["served_p99_ms"] for p in profile["points"]]
+    served = [p.served_p99_ms for p in profile.points]
     for axis in ("yaxis", "yaxis2"):
         low, high = latency["axes"][axis]["range"]  # log10 units, as Plotly holds them
         assert latency["axes"][axis]["type"] == "log"
         assert min(served) / 10 < 10**low < min(served) and 20 < 10**high < 200
     assert len(latency["legend"]) == 8 and latency["scrollbar"] == 0  # no scrolling legend
     deltas = plots["This version minus the baseline, with 95% bootstrap intervals"]
-    shown = [d for d in record.report["regression"]["deltas"] if d["delta"] is not None]
+    shown = [d for d in (record.report.regression or {})["deltas"] if d["delta"] is not None]
     assert len([a for a in deltas["axes"] if a.startswith("xaxis")]) == len(shown)
     recall = plots["Recall per class"]
     assert recall["legend"] == ["this version", "baseline"]
@@ -144,13 +150,14 @@ def test_the_recommended_configuration_reads_as_sentences_in_rows_per_second(
     sqlite_store: Store, digits_source: Path, digits_retrain: Path
 ) -> None:
     record = compared(sqlite_store, digits_source, digits_retrain)
-    config = record.report["recommended"]
-    rows = dict(recommended_rows(config, record.report["int8"]))
+    config = record.report.recommended
+    assert config is not None
+    rows = dict(recommended_rows(config, record.report.int8))
     assert rows["runs on"] == "CPU, ONNX Runtime CPUExecutionProvider"
     assert rows["throughput"].endswith("rows/s in-process on one core")
     assert rows["model file"] in (
         "the registered model",
-        f"int8 copy, sha256 {config['model_sha256'] and config['model_sha256'][:12]}",
+        f"int8 copy, sha256 {config.model_sha256 and config.model_sha256[:12]}",
     )
     html = render_html(record)
     section = html[html.index("Recommended serving configuration") : html.index("<h2>Profile")]

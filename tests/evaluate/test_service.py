@@ -45,23 +45,23 @@ def test_fair_retrain_passes_against_production(
     version = register(store, digits_retrain)
     record = evaluate(store, Ref(NAME, version), actor="ci", mode="quick")
     report = record.report
-    assert record.status == "passed", report["verdict"]
+    assert record.status == "passed", report.verdict
     assert record.against == 1
-    assert {k: v["status"] for k, v in report["checks"].items()} == {
+    assert {k: v.status for k, v in report.checks.items()} == {
         "parity": "passed",
         "regression": "passed",
         "sanity": "passed",
         "performance": "passed",
     }
-    assert report["data"]["rows"] == 450
-    assert 0.95 < report["metrics"]["accuracy"] <= 1
-    assert len(report["metrics"]["confusion_matrix"]) == 10
-    deltas = {d["name"]: d for d in report["regression"]["deltas"]}
+    assert report.data.rows == 450
+    assert 0.95 < report.metrics["accuracy"] <= 1
+    assert len(report.metrics["confusion_matrix"]) == 10
+    deltas = {d["name"]: d for d in report.regression["deltas"]}
     assert deltas["accuracy"]["low"] < deltas["accuracy"]["delta"] < deltas["accuracy"]["high"]
-    assert 0.9 < report["regression"]["agreement"] < 1
+    assert 0.9 < report.regression["agreement"] < 1
     assert (
-        report["regression"]["examples"][0]["candidate"]
-        != report["regression"]["examples"][0]["baseline"]
+        report.regression["examples"][0]["candidate"]
+        != report.regression["examples"][0]["baseline"]
     )
 
     latest = store.evaluations.latest(NAME, version)
@@ -70,9 +70,9 @@ def test_fair_retrain_passes_against_production(
     assert config.cores == 1 and config.throughput_rps and config.throughput_rps >= 500
     assert config.p99_latency_ms is not None and config.p99_latency_ms <= 20
     assert store.registry.audit(NAME, limit=1)[0].action == "evaluation.passed"
-    drift = report["drift_reference"]  # what the server measures its traffic against
-    assert drift["inputs"]["rows"] == 450
-    assert len(drift["outputs"]["features"]) == 10
+    inputs, outputs = report.drift_references()  # what the server measures traffic against
+    assert inputs is not None and inputs.rows == 450
+    assert outputs is not None and len(outputs.features) == 10
 
 
 def test_default_profile_measures_int8_and_the_grid(
@@ -81,18 +81,20 @@ def test_default_profile_measures_int8_and_the_grid(
     version = register(sqlite_store, digits_source)
     record = evaluate(sqlite_store, Ref(NAME, version), actor="ci", cpus=2)
     report = record.report
-    assert record.passed, report["verdict"]
-    assert report["checks"]["regression"]["status"] == "skipped"
-    int8 = report["int8"]
-    assert int8["metric"] == "accuracy" and abs(int8["drop"]) < 0.05
-    points = report["profile"]["points"]
-    assert {p["precision"] for p in points} == {"fp32", "int8"}
-    assert {p["threads"] for p in points} == {1, 2}
-    assert {p["graph_optimization"] for p in points} == {"basic", "all"}
-    assert {p["batch_size"] for p in points} == {1, 8, 32}
-    assert all(p["cores"] <= 2 for p in points)
-    assert set(report["profile"]["load_seconds"]) == {"fp32", "int8"}
-    assert report["profile"]["size_bytes"]["fp32"] > 0
+    assert record.passed, report.verdict
+    assert report.checks["regression"].status == "skipped"
+    int8 = report.int8
+    assert int8 is not None and int8.metric == "accuracy"
+    assert int8.drop is not None and abs(int8.drop) < 0.05
+    assert report.profile is not None
+    points = report.profile.points
+    assert {p.precision for p in points} == {"fp32", "int8"}
+    assert {p.threads for p in points} == {1, 2}
+    assert {p.graph_optimization for p in points} == {"basic", "all"}
+    assert {p.batch_size for p in points} == {1, 8, 32}
+    assert all((p.cores or 0) <= 2 for p in points)
+    assert set(report.profile.load_seconds) == {"fp32", "int8"}
+    assert report.profile.size_bytes["fp32"] > 0
     recommended = ServingConfig.model_validate(record.recommended)
     if recommended.precision == "int8":  # only when it really was the cheapest: stored
         assert recommended.model_sha256 is not None
@@ -115,13 +117,13 @@ def test_a_worse_model_fails_regression_only(
     record = evaluate(
         sqlite_store, Ref(NAME, register(sqlite_store, folder)), actor="ci", mode="quick"
     )
-    checks = record.report["checks"]
+    checks = record.report.checks
     assert record.status == "failed"
-    assert checks["parity"]["status"] == "passed"
-    assert checks["regression"]["status"] == "failed"
+    assert checks["parity"].status == "passed"
+    assert checks["regression"].status == "failed"
     assert (
-        "accuracy" in checks["regression"]["reasons"][0]
-        and "a real drop" in checks["regression"]["reasons"][0]
+        "accuracy" in checks["regression"].reasons[0]
+        and "a real drop" in checks["regression"].reasons[0]
     )
     assert not sqlite_store.evaluations.latest(NAME, 2).passed  # type: ignore[union-attr]
 
@@ -135,9 +137,9 @@ def test_claims_that_do_not_reproduce_fail_parity(
     record = evaluate(
         sqlite_store, Ref(NAME, register(sqlite_store, digits_handover)), actor="ci", mode="quick"
     )
-    parity = record.report["checks"]["parity"]
-    assert record.status == "failed" and parity["status"] == "failed"
-    assert "not reproduced" in parity["reasons"][0]
+    parity = record.report.checks["parity"]
+    assert record.status == "failed" and parity.status == "failed"
+    assert "not reproduced" in parity.reasons[0]
 
 
 def test_nan_outputs_fail_sanity(store: Store, digits_eval: EvalArrays, tmp_path: Path) -> None:
@@ -147,10 +149,10 @@ def test_nan_outputs_fail_sanity(store: Store, digits_eval: EvalArrays, tmp_path
     b[-1][3] = np.nan  # one poisoned bias: softmax turns every row into NaN
     folder = write_digits_like(tmp_path / "nan", mlp_onnx(w, b), x, y)
     record = evaluate(store, Ref(NAME, register(store, folder)), actor="ci", mode="quick")
-    sanity = record.report["checks"]["sanity"]
-    assert record.status == "failed" and sanity["status"] == "failed"
-    assert "NaN or Inf" in sanity["reasons"][0]
-    assert record.report["metrics"]["log_loss"] is None  # not computed from garbage
+    sanity = record.report.checks["sanity"]
+    assert record.status == "failed" and sanity.status == "failed"
+    assert "NaN or Inf" in sanity.reasons[0]
+    assert record.report.metrics["log_loss"] is None  # not computed from garbage
     stored = store.evaluations.latest(NAME, record.version)  # NaN never reaches the JSON
     assert stored is not None and stored.report == record.report
 
@@ -166,12 +168,12 @@ def test_outputs_that_are_not_probabilities_fail_sanity(
     record = evaluate(
         sqlite_store, Ref(NAME, register(sqlite_store, folder)), actor="ci", mode="quick"
     )
-    checks = record.report["checks"]
-    assert record.status == "failed" and checks["sanity"]["status"] == "failed"
-    assert any("do not sum to one" in r for r in checks["sanity"]["reasons"])
-    assert checks["regression"]["status"] == "passed"  # same argmax: the ranking is intact
+    checks = record.report.checks
+    assert record.status == "failed" and checks["sanity"].status == "failed"
+    assert any("do not sum to one" in r for r in checks["sanity"].reasons)
+    assert checks["regression"].status == "passed"  # same argmax: the ranking is intact
     if head == "identity":  # logits leave the range [0, 1] the baseline's probabilities used
-        assert any("outside the reference range" in r for r in checks["sanity"]["reasons"])
+        assert any("outside the reference range" in r for r in checks["sanity"].reasons)
 
 
 def test_a_slower_model_fails_the_slo(
@@ -188,7 +190,7 @@ def test_a_slower_model_fails_the_slo(
     fast_record = evaluate(
         sqlite_store, Ref(NAME, register(sqlite_store, fast)), actor="ci", mode="quick"
     )
-    assert fast_record.report["checks"]["performance"]["status"] == "passed"
+    assert fast_record.report.checks["performance"].status == "passed"
     slow_record = evaluate(
         sqlite_store,
         Ref(NAME, register(sqlite_store, slow)),
@@ -196,9 +198,9 @@ def test_a_slower_model_fails_the_slo(
         mode="quick",
         against=Ref(NAME, 1),
     )
-    performance = slow_record.report["checks"]["performance"]
-    assert slow_record.status == "failed" and performance["status"] == "failed"
-    assert "no profiled configuration meets the SLO" in performance["reasons"][0]
+    performance = slow_record.report.checks["performance"]
+    assert slow_record.status == "failed" and performance.status == "failed"
+    assert "no profiled configuration meets the SLO" in performance.reasons[0]
     assert slow_record.recommended is None
 
 
@@ -216,9 +218,7 @@ def test_a_model_that_crashes_mid_evaluation_is_recorded_as_an_error(
     assert record.error is not None and "failed on rows 300..399" in record.error
     assert record.recommended is None
     latest = store.evaluations.latest(NAME, version)
-    assert (
-        latest is not None and latest.status == "error" and latest.report["error"] == record.error
-    )
+    assert latest is not None and latest.status == "error" and latest.report.error == record.error
 
 
 def _bad_eval(folder: Path, kind: str) -> None:
@@ -310,7 +310,7 @@ def test_a_stricter_team_policy_fails_what_the_default_passes(
     strict = Policy.model_validate({"regression": {"min_agreement": 0.999}})
     record = evaluate(sqlite_store, Ref(NAME, version), actor="ci", mode="quick", policy=strict)
     assert record.status == "failed"
-    assert "policy asks for at least 99.9%" in record.report["checks"]["regression"]["reasons"][0]
+    assert "policy asks for at least 99.9%" in record.report.checks["regression"].reasons[0]
 
 
 def test_generic_model_against_reference_outputs(sqlite_store: Store, tmp_path: Path) -> None:
@@ -338,14 +338,14 @@ def test_generic_model_against_reference_outputs(sqlite_store: Store, tmp_path: 
     np.savez(folder / "eval.npz", input=x, probabilities=expected)
     version = register(sqlite_store, folder)
     record = evaluate(sqlite_store, Ref("toy", version), actor="ci", mode="quick")
-    assert record.passed, record.report["verdict"]
-    assert record.report["metrics"]["max_abs_diff"] < 1e-5
+    assert record.passed, record.report.verdict
+    assert record.report.metrics["max_abs_diff"] < 1e-5
     onnx.save(random_mlp([4, 8, 3], seed=1, head="identity"), str(folder / "model.onnx"))
     version = register(sqlite_store, folder)  # another model, judged on the same references
     bad = evaluate(sqlite_store, Ref("toy", version), actor="ci", mode="quick")
     assert bad.status == "failed"
-    assert bad.report["checks"]["parity"]["status"] == "failed"
-    assert bad.report["metrics"]["mean_abs_diff"] > 0.1
+    assert bad.report.checks["parity"].status == "failed"
+    assert bad.report.metrics["mean_abs_diff"] > 0.1
 
 
 def test_an_int8_recommendation_stores_the_quantized_model(
@@ -358,15 +358,15 @@ def test_an_int8_recommendation_stores_the_quantized_model(
         {"performance": {"precisions": ["int8"], "int8_max_drop": 0.05}}
     )
     record = evaluate(sqlite_store, Ref(NAME, version), actor="ci", mode="quick", policy=int8_only)
-    assert record.passed, record.report["verdict"]
-    assert {p["precision"] for p in record.report["profile"]["points"]} == {"int8"}
+    assert record.passed, record.report.verdict
+    assert {p.precision for p in record.report.profile.points} == {"int8"}  # type: ignore[union-attr]
     config = ServingConfig.model_validate(record.recommended)
     assert config.precision == "int8" and config.model_sha256 is not None
     path = sqlite_store.artifacts.verified_path(config.model_sha256)
     x, y = digits_eval
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     accuracy = float((session.run(None, {"input": x})[0].argmax(axis=1) == y).mean())
-    assert accuracy == record.report["int8"]["int8"]
+    assert record.report.int8 is not None and accuracy == record.report.int8.int8
     assert any(n.op_type == "DynamicQuantizeLinear" for n in onnx.load(str(path)).graph.node)
 
 
@@ -406,17 +406,17 @@ def test_a_regression_model_from_csv_is_compared_on_mae_rmse_and_r2(
     sqlite_store.registry.set_alias("pricer", "production", good, "serving")
     worse = register(sqlite_store, _regression_handover(tmp_path / "worse", 0.7, {}))
     record = evaluate(sqlite_store, Ref("pricer", worse), actor="ci", mode="quick")
-    metrics = record.report["metrics"]
+    metrics = record.report.metrics
     assert set(metrics) == {"mae", "rmse", "r2"} and metrics["r2"] < 0.95
-    assert record.report["baseline_metrics"]["r2"] > 0.99
-    regression = record.report["checks"]["regression"]
-    assert record.status == "failed" and regression["status"] == "failed"
-    assert any(r.startswith("mae") and "a real drop" in r for r in regression["reasons"])
+    assert record.report.baseline_metrics["r2"] > 0.99
+    regression = record.report.checks["regression"]
+    assert record.status == "failed" and regression.status == "failed"
+    assert any(r.startswith("mae") and "a real drop" in r for r in regression.reasons)
     back = evaluate(
         sqlite_store, Ref("pricer", good), actor="ci", mode="quick", against=Ref("pricer", worse)
     )
-    assert back.passed, back.report["verdict"]
-    assert back.report["checks"]["parity"]["status"] == "passed"
+    assert back.passed, back.report.verdict
+    assert back.report.checks["parity"].status == "passed"
 
 
 def test_an_embedding_model_reproduces_claimed_recall_at_1_5_10_and_mrr(
@@ -463,13 +463,13 @@ def test_an_embedding_model_reproduces_claimed_recall_at_1_5_10_and_mrr(
     record = evaluate(
         sqlite_store, Ref("embedder", register(sqlite_store, folder)), actor="ci", mode="quick"
     )
-    assert record.passed, record.report["verdict"]
-    parity = record.report["checks"]["parity"]
-    assert parity["status"] == "passed" and len(parity["reasons"]) == 4
-    assert "recall_at_k (now recall_at_5)" in " ".join(parity["reasons"])
-    measured = record.report["metrics"]
+    assert record.passed, record.report.verdict
+    parity = record.report.checks["parity"]
+    assert parity.status == "passed" and len(parity.reasons) == 4
+    assert "recall_at_k (now recall_at_5)" in " ".join(parity.reasons)
+    measured = record.report.metrics
     assert 0.3 < measured["recall_at_1"] < measured["recall_at_5"] < measured["recall_at_10"]
-    assert record.report["directions"]["mrr"] is True
+    assert record.report.directions["mrr"] is True
 
 
 def test_a_binary_classifier_with_one_sigmoid_score(sqlite_store: Store, tmp_path: Path) -> None:
@@ -496,8 +496,8 @@ def test_a_binary_classifier_with_one_sigmoid_score(sqlite_store: Store, tmp_pat
     record = evaluate(
         sqlite_store, Ref("churn", register(sqlite_store, folder)), actor="ci", mode="quick"
     )
-    assert record.passed, record.report["verdict"]
-    assert record.report["metrics"]["confusion_matrix"] == [
+    assert record.passed, record.report.verdict
+    assert record.report.metrics["confusion_matrix"] == [
         [int((y == 0).sum()), 0],
         [0, int((y == 1).sum())],
     ]

@@ -67,18 +67,18 @@ def test_a_team_metric_is_claimed_reported_and_gated(
     )
     record = evaluate(sqlite_store, Ref(NAME, second), actor="ci", mode="quick", policy=policy)
     report = record.report
-    assert record.passed, report["verdict"]
-    assert report["checks"]["parity"]["reasons"][0].startswith("hit_rate_at_2 ")
-    assert abs(report["metrics"]["hit_rate_at_2"] - claimed["hit_rate_at_2"]) < 1e-4
-    assert report["baseline_metrics"]["worst_class_recall"] > 0.8
-    assert report["directions"]["hit_rate_at_2"] is True
-    deltas = {d["name"]: d for d in report["regression"]["deltas"]}
+    assert record.passed, report.verdict
+    assert report.checks["parity"].reasons[0].startswith("hit_rate_at_2 ")
+    assert abs(report.metrics["hit_rate_at_2"] - claimed["hit_rate_at_2"]) < 1e-4
+    assert report.baseline_metrics["worst_class_recall"] > 0.8
+    assert report.directions["hit_rate_at_2"] is True
+    deltas = {d["name"]: d for d in report.regression["deltas"]}
     assert {"accuracy", "hit_rate_at_2", "worst_class_recall"} <= set(deltas)
     assert "top_5_accuracy" in deltas  # the built-in top-k is bootstrapped too
     assert deltas["worst_class_recall"]["higher_is_better"] is True
     hit = deltas["hit_rate_at_2"]
     assert hit["low"] <= hit["delta"] <= hit["high"]
-    gate_lines = " ".join(report["checks"]["regression"]["reasons"])
+    gate_lines = " ".join(report.checks["regression"].reasons)
     assert "hit_rate_at_2" in gate_lines and "worst_class_recall" in gate_lines
 
 

@@ -76,10 +76,11 @@ def test_a_concurrent_registration_with_a_changed_manifest_is_refused_in_the_tra
     """The check at commit: another process registered these bytes between our look and now."""
     version = store.registry.resolve(parse_ref("toy:1"))
     changed = parse_manifest(
-        {**version.manifest, "contacts": {"email": "new@example.com"}}, source="baton.yaml"
+        {**version.manifest.to_json_dict(), "contacts": {"email": "new@example.com"}},
+        source="baton.yaml",
     )
     files = [FileRecord(f.role, f.filename, f.sha256, f.size_bytes) for f in version.files]
     with pytest.raises(Conflict, match=r"\(contacts changed\)"):
         store.registry.register(changed, files, "tester")
-    same = parse_manifest(version.manifest, source="baton.yaml")
+    same = version.manifest
     assert not store.registry.register(same, files, "tester").created

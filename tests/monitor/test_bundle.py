@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import yaml
 
+from baton.core import drift as drift_core
 from baton.core.manifest import SLO
 from baton.core.roles import default_matrix
 from baton.errors import BadInput
 from baton.monitor.alertmanager import parse_receivers, routing_for
 from baton.monitor.bundle import Bundle, MonitoredModel, build_bundle, write_bundle
 from baton.monitor.check import check_bundle
+from baton.monitor.slo_rules import RUNBOOK_URL
 from tests.monitor.conftest import need
 
 DEFAULT = SLO(p99_latency_ms=100, max_error_rate=0.01)
@@ -81,3 +85,30 @@ def test_a_broken_bundle_fails_its_checks(tmp_path: Path) -> None:
     rules.write_text(rules.read_text().replace("rate(", "rat(", 1))
     failed = {r.check for r in check_bundle(out) if not r.passed}
     assert "promtool check rules" in failed
+
+
+def test_the_runbook_page_is_the_sites_and_alerts_link_their_section(tmp_path: Path) -> None:
+    site = "https://wiki.example.com/ml/runbooks"
+    bundle = build_bundle(models(), parse_receivers(None), DEFAULT, targets_dir=tmp_path / "sd",
+                          runbook_url=site)  # fmt: skip
+    rules = yaml.safe_load(bundle.files["rules/digits.rules.yaml"])
+    links = [r["annotations"]["runbook_url"] for g in rules["groups"] for r in g["rules"]
+             if "alert" in r]  # fmt: skip
+    assert links and all(link == f"{site}#{link.split('#')[1]}" for link in links)
+    default = build_bundle(models(), parse_receivers(None), DEFAULT, targets_dir=tmp_path / "d")
+    assert RUNBOOK_URL + "#" in default.files["rules/digits.rules.yaml"]
+
+
+def test_drift_alert_and_panel_use_the_cores_threshold(tmp_path: Path) -> None:
+    bundle = build_bundle(models(), parse_receivers(None), DEFAULT, targets_dir=tmp_path / "sd")
+    rules = yaml.safe_load(bundle.files["rules/digits.rules.yaml"])
+    (drift,) = [
+        r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "BatonInputDrift"
+    ]
+    assert f"> {drift_core.THRESHOLD:g} " in drift["expr"]
+    assert f">= {drift_core.MIN_SAMPLES}" in drift["expr"]
+    assert f"PSI above {drift_core.THRESHOLD:g}" in drift["annotations"]["description"]
+    board = json.loads(bundle.files["dashboards/digits.json"])
+    (panel,) = [p for p in board["panels"] if p.get("title") == "Input drift (PSI) by feature"]
+    steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert steps[-1]["value"] == drift_core.THRESHOLD

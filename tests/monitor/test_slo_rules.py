@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from baton.core import metric_names as m
 from baton.core.manifest import SLO
 from baton.monitor.promtool import check_rules, run_rule_tests
 from baton.monitor.slo_rules import ModelTarget, le_label, rule_file, rule_tests, scale_durations
-from baton.serve import metrics as m
 from tests.monitor.conftest import need
 
 DEFAULT = SLO(p99_latency_ms=100, max_error_rate=0.01)

@@ -107,6 +107,7 @@ def v2_input(data: list[float], rows: int = 1, name: str = "input") -> dict[str,
 def recommend_int8(store: Store, ref: str, folder: Path, **recommended: object) -> int:
     """Record an evaluation of ``ref`` that recommends its int8 copy, as ``baton evaluate``
     stores one (the copy quantised from the version's model, in the artifact store)."""
+    from baton.core.evaluation import EvaluationReport
     from baton.core.refs import parse_ref
     from baton.core.serving_config import ServingConfig
     from baton.evaluate.profiler import quantize_int8
@@ -125,10 +126,10 @@ def recommend_int8(store: Store, ref: str, folder: Path, **recommended: object) 
         info.model,
         info.number,
         status="passed",
-        report={},
+        report=EvaluationReport(),
         actor="tester",
         started_at=utcnow(),
-        recommended=config.model_dump(mode="json"),
+        recommended=config,
     )
     return record.id
 

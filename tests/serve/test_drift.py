@@ -12,8 +12,9 @@ import pytest
 from tests.serve.conftest import ADMIN, ADMIN_TOKEN, LiveServer, Start
 
 from baton.core.drift import build_reference, feature_matrix
+from baton.core.evaluation import EvaluationReport, ReferenceBins
 from baton.core.signature import Signature
-from baton.serve.drift import DriftMonitor, references
+from baton.serve.drift import DriftMonitor
 from baton.store.store import Store
 from baton.store.tx import utcnow
 
@@ -25,13 +26,14 @@ RNG = np.random.default_rng(0)
 EVAL = RNG.normal(size=(400, 4)).astype(np.float32)
 
 
-def reference_report() -> dict[str, object]:
+def reference_report() -> EvaluationReport:
     names, matrix = feature_matrix({"input": EVAL}, ["input"], len(EVAL))
-    return {"drift_reference": {"inputs": build_reference(names, matrix).to_json()}}
+    stored = {"drift_reference": {"inputs": ReferenceBins.of(build_reference(names, matrix))}}
+    return EvaluationReport.model_validate(stored)
 
 
 def test_sampling_keeps_to_its_time_budget() -> None:
-    inputs, _ = references(reference_report())
+    inputs, _ = reference_report().drift_references()
     # each observe reads the clock before and after: 0 -> 1 takes 1 s, so with a 50% budget
     # the next observation is due at 1 + 1 / 0.5 = 3
     ticks = iter([0.0, 1.0, 2.0, 3.0, 3.5])
@@ -46,7 +48,7 @@ def test_sampling_keeps_to_its_time_budget() -> None:
 
 
 def test_windows_rotate_so_scores_follow_recent_traffic() -> None:
-    inputs, _ = references(reference_report())
+    inputs, _ = reference_report().drift_references()
     counter = itertools.count()
     monitor = DriftMonitor(SIG, inputs, None, window_rows=1000, budget=1.0, max_rows=100,
                            clock=lambda: float(next(counter)))  # fmt: skip
@@ -60,7 +62,7 @@ def test_windows_rotate_so_scores_follow_recent_traffic() -> None:
 
 
 def test_bad_batches_never_raise() -> None:
-    inputs, _ = references(reference_report())
+    inputs, _ = reference_report().drift_references()
     monitor = DriftMonitor(SIG, inputs, None, budget=1.0, clock=itertools.count().__next__)  # type: ignore[arg-type]
     monitor.observe({"input": np.zeros((2, 7))}, {})  # wrong width: skipped
     monitor.observe({}, {})
@@ -71,7 +73,7 @@ def test_failed_sampling_is_counted_and_the_first_failure_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Issue 15.7: a failure no longer disappears; it is counted, and said once."""
-    inputs, _ = references(reference_report())
+    inputs, _ = reference_report().drift_references()
     counted: list[int] = []
     monitor = DriftMonitor(SIG, inputs, None, budget=1.0, clock=itertools.count().__next__,  # type: ignore[arg-type]
                            name="toy:1", on_error=lambda: counted.append(1))  # fmt: skip
@@ -89,8 +91,8 @@ def test_failed_sampling_is_counted_and_the_first_failure_logged(
 
 
 def test_no_reference_means_no_monitor_fields() -> None:
-    assert references(None) == (None, None)
-    assert references({"accuracy": 1}) == (None, None)
+    assert EvaluationReport().drift_references() == (None, None)
+    assert EvaluationReport.model_validate({"accuracy": 1}).drift_references() == (None, None)
 
 
 def test_a_served_model_reports_drift_on_shifted_traffic(

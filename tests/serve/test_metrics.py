@@ -8,6 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from baton.core import metric_names as names
 from baton.serve import metrics as m
 from baton.serve.metrics import ServingMetrics
 
@@ -57,8 +58,8 @@ def test_every_contract_name_with_model_and_version_labels() -> None:
     )
     assert "process_resident_memory_bytes" in found
     assert "process_cpu_seconds" in found
-    assert m.REQUESTS_TOTAL == "baton_requests_total"
-    assert m.DRIFT_ERRORS_TOTAL == "baton_drift_errors_total"
+    assert names.REQUESTS_TOTAL == "baton_requests_total"
+    assert names.DRIFT_ERRORS_TOTAL == "baton_drift_errors_total"
 
 
 def test_two_servers_in_one_process_do_not_clash() -> None:
@@ -84,7 +85,7 @@ def test_gpu_series_where_nvml_and_a_gpu_exist() -> None:
     if collector is None:
         pytest.skip("no NVML library (pip install nvidia-ml-py) or no GPU on this machine")
     found = families(ServingMetrics(CollectorRegistry(), process=False))
-    for name in (m.GPU_UTILIZATION, m.GPU_MEMORY_USED, m.GPU_MEMORY_TOTAL):
+    for name in (names.GPU_UTILIZATION, names.GPU_MEMORY_USED, names.GPU_MEMORY_TOTAL):
         assert next(s["gpu"] for s in found[name][1]) == "0"
 
 
@@ -109,4 +110,4 @@ def test_gpu_series_survive_multiprocess_mode(tmp_path: Path) -> None:
     metrics = ServingMetrics(CollectorRegistry(), process=False, multiprocess_dir=str(tmp_path))
     metrics._gpu = m.NvmlCollector(_OneGpu())
     found = families(metrics)
-    assert found[m.GPU_UTILIZATION][1] == [{"gpu": "0"}]
+    assert found[names.GPU_UTILIZATION][1] == [{"gpu": "0"}]

@@ -11,6 +11,7 @@ from tests.serve.test_drift import reference_report
 
 from baton.config import Settings
 from baton.core.refs import parse_ref
+from baton.core.serving_config import ServingConfig
 from baton.deploy.bundle import write_model_dir
 from baton.errors import BadInput, Corrupt, NotFound
 from baton.serve.model_dir import INDEX, open_model_dir
@@ -36,8 +37,8 @@ def test_a_model_folder_serves_like_the_registry(
 ) -> None:
     evaluation = toy_store.evaluations.record(
         "toy", 1, status="passed", report=reference_report(), actor="tester",
-        started_at=utcnow(), recommended={"max_batch_size": 8, "intra_op_threads": 2,
-                                           "max_queue_delay_ms": 1.0},
+        started_at=utcnow(), recommended=ServingConfig(max_batch_size=8, intra_op_threads=2,
+                                                 max_queue_delay_ms=1.0),
     )  # fmt: skip
     folder = export(toy_store, "toy:1", tmp_path / "m")
     from_registry = live_server("toy:1")

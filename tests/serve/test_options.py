@@ -10,6 +10,7 @@ import pytest
 from tests.handover_factory import write_handover
 from tests.serve.conftest import recommend_int8
 
+from baton.core.evaluation import EvaluationReport
 from baton.core.refs import parse_ref
 from baton.core.serving_config import ServingConfig
 from baton.errors import BadInput
@@ -38,10 +39,10 @@ def test_defaults_without_evaluation_and_recommendation_with_one(
         "toy",
         1,
         status="passed",
-        report={},
+        report=EvaluationReport(),
         actor="t",
         started_at=datetime.now(UTC),
-        recommended=recommended.model_dump(mode="json"),
+        recommended=recommended,
     )
     assert serving_plan(store, info, options).config == recommended
     overridden = serving_plan(
@@ -106,8 +107,8 @@ def test_int8_without_a_copy_is_one_line_and_recommended_falls_back(toy_store: S
     plan = serving_plan(toy_store, info, ServeOptions(refs=("toy",), precision="recommended"))
     assert (plan.config.precision, plan.sources["precision"]) == ("fp32", "default")
     toy_store.evaluations.record(
-        "toy", 2, status="passed", report={}, actor="t", started_at=datetime.now(UTC),
-        recommended=ServingConfig().model_dump(mode="json"),
+        "toy", 2, status="passed", report=EvaluationReport(), actor="t",
+        started_at=datetime.now(UTC), recommended=ServingConfig(),
     )  # fmt: skip
     with pytest.raises(BadInput, match="its latest evaluation recommends fp32"):
         serving_plan(toy_store, info, ServeOptions(refs=("toy",), precision="int8"))

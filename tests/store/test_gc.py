@@ -7,6 +7,8 @@ import os
 import time
 from pathlib import Path
 
+from baton.core.evaluation import EvaluationReport
+from baton.core.serving_config import ServingConfig
 from baton.handover.register import register_handover
 from baton.store.gc import collect, find_leftovers
 from baton.store.store import Store
@@ -41,13 +43,19 @@ def test_referenced_covers_version_files_and_the_int8_copy_an_evaluation_keeps(
         "toy",
         1,
         status="passed",
-        report={"recommended": {"model_sha256": in_report}},
+        report=EvaluationReport.model_validate({"recommended": {"model_sha256": in_report}}),
         actor="ci",
         started_at=utcnow(),
-        recommended={"precision": "int8", "model_sha256": int8},
+        recommended=ServingConfig(precision="int8", model_sha256=int8),
     )
     store.evaluations.record(  # an evaluation without a recommendation names nothing
-        "toy", 1, status="error", report={}, actor="ci", started_at=utcnow(), error="x"
+        "toy",
+        1,
+        status="error",
+        report=EvaluationReport(),
+        actor="ci",
+        started_at=utcnow(),
+        error="x",
     )
     referenced = store.registry.referenced_digests()
     assert referenced == {f.sha256 for f in version.files} | {int8, in_report}

@@ -41,7 +41,7 @@ def test_version_records_manifest_files_and_lineage(store: Store, tmp_path: Path
     register(store, folder, why="first hand-over")
     v = store.registry.resolve(Ref("toy", version=1))
     assert v.label == "v7"
-    assert v.manifest["lineage"] == {"git_commit": "abc123"}
+    assert v.manifest.lineage == {"git_commit": "abc123"}
     assert {f.role for f in v.files} == {"model", "manifest", "eval_data"}
     assert v.file("model").sha256 == v.sha256
     assert store.artifacts.read_bytes(v.sha256) == (folder / "model.onnx").read_bytes()

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from baton.core.inventory import check_unique
-from baton.serve.metrics import LATENCY_BUCKETS
+from baton.core.metric_names import LATENCY_BUCKETS
 from testkit.synthetic import (
     BLOCK_S,
     Spec,

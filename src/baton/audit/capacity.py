@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any
 
 from baton.audit.observed import Observed
 from baton.core.cost_fit import CostFit, cpu_cost_per_request
+from baton.core.evaluation import ProfileRow
 from baton.core.idle_gpu import idle_gpu
 from baton.core.inventory import Deployment
-from baton.core.manifest import Manifest
 from baton.core.refs import Ref
+from baton.core.serving_config import ServingConfig
 from baton.core.sizing import Capacity, ObservedUsage, load_at_slo
 from baton.errors import BatonError
 from baton.store.store import Store
@@ -58,7 +58,7 @@ class Profiled:
     memory_bytes: float | None
     throughput_rps: float | None
     curve: tuple[tuple[float, float], ...]
-    config: dict[str, Any]
+    config: ServingConfig | None
     cpu: CpuProfile | None = None
 
 
@@ -86,53 +86,56 @@ def profiled(store: Store | None, model: str, version: str) -> Profiled | None:
         info = store.registry.resolve(Ref(model, version=int(version)))
     except BatonError:
         return None
-    slo = Manifest.model_validate(info.manifest).slo
+    slo = info.manifest.slo
     slo_ms = slo.p99_latency_ms if slo else None
     record = store.evaluations.latest(model, int(version))
-    if record is None or not record.recommended:
-        return Profiled(slo_ms, 1.0, None, None, (), {})
+    if record is None or record.recommended is None:
+        return Profiled(slo_ms, 1.0, None, None, (), None)
     config = record.recommended
-    points = record.report.get("profile", {}).get("points", [])
-    chosen = record.report.get("profile", {}).get("recommended_point")
-    key = next((p.get("config") for p in points if p.get("key") == chosen), None)
-    curve = _curve(points, key)
+    profile = record.report.profile
+    points = [p for p in (profile.points if profile else []) if _has_figures(p)]
+    chosen = profile.recommended_row() if profile else None
+    curve = _curve(points, chosen.config if chosen else None)
     cpu = None
-    if not config.get("gpus") and config.get("throughput_rps"):
-        cpu = CpuProfile(float(config.get("cores") or 1), float(config["throughput_rps"]),
-                         curve, config.get("memory_bytes"))  # fmt: skip
+    if not config.gpus and config.throughput_rps:
+        cpu = CpuProfile(float(config.cores), config.throughput_rps, curve, config.memory_bytes)
     return Profiled(
         slo_ms,
-        float(config.get("cores") or 1),
-        config.get("memory_bytes"),
-        config.get("throughput_rps"),
+        float(config.cores),
+        config.memory_bytes,
+        config.throughput_rps,
         curve,
         config,
         cpu or _best_cpu(points, slo_ms),
     )
 
 
-def _curve(points: list[dict[str, Any]], key: object) -> tuple[tuple[float, float], ...]:
+def _has_figures(point: ProfileRow) -> bool:
+    return point.throughput_rps is not None and point.served_p99_ms is not None
+
+
+def _curve(points: list[ProfileRow], key: str | None) -> tuple[tuple[float, float], ...]:
     """(req/s, served p99 ms) of one configuration's points, by load."""
     return tuple(
         sorted(
-            (float(p["throughput_rps"]), float(p["served_p99_ms"]))
+            (p.throughput_rps or 0.0, p.served_p99_ms or 0.0)
             for p in points
-            if key is not None and p.get("config") == key
+            if key is not None and p.config == key
         )
     )
 
 
-def _best_cpu(points: list[dict[str, Any]], slo_ms: float | None) -> CpuProfile | None:
+def _best_cpu(points: list[ProfileRow], slo_ms: float | None) -> CpuProfile | None:
     """The CPU configuration that serves most per core within the SLO, from its points."""
     best: tuple[float, CpuProfile] | None = None
     for p in points:
-        within = slo_ms is None or float(p["served_p99_ms"]) <= slo_ms
-        if p.get("gpus") or not within or not p.get("throughput_rps"):
+        within = slo_ms is None or (p.served_p99_ms or 0.0) <= slo_ms
+        if p.gpus or not within or not p.throughput_rps:
             continue
-        cores = float(p.get("cores") or 1)
-        per_core = float(p["throughput_rps"]) / cores
+        cores = float(p.cores or 1)
+        per_core = p.throughput_rps / cores
         if best is None or per_core > best[0]:
-            curve = _curve(points, p.get("config"))
+            curve = _curve(points, p.config)
             best = (per_core, CpuProfile(cores, max(x for x, _ in curve), curve))
     return best[1] if best else None
 

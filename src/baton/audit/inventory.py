@@ -310,14 +310,13 @@ def _evaluated(store: Store, model: str, version: int, serving: Serving) -> Serv
         record = store.evaluations.latest(model, version)
     except BatonError:
         return serving
-    if record is None or not record.recommended:
+    if record is None or record.recommended is None:
         return serving
     config = record.recommended
-    precision = config.get("precision")
     return serving.model_copy(
         update={
-            "max_batch_size": config.get("max_batch_size"),
-            "threads": config.get("intra_op_threads"),
-            "precision": precision if precision in ("fp32", "int8") else None,
+            "max_batch_size": config.max_batch_size,
+            "threads": config.intra_op_threads,
+            "precision": config.precision,
         }
     )

@@ -15,7 +15,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from baton.serve.metrics import (
+from baton.core.metric_names import (
     GPU_MEMORY_USED,
     GPU_UTILIZATION,
     MODEL_INFO,
@@ -23,9 +23,9 @@ from baton.serve.metrics import (
     REQUEST_DURATION,
     REQUESTS_TOTAL,
 )
-from baton.serve.metrics import PROCESS_RESIDENT_MEMORY as PROCESS_MEMORY
+from baton.core.metric_names import PROCESS_RESIDENT_MEMORY as PROCESS_MEMORY
 
-# Exporters' metric names the audit reads when present (baton's own: serve/metrics.py).
+# Exporters' metric names the audit reads when present (baton's own: core/metric_names.py).
 CADVISOR_CPU = "container_cpu_usage_seconds_total"
 CADVISOR_MEMORY = "container_memory_working_set_bytes"
 DCGM_UTIL = "DCGM_FI_DEV_GPU_UTIL"  # percent

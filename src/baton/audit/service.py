@@ -236,7 +236,7 @@ def _target(
     d: Deployment, chosen: Capacity | None, rec: Recommendation, profile: Profiled | None
 ) -> SizingTarget:
     res, serving = d.resources, d.serving
-    config = profile.config if profile is not None else {}
+    config = profile.config if profile is not None else None
     return SizingTarget(
         replicas=rec.replicas,
         min_replicas=rec.min_replicas,
@@ -247,9 +247,9 @@ def _target(
         memory_limit_bytes=rec.memory_bytes,
         gpus=chosen.gpus if chosen is not None else res.gpus,
         hardware=chosen.hardware if chosen is not None else res.hardware,
-        max_batch_size=config.get("max_batch_size") or serving.max_batch_size,
-        threads=config.get("intra_op_threads") or serving.threads,
-        precision=config.get("precision") or serving.precision,
+        max_batch_size=(config.max_batch_size if config else None) or serving.max_batch_size,
+        threads=(config.intra_op_threads if config else None) or serving.threads,
+        precision=(config.precision if config else None) or serving.precision,
     )
 
 

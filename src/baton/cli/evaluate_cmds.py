@@ -134,7 +134,7 @@ def print_summary(record: EvaluationRecord) -> None:
     console.print(
         f"[bold]{safe(record.model)}:{record.version}[/]{safe(against)}  "
         f"[{colour}]{safe(record.status)}[/]  "
-        f"({safe(r.get('mode'))} profile, {when(record.finished_at)}, by {safe(record.actor)})"
+        f"({safe(r.mode)} profile, {when(record.finished_at)}, by {safe(record.actor)})"
     )
     if record.error:
         console.print(f"[red]error:[/] {safe(record.error)}")
@@ -150,25 +150,24 @@ def print_summary(record: EvaluationRecord) -> None:
         quality.add_row(*cells(*row))
     if quality.row_count:
         console.print(quality)
-    _lowest_recall(r.get("metrics") or {})
-    rec = r.get("recommended")
+    _lowest_recall(r.per_class_recall())
+    rec = r.recommended
     if rec:
         console.print(
-            f"recommended: {safe(rec['precision'])} on {safe(rec['provider'])}, "
-            f"{rec['cores']} core(s), {rec['intra_op_threads']} thread(s), batch up to "
-            f"{rec['max_batch_size']}, optimisation {safe(rec['graph_optimization'])}: "
-            f"{throughput_text(rec)}, p99 {rec['p99_latency_ms']:.2f} ms as served",
+            f"recommended: {safe(rec.precision)} on {safe(rec.provider)}, "
+            f"{rec.cores} core(s), {rec.intra_op_threads} thread(s), batch up to "
+            f"{rec.max_batch_size}, optimisation {safe(rec.graph_optimization)}: "
+            f"{throughput_text(rec)}, p99 {rec.p99_latency_ms:.2f} ms as served",
             highlight=False,
         )
-    elif r.get("profile"):
+    elif r.profile:
         console.print("[red]recommended: none[/] (no profiled configuration meets the SLO)")
-    if r.get("int8"):
-        console.print(f"int8: {safe(r['int8']['reason'])}")
+    if r.int8:
+        console.print(f"int8: {safe(r.int8.reason)}")
 
 
-def _lowest_recall(metrics: dict[str, Any], shown: int = 3) -> None:
+def _lowest_recall(recall: dict[str, float], shown: int = 3) -> None:
     """The classes the model finds hardest (all of them are in the HTML report)."""
-    recall = metrics.get("per_class_recall") or {}
     if len(recall) < 2:
         return
     worst = sorted(recall.items(), key=lambda kv: kv[1])[:shown]
@@ -179,7 +178,5 @@ def _lowest_recall(metrics: dict[str, Any], shown: int = 3) -> None:
 def _failure_line(record: EvaluationRecord) -> str:
     if record.status == "error":
         return f"{record.model}:{record.version} could not be evaluated: {record.error}"
-    failed = [
-        name for name, c in (record.report.get("checks") or {}).items() if not c.get("passed")
-    ]
+    failed = record.report.failed_checks()
     return f"{record.model}:{record.version} failed the gate ({', '.join(failed)})"

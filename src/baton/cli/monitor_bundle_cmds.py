@@ -10,6 +10,7 @@ from rich.table import Table
 from baton.cli.output import cells, console, print_json, safe
 from baton.cli.state import state
 from baton.errors import FailedCheck
+from baton.monitor import addresses
 
 monitor_app = typer.Typer(help="Prometheus rules, Grafana dashboards and Alertmanager routes.")
 JSON = typer.Option(False, "--json", help="print JSON for scripts")
@@ -24,7 +25,7 @@ def bundle(
     names: list[str] = typer.Argument(None, help="models (default: every deployed model)"),
     out: Path = typer.Option(..., "--out", help="bundle directory (replaced whole)"),
     receivers: Path | None = typer.Option(None, "--receivers", help="receivers.yaml"),
-    alertmanager: str = typer.Option("127.0.0.1:9093", help="Alertmanager host:port"),
+    alertmanager: str = typer.Option(addresses.ALERTMANAGER, help="Alertmanager host:port"),
     scrape_interval: str = typer.Option("15s", help="how often Prometheus scrapes and evaluates"),
     time_scale: float = typer.Option(
         1.0, min=1.0, max=3600.0, help="run every alert window this many times faster (drills)"
@@ -50,6 +51,7 @@ def bundle(
         scrape_interval=scrape_interval,
         time_scale=time_scale,
         exporters=merged(kept(out), exporters or []),
+        runbook_url=s.settings.runbook_url,
     )
     write_bundle(made, out)
     if json_out:
@@ -91,8 +93,8 @@ def up(
     ctx: typer.Context,
     names: list[str] = typer.Argument(None, help="models (default: every deployed model)"),
     receivers: Path | None = typer.Option(None, "--receivers", help="receivers.yaml"),
-    prometheus_port: int = typer.Option(9090, min=1, max=65535),
-    alertmanager_port: int = typer.Option(9093, min=1, max=65535),
+    prometheus_port: int = typer.Option(addresses.PROMETHEUS_PORT, min=1, max=65535),
+    alertmanager_port: int = typer.Option(addresses.ALERTMANAGER_PORT, min=1, max=65535),
     scrape_interval: str = typer.Option("15s", help="how often Prometheus scrapes and evaluates"),
     time_scale: float = typer.Option(
         1.0, min=1.0, max=3600.0, help="run every alert window this many times faster (drills)"
@@ -114,8 +116,9 @@ def up(
     made = bundle_for(
         s.store, names or [], targets_dir=s.settings.scrape_targets, receivers=receivers,
         default_slo=default_slo,
-        alertmanager=f"127.0.0.1:{alertmanager_port}", scrape_interval=scrape_interval,
+        alertmanager=f"{addresses.HOST}:{alertmanager_port}", scrape_interval=scrape_interval,
         time_scale=time_scale, exporters=merged(kept(folder), exporters or []),
+        runbook_url=s.settings.runbook_url,
     )  # fmt: skip
     write_bundle(made, folder)
     s.settings.scrape_targets.mkdir(parents=True, exist_ok=True)
@@ -176,7 +179,7 @@ def drill(
     url = (
         alertmanager
         or stack.discover(s.settings.home.resolve(), "alertmanager")
-        or "http://127.0.0.1:9093"
+        or addresses.ALERTMANAGER_URL
     )
     (model,), _ = watched_models(s.store, [name])
     result = run_drill(url, model.routing, model.version, severity)

@@ -19,6 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from rich.console import (
     Console,
     ConsoleOptions,
@@ -125,7 +126,10 @@ EXIT_CODES: dict[Kind, int] = {
 
 
 def to_plain(value: Any) -> Any:
-    """Dataclasses, datetimes, enums and paths as JSON-ready values."""
+    """Dataclasses, pydantic models (as they are stored), datetimes, enums and paths as
+    JSON-ready values."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):

@@ -157,28 +157,29 @@ def _print_version(v: VersionInfo) -> None:
     m = v.manifest
     console.print(
         f"[bold]{safe(v.ref)}[/]  label {safe(v.label or '-')}  owner {safe(v.owner)}  "
-        f"task {safe(m.get('task'))}"
+        f"task {safe(m.task)}"
     )
     console.print(f"aliases: {safe(', '.join('@' + a for a in v.aliases) or '-')}")
     console.print(f"registered {when(v.created_at)} by {safe(v.created_by)}")
     sig = Table("io", "name", "dtype", "shape", title="signature")
-    for side in ("inputs", "outputs"):
-        for spec in m["signature"][side]:
-            shape = ", ".join("?" if d == -1 else str(d) for d in spec["shape"])
-            sig.add_row(*cells(side[:-1], spec["name"], spec["dtype"], f"[{shape}]"))
+    for side, specs in (("input", m.signature.inputs), ("output", m.signature.outputs)):
+        for spec in specs:
+            shape = ", ".join("?" if d == -1 else str(d) for d in spec.shape)
+            sig.add_row(*cells(side, spec.name, spec.dtype, f"[{shape}]"))
     console.print(sig)
     files = Table("role", "file", "size", "sha256", title="files")
     for f in v.files:
         files.add_row(*cells(f.role, f.filename, human_bytes(f.size_bytes), f.sha256[:12]))
     console.print(files)
-    if m.get("eval"):
-        claimed = ", ".join(f"{k} {val}" for k, val in m["eval"].get("claimed", {}).items())
-        tolerance = m["eval"].get("tolerance")
+    if m.eval:
+        claimed = ", ".join(f"{k} {val}" for k, val in m.eval.claimed.items())
+        tolerance = m.eval.tolerance
         console.print(f"claimed: {safe(claimed or '-')} (tolerance {safe(tolerance)})")
-    if m.get("slo"):
-        console.print("slo: " + safe(", ".join(f"{k} {val}" for k, val in m["slo"].items())))
-    if m.get("lineage"):
-        lineage = ", ".join(f"{k}={val}" for k, val in m["lineage"].items())
+    if m.slo:
+        slo = m.slo.model_dump(exclude_none=True)
+        console.print("slo: " + safe(", ".join(f"{k} {val}" for k, val in slo.items())))
+    if m.lineage:
+        lineage = ", ".join(f"{k}={val}" for k, val in m.lineage.items())
         console.print(f"lineage: {safe(lineage)}")
 
 

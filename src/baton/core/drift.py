@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -34,29 +34,11 @@ class FeatureReference:
 
 @dataclass(frozen=True)
 class Reference:
-    """The eval data's distribution, per feature; stored as JSON with the evaluation."""
+    """The eval data's distribution, per feature (stored with the evaluation as
+    ``core.evaluation.ReferenceBins``)."""
 
     features: tuple[FeatureReference, ...]
     rows: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "rows": self.rows,
-            "features": [
-                {"name": f.name, "edges": list(f.edges), "shares": list(f.shares)}
-                for f in self.features
-            ],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Reference:
-        return cls(
-            tuple(
-                FeatureReference(f["name"], tuple(f["edges"]), tuple(f["shares"]))
-                for f in data["features"]
-            ),
-            int(data["rows"]),
-        )
 
 
 def build_reference(names: Sequence[str], values: np.ndarray, bins: int = BINS) -> Reference:

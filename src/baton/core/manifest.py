@@ -9,7 +9,16 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from baton.core.refs import NAME_PATTERN
 from baton.core.signature import Signature
@@ -124,9 +133,23 @@ class Manifest(BaseModel):
                 )
         return self
 
-    def to_json_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.model_dump_json(exclude_none=True))
+    @model_serializer(mode="wrap")
+    def _as_stored(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Unset optional fields are left out, as the registry stores the manifest, so a
+        version's manifest reads the same in the CLI's JSON, the API and the database."""
+        return _without_none(handler(self))
+
+    def to_json_dict(self) -> dict[str, object]:
+        data: dict[str, object] = json.loads(self.model_dump_json())
         return data
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
 
 
 def parse_manifest(data: Any, source: str = MANIFEST_FILE) -> Manifest:
@@ -177,7 +200,7 @@ def _short(text: str, width: int = 80) -> str:
     return text if len(text) <= width else f"{text[: width - 3]}..."
 
 
-def manifest_json_schema() -> dict[str, Any]:
+def manifest_json_schema() -> dict[str, object]:
     """The published JSON Schema of ``baton.yaml``."""
     schema = Manifest.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

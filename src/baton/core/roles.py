@@ -125,7 +125,7 @@ class Matrix:
             stages[stage] = merged
         return Matrix(stages, self.policy)
 
-    def to_document(self) -> dict[str, Any]:
+    def to_document(self) -> dict[str, object]:
         """The roles.yaml form: letters in R, A, C, I order."""
         return {
             "stages": {

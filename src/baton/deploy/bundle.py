@@ -33,14 +33,13 @@ def canonical_json(data: Any) -> bytes:
 
 def serving_file(evaluation: EvaluationRecord) -> ServingFile:
     """The parts of an evaluation a server reads: its recommendation and drift reference."""
-    drift = evaluation.report.get("drift_reference") if evaluation.report else None
     return ServingFile(
         evaluation=evaluation.id,
         status=evaluation.status,
         finished_at=evaluation.finished_at,
         actor=evaluation.actor,
-        recommended=evaluation.recommended,  # validated into a ServingConfig
-        drift_reference=drift if isinstance(drift, dict) else None,
+        recommended=evaluation.recommended,
+        drift_reference=evaluation.report.drift_reference,
     )
 
 
@@ -78,7 +77,7 @@ def _manifest_bytes(store: Store, info: VersionInfo) -> bytes:
     stored = next((f for f in info.files if f.role == "manifest"), None)
     if stored is not None:
         return store.artifacts.read_bytes(stored.sha256)
-    text = yaml.safe_dump(info.manifest, sort_keys=False, allow_unicode=True)
+    text = yaml.safe_dump(info.manifest.to_json_dict(), sort_keys=False, allow_unicode=True)
     return text.encode()
 
 

@@ -23,11 +23,11 @@ def gather_spec(
 ) -> RenderSpec:
     from baton.deploy.wheel import checkout, revision
 
-    config = ServingConfig.model_validate(evaluation.recommended or {})
+    config = evaluation.recommended or ServingConfig()
     audit = _audit_target(request, info) if request.from_audit is not None else None
     recommended = (evaluation.id, config) if evaluation.recommended else None
     resources = choose_resources(request.resources, audit, recommended, request.hardware)
-    slo = (info.manifest.get("slo") or {}).get("p99_latency_ms")
+    slo = info.manifest.slo.p99_latency_ms if info.manifest.slo else None
     same_replica = resources.cores == config.cores and resources.gpus == config.gpus
     rps = config.throughput_rps if recommended and same_replica else None
     name = info.model

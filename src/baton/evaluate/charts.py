@@ -11,13 +11,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from baton.core.evaluation import ProfileRow, ProfileSummary
+from baton.core.manifest import SLO
+
 OPT_SYMBOLS = {"disable": "circle-open", "basic": "square", "extended": "diamond", "all": "circle"}
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 MAX_RECALL_BARS = 40  # more classes: only the lowest recalls are drawn
 BETTER = "#17803d"
 
 
-def log_range(values: list[float], pad: float = 0.12) -> list[float] | None:
+def log_range(values: list[float | None], pad: float = 0.12) -> list[float] | None:
     """[low, high] in log10 units around the positive finite ``values``; None when none."""
     logs = [math.log10(v) for v in values if v is not None and math.isfinite(v) and v > 0]
     if not logs:
@@ -32,13 +35,14 @@ def _dtick(log: list[float] | None) -> float | str:
     return 1 if log is not None and log[1] - log[0] >= 2 else "D2"
 
 
-def latency_throughput(profile: dict[str, Any], slo: dict[str, Any]) -> Any:
+def latency_throughput(profile: ProfileSummary, slo: SLO | None) -> Any:
     """p99 as served against rows/s, one panel per precision; one legend entry per
     threads x concurrency (its optimisation levels drawn as marker shapes)."""
     from plotly.subplots import make_subplots
 
-    points = profile["points"]
-    precisions = sorted({p["precision"] for p in points})
+    points = profile.points
+    slo = slo or SLO()
+    precisions = sorted({p.precision or "fp32" for p in points})
     fig = make_subplots(
         rows=1, cols=len(precisions), shared_yaxes=True, horizontal_spacing=0.04,
         subplot_titles=[f"{p} model" for p in precisions],
@@ -49,10 +53,10 @@ def latency_throughput(profile: dict[str, Any], slo: dict[str, Any]) -> Any:
     for col, precision in enumerate(precisions, start=1):
         for trace in _series(points, precision, colour, shown):
             fig.add_trace(trace, row=1, col=col)
-    x_range = log_range([p["throughput_rps"] for p in points] + [slo.get("min_throughput_rps")])
-    y_range = log_range([p["served_p99_ms"] for p in points] + [slo.get("p99_latency_ms")])
+    x_range = log_range([p.throughput_rps for p in points] + [slo.min_throughput_rps])
+    y_range = log_range([p.served_p99_ms for p in points] + [slo.p99_latency_ms])
     _slo_lines(fig, slo, precisions, x_range, y_range)
-    _recommended(fig, points, profile.get("recommended_point"), precisions)
+    _recommended(fig, points, profile.recommended_point, precisions)
     fig.update_xaxes(
         type="log", range=x_range, dtick=_dtick(x_range), title_text="rows/s, in-process"
     )
@@ -74,35 +78,35 @@ def latency_throughput(profile: dict[str, Any], slo: dict[str, Any]) -> Any:
     return fig
 
 
-def _group(point: dict[str, Any]) -> str:
-    if point.get("gpus"):
-        return f"GPU, {point['concurrency']} at a time"
-    return f"{point['threads']} thread(s), {point['concurrency']} at a time"
+def _group(point: ProfileRow) -> str:
+    if point.gpus:
+        return f"GPU, {point.concurrency} at a time"
+    return f"{point.threads} thread(s), {point.concurrency} at a time"
 
 
 def _series(
-    points: list[dict[str, Any]], precision: str, colour: dict[str, str], shown: set[str]
+    points: list[ProfileRow], precision: str, colour: dict[str, str], shown: set[str]
 ) -> list[Any]:
     import plotly.graph_objects as go
 
-    lines: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    lines: dict[tuple[str, str], list[ProfileRow]] = {}
     for p in points:
-        if p["precision"] == precision:
-            lines.setdefault((_group(p), p["graph_optimization"]), []).append(p)
+        if (p.precision or "fp32") == precision:
+            lines.setdefault((_group(p), str(p.graph_optimization)), []).append(p)
     traces = []
     for (group, opt), line in sorted(lines.items()):
-        line.sort(key=lambda p: p["batch_size"])
+        line.sort(key=lambda p: p.batch_size or 0)
         traces.append(
             go.Scatter(
-                x=[p["throughput_rps"] for p in line],
-                y=[p["served_p99_ms"] for p in line],
+                x=[p.throughput_rps for p in line],
+                y=[p.served_p99_ms for p in line],
                 mode="lines+markers",
                 name=group,
                 legendgroup=group,
                 showlegend=group not in shown,
                 line={"color": colour[group], "width": 1.5},
                 marker={"symbol": OPT_SYMBOLS.get(opt, "circle"), "size": 8},
-                text=[f"{p['key']}<br>{p['cores']} core(s)" for p in line],
+                text=[f"{p.key}<br>{p.cores} core(s)" for p in line],
                 hovertemplate="%{text}<br>%{x:,.0f} rows/s in-process"
                 "<br>p99 %{y:.3f} ms as served<extra></extra>",
             )
@@ -113,7 +117,7 @@ def _series(
 
 def _slo_lines(
     fig: Any,
-    slo: dict[str, Any],
+    slo: SLO,
     precisions: list[str],
     x_range: list[float] | None,
     y_range: list[float] | None,
@@ -123,13 +127,13 @@ def _slo_lines(
     import plotly.graph_objects as go
 
     lines = []
-    if slo.get("p99_latency_ms") and x_range:
+    if slo.p99_latency_ms and x_range:
         xs = [10 ** x_range[0], 10 ** x_range[1]]
-        value = slo["p99_latency_ms"]
+        value = slo.p99_latency_ms
         lines.append((f"SLO: p99 ≤ {value:g} ms", xs, [value, value]))
-    if slo.get("min_throughput_rps") and y_range:
+    if slo.min_throughput_rps and y_range:
         ys = [10 ** y_range[0], 10 ** y_range[1]]
-        value = slo["min_throughput_rps"]
+        value = slo.min_throughput_rps
         lines.append((f"SLO: ≥ {value:g} req/s", [value, value], ys))
     for name, xs, ys in lines:
         for col in range(1, len(precisions) + 1):
@@ -143,20 +147,20 @@ def _slo_lines(
 
 
 def _recommended(
-    fig: Any, points: list[dict[str, Any]], key: str | None, precisions: list[str]
+    fig: Any, points: list[ProfileRow], key: str | None, precisions: list[str]
 ) -> None:
     import plotly.graph_objects as go
 
-    best = next((p for p in points if p["key"] == key), None)
+    best = next((p for p in points if p.key == key), None)
     if best is None:
         return
     fig.add_trace(
         go.Scatter(
-            x=[best["throughput_rps"]], y=[best["served_p99_ms"]], mode="markers",
+            x=[best.throughput_rps], y=[best.served_p99_ms], mode="markers",
             name="recommended", marker={"symbol": "star", "size": 18, "color": "#111"},
-            text=[best["key"]], hovertemplate="recommended: %{text}<extra></extra>",
+            text=[best.key], hovertemplate="recommended: %{text}<extra></extra>",
         ),
-        row=1, col=precisions.index(best["precision"]) + 1,
+        row=1, col=precisions.index(best.precision or "fp32") + 1,
     )  # fmt: skip
 
 

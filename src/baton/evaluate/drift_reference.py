@@ -7,11 +7,11 @@ At most ``MAX_ROWS`` rows are summarised: decile bins are stable long before tha
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
 from baton.core.drift import build_reference, feature_matrix
+from baton.core.evaluation import DriftReferences, ReferenceBins
 from baton.core.manifest import Manifest
 from baton.evaluate.datasets import EvalData
 
@@ -23,8 +23,8 @@ def drift_reference(
     data: EvalData,
     outputs: Mapping[str, np.ndarray],
     max_rows: int = MAX_ROWS,
-) -> dict[str, Any]:
-    """``{"inputs": Reference, "outputs": Reference}`` as JSON, for the report."""
+) -> DriftReferences:
+    """The bins of the eval inputs and of the model's outputs on them, for the report."""
     input_names = [s.name for s in manifest.signature.inputs]
     parts: dict[str, list[np.ndarray]] = {name: [] for name in input_names}
     rows = 0
@@ -37,15 +37,15 @@ def drift_reference(
             break
     rows = min(rows, max_rows)
     inputs = {n: np.concatenate(p)[:rows] for n, p in parts.items() if p}
-    out: dict[str, Any] = {}
+    out: dict[str, ReferenceBins] = {}
     names, matrix = feature_matrix(inputs, input_names, rows)
     if names:
-        out["inputs"] = build_reference(names, matrix).to_json()
+        out["inputs"] = ReferenceBins.of(build_reference(names, matrix))
     output_names = [s.name for s in manifest.signature.outputs]
     kept = {n: np.asarray(outputs[n])[:max_rows] for n in output_names if n in outputs}
     if kept:
         out_rows = len(next(iter(kept.values())))
         names, matrix = feature_matrix(kept, output_names, out_rows)
         if names:
-            out["outputs"] = build_reference(names, matrix).to_json()
-    return out
+            out["outputs"] = ReferenceBins.of(build_reference(names, matrix))
+    return DriftReferences(**out)

@@ -10,7 +10,9 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
+from baton.core.evaluation import EvaluationReport, Int8Tradeoff
 from baton.core.policy import HIGHER_IS_BETTER, canonical
+from baton.core.serving_config import ServingConfig
 from baton.evaluate import charts
 from baton.store.evaluations import EvaluationRecord
 
@@ -83,21 +85,18 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+def summary_rows(report: EvaluationReport) -> list[tuple[str, str, str]]:
     """(check, status, reasons) for a terminal table."""
-    return [
-        (name, str(check.get("status")), "; ".join(check.get("reasons", [])))
-        for name, check in (report.get("checks") or {}).items()
-    ]
+    return [(name, check.status, "; ".join(check.reasons)) for name, check in report.checks.items()]
 
 
-def metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+def metric_rows(report: EvaluationReport) -> list[tuple[str, str, str, str, str]]:
     """(metric, which way is better, this version, baseline, claimed) for every scalar
     metric; a claim under an older name (recall_at_k) sits beside the metric it means."""
-    mine = report.get("metrics") or {}
-    base = report.get("baseline_metrics") or {}
-    claimed = {canonical(k): v for k, v in (report.get("claimed") or {}).items()}
-    directions = {**HIGHER_IS_BETTER, **(report.get("directions") or {})}
+    mine = report.metrics or {}
+    base = report.baseline_metrics or {}
+    claimed = {canonical(k): v for k, v in (report.claimed or {}).items()}
+    directions = {**HIGHER_IS_BETTER, **report.directions}
     better = {True: "higher", False: "lower", None: "?"}
     rows = []
     for name, value in mine.items():
@@ -108,46 +107,42 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
-def throughput_text(config: dict[str, Any]) -> str:
+def throughput_text(config: ServingConfig) -> str:
     """The recommended configuration's throughput, said the same way everywhere: rows per
     second measured in-process (the server's own HTTP cost comes on top)."""
-    rate, cores = config.get("throughput_rps"), config.get("cores")
+    rate, cores = config.throughput_rps, config.cores
     if not rate:
         return "not measured"
     per_core = f" ({rate / cores:,.0f} per core)" if cores and cores > 1 else " on one core"
     return f"{rate:,.0f} rows/s in-process{per_core}"
 
 
-def recommended_rows(config: dict[str, Any], int8: dict[str, Any] | None) -> list[tuple[str, str]]:
+def recommended_rows(config: ServingConfig, int8: Int8Tradeoff | None) -> list[tuple[str, str]]:
     """The recommended serving configuration as a person reads it, not as keys."""
-    gpu = config.get("gpus") or 0
-    precision = config.get("precision", "fp32")
+    gpu = config.gpus
+    precision: str = config.precision
     if precision == "int8":
-        precision = "int8 (dynamic quantisation)" + (f": {int8['reason']}" if int8 else "")
+        precision = "int8 (dynamic quantisation)" + (f": {int8.reason}" if int8 else "")
     rows = [
         ("precision", precision),
-        ("runs on", f"{'GPU' if gpu else 'CPU'}, ONNX Runtime {config.get('provider')}"),
-        ("one replica", f"{config.get('cores')} CPU core(s)" + (f", {gpu} GPU(s)" if gpu else "")),
-        (
-            "threads",
-            f"{config.get('intra_op_threads')} intra-op, {config.get('inter_op_threads')} inter-op",
-        ),
+        ("runs on", f"{'GPU' if gpu else 'CPU'}, ONNX Runtime {config.provider}"),
+        ("one replica", f"{config.cores} CPU core(s)" + (f", {gpu} GPU(s)" if gpu else "")),
+        ("threads", f"{config.intra_op_threads} intra-op, {config.inter_op_threads} inter-op"),
         (
             "batching",
-            f"up to {config.get('max_batch_size')} queued requests per model call, "
-            f"waiting at most {fmt(config.get('max_queue_delay_ms'))} ms to fill one",
+            f"up to {config.max_batch_size} queued requests per model call, "
+            f"waiting at most {fmt(config.max_queue_delay_ms)} ms to fill one",
         ),
-        ("graph optimisation", str(config.get("graph_optimization"))),
+        ("graph optimisation", config.graph_optimization),
         (
             "latency as served",
-            f"p50 {fmt(config.get('p50_latency_ms'))} ms, "
-            f"p99 {fmt(config.get('p99_latency_ms'))} ms",
+            f"p50 {fmt(config.p50_latency_ms)} ms, p99 {fmt(config.p99_latency_ms)} ms",
         ),
         ("throughput", throughput_text(config)),
     ]
-    if config.get("memory_bytes") is not None:
-        rows.append(("memory", f"{config['memory_bytes'] / 2**20:.1f} MiB more resident"))
-    sha = config.get("model_sha256")
+    if config.memory_bytes is not None:
+        rows.append(("memory", f"{config.memory_bytes / 2**20:.1f} MiB more resident"))
+    sha = config.model_sha256
     rows.append(("model file", f"int8 copy, sha256 {sha[:12]}" if sha else "the registered model"))
     return rows
 
@@ -159,7 +154,7 @@ def render_html(record: EvaluationRecord) -> str:
     r = record.report
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     template = env.from_string(_TEMPLATE)
-    recommended = recommended_rows(r["recommended"], r.get("int8")) if r.get("recommended") else []
+    recommended = recommended_rows(r.recommended, r.int8) if r.recommended else []
     return template.render(
         r=r,
         status=record.status,
@@ -169,7 +164,7 @@ def render_html(record: EvaluationRecord) -> str:
         figures=[_html(f) for f in _figures(r)],
         metric_rows=metric_rows(r),
         recommended=recommended,
-        notes=[*(r.get("notes") or []), *((r.get("profile") or {}).get("notes") or [])],
+        notes=[*r.notes, *(r.profile.notes if r.profile else [])],
         fmt=fmt,
     )
 
@@ -178,18 +173,16 @@ def _html(fig: Any) -> str:
     return str(fig.to_html(full_html=False, include_plotlyjs=False))
 
 
-def _figures(r: dict[str, Any]) -> list[Any]:
+def _figures(r: EvaluationReport) -> list[Any]:
     figures = []
-    profile = r.get("profile")
-    if profile and profile.get("points"):
-        figures.append(charts.latency_throughput(profile, r.get("slo") or {}))
-    metrics = r.get("metrics") or {}
-    if metrics.get("per_class_recall"):
-        base = (r.get("baseline_metrics") or {}).get("per_class_recall")
-        figures.append(charts.per_class_recall(metrics["per_class_recall"], base))
-    if metrics.get("confusion_matrix"):
-        figures.append(charts.confusion(metrics["confusion_matrix"], metrics.get("labels")))
-    regression = r.get("regression")
-    if regression and regression.get("deltas"):
-        figures.append(charts.deltas(regression))
+    if r.profile and r.profile.points:
+        figures.append(charts.latency_throughput(r.profile, r.slo))
+    recall = r.per_class_recall()
+    if recall:
+        figures.append(charts.per_class_recall(recall, r.per_class_recall(baseline=True) or None))
+    confusion = r.confusion_matrix()
+    if confusion is not None:
+        figures.append(charts.confusion(*confusion))
+    if r.regression and r.regression.get("deltas"):
+        figures.append(charts.deltas(r.regression))
     return figures

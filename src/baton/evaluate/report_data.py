@@ -12,24 +12,23 @@ from typing import Any
 import numpy as np
 
 from baton.core import gate
+from baton.core.evaluation import REPORT_SCHEMA, Check, EvaluationReport
 from baton.evaluate.drift_reference import drift_reference
 from baton.evaluate.profiler import Point, Profile
 from baton.evaluate.stages import Checked, Job, Performance, Scored
 
-REPORT_SCHEMA = 1
 
-
-def crash_report(job: Job, exc: Exception) -> dict[str, Any]:
+def crash_report(job: Job, exc: Exception) -> EvaluationReport:
     """The report of an evaluation ONNX Runtime could not finish."""
-    return {
-        "schema": REPORT_SCHEMA,
-        "model": job.candidate.model,
-        "version": job.candidate.number,
-        "against": job.against,
-        "mode": job.plan.mode,
-        "error": str(exc),
-        "verdict": {"passed": False, "reasons": [str(exc)]},
-    }
+    return EvaluationReport(
+        schema_version=REPORT_SCHEMA,
+        model=job.candidate.model,
+        version=job.candidate.number,
+        against=job.against,
+        mode=job.plan.mode,
+        error=str(exc),
+        verdict=Check(passed=False, reasons=[str(exc)]),
+    )
 
 
 def build_report(
@@ -39,8 +38,8 @@ def build_report(
     int8: dict[str, Any] | None,
     perf: Performance,
     notes: list[str],
-) -> dict[str, Any]:
-    """The stored JSON report (NaN and Inf made null)."""
+) -> EvaluationReport:
+    """The stored report (NaN and Inf made null), validated as the store will read it."""
     candidate, manifest, run = job.candidate, job.manifest, scored.run
     directions = job.known.directions()
     checks = {**checked.checks, "performance": perf.verdict}
@@ -76,8 +75,7 @@ def build_report(
         "notes": notes,
         "drift_reference": drift_reference(manifest, job.data, run.outputs["candidate"]),
     }
-    safe: dict[str, Any] = _json_safe(report)
-    return safe
+    return EvaluationReport.model_validate(_json_safe(report))
 
 
 def _profile_report(measured: Profile, best: Point | None, closest: Point | None) -> dict[str, Any]:

@@ -21,17 +21,12 @@ from baton.core.serving_config import ServingConfig
 from baton.core.signature import DType, Signature
 from baton.evaluate.datasets import EvalData
 from baton.evaluate.outputs import Outputs
+from baton.runtime.session import CannotLoad
+from baton.runtime.session import first_line as first_line  # the profiler's too
+from baton.runtime.session import open_session as runtime_session
 
 Progress = Callable[[int], None]  # rows just processed
 TargetTransform = Callable[[np.ndarray], np.ndarray]
-
-_OPT_LEVELS = {
-    "disable": "ORT_DISABLE_ALL",
-    "basic": "ORT_ENABLE_BASIC",
-    "extended": "ORT_ENABLE_EXTENDED",
-    "all": "ORT_ENABLE_ALL",
-}
-
 
 BATCH_BYTES = 4 << 20  # input bytes per evaluation batch: large enough to hide per-call cost
 MIN_BATCH, MAX_BATCH = 16, 16384
@@ -52,30 +47,13 @@ class ModelCrashed(Exception):
     """ONNX Runtime failed while running the model (not a problem with the data)."""
 
 
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:500] if text else type(exc).__name__
-
-
 def open_session(path: Path, config: ServingConfig | None = None, *, label: str = "model") -> Any:
-    """An ONNX Runtime session with the configuration's threads, optimisation and provider."""
-    import onnxruntime as ort
-
-    config = config or ServingConfig()
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = config.intra_op_threads
-    options.inter_op_num_threads = config.inter_op_threads
-    options.graph_optimization_level = getattr(
-        ort.GraphOptimizationLevel, _OPT_LEVELS[config.graph_optimization]
-    )
-    providers = [config.provider]
-    if config.provider != "CPUExecutionProvider":
-        providers.append("CPUExecutionProvider")
+    """The session the server would open for ``config`` (``runtime.session``), so the
+    profile measures what is served; a file ORT refuses is a ``ModelCrashed``."""
     try:
-        return ort.InferenceSession(str(path), options, providers=providers)
-    except Exception as exc:
-        raise ModelCrashed(f"ONNX Runtime cannot load the {label} ({first_line(exc)})") from None
+        return runtime_session(path, config)
+    except CannotLoad as exc:
+        raise ModelCrashed(f"ONNX Runtime cannot load the {label} ({exc})") from None
 
 
 @dataclass

@@ -11,13 +11,14 @@ from __future__ import annotations
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from baton.core.manifest import Manifest, parse_manifest
+from baton.core.evaluation import EvaluationReport
+from baton.core.manifest import Manifest
 from baton.core.policy import Policy
 from baton.core.refs import Ref
+from baton.core.serving_config import ServingConfig
 from baton.errors import BadInput, NotFound
 from baton.evaluate import catalogue as metric_catalogue
 from baton.evaluate.compare import int8_tradeoff
@@ -81,7 +82,7 @@ def evaluate(
                 against=job.against,
                 error=str(exc),
             )
-    status: Status = "passed" if report["verdict"]["passed"] else "failed"
+    status: Status = "passed" if report.verdict and report.verdict.passed else "failed"
     return store.evaluations.record(
         job.candidate.model,
         job.candidate.number,
@@ -96,7 +97,7 @@ def evaluate(
 
 def _run(
     store: Store, job: Job, progress: Progress, tmp: Path
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
+) -> tuple[EvaluationReport, ServingConfig | None]:
     """Run, score, check and profile: (the report, the recommended configuration or None)."""
     notes: list[str] = list(job.known.problems)
     int8_path = tmp / "int8.onnx"
@@ -106,9 +107,7 @@ def _run(
     if "int8" in scored.scores and int8 is not None and not int8["ok"]:
         notes.append(int8["reason"])
     perf = perform(store, job, scored, int8, int8_path, progress)
-    report = build_report(job, scored, checked, int8, perf, notes)
-    recommended = perf.recommended.model_dump(mode="json") if perf.recommended else None
-    return report, recommended
+    return build_report(job, scored, checked, int8, perf, notes), perf.recommended
 
 
 def _prepare(
@@ -123,7 +122,7 @@ def _prepare(
 ) -> Job:
     """Resolve and check everything the gate needs; raise before anything is written."""
     candidate = store.registry.resolve(ref)
-    manifest = _manifest(candidate)
+    manifest = candidate.manifest
     if manifest.eval is None:
         raise BadInput(
             f"{candidate.ref} has no eval data: add eval: {{data: eval.npz, target: label}} "
@@ -187,10 +186,6 @@ def _plan(mode: Mode, cores: int, policy: Policy) -> Plan:
     return replace(plan, precisions=tuple(p for p in plan.precisions if p in allowed) or allowed)
 
 
-def _manifest(version: VersionInfo) -> Manifest:
-    return parse_manifest(version.manifest, source=f"{version.ref} manifest")
-
-
 def _baseline(store: Store, candidate: VersionInfo, against: Ref | None) -> VersionInfo | None:
     if against is not None:
         if against.name != candidate.model:
@@ -212,7 +207,7 @@ def _baseline(store: Store, candidate: VersionInfo, against: Ref | None) -> Vers
 
 
 def _check_same_inputs(candidate: VersionInfo, manifest: Manifest, baseline: VersionInfo) -> None:
-    theirs = _manifest(baseline)
+    theirs = baseline.manifest
     if (
         theirs.signature.inputs != manifest.signature.inputs
         or scored_output(theirs).name != scored_output(manifest).name

@@ -97,7 +97,7 @@ def _receiver_name(team: str, severity: str) -> str:
     return f"{team}-{severity}"
 
 
-def _receiver(name: str, spec: Webhook | Slack | Email | None) -> dict[str, Any]:
+def _receiver(name: str, spec: Webhook | Slack | Email | None) -> dict[str, object]:
     if spec is None:
         return {"name": name}  # a stub: the team fills receivers.yaml in
     if isinstance(spec, Webhook):
@@ -124,7 +124,7 @@ def alertmanager_config(
 ) -> AlertmanagerBundle:
     """The configuration, and what each model x severity must reach."""
     teams = sorted({r.oncall for r in routings} | {t for r in routings for t in r.copied})
-    config: dict[str, Any] = {
+    config: dict[str, object] = {
         "route": {
             "receiver": UNROUTED,
             "group_by": ["alertname", "model", "version"],
@@ -175,9 +175,9 @@ def _receiver_notes(teams: list[str], receivers: ReceiversFile) -> tuple[str, ..
     return tuple(notes)
 
 
-def _routes(routings: Sequence[ModelRouting]) -> list[dict[str, Any]]:
+def _routes(routings: Sequence[ModelRouting]) -> list[dict[str, object]]:
     """Copies of critical alerts to the teams a model names first, then each on-call team."""
-    copy_routes: list[dict[str, Any]] = [
+    copy_routes: list[dict[str, object]] = [
         {
             "receiver": _receiver_name(team, "critical"),
             "matchers": [f'model="{r.model}"', 'severity="critical"'],
@@ -186,7 +186,7 @@ def _routes(routings: Sequence[ModelRouting]) -> list[dict[str, Any]]:
         for r in routings
         for team in r.copied
     ]
-    team_routes: list[dict[str, Any]] = [
+    team_routes: list[dict[str, object]] = [
         {
             "receiver": _receiver_name(team, severity),
             "matchers": [f'team="{team}"', f'severity="{severity}"'],

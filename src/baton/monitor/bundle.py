@@ -21,10 +21,17 @@ import yaml
 from baton.core.manifest import SLO
 from baton.errors import Unavailable
 from baton.monitor import hub
+from baton.monitor.addresses import ALERTMANAGER
 from baton.monitor.alertmanager import ModelRouting, ReceiversFile, alertmanager_config
 from baton.monitor.bundle_exporters import exporter_files, with_exporters
 from baton.monitor.dashboards import model_dashboard, overview
-from baton.monitor.slo_rules import ModelTarget, rule_file, rule_tests, scale_duration
+from baton.monitor.slo_rules import (
+    RUNBOOK_URL,
+    ModelTarget,
+    rule_file,
+    rule_tests,
+    scale_duration,
+)
 
 PROMETHEUS_FILE = "prometheus.yml"
 ALERTMANAGER_FILE = "alertmanager.yml"
@@ -52,7 +59,7 @@ def _yaml(data: Any) -> str:
 
 def prometheus_config(
     targets_dir: Path, alertmanager: str, scrape_interval: str = "15s"
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Scrape every baton server listed by file-based discovery, and load the rules."""
     return {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
@@ -75,16 +82,19 @@ def build_bundle(
     default_slo: SLO,
     *,
     targets_dir: Path,
-    alertmanager: str = "127.0.0.1:9093",
+    alertmanager: str = ALERTMANAGER,
     scrape_interval: str = "15s",
     notes: Sequence[str] = (),
     time_scale: float = 1.0,
     exporters: Sequence[hub.Exporter] = (),
+    runbook_url: str = RUNBOOK_URL,
 ) -> Bundle:
     files: dict[str, str] = exporter_files(exporters)
     notes = list(notes)
     for item in models:
-        target = ModelTarget(item.model, str(item.version), item.routing.oncall, item.slo)
+        target = ModelTarget(
+            item.model, str(item.version), item.routing.oncall, item.slo, runbook_url
+        )
         ruleset = rule_file(target, default_slo, time_scale=time_scale)
         rules_name = f"{item.model}.rules.yaml"
         files[f"rules/{rules_name}"] = _yaml(ruleset.rules)

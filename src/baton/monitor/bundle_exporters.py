@@ -101,7 +101,7 @@ def rules_path(name: str) -> str:
     return f"{hub.BUNDLE_SUBDIR}/{name}/{hub.RULES}"
 
 
-def dump_config(config: dict[str, Any]) -> str:
+def dump_config(config: dict[str, object]) -> str:
     return yaml.safe_dump(config, sort_keys=False, width=120)
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
 
+from baton.core import metric_names as m
+from baton.core.drift import THRESHOLD as DRIFT_THRESHOLD
 from baton.core.manifest import SLO
-from baton.serve import metrics as m
 
 SCHEMA_VERSION = 39
 DS = {"type": "prometheus", "uid": "${datasource}"}
@@ -32,7 +32,7 @@ DATASOURCE_VARIABLE = {
 class _Layout:
     """Places panels left to right, two per row, and numbers them."""
 
-    panels: list[dict[str, Any]] = field(default_factory=list)
+    panels: list[dict[str, object]] = field(default_factory=list)
     x: int = 0
     y: int = 0
 
@@ -45,7 +45,7 @@ class _Layout:
         })  # fmt: skip
         self.y += 1
 
-    def add(self, panel: dict[str, Any], width: int = 12) -> None:
+    def add(self, panel: dict[str, object], width: int = 12) -> None:
         if self.x + width > 24:
             self.x, self.y = 0, self.y + 8
         panel["id"] = len(self.panels) + 1
@@ -62,8 +62,8 @@ def _panel(
     kind: str = "timeseries",
     description: str = "",
     threshold: float | None = None,
-) -> dict[str, Any]:
-    defaults: dict[str, Any] = {"unit": unit}
+) -> dict[str, object]:
+    defaults: dict[str, object] = {"unit": unit}
     if threshold is not None:
         defaults["thresholds"] = {
             "mode": "absolute",
@@ -101,7 +101,7 @@ def _mean(metric: str, sel: str) -> str:
     return f"{total} / {_BY} (rate({metric}_count{{{sel}}}[{RATE}]))"
 
 
-def _body(sel: str, slo: SLO | None) -> list[dict[str, Any]]:
+def _body(sel: str, slo: SLO | None) -> list[dict[str, object]]:
     lay = _Layout()
     _traffic(lay, sel, slo)
     _latency(lay, sel, slo)
@@ -182,8 +182,9 @@ def _drift(lay: _Layout, sel: str) -> None:
         "Input drift (PSI) by feature", "short",
         [(f"max by (model, version, feature) ({m.DRIFT_SCORE}{{{sel}}})",
           "{{model}}:{{version}} {{feature}}")],
-        description="Population stability index against the evaluation data; above 0.2 is a shift.",
-        threshold=0.2,
+        description="Population stability index against the evaluation data; "
+        f"above {DRIFT_THRESHOLD:g} is a shift.",
+        threshold=DRIFT_THRESHOLD,
     ))  # fmt: skip
     lay.add(_panel(
         "Rows behind the drift scores", "short",
@@ -196,8 +197,8 @@ def _uid(title: str) -> str:
 
 
 def _dashboard(
-    title: str, panels: list[dict[str, Any]], variables: list[dict[str, Any]]
-) -> dict[str, Any]:
+    title: str, panels: list[dict[str, object]], variables: list[dict[str, object]]
+) -> dict[str, object]:
     return {
         "id": None,
         "uid": _uid(title),
@@ -215,7 +216,7 @@ def _dashboard(
     }
 
 
-def _query_variable(name: str, query: str, *, multi: bool) -> dict[str, Any]:
+def _query_variable(name: str, query: str, *, multi: bool) -> dict[str, object]:
     return {
         "name": name,
         "type": "query",
@@ -230,13 +231,13 @@ def _query_variable(name: str, query: str, *, multi: bool) -> dict[str, Any]:
     }
 
 
-def overview() -> dict[str, Any]:
+def overview() -> dict[str, object]:
     """Every served model, filtered by the ``model`` selector."""
     variables = [_query_variable("model", f"label_values({m.MODEL_INFO}, model)", multi=True)]
     return _dashboard("baton / models overview", _body('model=~"$model"', None), variables)
 
 
-def model_dashboard(model: str, slo: SLO | None) -> dict[str, Any]:
+def model_dashboard(model: str, slo: SLO | None) -> dict[str, object]:
     """One model, its versions selectable, its SLO drawn on the latency and error panels."""
     variables = [
         _query_variable(

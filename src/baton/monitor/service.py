@@ -7,13 +7,15 @@ from pathlib import Path
 
 import yaml
 
-from baton.core.manifest import SLO, Manifest
+from baton.core.manifest import SLO
 from baton.core.policy import Policy
 from baton.core.refs import Ref, check_name
 from baton.errors import BadInput
 from baton.monitor import hub
+from baton.monitor.addresses import ALERTMANAGER
 from baton.monitor.alertmanager import parse_receivers, routing_for
 from baton.monitor.bundle import Bundle, MonitoredModel, build_bundle
+from baton.monitor.slo_rules import RUNBOOK_URL
 from baton.store.ownership import Roles
 from baton.store.store import Store
 from baton.yaml_files import YamlLimits, load_yaml
@@ -44,7 +46,7 @@ def watched_models(
             version = store.registry.resolve(Ref(name, version=info.latest))
         else:
             version = store.registry.resolve(Ref(name, alias=alias))
-        slo = Manifest.model_validate(version.manifest).slo
+        slo = version.manifest.slo
         routing = routing_for(name, roles.owners(name).matrix)
         out.append(MonitoredModel(name, version.number, slo, routing))
     return out, notes
@@ -68,10 +70,11 @@ def bundle_for(
     targets_dir: Path,
     receivers: Path | None = None,
     default_slo: SLO = DEFAULT_SLO,
-    alertmanager: str = "127.0.0.1:9093",
+    alertmanager: str = ALERTMANAGER,
     scrape_interval: str = "15s",
     time_scale: float = 1.0,
     exporters: Sequence[str] = (),
+    runbook_url: str | None = None,
 ) -> Bundle:
     """Everything needed to monitor the chosen models (and the hub ``exporters`` the bundle
     takes); raises before anything is written."""
@@ -93,4 +96,5 @@ def bundle_for(
         scrape_interval=scrape_interval,
         time_scale=time_scale,
         exporters=chosen,
+        runbook_url=runbook_url or RUNBOOK_URL,
     )

@@ -16,17 +16,18 @@ from typing import Any
 
 from prometheus_client.utils import floatToGoString
 
+from baton.core import metric_names as m
+from baton.core.drift import MIN_SAMPLES as DRIFT_MIN_SAMPLES
+from baton.core.drift import THRESHOLD as DRIFT_THRESHOLD
 from baton.core.manifest import SLO
 from baton.core.slo import WINDOWS, BurnWindow, Objective, objectives
-from baton.serve import metrics as m
 
 # client mistakes (4xx) are not the service's failures; refusals (429) and 5xx are
 BAD_CODE_MATCH = 'code=~"5..|429"'
 # a client that left before its request was in (499) is no event at all: out of both
 # counts, so a flood of disconnects neither spends the budget nor dilutes real errors
 VALID_CODE_MATCH = f'code!="{m.CLIENT_CLOSED}"'
-DRIFT_THRESHOLD = 0.2  # population stability index: > 0.2 is a significant shift
-DRIFT_MIN_SAMPLES = 1000
+RUNBOOK_URL = "https://github.com/modelbaton/baton/blob/main/docs/runbooks.md"
 QUEUE_DOMINANCE = 2.0  # mean queue wait above this multiple of mean compute time
 MV_TEXT = "{{ $labels.model }}:{{ $labels.version }}"
 QUEUE_FLOOR_S = 0.005  # ... and above 5 ms, so idle-time jitter never pages anyone
@@ -40,7 +41,7 @@ class ModelTarget:
     version: str  # the version an alert names when no series carries one (absent checks)
     team: str  # the team on call for it: receives the alerts
     slo: SLO | None
-    runbook_base: str = "https://github.com/modelbaton/baton/blob/main/docs/runbooks.md"
+    runbook_base: str = RUNBOOK_URL  # a page with one section per alert (BATON_RUNBOOK_URL)
 
 
 def le_label(bound: float) -> str:
@@ -96,8 +97,8 @@ def reachable_windows(objective: Objective) -> list[BurnWindow]:
     return [w for w in WINDOWS if objective.alert_threshold(w) < 1.0]
 
 
-def _burn_alerts(target: ModelTarget, objective: Objective) -> list[dict[str, Any]]:
-    alerts = []
+def _burn_alerts(target: ModelTarget, objective: Objective) -> list[dict[str, object]]:
+    alerts: list[dict[str, object]] = []
     for severity in ("critical", "warning"):
         windows = [w for w in reachable_windows(objective) if w.severity == severity]
         if not windows:
@@ -136,7 +137,7 @@ def _burn_alerts(target: ModelTarget, objective: Objective) -> list[dict[str, An
     return alerts
 
 
-def _other_alerts(target: ModelTarget) -> list[dict[str, Any]]:
+def _other_alerts(target: ModelTarget) -> list[dict[str, object]]:
     sel = f'model="{target.model}"'
     return [_queue_alert(target, sel), *_presence_alerts(target, sel), _drift_alert(target, sel)]
 
@@ -150,7 +151,7 @@ def _alert(
     labels: dict[str, str],
     summary: str,
     description: str,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """One alerting rule; its runbook anchor is its name in lower case."""
     return {
         "alert": name,
@@ -161,7 +162,7 @@ def _alert(
     }
 
 
-def _queue_alert(target: ModelTarget, sel: str) -> dict[str, Any]:
+def _queue_alert(target: ModelTarget, sel: str) -> dict[str, object]:
     """Requests wait longer than they compute: the replicas are saturated."""
     queue_mean = (
         f"sum by (model, version) (rate({m.QUEUE_DURATION}_sum{{{sel}}}[10m])) / "
@@ -186,7 +187,7 @@ def _queue_alert(target: ModelTarget, sel: str) -> dict[str, Any]:
     )
 
 
-def _presence_alerts(target: ModelTarget, sel: str) -> list[dict[str, Any]]:
+def _presence_alerts(target: ModelTarget, sel: str) -> list[dict[str, object]]:
     """No scraped server reports the model; a replica that served it within the hour is down."""
     not_served = _alert(
         target,
@@ -218,7 +219,7 @@ def _presence_alerts(target: ModelTarget, sel: str) -> list[dict[str, Any]]:
     return [not_served, replica_down]
 
 
-def _drift_alert(target: ModelTarget, sel: str) -> dict[str, Any]:
+def _drift_alert(target: ModelTarget, sel: str) -> dict[str, object]:
     """Serving inputs drifted from the evaluation data."""
     return _alert(
         target,
@@ -230,7 +231,8 @@ def _drift_alert(target: ModelTarget, sel: str) -> dict[str, Any]:
         labels=_labels(target, "warning"),
         summary="{{ $labels.model }}:{{ $labels.version }} input {{ $labels.feature }} has drifted",
         description="Serving traffic no longer looks like the evaluation data for feature "
-        "{{ $labels.feature }} (PSI above 0.2): check upstream data, consider a retrain.",
+        f"{{{{ $labels.feature }}}} (PSI above {DRIFT_THRESHOLD:g}): check upstream data, "
+        "consider a retrain.",
     )
 
 
@@ -280,7 +282,7 @@ def scale_durations(data: Any, scale: float) -> Any:
         return [scale_durations(item, scale) for item in data]
     if not isinstance(data, dict):
         return data
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for key, value in data.items():
         if key in _TIMED_KEYS and isinstance(value, str) and (hit := _DURATION.match(value)):
             floor = MIN_SCALED_FOR_MS if key == "for" else 1
@@ -420,7 +422,7 @@ def _bad_share(objective: Objective, alert: dict[str, Any]) -> float:
     return min(1.0, 1.5 * lowest)
 
 
-def rule_tests(ruleset: RuleSet, rule_file_name: str) -> dict[str, Any]:
+def rule_tests(ruleset: RuleSet, rule_file_name: str) -> dict[str, object]:
     """promtool tests: each alert fires on its planted fault; none fires on healthy traffic."""
     sc = _Scenario(ruleset.target)
     alerts = {r["alert"]: r for g in ruleset.rules["groups"] for r in g["rules"] if "alert" in r}
@@ -435,7 +437,7 @@ def rule_tests(ruleset: RuleSet, rule_file_name: str) -> dict[str, Any]:
         *sc.requests(0.0), *sc.latency(latency_le, 0.0), *sc.queueing(0.001),
         *sc.served(), *sc.drift(0.05),
     ]  # fmt: skip
-    tests: list[dict[str, Any]] = [
+    tests: list[dict[str, object]] = [
         {
             "name": "healthy traffic raises no alert",
             "interval": "1m",

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from baton.errors import Conflict, Unavailable
+from baton.monitor.addresses import ALERTMANAGER_PORT, PROMETHEUS_PORT
 from baton.monitor.bundle import ALERTMANAGER_FILE, PROMETHEUS_FILE
 from baton.monitor.promtool import locate
 
@@ -101,7 +102,10 @@ def _start(home: Path, name: str, argv: list[str], port: int) -> Service:
 
 
 def up(
-    home: Path, bundle: Path, prometheus_port: int = 9090, alertmanager_port: int = 9093
+    home: Path,
+    bundle: Path,
+    prometheus_port: int = PROMETHEUS_PORT,
+    alertmanager_port: int = ALERTMANAGER_PORT,
 ) -> list[Service]:
     """Start Alertmanager then Prometheus on 127.0.0.1 with the bundle's configurations."""
     already = running(home)

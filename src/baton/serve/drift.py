@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from baton.core.drift import DriftScore, DriftSketch, Reference, feature_matrix, scores
+from baton.core.metric_names import DRIFT_ERRORS_TOTAL
 from baton.core.signature import Signature
-from baton.serve.metrics import DRIFT_ERRORS_TOTAL
 
 Arrays = Mapping[str, np.ndarray[Any, Any]]
 Clock = Callable[[], float]
@@ -130,11 +130,3 @@ class DriftMonitor:
     @property
     def samples(self) -> int:
         return self._inputs.combined().rows if self._inputs else 0
-
-
-def references(report: Mapping[str, Any] | None) -> tuple[Reference | None, Reference | None]:
-    """The input and output references an evaluation report stored, if any."""
-    stored = (report or {}).get("drift_reference") or {}
-    inputs = Reference.from_json(stored["inputs"]) if stored.get("inputs") else None
-    outputs = Reference.from_json(stored["outputs"]) if stored.get("outputs") else None
-    return inputs, outputs

@@ -13,6 +13,7 @@ import numpy as np
 from baton.core.serving_config import ServingConfig
 from baton.core.signature import Signature
 from baton.errors import BadInput, BatonError, Unavailable
+from baton.runtime.session import CannotLoad, open_session
 from baton.serve.batcher import Batcher
 from baton.serve.drift import DriftMonitor
 from baton.serve.metrics import ModelSeries
@@ -24,8 +25,6 @@ from baton.store.registry import VersionInfo
 Arrays = dict[str, np.ndarray[Any, Any]]
 
 log = logging.getLogger("baton.serve")
-
-_OPTIMIZATION = {"disable": 0, "basic": 1, "extended": 2, "all": 99}
 
 
 class ModelFailed(BadInput):
@@ -72,30 +71,18 @@ class LoadedModel:
         return self.slot.monitor
 
 
-def _session(path: str, config: ServingConfig) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = config.intra_op_threads
-    options.inter_op_num_threads = config.inter_op_threads
-    options.graph_optimization_level = ort.GraphOptimizationLevel(
-        _OPTIMIZATION[config.graph_optimization]
+def _serving_on_cpu(provider: str) -> None:
+    log.warning(
+        "%s (recommended by the evaluation) is not available here: serving on CPU", provider
     )
-    available = ort.get_available_providers()
-    providers = [config.provider] if config.provider in available else []
-    if config.provider not in available:
-        log.warning(
-            "%s (recommended by the evaluation) is not available here: serving on CPU",
-            config.provider,
-        )
-    if "CPUExecutionProvider" not in providers:
-        providers.append("CPUExecutionProvider")
+
+
+def model_session(path: Path, config: ServingConfig) -> Any:
+    """The served session: the same builder as the profile's (``runtime.session``)."""
     try:
-        return ort.InferenceSession(path, options, providers=providers)
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise Unavailable(f"ONNX Runtime cannot load the model ({first})") from None
+        return open_session(path, config, on_missing=_serving_on_cpu)
+    except CannotLoad as exc:
+        raise Unavailable(f"ONNX Runtime cannot load the model ({exc})") from None
 
 
 def runner(session: Any, ref: str) -> Callable[[Arrays], Arrays]:
@@ -159,8 +146,8 @@ def load_version(
     """Verify the version's files, open a session and build the model's batcher (blocking)."""
     config = plan.config
     path = verified_model(store, info, config)
-    session = _session(str(path), config)
-    signature = Signature.model_validate(info.manifest["signature"])
+    session = model_session(path, config)
+    signature = info.manifest.signature
     batchable = is_batchable(signature)
     slot = drift or DriftSlot()
     batcher = Batcher(

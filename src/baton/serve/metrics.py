@@ -1,8 +1,8 @@
-"""The one home of baton's Prometheus metric names (DESIGN.md, "Serving metrics").
+"""The server's Prometheus collectors, built from the metric contract in
+``core/metric_names.py`` (names, labels, buckets: change them there and nowhere else).
 
-Monitoring rules, dashboards and the right-size audit read these names; change them here
-and nowhere else. Every metric lives in a ``CollectorRegistry`` passed in, so two servers
-in one process (tests) never clash.
+Every metric lives in a ``CollectorRegistry`` passed in, so two servers in one process
+(tests) never clash.
 """
 
 from __future__ import annotations
@@ -19,58 +19,32 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from baton.core import metric_names as names
 from baton.core.drift import DriftScore
-from baton.serve.process_metrics import PROCESS_CPU as PROCESS_CPU  # re-exported for the audit
-from baton.serve.process_metrics import PROCESS_RESIDENT_MEMORY as PROCESS_RESIDENT_MEMORY
+from baton.core.metric_names import CLIENT_CLOSED as CLIENT_CLOSED  # the server's codes
+from baton.core.metric_names import REQUEST_TIMEOUT as REQUEST_TIMEOUT
+from baton.core.metric_names import MetricSpec
 from baton.serve.process_metrics import ServerProcessCollector
 
-REQUESTS_TOTAL = "baton_requests_total"
-REQUEST_DURATION = "baton_request_duration_seconds"
-QUEUE_DURATION = "baton_queue_duration_seconds"
-COMPUTE_DURATION = "baton_compute_duration_seconds"
-BATCH_SIZE = "baton_batch_size"
-INFLIGHT = "baton_inflight_requests"
-MODEL_INFO = "baton_model_info"
-DRIFT_SCORE = "baton_drift_score"
-DRIFT_SAMPLES = "baton_drift_samples"
-DRIFT_ERRORS_TOTAL = "baton_drift_errors_total"
-ALIAS_LOOKUPS = "baton_alias_lookups"  # exposed with the _total suffix
-GPU_UTILIZATION = "baton_gpu_utilization_ratio"
-GPU_MEMORY_USED = "baton_gpu_memory_used_bytes"
-GPU_MEMORY_TOTAL = "baton_gpu_memory_total_bytes"
-
-# ``code`` values of requests that got no response. A client that closes its connection
-# before its request is in is not the server's failure: 499, as nginx logs it (never 5xx,
-# so it spends no error budget); one too slow to send its body is closed by the server: 408.
-CLIENT_CLOSED = 499
-REQUEST_TIMEOUT = 408
-
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-# 100 µs .. 10 s: single rows of small models take well under a millisecond. The bounds
-# include the latency SLOs teams usually write (5, 10, 20, 25, 50, 100, 200, 250, 500 ms,
-# 1 s), because an SLO alert counts requests in the bucket at or above its threshold.
-LATENCY_BUCKETS = (
-    0.0001,
-    0.00025,
-    0.0005,
-    0.001,
-    0.0025,
-    0.005,
-    0.01,
-    0.02,
-    0.025,
-    0.05,
-    0.1,
-    0.2,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-)
-BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
-MV = ("model", "version")
+
+
+def _counter(spec: MetricSpec, registry: CollectorRegistry) -> Counter:
+    return Counter(spec.base, spec.help, spec.labels, registry=registry)
+
+
+def _histogram(spec: MetricSpec, registry: CollectorRegistry) -> Histogram:
+    return Histogram(spec.base, spec.help, spec.labels, buckets=spec.buckets, registry=registry)
+
+
+def _gauge(spec: MetricSpec, registry: CollectorRegistry, mode: str) -> Gauge:
+    return Gauge(
+        spec.base,
+        spec.help,
+        spec.labels,
+        registry=registry,
+        multiprocess_mode=mode,  # type: ignore[arg-type]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,81 +76,17 @@ class ServingMetrics:
     ) -> None:
         self.registry = registry
         self.multiprocess_dir = multiprocess_dir
-        self.requests = Counter(
-            "baton_requests",
-            "Inference requests by model, version and HTTP status code "
-            "(499: the client closed the connection before its request was in).",
-            ("model", "version", "code"),
-            registry=registry,
-        )
-        self.request_duration = Histogram(
-            REQUEST_DURATION,
-            "Time from a request's arrival to its response, in seconds.",
-            MV,
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
-        self.queue_duration = Histogram(
-            QUEUE_DURATION,
-            "Time a request waited in its model's queue before its batch ran, in seconds.",
-            MV,
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
-        self.compute_duration = Histogram(
-            COMPUTE_DURATION,
-            "Time of one batched model call, in seconds.",
-            MV,
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
-        self.batch_size = Histogram(
-            BATCH_SIZE,
-            "Rows per batched model call.",
-            MV,
-            buckets=BATCH_BUCKETS,
-            registry=registry,
-        )
-        self.inflight = Gauge(
-            INFLIGHT,
-            "Inference requests being handled now.",
-            MV,
-            registry=registry,
-            multiprocess_mode="livesum",
-        )
-        self.model_info = Gauge(
-            MODEL_INFO,
-            "Served model versions (value 1), with the alias they serve and the owning team.",
-            ("model", "version", "alias", "owner"),
-            registry=registry,
-            multiprocess_mode="livemax",
-        )
-        self.drift_score = Gauge(
-            DRIFT_SCORE,
-            "Input drift of one feature against the evaluation data (0 = none).",
-            ("model", "version", "feature"),
-            registry=registry,
-            multiprocess_mode="livemostrecent",
-        )
-        self.drift_samples = Gauge(
-            DRIFT_SAMPLES,
-            "Rows the current drift scores were computed from.",
-            MV,
-            registry=registry,
-            multiprocess_mode="livemostrecent",
-        )
-        self.drift_errors = Counter(
-            DRIFT_ERRORS_TOTAL,
-            "Batches whose drift sampling failed (they were served; the first is logged).",
-            MV,
-            registry=registry,
-        )
-        self._alias_lookups = Counter(
-            ALIAS_LOOKUPS,
-            "Alias look-ups in the registry by the processes that answer requests: 0 under "
-            "`baton serve`, whose one decider looks aliases up for all its workers.",
-            registry=registry,
-        )
+        self.requests = _counter(names.REQUESTS, registry)
+        self.request_duration = _histogram(names.REQUEST_DURATION_SPEC, registry)
+        self.queue_duration = _histogram(names.QUEUE_DURATION_SPEC, registry)
+        self.compute_duration = _histogram(names.COMPUTE_DURATION_SPEC, registry)
+        self.batch_size = _histogram(names.BATCH_SIZE_SPEC, registry)
+        self.inflight = _gauge(names.INFLIGHT_SPEC, registry, "livesum")
+        self.model_info = _gauge(names.MODEL_INFO_SPEC, registry, "livemax")
+        self.drift_score = _gauge(names.DRIFT_SCORE_SPEC, registry, "livemostrecent")
+        self.drift_samples = _gauge(names.DRIFT_SAMPLES_SPEC, registry, "livemostrecent")
+        self.drift_errors = _counter(names.DRIFT_ERRORS, registry)
+        self._alias_lookups = _counter(names.ALIAS_LOOKUPS_SPEC, registry)
         self._alias_lookups_seen = 0
         if process and multiprocess_dir is None:
             ProcessCollector(registry=registry)
@@ -270,9 +180,14 @@ class NvmlCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         nvml = self._nvml
-        util = GaugeMetricFamily(GPU_UTILIZATION, "GPU busy fraction (0..1).", labels=["gpu"])
-        used = GaugeMetricFamily(GPU_MEMORY_USED, "GPU memory in use, bytes.", labels=["gpu"])
-        total = GaugeMetricFamily(GPU_MEMORY_TOTAL, "GPU memory, bytes.", labels=["gpu"])
+        util, used, total = (
+            GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
+            for spec in (
+                names.GPU_UTILIZATION_SPEC,
+                names.GPU_MEMORY_USED_SPEC,
+                names.GPU_MEMORY_TOTAL_SPEC,
+            )
+        )
         for i in range(nvml.nvmlDeviceGetCount()):
             handle = nvml.nvmlDeviceGetHandleByIndex(i)
             rates = nvml.nvmlDeviceGetUtilizationRates(handle)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from baton.core.manifest import describe_validation_error
+from baton.core.evaluation import DriftReferences, EvaluationReport
+from baton.core.manifest import Manifest, describe_validation_error
 from baton.core.refs import NAME_PATTERN, Ref
 from baton.core.serving_config import ServingConfig
 from baton.errors import BadInput, Corrupt, NotFound
@@ -68,7 +69,7 @@ class ServingFile(BaseModel):
     finished_at: datetime
     actor: str
     recommended: ServingConfig | None = None
-    drift_reference: dict[str, Any] | None = None
+    drift_reference: DriftReferences | None = None
 
 
 class ModelDir:
@@ -132,8 +133,11 @@ class ModelDir:
         s = self.serving
         if s is None or (model, version) != (self.info.model, self.info.number):
             return None
-        recommended = s.recommended.model_dump(mode="json") if s.recommended else None
-        report = {"drift_reference": s.drift_reference} if s.drift_reference else {}
+        report = (
+            EvaluationReport(drift_reference=s.drift_reference)
+            if s.drift_reference
+            else EvaluationReport()
+        )
         return EvaluationRecord(
             id=s.evaluation,
             model=model,
@@ -144,7 +148,7 @@ class ModelDir:
             finished_at=s.finished_at,
             actor=s.actor,
             report=report,
-            recommended=recommended,
+            recommended=s.recommended,
             error=None,
         )
 
@@ -178,11 +182,11 @@ class ModelDir:
         return data
 
 
-def _read_manifest(folder: ModelDir) -> dict[str, Any]:
+def _read_manifest(folder: ModelDir) -> Manifest:
     from baton.handover.bundle import manifest_from_text
 
     text = folder.read_verified("manifest").decode("utf-8", errors="replace")
-    return manifest_from_text(text, str(folder.root / MANIFEST)).to_json_dict()
+    return manifest_from_text(text, str(folder.root / MANIFEST))
 
 
 def _read_serving(folder: ModelDir) -> ServingFile | None:

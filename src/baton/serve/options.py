@@ -227,7 +227,7 @@ def serving_plan(store: ModelSource, version: VersionInfo, options: ServeOptions
         if value is not None:
             changes[key] = value
             sources[setting] = "flag"
-    signature = Signature.model_validate(version.manifest["signature"])
+    signature = version.manifest.signature
     if not is_batchable(signature):
         changes["max_batch_size"] = 1
         sources["max_batch_size"] = "signature"
@@ -242,9 +242,7 @@ def serving_plan(store: ModelSource, version: VersionInfo, options: ServeOptions
 
 
 def _recommended(record: EvaluationRecord | None) -> ServingConfig | None:
-    if record is None or not record.recommended:
-        return None
-    return ServingConfig.model_validate(record.recommended)
+    return None if record is None else record.recommended
 
 
 def _precision(

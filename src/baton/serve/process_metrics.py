@@ -25,10 +25,12 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from baton.core import metric_names as names
+
 log = logging.getLogger("baton.serve")
 
-PROCESS_CPU = "process_cpu_seconds_total"
-PROCESS_RESIDENT_MEMORY = "process_resident_memory_bytes"
+PROCESS_CPU = names.PROCESS_CPU
+PROCESS_RESIDENT_MEMORY = names.PROCESS_RESIDENT_MEMORY
 PROC = Path("/proc")
 CGROUP = Path("/sys/fs/cgroup")
 

@@ -13,7 +13,6 @@ import os
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import uvicorn
 
@@ -58,7 +57,7 @@ def served_versions(
     ]
 
 
-def plan_document(plan: ServingPlan) -> dict[str, Any]:
+def plan_document(plan: ServingPlan) -> dict[str, object]:
     """A serving plan as JSON: each setting's value, its source, and the recommendation."""
     return {
         **plan.values,
@@ -69,7 +68,7 @@ def plan_document(plan: ServingPlan) -> dict[str, Any]:
     }
 
 
-def serving_document(base: str, served: Sequence[ServedVersion]) -> dict[str, Any]:
+def serving_document(base: str, served: Sequence[ServedVersion]) -> dict[str, object]:
     """The one JSON object ``baton serve --json`` prints once it serves."""
     return {
         "url": base,

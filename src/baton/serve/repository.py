@@ -16,10 +16,9 @@ import time
 from dataclasses import dataclass
 
 from baton.core.refs import Ref
-from baton.core.signature import Signature
 from baton.errors import BatonError, NotFound, Unavailable
 from baton.serve.decision import Decision, Target
-from baton.serve.drift import DriftMonitor, references
+from baton.serve.drift import DriftMonitor
 from baton.serve.follow import Source, source_for
 from baton.serve.loader import DriftSlot, LoadedModel, load_version
 from baton.serve.metrics import ServingMetrics
@@ -264,14 +263,13 @@ class ModelRepository:
         if slot.read and number == slot.evaluation:
             return
         first, slot.read, slot.evaluation = not slot.read, True, number
-        inputs, outputs = references(evaluation.report if evaluation else None)
+        inputs, outputs = evaluation.report.drift_references() if evaluation else (None, None)
         if inputs is None and outputs is None:
             if first:
                 log.warning("%s: no drift reference (run `baton evaluate %s`)", info.ref, info.ref)
             return  # an evaluation without a reference keeps the one in use
-        signature = Signature.model_validate(info.manifest["signature"])
         slot.monitor = DriftMonitor(
-            signature,
+            info.manifest.signature,
             inputs,
             outputs,
             name=info.ref,

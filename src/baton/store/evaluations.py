@@ -11,8 +11,13 @@ from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
+from baton.core.evaluation import REPORT_SCHEMA, EvaluationReport
+from baton.core.manifest import describe_validation_error
+from baton.core.serving_config import ServingConfig
+from baton.errors import Corrupt
 from baton.store.tables import evaluations, models, versions
 from baton.store.tx import audit, find_version_id, insert_id, read, utcnow, write
 
@@ -29,13 +34,21 @@ class EvaluationRecord:
     started_at: datetime
     finished_at: datetime
     actor: str
-    report: dict[str, Any]
-    recommended: dict[str, Any] | None
+    report: EvaluationReport
+    recommended: ServingConfig | None
     error: str | None
 
     @property
     def passed(self) -> bool:
         return self.status == "passed"
+
+    @property
+    def int8_artifact(self) -> str | None:
+        """The digest of the int8 copy the evaluation made and recommends, if it did."""
+        config = self.recommended
+        if config is None or config.precision != "int8":
+            return None
+        return config.model_sha256
 
 
 class Evaluations:
@@ -50,11 +63,11 @@ class Evaluations:
         version: int,
         *,
         status: Status,
-        report: dict[str, Any],
+        report: EvaluationReport,
         actor: str,
         started_at: datetime,
         against: int | None = None,
-        recommended: dict[str, Any] | None = None,
+        recommended: ServingConfig | None = None,
         error: str | None = None,
     ) -> EvaluationRecord:
         def work(conn: sa.Connection) -> int:
@@ -69,8 +82,8 @@ class Evaluations:
                     started_at=started_at,
                     finished_at=utcnow(),
                     actor=actor,
-                    report=report,
-                    recommended=recommended,
+                    report=report.to_json(),
+                    recommended=recommended.model_dump(mode="json") if recommended else None,
                     error=error,
                 ),
             )
@@ -139,9 +152,38 @@ class Evaluations:
                     started_at=r.started_at,
                     finished_at=r.finished_at,
                     actor=r.actor,
-                    report=r.report,
-                    recommended=r.recommended,
+                    report=parse_report(r.report, r.id),
+                    recommended=_recommended(r.recommended, r.id),
                     error=r.error,
                 )
                 for r in conn.execute(query)
             ]
+
+
+def parse_report(stored: Any, evaluation: int) -> EvaluationReport:
+    """A stored report, validated once; a row from a newer baton is refused, not half-read."""
+    schema = stored.get("schema") if isinstance(stored, dict) else None
+    if isinstance(schema, int) and schema > REPORT_SCHEMA:
+        raise Corrupt(
+            f"evaluation {evaluation} was written by a newer baton (report schema {schema}, "
+            f"this one reads up to {REPORT_SCHEMA}): upgrade baton to read it"
+        )
+    try:
+        return EvaluationReport.model_validate(stored)
+    except ValidationError as exc:
+        raise Corrupt(
+            f"evaluation {evaluation} has a report baton cannot read "
+            f"({describe_validation_error(exc)}): run `baton evaluate` again"
+        ) from None
+
+
+def _recommended(stored: Any, evaluation: int) -> ServingConfig | None:
+    if not stored:
+        return None
+    try:
+        return ServingConfig.model_validate(stored)
+    except ValidationError as exc:
+        raise Corrupt(
+            f"evaluation {evaluation} has a recommended configuration baton cannot read "
+            f"({describe_validation_error(exc)}): run `baton evaluate` again"
+        ) from None

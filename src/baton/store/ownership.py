@@ -73,7 +73,7 @@ class Owners:
     matrix: Matrix
     missing_teams: tuple[str, ...]  # named in the matrix but not created yet
 
-    def document(self) -> dict[str, Any]:
+    def document(self) -> dict[str, object]:
         return {
             "model": self.model,
             "owner": self.owner,

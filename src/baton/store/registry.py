@@ -11,12 +11,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from baton.core.chain import Head, Verdict
-from baton.core.manifest import Manifest
+from baton.core.manifest import Manifest, describe_validation_error
 from baton.core.refs import Ref, check_alias
-from baton.errors import Conflict, NotFound
+from baton.errors import Conflict, Corrupt, NotFound
 from baton.store import audit_chain
 from baton.store.tables import (
     aliases,
@@ -45,7 +46,7 @@ class VersionInfo:
     label: str | None
     sha256: str
     size_bytes: int
-    manifest: dict[str, Any]
+    manifest: Manifest  # validated once, when the store read it
     created_at: datetime
     created_by: str
     owner: str
@@ -445,7 +446,7 @@ class Registry:
             label=row.label,
             sha256=row.sha256,
             size_bytes=row.size_bytes,
-            manifest=row.manifest,
+            manifest=stored_manifest(row.manifest, f"{name}:{row.number}"),
             created_at=row.created_at,
             created_by=row.created_by,
             owner=row.owner,
@@ -507,7 +508,7 @@ def refuse_changed_handover(
     old ones while the user believes the new ones were taken would be worse than refusing.
     A changed ``baton.yaml`` that parses to the same manifest (comments, layout) is the same.
     """
-    old = version.manifest
+    old = version.manifest.to_json_dict()
     new = manifest.to_json_dict()
     changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
     have = {f.role: f.sha256 for f in version.files if f.role not in ("model", "manifest")}
@@ -523,3 +524,13 @@ def refuse_changed_handover(
             f"are fixed once registered. Undo the change to keep {version.ref}, or hand over "
             "new model bytes to register a new version"
         )
+
+
+def stored_manifest(stored: Any, ref: str) -> Manifest:
+    """A version's manifest as registered, validated once when read."""
+    try:
+        return Manifest.model_validate(stored)
+    except ValidationError as exc:
+        raise Corrupt(
+            f"{ref} has a stored manifest baton cannot read ({describe_validation_error(exc)})"
+        ) from None
