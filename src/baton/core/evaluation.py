@@ -11,7 +11,7 @@ with a clear line instead of being half-read.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import (
     BaseModel,
@@ -23,9 +23,11 @@ from pydantic import (
     model_serializer,
 )
 
-from baton.core.drift import FeatureReference, Reference
 from baton.core.manifest import SLO
 from baton.core.serving_config import ServingConfig
+
+if TYPE_CHECKING:  # core.drift needs numpy: reading a record (`baton models`) does not
+    from baton.core.drift import Reference
 
 REPORT_SCHEMA = 1  # every shape written so far reads as 1: later sections are optional
 Metrics = dict[str, JsonValue]  # scalars, and per-class tables / matrices for the charts
@@ -144,6 +146,8 @@ class ReferenceBins(Section):
         return cls(rows=reference.rows, features=features)
 
     def reference(self) -> Reference:
+        from baton.core.drift import FeatureReference, Reference
+
         return Reference(
             tuple(FeatureReference(f.name, tuple(f.edges), tuple(f.shares)) for f in self.features),
             self.rows,
