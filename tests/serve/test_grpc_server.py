@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from tests.baton_cli import baton, clean_env, free_port
 from tests.handover_factory import write_handover
-from tests.waiting import wait_until
+from tests.waiting import overlap, wait_until
 from tritonclient import grpc as tgrpc
 from tritonclient.utils import InferenceServerException
 
@@ -103,10 +103,14 @@ def test_sigterm_drains_grpc_calls_in_flight_and_refuses_new_ones(
         with lock:
             results.append(outcome)
 
-    threads = [threading.Thread(target=call) for _ in range(6)]
-    for t in threads:
-        t.start()
-    wait_until(lambda: inflight(url) >= 6, "six gRPC calls in flight", timeout=60, every=0.01)
+    def burst() -> list[threading.Thread]:
+        results.clear()
+        started = [threading.Thread(target=call) for _ in range(6)]
+        for t in started:
+            t.start()
+        return started
+
+    threads = overlap(burst, lambda: inflight(url), 6)
     proc.send_signal(signal.SIGTERM)
 
     def refused() -> str:

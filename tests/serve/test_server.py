@@ -23,7 +23,7 @@ import orjson
 import pytest
 from tests.baton_cli import free_port
 from tests.handover_factory import write_handover
-from tests.waiting import wait_until
+from tests.waiting import overlap, wait_until
 
 from baton.config import Settings
 from baton.handover.register import register_handover
@@ -121,21 +121,20 @@ def test_sigterm_drains_in_flight_requests_then_exits_cleanly(start: Starter) ->
         with lock:
             results.append(outcome)
 
-    threads = [threading.Thread(target=call) for _ in range(6)]
-    for t in threads:
-        t.start()
-    # wait until the server holds all six (in flight), then ask it to stop
-    deadline = time.monotonic() + 60  # generous: the suite may share the cores with others
-    seen = 0.0
-    while time.monotonic() < deadline:
+    def burst() -> list[threading.Thread]:
+        results.clear()
+        started = [threading.Thread(target=call) for _ in range(6)]
+        for t in started:
+            t.start()
+        return started
+
+    def inflight() -> float:
         text = httpx.get(f"{url}/metrics", timeout=5).text
         line = next(x for x in text.splitlines() if x.startswith("baton_inflight_requests{"))
-        seen = max(seen, float(line.split()[-1]))
-        if seen >= 6:
-            break
-        time.sleep(0.01)
-    else:
-        raise AssertionError(f"at most {seen:g} of six requests in flight; results: {results}")
+        return float(line.split()[-1])
+
+    # the server holds all six (in flight) when it is asked to stop
+    threads = overlap(burst, inflight, 6)
     proc.send_signal(signal.SIGTERM)
 
     def refused() -> bool:
