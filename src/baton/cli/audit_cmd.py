@@ -45,38 +45,68 @@ def _end(text: str) -> float:
     return moment.timestamp()
 
 
+PROMETHEUS_OPTION = typer.Option(
+    None,
+    "--prometheus",
+    help="Prometheus URL (default: BATON_PROMETHEUS_URL, else the one `baton monitor up` "
+    "started, else :9090)",
+)
+
+RATE_WINDOW_OPTION = typer.Option(
+    "5m", help="range of rate(); at least 4 scrape intervals of your Prometheus"
+)
+
+MANIFESTS_OPTION = typer.Option(
+    None, "--manifests", help="Kubernetes / KServe manifests (files or folders)"
+)
+
+SERVERS_OPTION = typer.Option(True, help="include the servers `baton serve` recorded in the store")
+
+RISK_OPTION = typer.Option(
+    0.8, min=0.1, max=1.0, help="at risk when the peak uses more of capacity than this"
+)
+
+FAIL_ON_OPTION = typer.Option(
+    "none", help="exit 1 when a deployment is at risk (risk), for scheduled CI"
+)
+
+
+WINDOW_OPTION = typer.Option("14d", help="how far back to look, e.g. 7d, 14d, 30d")
+
+END_OPTION = typer.Option("now", help="end of the window: now, or an ISO 8601 time")
+
+FLEET_OPTION = typer.Option(None, "--fleet", help="fleet.yaml: servers baton did not start")
+
+PRICES_OPTION = typer.Option(None, "--prices", help="prices.yaml (default: example prices)")
+
+HEADROOM_OPTION = typer.Option(0.3, min=0, max=10, help="spare capacity over the peak")
+
+MIN_REPLICAS_OPTION = typer.Option(2, min=1, help="availability floor for a serving deployment")
+
+TOP_OPTION = typer.Option(50, min=1, help="rows in the terminal table; charts in the HTML")
+
+HTML_OPTION = typer.Option(None, "--html", help="write the HTML report here")
+
+JSON_OUT_OPTION = typer.Option(False, "--json", help="print JSON for scripts")
+
+
 def audit(
     ctx: typer.Context,
-    prometheus: str = typer.Option(
-        None,
-        "--prometheus",
-        help="Prometheus URL (default: BATON_PROMETHEUS_URL, else the one `baton monitor up` "
-        "started, else :9090)",
-    ),
-    window: str = typer.Option("14d", help="how far back to look, e.g. 7d, 14d, 30d"),
-    end: str = typer.Option("now", help="end of the window: now, or an ISO 8601 time"),
-    rate_window: str = typer.Option(
-        "5m", help="range of rate(); at least 4 scrape intervals of your Prometheus"
-    ),
-    fleet: Path = typer.Option(None, "--fleet", help="fleet.yaml: servers baton did not start"),
-    manifests: list[Path] = typer.Option(
-        None, "--manifests", help="Kubernetes / KServe manifests (files or folders)"
-    ),
-    servers: bool = typer.Option(
-        True, help="include the servers `baton serve` recorded in the store"
-    ),
-    prices: Path = typer.Option(None, "--prices", help="prices.yaml (default: example prices)"),
-    headroom: float = typer.Option(0.3, min=0, max=10, help="spare capacity over the peak"),
-    min_replicas: int = typer.Option(2, min=1, help="availability floor for a serving deployment"),
-    risk: float = typer.Option(
-        0.8, min=0.1, max=1.0, help="at risk when the peak uses more of capacity than this"
-    ),
-    top: int = typer.Option(50, min=1, help="rows in the terminal table; charts in the HTML"),
-    html: Path = typer.Option(None, "--html", help="write the HTML report here"),
-    json_out: bool = typer.Option(False, "--json", help="print JSON for scripts"),
-    fail_on: str = typer.Option(
-        "none", help="exit 1 when a deployment is at risk (risk), for scheduled CI"
-    ),
+    prometheus: str = PROMETHEUS_OPTION,
+    window: str = WINDOW_OPTION,
+    end: str = END_OPTION,
+    rate_window: str = RATE_WINDOW_OPTION,
+    fleet: Path = FLEET_OPTION,
+    manifests: list[Path] = MANIFESTS_OPTION,
+    servers: bool = SERVERS_OPTION,
+    prices: Path = PRICES_OPTION,
+    headroom: float = HEADROOM_OPTION,
+    min_replicas: int = MIN_REPLICAS_OPTION,
+    risk: float = RISK_OPTION,
+    top: int = TOP_OPTION,
+    html: Path = HTML_OPTION,
+    json_out: bool = JSON_OUT_OPTION,
+    fail_on: str = FAIL_ON_OPTION,
 ) -> None:
     """Audit serving efficiency from Prometheus: usage against allocation, capacity and SLO."""
     from baton.audit.inventory import gather

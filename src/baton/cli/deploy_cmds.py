@@ -44,13 +44,36 @@ def _cpu(text: str | None) -> float | None:
         raise BadInput(f"--cpu: {exc}") from None
 
 
+TARGET_OPTION = typer.Option(
+    ..., "--target", "-t", help="image, compose, k8s, kserve or ray (repeat for several)"
+)
+
+FROM_AUDIT_OPTION = typer.Option(
+    None, "--from-audit", help="`baton audit --json` output: its target for this version"
+)
+
+STORAGE_URI_OPTION = typer.Option(
+    None, "--storage-uri", help="KServe storageUri (default pvc://baton-artifacts/DIGEST)"
+)
+
+MODEL_FROM_OPTION = typer.Option(
+    "image", "--model-from", help="image: baked in; volume: mounted at /mnt/models"
+)
+
+WITH_MONITORING_OPTION = typer.Option(
+    False, "--with-monitoring", help="compose: add Prometheus and Alertmanager"
+)
+
+WHEEL_OPTION = typer.Option(
+    None, "--wheel", help="image: baton's wheel to install (default: built from this checkout)"
+)
+
+
 @deploy_app.command()
 def render(
     ctx: typer.Context,
     ref: str = typer.Argument(..., help="the version: NAME, NAME:N or NAME@ALIAS"),
-    target: list[str] = typer.Option(
-        ..., "--target", "-t", help="image, compose, k8s, kserve or ray (repeat for several)"
-    ),
+    target: list[str] = TARGET_OPTION,
     out: Path = typer.Option(..., "--out", help="folder to write (refused if it exists)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out"),
     cpu: str | None = typer.Option(None, help="cores per replica (2, 500m)"),
@@ -60,26 +83,16 @@ def render(
     replicas: int | None = typer.Option(None, help="replicas to start with"),
     min_replicas: int | None = typer.Option(None, "--min-replicas"),
     max_replicas: int | None = typer.Option(None, "--max-replicas"),
-    from_audit: Path | None = typer.Option(
-        None, "--from-audit", help="`baton audit --json` output: its target for this version"
-    ),
+    from_audit: Path | None = FROM_AUDIT_OPTION,
     image: str | None = typer.Option(None, help="image the containers run (default baton/NAME:N)"),
     namespace: str = typer.Option("default", help="Kubernetes namespace"),
-    storage_uri: str | None = typer.Option(
-        None, "--storage-uri", help="KServe storageUri (default pvc://baton-artifacts/DIGEST)"
-    ),
+    storage_uri: str | None = STORAGE_URI_OPTION,
     canary: int | None = typer.Option(None, help="KServe: a version to send --percent to"),
     percent: int | None = typer.Option(None, help="KServe: the canary's share of traffic, %"),
     kserve_mode: str = typer.Option("standard", "--kserve-mode", help="standard or knative"),
-    model_from: str = typer.Option(
-        "image", "--model-from", help="image: baked in; volume: mounted at /mnt/models"
-    ),
-    with_monitoring: bool = typer.Option(
-        False, "--with-monitoring", help="compose: add Prometheus and Alertmanager"
-    ),
-    wheel: Path | None = typer.Option(
-        None, "--wheel", help="image: baton's wheel to install (default: built from this checkout)"
-    ),
+    model_from: str = MODEL_FROM_OPTION,
+    with_monitoring: bool = WITH_MONITORING_OPTION,
+    wheel: Path | None = WHEEL_OPTION,
     force: bool = typer.Option(False, "--force", help="admins: render without the deploy role"),
     why: str | None = typer.Option(None, "--why", help="reason, kept in the audit log"),
     json_out: bool = typer.Option(False, "--json", help="print JSON for scripts"),

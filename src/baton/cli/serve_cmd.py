@@ -34,70 +34,108 @@ POLL_INTERVAL = typer.Option(
 )
 
 
+REFS_OPTION = typer.Argument(
+    None,
+    help="models to serve: NAME (its @production, else newest), NAME@ALIAS or NAME:N",
+    show_default=False,
+)
+
+MODEL_DIR_OPTION = typer.Option(
+    None,
+    "--model-dir",
+    help="serve the one version in this model folder (`baton deploy render` writes one), "
+    "checked against its MANIFEST.json, with no registry or database",
+    show_default=False,
+)
+
+GRPC_PORT_OPTION = typer.Option(
+    None, help="also serve V2 over gRPC (inference.GRPCInferenceService) on this port"
+)
+
+WORKERS_OPTION = typer.Option(
+    "1",
+    help="processes sharing the port: a number, or auto (one per core the CPU affinity "
+    "and the cgroup CPU limit allow)",
+)
+
+MAX_BATCH_SIZE_OPTION = typer.Option(
+    None, help="rows per model call (default: the evaluation's recommendation, else 32)"
+)
+
+MAX_QUEUE_DELAY_MS_OPTION = typer.Option(
+    None,
+    help="under load, hold a batch open this long for more rows "
+    "(default: the evaluation's recommendation, else 0)",
+)
+
+ALLOW_NONFINITE_OPTION = typer.Option(
+    False, "--allow-nonfinite", help="accept NaN and Infinity in float inputs"
+)
+
+MAX_CONNECTIONS_OPTION = typer.Option(
+    1024, help="open connections; beyond, the longest-waiting idle or slow one is closed"
+)
+
+HEADER_TIMEOUT_OPTION = typer.Option(
+    10.0, help="seconds a client has to send a request's headers (408 beyond)"
+)
+
+BODY_TIMEOUT_OPTION = typer.Option(
+    30.0, help="longest pause, in seconds, while a request body arrives"
+)
+
+BODY_BUDGET_MB_OPTION = typer.Option(
+    None,
+    help="MiB of request bodies held at once, all connections together "
+    "(503 + Retry-After beyond; default: 4 x --max-body-mb)",
+)
+
+ADMIN_TOKEN_OPTION = typer.Option(
+    None,
+    help="token for POST /v2/repository/models/NAME/load and /unload (off without "
+    "one); BATON_SERVE_ADMIN_TOKEN keeps it out of the process list",
+    show_default=False,
+)
+
+JSON_OUT_OPTION = typer.Option(
+    False, "--json", help="once serving, print one JSON line: address, models, plans"
+)
+
+
+HOST_OPTION = typer.Option("127.0.0.1", help="address to listen on (0.0.0.0: all)")
+
+PORT_OPTION = typer.Option(8000, help="TCP port")
+
+MAX_QUEUE_OPTION = typer.Option(1024, help="queued requests per model before 429")
+
+MAX_BODY_MB_OPTION = typer.Option(64.0, help="largest request body, MiB (413 beyond)")
+
+DRAIN_TIMEOUT_OPTION = typer.Option(30.0, help="seconds in-flight requests get on SIGTERM")
+
+
 def serve(
     ctx: typer.Context,
-    refs: list[str] = typer.Argument(
-        None,
-        help="models to serve: NAME (its @production, else newest), NAME@ALIAS or NAME:N",
-        show_default=False,
-    ),
-    model_dir: Path | None = typer.Option(
-        None,
-        "--model-dir",
-        help="serve the one version in this model folder (`baton deploy render` writes one), "
-        "checked against its MANIFEST.json, with no registry or database",
-        show_default=False,
-    ),
-    host: str = typer.Option("127.0.0.1", help="address to listen on (0.0.0.0: all)"),
-    port: int = typer.Option(8000, help="TCP port"),
-    grpc_port: int | None = typer.Option(
-        None, help="also serve V2 over gRPC (inference.GRPCInferenceService) on this port"
-    ),
-    workers: str = typer.Option(
-        "1",
-        help="processes sharing the port: a number, or auto (one per core the CPU affinity "
-        "and the cgroup CPU limit allow)",
-    ),
+    refs: list[str] = REFS_OPTION,
+    model_dir: Path | None = MODEL_DIR_OPTION,
+    host: str = HOST_OPTION,
+    port: int = PORT_OPTION,
+    grpc_port: int | None = GRPC_PORT_OPTION,
+    workers: str = WORKERS_OPTION,
     precision: str | None = PRECISION,
-    max_batch_size: int | None = typer.Option(
-        None, help="rows per model call (default: the evaluation's recommendation, else 32)"
-    ),
-    max_queue_delay_ms: float | None = typer.Option(
-        None,
-        help="under load, hold a batch open this long for more rows "
-        "(default: the evaluation's recommendation, else 0)",
-    ),
+    max_batch_size: int | None = MAX_BATCH_SIZE_OPTION,
+    max_queue_delay_ms: float | None = MAX_QUEUE_DELAY_MS_OPTION,
     threads: int | None = THREADS,
-    max_queue: int = typer.Option(1024, help="queued requests per model before 429"),
-    max_body_mb: float = typer.Option(64.0, help="largest request body, MiB (413 beyond)"),
+    max_queue: int = MAX_QUEUE_OPTION,
+    max_body_mb: float = MAX_BODY_MB_OPTION,
     poll_interval: float = POLL_INTERVAL,
-    drain_timeout: float = typer.Option(30.0, help="seconds in-flight requests get on SIGTERM"),
-    allow_nonfinite: bool = typer.Option(
-        False, "--allow-nonfinite", help="accept NaN and Infinity in float inputs"
-    ),
-    max_connections: int = typer.Option(
-        1024, help="open connections; beyond, the longest-waiting idle or slow one is closed"
-    ),
-    header_timeout: float = typer.Option(
-        10.0, help="seconds a client has to send a request's headers (408 beyond)"
-    ),
-    body_timeout: float = typer.Option(
-        30.0, help="longest pause, in seconds, while a request body arrives"
-    ),
-    body_budget_mb: float | None = typer.Option(
-        None,
-        help="MiB of request bodies held at once, all connections together "
-        "(503 + Retry-After beyond; default: 4 x --max-body-mb)",
-    ),
-    admin_token: str | None = typer.Option(
-        None,
-        help="token for POST /v2/repository/models/NAME/load and /unload (off without "
-        "one); BATON_SERVE_ADMIN_TOKEN keeps it out of the process list",
-        show_default=False,
-    ),
-    json_out: bool = typer.Option(
-        False, "--json", help="once serving, print one JSON line: address, models, plans"
-    ),
+    drain_timeout: float = DRAIN_TIMEOUT_OPTION,
+    allow_nonfinite: bool = ALLOW_NONFINITE_OPTION,
+    max_connections: int = MAX_CONNECTIONS_OPTION,
+    header_timeout: float = HEADER_TIMEOUT_OPTION,
+    body_timeout: float = BODY_TIMEOUT_OPTION,
+    body_budget_mb: float | None = BODY_BUDGET_MB_OPTION,
+    admin_token: str | None = ADMIN_TOKEN_OPTION,
+    json_out: bool = JSON_OUT_OPTION,
 ) -> None:
     """Serve models over HTTP (KServe V2 / Open Inference Protocol; gRPC too with --grpc-port)
     until SIGTERM or Ctrl-C.
