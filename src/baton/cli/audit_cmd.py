@@ -16,6 +16,9 @@ from baton.cli.output import console, err_console, print_json, safe
 from baton.cli.state import state
 from baton.errors import BadInput, FailedCheck
 
+if TYPE_CHECKING:
+    from baton.audit.result import AuditResult
+
 if TYPE_CHECKING:  # settings (pydantic-settings) are built by the root callback, not here
     from baton.config import Settings
 
@@ -135,33 +138,12 @@ def audit(
     policy = SizingPolicy(headroom=headroom, min_replicas=min_replicas, risk_utilization=risk)
     with _progress(quiet=json_out) as progress:
         result = run_audit(
-            inventory.deployments,
-            prom,
-            end_s - window_s,
-            end_s,
-            prices=table,
-            policy=policy,
-            store=store,
-            rate_window_s=rate_s,
-            progress=progress,
-        )
+            inventory.deployments, prom, end_s - window_s, end_s, prices=table, policy=policy,
+            store=store, rate_window_s=rate_s, progress=progress,
+        )  # fmt: skip
     if inventory.notes:
         result = replace(result, notes=tuple(inventory.notes) + result.notes)
-    if html is not None:
-        from baton.audit.report import render_html
-
-        html.parent.mkdir(parents=True, exist_ok=True)
-        html.write_text(render_html(result, top=min(top, 25)), encoding="utf-8")
-    if json_out:
-        from baton.audit.table import to_json
-
-        print_json(to_json(result))
-    else:
-        from baton.audit.terminal import render_table
-
-        render_table(result, console, limit=top)
-        if html is not None:
-            console.print(f"HTML report: {safe(html)}")
+    _show(result, html=html, top=top, json_out=json_out)
     if fail_on == "risk" and result.at_risk:
         names = ", ".join(r.deployment.name for r in result.at_risk)
         raise FailedCheck(f"{len(result.at_risk)} deployment(s) at risk: {names}")
@@ -194,3 +176,22 @@ def _progress(*, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
             bar.update(task, completed=done, total=total)
 
         yield advance
+
+
+def _show(result: AuditResult, *, html: Path | None, top: int, json_out: bool) -> None:
+    """The audit's answer: the HTML report when asked, then JSON or the terminal table."""
+    if html is not None:
+        from baton.audit.report import render_html
+
+        html.parent.mkdir(parents=True, exist_ok=True)
+        html.write_text(render_html(result, top=min(top, 25)), encoding="utf-8")
+    if json_out:
+        from baton.audit.table import to_json
+
+        print_json(to_json(result))
+    else:
+        from baton.audit.terminal import render_table
+
+        render_table(result, console, limit=top)
+        if html is not None:
+            console.print(f"HTML report: {safe(html)}")

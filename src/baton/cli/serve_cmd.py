@@ -149,28 +149,17 @@ def serve(
     s = state(ctx)
     count, why = workers_from(workers)
     refs = _model_dir_refs(model_dir, refs or [])
+    budget = None if body_budget_mb is None else int(body_budget_mb * MIB)
     options = ServeOptions(
-        refs=tuple(refs),
-        model_dir=None if model_dir is None else str(model_dir),
-        host=host,
-        port=port,
-        grpc_port=grpc_port,
-        workers=count,
-        max_body_bytes=int(max_body_mb * MIB),
-        max_queue=max_queue,
-        poll_interval_s=poll_interval,
-        drain_timeout_s=drain_timeout,
-        allow_nonfinite=allow_nonfinite,
-        max_batch_size=max_batch_size,
-        max_queue_delay_ms=max_queue_delay_ms,
-        threads=threads,
-        precision=precision,
-        max_connections=max_connections,
-        header_timeout_s=header_timeout,
-        body_timeout_s=body_timeout,
-        body_budget_bytes=None if body_budget_mb is None else int(body_budget_mb * MIB),
+        refs=tuple(refs), model_dir=None if model_dir is None else str(model_dir), host=host,
+        port=port, grpc_port=grpc_port, workers=count, max_body_bytes=int(max_body_mb * MIB),
+        max_queue=max_queue, poll_interval_s=poll_interval, drain_timeout_s=drain_timeout,
+        allow_nonfinite=allow_nonfinite, max_batch_size=max_batch_size,
+        max_queue_delay_ms=max_queue_delay_ms, threads=threads, precision=precision,
+        max_connections=max_connections, header_timeout_s=header_timeout,
+        body_timeout_s=body_timeout, body_budget_bytes=budget,
         admin_token=admin_token or _secret(s.settings.serve_admin_token),
-    )
+    )  # fmt: skip
     planned = check_refs(s.settings, options)
     s.close()
 

@@ -215,29 +215,9 @@ class ServeApp:
             _allow(method, "GET")
             return _json(plane.statistics())
         if parts[:1] == ["models"] and len(parts) >= 2:
-            name, rest = parts[1], parts[2:]
-            version: str | None = None
-            if rest[:1] == ["versions"] and len(rest) >= 2:
-                version, rest = rest[1], rest[2:]
-            if rest == ["infer"]:
-                _allow(method, "POST")
-                return await self._infer(runtime, name, version, scope, receive, started)
-            if rest == []:
-                _allow(method, "GET")
-                return _json(plane.model_metadata(name, version))
-            if rest == ["ready"]:
-                _allow(method, "GET")
-                plane.model_ready(name, version)
-                return _json({"name": name, "ready": True})
-            if rest == ["config"]:  # Triton's model configuration extension
-                _allow(method, "GET")
-                return _json(plane.model_config(name, version))
-            if rest == ["stats"]:
-                _allow(method, "GET")
-                return _json(plane.statistics(name, version))
-            if rest == ["drift"]:  # baton's extension: drift of recent traffic per feature
-                _allow(method, "GET")
-                return _json(drift_report(runtime.repository.get(name, version)))
+            found = await self._model_route(runtime, method, parts, scope, receive, started)
+            if found is not None:
+                return found
         elif parts in ([], [""]):
             _allow(method, "GET")
             return _json(plane.server_metadata())
@@ -262,6 +242,42 @@ class ServeApp:
                 await runtime.repository.unload(name)
                 return _json({"name": name, "unloaded": True})
         raise NotFound(f"no route {path}: see /v2 (Open Inference Protocol) and /metrics")
+
+    async def _model_route(
+        self,
+        runtime: Runtime,
+        method: str,
+        parts: list[str],
+        scope: Scope,
+        receive: Receive,
+        started: float,
+    ) -> tuple[int, bytes, bytes, Headers] | None:
+        """``/v2/models/NAME[/versions/N][/...]``: None when no such route exists."""
+        plane = runtime.dataplane
+        name, rest = parts[1], parts[2:]
+        version: str | None = None
+        if rest[:1] == ["versions"] and len(rest) >= 2:
+            version, rest = rest[1], rest[2:]
+        if rest == ["infer"]:
+            _allow(method, "POST")
+            return await self._infer(runtime, name, version, scope, receive, started)
+        if rest == []:
+            _allow(method, "GET")
+            return _json(plane.model_metadata(name, version))
+        if rest == ["ready"]:
+            _allow(method, "GET")
+            plane.model_ready(name, version)
+            return _json({"name": name, "ready": True})
+        if rest == ["config"]:  # Triton's model configuration extension
+            _allow(method, "GET")
+            return _json(plane.model_config(name, version))
+        if rest == ["stats"]:
+            _allow(method, "GET")
+            return _json(plane.statistics(name, version))
+        if rest == ["drift"]:  # baton's extension: drift of recent traffic per feature
+            _allow(method, "GET")
+            return _json(drift_report(runtime.repository.get(name, version)))
+        return None
 
     async def _infer(
         self,
