@@ -9,8 +9,9 @@ from baton.errors import BadInput
 
 NAME_PATTERN = r"[a-z0-9][a-z0-9._-]{0,62}"
 ALIAS_PATTERN = r"[a-z][a-z0-9_-]{0,31}"
-_NAME = re.compile(rf"^{NAME_PATTERN}$")
-_ALIAS = re.compile(rf"^{ALIAS_PATTERN}$")
+_NAME = re.compile(NAME_PATTERN)
+_ALIAS = re.compile(ALIAS_PATTERN)
+_VERSION = re.compile(r"[1-9][0-9]{0,8}")  # ASCII digits that fit every database's integer
 STANDARD_ALIASES = ("candidate", "staging", "production")
 
 
@@ -31,7 +32,7 @@ class Ref:
 
 
 def check_name(name: str, what: str = "model name") -> str:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise BadInput(
             f"{what} {name!r} is not valid: use lower-case letters, digits, '.', '_' or '-', "
             "starting with a letter or digit (at most 63 characters)"
@@ -40,7 +41,7 @@ def check_name(name: str, what: str = "model name") -> str:
 
 
 def check_alias(alias: str) -> str:
-    if not _ALIAS.match(alias):
+    if not _ALIAS.fullmatch(alias):
         raise BadInput(
             f"alias {alias!r} is not valid: use lower-case letters, digits, '_' or '-', "
             "starting with a letter (for example: production)"
@@ -57,8 +58,10 @@ def parse_ref(text: str) -> Ref:
         )
     if ":" in text:
         name, _, number = text.partition(":")
-        if not number.isdigit() or int(number) < 1:
-            raise BadInput(f"version in {text!r} must be a whole number >= 1, as in {name}:3")
+        if not _VERSION.fullmatch(number):
+            raise BadInput(
+                f"version in {text!r} must be a whole number from 1 to 999999999, as in {name}:3"
+            )
         return Ref(check_name(name), version=int(number))
     if "@" in text:
         name, _, alias = text.partition("@")
@@ -78,8 +81,8 @@ def against_ref(model: str, text: str) -> Ref:
     """A baseline as people type it for ``model``: ``production``, ``3``, ``NAME@ALIAS`` or
     ``NAME:3`` (``baton evaluate --against`` and ``Client.evaluate(against=...)``)."""
     text = text.strip()
-    if text.isdigit():
-        return Ref(model, int(text))
+    if text.isascii() and text.isdigit():
+        return parse_ref(f"{model}:{text}")
     if ":" in text or "@" in text:
         return parse_ref(text)
     if text == model:

@@ -34,7 +34,7 @@ ENTRY_FILES = (ENTRY_FILE, RULES, RULE_TESTS, SCRAPE, DASHBOARD, SAMPLE, GUIDE)
 # What `add` puts in a bundle: enough to scrape, alert, test the alerts and look.
 BUNDLE_FILES = (ENTRY_FILE, RULES, RULE_TESTS, SCRAPE, DASHBOARD, GUIDE)
 BUNDLE_SUBDIR = "exporters"
-_NAME = re.compile(f"^{ENTRY_NAME}$")
+_NAME = re.compile(ENTRY_NAME)
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ def _yaml(path: Path) -> Any:
 
 def _closest(name: str, known: list[str]) -> str | None:
     """The entry a near-miss meant: ``dcgm`` -> ``dcgm-exporter``, ``node-exporter`` -> ..."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         return None
     contains = [k for k in known if name in k]
     if len(contains) == 1:
