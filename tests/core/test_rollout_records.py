@@ -71,7 +71,7 @@ def test_metric_results_refuse_non_finite_numbers() -> None:
 
 
 def test_finished_phases_never_change_and_succeeded_only_follows_promoting() -> None:
-    assert ACTIVE | FINISHED == set(Phase) and not ACTIVE & FINISHED
+    assert set(Phase) == ACTIVE | FINISHED and not ACTIVE & FINISHED
     for done in FINISHED:
         for wanted in Phase:
             with pytest.raises(Conflict, match="a finished rollout never changes"):

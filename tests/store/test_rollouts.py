@@ -115,7 +115,8 @@ def test_the_database_refuses_a_second_active_row(world: World, repo: Rollouts) 
     """Even a writer that skips the check cannot put two active rollouts on one model."""
     first = repo.start(canary(), "sam")
     with repo.engine.connect() as conn:
-        row = dict(conn.execute(sa.select(rollouts).where(rollouts.c.id == first.id)).one()._mapping)
+        found = conn.execute(sa.select(rollouts).where(rollouts.c.id == first.id)).one()
+    row = dict(found._mapping)
     row.pop("id")
     with pytest.raises(sa.exc.IntegrityError), repo.engine.begin() as conn:
         conn.execute(rollouts.insert().values(**row))
@@ -200,7 +201,8 @@ def test_a_decision_keeps_its_numbers_and_its_change_in_one_transaction(
     )  # fmt: skip
     errors = MetricResult(classification=Classification.PASS, critical=True, canary=0.0)
     judged = NewDecision(step=0, weights=split(5), score=50.0, decision=Decision.FAIL,
-                         reason="latency high", metrics={"latency": latency, "errors": errors})  # fmt: skip
+                         reason="latency high",
+                         metrics={"latency": latency, "errors": errors})  # fmt: skip
     d = repo.record_decision(r.id, judged, expected=Expected.of(r), actor="controller",
                              change=Change(failed_checks=1))  # fmt: skip
     (back,) = repo.decisions(r.id)
@@ -286,8 +288,6 @@ def test_every_change_is_in_the_sealed_audit_log(world: World, repo: Rollouts) -
 def test_a_stored_record_baton_cannot_read_is_corrupt(world: World, repo: Rollouts) -> None:
     r = repo.start(canary(), "sam")
     with repo.engine.begin() as conn:
-        conn.execute(
-            rollouts.update().where(rollouts.c.id == r.id).values(weights={"stable": 90})
-        )
+        conn.execute(rollouts.update().where(rollouts.c.id == r.id).values(weights={"stable": 90}))
     with pytest.raises(Corrupt, match=rf"rollout #{r.id} has a stored record .*sum to 90"):
         repo.get(r.id)
