@@ -108,9 +108,11 @@ class Rollouts:
 
         def work(conn: sa.Connection) -> int:
             row = model_row(conn, new.model, lock=True)
-            running = conn.execute(_select().where(rollouts.c.slot == _slot(row.id))).first()
+            running = conn.execute(
+                select_rollouts().where(rollouts.c.slot == _slot(row.id))
+            ).first()
             if running is not None:
-                raise Conflict(_already_running(_record(running)))
+                raise Conflict(_already_running(rollout_record(running)))
             for number in (new.from_version, new.to_version, new.baseline_version):
                 if number is not None:
                     find_version_id(conn, new.model, number, model_id=row.id)
@@ -211,7 +213,7 @@ class Rollouts:
         """Take the rollout for this controller: free, expired, or already ours."""
 
         def work(conn: sa.Connection) -> None:
-            current = _record(_one(conn, rollout_id, lock=True))
+            current = rollout_record(_one(conn, rollout_id, lock=True))
             if current.phase.finished:
                 raise Conflict(f"{current.summary()} has {current.phase.value}: nothing to run")
             now = self.clock()
@@ -236,7 +238,7 @@ class Rollouts:
         (the caller must stop acting on the rollout at once)."""
 
         def work(conn: sa.Connection) -> Lease:
-            current = _record(_one(conn, rollout_id, lock=True))
+            current = rollout_record(_one(conn, rollout_id, lock=True))
             if current.lease is None or current.lease.holder != holder:
                 raise Conflict(_lost(current, holder))
             lease = lease_for(holder, self.clock(), ttl_s)
@@ -249,7 +251,7 @@ class Rollouts:
         """Give the rollout up (a controller stopping cleanly); nothing if it holds none."""
 
         def work(conn: sa.Connection) -> None:
-            current = _record(_one(conn, rollout_id, lock=True))
+            current = rollout_record(_one(conn, rollout_id, lock=True))
             if current.lease is None:
                 return
             if current.lease.holder != holder:
@@ -265,22 +267,22 @@ class Rollouts:
 
     def get(self, rollout_id: int) -> RolloutRecord:
         with read(self.engine) as conn:
-            return _record(_one(conn, rollout_id))
+            return rollout_record(_one(conn, rollout_id))
 
     def active(self, model: str) -> RolloutRecord | None:
         """The model's rollout in progress (any phase but succeeded, failed, aborted)."""
         with read(self.engine) as conn:
             row = model_row(conn, model)
-            found = conn.execute(_select().where(rollouts.c.slot == _slot(row.id))).first()
-            return None if found is None else _record(found)
+            found = conn.execute(select_rollouts().where(rollouts.c.slot == _slot(row.id))).first()
+            return None if found is None else rollout_record(found)
 
     def list(self, model: str | None = None, limit: int = 100) -> list[RolloutRecord]:
         """Rollouts newest first, of one model or all."""
-        query = _select().order_by(rollouts.c.id.desc()).limit(limit)
+        query = select_rollouts().order_by(rollouts.c.id.desc()).limit(limit)
         with read(self.engine) as conn:
             if model is not None:
                 query = query.where(rollouts.c.model_id == model_row(conn, model).id)
-            return [_record(r) for r in conn.execute(query)]
+            return [rollout_record(r) for r in conn.execute(query)]
 
     def resumable(self) -> builtins.list[RolloutRecord]:
         """Active rollouts no controller holds (no lease, or an expired one): the ones a
@@ -288,9 +290,9 @@ class Rollouts:
         now = self.clock()
         with read(self.engine) as conn:
             rows = conn.execute(
-                _select().where(rollouts.c.slot.is_not(None)).order_by(rollouts.c.id)
+                select_rollouts().where(rollouts.c.slot.is_not(None)).order_by(rollouts.c.id)
             )
-            found = [_record(r) for r in rows]
+            found = [rollout_record(r) for r in rows]
         return [r for r in found if r.lease is None or r.lease.expired(now)]
 
     def decisions(self, rollout_id: int) -> builtins.list[DecisionRecord]:
@@ -310,7 +312,7 @@ class Rollouts:
         self, conn: sa.Connection, rollout_id: int, expected: Expected, holder: Holder | None
     ) -> RolloutRecord:
         """The rollout, locked, checked to be where the caller thinks and held by it."""
-        current = _record(_one(conn, rollout_id, lock=True))
+        current = rollout_record(_one(conn, rollout_id, lock=True))
         if (current.phase, current.step) != (expected.phase, expected.step):
             raise Conflict(
                 f"{current.summary()} moved meanwhile: it is {current.phase.value} at step "
@@ -472,14 +474,14 @@ def _lost(current: RolloutRecord, holder: Holder) -> str:
     )
 
 
-def _select() -> sa.Select[Any]:
+def select_rollouts() -> sa.Select[Any]:
     return sa.select(rollouts, models.c.name.label("model_name")).join(
         models, models.c.id == rollouts.c.model_id
     )
 
 
 def _one(conn: sa.Connection, rollout_id: int, *, lock: bool = False) -> Any:
-    query = _select().where(rollouts.c.id == rollout_id)
+    query = select_rollouts().where(rollouts.c.id == rollout_id)
     if lock:
         query = query.with_for_update(of=rollouts)
     row = conn.execute(query).first()
@@ -488,7 +490,7 @@ def _one(conn: sa.Connection, rollout_id: int, *, lock: bool = False) -> Any:
     return row
 
 
-def _record(row: Any) -> RolloutRecord:
+def rollout_record(row: Any) -> RolloutRecord:
     """A stored row, its JSON parsed and checked once; unreadable data is Corrupt."""
     what = f"rollout #{row.id}"
     try:
