@@ -56,8 +56,11 @@ def _time(value: datetime) -> str:
 
 
 def _timeline(found: History) -> None:
-    table = Table("when", "who", "what", "why", title=f"{found.model} (owner {found.owner})")
-    table.columns[0].no_wrap = True
+    table = Table(title=f"{found.model} (owner {found.owner})", expand=True)
+    table.add_column("when", no_wrap=True)
+    table.add_column("who", no_wrap=True)
+    table.add_column("what", ratio=3)  # the long one: most of the room
+    table.add_column("why", ratio=1)
     for event in found.events:
         plain = (_time(event.at), event.actor)
         table.add_row(
