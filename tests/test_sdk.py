@@ -212,10 +212,11 @@ def test_history_answers_what_served_when(tmp_path: Path) -> None:
     from tests.history_factory import build_past
 
     home = tmp_path / "home"
-    store = open_store(Settings(home=home))
+    db_url = f"sqlite:///{home / 'baton.db'}"  # named: a BATON_DB_URL outside must not leak in
+    store = open_store(Settings(home=home, db_url=db_url))
     past = build_past(store, tmp_path / "h")
     store.close()
-    with baton.Client(home=home, user="sam") as client:
+    with baton.Client(home=home, db_url=db_url, user="sam") as client:
         mid = client.history("toy", at=past.marks["mid_rollout"])
         assert mid.served.alias("production").version == 1  # type: ignore[union-attr]
         assert mid.served.rollout is not None and mid.served.rollout.weights.canary == 25
