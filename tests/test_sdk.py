@@ -202,3 +202,30 @@ def test_remote_client(home: Path, tmp_path: Path, control_plane: str) -> None:
         baton.Client(url=control_plane, token="bt_000000000000_nope").models()
     with pytest.raises(baton.Unavailable, match="cannot reach the control plane"):
         baton.Client(url="http://127.0.0.1:9", token="x").models()
+
+
+def test_history_answers_what_served_when(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from baton.config import Settings
+    from baton.store.store import open_store
+    from tests.history_factory import build_past
+
+    home = tmp_path / "home"
+    db_url = f"sqlite:///{home / 'baton.db'}"  # named: a BATON_DB_URL outside must not leak in
+    store = open_store(Settings(home=home, db_url=db_url))
+    past = build_past(store, tmp_path / "h")
+    store.close()
+    with baton.Client(home=home, db_url=db_url, user="sam") as client:
+        mid = client.history("toy", at=past.marks["mid_rollout"])
+        assert mid.served.alias("production").version == 1  # type: ignore[union-attr]
+        assert mid.served.rollout is not None and mid.served.rollout.weights.canary == 25
+        assert client.history("toy", at=past.marks["rolled_back"].isoformat()).served == (
+            client.history("toy", at=past.marks["rolled_back"]).served
+        )
+        assert client.history("toy", at="1 day ago").served.aliases == ()
+        assert len(client.history("toy").events) == 37
+        with pytest.raises(baton.BadInput, match="aware datetime"):
+            client.history("toy", at=datetime(2026, 1, 1))
+        with pytest.raises(baton.NotFound, match="unknown model 'nope'"):
+            client.history("nope")

@@ -8,6 +8,7 @@ codes whether it talks to the store directly or through the API.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import TypeAdapter
@@ -15,6 +16,7 @@ from pydantic import TypeAdapter
 from baton.core.promotion import Target
 from baton.core.refs import Ref
 from baton.core.roles import NotPermitted, RequestKind, parse_matrix
+from baton.core.served_at import History
 from baton.errors import (
     BadInput,
     BatonError,
@@ -143,6 +145,13 @@ class RemoteControl:
     def evaluations(self, model: str) -> list[EvaluationRecord]:
         data = self._call("GET", f"/v1/models/{model}/evaluations")
         return list(_as(list[EvaluationRecord], data))
+
+    def history(self, name: str, at: datetime | None) -> History:
+        params = {} if at is None else {"at": at.isoformat()}
+        found: History = _as(
+            History, self._call("GET", f"/v1/models/{name}/history", params=params)
+        )
+        return found
 
     def set_alias(self, name: str, alias: str, number: int, why: str | None) -> int | None:
         body = {"version": number, "why": why}

@@ -11,7 +11,7 @@ servers read the store itself, which a remote client does not reach: they say so
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,6 +22,7 @@ from baton.errors import BadInput, FailedCheck, NotFound
 
 if TYPE_CHECKING:
     from baton.audit.result import AuditResult
+    from baton.core.served_at import History
     from baton.serve.background import Serving
     from baton.store.approvals import PromotionInfo
     from baton.store.evaluations import EvaluationRecord
@@ -156,6 +157,17 @@ class Client:
     def log(self, model: str | None = None, limit: int = 50) -> list[AuditEntry]:
         """The append-only audit log, newest first: who did what, when and why."""
         return self._plane.audit(model, limit)
+
+    def history(self, name: str, at: str | datetime | None = None) -> History:
+        """One model's timeline and what served at ``at`` (default: now), who approved it
+        and why. ``at``: an aware datetime, or text as ``baton history --at`` takes it
+        (ISO 8601, a local 'YYYY-MM-DD HH:MM', '3 days ago')."""
+        from baton.core.instants import parse_instant
+
+        if isinstance(at, datetime) and at.tzinfo is None:
+            raise BadInput("history(at=...): give an aware datetime (with tzinfo), or text")
+        when = parse_instant(at, datetime.now(UTC), "at") if isinstance(at, str) else at
+        return self._plane.history(parse_ref(name).name, when)
 
     # -- the gate ------------------------------------------------------------------------
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 
 from baton.api.auth import Gov, Me
 from baton.api.schemas import ERRORS, AliasIn, AliasMoved, ModelDetail, Name
 from baton.core.refs import check_alias, check_name, parse_ref
+from baton.core.served_at import History
 from baton.store.evaluations import EvaluationRecord
+from baton.store.history import model_history
 from baton.store.registry import AuditEntry, ModelInfo, VersionInfo
 
 router = APIRouter(prefix="/v1", tags=["registry"], responses=ERRORS)
@@ -53,6 +56,23 @@ def evaluations(name: Name, gov: Gov, _me: Me) -> list[EvaluationRecord]:
     """A model's evaluations (gate runs), newest first."""
     gov.store.registry.model(check_name(name))
     return gov.store.evaluations.history(name)
+
+
+@router.get("/models/{name}/history")
+def history(
+    name: Name,
+    gov: Gov,
+    _me: Me,
+    at: Annotated[
+        AwareDatetime | None,
+        Query(description="an instant with its time zone (ISO 8601); default: now"),
+    ] = None,
+) -> History:
+    """The model's timeline (registrations, gate verdicts, promotions and approvals, alias
+    moves, renders, rollouts and each canary decision), up to ``at`` when given, and what
+    served at ``at`` (or now): per alias, its version, who moved it there, the promotion and
+    its approvals, and the gate verdict."""
+    return model_history(gov.store.engine, check_name(name), at)
 
 
 @router.get("/audit")

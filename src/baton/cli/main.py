@@ -15,6 +15,7 @@ from baton.cli import (
     deploy_cmds,
     drift_cmd,
     evaluate_cmds,
+    history_cmd,
     log_cmd,
     metrics_cmd,
     monitor_bundle_cmds,
@@ -72,6 +73,7 @@ app.command()(registry_cmds.register)
 app.command()(registry_cmds.models)
 app.command()(registry_cmds.show)
 app.command()(log_cmd.log)
+app.command()(history_cmd.history)
 app.command()(store_cmds.verify)
 app.command()(store_cmds.gc)
 app.command()(quickstart)

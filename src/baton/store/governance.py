@@ -10,6 +10,7 @@ same service methods as ``LocalControl``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -17,9 +18,11 @@ import sqlalchemy as sa
 from baton.core.promotion import STAGE_ALIASES, Target
 from baton.core.refs import Ref, check_alias
 from baton.core.roles import RequestKind, may_move_alias
+from baton.core.served_at import History
 from baton.errors import Forbidden
 from baton.store.approvals import PromotionInfo, Promotions
 from baton.store.evaluations import EvaluationRecord
+from baton.store.history import model_history
 from baton.store.ownership import Owners, Roles, attempt, model_row, owners_in
 from baton.store.people import Issued, People, Person, TeamInfo, TokenInfo
 from baton.store.registry import AuditEntry, ModelInfo, VersionInfo
@@ -42,6 +45,7 @@ class Control(Protocol):
     def resolve(self, ref: Ref) -> VersionInfo: ...
     def audit(self, model: str | None = None, limit: int = 50) -> list[AuditEntry]: ...
     def evaluations(self, model: str) -> list[EvaluationRecord]: ...
+    def history(self, name: str, at: datetime | None) -> History: ...
     def set_alias(self, name: str, alias: str, number: int, why: str | None) -> int | None: ...
     def whoami(self) -> Person: ...
     def teams(self) -> list[TeamInfo]: ...
@@ -153,6 +157,9 @@ class LocalControl:
     def evaluations(self, model: str) -> list[EvaluationRecord]:
         self.store.registry.model(model)
         return self.store.evaluations.history(model)
+
+    def history(self, name: str, at: datetime | None) -> History:
+        return model_history(self.store.engine, name, at)
 
     def set_alias(self, name: str, alias: str, number: int, why: str | None) -> int | None:
         governed = bool(self.gov.people.people())
