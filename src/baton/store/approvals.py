@@ -37,6 +37,12 @@ from baton.store.tables import aliases, evaluations, models, versions
 from baton.store.tx import audit, find_version_id, insert_id, read, utcnow
 
 PENDING, APPLIED, CANCELLED = "pending", "applied", "cancelled"
+# A production promotion applied through a canary: once every approval is in it waits
+# (approved) for `baton canary start`, which marks it applying; the canary's last step
+# applies it (applied), a rollback or an abort cancels it (cancelled).
+APPROVED, APPLYING = "approved", "applying"
+CANARY = "canary"  # promotions.via
+WAITING = (PENDING, APPROVED, APPLYING)  # states that hold the model's slot
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class PromotionInfo:
     decided_at: datetime | None
     approvals: tuple[ApprovalInfo, ...]
     missing: dict[str, str]  # stage -> accountable team still to approve (pending only)
+    via: str | None = None  # canary: applied by a canary rollout, not at the last approval
 
     @property
     def ref(self) -> str:
@@ -93,11 +100,19 @@ class Promotions:
     # -- writes ---------------------------------------------------------------------------
 
     def promote(
-        self, model: str, version: int, target: Target, actor: Person, reason: str | None
+        self,
+        model: str,
+        version: int,
+        target: Target,
+        actor: Person,
+        reason: str | None,
+        via: str | None = None,
     ) -> PromotionInfo:
-        """Ask for ``model:version`` to move to ``target``; it waits for approvals."""
+        """Ask for ``model:version`` to move to ``target``; it waits for approvals. With
+        ``via="canary"`` (production only) the approved step waits for a canary rollout."""
         why = need_reason(reason, f"promote {model}:{version}")
         ref = f"{model}:{version}"
+        check_via(via, target)
 
         def work(conn: sa.Connection) -> int:
             row = model_row(conn, model, lock=True)
@@ -132,10 +147,11 @@ class Promotions:
                     requested_by=actor.name,
                     requested_at=utcnow(),
                     reason=why,
+                    via=via,
                 ),
             )
             needs = {s.value: t for s, t in missing(matrix, target, []).items()}
-            detail = {"to": target.value, "promotion": new_id, "needs": needs}
+            detail = {"to": target.value, "promotion": new_id, "needs": needs, "via": via}
             audit(conn, actor.name, "promotion.request", model, version, why, detail)
             return new_id
 
@@ -151,6 +167,8 @@ class Promotions:
         def work(conn: sa.Connection) -> int:
             row = model_row(conn, model, lock=True)
             promo = self._pending(conn, row.id, model, version, target)
+            if promo.state != PENDING:
+                raise Conflict(_past_approval(promo, model, version))
             matrix = owners_in(conn, model).matrix
             done = _approved_stages(conn, promo.id)
             stages = approvable(
@@ -179,7 +197,11 @@ class Promotions:
                 "stages": [s.value for s in stages],
             }
             audit(conn, actor.name, "promotion.approve", model, version, why, detail)
-            if not missing(matrix, target, [*done, *stages]):
+            if missing(matrix, target, [*done, *stages]):
+                return int(promo.id)
+            if promo.via == CANARY:
+                _await_canary(conn, promo, model, version, actor.name)
+            else:
                 self._apply(conn, row.id, model, version, promo, target, actor, why)
             return int(promo.id)
 
@@ -194,6 +216,11 @@ class Promotions:
         def work(conn: sa.Connection) -> int:
             row = model_row(conn, model, lock=True)
             promo = self._pending(conn, row.id, model, version, target)
+            if promo.state == APPLYING:
+                raise Conflict(
+                    f"a canary rollout is applying promotion #{promo.id} of {model}:{version}: "
+                    f"abort it with `baton canary abort {model} --why ...`"
+                )
             if promo.requested_by != actor.name:
                 action = Action.ARCHIVE if target is Target.ARCHIVED else Action.PROMOTE
                 may_act(owners_in(conn, model).matrix, action, actor.teams)
@@ -356,6 +383,21 @@ class Promotions:
         detail = {"to": target.value, "promotion": promo.id, "from": promo.from_version}
         audit(conn, actor.name, "promotion.apply", model, version, promo.reason, detail)
 
+    def apply_in(
+        self,
+        conn: sa.Connection,
+        model_id: int,
+        model: str,
+        version: int,
+        promo: sa.Row[Any],
+        target: Target,
+        actor: Person,
+        why: str,
+    ) -> None:
+        """Apply a step in the caller's transaction (a canary's last step applies its
+        promotion this way, with the same checks as a last approval)."""
+        self._apply(conn, model_id, model, version, promo, target, actor, why)
+
     def _one(self, promo_id: int) -> PromotionInfo:
         with read(self.engine) as conn:
             r = conn.execute(
@@ -389,7 +431,39 @@ class Promotions:
             decided_at=r.decided_at,
             approvals=tuple(ApprovalInfo(a.stage, a.team, a.person, a.at, a.reason) for a in given),
             missing=still,
+            via=r.via,
         )
+
+
+def check_via(via: str | None, target: Target) -> None:
+    """How a promotion may be applied: at its last approval, or by a canary (production)."""
+    if via is None:
+        return
+    if via != CANARY:
+        raise BadInput(f"unknown way to apply a promotion {via!r}: leave it out, or use canary")
+    if target is not Target.PRODUCTION:
+        raise BadInput(f"a canary applies production promotions only, not a move to {target.value}")
+
+
+def _past_approval(promo: sa.Row[Any], model: str, version: int) -> str:
+    if promo.state == APPROVED:
+        return (
+            f"promotion #{promo.id} of {model}:{version} has every approval and waits for "
+            f"its canary: `baton canary start {model} --to {version}`"
+        )
+    return (
+        f"a canary rollout is applying promotion #{promo.id} of {model}:{version}: follow it "
+        f"with `baton canary status {model}`"
+    )
+
+
+def _await_canary(
+    conn: sa.Connection, promo: sa.Row[Any], model: str, version: int, actor: str
+) -> None:
+    """The last approval of a promotion through a canary: it waits for the canary."""
+    conn.execute(promotions.update().where(promotions.c.id == promo.id).values(state=APPROVED))
+    detail = {"to": promo.target, "promotion": promo.id, "via": CANARY}
+    audit(conn, actor, "promotion.approved", model, version, promo.reason, detail)
 
 
 def _slot(model_id: int, target: Target) -> str:

@@ -61,7 +61,8 @@ promotions = sa.Table(
     sa.Column("version_id", sa.ForeignKey("versions.id"), nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),  # promote | rollback
     sa.Column("target", sa.String(16), nullable=False),  # staging | production | archived
-    sa.Column("state", sa.String(16), nullable=False),  # pending | applied | cancelled
+    # pending | applied | cancelled; through a canary: pending | approved | applying | ...
+    sa.Column("state", sa.String(16), nullable=False),
     # "<model id>/<target>" while pending, NULL after: one pending step per model and target,
     # enforced by the database so concurrent requests cannot both get in.
     sa.Column("slot", sa.String(48), unique=True),
@@ -71,6 +72,7 @@ promotions = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("decided_by", sa.String(128)),
     sa.Column("decided_at", NOW),
+    sa.Column("via", sa.String(16)),  # NULL: applied at the last approval; canary: by a rollout
     sa.Index("ix_promotions_model_id", "model_id", "id"),
 )
 

@@ -47,7 +47,7 @@ from baton.errors import BadInput, BatonError, Conflict, Corrupt, NotFound
 from baton.store.ownership import attempt, model_row
 from baton.store.ownership_tables import promotions
 from baton.store.rollout_tables import rollout_decisions, rollouts
-from baton.store.tables import models, versions
+from baton.store.tables import audit_log, models, versions
 from baton.store.tx import audit, find_version_id, insert_id, read, utcnow, write
 
 
@@ -100,39 +100,9 @@ class Rollouts:
 
     def start(self, new: NewRollout, actor: str, reason: str | None = None) -> RolloutRecord:
         """Record a new rollout in ``initializing``; refused while the model has one active."""
-        if new.from_version == new.to_version:
-            raise BadInput(
-                f"{new.model}:{new.to_version} is both the stable version and the canary: "
-                "roll out a different version"
-            )
-
-        def work(conn: sa.Connection) -> int:
-            row = model_row(conn, new.model, lock=True)
-            running = conn.execute(
-                select_rollouts().where(rollouts.c.slot == _slot(row.id))
-            ).first()
-            if running is not None:
-                raise Conflict(_already_running(rollout_record(running)))
-            for number in (new.from_version, new.to_version, new.baseline_version):
-                if number is not None:
-                    find_version_id(conn, new.model, number, model_id=row.id)
-            if new.promotion_id is not None:
-                _check_promotion(conn, row.id, new)
-            now = self.clock()
-            new_id = insert_id(conn, rollouts.insert().values(**_new_row(new, row.id, actor, now)))
-            detail = {
-                "rollout": new_id, "from": new.from_version, "to": new.to_version,
-                "baseline": new.baseline_version, "target": new.target.value,
-                "phase": Phase.INITIALIZING.value, "step": 0,
-                "weights": new.weights.model_dump(), "spec": new.spec.model_dump(mode="json"),
-                "promotion": new.promotion_id,
-            }  # fmt: skip
-            audit(conn, actor, "rollout.start", new.model, new.to_version, reason, detail)
-            return new_id
-
         new_id = attempt(
             self.engine,
-            work,
+            lambda conn: self.start_in(conn, new, actor, reason),
             actor=actor,
             action="rollout.start",
             model=new.model,
@@ -141,6 +111,37 @@ class Rollouts:
             detail={"from": new.from_version, "to": new.to_version},
         )
         return self.get(new_id)
+
+    def start_in(
+        self, conn: sa.Connection, new: NewRollout, actor: str, reason: str | None = None
+    ) -> int:
+        """``start`` inside the caller's transaction (a canary starts its rollout and marks
+        its promotion applying in one); returns the new rollout's id."""
+        if new.from_version == new.to_version:
+            raise BadInput(
+                f"{new.model}:{new.to_version} is both the stable version and the canary: "
+                "roll out a different version"
+            )
+        row = model_row(conn, new.model, lock=True)
+        running = conn.execute(select_rollouts().where(rollouts.c.slot == _slot(row.id))).first()
+        if running is not None:
+            raise Conflict(_already_running(rollout_record(running)))
+        for number in (new.from_version, new.to_version, new.baseline_version):
+            if number is not None:
+                find_version_id(conn, new.model, number, model_id=row.id)
+        if new.promotion_id is not None:
+            _check_promotion(conn, row.id, new)
+        now = self.clock()
+        new_id = insert_id(conn, rollouts.insert().values(**_new_row(new, row.id, actor, now)))
+        detail = {
+            "rollout": new_id, "from": new.from_version, "to": new.to_version,
+            "baseline": new.baseline_version, "target": new.target.value,
+            "phase": Phase.INITIALIZING.value, "step": 0,
+            "weights": new.weights.model_dump(), "spec": new.spec.model_dump(mode="json"),
+            "promotion": new.promotion_id,
+        }  # fmt: skip
+        audit(conn, actor, "rollout.start", new.model, new.to_version, reason, detail)
+        return new_id
 
     def update(
         self,
@@ -159,6 +160,21 @@ class Rollouts:
             lambda conn: self._change(conn, rollout_id, change, expected, actor, reason, holder),
         )
         return self.get(rollout_id)
+
+    def change_in(
+        self,
+        conn: sa.Connection,
+        rollout_id: int,
+        change: Change,
+        *,
+        expected: Expected,
+        actor: str,
+        reason: str | None = None,
+        holder: Holder | None = None,
+    ) -> None:
+        """``update`` inside the caller's transaction (a canary's last step moves the alias
+        through its promotion and finishes the rollout in one)."""
+        self._change(conn, rollout_id, change, expected, actor, reason, holder)
 
     def record_decision(
         self,
@@ -276,6 +292,11 @@ class Rollouts:
             found = conn.execute(select_rollouts().where(rollouts.c.slot == _slot(row.id))).first()
             return None if found is None else rollout_record(found)
 
+    def active_in(self, conn: sa.Connection, model_id: int) -> RolloutRecord | None:
+        """``active`` inside the caller's transaction, by the model's row id."""
+        found = conn.execute(select_rollouts().where(rollouts.c.slot == _slot(model_id))).first()
+        return None if found is None else rollout_record(found)
+
     def list(self, model: str | None = None, limit: int = 100) -> list[RolloutRecord]:
         """Rollouts newest first, of one model or all."""
         query = select_rollouts().order_by(rollouts.c.id.desc()).limit(limit)
@@ -294,6 +315,26 @@ class Rollouts:
             )
             found = [rollout_record(r) for r in rows]
         return [r for r in found if r.lease is None or r.lease.expired(now)]
+
+    def asked(self, model: str, rollout_id: int, phase: Phase) -> tuple[str, str | None] | None:
+        """Who last moved the rollout to ``phase``, and why (from the audit log): the
+        controller finishing an abort says whose it was."""
+        query = (
+            sa.select(audit_log.c.actor, audit_log.c.reason, audit_log.c.detail)
+            .where(audit_log.c.model == model, audit_log.c.action == "rollout.update")
+            .order_by(audit_log.c.id.desc())
+            .limit(500)
+        )
+        with read(self.engine) as conn:
+            for actor, reason, detail in conn.execute(query):
+                if (
+                    isinstance(detail, dict)
+                    and detail.get("rollout") == rollout_id
+                    and detail.get("phase") == phase.value
+                    and detail.get("from_phase") != phase.value
+                ):
+                    return str(actor), reason
+        return None
 
     def decisions(self, rollout_id: int) -> builtins.list[DecisionRecord]:
         """A rollout's judged intervals, oldest first."""
