@@ -113,7 +113,7 @@ def index_hashes(pinned: Pins, python: str) -> dict[str, tuple[str, ...]]:
                     f"pip could not resolve the lock there for Linux {arch}: {_last(err)}; "
                     "render the image target where the index pip is configured with answers"
                 )
-            for name, digest in _report(report, dict(pinned)):
+            for name, digest in report_hashes(report, dict(pinned)):
                 found[name].add(digest)
     missing = sorted(name for name, digests in found.items() if not digests)
     if missing:
@@ -140,7 +140,7 @@ def _start(
     return proc, report
 
 
-def _report(path: Path, pinned: dict[str, str]) -> list[tuple[str, str]]:
+def report_hashes(path: Path, pinned: dict[str, str]) -> list[tuple[str, str]]:
     """(name, sha256) of each file in pip's installation report, checked against the pins."""
     data: object = json.loads(path.read_text(encoding="utf-8"))
     items = data.get("install") if isinstance(data, dict) else None
