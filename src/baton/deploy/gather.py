@@ -99,7 +99,7 @@ def _canary(
         raise BadInput(f"--percent {request.percent}: give the canary's share, 1..99")
     if precision == "int8" and int8_copy(latest) is None:  # one runtime, one precision
         raise BadInput(
-            f"--precision int8 with --canary {canary.number}: {canary.ref} has no int8 copy "
+            f"serving int8 with --canary {canary.number}: {canary.ref} has no int8 copy "
             f"and the runtime serves both versions at int8: run `baton evaluate {canary.ref} "
             "--full` to measure int8, or render without --precision int8"
         )

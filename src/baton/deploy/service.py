@@ -30,6 +30,8 @@ from baton.store.renders import record_render
 from baton.store.store import Store
 from baton.store.tx import write
 
+PRECISIONS = ("fp32", "int8", "recommended")  # as `baton serve --precision` takes them
+
 
 @dataclass(frozen=True)
 class RenderRequest:
@@ -93,9 +95,6 @@ class RenderRequest:
                 "--grpc-port with --kserve-mode knative: Knative routes one port per "
                 "container (HTTP here); use --kserve-mode standard for gRPC"
             )
-
-
-PRECISIONS = ("fp32", "int8", "recommended")
 
 
 @dataclass(frozen=True)
