@@ -9,6 +9,7 @@ import pytest
 
 from baton.config import Settings
 from baton.core.evaluation import EvaluationReport
+from baton.core.refs import parse_ref
 from baton.core.serving_config import ServingConfig
 from baton.deploy.service import Rendered, RenderRequest, render
 from baton.handover.register import register_handover
@@ -50,6 +51,25 @@ def evaluated(deploy_settings: Settings, tmp_path: Path) -> Iterator[Store]:
     )  # fmt: skip
     yield store
     store.close()
+
+
+@pytest.fixture
+def int8_evaluated(evaluated: Store, tmp_path: Path) -> Store:
+    """``evaluated``, with a later evaluation of ``toy`` 1 that recommends its int8 copy,
+    quantised from its model and stored as ``baton evaluate`` stores it."""
+    from baton.evaluate.profiler import quantize_int8
+
+    info = evaluated.registry.resolve(parse_ref("toy:1"))
+    copy = tmp_path / "int8" / "model.int8.onnx"
+    copy.parent.mkdir()
+    assert quantize_int8(evaluated.artifacts.verified_path(info.sha256), copy) is None
+    stored = evaluated.artifacts.put_file(copy)
+    config = {**RECOMMENDED, "precision": "int8", "model_sha256": stored.sha256}
+    evaluated.evaluations.record(
+        "toy", 1, status="passed", report=EvaluationReport(), actor="gate", started_at=utcnow(),
+        recommended=ServingConfig.model_validate(config),
+    )  # fmt: skip
+    return evaluated
 
 
 def render_toy(

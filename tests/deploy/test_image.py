@@ -1,6 +1,6 @@
 """The image build context works: its steps, carried out in a fresh venv (no container
-runtime here), install baton from the context's wheel and lock, and the ENTRYPOINT + CMD
-serve V2 from the baked model folder, ready by the image's own HEALTHCHECK."""
+runtime here), install baton from the context's wheel and lock in hash-checking mode, and the
+ENTRYPOINT + CMD serve V2 from the baked model folder, ready by the image's own HEALTHCHECK."""
 
 from __future__ import annotations
 
@@ -43,6 +43,9 @@ def test_the_image_context_installs_and_serves(
     evaluated: Store, wheel: Path, tmp_path: Path
 ) -> None:
     out = render_toy(evaluated, tmp_path / "o", wheel, "image").out
+    steps = instructions((out / "image/Dockerfile").read_text())
+    (install,) = [args for keyword, args in steps if keyword == "RUN"]
+    assert "pip install --no-cache-dir --require-hashes" in install  # the lock's hashes count
     image = build(out / "image/Dockerfile", tmp_path / "rootfs", sys.executable, INSTALL_S)
     assert image.user == "10001:10001"
     assert not image.path("/opt/baton/wheels").exists()  # the RUN step cleaned up after itself

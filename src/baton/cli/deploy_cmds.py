@@ -64,6 +64,21 @@ WITH_MONITORING_OPTION = typer.Option(
     False, "--with-monitoring", help="compose: add Prometheus and Alertmanager"
 )
 
+PRECISION_OPTION = typer.Option(
+    None,
+    "--precision",
+    help="fp32: the registered model; int8: the evaluation's int8 copy, put in the model "
+    "folder and served with --precision int8; recommended: what the evaluation recommends "
+    "(default: the registered model)",
+)
+
+GRPC_PORT_OPTION = typer.Option(
+    None,
+    "--grpc-port",
+    help="also serve V2 over gRPC on this port (8081, say): container, Service, Compose "
+    "and Dockerfile ports (not the ray target, nor KServe's knative mode)",
+)
+
 WHEEL_OPTION = typer.Option(
     None, "--wheel", help="image: baton's wheel to install (default: built from this checkout)"
 )
@@ -93,6 +108,8 @@ def render(
     model_from: str = MODEL_FROM_OPTION,
     with_monitoring: bool = WITH_MONITORING_OPTION,
     wheel: Path | None = WHEEL_OPTION,
+    precision: str | None = PRECISION_OPTION,
+    grpc_port: int | None = GRPC_PORT_OPTION,
     force: bool = typer.Option(False, "--force", help="admins: render without the deploy role"),
     why: str | None = typer.Option(None, "--why", help="reason, kept in the audit log"),
     json_out: bool = typer.Option(False, "--json", help="print JSON for scripts"),
@@ -110,13 +127,14 @@ def render(
         hardware=hardware, from_audit=from_audit, image=image, namespace=namespace,
         storage_uri=storage_uri, canary=canary, percent=percent, kserve_mode=kserve_mode,
         model_from=model_from, with_monitoring=with_monitoring, wheel=wheel,
+        precision=precision, grpc_port=grpc_port,
     )  # fmt: skip
     request.check()
     done = run(s.store, s.settings.user, request)
     if json_out:
         print_json({"render": done.render_id, "out": str(done.out),
                     "manifest_sha256": done.manifest_sha256, "forced": done.forced,
-                    "files": done.files})  # fmt: skip
+                    "precision": done.spec.precision, "files": done.files})  # fmt: skip
         return
     forced = " (forced by an admin)" if done.forced else ""
     console.print(
@@ -125,6 +143,12 @@ def render(
         soft_wrap=True,
     )
     console.print(f"  {escape(done.spec.resources.comment())}", soft_wrap=True)
+    if done.spec.precision == "int8":
+        assert done.spec.int8_sha256 is not None
+        console.print(
+            f"  serves the int8 copy sha256:{done.spec.int8_sha256[:12]} (--precision int8)",
+            soft_wrap=True,
+        )
     console.print(f"  check it: baton deploy check {escape(str(done.out))}", soft_wrap=True)
 
 

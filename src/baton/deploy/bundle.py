@@ -1,8 +1,10 @@
 """Write a version's model folder (``serve/model_dir.py`` reads it): what a container serves.
 
 Every file is copied from the verified artifact store, so the folder holds what the
-registry holds; the bytes depend only on the registry entry and its latest evaluation,
-so two renders of the same version are identical.
+registry holds; the bytes depend only on the registry entry, its latest evaluation and
+whether the int8 copy goes along, so two renders of the same version are identical. The
+int8 copy is listed as ``derived`` from the model's digest: a server takes it only while
+the model it was quantised from verifies too.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -26,7 +27,7 @@ MODEL_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 
 
-def canonical_json(data: Any) -> bytes:
+def canonical_json(data: object) -> bytes:
     """JSON as baton writes files that are hashed: sorted keys, two-space indent, newline."""
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
@@ -43,18 +44,35 @@ def serving_file(evaluation: EvaluationRecord) -> ServingFile:
     )
 
 
+def int8_copy(evaluation: EvaluationRecord | None) -> str | None:
+    """The digest of the int8 copy the evaluation recommends, if it made one."""
+    recommended = evaluation.recommended if evaluation is not None else None
+    if recommended is None or recommended.precision != "int8":
+        return None
+    return recommended.model_sha256
+
+
 def write_model_dir(
-    store: Store, info: VersionInfo, evaluation: EvaluationRecord | None, dest: Path
+    store: Store,
+    info: VersionInfo,
+    evaluation: EvaluationRecord | None,
+    dest: Path,
+    *,
+    int8: bool = True,
 ) -> DirIndex:
-    """Fill ``dest`` (an empty folder) with the version's model folder; its index back."""
+    """Fill ``dest`` (an empty folder) with the version's model folder; its index back.
+
+    ``int8``: the evaluation's int8 copy goes along when it made one (a deploy render asks
+    for it only when the folder is to serve it: ``--precision int8``).
+    """
     dest.mkdir(parents=True, exist_ok=True)
     files = [_copy(store, info.sha256, dest / MODEL_FILE, "model")]
     files.append(_write(dest / MANIFEST, _manifest_bytes(store, info), "manifest"))
+    copy = int8_copy(evaluation)
+    if int8 and copy is not None and copy != info.sha256:
+        files.append(_copy(store, copy, dest / INT8_FILE, "derived", derived_from=info.sha256))
     if evaluation is not None:
         serving = serving_file(evaluation)
-        recommended = serving.recommended
-        if recommended is not None and recommended.model_sha256 not in (None, info.sha256):
-            files.append(_copy(store, str(recommended.model_sha256), dest / INT8_FILE, "derived"))
         files.append(
             _write(dest / SERVING, canonical_json(serving.model_dump(mode="json")), "serving")
         )
@@ -68,8 +86,15 @@ def write_model_dir(
         sha256=info.sha256,
         files=tuple(files),
     )
-    (dest / INDEX).write_bytes(canonical_json(index.model_dump(mode="json")))
+    (dest / INDEX).write_bytes(canonical_json(index_json(index)))
     return index
+
+
+def index_json(index: DirIndex) -> dict[str, object]:
+    """``MANIFEST.json``'s document: only a derived file names the file it came from."""
+    document = index.model_dump(mode="json")
+    document["files"] = [f.model_dump(mode="json", exclude_none=True) for f in index.files]
+    return document
 
 
 def _manifest_bytes(store: Store, info: VersionInfo) -> bytes:
@@ -81,13 +106,16 @@ def _manifest_bytes(store: Store, info: VersionInfo) -> bytes:
     return text.encode()
 
 
-def _copy(store: Store, sha256: str, target: Path, role: str) -> DirFile:
+def _copy(
+    store: Store, sha256: str, target: Path, role: str, derived_from: str | None = None
+) -> DirFile:
     source = store.artifacts.verified_path(sha256)
     shutil.copyfile(source, target)
     if file_sha256(target) != sha256:  # changed while copied: never ship it
         raise Corrupt(f"artifact {sha256[:12]} changed while being copied; render again")
+    entry = {"role": role, "path": target.name, "sha256": sha256}
     return DirFile.model_validate(
-        {"role": role, "path": target.name, "sha256": sha256, "size_bytes": target.stat().st_size}
+        {**entry, "size_bytes": target.stat().st_size, "derived_from": derived_from}
     )
 
 

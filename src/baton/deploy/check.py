@@ -12,16 +12,19 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
 import yaml
+from pydantic import BaseModel
 
 from baton.deploy.kserve_rules import cross_field, unknown_keys
 from baton.deploy.writer import MANIFEST
@@ -35,10 +38,15 @@ KSERVE_SCHEMAS = {
 }
 
 
+Doc = Mapping[str, object]  # a document read back from a rendered file
+
+
 @cache
-def schema(name: str) -> dict[str, Any]:
+def schema(name: str) -> Doc:
     text = resources.files("baton.deploy").joinpath("schemas", name).read_text("utf-8")
-    data: dict[str, Any] = json.loads(text)
+    data: object = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"the packaged schema {name} is not a JSON object")
     return data
 
 
@@ -78,9 +86,10 @@ def _manifest(root: Path) -> list[str]:
     return problems
 
 
-def _documents(path: Path, rel: str) -> tuple[list[dict[str, Any]], list[str]]:
+def _documents(path: Path, rel: str) -> tuple[list[Doc], list[str]]:
     try:
-        docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+        text = path.read_text(encoding="utf-8")
+        docs: list[object] = [d for d in yaml.safe_load_all(text) if d is not None]
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         return [], [f"{rel}: not valid YAML ({str(exc).splitlines()[0]})"]
     bad = [i + 1 for i, d in enumerate(docs) if not isinstance(d, dict)]
@@ -108,18 +117,17 @@ def _kubernetes(path: Path, rel: str) -> list[str]:
     return problems
 
 
-def _import_validator() -> Any:
+def _import_validator() -> ModuleType:
     try:
-        import kubernetes_validate
+        return importlib.import_module("kubernetes_validate")
     except ImportError:
         raise BadInput(
             "kubernetes-validate is not installed: pip install 'modelbaton[dev]' "
             "(or pip install kubernetes-validate) to check Kubernetes objects"
         ) from None
-    return kubernetes_validate
 
 
-def _kserve(doc: dict[str, Any]) -> list[str]:
+def _kserve(doc: Doc) -> list[str]:
     import jsonschema
 
     name = KSERVE_SCHEMAS.get(str(doc.get("kind")))
@@ -145,11 +153,20 @@ def _compose(path: Path, rel: str) -> list[str]:
         for e in sorted(validator.iter_errors(doc), key=str):
             at = ".".join(str(p) for p in e.absolute_path) or "(top level)"
             problems.append(f"{rel}: {at}: {e.message}")
-        services = doc.get("services") or {}
-        for name, service in services.items():
-            for needed in (service.get("depends_on") or {}) if isinstance(service, dict) else {}:
-                if needed not in services:
-                    problems.append(f"{rel}: services.{name}.depends_on: no service {needed!r}")
+        problems += _depends_on(doc.get("services"), rel)
+    return problems
+
+
+def _depends_on(services: object, rel: str) -> list[str]:
+    """Each ``depends_on`` names a service of the file (the schema cannot say so)."""
+    if not isinstance(services, dict):
+        return []  # the schema has said what is wrong with it
+    problems = []
+    for name, service in services.items():
+        needs = service.get("depends_on") if isinstance(service, dict) else None
+        for needed in needs if isinstance(needs, dict | list) else []:
+            if needed not in services:
+                problems.append(f"{rel}: services.{name}.depends_on: no service {needed!r}")
     return problems
 
 
@@ -197,7 +214,7 @@ def _ray(path: Path, rel: str) -> list[str]:
     return problems
 
 
-def _pydantic(model: Any, doc: Any, where: str) -> list[str]:
+def _pydantic(model: type[BaseModel], doc: object, where: str) -> list[str]:
     """One line per error of a pydantic ``model`` on ``doc``, each after ``where``."""
     from pydantic import ValidationError
 
@@ -211,8 +228,8 @@ def _pydantic(model: Any, doc: Any, where: str) -> list[str]:
     return []
 
 
-def _autoscaling(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    found = []
+def _autoscaling(doc: Doc) -> list[tuple[str, Doc]]:
+    found: list[tuple[str, Doc]] = []
     for i, application in enumerate(_list(doc.get("applications"))):
         if not isinstance(application, dict):
             continue  # ServeDeploySchema has said so
@@ -223,10 +240,10 @@ def _autoscaling(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def _list(value: Any) -> list[Any]:
+def _list(value: object) -> list[object]:
     return value if isinstance(value, list) else []
 
 
-def _name(doc: dict[str, Any]) -> str:
+def _name(doc: Doc) -> str:
     meta = doc.get("metadata")
     return str(meta.get("name", "?")) if isinstance(meta, dict) else "?"

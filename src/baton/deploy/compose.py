@@ -4,10 +4,9 @@ Prometheus scraping it and an Alertmanager beside it."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from baton.deploy.command import serve_command
 from baton.deploy.spec import MODEL_PATH, PORT, RenderSpec
-from baton.deploy.text import audit_annotations, header, labels, serve_args, yaml_documents
+from baton.deploy.text import Document, audit_annotations, header, labels, yaml_documents
 
 PROMETHEUS_IMAGE = "prom/prometheus:v2.53.2"
 ALERTMANAGER_IMAGE = "prom/alertmanager:v0.27.0"
@@ -16,22 +15,26 @@ READY = f"http://127.0.0.1:{PORT}/v2/health/ready"
 PROBE = f"import urllib.request,sys; sys.exit(urllib.request.urlopen('{READY}').status != 200)"
 
 
-def _resources(spec: RenderSpec) -> dict[str, Any]:
+def _resources(spec: RenderSpec) -> Document:
     r = spec.resources
     amounts = {"cpus": f"{r.cores:g}", "memory": f"{r.memory_bytes // (1 << 20)}M"}
-    out: dict[str, Any] = {"limits": dict(amounts), "reservations": dict(amounts)}
+    reservations: Document = dict(amounts)
     if r.gpus:
-        out["reservations"]["devices"] = [
-            {"driver": "nvidia", "count": r.gpus, "capabilities": ["gpu"]}
-        ]
-    return out
+        reservations["devices"] = [{"driver": "nvidia", "count": r.gpus, "capabilities": ["gpu"]}]
+    return {"limits": dict(amounts), "reservations": reservations}
 
 
-def service(spec: RenderSpec) -> dict[str, Any]:
-    body: dict[str, Any] = {
+def _ports(spec: RenderSpec) -> list[str]:
+    """Published on the host's loopback only: put a proxy in front to reach them further."""
+    ports = [PORT] if spec.grpc_port is None else [PORT, spec.grpc_port]
+    return [f"127.0.0.1:{p}:{p}" for p in ports]
+
+
+def service(spec: RenderSpec) -> Document:
+    body: Document = {
         "image": spec.image,
-        "command": serve_args(),  # the image's entrypoint is `baton`
-        "ports": [f"127.0.0.1:{PORT}:{PORT}"],
+        "command": serve_command(spec).args(),  # the image's entrypoint is `baton`
+        "ports": _ports(spec),
         "environment": {"BATON_HOME": "/tmp/baton"},
         "read_only": True,
         "tmpfs": ["/tmp"],
@@ -52,11 +55,11 @@ def service(spec: RenderSpec) -> dict[str, Any]:
     }
     if spec.model_from == "volume":
         body["volumes"] = [{"type": "volume", "source": "models", "target": MODEL_PATH,
-                            "read_only": True, "volume": {"subpath": spec.digest}}]  # fmt: skip
+                            "read_only": True, "volume": {"subpath": spec.folder}}]  # fmt: skip
     return body
 
 
-def _monitoring(services: dict[str, Any], volumes: dict[str, Any]) -> None:
+def _monitoring(services: dict[str, Document], volumes: dict[str, Document]) -> None:
     services["prometheus"] = {
         "image": PROMETHEUS_IMAGE,
         "command": ["--config.file=/etc/prometheus/prometheus.yml",
@@ -76,20 +79,20 @@ def _monitoring(services: dict[str, Any], volumes: dict[str, Any]) -> None:
     volumes["prometheus"] = {}
 
 
-def document(spec: RenderSpec) -> dict[str, Any]:
-    services: dict[str, Any] = {"baton": service(spec)}
-    volumes: dict[str, Any] = {}
+def document(spec: RenderSpec) -> Document:
+    services: dict[str, Document] = {"baton": service(spec)}
+    volumes: dict[str, Document] = {}
     if spec.model_from == "volume":
         volumes["models"] = {"external": True, "name": "baton-models"}
     if spec.with_monitoring:
         _monitoring(services, volumes)
-    doc: dict[str, Any] = {"name": spec.name, "services": services}
+    doc: Document = {"name": spec.name, "services": services}
     if volumes:
         doc["volumes"] = volumes
     return doc
 
 
-def _prometheus(spec: RenderSpec) -> dict[str, Any]:
+def _prometheus(spec: RenderSpec) -> Document:
     return {
         "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": ["alertmanager:9093"]}]}]},
@@ -102,7 +105,7 @@ def _prometheus(spec: RenderSpec) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _alertmanager() -> dict[str, Any]:
+def _alertmanager() -> Document:
     return {"route": {"receiver": "default"}, "receivers": [{"name": "default"}]}
 
 

@@ -1,14 +1,20 @@
 """The image build context: a Dockerfile on a slim Python base installing baton's wheel
-and its locked dependencies, non-root, exec-form, health-checked, labelled (OCI)."""
+and its locked dependencies, non-root, exec-form, health-checked, labelled (OCI).
+
+pip installs in hash-checking mode (``--require-hashes``): every distribution, baton's
+wheel included, must match a sha256 in ``requirements.lock`` (``deploy/wheel.py``), so the
+image holds what was locked or the build fails."""
 
 from __future__ import annotations
 
 import json
 
+from baton.deploy.command import serve_command
 from baton.deploy.spec import MODEL_PATH, PORT, RenderSpec
-from baton.deploy.text import comment, header, serve_args
+from baton.deploy.text import comment, header
 
-BASE_IMAGE = "python:3.11-slim"
+PYTHON = "3.11"  # the base image's Python: the lock's wheels are chosen for it
+BASE_IMAGE = f"python:{PYTHON}-slim"
 USER = "10001:10001"
 READY = f"http://127.0.0.1:{PORT}/v2/health/ready"
 PROBE = f"import urllib.request,sys; sys.exit(urllib.request.urlopen('{READY}').status != 200)"
@@ -24,6 +30,7 @@ def _labels(spec: RenderSpec) -> list[str]:
         ("dev.baton.model", spec.model),
         ("dev.baton.version", str(spec.version)),
         ("dev.baton.digest", f"sha256:{spec.digest}"),
+        ("dev.baton.precision", spec.precision),
         ("dev.baton.owner", spec.owner),
     ]
     return [f"{k}={json.dumps(v)}" for k, v in pairs]
@@ -47,18 +54,19 @@ def dockerfile(spec: RenderSpec) -> str:
         "WORKDIR /opt/baton\n",
         "COPY requirements.lock ./\n",
         "COPY wheels/ ./wheels/\n",
-        "RUN pip install --no-cache-dir --find-links=./wheels -r requirements.lock \\\n"
+        "RUN pip install --no-cache-dir --require-hashes --only-binary=:all: \\\n"
+        "    --find-links=./wheels -r requirements.lock \\\n"
         "    && rm -rf ./wheels\n",
     ]
     if spec.model_from == "image":
         parts.append(f"COPY model/ {MODEL_PATH}/\n")
     parts += [
         f"USER {USER}\n",
-        f"EXPOSE {PORT}\n",
+        f"EXPOSE {' '.join(str(p) for p in (PORT, spec.grpc_port) if p is not None)}\n",
         "HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \\\n"
         f"  CMD {json.dumps(['python', '-c', PROBE])}\n",
         'ENTRYPOINT ["baton"]\n',
-        f"CMD {json.dumps(serve_args())}\n",
+        f"CMD {json.dumps(serve_command(spec).args())}\n",
     ]
     return "".join(parts)
 

@@ -8,18 +8,23 @@ predictor (KServe keeps the previous revision for the rest of the traffic).
 
 from __future__ import annotations
 
-from typing import Any
-
-from baton.deploy.k8s import container_security, resources
-from baton.deploy.spec import PORT, RenderSpec
-from baton.deploy.text import audit_annotations, header, labels, serve_args, yaml_documents
+from baton.deploy.command import serve_command
+from baton.deploy.k8s import container_ports, container_security, resources
+from baton.deploy.spec import PORT, RenderSpec, model_folder
+from baton.deploy.text import Document, audit_annotations, header, labels, yaml_documents
 
 RUNTIME = "baton-v2"
 FORMAT = {"name": "baton", "version": "1"}
 MODE = "serving.kserve.io/deploymentMode"
 
 
-def runtime(spec: RenderSpec) -> dict[str, Any]:
+def runtime(spec: RenderSpec) -> Document:
+    """The runtime both predictors (stable and canary) run: one command, one precision.
+
+    Its ports become the predictor Service's (Standard mode): the first as port 80, any
+    other under its own number, so a gRPC port is reached as ``{isvc}-predictor:PORT``.
+    Knative routes one port per container, so gRPC is rendered for Standard mode only.
+    """
     return {
         "apiVersion": "serving.kserve.io/v1alpha1",
         "kind": "ClusterServingRuntime",
@@ -36,9 +41,9 @@ def runtime(spec: RenderSpec) -> dict[str, Any]:
                 "name": "kserve-container",
                 "image": spec.image,
                 "command": ["baton"],
-                "args": serve_args(),
+                "args": serve_command(spec).args(),
                 "env": [{"name": "BATON_HOME", "value": "/tmp/baton"}],
-                "ports": [{"containerPort": PORT, "protocol": "TCP"}],
+                "ports": container_ports(spec, http_name=None),
                 "resources": resources(spec),
                 "securityContext": container_security(),
             }],
@@ -46,8 +51,8 @@ def runtime(spec: RenderSpec) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _model(spec: RenderSpec, storage_uri: str, name: str | None = None) -> dict[str, Any]:
-    model: dict[str, Any] = {"modelFormat": dict(FORMAT)}
+def _model(spec: RenderSpec, storage_uri: str, name: str | None = None) -> Document:
+    model: Document = {"modelFormat": dict(FORMAT)}
     if name is not None:
         model["name"] = name
     model.update({
@@ -59,9 +64,9 @@ def _model(spec: RenderSpec, storage_uri: str, name: str | None = None) -> dict[
     return model
 
 
-def _predictor(spec: RenderSpec, storage_uri: str) -> dict[str, Any]:
+def _predictor(spec: RenderSpec, storage_uri: str) -> Document:
     r = spec.resources
-    predictor: dict[str, Any] = {"minReplicas": r.min_replicas, "maxReplicas": r.max_replicas}
+    predictor: Document = {"minReplicas": r.min_replicas, "maxReplicas": r.max_replicas}
     predictor.update({"scaleMetric": "cpu", "scaleMetricType": "Utilization", "scaleTarget": 70})
     if r.gpus:
         predictor["nodeSelector"] = {"nvidia.com/gpu.present": "true"}
@@ -72,11 +77,11 @@ def _predictor(spec: RenderSpec, storage_uri: str) -> dict[str, Any]:
     return predictor
 
 
-def inference_service(spec: RenderSpec) -> dict[str, Any]:
+def inference_service(spec: RenderSpec) -> Document:
     mode = "Standard" if spec.kserve_mode == "standard" else "Knative"
     meta_annotations = {MODE: mode, **audit_annotations(spec, scrape=False)}
     meta_annotations["serving.kserve.io/enable-prometheus-scraping"] = "true"
-    body: dict[str, Any] = {
+    return {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
         "metadata": {
@@ -85,32 +90,35 @@ def inference_service(spec: RenderSpec) -> dict[str, Any]:
             "labels": labels(spec),
             "annotations": meta_annotations,
         },
-        "spec": {"predictor": _predictor(spec, spec.storage_uri)},
+        "spec": _isvc_spec(spec),
     }
+
+
+def _isvc_spec(spec: RenderSpec) -> Document:
+    """The predictor, and the canary in the form the mode takes."""
     canary = spec.canary
     if canary is None:
-        return body
+        return {"predictor": _predictor(spec, spec.storage_uri)}
     uri = canary_uri(spec)
     if spec.kserve_mode == "knative":  # the new revision takes N %, the previous keeps the rest
-        predictor = body["spec"]["predictor"]
-        predictor["canaryTrafficPercent"] = canary.percent
-        predictor["model"]["storageUri"] = uri
-        return body
+        return {"predictor": {**_predictor(spec, uri), "canaryTrafficPercent": canary.percent}}
     name = f"v{canary.version}"
     replicas = spec.resources.min_replicas  # a canary runs fixed replicas (no autoscaling)
-    body["spec"]["canary"] = [{
-        "trafficPercent": canary.percent,
-        "predictor": {"name": name, "minReplicas": replicas, "model": _model(spec, uri, name)},
-    }]  # fmt: skip
-    body["spec"]["predictor"]["name"] = f"v{spec.version}"
-    return body
+    return {
+        "predictor": {**_predictor(spec, spec.storage_uri), "name": f"v{spec.version}"},
+        "canary": [{
+            "trafficPercent": canary.percent,
+            "predictor": {"name": name, "minReplicas": replicas, "model": _model(spec, uri, name)},
+        }],
+    }  # fmt: skip
 
 
 def canary_uri(spec: RenderSpec) -> str:
-    """The canary version's model folder, beside the stable one's (same scheme and root)."""
+    """The canary version's model folder, beside the stable one's (same scheme and root),
+    named as the stable one's is (``spec.folder``): the runtime serves both at one precision."""
     assert spec.canary is not None
     root, _, _last = spec.storage_uri.rstrip("/").rpartition("/")
-    return f"{root}/{spec.canary.digest}"
+    return f"{root}/{model_folder(spec.canary.digest, spec.precision)}"
 
 
 def render(spec: RenderSpec) -> dict[str, str]:

@@ -4,18 +4,17 @@ deployment serves the version through baton's own V2 codec and batcher
 
 from __future__ import annotations
 
-from typing import Any
-
+from baton.deploy.command import serve_command
 from baton.deploy.spec import MODEL_PATH, PORT, RenderSpec
-from baton.deploy.text import header, yaml_documents
+from baton.deploy.text import Document, header, yaml_documents
 
 IMPORT_PATH = "baton.deploy.ray_app:app"
 DEPLOYMENT = "BatonModel"  # ray_app's deployment, configured here by name
 
 
-def config(spec: RenderSpec, model_path: str = MODEL_PATH) -> dict[str, Any]:
+def config(spec: RenderSpec, model_path: str = MODEL_PATH) -> Document:
     r = spec.resources
-    actor: dict[str, Any] = {"num_cpus": r.cores}
+    actor: dict[str, float] = {"num_cpus": r.cores}
     if r.gpus:
         actor["num_gpus"] = r.gpus
     return {
@@ -25,7 +24,7 @@ def config(spec: RenderSpec, model_path: str = MODEL_PATH) -> dict[str, Any]:
             "name": spec.name,
             "route_prefix": "/",
             "import_path": IMPORT_PATH,
-            "args": {"model_dir": model_path},
+            "args": serve_command(spec, model_path).ray_args(),
             "deployments": [{
                 "name": DEPLOYMENT,
                 "max_ongoing_requests": 2 * spec.config.max_batch_size,

@@ -12,7 +12,7 @@ builder runs on any node, the replicas on those that mount ``model_dir``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ray import serve
@@ -21,11 +21,11 @@ from ray.serve.deployment import Deployment
 
 from baton.config import Settings
 from baton.core.manifest import describe_validation_error
+from baton.deploy.command import ServeCommand
 from baton.deploy.ray import DEPLOYMENT
 from baton.errors import BadInput
 from baton.serve.app import ServeApp
 from baton.serve.model_dir import open_model_dir
-from baton.serve.options import ServeOptions
 
 
 class RayArgs(BaseModel):
@@ -34,17 +34,23 @@ class RayArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model_dir: str = Field(min_length=1, description="the model folder on every replica node")
+    precision: Literal["fp32", "int8"] = Field(
+        default="fp32", description="int8: the folder's int8 copy, as `--precision int8`"
+    )
+
+    def command(self) -> ServeCommand:
+        return ServeCommand(model_dir=self.model_dir, precision=self.precision)
 
 
 class Replica:
     """One replica: baton's V2 server over the model folder, started by Ray's lifespan."""
 
-    def __init__(self, model_dir: str) -> None:
-        self.model_dir = model_dir
+    def __init__(self, command: ServeCommand) -> None:
+        self.command = command
 
     def __serve_build_asgi_app__(self) -> ServeApp:
-        folder = open_model_dir(Path(self.model_dir))  # one line naming a bad folder
-        options = ServeOptions(refs=(folder.ref,), model_dir=self.model_dir)
+        folder = open_model_dir(Path(self.command.model_dir))  # one line naming a bad folder
+        options = self.command.options(folder.ref)
         # gc.freeze in a process Ray also runs its own machinery in: left to Ray's defaults
         return ServeApp(Settings(), options, tune_gc=False)
 
@@ -52,10 +58,10 @@ class Replica:
 BatonModel: Deployment = serve.deployment(name=DEPLOYMENT)(serve.ingress()(Replica))
 
 
-def app(args: dict[str, Any]) -> Application:
+def app(args: dict[str, object]) -> Application:
     """The application builder ``serve run``/``serve deploy`` call with the config's args."""
     try:
         parsed = RayArgs.model_validate(args)
     except ValidationError as exc:
         raise BadInput(f"Ray Serve args: {describe_validation_error(exc)}") from None
-    return BatonModel.bind(parsed.model_dir)
+    return BatonModel.bind(parsed.command())

@@ -15,13 +15,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 
 from baton.core.refs import parse_ref
 from baton.core.roles import ACTING_ROLES, NotPermitted, Stage
-from baton.deploy.spec import TARGETS, RenderSpec
+from baton.deploy.spec import PORT, TARGETS, Layer, RenderSpec
 from baton.errors import BadInput, FailedCheck, Forbidden
 from baton.store.evaluations import EvaluationRecord
 from baton.store.ownership import attempt, owners_in
@@ -30,6 +29,8 @@ from baton.store.registry import VersionInfo
 from baton.store.renders import record_render
 from baton.store.store import Store
 from baton.store.tx import write
+
+PRECISIONS = ("fp32", "int8", "recommended")  # as `baton serve --precision` takes them
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class RenderRequest:
     overwrite: bool = False
     force: bool = False
     why: str | None = None
-    resources: dict[str, Any] = field(default_factory=dict)  # cores, memory_bytes, gpus...
+    resources: Layer = field(default_factory=dict)  # cores, memory_bytes, gpus...
     hardware: str | None = None
     from_audit: Path | None = None
     image: str | None = None
@@ -54,6 +55,8 @@ class RenderRequest:
     model_from: str = "image"
     with_monitoring: bool = False
     wheel: Path | None = None
+    precision: str | None = None  # fp32 | int8 | recommended; None: the registered model
+    grpc_port: int | None = None
 
     def check(self) -> None:
         """Bad input found before anything is read or written (exit 2)."""
@@ -72,6 +75,26 @@ class RenderRequest:
             raise BadInput(f"{self.out} exists: pick a new --out, or pass --overwrite")
         if self.wheel is not None and not self.wheel.is_file():
             raise BadInput(f"--wheel {self.wheel}: no such file")
+        if self.precision not in (None, *PRECISIONS):
+            raise BadInput(f"--precision {self.precision}: use {', '.join(PRECISIONS)}")
+        self._check_grpc()
+
+    def _check_grpc(self) -> None:
+        port = self.grpc_port
+        if port is None:
+            return
+        if not 1 <= port <= 65535 or port == PORT:
+            raise BadInput(f"--grpc-port {port}: a port in 1..65535 other than {PORT} (8081)")
+        if "ray" in self.targets:
+            raise BadInput(
+                "--grpc-port: Ray Serve's proxy carries HTTP only, so the ray target serves "
+                "no gRPC; render it in a render of its own, without --grpc-port"
+            )
+        if "kserve" in self.targets and self.kserve_mode == "knative":
+            raise BadInput(
+                "--grpc-port with --kserve-mode knative: Knative routes one port per "
+                "container (HTTP here); use --kserve-mode standard for gRPC"
+            )
 
 
 @dataclass(frozen=True)
@@ -145,8 +168,8 @@ def render(store: Store, user: str, request: RenderRequest) -> Rendered:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        render_files(spec, request.targets, tmp)
-        _fill(store, info, evaluation, spec, request, tmp)
+        lock = _fill(store, info, evaluation, spec, request, tmp)
+        render_files(spec, request.targets, tmp, lock)
         digest, listing = write_tree(tmp, spec, request.targets, _options(spec, request))
         _replace(tmp, out, request.overwrite)
     except BaseException:
@@ -171,25 +194,32 @@ def _fill(
     spec: RenderSpec,
     request: RenderRequest,
     tmp: Path,
-) -> None:
-    """The binary parts: model folders and the wheel (copied, never rendered)."""
+) -> str | None:
+    """The binary parts: model folders (the int8 copy in them only when it is served) and
+    the wheel (copied, never rendered); the image's lock, which hashes the wheel, back."""
     from baton.deploy.bundle import write_model_dir
+    from baton.deploy.image import PYTHON
+    from baton.deploy.lock import lock
     from baton.deploy.wheel import build_wheel
 
+    int8 = spec.precision == "int8"
     if request.targets != ("image",):
-        write_model_dir(store, info, evaluation, tmp / "model")
-    if "image" in request.targets:
-        if spec.model_from == "image":
-            write_model_dir(store, info, evaluation, tmp / "image" / "model")
-        wheels = tmp / "image" / "wheels"
-        if request.wheel is not None:
-            wheels.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(request.wheel, wheels / request.wheel.name)
-        else:
-            build_wheel(wheels)
+        write_model_dir(store, info, evaluation, tmp / "model", int8=int8)
+    if "image" not in request.targets:
+        return None
+    if spec.model_from == "image":
+        write_model_dir(store, info, evaluation, tmp / "image" / "model", int8=int8)
+    wheels = tmp / "image" / "wheels"
+    if request.wheel is not None:
+        wheels.mkdir(parents=True, exist_ok=True)
+        wheel = wheels / request.wheel.name
+        shutil.copyfile(request.wheel, wheel)
+    else:
+        wheel = build_wheel(wheels)
+    return lock(wheel, PYTHON)
 
 
-def _options(spec: RenderSpec, request: RenderRequest) -> dict[str, Any]:
+def _options(spec: RenderSpec, request: RenderRequest) -> dict[str, object]:
     """What MANIFEST.json and the store record as the options (deterministic)."""
     return {
         "targets": sorted(request.targets),
@@ -199,6 +229,8 @@ def _options(spec: RenderSpec, request: RenderRequest) -> dict[str, Any]:
         "kserve_mode": spec.kserve_mode,
         "model_from": spec.model_from,
         "with_monitoring": spec.with_monitoring,
+        "precision": request.precision,  # as asked; MANIFEST.json's own says what runs
+        "grpc_port": spec.grpc_port,
         "canary": spec.canary.model_dump() if spec.canary else None,
         "resources": json.loads(spec.resources.model_dump_json()),
     }

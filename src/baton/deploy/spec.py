@@ -11,7 +11,8 @@ field keeps its source, and the rendered files say it in a comment.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -25,7 +26,9 @@ Origin = Literal["flag", "audit", "evaluation", "default"]
 MIB = 1 << 20
 PORT = 8080
 MODEL_PATH = "/mnt/models"  # KServe's storage-initializer mounts the model here
-DEFAULTS: dict[str, Any] = {
+Number = float | int
+Layer = Mapping[str, Number | None]
+DEFAULTS: dict[str, Number] = {
     "cores": 1.0,
     "memory_bytes": 1024 * MIB,
     "gpus": 0,
@@ -131,7 +134,23 @@ class RenderSpec(BaseModel):
     canary: Canary | None = None
     model_from: Literal["image", "volume"] = "image"
     with_monitoring: bool = False
-    wheel: str | None = Field(default=None, description="the wheel file in the image context")
+    precision: Literal["fp32", "int8"] = Field(
+        default="fp32", description="fp32: the registered model; int8: the evaluation's copy"
+    )
+    int8_sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$", description="the int8 copy served (int8 only)"
+    )
+    grpc_port: int | None = Field(
+        default=None, ge=1, le=65535, description="V2 over gRPC on this port too (None: off)"
+    )
+
+    @model_validator(mode="after")
+    def _int8_copy(self) -> RenderSpec:
+        if (self.precision == "int8") != (self.int8_sha256 is not None):
+            raise ValueError("an int8 render names its int8 copy, and only an int8 render does")
+        if self.grpc_port == PORT:
+            raise ValueError(f"--grpc-port {PORT} is the HTTP port: pick another (8081)")
+        return self
 
     @property
     def name(self) -> str:
@@ -142,10 +161,20 @@ class RenderSpec(BaseModel):
     def ref(self) -> str:
         return f"{self.model}:{self.version}"
 
+    @property
+    def folder(self) -> str:
+        """The model folder's name on a shared volume: the model's digest, ``-int8`` after it
+        for a folder that also holds the int8 copy (the two never overwrite each other)."""
+        return model_folder(self.digest, self.precision)
+
+
+def model_folder(digest: str, precision: str) -> str:
+    return f"{digest}-int8" if precision == "int8" else digest
+
 
 def choose_resources(
-    flags: dict[str, Any],
-    audit: tuple[str, dict[str, Any]] | None,
+    flags: Layer,
+    audit: tuple[str, Mapping[str, object]] | None,
     evaluation: tuple[int, ServingConfig] | None,
     hardware: str | None,
 ) -> Resources:
@@ -153,7 +182,7 @@ def choose_resources(
 
     ``audit`` is (file name, the row's ``target``); ``evaluation`` is (id, recommended).
     """
-    layers: list[tuple[str, dict[str, Any]]] = [
+    layers: list[tuple[str, Layer]] = [
         ("flag", {k: v for k, v in flags.items() if v is not None}),
     ]
     if audit is not None:
@@ -161,23 +190,24 @@ def choose_resources(
     if evaluation is not None:
         layers.append((f"evaluation {evaluation[0]}", _from_evaluation(evaluation[1])))
     layers.append(("default", DEFAULTS))
-    values: dict[str, Any] = {}
+    values: dict[str, Number] = {}
     sources: dict[str, str] = {}
     for field in FIELDS:
         for name, layer in layers:
-            if layer.get(field) is not None:
-                values[field] = layer[field]
+            value = layer.get(field)
+            if value is not None:
+                values[field] = value
                 sources[field] = _FLAG[field] if name == "flag" else name
                 break
     _widen_bounds(values, sources)
-    hw = hardware or (audit[1].get("hardware") if audit else None) or "cpu"
+    hw = hardware or (str(audit[1].get("hardware") or "") if audit else None) or "cpu"
     try:
-        return Resources(**values, hardware=hw, sources=sources)
+        return Resources.model_validate({**values, "hardware": hw, "sources": sources})
     except ValidationError as exc:
         raise BadInput(describe_validation_error(exc)) from None
 
 
-def _widen_bounds(values: dict[str, Any], sources: dict[str, str]) -> None:
+def _widen_bounds(values: dict[str, Number], sources: dict[str, str]) -> None:
     """Replicas from one source and bounds from defaults must agree: a default bound moves."""
     if sources["min_replicas"] == "default" and values["replicas"] < values["min_replicas"]:
         values["min_replicas"] = values["replicas"]
@@ -185,22 +215,27 @@ def _widen_bounds(values: dict[str, Any], sources: dict[str, str]) -> None:
         values["max_replicas"] = values["replicas"]
 
 
-def _from_audit(target: dict[str, Any]) -> dict[str, Any]:
+def _number(target: Mapping[str, object], key: str) -> Number | None:
+    """The audit target's ``key``: a JSON number (never a boolean), or None when absent."""
+    value = target.get(key)
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    raise BadInput(f"--from-audit: the target's {key} is {value!r}, not a number")
+
+
+def _from_audit(target: Mapping[str, object]) -> dict[str, Number | None]:
     out = {
-        "cores": target.get("cores"),
-        "gpus": target.get("gpus"),
-        "replicas": target.get("replicas"),
-        "min_replicas": target.get("min_replicas"),
-        "max_replicas": target.get("max_replicas"),
+        key: _number(target, key)
+        for key in ("cores", "gpus", "replicas", "min_replicas", "max_replicas")
     }
-    memory = target.get("memory_bytes")
+    memory = _number(target, "memory_bytes")
     out["memory_bytes"] = math.ceil(memory) if memory else None
     if out["replicas"] == 0:  # "scale to zero" is not a rendering: keep one running
         out["replicas"] = None
     return out
 
 
-def _from_evaluation(config: ServingConfig) -> dict[str, Any]:
+def _from_evaluation(config: ServingConfig) -> dict[str, Number | None]:
     """The profile's replica: its cores and GPUs, and its measured memory with 50% headroom."""
     memory = None
     if config.memory_bytes:

@@ -3,16 +3,19 @@ came from, and the labels and annotations every target shares."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import yaml
 
-from baton.deploy.spec import MODEL_PATH, PORT, RenderSpec
+from baton.deploy.spec import PORT, RenderSpec
 
 MODEL, VERSION, TRACK = "baton.dev/model", "baton.dev/version", "baton.dev/track"
 OWNER, HARDWARE, DIGEST = "baton.dev/owner", "baton.dev/hardware", "baton.dev/digest"
 SLO, RPS = "baton.dev/slo-p99-ms", "baton.dev/rps-at-slo"
+PRECISION = "baton.dev/precision"
+
+# A rendered document: written, never read back by the renderer (``check.py`` reads files)
+Document = dict[str, object]
 
 
 class _Dumper(yaml.SafeDumper):
@@ -40,7 +43,7 @@ def comment(lines: Sequence[str], mark: str = "#") -> str:
     return "".join(f"{mark} {line}\n" for line in lines)
 
 
-def yaml_documents(lines: Sequence[str], docs: Sequence[dict[str, Any]]) -> str:
+def yaml_documents(lines: Sequence[str], docs: Sequence[Mapping[str, object]]) -> str:
     """``lines`` as a comment, then each document (``---`` between), keys in given order."""
     body = "---\n".join(
         yaml.dump(d, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=4096)
@@ -65,6 +68,7 @@ def audit_annotations(spec: RenderSpec, scrape: bool = True) -> dict[str, str]:
     out = {MODEL: spec.model, VERSION: str(spec.version), OWNER: spec.owner}
     out[HARDWARE] = spec.resources.hardware
     out[DIGEST] = f"sha256:{spec.digest}"
+    out[PRECISION] = spec.precision
     if spec.slo_p99_ms is not None:
         out[SLO] = f"{spec.slo_p99_ms:g}"
     if spec.rps_at_slo is not None:
@@ -76,8 +80,3 @@ def audit_annotations(spec: RenderSpec, scrape: bool = True) -> dict[str, str]:
             "prometheus.io/path": "/metrics",
         })  # fmt: skip
     return out
-
-
-def serve_args(model_path: str = MODEL_PATH) -> list[str]:
-    """The server every container runs: the model folder, all addresses, the one port."""
-    return ["serve", "--model-dir", model_path, "--host", "0.0.0.0", "--port", str(PORT)]

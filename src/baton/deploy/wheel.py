@@ -1,24 +1,18 @@
-"""What the image installs: baton's wheel, built reproducibly from this checkout, and a
-lock of the exact dependency versions this baton runs with.
+"""What the image installs: baton's wheel, built reproducibly from this checkout (the
+lock of its dependencies is ``deploy/lock.py``'s).
 
 The wheel is built with ``SOURCE_DATE_EPOCH`` set to the commit's time, so the same
-commit gives the same bytes (zip entry times come from it, entries are sorted). The lock
-is the installed closure of baton's own requirements (extras left out), pinned ``==``.
+commit gives the same bytes (zip entry times come from it, entries are sorted).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from importlib import metadata
 from pathlib import Path
-
-from packaging.markers import default_environment
-from packaging.requirements import Requirement
 
 from baton.errors import BadInput, Unavailable
 
@@ -78,38 +72,3 @@ def build_wheel(dest: Path) -> Path:
         target = dest / built[0].name
         shutil.copyfile(built[0], target)
         return target
-
-
-def lock(version: str) -> str:
-    """``requirements.lock``: baton and every runtime dependency at its installed version."""
-    env: dict[str, str] = dict(default_environment())  # type: ignore[arg-type]
-    seen: dict[str, str] = {}
-    todo = [Requirement(r) for r in metadata.requires(DIST) or []]
-    while todo:
-        req = todo.pop()
-        if req.marker is not None and not req.marker.evaluate({**env, "extra": ""}):
-            continue
-        key = _normal(req.name)
-        if key in seen:
-            continue
-        try:
-            dist = metadata.distribution(req.name)
-        except metadata.PackageNotFoundError:
-            raise Unavailable(f"{req.name} (a dependency of baton) is not installed") from None
-        seen[key] = dist.version
-        extras = set(req.extras)
-        for sub in dist.requires or []:
-            inner = Requirement(sub)
-            wanted = inner.marker is None or any(
-                inner.marker.evaluate({**env, "extra": e}) for e in ({""} | extras)
-            )
-            if wanted:
-                inner.marker = None
-                todo.append(inner)
-    lines = [f"{DIST}=={version}"] + [f"{n}=={v}" for n, v in sorted(seen.items())]
-    head = "# baton and its runtime dependencies, pinned to the versions it was rendered with\n"
-    return head + "\n".join(lines) + "\n"
-
-
-def _normal(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
 
 from baton.deploy import compose, image, k8s, kserve, ray
 from baton.deploy.bundle import canonical_json
@@ -14,8 +13,9 @@ FORMAT = "baton-deploy/1"
 MANIFEST = "MANIFEST.json"
 
 
-def texts(spec: RenderSpec, targets: tuple[str, ...]) -> dict[str, str]:
-    """Every text file of the targets: ``{relative path: content}`` (pure)."""
+def texts(spec: RenderSpec, targets: tuple[str, ...], lock: str | None) -> dict[str, str]:
+    """Every text file of the targets: ``{relative path: content}`` (pure); ``lock`` is
+    the image's ``requirements.lock`` (``deploy/lock.py``), needed for that target only."""
     files: dict[str, str] = {}
     for target in sorted(set(targets)):
         if target == "k8s":
@@ -27,14 +27,16 @@ def texts(spec: RenderSpec, targets: tuple[str, ...]) -> dict[str, str]:
         elif target == "ray":
             files.update(ray.render(spec))
         elif target == "image":
-            from baton.deploy.wheel import lock
-
-            files.update(image.render(spec, lock(spec.baton_version)))
+            if lock is None:
+                raise ValueError("the image target needs its requirements.lock")
+            files.update(image.render(spec, lock))
     return files
 
 
-def render_files(spec: RenderSpec, targets: tuple[str, ...], root: Path) -> None:
-    for rel, text in texts(spec, targets).items():
+def render_files(
+    spec: RenderSpec, targets: tuple[str, ...], root: Path, lock: str | None = None
+) -> None:
+    for rel, text in texts(spec, targets, lock).items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -49,7 +51,7 @@ def _sha(path: Path) -> str:
 
 
 def write_tree(
-    root: Path, spec: RenderSpec, targets: tuple[str, ...], options: dict[str, Any]
+    root: Path, spec: RenderSpec, targets: tuple[str, ...], options: dict[str, object]
 ) -> tuple[str, dict[str, str]]:
     """Hash every file under ``root`` and write ``MANIFEST.json``; (its sha256, the listing)."""
     listing = {
@@ -62,6 +64,9 @@ def write_tree(
         "model": spec.model,
         "version": spec.version,
         "model_sha256": spec.digest,
+        "precision": spec.precision,
+        # the file the servers run: the model, or its int8 copy (derived from model_sha256)
+        "served_sha256": spec.int8_sha256 or spec.digest,
         "evaluation": spec.evaluation,
         "baton_version": spec.baton_version,
         "revision": spec.revision,

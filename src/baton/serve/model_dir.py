@@ -41,6 +41,9 @@ class DirFile(BaseModel):
     path: str = Field(pattern=FILE_NAME)
     sha256: str = Field(pattern=SHA256)
     size_bytes: int = Field(ge=0)
+    derived_from: str | None = Field(
+        default=None, pattern=SHA256, description="derived only: the file it was made from"
+    )
 
 
 class DirIndex(BaseModel):
@@ -155,6 +158,14 @@ class ModelDir:
     def path_for(self, sha256: str) -> Path:
         found = self._by_sha.get(sha256)
         if found is None:
+            serving = getattr(self, "serving", None)  # None while the folder is being read
+            recommended = serving.recommended if serving is not None else None
+            if recommended is not None and recommended.model_sha256 == sha256:
+                raise NotFound(
+                    f"the model folder {self.root} holds no {recommended.precision} copy "
+                    f"({sha256[:12]}): render it with `baton deploy render {self.ref} "
+                    f"--precision {recommended.precision}`"
+                )
             raise NotFound(f"file {sha256[:12]} is not in the model folder {self.root}")
         return self.root / found.path
 
@@ -225,11 +236,18 @@ def _check_index(index: DirIndex, where: Path) -> None:
     for role in ("model", "manifest"):
         if roles.count(role) != 1:
             raise BadInput(f"{where}: expected exactly one {role} file, found {roles.count(role)}")
-    if roles.count("serving") > 1:
-        raise BadInput(f"{where}: expected at most one serving file")
+    if roles.count("serving") > 1 or roles.count("derived") > 1:
+        raise BadInput(f"{where}: expected at most one serving file and one derived file")
     model = next(f for f in index.files if f.role == "model")
     if model.sha256 != index.sha256:
         raise BadInput(f"{where}: the model file's digest is not the version's ({index.sha256})")
+    for f in index.files:  # a derived copy is tied to the model it was made from
+        tied = f.derived_from == index.sha256 if f.role == "derived" else f.derived_from is None
+        if not tied:
+            raise BadInput(
+                f"{where}: {f.path}: only a derived file names derived_from, and it names "
+                f"the version's model ({index.sha256[:12]})"
+            )
     paths = [f.path for f in index.files]
     if len(set(paths)) != len(paths) or len({f.sha256 for f in index.files}) != len(paths):
         raise BadInput(f"{where}: a file or digest is listed twice")
