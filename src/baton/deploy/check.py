@@ -127,6 +127,12 @@ def _import_validator() -> ModuleType:
         ) from None
 
 
+def kserve_problems(doc: Doc) -> list[str]:
+    """Every problem of one KServe object (CRD schema, unknown keys, the webhook's rules):
+    the canary controller checks each InferenceService before it hands it to the hook."""
+    return _kserve(doc)
+
+
 def _kserve(doc: Doc) -> list[str]:
     import jsonschema
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 from baton.deploy.command import serve_command
 from baton.deploy.k8s import container_ports, container_security, resources
 from baton.deploy.spec import PORT, RenderSpec, model_folder
-from baton.deploy.text import Document, audit_annotations, header, labels, yaml_documents
+from baton.deploy.text import (
+    TRACK,
+    Document,
+    audit_annotations,
+    header,
+    labels,
+    yaml_documents,
+)
 
 RUNTIME = "baton-v2"
 FORMAT = {"name": "baton", "version": "1"}
@@ -102,14 +109,26 @@ def _isvc_spec(spec: RenderSpec) -> Document:
     uri = canary_uri(spec)
     if spec.kserve_mode == "knative":  # the new revision takes N %, the previous keeps the rest
         return {"predictor": {**_predictor(spec, uri), "canaryTrafficPercent": canary.percent}}
-    name = f"v{canary.version}"
     replicas = spec.resources.min_replicas  # a canary runs fixed replicas (no autoscaling)
+    entries = [_canary_entry(f"v{canary.version}", "canary", canary.percent, replicas,
+                             _model(spec, uri, f"v{canary.version}"))]  # fmt: skip
+    if canary.baseline:  # the stable version again, as much traffic as the canary
+        name = f"v{spec.version}-baseline"
+        model = _model(spec, spec.storage_uri, name)
+        entries.append(_canary_entry(name, "baseline", canary.percent, replicas, model))
     return {
         "predictor": {**_predictor(spec, spec.storage_uri), "name": f"v{spec.version}"},
-        "canary": [{
-            "trafficPercent": canary.percent,
-            "predictor": {"name": name, "minReplicas": replicas, "model": _model(spec, uri, name)},
-        }],
+        "canary": entries,
+    }
+
+
+def _canary_entry(name: str, track: str, percent: int, replicas: int, model: Document) -> Document:
+    """One ``spec.canary`` entry; its pods carry ``baton.dev/track`` (canary or baseline),
+    which a scrape configuration can turn into the judge's ``variant`` label."""
+    return {
+        "trafficPercent": percent,
+        "predictor": {"name": name, "minReplicas": replicas, "labels": {TRACK: track},
+                      "model": model},
     }  # fmt: skip
 
 

@@ -109,6 +109,18 @@ class Canary(BaseModel):
     version: int = Field(ge=1)
     digest: str = Field(pattern=r"^[0-9a-f]{64}$")
     percent: int = Field(ge=1, le=99)
+    # KServe standard mode: a copy of the stable version beside the canary with the same
+    # share of traffic (the canary controller's baseline); the stable keeps 100 - 2 x percent
+    baseline: bool = False
+
+    @model_validator(mode="after")
+    def _room_for_baseline(self) -> Canary:
+        if self.baseline and 2 * self.percent > 100:
+            raise ValueError(
+                f"a canary at {self.percent} % with a baseline at as much adds up to "
+                f"{2 * self.percent} %: give the canary 50 % at most"
+            )
+        return self
 
 
 class RenderSpec(BaseModel):
@@ -150,6 +162,8 @@ class RenderSpec(BaseModel):
             raise ValueError("an int8 render names its int8 copy, and only an int8 render does")
         if self.grpc_port == PORT:
             raise ValueError(f"--grpc-port {PORT} is the HTTP port: pick another (8081)")
+        if self.canary is not None and self.canary.baseline and self.kserve_mode != "standard":
+            raise ValueError("a baseline beside the canary needs --kserve-mode standard")
         return self
 
     @property

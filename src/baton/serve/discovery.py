@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 _ANY = {"0.0.0.0", "::", ""}
@@ -22,11 +23,17 @@ def advertised(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def register(folder: Path, host: str, port: int, models: list[str]) -> Path:
-    """Write this server's target file atomically; returns its path for ``unregister``."""
+def register(
+    folder: Path, host: str, port: int, models: list[str], labels: Mapping[str, str] | None = None
+) -> Path:
+    """Write this server's target file atomically; returns its path for ``unregister``.
+
+    ``labels`` are added to every series scraped from it: a local deployment rewrites its
+    servers' files with ``variant`` (stable, baseline, canary) for the canary judge."""
     folder.mkdir(parents=True, exist_ok=True)
     address = f"{advertised(host)}:{port}"
-    entry = [{"targets": [address], "labels": {"baton_models": ",".join(sorted(models))}}]
+    tags = {"baton_models": ",".join(sorted(models)), **(labels or {})}
+    entry = [{"targets": [address], "labels": tags}]
     path = folder / f"{address.replace(':', '_').strip('[]')}.json"
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".target-")
     with os.fdopen(fd, "w") as out:

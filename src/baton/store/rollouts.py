@@ -223,6 +223,33 @@ class Rollouts:
         decision_id = write(self.engine, work)
         return next(d for d in self.decisions(rollout_id) if d.id == decision_id)
 
+    def alert(self, rollout_id: int, actor: str, message: str, severity: str = "critical") -> None:
+        """Record an alert event on the rollout (the controller paused it, say, because
+        Prometheus could not be read): ``baton canary status`` and the audit log show it."""
+
+        def work(conn: sa.Connection) -> None:
+            current = rollout_record(_one(conn, rollout_id))
+            detail = {"rollout": rollout_id, "severity": severity, "phase": current.phase.value,
+                      "step": current.step, "weights": current.weights.model_dump()}  # fmt: skip
+            audit(conn, actor, "rollout.alert", current.model, current.to_version, message,
+                  detail)  # fmt: skip
+
+        write(self.engine, work)
+
+    def alerts(self, model: str, rollout_id: int) -> builtins.list[tuple[datetime, str, str]]:
+        """The rollout's alert events, oldest first: (when, severity, message)."""
+        query = (
+            sa.select(audit_log.c.at, audit_log.c.reason, audit_log.c.detail)
+            .where(audit_log.c.model == model, audit_log.c.action == "rollout.alert")
+            .order_by(audit_log.c.id)
+        )
+        with read(self.engine) as conn:
+            return [
+                (at, str(detail.get("severity", "")), str(reason or ""))
+                for at, reason, detail in conn.execute(query)
+                if isinstance(detail, dict) and detail.get("rollout") == rollout_id
+            ]
+
     # -- the lease ------------------------------------------------------------------------
 
     def claim(self, rollout_id: int, holder: Holder, ttl_s: float) -> RolloutRecord:

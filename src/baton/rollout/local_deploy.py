@@ -1,0 +1,184 @@
+"""``baton deploy up | down | status`` on one machine: a model's ``@production`` version
+behind a ``baton router``, each version in its own ``baton serve`` process.
+
+Every process is started detached (``rollout/supervise.py``) on a port the kernel picks,
+announces itself once it serves, and is recorded in the store twice: by itself (the
+``servers`` rows, as any ``baton serve``) and as part of the deployment (``deployments``:
+which process plays which variant, its pid and log). Each server's Prometheus target file
+is rewritten with its ``variant`` label, so the canary judge can tell the baseline's series
+from the canary's. The router's admin token lives in a file only the user can read.
+
+Servers are pinned to a version (``NAME:N``, never an alias): what runs changes only when
+the deployment changes it, so moving ``@production`` never swaps a model under the router.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from baton.config import Settings
+from baton.core.deployment_records import (
+    DeploymentRecord,
+    Processes,
+    RouterProcess,
+    ServerProcess,
+    Variant,
+)
+from baton.core.refs import Ref
+from baton.errors import Conflict, NotFound
+from baton.rollout import supervise
+from baton.serve import discovery
+from baton.store.deployments import Deployments, NewDeployment
+from baton.store.rollouts import Rollouts
+from baton.store.store import Store
+
+HOST = "127.0.0.1"
+TOKEN_BYTES = 32
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How deployment processes are started."""
+
+    settings: Settings
+    host: str = HOST
+    drain_timeout_s: float = 30.0
+    serve_args: tuple[str, ...] = ()  # further `baton serve` options, for every server
+
+    def env(self) -> dict[str, str]:
+        return supervise.child_env(self.settings)
+
+
+def hostname() -> str:
+    return socket.gethostname()
+
+
+def start_server(launch: Launch, model: str, version: int, variant: Variant) -> ServerProcess:
+    """``baton serve MODEL:VERSION`` on a free port, labelled ``variant`` for Prometheus."""
+    log = supervise.log_path(launch.settings, model, f"{variant.value}-v{version}")
+    argv = supervise.baton_argv(
+        "serve", f"{model}:{version}", "--host", launch.host, "--port", "0", "--json",
+        "--drain-timeout", f"{launch.drain_timeout_s:g}", *launch.serve_args,
+    )  # fmt: skip
+    proc = supervise.spawn(argv, log, launch.env())
+    started = supervise.announced(proc, log, f"the {variant.value} server of {model}:{version}")
+    process = ServerProcess(
+        pid=started.pid, started=started.started, url=started.url, log=str(log),
+        variant=variant, version=version,
+    )  # fmt: skip
+    label(launch.settings, model, process)
+    return process
+
+
+def label(settings: Settings, model: str, process: ServerProcess) -> None:
+    """Rewrite the server's Prometheus target file with its variant (and deployment)."""
+    host, _, port = process.url.removeprefix("http://").rpartition(":")
+    labels = {"variant": process.variant.value, "baton_deployment": model}
+    discovery.register(
+        settings.scrape_targets, host, int(port), [f"{model}:{process.version}"], labels
+    )
+
+
+def start_router(launch: Launch, model: str, stable: ServerProcess) -> RouterProcess:
+    """``baton router MODEL --stable URL`` on a free port, with a fresh admin token."""
+    token_file = _token_file(launch.settings, model)
+    log = supervise.log_path(launch.settings, model, "router")
+    argv = supervise.baton_argv(
+        "router", model, "--stable", stable.url, "--host", launch.host, "--port", "0",
+        "--admin-token-file", str(token_file), "--json",
+        "--drain-timeout", f"{launch.drain_timeout_s:g}",
+    )  # fmt: skip
+    proc = supervise.spawn(argv, log, launch.env())
+    started = supervise.announced(proc, log, f"the router of {model}")
+    return RouterProcess(
+        pid=started.pid, started=started.started, url=started.url, log=str(log),
+        token_file=str(token_file),
+    )  # fmt: skip
+
+
+def _token_file(settings: Settings, model: str) -> Path:
+    """A new admin token in ``BATON_HOME/deployments/MODEL/router.token`` (mode 0600)."""
+    folder = settings.home.resolve() / "deployments" / model
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "router.token"
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(secrets.token_hex(TOKEN_BYTES) + "\n")
+    return path
+
+
+def read_token(router: RouterProcess) -> str:
+    try:
+        return Path(router.token_file).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise NotFound(
+            f"cannot read the router's admin token {router.token_file} ({exc.strerror}): run "
+            "baton where `baton deploy up` ran, as the same user"
+        ) from None
+
+
+def stop_processes(processes: Sequence[ServerProcess | RouterProcess], grace_s: float) -> None:
+    """SIGTERM them all at once (they drain side by side), then wait for each."""
+    for p in processes:
+        if supervise.alive(p.pid, p.started):
+            supervise.send_term(p.pid)
+    for p in processes:
+        supervise.stop(p.pid, p.started, grace_s=grace_s)
+
+
+def up(launch: Launch, store: Store, model: str, reason: str | None) -> DeploymentRecord:
+    """Start the model's @production version and a router in front of it; record them."""
+    deployments = Deployments(store.engine)
+    running = deployments.active(model)
+    if running is not None:
+        raise Conflict(
+            f"{model} is already deployed ({running.summary()}, router at "
+            f"{running.router.url}): `baton deploy down {model}` first"
+        )
+    info = store.registry.resolve(Ref(model, alias="production"))
+    stable = start_server(launch, model, info.number, Variant.STABLE)
+    started: list[ServerProcess | RouterProcess] = [stable]
+    try:
+        router = start_router(launch, model, stable)
+        started.append(router)
+        new = NewDeployment(model, hostname(), router, Processes(servers=(stable,)))
+        return deployments.up(new, launch.settings.user, reason)
+    except BaseException:
+        stop_processes(started, launch.drain_timeout_s + 5)
+        raise
+
+
+def down(launch: Launch, store: Store, model: str, reason: str | None) -> DeploymentRecord:
+    """Stop the router and every server of the model's deployment (they drain), then mark
+    it down. Refused while a canary runs: abort it first."""
+    deployments = Deployments(store.engine)
+    record = deployments.active(model)
+    if record is None:
+        raise NotFound(f"{model} is not deployed here: `baton deploy status` lists deployments")
+    rollout = Rollouts(store.engine).active(model)
+    if rollout is not None:
+        raise Conflict(
+            f"{rollout.summary()} is {rollout.phase.value}: abort it first "
+            f"(`baton canary abort {model} --why ...`), then take the deployment down"
+        )
+    check_here(record)
+    grace = launch.drain_timeout_s + 5
+    stop_processes([record.router], grace)  # no new requests first
+    stop_processes(record.processes.servers, grace)
+    return deployments.down(record.id, revision=record.revision, actor=launch.settings.user,
+                            reason=reason)  # fmt: skip
+
+
+def check_here(record: DeploymentRecord) -> None:
+    """Processes are signalled only from the machine they run on."""
+    if record.hostname != hostname():
+        raise Conflict(
+            f"{record.summary()} runs on {record.hostname}, not on {hostname()}: run this "
+            "command there"
+        )
