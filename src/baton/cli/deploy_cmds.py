@@ -60,6 +60,13 @@ MODEL_FROM_OPTION = typer.Option(
     "image", "--model-from", help="image: baked in; volume: mounted at /mnt/models"
 )
 
+WITH_ROUTER_OPTION = typer.Option(
+    False,
+    "--with-router",
+    help="compose: a `baton router` service in front of the version (weights changed "
+    "through its admin API, token in ./router.token)",
+)
+
 WITH_MONITORING_OPTION = typer.Option(
     False, "--with-monitoring", help="compose: add Prometheus and Alertmanager"
 )
@@ -107,6 +114,7 @@ def render(
     kserve_mode: str = typer.Option("standard", "--kserve-mode", help="standard or knative"),
     model_from: str = MODEL_FROM_OPTION,
     with_monitoring: bool = WITH_MONITORING_OPTION,
+    with_router: bool = WITH_ROUTER_OPTION,
     wheel: Path | None = WHEEL_OPTION,
     precision: str | None = PRECISION_OPTION,
     grpc_port: int | None = GRPC_PORT_OPTION,
@@ -126,7 +134,8 @@ def render(
                    "max_replicas": max_replicas},
         hardware=hardware, from_audit=from_audit, image=image, namespace=namespace,
         storage_uri=storage_uri, canary=canary, percent=percent, kserve_mode=kserve_mode,
-        model_from=model_from, with_monitoring=with_monitoring, wheel=wheel,
+        model_from=model_from, with_monitoring=with_monitoring, with_router=with_router,
+        wheel=wheel,
         precision=precision, grpc_port=grpc_port,
     )  # fmt: skip
     request.check()

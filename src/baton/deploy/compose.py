@@ -1,6 +1,8 @@
 """Compose (``docker compose``, ``podman compose``): hosts that run containers without
 Kubernetes. One service runs the image's ``baton serve``; ``--with-monitoring`` adds a
-Prometheus scraping it and an Alertmanager beside it."""
+Prometheus scraping it and an Alertmanager beside it; ``--with-router`` puts a ``baton
+router`` service in front of it (the same router ``baton deploy up`` runs on one machine),
+published in its place, its admin token a Compose secret read from ``./router.token``."""
 
 from __future__ import annotations
 
@@ -59,6 +61,45 @@ def service(spec: RenderSpec) -> Document:
     return body
 
 
+ROUTER_PROBE = PROBE  # the router answers /v2/health/ready on the same port
+TOKEN_SECRET = "router_token"
+
+
+def router_service(spec: RenderSpec) -> Document:
+    """``baton router`` in front of the ``baton`` service: all traffic to it (stable) until
+    weights are changed through ``PUT /router/weights`` with the token."""
+    return {
+        "image": spec.image,
+        "command": ["router", spec.model, "--stable", f"http://baton:{PORT}", "--host",
+                    "0.0.0.0", "--port", str(PORT), "--admin-token-file",
+                    f"/run/secrets/{TOKEN_SECRET}", "--drain-timeout", "30"],
+        "ports": [f"127.0.0.1:{PORT}:{PORT}"],
+        "environment": {"BATON_HOME": "/tmp/baton"},
+        "read_only": True,
+        "tmpfs": ["/tmp"],
+        "user": "10001:10001",
+        "security_opt": ["no-new-privileges:true"],
+        "cap_drop": ["ALL"],
+        "restart": "unless-stopped",
+        "stop_grace_period": "40s",
+        "secrets": [TOKEN_SECRET],
+        "healthcheck": {"test": ["CMD", "python", "-c", ROUTER_PROBE], "interval": "10s",
+                        "timeout": "3s", "retries": 3, "start_period": "30s"},
+        "depends_on": {"baton": {"condition": "service_healthy"}},
+        "labels": {**labels(spec, track="router")},
+    }  # fmt: skip
+
+
+def _behind_router(body: Document, spec: RenderSpec) -> Document:
+    """The version's service reached through the router only: its HTTP port is not
+    published on the host (gRPC, when on, still is)."""
+    out = {k: v for k, v in body.items() if k != "ports"}
+    if spec.grpc_port is not None:
+        out["ports"] = [f"127.0.0.1:{spec.grpc_port}:{spec.grpc_port}"]
+    out["expose"] = [str(PORT)]
+    return out
+
+
 def _monitoring(services: dict[str, Document], volumes: dict[str, Document]) -> None:
     services["prometheus"] = {
         "image": PROMETHEUS_IMAGE,
@@ -82,6 +123,9 @@ def _monitoring(services: dict[str, Document], volumes: dict[str, Document]) -> 
 def document(spec: RenderSpec) -> Document:
     services: dict[str, Document] = {"baton": service(spec)}
     volumes: dict[str, Document] = {}
+    if spec.with_router:
+        services["baton"] = _behind_router(services["baton"], spec)
+        services["router"] = router_service(spec)
     if spec.model_from == "volume":
         volumes["models"] = {"external": True, "name": "baton-models"}
     if spec.with_monitoring:
@@ -89,19 +133,22 @@ def document(spec: RenderSpec) -> Document:
     doc: Document = {"name": spec.name, "services": services}
     if volumes:
         doc["volumes"] = volumes
+    if spec.with_router:
+        doc["secrets"] = {TOKEN_SECRET: {"file": "./router.token"}}
     return doc
 
 
 def _prometheus(spec: RenderSpec) -> Document:
+    tags = {"model": spec.model, "version": str(spec.version)}
+    targets: list[Document] = [{"targets": [f"baton:{PORT}"], "labels": tags}]
+    if spec.with_router:  # the judge tells variants apart by this label
+        targets = [{"targets": [f"baton:{PORT}"], "labels": {**tags, "variant": "stable"}},
+                   {"targets": [f"router:{PORT}"], "labels": {"model": spec.model}}]  # fmt: skip
     return {
         "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": ["alertmanager:9093"]}]}]},
-        "scrape_configs": [{
-            "job_name": "baton",
-            "metrics_path": "/metrics",
-            "static_configs": [{"targets": [f"baton:{PORT}"],
-                                "labels": {"model": spec.model, "version": str(spec.version)}}],
-        }],
+        "scrape_configs": [{"job_name": "baton", "metrics_path": "/metrics",
+                            "static_configs": targets}],
     }  # fmt: skip
 
 

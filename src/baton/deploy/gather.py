@@ -54,6 +54,7 @@ def gather_spec(
         canary=_canary(store, info, request, precision),
         model_from=request.model_from,
         with_monitoring=request.with_monitoring,
+        with_router=request.with_router,
         precision=precision,
         int8_sha256=int8,
         grpc_port=request.grpc_port,

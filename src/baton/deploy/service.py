@@ -54,6 +54,7 @@ class RenderRequest:
     kserve_mode: str = "standard"
     model_from: str = "image"
     with_monitoring: bool = False
+    with_router: bool = False  # compose: a `baton router` service in front of the version
     wheel: Path | None = None
     precision: str | None = None  # fp32 | int8 | recommended; None: the registered model
     grpc_port: int | None = None
@@ -229,6 +230,7 @@ def _options(spec: RenderSpec, request: RenderRequest) -> dict[str, object]:
         "kserve_mode": spec.kserve_mode,
         "model_from": spec.model_from,
         "with_monitoring": spec.with_monitoring,
+        "with_router": spec.with_router,
         "precision": request.precision,  # as asked; MANIFEST.json's own says what runs
         "grpc_port": spec.grpc_port,
         "canary": spec.canary.model_dump() if spec.canary else None,

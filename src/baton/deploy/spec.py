@@ -146,6 +146,7 @@ class RenderSpec(BaseModel):
     canary: Canary | None = None
     model_from: Literal["image", "volume"] = "image"
     with_monitoring: bool = False
+    with_router: bool = False
     precision: Literal["fp32", "int8"] = Field(
         default="fp32", description="fp32: the registered model; int8: the evaluation's copy"
     )
