@@ -26,6 +26,10 @@ from tests.ui.forms import form
 SCRIPT = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
 
+def _check(status: str, reason: str) -> dict[str, object]:
+    return {"passed": status == "passed", "status": status, "reasons": [reason]}
+
+
 def report(version: int, status: str = "passed") -> EvaluationReport:
     """A gate report as `baton evaluate` writes one, with what the charts draw."""
     matrix = [[9, 1, 0], [0, 8, 2], [1, 0, 9]]
@@ -37,11 +41,9 @@ def report(version: int, status: str = "passed") -> EvaluationReport:
             "task": "classification",
             "verdict": {"passed": status == "passed", "status": status, "reasons": []},
             "checks": {
-                "claims": {"passed": True, "status": "passed",
-                           "reasons": ["accuracy 0.867 within 0.01 of the claimed 0.86"]},
-                "sanity": {"passed": status == "passed", "status": status,
-                           "reasons": ["outputs are finite probabilities"]},
-            },  # fmt: skip
+                "claims": _check("passed", "accuracy 0.867 within 0.01 of the claimed 0.86"),
+                "sanity": _check(status, "outputs are finite probabilities"),
+            },
             "metrics": {
                 "accuracy": 0.867,
                 "macro_f1": 0.86,

@@ -68,7 +68,7 @@ def plotly_css() -> bytes:
 
 
 def swagger_dir() -> Path:
-    import swagger_ui_bundle  # type: ignore[import-untyped]
+    import swagger_ui_bundle
 
     return Path(swagger_ui_bundle.swagger_ui_path)
 

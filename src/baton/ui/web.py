@@ -80,6 +80,7 @@ class Ctx:
     me: Person | None
     session: Session | None
     form: dict[str, str] = field(default_factory=dict)
+    ended: str | None = None  # why a session the request carried no longer counts
 
     @property
     def gov(self) -> Governance:
@@ -133,19 +134,22 @@ class Ui:
 
     # -- identity ---------------------------------------------------------------------------
 
-    def signed_in(self, request: Request) -> tuple[Person | None, Session | None]:
-        """The person of the request's session, if it has a valid one whose token stands."""
+    def signed_in(self, request: Request) -> Ctx:
+        """The request with the person of its session, if it has a valid one whose token
+        stands (else with why the session it carried ended)."""
+        ctx = Ctx(request, self, None, None)
         session = self.sessions.read(request.cookies.get(COOKIE))
         if session is None:
-            return None, None
+            return ctx
         try:
             person = self.gov.people.holder(session.token_id)
         except SignInFailed as exc:
             self._sign_in_failed(request, exc)
-            return None, None
-        if person.name != session.person:
-            return None, None
-        return person, session
+            ctx.ended = exc.message
+            return ctx
+        if person.name == session.person:
+            ctx.me, ctx.session = person, session
+        return ctx
 
     def _sign_in_failed(self, request: Request, exc: SignInFailed) -> None:
         source = request.client.host if request.client else "unknown"
@@ -191,8 +195,7 @@ class Ui:
         """A GET endpoint: signed in (unless ``public``), the work off the event loop."""
 
         async def endpoint(request: Request) -> Response:
-            me, session = await anyio.to_thread.run_sync(self.signed_in, request)
-            ctx = Ctx(request, self, me, session)
+            ctx = await anyio.to_thread.run_sync(self.signed_in, request)
             return await anyio.to_thread.run_sync(self._run, ctx, work, public)
 
         return endpoint
@@ -203,8 +206,7 @@ class Ui:
         """A POST endpoint: same origin, a form token good for this session and path, once."""
 
         async def endpoint(request: Request) -> Response:
-            me, session = await anyio.to_thread.run_sync(self.signed_in, request)
-            ctx = Ctx(request, self, me, session)
+            ctx = await anyio.to_thread.run_sync(self.signed_in, request)
             try:
                 _same_origin(request)
                 ctx.form = await read_form(request)
@@ -217,7 +219,7 @@ class Ui:
     def _run(self, ctx: Ctx, work: Work, public: bool) -> Response:
         try:
             if ctx.me is None and not public:
-                raise Unauthorized("sign in with your baton token to see this page")
+                raise Unauthorized(ctx.ended or "sign in with your baton token to see this page")
             done = work(ctx)
         except BatonError as exc:
             return self.error(ctx, exc)
@@ -226,7 +228,9 @@ class Ui:
     def _run_action(self, ctx: Ctx, work: Work, public: bool) -> Response:
         try:
             if ctx.me is None and not public:
-                raise Unauthorized("your session has ended: sign in again, then send the form")
+                raise Unauthorized(
+                    ctx.ended or "your session has ended: sign in again, then send the form"
+                )
             sid = ctx.session.sid if ctx.session else ANONYMOUS
             self.forms.spend(ctx.form.get("form_token"), sid, ctx.request.url.path)
         except BatonError as exc:
