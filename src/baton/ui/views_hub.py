@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import tarfile
@@ -21,10 +22,25 @@ def _matches(exporter: hub.Exporter, words: list[str]) -> bool:
     return all(w in text for w in words)
 
 
+@functools.cache
+def _catalogue() -> tuple[hub.Exporter, ...]:
+    """The catalogue is files of the installed package: read and validated once."""
+    return tuple(hub.catalogue())
+
+
+@functools.cache
+def _files(name: str) -> dict[str, str]:
+    found = hub.load(name)
+    return {
+        f: found.file(f).read_text(encoding="utf-8")
+        for f in (hub.SCRAPE, hub.RULES, hub.DASHBOARD, hub.GUIDE)
+    }
+
+
 def catalogue(ctx: Ctx) -> Page:
     search = ctx.arg("q")
     words = (search or "").lower().split()
-    found = [x for x in hub.catalogue() if _matches(x, words)]
+    found = [x for x in _catalogue() if _matches(x, words)]
     return Page("exporters.html", {"title": "Exporter hub", "found": found, "q": search or ""})
 
 
@@ -32,15 +48,15 @@ def _load(ctx: Ctx) -> hub.Exporter:
     name = str(ctx.request.path_params["name"])
     if not re.fullmatch(r"[a-z][a-z0-9_-]{1,40}", name):
         raise BadInput(f"{name[:50]!r} is not an exporter name (lower case, digits, - and _)")
-    return hub.load(name)
+    for found in _catalogue():
+        if found.name == name:
+            return found
+    return hub.load(name)  # unknown: its NotFound names the closest entry
 
 
 def exporter(ctx: Ctx) -> Page:
     found = _load(ctx)
-    files = {
-        name: found.file(name).read_text(encoding="utf-8")
-        for name in (hub.SCRAPE, hub.RULES, hub.DASHBOARD, hub.GUIDE)
-    }
+    files = _files(found.name)
     return Page(
         "exporter.html",
         {"title": found.entry.title, "x": found, "e": found.entry, "files": files},

@@ -6,14 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import Markup
+
 from baton.core.promotion import State, Target, state_of
 from baton.core.refs import Ref, check_name
 from baton.errors import BadInput, BatonError
 from baton.store.catalog import Catalog
+from baton.store.evaluations import EvaluationRecord
 from baton.store.renders import list_renders
+from baton.ui.filters import figure_json
 from baton.ui.stale import seen_text
 from baton.ui.views_models import live_servers
 from baton.ui.web import Ctx, Page
+
+DRAWN = 64  # evaluations whose figures are kept drawn
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,7 @@ def version(ctx: Ctx) -> Page:
             "info": info,
             "manifest": info.manifest.to_json_dict(),
             "record": record,
-            "report": _report_view(record.report) if record else None,
+            "report": _report_view(ctx, record) if record else None,
             "aliases": aliases,
             "seen": seen_text(aliases),
             "state": state.value,
@@ -71,14 +77,30 @@ def _targets(state: State) -> list[str]:
     return [t.value for t in nxt[state]]
 
 
-def _report_view(report: Any) -> dict[str, object]:
-    from baton.evaluate.report import figures, metric_rows, recommended_rows
+def _figures(ctx: Ctx, record: EvaluationRecord) -> tuple[Markup, ...]:
+    """The report's figures as page-safe JSON; a stored evaluation never changes, so each
+    is drawn once per app (building and serialising them is most of the page's time)."""
+    from baton.evaluate.report import figures
 
+    drawn = ctx.ui.drawn
+    found = drawn.get(record.id)
+    if found is None:
+        found = tuple(figure_json(f) for f in figures(record.report))
+        if len(drawn) >= DRAWN:
+            drawn.pop(next(iter(drawn)), None)
+        drawn[record.id] = found
+    return found
+
+
+def _report_view(ctx: Ctx, record: EvaluationRecord) -> dict[str, object]:
+    from baton.evaluate.report import metric_rows, recommended_rows
+
+    report = record.report
     return {
         "checks": report.checks,
         "verdict": report.verdict,
         "metrics": metric_rows(report),
-        "figures": figures(report),
+        "figures": _figures(ctx, record),
         "recommended": (
             recommended_rows(report.recommended, report.int8) if report.recommended else []
         ),

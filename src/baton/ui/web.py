@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import anyio.to_thread
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -121,6 +122,7 @@ class Ui:
         self.config = config
         self.sessions = Sessions(config.secret, config.session_hours * 3600)
         self.forms = FormTokens(config.secret)
+        self.drawn: dict[int, tuple[Markup, ...]] = {}  # evaluation id -> its figures' JSON
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES),
             autoescape=select_autoescape(default=True, default_for_string=True),
