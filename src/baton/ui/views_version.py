@@ -44,7 +44,9 @@ def version(ctx: Ctx) -> Page:
     info = store.registry.resolve(Ref(name, number))
     record = store.evaluations.latest(name, number)
     aliases = Catalog(store.engine).aliases(name)
-    history = [p for p in ctx.gov.promotions.history(name) if p.version == number]
+    steps = ctx.gov.promotions.history(name)
+    history = [p for p in steps if p.version == number]
+    waiting = {p.target for p in steps if p.state == "pending"}  # one step per target
     state = state_of(number, aliases, ctx.gov.promotions.archived(name))
     return Page(
         "version.html",
@@ -59,7 +61,7 @@ def version(ctx: Ctx) -> Page:
             "state": state.value,
             "history": history,
             "pending": [p for p in history if p.state == "pending"],
-            "targets": _targets(state),
+            "targets": [t for t in _targets(state) if t not in waiting],
             "renders": [r for r in list_renders(store.engine, name) if r.version == number],
             "drift": _drift(ctx, name, number),
         },
