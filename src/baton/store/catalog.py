@@ -293,15 +293,6 @@ class Catalog:
         ]
         return Page(entries, int(total or 0), query.page, query.per_page)
 
-    def actions(self) -> list[str]:
-        """Every action name the log holds, for the audit page's filter."""
-        with read(self.engine) as conn:
-            return list(
-                conn.execute(
-                    sa.select(audit_log.c.action).distinct().order_by(audit_log.c.action)
-                ).scalars()
-            )
-
     @staticmethod
     def _aliases(conn: sa.Connection, model_ids: list[int]) -> dict[int, dict[str, int]]:
         out: dict[int, dict[str, int]] = {}

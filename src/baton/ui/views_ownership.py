@@ -7,10 +7,17 @@ from datetime import UTC, datetime
 from baton.core.refs import check_name
 from baton.core.roles import Role, Stage, delegate_targets, letters
 from baton.errors import BadInput
-from baton.store.catalog import AuditQuery, Catalog
+from baton.store.catalog import AuditQuery, Catalog, Page
 from baton.store.ownership import Owners
 from baton.store.requests import STATES
-from baton.ui.web import Ctx, Page
+from baton.ui.web import Ctx
+from baton.ui.web import Page as View
+
+INBOX_PAGE = 25
+# the audit log's action families, offered in its filter (reading the distinct actions of
+# a large log on every view cost more than the rest of the page)
+ACTION_FAMILIES = ("admin", "alias", "auth", "deploy", "evaluation", "promotion", "request",
+                   "roles", "server", "team", "token", "user", "version")  # fmt: skip
 
 
 def matrix_rows(owners: Owners) -> tuple[list[str], list[tuple[str, list[str]]]]:
@@ -26,11 +33,11 @@ def matrix_rows(owners: Owners) -> tuple[list[str], list[tuple[str, list[str]]]]
     return teams, rows
 
 
-def ownership(ctx: Ctx) -> Page:
+def ownership(ctx: Ctx) -> View:
     model = ctx.arg("model")
     owners = ctx.gov.roles.owners(check_name(model) if model else None)
     teams, rows = matrix_rows(owners)
-    return Page(
+    return View(
         "ownership.html",
         {
             "title": "Ownership",
@@ -43,7 +50,7 @@ def ownership(ctx: Ctx) -> Page:
     )
 
 
-def requests(ctx: Ctx) -> Page:
+def requests(ctx: Ctx) -> View:
     assert ctx.me is not None
     known = sorted(ctx.gov.people.team_names())
     team = ctx.arg("team") or (ctx.me.teams[0] if ctx.me.teams else None)
@@ -54,15 +61,18 @@ def requests(ctx: Ctx) -> Page:
         raise BadInput(f"unknown state {state!r}: use open, closed or all")
     if team is not None:
         check_name(team, "team name")
-    found = ctx.gov.requests.list(team=team, state=state) if team else []
+    every = ctx.gov.requests.list(team=team, state=state) if team else []
+    page = ctx.number("page")
+    shown = every[(page - 1) * INBOX_PAGE : page * INBOX_PAGE]
+    found = Page(shown, len(every), page, INBOX_PAGE)
     matrices: dict[str, Owners] = {}
     targets = {}
-    for r in found:
+    for r in shown:  # a matrix per model shown: only this page's requests pay for it
         if r.state == "open":
             if r.model not in matrices:
                 matrices[r.model] = ctx.gov.roles.owners(r.model)
             targets[r.id] = delegate_targets(matrices[r.model].matrix, Stage(r.stage), r.team)
-    return Page(
+    return View(
         "requests.html",
         {
             "title": "Requests",
@@ -71,6 +81,7 @@ def requests(ctx: Ctx) -> Page:
             "teams": known,
             "found": found,
             "targets": targets,
+            "filters": {"team": team, "state": state or "all"},
             "mine": set(ctx.me.teams),
         },
     )
@@ -89,7 +100,7 @@ def _time(ctx: Ctx, name: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def audit(ctx: Ctx) -> Page:
+def audit(ctx: Ctx) -> View:
     query = AuditQuery(
         model=ctx.arg("model"),
         team=ctx.arg("team"),
@@ -101,7 +112,8 @@ def audit(ctx: Ctx) -> Page:
     )
     catalog = Catalog(ctx.gov.store.engine)
     filters = {k: ctx.arg(k) for k in ("model", "team", "person", "action", "since", "until")}
-    return Page(
+    families = ACTION_FAMILIES
+    return View(
         "audit.html",
         {
             "title": "Audit log",
@@ -109,6 +121,6 @@ def audit(ctx: Ctx) -> Page:
             "filters": filters,
             "teams": sorted(ctx.gov.people.team_names()),
             "people": [p.name for p in ctx.gov.people.people()],
-            "actions": catalog.actions(),
+            "actions": families,
         },
     )
