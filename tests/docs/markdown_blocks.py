@@ -13,6 +13,9 @@ rendered page does not show, says what the test does with it:
   commands read, such as a ``roles.yaml``).
 - ``<!-- docs-test: ports 8000 8001 -->`` (anywhere in the page): these port numbers are
   replaced by free ones in the page's commands, files and outputs.
+- ``<!-- docs-test: finally COMMAND -->`` (anywhere in the page): run after the page, even
+  when a command failed, to stop what the page started in the background itself (such as
+  ``baton monitor down``).
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class Page:
     path: Path
     blocks: tuple[Block, ...]
     ports: tuple[int, ...] = field(default=())
+    cleanup: tuple[str, ...] = field(default=())
 
     @property
     def commands(self) -> list[Command]:
@@ -73,6 +77,7 @@ def read_page(path: Path) -> Page:
     lines = path.read_text(encoding="utf-8").splitlines()
     blocks: list[Block] = []
     ports: list[int] = []
+    cleanup: list[str] = []
     directive: tuple[str, int] | None = None
     index = 0
     while index < len(lines):
@@ -81,6 +86,8 @@ def read_page(path: Path) -> Page:
             body = found.group("body")
             if body.startswith("ports"):
                 ports.extend(_ports(path, index + 1, body))
+            elif body.startswith("finally "):
+                cleanup.append(body.removeprefix("finally ").strip())
             else:
                 directive = (body, index + 1)
             index += 1
@@ -88,24 +95,29 @@ def read_page(path: Path) -> Page:
         fence = FENCE.match(line)
         if fence is None:
             if line.strip():
-                directive = _dangling(path, directive)
+                _dangling(path, directive)
             index += 1
             continue
         end = _closing(lines, index, fence.group("fence"), path)
         indent = len(fence.group("indent"))
-        body_lines = [text[indent:] if text[:indent].isspace() else text.lstrip() for text in lines[index + 1 : end]]
+        body_lines = [_dedent(text, indent) for text in lines[index + 1 : end]]
         blocks.append(_block(path, fence.group("info"), index + 1, body_lines, directive))
         directive = None
         index = end + 1
     _dangling(path, directive)
-    return Page(path, tuple(blocks), tuple(ports))
+    return Page(path, tuple(blocks), tuple(ports), tuple(cleanup))
+
+
+def _dedent(text: str, indent: int) -> str:
+    """A line of a block nested in a list item, without the item's indentation."""
+    return text[indent:] if not text[:indent].strip() else text.lstrip()
 
 
 def _dangling(path: Path, directive: tuple[str, int] | None) -> None:
+    """A marker must be followed by its block: text in between is a mistake, said now."""
     if directive is not None:
         body, line = directive
         raise PageError(f"{path}:{line}: 'docs-test: {body}' must come just before a fenced block")
-    return None
 
 
 def _ports(path: Path, line: int, body: str) -> list[int]:

@@ -68,8 +68,9 @@ def first_difference(shown: str, actual: str) -> str:
         anchored = index == 0 and not normalize(shown).startswith(WILDCARD)
         found = text.find(piece, at)
         if found < 0 or (anchored and found != 0):
-            return f"the docs show {piece[:120]!r}, not found in the output after {text[max(0, at - 60):at]!r}"
+            before = text[max(0, at - 60) : at]
+            return f"the docs show {piece[:120]!r}, not found in the output after {before!r}"
         at = found + len(piece)
     if not normalize(shown).endswith(WILDCARD) and at != len(text):
-        return f"the output goes on after what the docs show: {text[at:at + 120]!r}"
+        return f"the output goes on after what the docs show: {text[at : at + 120]!r}"
     return "the pieces are all there but not in a way the pattern accepts"

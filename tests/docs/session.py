@@ -86,8 +86,11 @@ class Session:
         output = log.read_text(encoding="utf-8", errors="replace")
         return Ran(output, -1 if status is None else status)
 
-    def close(self) -> None:
-        """Stop every server this session started (SIGTERM, then SIGKILL after 30 s)."""
+    def close(self, cleanup: tuple[str, ...] = ()) -> None:
+        """Run the page's clean-up commands, then stop every server this session started
+        (SIGTERM, then SIGKILL after 30 s)."""
+        for command in cleanup:
+            self.run(self.localize(command))
         for process, _log in self._background:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)

@@ -97,4 +97,4 @@ def test_page_commands_print_what_the_page_shows(path: Path, reader_folder: Path
         for block in page.blocks:
             _run_block(page, block, session)
     finally:
-        session.close()
+        session.close(page.cleanup)
