@@ -48,3 +48,14 @@ if ! command -v chromium >/dev/null; then
   command -v chromium >/dev/null || fail "chromium still missing after apt-get install"
 fi
 echo "test-services: $(chromium --version 2>/dev/null | head -n1)"
+
+# The docs test runs the curl commands the docs show (tests/docs/).
+if ! command -v curl >/dev/null; then
+  echo "test-services: installing curl (the docs' commands)"
+  command -v apt-get >/dev/null || fail "curl is missing and apt-get is not available; install curl"
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends curl \
+    || { $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get update -q \
+         && $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends curl; } \
+    || fail "apt-get install curl failed"
+  command -v curl >/dev/null || fail "curl still missing after apt-get install"
+fi

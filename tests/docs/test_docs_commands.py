@@ -38,7 +38,8 @@ def _reader_env() -> dict[str, str]:
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
-    env.update(COLUMNS=WIDTH, NO_COLOR="1", PYTHONUNBUFFERED="1")
+    # one width and one locale (sort order, UTF-8 tables) whatever machine runs the test
+    env.update(COLUMNS=WIDTH, NO_COLOR="1", PYTHONUNBUFFERED="1", LC_ALL="C.UTF-8")
     env.pop("TERM", None)
     return env
 
@@ -89,9 +90,7 @@ def _run_block(page: Page, block: Block, session: Session) -> None:
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("path", page_paths(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_page_commands_print_what_the_page_shows(path: Path, reader_folder: Path) -> None:
-    page = read_page(path)
-    if not page.commands:
-        pytest.skip(f"{path.name} shows no command to run")
+    page = read_page(path)  # fails on a shell block that is neither run nor says why not
     session = Session(reader_folder, _reader_env(), {port: _free_port() for port in page.ports})
     try:
         for block in page.blocks:
