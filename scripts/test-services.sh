@@ -60,3 +60,13 @@ if ! grep -q "\"version\": \"$AXE_CORE_VERSION\"" .testdeps/node_modules/axe-cor
 fi
 [ -f "$axe_js" ] || fail "axe-core is not at $axe_js after npm install"
 echo "test-services: axe-core $AXE_CORE_VERSION"
+# The docs test runs the curl commands the docs show (tests/docs/).
+if ! command -v curl >/dev/null; then
+  echo "test-services: installing curl (the docs' commands)"
+  command -v apt-get >/dev/null || fail "curl is missing and apt-get is not available; install curl"
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends curl \
+    || { $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get update -q \
+         && $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends curl; } \
+    || fail "apt-get install curl failed"
+  command -v curl >/dev/null || fail "curl still missing after apt-get install"
+fi
