@@ -23,6 +23,7 @@ from baton.cli import (
     registry_cmds,
     serve_cmd,
     store_cmds,
+    ui_cmd,
 )
 from baton.cli.output import err_console, fail, safe
 from baton.cli.owner_cmds import register_commands as register_owner_commands
@@ -83,6 +84,7 @@ app.command()(metrics_cmd.metrics)
 app.command()(serve_cmd.serve)
 app.command()(drift_cmd.drift)
 app.command()(audit_cmd.audit)
+app.command()(ui_cmd.ui)
 app.add_typer(registry_cmds.alias_app, name="alias")
 app.add_typer(schema_app, name="schema")
 app.add_typer(monitor_cmds.exporters_app, name="exporters")

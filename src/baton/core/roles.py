@@ -311,3 +311,26 @@ def _policy(raw: Any, base: Policy) -> Policy:
     if not isinstance(value, bool):
         raise BadInput(f"roles.yaml: policy.self_approval must be true or false, not {value!r}")
     return Policy(self_approval=value)
+
+
+DELEGATE_ROLES = frozenset({Role.RESPONSIBLE, Role.ACCOUNTABLE, Role.CONSULTED})
+
+
+def delegate_targets(matrix: Matrix, stage: Stage, current: str) -> list[str]:
+    """The teams a request of ``stage`` may be passed to: R, A or C on that stage.
+
+    Informed teams are told, not asked to act, so work is never passed to them.
+    """
+    return [t for t in matrix.teams_with(stage, DELEGATE_ROLES) if t != current]
+
+
+def may_delegate(matrix: Matrix, stage: Stage, current: str, to: str) -> None:
+    """Raise NotPermitted unless ``to`` may take over a request of ``stage`` from ``current``."""
+    allowed = delegate_targets(matrix, stage, current)
+    if to in allowed:
+        return
+    raise NotPermitted(
+        f"a {stage.value} request may go only to a team R, A or C on {stage.value} "
+        f"({', '.join(allowed) or 'none besides ' + current}), not to {to}",
+        allowed,
+    )

@@ -56,7 +56,7 @@ class ServeOptions:
     # set by serve(): where the server's one decider publishes what to serve (serve/board.py);
     # None: the app decides for itself (a ServeApp run from Python)
     decisions_dir: str | None = None
-    # what a client may hold before any work starts (README, "What the server port promises")
+    # what a client may hold before any work starts (docs/serve.md: the server port's promises)
     max_connections: int = 1024  # beyond: the oldest idle or slow connection is closed
     header_timeout_s: float = 10.0  # from a request's first byte to its complete headers
     body_timeout_s: float = 30.0  # longest pause while a body arrives (408 beyond)

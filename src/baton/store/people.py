@@ -150,6 +150,31 @@ class People:
                 )
             return self._person(conn, row.name)
 
+    def holder(self, public_id: str) -> Person:
+        """The person a token (known by its public id) belongs to, while it is not revoked.
+
+        The dashboard's session keeps only the public id, never the token; each request
+        asks again here, so revoking the token ends the session at once.
+        """
+        with read(self.engine) as conn:
+            row = conn.execute(
+                sa.select(tokens.c.revoked_at, people.c.name)
+                .join(people, people.c.id == tokens.c.person_id)
+                .where(tokens.c.public_id == public_id)
+            ).first()
+            if row is None:
+                raise SignInFailed(
+                    "your session's token no longer exists: sign in again", "invalid"
+                )
+            if row.revoked_at is not None:
+                raise SignInFailed(
+                    f"the token of this session ({public_id}) was revoked: sign in with a new "
+                    "one (`baton token new USER`)",
+                    "revoked",
+                    public_id,
+                )
+            return self._person(conn, row.name)
+
     def acting(self, name: str) -> Person:
         """The local actor (BATON_USER): a registered person, or the bootstrap actor."""
         with read(self.engine) as conn:
