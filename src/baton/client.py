@@ -210,13 +210,19 @@ class RemoteControl:
         path = "/v1/owners" if name is None else f"/v1/models/{name}/owners"
         return _owners(self._call("PUT", path, json={"document": document, "why": why}))
 
-    def _step(self, path: str, version: int, to: Target, why: str | None) -> PromotionInfo:
-        body = {"version": version, "to": to.value, "why": why}
+    def _step(
+        self, path: str, version: int, to: Target, why: str | None, via: str | None = None
+    ) -> PromotionInfo:
+        body: dict[str, object] = {"version": version, "to": to.value, "why": why}
+        if via is not None:
+            body["via"] = via
         found: PromotionInfo = _as(PromotionInfo, self._call("POST", path, json=body))
         return found
 
-    def promote(self, model: str, version: int, to: Target, why: str | None) -> PromotionInfo:
-        return self._step(f"/v1/models/{model}/promotions", version, to, why)
+    def promote(
+        self, model: str, version: int, to: Target, why: str | None, via: str | None = None
+    ) -> PromotionInfo:
+        return self._step(f"/v1/models/{model}/promotions", version, to, why, via)
 
     def approve(self, model: str, version: int, to: Target, why: str | None) -> PromotionInfo:
         return self._step(f"/v1/models/{model}/promotions/approve", version, to, why)

@@ -144,7 +144,7 @@ def promotions(
 @router.post("/models/{name}/promotions", tags=["promotion"], status_code=201)
 def promote(name: Name, body: StepIn, gov: Gov, me: Me) -> PromotionInfo:
     """Ask for a version to move to staging, production or the archive."""
-    return gov.promotions.promote(check_name(name), body.version, body.to, me, body.why)
+    return gov.promotions.promote(check_name(name), body.version, body.to, me, body.why, body.via)
 
 
 @router.post("/models/{name}/promotions/approve", tags=["promotion"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -54,6 +54,7 @@ class StepIn(Body):
     version: Version
     to: Target
     why: Text | None = None
+    via: Literal["canary"] | None = None  # production through a canary rollout
 
 
 class RolesIn(Body):

@@ -7,6 +7,7 @@ for it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -14,6 +15,9 @@ from rich.markup import escape
 from baton.cli.output import console, print_json, when
 from baton.cli.state import state
 from baton.errors import BadInput, FailedCheck
+
+if TYPE_CHECKING:  # imported by the commands themselves: `baton --help` stays fast
+    from baton.rollout.deploy_status import DeploymentStatus
 
 deploy_app = typer.Typer(
     help="Render a version for the container platform (image, compose, k8s, kserve, ray), "
@@ -207,3 +211,113 @@ def list_renders(
             f"{','.join(r.targets)}  {escape(r.out)}  sha256:{r.manifest_sha256[:12]}",
             soft_wrap=True,
         )
+
+
+# -- one machine: deploy up | down | status ---------------------------------------------------
+
+DRAIN_OPTION = typer.Option(30.0, "--drain-timeout", help="seconds in-flight requests get on stop")
+
+
+@deploy_app.command()
+def up(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="the model: its @production version is deployed"),
+    drain_timeout: float = DRAIN_OPTION,
+    why: str | None = typer.Option(None, "--why", help="reason, kept in the audit log"),
+    json_out: bool = typer.Option(False, "--json", help="print JSON for scripts"),
+) -> None:
+    """Run NAME's @production version on this machine behind a `baton router`, each in its
+    own background process (logs under BATON_HOME/logs), recorded in the store."""
+    from baton.rollout.local_deploy import Launch
+    from baton.rollout.local_deploy import up as deploy_up
+
+    s = state(ctx)
+    record = deploy_up(Launch(s.settings, drain_timeout_s=drain_timeout), s.store, name, why)
+    if json_out:
+        print_json(record)
+        return
+    stable = record.processes.servers[0]
+    console.print(
+        f"deployed {escape(name)}:{stable.version} behind the router at "
+        f"{escape(record.router.url)}/v2/models/{escape(name)} ({record.summary()})",
+        soft_wrap=True,
+    )
+    console.print(f"  stable server {escape(stable.url)} (pid {stable.pid}); router pid "
+                  f"{record.router.pid}; logs in {escape(str(Path(stable.log).parent))}",
+                  soft_wrap=True)  # fmt: skip
+    console.print(f"  roll a new version out: baton canary start {escape(name)} --to N",
+                  soft_wrap=True)  # fmt: skip
+
+
+@deploy_app.command()
+def down(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="the deployed model"),
+    drain_timeout: float = DRAIN_OPTION,
+    why: str | None = typer.Option(None, "--why", help="reason, kept in the audit log"),
+    json_out: bool = typer.Option(False, "--json", help="print JSON for scripts"),
+) -> None:
+    """Stop NAME's router and servers (SIGTERM: each drains its requests) and clear the
+    record; refused while a canary runs (abort it first)."""
+    from baton.rollout.local_deploy import Launch
+    from baton.rollout.local_deploy import down as deploy_down
+
+    s = state(ctx)
+    record = deploy_down(Launch(s.settings, drain_timeout_s=drain_timeout), s.store, name, why)
+    if json_out:
+        print_json(record)
+        return
+    count = len(record.processes.servers)
+    console.print(f"stopped {escape(name)}: its router and {count} server(s) "
+                  f"({record.summary()})", soft_wrap=True)  # fmt: skip
+
+
+@deploy_app.command()
+def status(
+    ctx: typer.Context,
+    name: str | None = typer.Argument(None, help="one model (default: every deployment)"),
+    json_out: bool = typer.Option(False, "--json", help="print JSON for scripts"),
+) -> None:
+    """Deployments on this store: the router (and the weights it applies now), each server,
+    whether each process runs, and the canary in progress."""
+    from baton.rollout.deploy_status import deployment_status
+
+    found = deployment_status(state(ctx).store, name)
+    if json_out:
+        print_json(found)
+        return
+    if not found:
+        console.print("nothing deployed: `baton deploy up NAME`")
+        return
+    for one in found:
+        _print_deployment(one)
+
+
+def _print_deployment(found: DeploymentStatus) -> None:
+    d = found.deployment
+
+    def state_of(running: bool | None) -> str:
+        return "not checked (another machine)" if running is None else (
+            "running" if running else "[red]not running[/]")  # fmt: skip
+
+    console.print(f"[bold]{escape(d.model)}[/]: {escape(d.summary())}, up since "
+                  f"{when(d.started_at)} (by {escape(d.started_by)})", soft_wrap=True)  # fmt: skip
+    weights = (
+        ", ".join(f"{k} {v:g} %" for k, v in found.weights.items())
+        if found.weights is not None
+        else f"unknown ({escape(found.router_said or '')})"
+    )
+    console.print(f"  router    {escape(d.router.url)}  pid {d.router.pid}  "
+                  f"{state_of(found.router_running)}; weights now: {weights}",
+                  soft_wrap=True)  # fmt: skip
+    for p in d.processes.servers:
+        running = found.running.get(p.variant.value) if found.here else None
+        console.print(f"  {p.variant.value:<9} {escape(d.model)}:{p.version}  {escape(p.url)}  "
+                      f"pid {p.pid}  {state_of(running)}", soft_wrap=True)  # fmt: skip
+    r = found.rollout
+    if r is not None:
+        who = f"controller {escape(found.controller)}" if found.controller else (
+            "[red]no controller[/]: `baton canary run` takes it over")  # fmt: skip
+        console.print(f"  canary: rollout #{r.id} ({r.from_version} -> {r.to_version}) "
+                      f"{r.phase.value} at step {r.step}: {escape(str(r.weights))}; {who}",
+                      soft_wrap=True)  # fmt: skip

@@ -73,11 +73,11 @@ def _what(event: Event) -> Text:
     """The summary; a canary decision adds one line of numbers per metric."""
     lines = [event.summary]
     if event.decision is not None:
-        lines += [f"  {name} {_numbers(m)}" for name, m in event.decision.metrics.items()]
+        lines += [f"  {name} {metric_numbers(m)}" for name, m in event.decision.metrics.items()]
     return Text("\n".join(inert(line) for line in lines))
 
 
-def _numbers(m: MetricResult) -> str:
+def metric_numbers(m: MetricResult) -> str:
     """ "high (critical): canary 0.012, baseline 0.008, n 240/251, CI [0.003, 0.005]: why"."""
     pairs = (("canary", m.canary), ("baseline", m.baseline), ("effect", m.effect),
              ("p", m.p_value))  # fmt: skip

@@ -12,6 +12,7 @@ import typer
 from baton import __version__
 from baton.cli import (
     audit_cmd,
+    canary_cmds,
     deploy_cmds,
     drift_cmd,
     evaluate_cmds,
@@ -91,6 +92,7 @@ app.add_typer(monitor_cmds.exporters_app, name="exporters")
 register_owner_commands(app)
 app.add_typer(monitor_bundle_cmds.monitor_app, name="monitor")
 app.add_typer(deploy_cmds.deploy_app, name="deploy")
+app.add_typer(canary_cmds.canary_app, name="canary")
 
 
 class Terminated(BaseException):

@@ -288,6 +288,11 @@ def promote(
     to: str = typer.Option(..., "--to", help="staging, production or archived"),
     why: str | None = WHY,
     cancel: bool = typer.Option(False, "--cancel", help="withdraw the pending step instead"),
+    via: str | None = typer.Option(
+        None,
+        "--via",
+        help="canary: once approved, `baton canary start` applies it step by step (production)",
+    ),
     json_out: bool = JSON,
 ) -> None:
     """Ask for a version to move on; it waits for the accountable teams' approvals."""
@@ -299,7 +304,7 @@ def promote(
     if cancel:
         result = control.cancel(parsed.name, parsed.version, target, why)
     else:
-        result = control.promote(parsed.name, parsed.version, target, why)
+        result = control.promote(parsed.name, parsed.version, target, why, via)
     _print_step(result, json_out)
 
 
@@ -342,6 +347,14 @@ def _print_step(p: PromotionInfo, json_out: bool) -> None:
         console.print(f"[green]{safe(p.ref)} is {safe(where)}[/]")
     elif p.state == "cancelled":
         console.print(f"[yellow]cancelled[/] {safe(p.ref)} → {safe(p.target)}")
+    elif p.state == "approved":
+        console.print(
+            f"[green]approved[/] {safe(p.ref)} → {safe(p.target)} through a canary: "
+            f"`baton canary start {safe(p.model)} --to {p.version}` applies it"
+        )
+    elif p.state == "applying":
+        console.print(f"[yellow]applying[/] {safe(p.ref)} → {safe(p.target)} through a canary: "
+                      f"`baton canary status {safe(p.model)}`")  # fmt: skip
     else:
         waiting = ", ".join(f"{team} ({stage}, A)" for stage, team in p.missing.items())
         console.print(

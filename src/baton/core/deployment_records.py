@@ -26,6 +26,7 @@ class Variant(StrEnum):
     STABLE = "stable"  # the production version: the rest of the traffic
     BASELINE = "baseline"  # a fresh copy of the stable version, as much traffic as the canary
     CANARY = "canary"  # the new version
+    RETIRING = "retiring"  # a promoted canary's predecessor, no traffic, stopped next
 
 
 Url = Annotated[str, Field(pattern=r"^http://[^/\s]+:\d+$")]

@@ -58,12 +58,19 @@ def hostname() -> str:
     return socket.gethostname()
 
 
-def start_server(launch: Launch, model: str, version: int, variant: Variant) -> ServerProcess:
-    """``baton serve MODEL:VERSION`` on a free port, labelled ``variant`` for Prometheus."""
+def start_server(
+    launch: Launch, model: str, version: int, variant: Variant, bins_from: int
+) -> ServerProcess:
+    """``baton serve MODEL:VERSION`` on a free port, labelled ``variant`` for Prometheus.
+
+    ``bins_from``: the version whose evaluation's output deciles bin the served outputs:
+    the stable version for every server of a deployment, so the judge compares a canary's
+    outputs with its baseline's bin for bin."""
     log = supervise.log_path(launch.settings, model, f"{variant.value}-v{version}")
     argv = supervise.baton_argv(
         "serve", f"{model}:{version}", "--host", launch.host, "--port", "0", "--json",
-        "--drain-timeout", f"{launch.drain_timeout_s:g}", *launch.serve_args,
+        "--drain-timeout", f"{launch.drain_timeout_s:g}",
+        "--output-bins-from", f"{model}:{bins_from}", *launch.serve_args,
     )  # fmt: skip
     proc = supervise.spawn(argv, log, launch.env())
     started = supervise.announced(proc, log, f"the {variant.value} server of {model}:{version}")
@@ -142,7 +149,7 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
             f"{running.router.url}): `baton deploy down {model}` first"
         )
     info = store.registry.resolve(Ref(model, alias="production"))
-    stable = start_server(launch, model, info.number, Variant.STABLE)
+    stable = start_server(launch, model, info.number, Variant.STABLE, info.number)
     started: list[ServerProcess | RouterProcess] = [stable]
     try:
         router = start_router(launch, model, stable)

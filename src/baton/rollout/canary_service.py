@@ -1,0 +1,172 @@
+"""What ``baton canary start | run | status | pause | resume | abort | promote`` do, for the
+CLI to call (one function per command; the CLI only translates and prints).
+
+``start`` records the rollout (its approved promotion becomes applying) and spawns the
+controller detached, its output in ``BATON_HOME/logs/MODEL/controller-N-*.log``, then
+waits until the controller holds the rollout. ``run`` is the controller in the foreground
+(for systemd): it takes over the model's active rollout once no live controller holds it.
+A person's pause, resume, abort or promote is recorded at once; the controller carries it
+out. Where no controller holds the rollout any more (it was killed), one is spawned, so a
+rollout is never left without an owner once someone acts on it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from baton.config import Settings
+from baton.core.canary_roles import CanaryAction
+from baton.core.deployment_records import DeploymentRecord
+from baton.core.rollout_records import (
+    DecisionRecord,
+    Holder,
+    RolloutRecord,
+    RolloutSpec,
+    RolloutTarget,
+)
+from baton.errors import BadInput, Conflict, NotFound, Unavailable
+from baton.rollout import supervise
+from baton.rollout.kserve_traffic import KServeOptions
+from baton.store.canaries import Canaries
+from baton.store.deployments import Deployments
+from baton.store.people import People, Person
+from baton.store.store import Store
+from baton.store.tx import utcnow
+
+CLAIM_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class CanaryStatus:
+    rollout: RolloutRecord
+    decisions: list[DecisionRecord]
+    alerts: list[tuple[datetime, str, str]]  # (when, severity, message)
+    owned: bool  # a controller's lease is good now
+    deployment: DeploymentRecord | None
+
+
+def options_path(settings: Settings, rollout_id: int) -> Path:
+    return settings.home.resolve() / "rollouts" / f"rollout-{rollout_id}-kserve.json"
+
+
+def _acting(store: Store, user: str) -> Person:
+    return People(store.engine).acting(user)
+
+
+def start(
+    settings: Settings,
+    store: Store,
+    model: str,
+    version: int,
+    spec: RolloutSpec,
+    reason: str | None,
+    kserve: KServeOptions | None = None,
+    *,
+    spawn: bool = True,
+) -> RolloutRecord:
+    """Record the canary and (``spawn``) start its controller; the rollout as it stands."""
+    target = RolloutTarget.LOCAL if kserve is None else RolloutTarget.KSERVE
+    if kserve is not None:
+        kserve.hook()  # refuse a bad hook before anything is recorded
+    elif Deployments(store.engine).active(model) is None:
+        raise NotFound(
+            f"{model} is not deployed here: `baton deploy up {model}` first (a local canary "
+            "runs behind its router), or give --target kserve with an apply hook"
+        )
+    canaries = Canaries(store.engine, store.registry)
+    rollout = canaries.start(model, version, _acting(store, settings.user), reason, spec=spec,
+                             target=target)  # fmt: skip
+    if kserve is not None:
+        kserve.save(options_path(settings, rollout.id))
+    if spawn:
+        spawn_controller(settings, store, rollout)
+    return canaries.rollouts.get(rollout.id)
+
+
+def spawn_controller(settings: Settings, store: Store, rollout: RolloutRecord) -> int:
+    """``baton canary run MODEL`` detached; returns once it holds the rollout (its pid)."""
+    log = supervise.log_path(settings, rollout.model, f"controller-{rollout.id}")
+    proc = supervise.spawn(supervise.baton_argv("canary", "run", rollout.model), log,
+                           supervise.child_env(settings))  # fmt: skip
+    canaries = Canaries(store.engine, store.registry)
+    deadline = time.monotonic() + CLAIM_TIMEOUT_S
+    while time.monotonic() < deadline:
+        current = canaries.rollouts.get(rollout.id)
+        if current.lease is not None and current.lease.holder.pid == proc.pid:
+            return proc.pid
+        if not current.active:
+            return proc.pid  # it ran to the end already
+        if proc.poll() is not None:
+            raise Unavailable(
+                f"the controller of {rollout.summary()} exited ({proc.returncode}) before "
+                f"taking it: {supervise.tail(log)}"
+            )
+        time.sleep(0.1)
+    raise Unavailable(f"the controller of {rollout.summary()} did not take it within "
+                      f"{CLAIM_TIMEOUT_S:g} s; its log: {log}")  # fmt: skip
+
+
+def owned(rollout: RolloutRecord) -> bool:
+    return rollout.lease is not None and not rollout.lease.expired(utcnow())
+
+
+def steer(
+    settings: Settings, store: Store, model: str, action: CanaryAction, reason: str | None
+) -> RolloutRecord:
+    """Record a person's pause, resume, abort or promote; spawn a controller to carry it
+    out if none holds the rollout."""
+    if reason is None or not reason.strip():
+        raise BadInput(f"say why you {action.value} the canary with --why (it is audited)")
+    canaries = Canaries(store.engine, store.registry)
+    rollout = canaries.steer(model, action, _acting(store, settings.user), reason.strip())
+    if action is not CanaryAction.PAUSE and not owned(rollout):
+        spawn_controller(settings, store, rollout)
+    return canaries.rollouts.get(rollout.id)
+
+
+def status(store: Store, model: str) -> CanaryStatus:
+    """The model's active canary, else its latest one."""
+    canaries = Canaries(store.engine, store.registry)
+    rollout = canaries.rollouts.active(model)
+    if rollout is None:
+        found = canaries.rollouts.list(model, limit=1)
+        if not found:
+            raise NotFound(f"{model} never had a canary: `baton canary start {model} --to N`")
+        rollout = found[0]
+    return CanaryStatus(
+        rollout=rollout,
+        decisions=canaries.rollouts.decisions(rollout.id),
+        alerts=canaries.rollouts.alerts(model, rollout.id),
+        owned=owned(rollout),
+        deployment=Deployments(store.engine).active(model),
+    )
+
+
+def holder() -> Holder:
+    return Holder(os.getpid(), socket.gethostname())
+
+
+def claimable(store: Store, model: str, wait_s: float) -> RolloutRecord:
+    """The model's active rollout once no live controller holds it (waiting up to
+    ``wait_s`` for a dead one's lease to expire)."""
+    canaries = Canaries(store.engine, store.registry)
+    deadline = time.monotonic() + wait_s
+    while True:
+        rollout = canaries.rollouts.active(model)
+        if rollout is None:
+            raise NotFound(f"{model} has no canary in progress: nothing to run")
+        if not owned(rollout):
+            return rollout
+        if time.monotonic() > deadline:
+            assert rollout.lease is not None
+            raise Conflict(
+                f"{rollout.summary()} is run by the controller {rollout.lease.holder} "
+                f"(lease until {rollout.lease.expires_at.isoformat(timespec='seconds')}): "
+                "never two controllers on one rollout"
+            )
+        time.sleep(0.25)

@@ -1,0 +1,61 @@
+"""``baton deploy status``: each deployment as recorded, checked against what runs now.
+
+Whether each process still runs (its pid, with the start time recorded, so a reused pid
+does not count), the weights the router applies now (asked of the router itself, with its
+admin token), and the model's canary in progress with whether a controller holds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from baton.core.deployment_records import DeploymentRecord
+from baton.core.rollout_records import RolloutRecord
+from baton.errors import BatonError
+from baton.rollout import supervise
+from baton.rollout.local_deploy import hostname, read_token
+from baton.store.deployments import Deployments
+from baton.store.rollouts import Rollouts
+from baton.store.store import Store
+from baton.store.tx import utcnow
+
+
+@dataclass(frozen=True)
+class DeploymentStatus:
+    deployment: DeploymentRecord
+    here: bool  # on this machine: liveness and weights could be checked
+    router_running: bool | None  # None: not checked (another machine)
+    running: dict[str, bool]  # variant -> its server runs
+    weights: dict[str, float] | None  # what the router applies now; None: could not ask
+    router_said: str | None  # why the weights could not be read
+    rollout: RolloutRecord | None
+    controller: str | None  # the controller holding the rollout, None: none
+
+
+def deployment_status(store: Store, model: str | None) -> list[DeploymentStatus]:
+    rollouts = Rollouts(store.engine)
+    return [_one(d, rollouts) for d in Deployments(store.engine).all(model)]
+
+
+def _one(d: DeploymentRecord, rollouts: Rollouts) -> DeploymentStatus:
+    here = d.hostname == hostname()
+    router_running = supervise.alive(d.router.pid, d.router.started) if here else None
+    running = {
+        p.variant.value: here and supervise.alive(p.pid, p.started) for p in d.processes.servers
+    }
+    weights, said = _weights(d) if router_running else (None, "the router does not run")
+    rollout = rollouts.active(d.model)
+    controller = None
+    if rollout is not None and rollout.lease is not None and not rollout.lease.expired(utcnow()):
+        controller = str(rollout.lease.holder)
+    return DeploymentStatus(d, here, router_running, running, weights, said, rollout, controller)
+
+
+def _weights(d: DeploymentRecord) -> tuple[dict[str, float] | None, str | None]:
+    from baton.rollout.router_admin import RouterAdmin
+
+    try:
+        with RouterAdmin(d.router.url, read_token(d.router), timeout_s=5.0) as admin:
+            return admin.weights().weights, None
+    except BatonError as exc:
+        return None, exc.message

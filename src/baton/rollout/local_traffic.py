@@ -1,0 +1,138 @@
+"""The canary on one machine: the deployment's router moves the traffic, and the baseline
+and canary are ``baton serve`` processes started beside the stable one.
+
+``prepare`` starts the baseline (the stable version again) and the canary, each on a free
+port and labelled for Prometheus, and records them in the deployment; ``route`` sends the
+router the weights with every variant's server (one atomic change: a request sees the old
+table or the new one). ``promote`` hands the stable variant to the canary's server;
+``rollback`` sends everything back to the stable one; ``retire`` then stops what no
+longer gets traffic (SIGTERM: it drains what it was still answering). Every call can be
+made again: a restarted controller repeats what the record says.
+"""
+
+from __future__ import annotations
+
+from baton.core.deployment_records import DeploymentRecord, ServerProcess, Variant
+from baton.core.rollout_records import RolloutRecord, Weights
+from baton.errors import Conflict, NotFound
+from baton.rollout import supervise
+from baton.rollout.local_deploy import Launch, check_here, label, read_token, start_server
+from baton.rollout.local_deploy import stop_processes as stop
+from baton.rollout.router_admin import RouterAdmin
+from baton.store.deployments import Deployments
+from baton.store.store import Store
+
+ROUTED = (Variant.STABLE, Variant.BASELINE, Variant.CANARY)  # the router's variants
+
+
+class LocalTraffic:
+    def __init__(self, launch: Launch, store: Store, actor: str) -> None:
+        self.launch = launch
+        self.deployments = Deployments(store.engine)
+        self.actor = actor
+
+    def _deployment(self, model: str) -> DeploymentRecord:
+        found = self.deployments.active(model)
+        if found is None:
+            raise NotFound(
+                f"{model} is not deployed: a local canary runs behind the router of "
+                f"`baton deploy up {model}`"
+            )
+        check_here(found)
+        return found
+
+    def _admin(self, deployment: DeploymentRecord) -> RouterAdmin:
+        return RouterAdmin(deployment.router.url, read_token(deployment.router))
+
+    def prepare(self, rollout: RolloutRecord) -> None:
+        deployment = self._deployment(rollout.model)
+        stable = deployment.server(Variant.STABLE)
+        if stable is None or stable.version != rollout.from_version:
+            raise Conflict(
+                f"{deployment.summary()} does not serve {rollout.model}:{rollout.from_version} "
+                f"as its stable version: the canary compares against what production runs"
+            )
+        wanted = {Variant.BASELINE: rollout.from_version, Variant.CANARY: rollout.to_version}
+        processes = deployment.processes
+        for variant, version in wanted.items():
+            have = processes.of(variant)
+            if (
+                have is not None
+                and have.version == version
+                and supervise.alive(have.pid, have.started)
+            ):
+                continue
+            if have is not None:
+                stop([have], self.launch.drain_timeout_s + 5)
+            started = start_server(self.launch, rollout.model, version, variant,
+                                   rollout.from_version)  # fmt: skip
+            processes = processes.with_(started)
+        if processes != deployment.processes:
+            self.deployments.change(deployment.id, processes, revision=deployment.revision,
+                                    actor=self.actor, reason=f"rollout #{rollout.id}: baseline "
+                                    "and canary")  # fmt: skip
+
+    def route(self, rollout: RolloutRecord, weights: Weights, reason: str) -> None:
+        deployment = self._deployment(rollout.model)
+        shares = weights.model_dump()
+        upstreams: dict[str, str | None] = {}
+        for variant in ROUTED:
+            server = deployment.server(variant)
+            wanted = shares[variant.value] > 0 or variant is Variant.STABLE
+            upstreams[variant.value] = server.url if server is not None and wanted else None
+        with self._admin(deployment) as admin:
+            admin.set_weights(weights.model_dump(), upstreams=upstreams, by=self.actor,
+                              reason=reason)  # fmt: skip
+
+    def promote(self, rollout: RolloutRecord, reason: str) -> None:
+        """The canary's server becomes the stable variant (all traffic), in the router, the
+        deployment record and its Prometheus label."""
+        deployment = self._deployment(rollout.model)
+        canary = deployment.server(Variant.CANARY)
+        stable = deployment.server(Variant.STABLE)
+        if stable is not None and stable.version == rollout.to_version:
+            canary = stable  # a predecessor got this far: the record already says so
+        if canary is None:
+            raise Conflict(f"{deployment.summary()} has no canary server to promote")
+        with self._admin(deployment) as admin:
+            admin.set_weights({"stable": 100, "baseline": 0, "canary": 0},
+                              upstreams={"stable": canary.url, "baseline": None, "canary": None},
+                              by=self.actor, reason=reason)  # fmt: skip
+        if canary.variant is Variant.STABLE:
+            return
+        promoted = canary.model_copy(update={"variant": Variant.STABLE})
+        processes = deployment.processes.without(Variant.STABLE, Variant.CANARY).with_(promoted)
+        if stable is not None:  # kept on record until `retire` has stopped it
+            processes = processes.with_(stable.model_copy(update={"variant": Variant.RETIRING}))
+        label(self.launch.settings, rollout.model, promoted)
+        why = f"rollout #{rollout.id}: promoted"
+        self.deployments.change(deployment.id, processes, revision=deployment.revision,
+                                actor=self.actor, reason=why)  # fmt: skip
+
+    def rollback(self, rollout: RolloutRecord, reason: str) -> None:
+        deployment = self._deployment(rollout.model)
+        stable = deployment.server(Variant.STABLE)
+        if stable is None:
+            raise Conflict(f"{deployment.summary()} has no stable server to roll back to")
+        with self._admin(deployment) as admin:
+            admin.set_weights({"stable": 100, "baseline": 0, "canary": 0},
+                              upstreams={"stable": stable.url, "baseline": None, "canary": None},
+                              by=self.actor, reason=reason)  # fmt: skip
+
+    def retire(self, rollout: RolloutRecord, promoted: bool) -> None:
+        outcome = "promoted" if promoted else "rolled back"
+        self.tidy(rollout.model, f"rollout #{rollout.id} {outcome}")
+
+    def tidy(self, model: str, reason: str) -> list[ServerProcess]:
+        """Stop every server of the deployment but the stable one, and drop them from the
+        record; what was stopped (a rollout that ended before its controller did this)."""
+        deployment = self._deployment(model)
+        gone = [p for p in deployment.processes.servers if p.variant is not Variant.STABLE]
+        if not gone:
+            return []
+        stop(gone, self.launch.drain_timeout_s + 5)
+        kept = deployment.processes.without(*(p.variant for p in gone))
+        self.deployments.change(deployment.id, kept, revision=deployment.revision,
+                                actor=self.actor, reason=f"{reason}: stopped "
+                                f"{', '.join(p.variant.value for p in gone)}")  # fmt: skip
+        return gone

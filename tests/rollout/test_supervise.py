@@ -1,0 +1,77 @@
+"""Background processes: spawned detached with their output in a log, waited for until
+they announce themselves, told apart from a later process that reuses the pid, stopped
+with SIGTERM and killed only when they ignore it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from baton.config import Settings
+from baton.errors import Unavailable
+from baton.rollout import supervise
+
+ANNOUNCE = (
+    "import json, sys, time, signal\n"
+    "print('warming up', flush=True)\n"
+    "print(json.dumps({'url': 'http://127.0.0.1:1234', 'pid': 1}), flush=True)\n"
+    "time.sleep(120)\n"
+)
+STUBBORN = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n" + ANNOUNCE
+
+
+def start(tmp_path: Path, code: str) -> supervise.Started:
+    log = tmp_path / "p.log"
+    proc = supervise.spawn([sys.executable, "-c", code], log, dict(os.environ))
+    return supervise.announced(proc, log, "the test process", timeout=60)
+
+
+def test_announce_alive_and_stop(tmp_path: Path) -> None:
+    started = start(tmp_path, ANNOUNCE)
+    assert started.url == "http://127.0.0.1:1234" and started.started is not None
+    assert supervise.alive(started.pid, started.started)
+    assert not supervise.alive(started.pid, started.started + 1)  # another process's pid
+    assert supervise.stop(started.pid, started.started, grace_s=20)
+    assert not supervise.alive(started.pid, started.started)
+    assert supervise.stop(started.pid, started.started)  # gone: nothing to do
+    assert "warming up" in (tmp_path / "p.log").read_text()
+
+
+def test_a_process_ignoring_sigterm_is_killed(tmp_path: Path) -> None:
+    started = start(tmp_path, STUBBORN)
+    assert not supervise.stop(started.pid, started.started, grace_s=0.5)
+    assert not supervise.alive(started.pid, started.started)
+
+
+def test_a_process_dying_before_it_announces(tmp_path: Path) -> None:
+    log = tmp_path / "p.log"
+    proc = supervise.spawn([sys.executable, "-c", "raise SystemExit('no port for me')"], log,
+                           dict(os.environ))  # fmt: skip
+    with pytest.raises(Unavailable, match=r"the test process exited with status 1 before "
+                       r"serving; its log .* ends: no port for me"):  # fmt: skip
+        supervise.announced(proc, log, "the test process", timeout=60)
+
+
+def test_silence_is_a_timeout_and_the_process_is_stopped(tmp_path: Path) -> None:
+    log = tmp_path / "p.log"
+    proc = supervise.spawn([sys.executable, "-c", "import time; time.sleep(60)"], log,
+                           dict(os.environ))  # fmt: skip
+    with pytest.raises(Unavailable, match="did not serve within 0.5 s"):
+        supervise.announced(proc, log, "the test process", timeout=0.5)
+    assert not supervise.alive(proc.pid, None)
+
+
+def test_child_env_and_log_paths(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home", db_url="sqlite:///x.db", user="sam",
+                        prometheus_url="http://127.0.0.1:9999")  # fmt: skip
+    env = supervise.child_env(settings, {"EXTRA": "1"})
+    assert env["BATON_HOME"] == str((tmp_path / "home").resolve())
+    assert (env["BATON_DB_URL"], env["BATON_USER"], env["EXTRA"]) == ("sqlite:///x.db", "sam", "1")
+    assert env["BATON_PROMETHEUS_URL"] == "http://127.0.0.1:9999"
+    first = supervise.log_path(settings, "toy", "stable-v1")
+    assert first.parent == (tmp_path / "home" / "logs" / "toy").resolve()
+    assert first.name.startswith("stable-v1-") and first.suffix == ".log"
+    assert supervise.baton_argv("serve") == [sys.executable, "-m", "baton.cli.main", "serve"]
