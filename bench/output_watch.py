@@ -3,10 +3,10 @@
 The watch runs on the model's thread after every batch: one ``isfinite`` pass and, once
 binned, the outputs set aside; they are binned in one vectorised pass every 8,192 rows
 or when the counters are flushed (a scrape; every 0.5 s in multiprocess mode). Printed:
-CPU microseconds a batch (process time: the machine may be busy), for the digits classifier's output (10 probabilities, one reference
-bin set per class) at batch sizes 1, 32 and 256: without bins, binned (the amortised cost
-on the model's thread), and binned with a flush after every batch (the worst case: a
-scrape after every batch).
+CPU microseconds a batch (process time: the machine may be busy), for the digits
+classifier's output (10 probabilities, one reference bin set per class) at batch sizes 1,
+32 and 256: without bins, binned (the amortised cost on the model's thread), and binned
+with a flush after every batch (the worst case: a scrape after every batch).
 
     .venv/bin/python bench/output_watch.py [--repeat 2000]
 """

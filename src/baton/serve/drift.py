@@ -35,6 +35,31 @@ Clock = Callable[[], float]
 log = logging.getLogger("baton.serve")
 
 
+class _Failures:
+    """Failures of work on the serving path that must never fail a request: counted
+    (``on_error``, wired to ``baton_drift_errors_total``), the first one logged."""
+
+    def __init__(self, name: str, what: str, on_error: Callable[[], None] | None) -> None:
+        self.name, self.what, self.on_error = name, what, on_error
+        self.count = 0
+
+    def __call__(self, exc: Exception) -> None:
+        self.count += 1
+        if self.on_error is not None:
+            self.on_error()
+        if self.count == 1:
+            text = str(exc).strip()
+            log.warning(
+                "%s: %s failed on a batch (%s: %s); the batch was served, and further "
+                "failures are counted in %s",
+                self.name,
+                self.what,
+                type(exc).__name__,
+                text.splitlines()[0][:300] if text else "",
+                DRIFT_ERRORS_TOTAL,
+            )
+
+
 class _Windowed:
     """Current and previous generation of one reference's counts."""
 
@@ -82,9 +107,7 @@ class DriftMonitor:
         self._max_rows = max_rows
         self._clock = clock
         self._next = -float("inf")
-        self._name = name
-        self._on_error = on_error
-        self.errors = 0  # batches whose sampling failed
+        self._failed = _Failures(name, "drift sampling", on_error)
 
     def observe(self, feed: Arrays, results: Arrays) -> None:
         """Called with every batch (on the model's thread); samples, never raises."""
@@ -111,19 +134,10 @@ class DriftMonitor:
             finished = self._clock()
             self._next = finished + (finished - started) / self._budget
 
-    def _failed(self, exc: Exception) -> None:
-        self.errors += 1
-        if self._on_error is not None:
-            self._on_error()
-        if self.errors == 1:
-            log.warning(
-                "%s: drift sampling failed on a batch (%s: %s); the batch was served, and "
-                "further failures are counted in %s",
-                self._name,
-                type(exc).__name__,
-                str(exc).strip().splitlines()[0][:300] if str(exc).strip() else "",
-                DRIFT_ERRORS_TOTAL,
-            )
+    @property
+    def errors(self) -> int:
+        """Batches whose sampling failed."""
+        return self._failed.count
 
     def scores(self, min_samples: int | None = None) -> list[DriftScore]:
         out: list[DriftScore] = []
@@ -224,8 +238,7 @@ class OutputWatch:
     ) -> None:
         self._names = list(output_names)
         self._nonfinite = nonfinite
-        self._name = name
-        self._on_error = on_error
+        self._failed = _Failures(name, "counting served outputs", on_error)
         self._max_rows = max_pending_rows
         self._max_bytes = max_pending_bytes
         self._lock = threading.Lock()  # the pending outputs, the sketch, the counters
@@ -238,7 +251,6 @@ class OutputWatch:
         self._pending_rows = 0
         self._pending_bytes = 0
         self.rows = 0  # output rows seen
-        self.errors = 0
 
     @property
     def binned(self) -> bool:
@@ -340,16 +352,7 @@ class OutputWatch:
         labels, matrix = feature_matrix(dict(outputs), self._names, rows)
         return _columns(sketch, labels, matrix)
 
-    def _failed(self, exc: Exception) -> None:
-        self.errors += 1
-        if self._on_error is not None:
-            self._on_error()
-        if self.errors == 1:
-            log.warning(
-                "%s: counting served outputs failed on a batch (%s: %s); the batch was "
-                "served, and further failures are counted in %s",
-                self._name,
-                type(exc).__name__,
-                str(exc).strip().splitlines()[0][:300] if str(exc).strip() else "",
-                DRIFT_ERRORS_TOTAL,
-            )
+    @property
+    def errors(self) -> int:
+        """Batches (or groups of them) whose outputs could not be counted."""
+        return self._failed.count
