@@ -11,7 +11,10 @@ two and is classified pass / high / low / nodata / error:
   interval read from the two ``baton_request_duration_seconds`` histograms, with its
   rank-sum interval at ``confidence`` (``core.judge_stats``); High when the interval's
   lower bound exceeds the allowed increase (``latency_allowed_ratio`` of the baseline's
-  median, at least ``latency_floor_s``), Low when its upper bound is below minus that;
+  median, at least ``latency_floor_s``), Low when its upper bound is below minus that
+  (Kayenta asks the bound to clear ``0.25 * |HL|`` and the mean ratio to reach the allowed
+  increase; one margin on the bound does both, and a 10 % slower median with a bound just
+  above zero passes, where Kayenta's mean ratio could fail it on a few slow requests);
 - ``output``: each served output's bins (``baton_output_bin_total``), a G-test of
   homogeneity at ``output_alpha`` (Bonferroni over the outputs) *and* a Jensen-Shannon
   divergence of at least ``output_min_effect``, so a million requests do not fail a

@@ -218,7 +218,7 @@ class OutputWatch:
 
     Cheap on the hot path: per batch one ``isfinite`` pass over the float outputs and, once
     binned, the outputs set aside (no copy). ``flush`` bins what was set aside in one
-    vectorised pass (``feature_matrix``, ``DriftSketch.observe``) and brings the counters
+    vectorised pass (``_bin``, batches of one shape together) and brings the counters
     up to the counts (a loop over the bins that grew): the server calls it when /metrics is
     read, and every half second in multiprocess mode, where a worker's counters must reach
     the shared files whichever worker answers the scrape. More than ``max_pending_rows``
