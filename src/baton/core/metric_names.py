@@ -126,6 +126,26 @@ DRIFT_ERRORS = MetricSpec(
     MV,
     "batches",
 )
+# Served outputs, every row (not sampled), for the canary judge's comparison of a canary's
+# outputs with its baseline's. Bounded: the bins are the output reference's (at most
+# ``core.drift.BINS`` per feature), for at most ``MAX_OUTPUT_FEATURES`` output features.
+MAX_OUTPUT_FEATURES = 64
+OUTPUT_BINS_SPEC = MetricSpec(
+    "baton_output_bin_total",
+    "counter",
+    "Served output rows per bin of an output feature; `bin` is the bin's upper bound "
+    "(+Inf: the last), the bins are the output deciles of the evaluation named by "
+    "--output-bins-from, else of the version's own latest evaluation.",
+    ("model", "version", "output", "bin"),
+    "rows",
+)
+NONFINITE_OUTPUTS_SPEC = MetricSpec(
+    "baton_nonfinite_outputs_total",
+    "counter",
+    "Served output rows holding a NaN or an infinity.",
+    MV,
+    "rows",
+)
 ALIAS_LOOKUPS_SPEC = MetricSpec(
     "baton_alias_lookups_total",
     "counter",
@@ -163,6 +183,8 @@ SERVING = (
     DRIFT_SCORE_SPEC,
     DRIFT_SAMPLES_SPEC,
     DRIFT_ERRORS,
+    OUTPUT_BINS_SPEC,
+    NONFINITE_OUTPUTS_SPEC,
 )
 ALL = (
     *SERVING,
@@ -185,9 +207,19 @@ MODEL_INFO = MODEL_INFO_SPEC.name
 DRIFT_SCORE = DRIFT_SCORE_SPEC.name
 DRIFT_SAMPLES = DRIFT_SAMPLES_SPEC.name
 DRIFT_ERRORS_TOTAL = DRIFT_ERRORS.name
+OUTPUT_BINS = OUTPUT_BINS_SPEC.name
+NONFINITE_OUTPUTS = NONFINITE_OUTPUTS_SPEC.name
 ALIAS_LOOKUPS = ALIAS_LOOKUPS_SPEC.base  # exposed with the _total suffix
 GPU_UTILIZATION = GPU_UTILIZATION_SPEC.name
 GPU_MEMORY_USED = GPU_MEMORY_USED_SPEC.name
 GPU_MEMORY_TOTAL = GPU_MEMORY_TOTAL_SPEC.name
 PROCESS_CPU = PROCESS_CPU_SPEC.name
 PROCESS_RESIDENT_MEMORY = PROCESS_RESIDENT_MEMORY_SPEC.name
+
+
+def bin_label(upper: float) -> str:
+    """The ``bin`` label of an output bin: its upper bound, as ``float()`` reads it back
+    (``+Inf`` for the last, like a histogram's ``le``)."""
+    if upper == float("inf"):
+        return "+Inf"
+    return repr(float(upper))
