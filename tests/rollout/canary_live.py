@@ -8,6 +8,7 @@ wait for the outcome."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -83,7 +84,9 @@ class Live:
         assert rollout is not None and rollout.to_version == number
         return rollout
 
-    def wait(self, rollout: RolloutRecord, *phases: Phase, timeout: float = FINISH_S) -> RolloutRecord:
+    def wait(
+        self, rollout: RolloutRecord, *phases: Phase, timeout: float = FINISH_S
+    ) -> RolloutRecord:
         deadline = time.monotonic() + timeout
         while True:
             current = self.canaries.rollouts.get(rollout.id)
@@ -146,8 +149,10 @@ def _register(store: Store, folder: Path, variants: list[str]) -> dict[str, int]
     return numbers
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Live]:
+@pytest.fixture(scope="module", name="live")
+def live_fixture(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Live]:
     """The store, Prometheus and ``toy`` deployed at its stable version; the variants the
     module names in ``VARIANTS`` registered and evaluated."""
     root = tmp_path_factory.mktemp("canary")
@@ -180,18 +185,14 @@ def _tear_down(live: Live) -> None:
     rollout = live.canaries.rollouts.active(MODEL)
     if rollout is not None:
         baton(live.env, "canary", "abort", MODEL, "--why", "test over")
-        try:
+        with contextlib.suppress(AssertionError):
             live.wait(rollout, Phase.ABORTED, Phase.FAILED, Phase.SUCCEEDED, timeout=60)
-        except AssertionError:
-            pass
     deployment = Deployments(live.store.engine).active(MODEL)
     if deployment is not None:
         done = baton(live.env, "deploy", "down", MODEL, "--drain-timeout", "5")
         if done.returncode != 0:  # whatever happened, leave no process behind
             for p in (deployment.router, *deployment.processes.servers):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
     live.prometheus.stop()
     live.store.close()

@@ -13,7 +13,7 @@ import pytest
 
 from baton.core.rollout_records import Decision, Phase, Weights
 from tests.baton_cli import baton
-from tests.rollout.canary_live import MODEL, Live, live  # noqa: F401 (the fixture)
+from tests.rollout.canary_live import MODEL, Live, live_fixture  # noqa: F401 (the fixture)
 from tests.waiting import wait_until
 
 VARIANTS = ["good", "good-again"]

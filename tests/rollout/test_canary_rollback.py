@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from baton.core.rollout_records import Classification, Decision, Phase, Weights
-from tests.rollout.canary_live import MODEL, Live, live  # noqa: F401 (the fixture)
+from tests.rollout.canary_live import MODEL, Live, live_fixture  # noqa: F401 (the fixture)
 
 VARIANTS = ["erroring", "slow", "nan", "drifting", "good-quiet"]
 pytestmark = [pytest.mark.canary, pytest.mark.xdist_group("canary")]
@@ -33,7 +33,7 @@ def rolled_back(live: Live, variant: str, seed: int) -> str:
     return done.reason
 
 
-def test_an_erroring_version_is_rolled_back_by_the_success_rate_guardrail(live: Live) -> None:
+def test_an_erroring_version_is_rolled_back_by_the_success_rate_guard(live: Live) -> None:
     with live.load(seed=3) as load:
         rollout = live.start("erroring")
         done = live.wait(rollout, Phase.FAILED, Phase.SUCCEEDED)
@@ -52,12 +52,14 @@ def test_a_slower_version_is_rolled_back_by_the_latency_check(live: Live) -> Non
     assert reason.startswith("2 failed checks (rollback at 2)") and "latency high" in reason
 
 
-def test_a_nan_producing_version_is_rolled_back_by_the_nonfinite_guardrail(live: Live) -> None:
+def test_a_nan_producing_version_is_rolled_back_by_the_nonfinite_guard(live: Live) -> None:
     reason = rolled_back(live, "nan", seed=5)
     assert reason.startswith("guardrail: nonfinite")
 
 
-def test_a_differently_predicting_version_is_rolled_back_by_the_output_check(live: Live) -> None:
+def test_a_differently_predicting_version_is_rolled_back_by_the_output_check(
+    live: Live,
+) -> None:
     reason = rolled_back(live, "drifting", seed=6)
     assert "output high" in reason and "latency high" not in reason
 

@@ -70,8 +70,12 @@ def erroring() -> tuple[Nodes, Inits]:
         helper.make_node("Gather", ["ONE", "index"], ["factor"]),
         helper.make_node("Mul", ["probs", "factor"], ["probabilities"]),
     ]
-    return nodes, [*inits, _const("T", np.array(1.6, np.float32)),
-                   _const("TEN", np.array(10, np.int64)), _const("ONE", np.ones(1, np.float32))]
+    return nodes, [
+        *inits,
+        _const("T", np.array(1.6, np.float32)),
+        _const("TEN", np.array(10, np.int64)),
+        _const("ONE", np.ones(1, np.float32)),
+    ]
 
 
 def slow(size: int = 512) -> tuple[Nodes, Inits]:
@@ -99,8 +103,12 @@ def nan() -> tuple[Nodes, Inits]:
         helper.make_node("Mul", ["logged", "ZERO"], ["nothing"]),
         helper.make_node("Add", ["probs", "nothing"], ["probabilities"]),
     ]
-    return nodes, [*inits, _const("FIRST", first), _const("SHIFT", np.array(1.5, np.float32)),
-                   _const("ZERO", np.array(0.0, np.float32))]
+    return nodes, [
+        *inits,
+        _const("FIRST", first),
+        _const("SHIFT", np.array(1.5, np.float32)),
+        _const("ZERO", np.array(0.0, np.float32)),
+    ]
 
 
 def drifting() -> tuple[Nodes, Inits]:
