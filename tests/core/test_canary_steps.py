@@ -109,11 +109,11 @@ def test_no_data_holds_without_a_failed_check_until_the_deadline() -> None:
 
 
 def test_a_guardrail_rolls_back_at_once() -> None:
-    out = move(record(0), Judgement("rollback", "success_rate: 80 %", score=0.0,
+    out = move(record(0), Judgement("rollback", "critical: success_rate: 80 %", score=0.0,
                                     failed_check=True))  # fmt: skip
     assert out.decision is Decision.ROLLBACK and out.change is not None
     assert (out.change.phase, out.change.failed_checks) == (Phase.ROLLING_BACK, 1)
-    assert out.reason == "guardrail: success_rate: 80 %"
+    assert out.reason == "critical: success_rate: 80 %"
 
 
 def test_unreadable_metrics_hold_then_pause() -> None:
@@ -143,9 +143,9 @@ def test_unreadable_in_a_row_counts_from_the_end() -> None:
 def test_profiles() -> None:
     assert spec_for("production") == RolloutSpec()
     test = spec_for("test")
-    assert test.steps == (10, 25, 50) and test.interval_s == 3.0 and test.min_requests == 30
+    assert test.steps == (10, 25, 50) and test.interval_s == 5.0 and test.min_requests == 25
     assert spec_for("test", interval_s=2.0, steps=None).interval_s == 2.0
     assert spec_for("production", steps=(1, 2)).steps == (1, 2)
     with pytest.raises(BadInput, match="unknown profile 'fast'"):
         spec_for("fast")
-    assert (lease_ttl_s(RolloutSpec()), lease_ttl_s(test)) == (30.0, 3.0)
+    assert (lease_ttl_s(RolloutSpec()), lease_ttl_s(test)) == (30.0, 5.0)

@@ -41,6 +41,9 @@ class Scripted:
     plan: Sequence[Judgement]
     asked: list[tuple[int, float, float]] = field(default_factory=list)
 
+    def ready(self, rollout: RolloutRecord) -> bool:
+        return True
+
     def judge(self, rollout: RolloutRecord, start: float, end: float) -> Judgement:
         self.asked.append((rollout.step, start, end))
         if len(self.asked) > len(self.plan):

@@ -39,7 +39,7 @@ def test_an_erroring_version_is_rolled_back_by_the_success_rate_guard(live: Live
         done = live.wait(rollout, Phase.FAILED, Phase.SUCCEEDED)
     last = live.decisions(rollout)[-1]
     assert done.phase is Phase.FAILED and last.decision is Decision.ROLLBACK, last.reason
-    assert done.reason is not None and done.reason.startswith("guardrail: success_rate")
+    assert done.reason is not None and done.reason.startswith("critical: success_rate: success")
     assert last.metrics["success_rate"].classification is Classification.HIGH
     assert last.metrics["success_rate"].critical
     assert live.audit("promotion.cancel")[-1] == done.reason
@@ -54,7 +54,7 @@ def test_a_slower_version_is_rolled_back_by_the_latency_check(live: Live) -> Non
 
 def test_a_nan_producing_version_is_rolled_back_by_the_nonfinite_guard(live: Live) -> None:
     reason = rolled_back(live, "nan", seed=5)
-    assert reason.startswith("guardrail: nonfinite")
+    assert reason.startswith("critical: nonfinite:") and "rows with NaN or infinity" in reason
 
 
 def test_a_differently_predicting_version_is_rolled_back_by_the_output_check(
@@ -73,4 +73,4 @@ def test_stopped_traffic_holds_then_rolls_back_at_the_deadline(live: Live) -> No
     assert all(d.score == 0 for d in decisions[:-1])  # no data never promotes
     assert decisions[-1].decision is Decision.ROLLBACK
     assert done.reason is not None and "no progress for" in done.reason
-    assert "deadline 15 s" in done.reason and done.failed_checks == 0
+    assert "deadline 20 s" in done.reason and done.failed_checks == 0

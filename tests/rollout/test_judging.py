@@ -36,7 +36,7 @@ def counts(requests: int, errors: int, slow: int = 0, nonfinite: int = 0) -> Var
 def test_the_spec_and_the_slo_make_the_config() -> None:
     spec = spec_for("test")
     config = judge_config(spec, slo_p99_ms=20.0)
-    assert config.min_requests == 30 and config.p99_slo_s == 1.0  # the test profile's 1 s
+    assert config.min_requests == 25 and config.p99_slo_s == 1.0  # the test profile's 1 s
     assert judge_config(RolloutSpec(), slo_p99_ms=20.0).p99_slo_s == 0.02  # the SLO
     assert judge_config(RolloutSpec(), slo_p99_ms=None).p99_slo_s == 0.5  # Flagger's example
     strict = RolloutSpec(thresholds=Thresholds(success_rate_min=1.0, pass_score=90,

@@ -108,11 +108,11 @@ def test_a_failed_interval_then_a_guardrail_rolls_back(world: World, tmp_path: P
     plan = [
         *passing(1),
         Judgement("fail", "score 60: latency high", score=60.0, failed_check=True),
-        Judgement("rollback", "nonfinite: 3 output rows with NaN", score=0.0, failed_check=True),
+        Judgement("rollback", "critical: nonfinite: 3 rows with NaN", score=0.0, failed_check=True),
     ]
     done = run(world, rollout, plan, Hook(folder=gitops))
     assert done.phase is Phase.FAILED and done.failed_checks == 2
-    assert done.reason == "guardrail: nonfinite: 3 output rows with NaN"
+    assert done.reason == "critical: nonfinite: 3 rows with NaN"
     assert [traffic(d) for d in applied(gitops)] == [
         ("v1", [("v2", 5, "canary"), ("v1-baseline", 5, "baseline")]),
         ("v1", [("v2", 10, "canary"), ("v1-baseline", 10, "baseline")]),

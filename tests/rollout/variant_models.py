@@ -7,15 +7,15 @@ differs is what it does with the traffic the load generator sends (features unif
 
 - ``stable``: the production version;
 - ``good``: the same answers from other bytes (a zero added): no worse than the baseline;
-- ``erroring``: a Gather whose index is 10 when a row's largest feature exceeds 1.6, out
-  of its one-element table: ONNX Runtime refuses the batch and the server answers 500,
-  for about a third of the requests (a model bug that real inputs trigger);
+- ``erroring``: when a batch's largest feature exceeds 1.6 it answers a fourth column of
+  zeros, breaking its own signature ([-1, 3]); the server refuses to pass such an answer
+  on (500), for about a third of the requests (a model bug that real inputs trigger);
 - ``slow``: the same answers plus a 512 x 512 matrix product scaled by the input (so it
   cannot be folded away at load) and multiplied by zero: tens of milliseconds more;
 - ``nan``: adds 0 x log(feature 0 + 1.5): NaN on every row whose first feature is below
   -1.5 (about 1 row in 8), served as null with status 200;
-- ``drifting``: valid, finite answers with the classes' weights swapped: what it predicts
-  moves, nothing else does.
+- ``drifting``: valid, finite answers from a bias moved toward the last class: what it
+  predicts moves, nothing else does.
 """
 
 from __future__ import annotations
@@ -41,13 +41,15 @@ def _const(name: str, value: np.ndarray) -> onnx.TensorProto:
     return numpy_helper.from_array(value, name)
 
 
-def _linear(weights: np.ndarray, out: str = "probs") -> tuple[Nodes, Inits]:
+def _linear(
+    weights: np.ndarray, out: str = "probs", bias: np.ndarray = _B
+) -> tuple[Nodes, Inits]:
     nodes = [
         helper.make_node("MatMul", ["input", "W"], ["xw"]),
         helper.make_node("Add", ["xw", "B"], ["logits"]),
         helper.make_node("Softmax", ["logits"], [out], axis=1),
     ]
-    return nodes, [_const("W", weights), _const("B", _B)]
+    return nodes, [_const("W", weights), _const("B", bias)]
 
 
 def stable() -> tuple[Nodes, Inits]:
@@ -66,16 +68,16 @@ def erroring() -> tuple[Nodes, Inits]:
         helper.make_node("ReduceMax", ["input"], ["peak"], keepdims=0),
         helper.make_node("Greater", ["peak", "T"], ["over"]),
         helper.make_node("Cast", ["over"], ["over_i"], to=TensorProto.INT64),
-        helper.make_node("Mul", ["over_i", "TEN"], ["index"]),
-        helper.make_node("Gather", ["ONE", "index"], ["factor"]),
-        helper.make_node("Mul", ["probs", "factor"], ["probabilities"]),
+        helper.make_node("Reshape", ["over_i", "SHAPE1"], ["width"]),
+        helper.make_node("Concat", ["ONE_I", "width"], ["repeats"], axis=0),
+        helper.make_node("MatMul", ["input", "ZEROS"], ["zero_col"]),
+        helper.make_node("Tile", ["zero_col", "repeats"], ["extra"]),
+        helper.make_node("Concat", ["probs", "extra"], ["probabilities"], axis=1),
     ]
-    return nodes, [
-        *inits,
-        _const("T", np.array(1.6, np.float32)),
-        _const("TEN", np.array(10, np.int64)),
-        _const("ONE", np.ones(1, np.float32)),
-    ]
+    return nodes, [*inits, _const("T", np.array(1.6, np.float32)),
+                   _const("SHAPE1", np.array([1], np.int64)),
+                   _const("ONE_I", np.array([1], np.int64)),
+                   _const("ZEROS", np.zeros((FEATURES, 1), np.float32))]  # fmt: skip
 
 
 def slow(size: int = 512) -> tuple[Nodes, Inits]:
@@ -112,7 +114,7 @@ def nan() -> tuple[Nodes, Inits]:
 
 
 def drifting() -> tuple[Nodes, Inits]:
-    return _linear(_W[:, ::-1].copy(), "probabilities")
+    return _linear(_W, "probabilities", _B + np.array([-1.5, 0.0, 1.5], np.float32))
 
 
 VARIANTS: dict[str, Callable[[], tuple[Nodes, Inits]]] = {

@@ -217,3 +217,27 @@ def test_model_metadata_says_what_runs_and_where_each_setting_came_from(
     assert (params["precision"], params["precision_source"]) == ("int8", "evaluation")
     assert params["model_sha256"] != info.sha256
     assert not np.allclose(got, want, rtol=0, atol=1e-7)  # the int8 copy answers differently
+
+
+def test_an_answer_outside_the_signature_is_a_500_never_passed_on(
+    sqlite_settings: Settings, tmp_path: Path, live_server: Start
+) -> None:
+    """A model that answers a fourth column for some inputs (its signature says three):
+    those requests get a 500 naming the broken contract, the others their answer."""
+    from tests.rollout.variant_models import write_version
+
+    store = open_store(sqlite_settings)
+    register_handover(store, write_version(tmp_path / "bad", "erroring"), actor="tester")
+    store.close()
+    server = live_server("toy:1")
+    fine = server.client.post("/v2/models/toy/infer", json={"inputs": [v2_input([0.1] * 4)]})
+    assert fine.status_code == 200, fine.text
+    assert fine.json()["outputs"][0]["shape"] == [1, 3]
+    broken = server.client.post("/v2/models/toy/infer", json={"inputs": [v2_input([1.9] * 4)]})
+    assert broken.status_code == 500
+    assert broken.json()["error"] == (
+        "toy:1 answered probabilities with shape [1, 4], not [-1, 3] as its signature says "
+        "(1 row(s) asked): the model broke its contract for this request"
+    )
+    metrics = server.client.get("/metrics").text
+    assert 'baton_requests_total{code="500",model="toy",version="1"} 1.0' in metrics

@@ -5,7 +5,7 @@ production: steps 5, 10, 25, 50 % then 100; 60 s intervals; 200 canary requests 
 a step without progress for 600 s rolls back; 3 failed checks roll back; 4 unreadable
 intervals in a row pause (``shared/notes/deploy.md`` §B).
 
-test: steps 10, 25, 50 % then 100; 3 s intervals; 30 requests; 15 s deadline; 2 failed
+test: steps 10, 25, 50 % then 100; 5 s intervals; 25 requests; 20 s deadline; 2 failed
 checks; 2 unreadable intervals pause; a 1 s p99 guardrail (a loaded test machine has
 slow tails that are not the model's).
 """
@@ -27,7 +27,7 @@ def spec_for(profile: str, **overrides: object) -> RolloutSpec:
         base = RolloutSpec()
     elif profile == "test":
         base = RolloutSpec(
-            steps=(10, 25, 50), interval_s=3.0, min_requests=30, deadline_s=15.0,
+            steps=(10, 25, 50), interval_s=5.0, min_requests=25, deadline_s=20.0,
             thresholds=Thresholds(failed_checks=2, consecutive_errors=2, p99_max_ms=1000.0),
         )  # fmt: skip
     else:
@@ -39,6 +39,6 @@ def spec_for(profile: str, **overrides: object) -> RolloutSpec:
 
 
 def lease_ttl_s(spec: RolloutSpec) -> float:
-    """How long a controller's lease lasts without a heartbeat: an interval, within 3..30 s
+    """How long a controller's lease lasts without a heartbeat: an interval, within 5..30 s
     (a killed controller's rollout is taken over that long after its last heartbeat)."""
-    return min(30.0, max(3.0, spec.interval_s))
+    return min(30.0, max(5.0, spec.interval_s))

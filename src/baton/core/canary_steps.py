@@ -98,7 +98,7 @@ def next_move(
         return Move(Decision.HOLD, why + judgement.reason, None)
     if judgement.outcome == "rollback":
         change = Change(phase=Phase.ROLLING_BACK, failed_checks=record.failed_checks + 1)
-        return Move(Decision.ROLLBACK, f"guardrail: {judgement.reason}", change)
+        return Move(Decision.ROLLBACK, judgement.reason, change)  # the judge names the guardrail
     if judgement.outcome == "advance":
         following = record.step + 1
         if following < len(record.spec.steps):

@@ -67,6 +67,7 @@ class Controller:
         self.window_start = 0.0  # the judged interval starts here (unix seconds)
         self.step_since = 0.0  # when the current step got its traffic
         self.unreadable = 0
+        self.ready = False  # the judge's inputs exist for both variants
 
     # -- the lease ------------------------------------------------------------------------
 
@@ -165,7 +166,24 @@ class Controller:
                 return current
         return None
 
+    def _await_inputs(self, record: RolloutRecord) -> RolloutRecord | None:
+        """Wait until the judge can read both variants (or the step's deadline passed:
+        then judge, and no data rolls back); the record if a person moved it meanwhile."""
+        while not self.judge.ready(record):
+            if self.timing.now() - self.step_since >= record.spec.deadline_s:
+                break
+            moved = self._wait(record, self.timing.now() + self.timing.poll_s)
+            if moved is not None:
+                return moved
+        self.ready = True
+        self.window_start = max(self.window_start, self.timing.now())
+        return None
+
     def _interval(self, record: RolloutRecord) -> RolloutRecord:
+        if not self.ready:
+            moved = self._await_inputs(record)
+            if moved is not None:
+                return moved
         end = self.window_start + record.spec.interval_s
         moved = self._wait(record, end + self.timing.settle_s)
         if moved is not None:

@@ -34,5 +34,9 @@ class Traffic(Protocol):
 
 
 class Judge(Protocol):
+    def ready(self, rollout: RolloutRecord) -> bool:
+        """Whether the judge's inputs exist for both variants (Prometheus found and scraped
+        the servers started a moment ago): the first interval starts then."""
+
     def judge(self, rollout: RolloutRecord, start: float, end: float) -> Judgement:
         """Judge the canary against the baseline over ``[start, end]`` (unix seconds)."""

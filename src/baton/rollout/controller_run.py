@@ -38,6 +38,7 @@ def traffic_for(settings: Settings, store: Store, rollout: RolloutRecord, actor:
 def run(settings: Settings, store: Store, model: str) -> RolloutRecord | None:
     """Run the model's active canary to its end; None when there was none (then tidy)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per query
     canaries = Canaries(store.engine, store.registry)
     current = canaries.rollouts.active(model)
     if current is None:

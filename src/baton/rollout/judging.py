@@ -12,13 +12,15 @@ its hand-over manifest, else 500 ms (Flagger's example).
 from __future__ import annotations
 
 import math
+import time
 
 from baton.audit.prometheus import Prometheus
 from baton.core.canary_judge import JudgeConfig, Verdict
 from baton.core.canary_judge import MetricResult as JudgedMetric
 from baton.core.canary_steps import Judgement
 from baton.core.rollout_records import Classification, MetricResult, RolloutRecord, RolloutSpec
-from baton.rollout.judge_queries import Selector, judge_interval
+from baton.errors import BatonError
+from baton.rollout.judge_queries import Selector, judge_interval, series_query
 
 DEFAULT_P99_S = 0.5
 QUERY_TIMEOUT_S = 10.0
@@ -85,8 +87,21 @@ class PrometheusJudge:
         self.slo_p99_ms = slo_p99_ms
         self.label = label
 
+    def _selectors(self, rollout: RolloutRecord) -> tuple[Selector, Selector]:
+        return (Selector.of(**{self.label: "canary", "model": rollout.model}),
+                Selector.of(**{self.label: "baseline", "model": rollout.model}))  # fmt: skip
+
+    def ready(self, rollout: RolloutRecord) -> bool:
+        """Both variants' series are in Prometheus (a new target is scraped only after
+        discovery's next update, a few seconds): counting starts from there."""
+        now = time.time()
+        try:
+            return all(self.prometheus.instant(series_query(s), now)
+                       for s in self._selectors(rollout))  # fmt: skip
+        except BatonError:
+            return False
+
     def judge(self, rollout: RolloutRecord, start: float, end: float) -> Judgement:
-        canary = Selector.of(**{self.label: "canary", "model": rollout.model})
-        baseline = Selector.of(**{self.label: "baseline", "model": rollout.model})
+        canary, baseline = self._selectors(rollout)
         config = judge_config(rollout.spec, self.slo_p99_ms)
         return judgement(judge_interval(self.prometheus, canary, baseline, start, end, config))

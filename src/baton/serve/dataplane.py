@@ -14,7 +14,7 @@ import numpy as np
 
 from baton import __version__
 from baton.core.signature import TensorSpec
-from baton.errors import BadInput
+from baton.errors import BadInput, Corrupt
 from baton.serve.loader import LoadedModel
 from baton.serve.options import ServeOptions
 from baton.serve.protocol import InferRequest, InferResponse, OutputTensor
@@ -149,6 +149,7 @@ class DataPlane:
         queued = time.perf_counter()
         done = await future
         model.series.queue_duration.observe(done.queue_s)
+        check_outputs(model, done.outputs, rows)
         outputs = tuple(
             OutputTensor(out_name, done.outputs[out_name], binary) for out_name, binary in wanted
         )
@@ -212,3 +213,26 @@ class DataPlane:
             spec = model.signature.output(out.name)
             wanted.append((spec.name, default if out.binary is None else out.binary))
         return wanted
+
+
+class BrokenOutput(Corrupt):
+    """The model answered outside its own signature: the server's fault, never passed on."""
+
+
+def check_outputs(model: LoadedModel, outputs: dict[str, Any], rows: int) -> None:
+    """Every output as the signature says: its rank, its fixed dimensions, and (a batched
+    model) one row per input row. A model that breaks its contract for some inputs gets a
+    500 for those requests, not a 200 with an answer its clients cannot read."""
+    for spec in model.signature.outputs:
+        array = outputs.get(spec.name)
+        if array is None:
+            continue  # not computed for this request (only the asked outputs are checked)
+        shape = tuple(np.shape(array))
+        fixed = all(want in (-1, have) for want, have in zip(spec.shape, shape, strict=False))
+        batched = not model.batchable or not shape or spec.shape[0] != -1 or shape[0] == rows
+        if len(shape) != len(spec.shape) or not fixed or not batched:
+            raise BrokenOutput(
+                f"{model.info.ref} answered {spec.name} with shape {list(shape)}, not "
+                f"{list(spec.shape)} as its signature says ({rows} row(s) asked): the model "
+                "broke its contract for this request"
+            )
