@@ -18,6 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference"
+# wrk's script: POST one JSON body (the file named by {body}) on every request
+LUA_POST = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = io.open("{body}", "rb"):read("*a")
+"""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from baton.cli import (
     monitor_bundle_cmds,
     monitor_cmds,
     registry_cmds,
+    router_cmd,
     serve_cmd,
     store_cmds,
 )
@@ -79,6 +80,8 @@ app.command()(evaluate_cmds.evaluate)
 app.command()(evaluate_cmds.report)
 app.command()(metrics_cmd.metrics)
 app.command()(serve_cmd.serve)
+app.command()(router_cmd.router)
+app.command()(router_cmd.servers)
 app.command()(drift_cmd.drift)
 app.command()(audit_cmd.audit)
 app.add_typer(registry_cmds.alias_app, name="alias")

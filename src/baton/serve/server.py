@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from types import FrameType
+from typing import Protocol
 
 import uvicorn
 
@@ -72,7 +73,16 @@ def uvicorn_config(app: ServeApp, options: ServeOptions, *, loop: str = "uvloop"
     )
 
 
-def bind(options: ServeOptions) -> socket.socket:
+class Listening(Protocol):
+    """What ``bind`` reads: ``ServeOptions``, or the router's options."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+
+
+def bind(options: Listening) -> socket.socket:
     """The listening address, taken before anything says it serves (a taken port names
     the process holding it where the OS lets us read that)."""
     sock = socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET)

@@ -1,0 +1,144 @@
+"""What the router adds: p50 latency and req/s, direct to ``baton serve`` against through
+``baton router``, on the example model (digits).
+
+.venv/bin/python bench/router.py [--quick] [--duration 5] [--rounds 3] [--concurrency 1 32]
+
+One ``baton serve`` of the digits classifier (one ONNX Runtime thread, pinned like
+bench/serve.py's server to core 0) and one ``baton router`` in front of it (stable=100,
+pinned to its own core where there is one); ``wrk`` (Debian package) sends single-row V2
+JSON requests on N keep-alive connections from the last core. Direct and routed runs
+alternate, ``--rounds`` times each, so both meet the same machine; the table gives the
+median of each path's rounds and the difference (target, issue 17: at most 0.3 ms added at
+p50, c=1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import orjson
+from serving.run import LUA_POST, Measured, free_port, need_wrk, running, wrk
+
+from baton.config import Settings
+from baton.core.signature import DType, TensorSpec
+from baton.handover.register import register_handover
+from baton.serve.curl import infer_body
+from baton.store.store import open_store
+
+INPUT = TensorSpec(name="input", dtype=DType.FLOAT32, shape=(-1, 64))
+TARGET_MS = 0.3
+
+
+def cores() -> tuple[str, str, str, str]:
+    """(server core, router core, load core, a note): apart where there are enough cores."""
+    count = os.cpu_count() or 1
+    if count >= 3:
+        return "0", "1", str(count - 1), "server, router and load on their own cores"
+    return "0", "1", "1", "2 cores: the load generator shares core 1 with the router"
+
+
+def prepare(root: Path) -> tuple[str, dict[str, str], Path]:
+    """The digits model registered in a fresh store; its name, the env, wrk's script."""
+    from baton.examples import digits
+
+    settings = Settings(home=root / "home", user="bench")
+    store = open_store(settings)
+    try:
+        name = register_handover(store, digits.build(root / "digits").folder, actor="bench")
+    finally:
+        store.close()
+    row = np.random.default_rng(0).random(64).astype(np.float32)
+    body = root / "body.json"
+    body.write_bytes(orjson.dumps(infer_body(INPUT, row)))
+    script = root / "post.lua"
+    script.write_text(LUA_POST.format(body=body))
+    env = {**os.environ, "BATON_HOME": str(settings.home), "BATON_USER": "bench"}
+    return name.version.model, env, script
+
+
+def measure(args: argparse.Namespace, name: str, env: dict[str, str], script: Path) -> None:
+    server_core, router_core, load_core, note = cores()
+    binary = need_wrk()
+    serve_port, router_port = free_port(), free_port()
+    serve = [sys.executable, "-m", "baton.cli.main", "serve", name, "--port", str(serve_port),
+             "--threads", "1", "--poll-interval", "0"]  # fmt: skip
+    router = [sys.executable, "-m", "baton.cli.main", "router", name, "--port", str(router_port),
+              "--stable", f"http://127.0.0.1:{serve_port}"]  # fmt: skip
+    paths = {
+        "direct": f"http://127.0.0.1:{serve_port}/v2/models/{name}/infer",
+        "router": f"http://127.0.0.1:{router_port}/v2/models/{name}/infer",
+    }
+    print(f"pinning: server on {server_core}, router on {router_core}, load on {load_core} "
+          f"({note})", flush=True)  # fmt: skip
+    found: dict[tuple[str, int], list[Measured]] = {}
+    with (
+        running(serve, env, [serve_port], server_core),
+        running(router, env, [router_port], router_core),
+    ):
+        for url in paths.values():
+            wrk(binary, url, script, 8, 1.0, load_core)  # warm up both paths
+        for c in args.concurrency:
+            for _ in range(args.rounds):
+                for path, url in paths.items():
+                    m = wrk(binary, url, script, c, args.duration, load_core)
+                    found.setdefault((path, c), []).append(m)
+                    print(f"  {path:6s} c={c:<3d} {m.rps:9,.0f} req/s  p50 {m.p50_ms:6.3f} ms  "
+                          f"p99 {m.p99_ms:7.3f} ms  errors {m.errors}", flush=True)  # fmt: skip
+    print()
+    print(table(found, args.concurrency))
+
+
+def table(found: dict[tuple[str, int], list[Measured]], concurrency: list[int]) -> str:
+    lines = [
+        "| c | direct req/s | router req/s | direct p50 ms | router p50 ms | added p50 ms "
+        "| router p99 ms | errors |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in concurrency:
+        direct, routed = found[("direct", c)], found[("router", c)]
+        p50_d = statistics.median(m.p50_ms for m in direct)
+        p50_r = statistics.median(m.p50_ms for m in routed)
+        errors = sum(m.errors for m in (*direct, *routed))
+        lines.append(
+            f"| {c} | {statistics.median(m.rps for m in direct):,.0f} "
+            f"| {statistics.median(m.rps for m in routed):,.0f} | {p50_d:.3f} | {p50_r:.3f} "
+            f"| {p50_r - p50_d:+.3f} | {statistics.median(m.p99_ms for m in routed):.3f} "
+            f"| {errors} |"
+        )
+    return "\n".join(lines)
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="prove it runs: 1 s, 1 round")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per path and concurrency")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
+    args = parser.parse_args()
+    if args.quick:
+        args.duration, args.rounds = 1.0, 1
+    return args
+
+
+def main() -> None:
+    args = parse()
+    if (os.cpu_count() or 1) < 2:
+        sys.exit("bench/router.py pins the server and the load apart: it needs 2 or more cores")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"python {platform.python_version()}")  # fmt: skip
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="baton-bench-router-") as tmp:
+        name, env, script = prepare(Path(tmp))
+        measure(args, name, env, script)
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Safe rollout: the weighted router in front of a model's versions (``baton router``)."""
