@@ -8,6 +8,7 @@ import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -16,10 +17,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
 from baton.config import Settings
 from baton.handover.register import register_handover
+from baton.rollout.router_app import Recorder, RouterApp
+from baton.rollout.router_options import RouterOptions
+from baton.rollout.router_server import uvicorn_config
 from baton.store.store import open_store
 from tests.baton_cli import clean_env, serving
 
@@ -62,6 +67,7 @@ class Router:
     url: str
     announced: dict[str, object]
     model: str
+    log: Path  # its stderr
     client: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
@@ -96,13 +102,15 @@ class Router:
 StartRouter = Callable[..., Router]
 
 
-def start_router(fleet: Fleet, *args: str, env: dict[str, str] | None = None) -> Router:
-    """``baton router MODEL ARGS --port 0 --json``; returns once it announced itself."""
+def start_router(fleet: Fleet, *args: str, log: Path, env: dict[str, str] | None = None) -> Router:
+    """``baton router MODEL ARGS --port 0 --json``; returns once it announced itself (what
+    it writes to stderr goes to ``log``: a pipe nobody reads could fill and stall it)."""
     cmd = [sys.executable, "-m", "baton.cli.main", "router", fleet.model, *args]
-    proc = subprocess.Popen(
-        [*cmd, "--port", "0", "--json"],
-        env=env or fleet.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [*cmd, "--port", "0", "--json"],
+            env=env or fleet.env, stdout=subprocess.PIPE, stderr=err, text=True,
+        )  # fmt: skip
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     while True:
@@ -111,11 +119,11 @@ def start_router(fleet: Fleet, *args: str, env: dict[str, str] | None = None) ->
             line = proc.stdout.readline()
             if line:
                 announced = json.loads(line)
-                return Router(proc, str(announced["url"]), announced, fleet.model)
+                return Router(proc, str(announced["url"]), announced, fleet.model, log)
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            err = proc.stderr.read() if proc.stderr else ""
-            raise AssertionError(f"baton router did not start: {err[-2000:]}")
+            proc.wait()
+            raise AssertionError(f"baton router did not start: {log.read_text()[-2000:]}")
 
 
 @pytest.fixture
@@ -128,7 +136,8 @@ def router(fleet: Fleet, tmp_path: Path) -> Iterator[StartRouter]:
             path = tmp_path / "token"
             path.write_text(TOKEN + "\n")
             args = (*args, "--admin-token-file", str(path))
-        started.append(start_router(fleet, *args, env=env))
+        log = tmp_path / f"router-{len(started)}.log"
+        started.append(start_router(fleet, *args, log=log, env=env))
         return started[-1]
 
     yield start
@@ -141,3 +150,40 @@ def dead_url() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@dataclass
+class InProcess:
+    """A router app run by uvicorn in a thread of the test (for the admin client's tests)."""
+
+    url: str
+    app: RouterApp
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture
+def router_in_thread() -> Iterator[Callable[..., InProcess]]:
+    started: list[InProcess] = []
+
+    def start(options: RouterOptions, recorder: Recorder | None = None) -> InProcess:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        app = RouterApp(options, recorder=recorder, tune_gc=False)
+        server = uvicorn.Server(uvicorn_config(app, loop="asyncio"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the router did not start"
+            time.sleep(0.01)
+        started.append(InProcess(f"http://127.0.0.1:{sock.getsockname()[1]}", app, server, thread))
+        return started[-1]
+
+    yield start
+    for r in started:
+        r.stop()

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import math
 import socket
+import struct
 import threading
 from collections import Counter
 
 import httpx
+import orjson
 import pytest
 
 from baton.errors import Forbidden
@@ -240,3 +242,106 @@ def test_garbage_is_refused_and_the_router_carries_on(fleet: Fleet, router: Star
     assert load.status_code == 403 and "each version's" in load.json()["error"]
     assert r.infer().status_code == 200
     assert r.metric("baton_router_requests_total", variant="stable", code="400") == 1
+
+
+def test_the_v2_routes_pass_through_unchanged(fleet: Fleet, router: StartRouter) -> None:
+    r = router("--stable", fleet.a)
+    direct = httpx.Client(base_url=fleet.a, timeout=30)
+    for path in ("/v2", f"/v2/models/{fleet.model}", f"/v2/models/{fleet.model}/ready",
+                 f"/v2/models/{fleet.model}/versions/1", "/v2/models/stats"):  # fmt: skip
+        routed, plain = r.client.get(path), direct.get(path)
+        assert (routed.status_code, routed.content) == (plain.status_code, plain.content), path
+        assert routed.headers["x-baton-variant"] == "stable"
+    assert r.client.get("/v2/health/live").json() == {"live": True}
+    assert r.client.get("/v2/health/ready").json() == {"ready": True, "variants": {"stable": True}}
+    # the binary tensor extension: the JSON header's length travels in a header both ways
+    header = orjson.dumps({
+        "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 64],
+                    "parameters": {"binary_data_size": 256}}],
+        "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}],
+    })  # fmt: skip
+    body = header + struct.pack("<64f", *ROW)
+    headers = {"Inference-Header-Content-Length": str(len(header))}
+    path = f"/v2/models/{fleet.model}/infer"
+    routed, plain = (c.post(path, content=body, headers=headers) for c in (r.client, direct))
+    assert routed.status_code == plain.status_code == 200
+    assert routed.content == plain.content
+    length = "inference-header-content-length"
+    assert routed.headers[length] == plain.headers[length]
+    direct.close()
+
+
+def test_large_and_chunked_bodies_stream_through(fleet: Fleet, router: StartRouter) -> None:
+    r = router("--stable", fleet.a)
+    rows = 3000
+    big = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [rows, 64],
+                       "data": ROW * rows}]}  # fmt: skip
+    path = f"/v2/models/{fleet.model}/infer"
+    routed = r.client.post(path, json=big)
+    with httpx.Client(base_url=fleet.a, timeout=30) as direct:
+        plain = direct.post(path, json=big)
+    assert routed.status_code == 200 and len(routed.content) > 64 * 1024
+    assert routed.content == plain.content
+    text = orjson.dumps(BODY)
+    chunked = r.client.post(path, content=iter([text[:50], text[50:]]))  # no Content-Length
+    assert chunked.status_code == 200
+    assert chunked.json()["outputs"][0]["shape"] == [1, 10]
+
+
+class Misbehaving:
+    """A server on a free loopback port that reads a request and then misbehaves."""
+
+    def __init__(self, answer: bytes | None) -> None:
+        self.answer = answer  # None: never answer
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+            request = conn.recv(65536)
+            if b"/ready " in request:  # readiness: a proper answer, one per connection
+                conn.sendall(b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{}")
+                conn.close()
+            elif self.answer is not None:
+                conn.sendall(self.answer)
+                conn.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_a_slow_or_broken_variant_is_504_or_502(fleet: Fleet, router: StartRouter) -> None:
+    silent = Misbehaving(None)
+    cut = Misbehaving(b'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{"outputs"')
+    garbled = Misbehaving(b"SSH-2.0-OpenSSH_9.2\r\n")
+    try:
+        slow = router("--stable", silent.url, "--upstream-timeout", "0.5")
+        answer = slow.infer()
+        assert answer.status_code == 504
+        assert "did not answer within 0.5 s" in answer.json()["error"]
+        assert slow.metric("baton_router_upstream_errors_total", variant="stable",
+                           reason="timeout") == 1  # fmt: skip
+        broken = router("--stable", cut.url, "--baseline", garbled.url,
+                        "--weights", "stable=0,baseline=100")  # fmt: skip
+        bad = broken.infer()
+        assert bad.status_code == 502 and "not HTTP/1.1" in bad.json()["error"]
+        with RouterAdmin(broken.url, TOKEN) as admin:
+            admin.set_weights({"stable": 100})
+        with pytest.raises(httpx.RemoteProtocolError):  # cut short: the client must know
+            broken.infer()
+        assert broken.metric("baton_router_requests_total", variant="stable", code="502") == 1
+        assert broken.metric("baton_router_upstream_errors_total", variant="stable",
+                             reason="reset") == 1  # fmt: skip
+        assert broken.client.get("/v2/health/live").status_code == 200
+    finally:
+        for server in (silent, cut, garbled):
+            server.close()

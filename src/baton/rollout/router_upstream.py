@@ -248,15 +248,17 @@ class Upstream:
 
         async def whole() -> tuple[int, bytes]:
             connection = await self.exchange(head, b"")
+            parts = []
             try:
                 while not connection.complete:
+                    parts.append(connection.take())
                     await connection.more()
             except BaseException:
                 connection.abandon()
                 raise
-            body = connection.take()
+            parts.append(connection.take())
             self.release(connection)
-            return connection.status, body
+            return connection.status, b"".join(parts)
 
         return await asyncio.wait_for(whole(), timeout_s)
 

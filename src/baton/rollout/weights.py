@@ -35,6 +35,13 @@ class Weights:
     baseline: float = 0.0
     canary: float = 0.0
 
+    def __post_init__(self) -> None:
+        values = (self.stable, self.baseline, self.canary)
+        if not all(math.isfinite(v) and v >= 0 for v in values):
+            raise BadInput(f"weights must be finite and 0 or more, not {values}")
+        if abs(math.fsum(values) - 100.0) > TOLERANCE * 100:
+            raise BadInput(f"weights in percent must add up to 100, not {math.fsum(values):g}")
+
     def of(self, variant: str) -> float:
         value: float = getattr(self, variant)
         return value
@@ -88,7 +95,7 @@ def weights_from(values: Mapping[str, object]) -> Weights:
             f"weights must add up to 100 (percent) or to 1 (fractions); {given} adds up to "
             f"{total:g}"
         )
-    return Weights(**{n: v * scale for n, v in numbers.items()})
+    return Weights(**{v: numbers.get(v, 0.0) * scale for v in VARIANTS})
 
 
 def _number(name: str, value: object) -> float:
