@@ -2,6 +2,7 @@
 ``baton router``, on the example model (digits).
 
 .venv/bin/python bench/router.py [--quick] [--duration 5] [--rounds 3] [--concurrency 1 32]
+                                 [--no-pin]
 
 One ``baton serve`` of the digits classifier (one ONNX Runtime thread, pinned like
 bench/serve.py's server to core 0) and one ``baton router`` in front of it (stable=100,
@@ -36,9 +37,12 @@ INPUT = TensorSpec(name="input", dtype=DType.FLOAT32, shape=(-1, 64))
 TARGET_MS = 0.3
 
 
-def cores() -> tuple[str, str, str, str]:
+def cores(pin: bool) -> tuple[str, str, str, str]:
     """(server core, router core, load core, a note): apart where there are enough cores."""
     count = os.cpu_count() or 1
+    if not pin:
+        every = f"0-{count - 1}"
+        return every, every, every, "not pinned: the OS places them (a busy shared machine)"
     if count >= 3:
         return "0", "1", str(count - 1), "server, router and load on their own cores"
     return "0", "1", "1", "2 cores: the load generator shares core 1 with the router"
@@ -64,7 +68,7 @@ def prepare(root: Path) -> tuple[str, dict[str, str], Path]:
 
 
 def measure(args: argparse.Namespace, name: str, env: dict[str, str], script: Path) -> None:
-    server_core, router_core, load_core, note = cores()
+    server_core, router_core, load_core, note = cores(args.pin)
     binary = need_wrk()
     serve_port, router_port = free_port(), free_port()
     serve = [sys.executable, "-m", "baton.cli.main", "serve", name, "--port", str(serve_port),
@@ -121,6 +125,12 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
     parser.add_argument("--rounds", type=int, default=3, help="runs per path and concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="pin server, router and load to cores (--no-pin: let the OS place them)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.duration, args.rounds = 1.0, 1

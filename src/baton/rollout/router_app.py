@@ -27,7 +27,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from urllib.parse import quote
 
 import orjson
@@ -103,6 +103,7 @@ class RouterApp:
     ) -> None:
         self.options = options  # the server guard reads the port limits here
         self.metrics = RouterMetrics(registry or CollectorRegistry())
+        self.metrics.inflight.set_function(lambda: self.inflight)  # read at scrape time
         self.recorder = recorder
         self.table: RouteTable | None = None
         self.inflight = 0
@@ -223,7 +224,6 @@ class RouterApp:
                 "(--max-inflight): retry shortly"
             )
         self.inflight += 1
-        self.metrics.inflight.inc()
         intake = None
         try:
             intake = await take_body(scope, receive, self.options.max_body_bytes, self._budget)
@@ -243,7 +243,6 @@ class RouterApp:
             if intake is not None:
                 self._budget.release(intake.held)
             self.inflight -= 1
-            self.metrics.inflight.dec()
             if counted:
                 elapsed = time.perf_counter() - started if answered else None
                 self.metrics.count(variant, code, elapsed)
@@ -262,7 +261,7 @@ class RouterApp:
         for candidate in self._candidates(table, variant):
             upstream = table.upstreams[candidate]
             try:
-                connection = await exchange(scope, receive, upstream, _host(upstream), intake)
+                connection = await exchange(scope, receive, upstream, intake)
             except UpstreamError as exc:
                 self.metrics.upstream_error(candidate, exc.reason)
                 if exc.reason != "connect":
@@ -276,11 +275,13 @@ class RouterApp:
                 raise
         raise VariantFailed(variant, tried[0])
 
-    def _candidates(self, table: RouteTable, variant: str) -> list[str]:
-        if not self.options.failover:
-            return [variant]
-        others = [v for v in FAILOVER_ORDER if v != variant and v in table.weights.routed()]
-        return [variant, *others]
+    def _candidates(self, table: RouteTable, variant: str) -> Iterator[str]:
+        """The variant, then (failover) the others with weight, stable first: computed
+        only when the variant took no connection."""
+        yield variant
+        if self.options.failover:
+            routed = table.weights.routed()
+            yield from (v for v in FAILOVER_ORDER if v != variant and v in routed)
 
     # -- readiness and weight changes ------------------------------------------------------------
 
@@ -295,7 +296,7 @@ class RouterApp:
 
     async def _probe(self, upstream: Upstream) -> bool:
         path = f"/v2/models/{quote(self.options.model, safe='')}/ready"
-        head = f"GET {path} HTTP/1.1\r\nhost: ".encode() + _host(upstream) + b"\r\n\r\n"
+        head = f"GET {path} HTTP/1.1\r\nhost: ".encode() + upstream.host + b"\r\n\r\n"
         try:
             status, _ = await upstream.get(head, PROBE_TIMEOUT_S)
         except (UpstreamError, TimeoutError):
@@ -336,10 +337,6 @@ class RouterApp:
             log.exception("could not record the weight change in the store")
             return False
         return True
-
-
-def _host(upstream: Upstream) -> bytes:
-    return upstream.address.url.removeprefix("http://").encode()
 
 
 def _allow(method: str, *allowed: str) -> None:

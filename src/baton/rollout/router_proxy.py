@@ -100,13 +100,13 @@ def request_head(scope: Scope, host: bytes, length: int | None) -> bytes:
 
 
 async def exchange(
-    scope: Scope, receive: Receive, upstream: Upstream, host: bytes, intake: Intake
+    scope: Scope, receive: Receive, upstream: Upstream, intake: Intake
 ) -> Connection:
     """Send the request; return the connection once the answer's head has come.
 
     A failure to connect raises before anything is read from the client beyond ``intake``,
     so the request can still go to another variant."""
-    head = request_head(scope, host, intake.length)
+    head = request_head(scope, upstream.host, intake.length)
     if intake.complete:
         return await upstream.exchange(head, intake.first)
     connection, _ = await upstream.acquire()

@@ -209,6 +209,7 @@ class Upstream:
 
     def __init__(self, address: Address, timeout_s: float) -> None:
         self.address = address
+        self.host = address.url.removeprefix("http://").encode()  # the Host header's value
         self.timeout_s = timeout_s
         self.loop = asyncio.get_running_loop()
         self.idle: list[Connection] = []
