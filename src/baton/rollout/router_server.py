@@ -25,7 +25,7 @@ from baton.rollout.router_options import RouterOptions
 from baton.rollout.router_record import RecordedRouter
 from baton.serve import discovery
 from baton.serve.guard import GuardedProtocol, raise_descriptor_limit
-from baton.serve.server import bind
+from baton.serve.server import AnnouncingServer, bind
 
 Announce = Callable[[int], None]  # called with the bound port once the router serves
 
@@ -52,19 +52,6 @@ def uvicorn_config(app: RouterApp, *, loop: str = "uvloop") -> uvicorn.Config:
     )
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, announcing itself once it serves."""
-
-    def __init__(self, config: uvicorn.Config, announce: Callable[[], None]) -> None:
-        super().__init__(config)
-        self._announce = announce
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started:
-            self._announce()
-
-
 def _exit_quietly(signum: int, frame: FrameType | None) -> None:
     sys.exit(0)
 
@@ -85,7 +72,7 @@ def run_router(
     target = discovery.register(settings.scrape_targets, options.host, port, [options.model])
     try:
         app = RouterApp(options, recorder=record.changed)
-        server = _Server(uvicorn_config(app), lambda: announce(port) if announce else None)
+        server = AnnouncingServer(uvicorn_config(app), lambda: announce(port) if announce else None)
         try:
             server.run(sockets=[sock])
         except SystemExit as exc:

@@ -105,8 +105,9 @@ def _exit_quietly(signum: int, frame: FrameType | None) -> None:
     sys.exit(0)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, announcing itself only once its models are loaded and it serves."""
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, announcing itself only once it serves (once its models are loaded;
+    `baton router` runs it too)."""
 
     def __init__(self, config: uvicorn.Config, announce: Callable[[], None]) -> None:
         super().__init__(config)
@@ -162,7 +163,7 @@ def serve(
             said()
             _serve_workers(settings, options, sock)
             return
-        server = _Server(uvicorn_config(ServeApp(settings, options), options), said)
+        server = AnnouncingServer(uvicorn_config(ServeApp(settings, options), options), said)
         try:
             server.run(sockets=[sock])
         except SystemExit as exc:  # a failed start-up (logged above), or SIGTERM: exit 0
