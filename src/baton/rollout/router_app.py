@@ -325,7 +325,8 @@ class RouterApp:
             self.metrics.weights(new.weights)
             for pool in retired:
                 pool.close()
-        return {**new.document(self.options), "recorded": await self._record(new, change)}
+            recorded = await self._record(new, change)  # in the lock: records keep the order
+        return {**new.document(self.options), "recorded": recorded}
 
     async def _record(self, table: RouteTable, change: Change) -> bool:
         """Write the applied change to the store; the change stands even if that fails."""

@@ -192,6 +192,26 @@ def _record(row: sa.Row[Any]) -> ServerRecord:
     )
 
 
+def _start_detail(
+    server_id: int,
+    facts: ServerFacts,
+    models: Sequence[ServedModel],
+    stale: list[int],
+    routing: Routing | None,
+) -> dict[str, object]:
+    """The audit entry of a start: where, what, and the stale rows it closed."""
+    detail: dict[str, object] = {
+        "server": server_id,
+        "address": f"{facts.host}:{facts.port}",
+        "hostname": facts.hostname,
+        "models": _models_json(models),
+        "closed_stale": stale,
+    }
+    if routing is not None:
+        detail["routing"] = routing.as_json()
+    return detail
+
+
 class Servers:
     """Record servers as they start, swap versions and stop; list them for the audit."""
 
@@ -247,15 +267,7 @@ class Servers:
                     routing=None if routing is None else routing.as_json(),
                 ),
             )
-            detail: dict[str, object] = {
-                "server": new_id,
-                "address": f"{facts.host}:{facts.port}",
-                "hostname": facts.hostname,
-                "models": _models_json(models),
-                "closed_stale": stale,
-            }
-            if routing is not None:
-                detail["routing"] = routing.as_json()
+            detail = _start_detail(new_id, facts, models, stale, routing)
             audit(conn, actor, f"{role}.start", detail=detail)
             return new_id
 
