@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from baton.errors import NotFound
-from baton.store.servers import ServedModel, ServerFacts
+from baton.store.servers import RoutedVariant, Routing, ServedModel, ServerFacts
 from baton.store.store import Store
 from baton.store.tx import utcnow
 
@@ -154,3 +154,46 @@ def test_a_gpu_server_records_its_gpus(store: Store) -> None:
     store.servers.started(gpu, [DIGITS], actor="tester")
     (record,) = store.servers.live()
     assert (record.gpus, record.gpu_model) == (2, "Tesla T4")
+
+
+ROUTING = Routing(
+    "digits",
+    1,
+    (
+        RoutedVariant("stable", "http://10.0.0.7:8001", 95.0),
+        RoutedVariant("baseline", None, 0.0),
+        RoutedVariant("canary", "http://10.0.0.7:8003", 5.0),
+    ),
+    sticky_header="X-Request-Id",
+)
+
+
+def test_a_router_is_recorded_beside_the_servers_with_its_weights(store: Store) -> None:
+    server_id = store.servers.started(FACTS, [DIGITS], actor="tester")
+    router_id = store.servers.started(
+        replace(FACTS, port=8080, workers=1), [], actor="tester", routing=ROUTING
+    )
+    assert [s.id for s in store.servers.live()] == [server_id]  # the audit's inventory
+    assert [s.id for s in store.servers.all()] == [server_id]
+    router = store.servers.get(router_id)
+    assert (router.role, router.routing, router.models) == ("router", ROUTING, ())
+    assert [s.role for s in store.servers.live(role=None)] == ["server", "router"]
+    assert store.servers.live(role="router") == [router]
+
+    moved = replace(ROUTING, generation=2, variants=(
+        RoutedVariant("stable", "http://10.0.0.7:8001", 90.0),
+        RoutedVariant("baseline", "http://10.0.0.7:8002", 5.0),
+        RoutedVariant("canary", "http://10.0.0.7:8003", 5.0),
+    ))  # fmt: skip
+    store.servers.update_routing(router_id, moved, "tester", by="canary-3", reason="step 1")
+    assert store.servers.get(router_id).routing == moved
+    store.servers.stopped(router_id, "tester")
+    entries = [e for e in store.registry.audit() if e.detail.get("server") == router_id]
+    assert [e.action for e in entries] == ["router.stop", "router.weights", "router.start"]
+    change = entries[1].detail
+    assert change["from"] == {"stable": 95.0, "baseline": 0.0, "canary": 5.0}
+    assert change["to"] == {"stable": 90.0, "baseline": 5.0, "canary": 5.0}
+    assert (change["generation"], change["by"], change["reason"]) == (2, "canary-3", "step 1")
+    assert entries[2].detail["routing"]["sticky_header"] == "X-Request-Id"
+    with pytest.raises(NotFound, match="not a router"):
+        store.servers.update_routing(server_id, moved, "tester")

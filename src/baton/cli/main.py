@@ -21,6 +21,7 @@ from baton.cli import (
     monitor_bundle_cmds,
     monitor_cmds,
     registry_cmds,
+    router_cmd,
     serve_cmd,
     store_cmds,
     ui_cmd,
@@ -82,6 +83,8 @@ app.command()(evaluate_cmds.evaluate)
 app.command()(evaluate_cmds.report)
 app.command()(metrics_cmd.metrics)
 app.command()(serve_cmd.serve)
+app.command()(router_cmd.router)
+app.command()(router_cmd.servers)
 app.command()(drift_cmd.drift)
 app.command()(audit_cmd.audit)
 app.command()(ui_cmd.ui)

@@ -380,14 +380,18 @@ def admin_digest(token: str | None) -> bytes | None:
     return None if token is None else hashlib.sha256(token.encode()).digest()
 
 
-def check_admin(digest: bytes | None, authorization: bytes | None) -> None:
+ADMIN_OFF = (
+    "loading and unloading models is off on this server: start it with "
+    "--admin-token (or BATON_SERVE_ADMIN_TOKEN) to allow it"
+)
+
+
+def check_admin(digest: bytes | None, authorization: bytes | None, *, off: str = ADMIN_OFF) -> None:
     """Loading and unloading need the admin token (``Authorization: Bearer TOKEN``, an HTTP
-    header or gRPC metadata); without one set on the server they are off."""
+    header or gRPC metadata); without one set on the server they are off (``off`` says how
+    to turn them on; the router's weight changes use the same check)."""
     if digest is None:
-        raise Forbidden(
-            "loading and unloading models is off on this server: start it with "
-            "--admin-token (or BATON_SERVE_ADMIN_TOKEN) to allow it"
-        )
+        raise Forbidden(off)
     token = _bearer(authorization)
     if token is None:
         raise Unauthorized("send the admin token as `Authorization: Bearer TOKEN`")
