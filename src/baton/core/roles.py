@@ -88,7 +88,10 @@ class NotPermitted(Forbidden):
 
 
 @dataclass(frozen=True)
-class Policy:
+class ApprovalPolicy:
+    """roles.yaml's ``policy`` section: how approvals work (the gate's thresholds are
+    ``core.policy.Policy``)."""
+
     self_approval: bool = False  # may the person who asked for a promotion also approve it?
 
 
@@ -97,7 +100,7 @@ class Matrix:
     """Stage -> team -> roles, with the approval policy. Build with ``parse_matrix``."""
 
     stages: Mapping[Stage, Mapping[str, frozenset[Role]]]
-    policy: Policy = field(default_factory=Policy)
+    policy: ApprovalPolicy = field(default_factory=ApprovalPolicy)
 
     def teams_with(self, stage: Stage, roles: Iterable[Role]) -> list[str]:
         wanted = set(roles)
@@ -302,7 +305,7 @@ def _roles(raw: Any, stage: Stage, team: str) -> frozenset[Role]:
     return frozenset(found)
 
 
-def _policy(raw: Any, base: Policy) -> Policy:
+def _policy(raw: Any, base: ApprovalPolicy) -> ApprovalPolicy:
     if raw is None:
         return base
     if not isinstance(raw, dict) or set(raw) - {"self_approval"}:
@@ -310,4 +313,4 @@ def _policy(raw: Any, base: Policy) -> Policy:
     value = raw.get("self_approval", base.self_approval)
     if not isinstance(value, bool):
         raise BadInput(f"roles.yaml: policy.self_approval must be true or false, not {value!r}")
-    return Policy(self_approval=value)
+    return ApprovalPolicy(self_approval=value)
