@@ -19,8 +19,9 @@ ANSWERS_KEPT = 64  # answers to load/unload requests a decision carries (the lat
 
 
 @dataclass(frozen=True)
-class Target:
-    """One reference and the version (and evaluation) it is to serve."""
+class ServeTarget:
+    """One reference and the version (and evaluation) a server is to serve (not a promotion
+    target, ``core.promotion.Target``)."""
 
     ref: Ref
     version: int
@@ -46,7 +47,7 @@ class Answer:
 @dataclass(frozen=True)
 class Decision:
     generation: int
-    targets: tuple[Target, ...]
+    targets: tuple[ServeTarget, ...]
     answers: dict[str, Answer] = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
@@ -68,7 +69,7 @@ class Decision:
     def from_bytes(cls, raw: bytes) -> Decision:
         value: dict[str, Any] = orjson.loads(raw)
         targets = tuple(
-            Target(parse_ref(t["ref"]), int(t["version"]), t["evaluation"])
+            ServeTarget(parse_ref(t["ref"]), int(t["version"]), t["evaluation"])
             for t in value["targets"]
         )
         answers = {
