@@ -32,7 +32,7 @@ from baton.store.evaluations import EvaluationRecord
 from baton.store.governance import NewUser
 from baton.store.ownership import Owners
 from baton.store.people import Issued, Person, TeamInfo, TokenInfo
-from baton.store.registry import AuditEntry, ModelInfo, VersionInfo
+from baton.store.registry import LogEntry, ModelInfo, VersionInfo
 from baton.store.requests import RequestInfo
 
 if TYPE_CHECKING:
@@ -134,11 +134,11 @@ class RemoteControl:
         )
         return found
 
-    def audit(self, model: str | None = None, limit: int = 50) -> list[AuditEntry]:
+    def log_entries(self, model: str | None = None, limit: int = 50) -> list[LogEntry]:
         params: dict[str, Any] = {"limit": limit}
         if model is not None:
             params["model"] = model
-        return list(_as(list[AuditEntry], self._call("GET", "/v1/audit", params=params)))
+        return list(_as(list[LogEntry], self._call("GET", "/v1/audit", params=params)))
 
     def evaluations(self, model: str) -> list[EvaluationRecord]:
         data = self._call("GET", f"/v1/models/{model}/evaluations")

@@ -10,7 +10,7 @@ from baton.api.auth import Gov, Me
 from baton.api.schemas import ERRORS, AliasIn, AliasMoved, ModelDetail, Name
 from baton.core.refs import check_alias, check_name, parse_ref
 from baton.store.evaluations import EvaluationRecord
-from baton.store.registry import AuditEntry, ModelInfo, VersionInfo
+from baton.store.registry import LogEntry, ModelInfo, VersionInfo
 
 router = APIRouter(prefix="/v1", tags=["registry"], responses=ERRORS)
 
@@ -55,14 +55,14 @@ def evaluations(name: Name, gov: Gov, _me: Me) -> list[EvaluationRecord]:
     return gov.store.evaluations.history(name)
 
 
-@router.get("/audit")
-def audit(
+@router.get("/audit", name="audit")  # the route's name (so the OpenAPI operationId) stays
+def log_entries(
     gov: Gov,
     _me: Me,
     model: Annotated[Name | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
-) -> list[AuditEntry]:
+) -> list[LogEntry]:
     """The append-only audit log, newest first: who did what, when and why."""
     if model is not None:
         check_name(model)
-    return gov.store.registry.audit(model, limit)
+    return gov.store.registry.log_entries(model, limit)

@@ -1,7 +1,7 @@
 """Which R&R matrix applies to a model: its own roles.yaml, the site's, or the built-in one.
 
 Matrices are kept as a history (the newest row wins), so who-was-accountable-when stays on
-record. Setting one is audited with the old and new documents.
+record. Setting one is logged with the old and new documents.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from baton.errors import BatonError, Forbidden, NotFound
 from baton.store.ownership_tables import role_matrices
 from baton.store.people import Person
 from baton.store.tables import models, teams
-from baton.store.tx import audit, read, utcnow, write
+from baton.store.tx import append_entry, read, utcnow, write
 
 Source = Literal["built-in", "site", "model"]
 T = TypeVar("T")
@@ -46,7 +46,7 @@ def attempt(
 ) -> T:
     """Run a governed change; if baton refuses it, record the refusal and re-raise.
 
-    The change and its audit entry commit together; a refusal rolls the change back, so
+    The change and its log entry commit together; a refusal rolls the change back, so
     its entry (``<action>.refused``, with the message) is written in a transaction of its own.
     """
     try:
@@ -56,7 +56,7 @@ def attempt(
         with suppress(BatonError):  # the database is gone: the original error says so
             write(
                 engine,
-                lambda conn: audit(
+                lambda conn: append_entry(
                     conn, actor, f"{action}.refused", model, version, reason, refused
                 ),
             )
@@ -170,7 +170,7 @@ class Roles:
                 )
             )
             detail = {"before": before.matrix.to_document(), "after": stored}
-            audit(conn, actor.name, "roles.set", name, None, reason, detail)
+            append_entry(conn, actor.name, "roles.set", name, None, reason, detail)
 
         attempt(self.engine, work, actor=actor.name, action="roles.set", model=name, reason=reason)
         return self.owners(name)

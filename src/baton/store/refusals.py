@@ -1,4 +1,4 @@
-"""Audit entries for refusals anyone can cause in bulk: failed sign-ins, refused admin actions.
+"""Audit-log entries for refusals anyone can cause in bulk: failed sign-ins, refused admin actions.
 
 Each is written in a transaction of its own (the refused work wrote nothing), through a
 throttle (``core/ratelimit.py``) so a flood cannot fill the disk: an entry let through
@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from baton.core.ratelimit import Limits, Throttle
 from baton.errors import BatonError
-from baton.store.tx import audit, write
+from baton.store.tx import append_entry, write
 
 SIGN_IN = "auth.failed"
 ADMIN = "admin.refused"
@@ -72,4 +72,4 @@ class RefusalLog:
 
     def _write(self, actor: str, action: str, detail: dict[str, Any]) -> None:
         with suppress(BatonError):  # the database is gone: the refusal itself still stands
-            write(self.engine, lambda conn: audit(conn, actor, action, detail=detail))
+            write(self.engine, lambda conn: append_entry(conn, actor, action, detail=detail))

@@ -19,7 +19,7 @@ from baton.store.ownership import attempt, known_team, model_row, owners_in
 from baton.store.ownership_tables import requests
 from baton.store.people import Person
 from baton.store.tables import models
-from baton.store.tx import audit, insert_id, read, utcnow
+from baton.store.tx import append_entry, insert_id, read, utcnow
 
 STATES = ("open", "closed")
 
@@ -94,7 +94,7 @@ class Requests:
                 "raised_with": routed.raised_with,
                 "delegated": routed.delegated,
             }
-            audit(conn, actor.name, "request.open", model, None, text.strip(), detail)
+            append_entry(conn, actor.name, "request.open", model, None, text.strip(), detail)
             return new_id
 
         new_id = attempt(
@@ -140,7 +140,9 @@ class Requests:
                 )
             )
             detail = {"request": request_id, "team": row.team}
-            audit(conn, actor.name, "request.close", row.model_name, None, resolution, detail)
+            append_entry(
+                conn, actor.name, "request.close", row.model_name, None, resolution, detail
+            )
 
         with read(self.engine) as conn:
             model = conn.execute(

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from baton.errors import NotFound
 from baton.store.server_tables import servers
-from baton.store.tx import audit, insert_id, read, utcnow, write
+from baton.store.tx import append_entry, insert_id, read, utcnow, write
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def _record(row: sa.Row[Any]) -> ServerRecord:
 
 
 class Servers:
-    """Record servers as they start, swap versions and stop; list them for the audit."""
+    """Record servers as they start, swap versions and stop; list them for the right-size audit."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -191,7 +191,7 @@ class Servers:
                 "models": _models_json(models),
                 "closed_stale": stale,
             }
-            audit(conn, actor, "server.start", detail=detail)
+            append_entry(conn, actor, "server.start", detail=detail)
             return new_id
 
         return write(self.engine, work)
@@ -207,7 +207,7 @@ class Servers:
                 .values(stopped_at=utcnow())
             ).rowcount
             if done:
-                audit(conn, actor, "server.stop", detail={"server": server_id})
+                append_entry(conn, actor, "server.stop", detail={"server": server_id})
 
         write(self.engine, work)
 
@@ -228,7 +228,7 @@ class Servers:
                 "from": _models_json(before.models),
                 "to": _models_json(models),
             }
-            audit(conn, actor, "server.models", detail=detail)
+            append_entry(conn, actor, "server.models", detail=detail)
 
         write(self.engine, work)
 
