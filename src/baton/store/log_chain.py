@@ -9,9 +9,8 @@ execution option set by ``open_store``), so ``append_entry(conn, ...)`` needs no
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -40,7 +39,7 @@ def key_of(conn: sa.Connection) -> LogKey:
     return key
 
 
-def plain_detail(detail: dict[str, Any]) -> dict[str, Any]:
+def plain_detail(detail: Mapping[str, object]) -> dict[str, object]:
     """The detail as the database gives it back (JSON round trip), so seals match on reading."""
     value = json.loads(json.dumps(detail))
     assert isinstance(value, dict)

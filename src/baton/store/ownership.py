@@ -6,7 +6,7 @@ record. Setting one is logged with the old and new documents.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -42,7 +42,7 @@ def attempt(
     model: str | None = None,
     version: int | None = None,
     reason: str | None = None,
-    detail: dict[str, Any] | None = None,
+    detail: Mapping[str, object] | None = None,
 ) -> T:
     """Run a governed change; if baton refuses it, record the refusal and re-raise.
 

@@ -6,6 +6,7 @@ writer is retried (``store.tx.write``), so parallel registrations all succeed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -84,7 +85,7 @@ class LogEntry:
     model: str | None
     version: int | None
     reason: str | None
-    detail: dict[str, Any]
+    detail: dict[str, object]  # a JSON object: what the entry says beyond its fields
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,7 @@ class Registry:
         model: str | None = None,
         version: int | None = None,
         reason: str | None = None,
-        detail: dict[str, Any] | None = None,
+        detail: Mapping[str, object] | None = None,
     ) -> None:
         write(
             self.engine,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -23,7 +23,7 @@ class RenderRecord:
     out: str
     manifest_sha256: str
     forced: bool
-    options: dict[str, Any]
+    options: dict[str, object]  # the JSON document MANIFEST.json holds too
 
 
 def record_render(
@@ -36,7 +36,7 @@ def record_render(
     out: str,
     manifest_sha256: str,
     forced: bool,
-    options: dict[str, Any],
+    options: Mapping[str, object],
     reason: str | None,
 ) -> int:
     """Insert the render and its log entry in the caller's transaction; its id back."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -19,6 +19,18 @@ from sqlalchemy.engine import Engine
 from baton.errors import NotFound
 from baton.store.server_tables import servers
 from baton.store.tx import append_entry, insert_id, read, utcnow, write
+
+
+class ServedModelJSON(TypedDict):
+    """A served model as the ``models`` column (and the log's detail) holds it; rows written
+    before a field existed lack it."""
+
+    model: str
+    version: int
+    alias: NotRequired[str | None]
+    max_batch_size: NotRequired[int | None]
+    threads: NotRequired[int | None]
+    precision: NotRequired[str | None]
 
 
 @dataclass(frozen=True)
@@ -33,7 +45,7 @@ class ServedModel:
     threads: int | None = None
     precision: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> ServedModelJSON:
         return {
             "model": self.model,
             "version": self.version,
@@ -44,7 +56,7 @@ class ServedModel:
         }
 
     @classmethod
-    def from_json(cls, value: dict[str, Any]) -> ServedModel:
+    def from_json(cls, value: ServedModelJSON) -> ServedModel:
         return cls(
             str(value["model"]),
             int(value["version"]),
@@ -114,7 +126,7 @@ class ServerRecord:
         return self.memory_limit_bytes or self.memory_total_bytes
 
 
-def _models_json(models: Sequence[ServedModel]) -> list[dict[str, Any]]:
+def _models_json(models: Sequence[ServedModel]) -> list[ServedModelJSON]:
     return [m.as_json() for m in models]
 
 

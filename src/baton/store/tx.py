@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -91,7 +91,7 @@ def append_entry(
     model: str | None = None,
     version: int | None = None,
     reason: str | None = None,
-    detail: dict[str, Any] | None = None,
+    detail: Mapping[str, object] | None = None,
 ) -> None:
     """Append one sealed audit-log entry, chained to the last, in the caller's transaction."""
     plain = plain_detail(detail or {})
