@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from baton.core.refs import check_name
 from baton.errors import BadInput, Forbidden
@@ -87,6 +87,17 @@ class NotPermitted(Forbidden):
         self.who_can = tuple(who_can)
 
 
+class ApprovalPolicyJSON(TypedDict):
+    self_approval: bool
+
+
+class MatrixJSON(TypedDict):
+    """A matrix as roles.yaml, the store and the API write it: stage -> team -> letters."""
+
+    stages: dict[str, dict[str, str]]
+    policy: ApprovalPolicyJSON
+
+
 @dataclass(frozen=True)
 class ApprovalPolicy:
     """roles.yaml's ``policy`` section: how approvals work (the gate's thresholds are
@@ -128,7 +139,7 @@ class Matrix:
             stages[stage] = merged
         return Matrix(stages, self.policy)
 
-    def to_document(self) -> dict[str, object]:
+    def to_document(self) -> MatrixJSON:
         """The roles.yaml form: letters in R, A, C, I order."""
         return {
             "stages": {

@@ -18,6 +18,7 @@ from baton.core.roles import (
     OWNER,
     Action,
     Matrix,
+    MatrixJSON,
     check_matrix,
     default_matrix,
     may_act,
@@ -63,6 +64,15 @@ def attempt(
         raise
 
 
+class OwnersJSON(MatrixJSON):
+    """``Owners`` as the API sends it and the remote client reads it back."""
+
+    model: str
+    owner: str
+    source: Source
+    missing_teams: list[str]
+
+
 @dataclass(frozen=True)
 class Owners:
     """The matrix in force for a model (``{owner}`` already replaced), and where it came from."""
@@ -73,7 +83,7 @@ class Owners:
     matrix: Matrix
     missing_teams: tuple[str, ...]  # named in the matrix but not created yet
 
-    def document(self) -> dict[str, object]:
+    def document(self) -> OwnersJSON:
         return {
             "model": self.model,
             "owner": self.owner,
