@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from baton.core.evaluation import ProfileRow, ProfileSummary
+from baton.core.gate import MetricDelta
 from baton.core.manifest import SLO
 
 if TYPE_CHECKING:
@@ -219,25 +219,13 @@ def per_class_recall(mine: dict[str, float], baseline: dict[str, float] | None) 
     return fig
 
 
-@dataclass(frozen=True)
-class _Delta:
-    """One stored delta with its interval (``compare._delta``), as a chart panel draws it."""
-
-    name: str
-    candidate: float
-    baseline: float
-    delta: float
-    low: float
-    high: float
-    higher_is_better: bool
-
-
 def _number(value: JsonValue) -> float | None:
     return float(value) if isinstance(value, float | int) else None
 
 
-def _drawable(regression: Mapping[str, JsonValue]) -> list[_Delta]:
-    """The stored deltas that have a value and both ends of their interval."""
+def _drawable(regression: Mapping[str, JsonValue]) -> list[MetricDelta]:
+    """The stored deltas (``compare._delta``) that have a value and both ends of their
+    interval; the stored direction, else higher is better."""
     rows = regression.get("deltas")
     out = []
     for d in rows if isinstance(rows, list) else []:
@@ -247,10 +235,10 @@ def _drawable(regression: Mapping[str, JsonValue]) -> list[_Delta]:
         if delta is None or low is None or high is None:
             continue
         higher = d.get("higher_is_better", True)
-        out.append(_Delta(
+        out.append(MetricDelta(
             name=str(d.get("name")), candidate=_number(d.get("candidate")) or 0.0,
             baseline=_number(d.get("baseline")) or 0.0, delta=delta, low=low, high=high,
-            higher_is_better=higher if isinstance(higher, bool) else True,
+            higher=higher if isinstance(higher, bool) else True,
         ))  # fmt: skip
     return out
 
@@ -286,7 +274,7 @@ def deltas(regression: Mapping[str, JsonValue]) -> Any:
     return fig
 
 
-def _delta_panel(fig: Any, d: _Delta, row: int) -> None:
+def _delta_panel(fig: Any, d: MetricDelta, row: int) -> None:
     import plotly.graph_objects as go
 
     # an identical metric (top-5 accuracy of 1 on both) keeps a readable scale, not ±1e-9
