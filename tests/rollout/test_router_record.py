@@ -47,7 +47,7 @@ def test_a_router_is_recorded_with_its_weights_and_each_change(
     assert changed.weights()["canary"] == 25.0
     store = open_store(Settings(home=fleet.home, user="tester"))
     try:
-        entries = [e for e in store.registry.audit() if e.detail.get("server") == row.id]
+        entries = [e for e in store.registry.log_entries() if e.detail.get("server") == row.id]
     finally:
         store.close()
     actions = [e.action for e in entries]

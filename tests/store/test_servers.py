@@ -51,7 +51,7 @@ def test_a_started_server_is_live_with_everything_it_said(store: Store) -> None:
     assert record.started_at >= before - timedelta(seconds=1)
     assert record.started_at.tzinfo is not None
     assert record.live and record.stopped_at is None
-    entry = store.registry.audit()[0]
+    entry = store.registry.log_entries()[0]
     assert entry.action == "server.start"
     assert entry.detail["server"] == server_id
     assert entry.detail["models"][0]["alias"] == "production"
@@ -79,7 +79,7 @@ def test_stopping_marks_the_row_once_and_it_is_no_longer_live(store: Store) -> N
     store.servers.stopped(server_id, actor="tester")  # again: nothing changes
     assert store.servers.get(server_id).stopped_at == first
     assert store.servers.live() == []
-    actions = [e.action for e in store.registry.audit()]
+    actions = [e.action for e in store.registry.log_entries()]
     assert actions.count("server.stop") == 1
 
 
@@ -90,7 +90,7 @@ def test_a_new_server_on_the_same_address_closes_the_killed_ones_row(store: Stor
     new = store.servers.started(replace(FACTS, pid=5000), [DIGITS], actor="tester")
     assert [r.id for r in store.servers.live()] == [elsewhere, other_port, new]
     assert store.servers.get(killed).stopped_at is not None
-    assert store.registry.audit()[0].detail["closed_stale"] == [killed]
+    assert store.registry.log_entries()[0].detail["closed_stale"] == [killed]
 
 
 def test_update_models_records_a_swap_and_ignores_no_change(store: Store) -> None:
@@ -102,7 +102,7 @@ def test_update_models_records_a_swap_and_ignores_no_change(store: Store) -> Non
     assert after.models == (swapped,)
     assert after.updated_at >= started.updated_at
     store.servers.update_models(server_id, [swapped], actor="tester")
-    entries = [e for e in store.registry.audit() if e.action == "server.models"]
+    entries = [e for e in store.registry.log_entries() if e.action == "server.models"]
     assert len(entries) == 1
     assert entries[0].detail["from"][0]["version"] == 3
     assert entries[0].detail["to"][0]["version"] == 4
@@ -188,7 +188,7 @@ def test_a_router_is_recorded_beside_the_servers_with_its_weights(store: Store) 
     store.servers.update_routing(router_id, moved, "tester", by="canary-3", reason="step 1")
     assert store.servers.get(router_id).routing == moved
     store.servers.stopped(router_id, "tester")
-    entries = [e for e in store.registry.audit() if e.detail.get("server") == router_id]
+    entries = [e for e in store.registry.log_entries() if e.detail.get("server") == router_id]
     assert [e.action for e in entries] == ["router.stop", "router.weights", "router.start"]
     change = entries[1].detail
     assert change["from"] == {"stable": 95.0, "baseline": 0.0, "canary": 5.0}

@@ -216,7 +216,7 @@ class GuardedProtocol(HttpToolsProtocol):
             self._since = now
             return
         if self._busy():
-            cast(dict[str, Any], self.cycle.scope)[TIMED_OUT] = True
+            cast(dict[str, object], self.cycle.scope)[TIMED_OUT] = True
         self.transport.close()
 
     def _make_room(self) -> None:

@@ -13,14 +13,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from baton.errors import NotFound
 from baton.store.server_tables import servers
-from baton.store.tx import audit, insert_id, read, utcnow, write
+from baton.store.tx import append_entry, insert_id, read, utcnow, write
+
+
+class ServedModelJSON(TypedDict):
+    """A served model as the ``models`` column (and the log's detail) holds it; rows written
+    before a field existed lack it."""
+
+    model: str
+    version: int
+    alias: NotRequired[str | None]
+    max_batch_size: NotRequired[int | None]
+    threads: NotRequired[int | None]
+    precision: NotRequired[str | None]
 
 
 @dataclass(frozen=True)
@@ -35,7 +47,7 @@ class ServedModel:
     threads: int | None = None
     precision: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> ServedModelJSON:
         return {
             "model": self.model,
             "version": self.version,
@@ -46,7 +58,7 @@ class ServedModel:
         }
 
     @classmethod
-    def from_json(cls, value: dict[str, Any]) -> ServedModel:
+    def from_json(cls, value: ServedModelJSON) -> ServedModel:
         return cls(
             str(value["model"]),
             int(value["version"]),
@@ -164,7 +176,7 @@ class ServerRecord:
         return self.memory_limit_bytes or self.memory_total_bytes
 
 
-def _models_json(models: Sequence[ServedModel]) -> list[dict[str, Any]]:
+def _models_json(models: Sequence[ServedModel]) -> list[ServedModelJSON]:
     return [m.as_json() for m in models]
 
 
@@ -213,7 +225,7 @@ def _start_detail(
 
 
 class Servers:
-    """Record servers as they start, swap versions and stop; list them for the audit."""
+    """Record servers as they start, swap versions and stop; list them for the right-size audit."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -268,7 +280,7 @@ class Servers:
                 ),
             )
             detail = _start_detail(new_id, facts, models, stale, routing)
-            audit(conn, actor, f"{role}.start", detail=detail)
+            append_entry(conn, actor, f"{role}.start", detail=detail)
             return new_id
 
         return write(self.engine, work)
@@ -285,7 +297,7 @@ class Servers:
                 .values(stopped_at=utcnow())
             ).rowcount
             if done:
-                audit(conn, actor, f"{record.role}.stop", detail={"server": server_id})
+                append_entry(conn, actor, f"{record.role}.stop", detail={"server": server_id})
 
         write(self.engine, work)
 
@@ -306,7 +318,7 @@ class Servers:
                 "from": _models_json(before.models),
                 "to": _models_json(models),
             }
-            audit(conn, actor, "server.models", detail=detail)
+            append_entry(conn, actor, "server.models", detail=detail)
 
         write(self.engine, work)
 
@@ -340,7 +352,7 @@ class Servers:
                 "by": by,
                 "reason": reason,
             }
-            audit(conn, actor, "router.weights", detail=detail)
+            append_entry(conn, actor, "router.weights", detail=detail)
 
         write(self.engine, work)
 
