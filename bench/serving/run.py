@@ -18,6 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference"
+# wrk's script: POST one JSON body (the file named by {body}) on every request
+LUA_POST = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = io.open("{body}", "rb"):read("*a")
+"""
 
 
 @dataclass(frozen=True)
@@ -131,8 +137,9 @@ def wrk(binary: str, url: str, script: Path, c: int, seconds: float, core: str) 
         [*cmd, "-s", str(script), url], capture_output=True, text=True, check=True
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    # the distribution's lines only: "+/- Stdev" figures such as 87.50% end in 50% too
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     errors = 0
     for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: .*?(\d+)"):
         found = re.search(pattern, out)

@@ -111,7 +111,7 @@ class Live:
 
     def audit(self, action: str) -> list[str]:
         """The reasons of the model's audit entries of ``action``, oldest first."""
-        found = self.store.registry.audit(MODEL, limit=2000)
+        found = self.store.registry.log_entries(MODEL, limit=2000)
         return [e.reason or "" for e in reversed(found) if e.action == action]
 
 

@@ -35,7 +35,9 @@ def test_a_good_version_is_promoted_through_every_step(live: Live) -> None:
     assert load.tally.by_variant()["canary"] > 0 and load.tally.by_variant()["baseline"] > 0
     # the deployment now runs only the promoted version, as its stable server
     status = live.cli("deploy", "status", MODEL).stdout
-    servers = [line.split()[:2] for line in status.splitlines()[2:] if not line.startswith("  canary:")]
+    servers = [
+        line.split()[:2] for line in status.splitlines()[2:] if not line.startswith("  canary:")
+    ]
     assert servers == [["stable", f"{MODEL}:{live.versions['good']}"]], status
 
 
@@ -59,7 +61,7 @@ def test_a_killed_controller_is_taken_over_and_resumes(live: Live) -> None:
         output, _ = runner.communicate(timeout=60)
     assert done.phase is Phase.SUCCEEDED, output
     assert done.weights == Weights(stable=0, canary=100)
-    claims = live.store.registry.audit(MODEL, limit=500)
+    claims = live.store.registry.log_entries(MODEL, limit=500)
     took_over = [e for e in claims if e.action == "rollout.lease.claim"
                  and e.detail.get("took_over_from") == str(held.lease.holder)]  # fmt: skip
     assert len(took_over) == 1, [e.detail for e in claims if e.action == "rollout.lease.claim"]

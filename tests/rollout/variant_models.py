@@ -41,9 +41,7 @@ def _const(name: str, value: np.ndarray) -> onnx.TensorProto:
     return numpy_helper.from_array(value, name)
 
 
-def _linear(
-    weights: np.ndarray, out: str = "probs", bias: np.ndarray = _B
-) -> tuple[Nodes, Inits]:
+def _linear(weights: np.ndarray, out: str = "probs", bias: np.ndarray = _B) -> tuple[Nodes, Inits]:
     nodes = [
         helper.make_node("MatMul", ["input", "W"], ["xw"]),
         helper.make_node("Add", ["xw", "B"], ["logits"]),

@@ -107,7 +107,7 @@ def test_a_rollback_cancels_the_promotion_with_its_reasons(
     assert production(world) == 1
     cancelled = world.gov.promotions.history("toy")[0]
     assert (cancelled.state, cancelled.decided_by) == ("cancelled", "controller")
-    entry = world.store.registry.audit("toy", limit=1)[0]
+    entry = world.store.registry.log_entries("toy", limit=1)[0]
     assert (entry.action, entry.reason) == ("promotion.cancel", "errors high: 5xx 9 %")
     # the slot is free: the version may be asked for again
     world.gov.promotions.promote("toy", 2, Target.PRODUCTION, world.people["sam"], "retry")

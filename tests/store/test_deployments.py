@@ -61,7 +61,7 @@ def test_up_change_down(repo: Deployments, store: Store) -> None:
     again = repo.up(new(stable), "sam", "back")
     assert [d.id for d in repo.all()] == [again.id]
     assert [d.id for d in repo.all("toy", up_only=False)] == [first.id, again.id]
-    actions = [e.action for e in store.registry.audit("toy", limit=10)]
+    actions = [e.action for e in store.registry.log_entries("toy", limit=10)]
     assert actions[:6] == [
         "deploy.up", "deploy.down", "deploy.change", "deploy.change",
         "deploy.up.refused", "deploy.up",

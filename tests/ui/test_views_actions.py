@@ -31,7 +31,7 @@ def test_promote_and_approve_as_the_accountable_team_refused_for_others(site: Si
     actions = site.world.actions()
     assert "promotion.approve.refused" in actions
     assert actions.index("promotion.apply") < actions.index("promotion.request")
-    entry = site.store.registry.audit("toy", 10)
+    entry = site.store.registry.log_entries("toy", 10)
     assert any(e.actor == "alice" and e.reason == "quality checked" for e in entry)
 
 

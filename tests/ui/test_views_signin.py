@@ -25,7 +25,7 @@ def test_wrong_and_missing_tokens_are_401_and_audited(site: Site) -> None:
     empty = sign_in(client, "")
     assert empty.status_code == 401 and "paste your token" in empty.text
     assert client.get("/ui/").status_code == 401
-    failed = [e for e in site.store.registry.audit(None, 50) if e.action == "auth.failed"]
+    failed = [e for e in site.store.registry.log_entries(None, 50) if e.action == "auth.failed"]
     assert failed
 
 

@@ -126,7 +126,7 @@ def render(
     why: str | None = typer.Option(None, "--why", help="reason, kept in the audit log"),
     json_out: bool = typer.Option(False, "--json", help="print JSON for scripts"),
 ) -> None:
-    """Render manifests for a version that passed the gate, from the registry (audited)."""
+    """Render manifests for a version that passed the gate, from the registry (in the audit log)."""
     from baton.deploy.service import RenderRequest
     from baton.deploy.service import render as run
 

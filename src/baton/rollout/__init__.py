@@ -1,1 +1,1 @@
-"""Safe rollout: the weighted router, the canary controller and its judge's inputs."""
+"""Safe rollout: the weighted router (``baton router``), the canary controller and its judge."""

@@ -19,7 +19,7 @@ from functools import partial
 from baton.core.drift import Reference
 from baton.core.refs import Ref, parse_ref
 from baton.errors import BatonError, NotFound, Unavailable
-from baton.serve.decision import Decision, Target
+from baton.serve.decision import Decision, ServeTarget
 from baton.serve.drift import DriftMonitor, OutputWatch
 from baton.serve.follow import Source, source_for
 from baton.serve.loader import DriftSlot, LoadedModel, load_version
@@ -208,7 +208,7 @@ class ModelRepository:
         for model in retired:
             await self._retire(model)
 
-    def _failure(self, target: Target, exc: Exception) -> None:
+    def _failure(self, target: ServeTarget, exc: Exception) -> None:
         text = exc.message if isinstance(exc, BatonError) else repr(exc)
         if self._failed.get(target.ref) != text:
             log.warning("%s: could not load %s: %s", target.ref, target.pinned, text)
@@ -226,7 +226,7 @@ class ModelRepository:
         self._failed = {ref: text for ref, text in self._failed.items() if ref in wanted}
         return dropped
 
-    async def _reach(self, target: Target) -> LoadedModel | None:
+    async def _reach(self, target: ServeTarget) -> LoadedModel | None:
         """Serve ``target``: load its version beside the one served, then switch; returns
         the version replaced. A new evaluation of the version served brings its drift
         reference."""

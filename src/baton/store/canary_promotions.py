@@ -35,7 +35,7 @@ from baton.store.ownership_tables import promotions
 from baton.store.people import Person
 from baton.store.registry import Registry
 from baton.store.tables import versions
-from baton.store.tx import audit, utcnow
+from baton.store.tx import append_entry, utcnow
 
 
 def _waiting(conn: sa.Connection, model_id: int) -> Any:
@@ -76,7 +76,7 @@ def begin(conn: sa.Connection, model_id: int, model: str, version: int, actor: s
     conn.execute(promotions.update().where(promotions.c.id == promo.id).values(state=APPLYING))
     detail = {"to": Target.PRODUCTION.value, "promotion": promo.id, "via": CANARY,
               "from": promo.from_version}  # fmt: skip
-    audit(conn, actor, "promotion.applying", model, version, promo.reason, detail)
+    append_entry(conn, actor, "promotion.applying", model, version, promo.reason, detail)
     return promo
 
 
@@ -138,7 +138,7 @@ def cancel(conn: sa.Connection, promotion_id: int, model: str, actor: str, why: 
         .values(state=CANCELLED, slot=None, decided_by=actor, decided_at=utcnow())
     )
     detail = {"to": Target.PRODUCTION.value, "promotion": promo.id, "via": CANARY}
-    audit(conn, actor, "promotion.cancel", model, promo.number, why, detail)
+    append_entry(conn, actor, "promotion.cancel", model, promo.number, why, detail)
 
 
 __all__ = ["APPROVED", "apply", "begin", "cancel"]

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from baton.core.promotion import STAGE_ALIASES
 from baton.errors import BadInput, NotFound
 from baton.store.ownership_tables import memberships, people
-from baton.store.registry import AuditEntry
+from baton.store.registry import LogEntry
 from baton.store.tables import aliases, audit_log, evaluations, models, teams, versions
 from baton.store.tx import read
 
@@ -251,7 +251,7 @@ class Catalog:
             model_id = _model_id(conn, name)
             return self._aliases(conn, [model_id]).get(model_id, {})
 
-    def audit(self, query: AuditQuery) -> Page[AuditEntry]:
+    def audit(self, query: AuditQuery) -> Page[LogEntry]:
         """One page of the audit log, newest first, filtered."""
         select = sa.select(audit_log)
         if query.model:
@@ -288,7 +288,7 @@ class Catalog:
                 .limit(query.per_page)
             ).all()
         entries = [
-            AuditEntry(r.id, r.at, r.actor, r.action, r.model, r.version, r.reason, r.detail)
+            LogEntry(r.id, r.at, r.actor, r.action, r.model, r.version, r.reason, r.detail)
             for r in rows
         ]
         return Page(entries, int(total or 0), query.page, query.per_page)

@@ -1,6 +1,6 @@
 """The ``deployments`` table: what ``baton deploy up`` started for one model on one machine.
 
-Defined on the shared ``metadata``; migration 0008 creates it. ``slot`` holds the model's
+Defined on the shared ``metadata``; migration 0009 creates it. ``slot`` holds the model's
 id while the deployment is up and NULL once it is down, under a unique constraint, so the
 database refuses a second deployment of one model (as ``rollouts.slot`` does for
 rollouts). ``router`` and ``processes`` are JSON documents (``core.deployment_records``);

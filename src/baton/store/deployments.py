@@ -25,7 +25,7 @@ from baton.errors import BatonError, Conflict, Corrupt, NotFound
 from baton.store.deployment_tables import deployments
 from baton.store.ownership import attempt, model_row
 from baton.store.tables import models
-from baton.store.tx import audit, insert_id, read, utcnow, write
+from baton.store.tx import append_entry, insert_id, read, utcnow, write
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Deployments:
             detail = {"deployment": new_id, "hostname": new.hostname,
                       "router": new.router.model_dump(mode="json"),
                       "processes": _servers(new.processes)}  # fmt: skip
-            audit(conn, actor, "deploy.up", new.model, None, reason, detail)
+            append_entry(conn, actor, "deploy.up", new.model, None, reason, detail)
             return new_id
 
         new_id = attempt(self.engine, work, actor=actor, action="deploy.up", model=new.model,
@@ -85,7 +85,7 @@ class Deployments:
             )  # fmt: skip
             detail = {"deployment": deployment_id, "from": _servers(before.processes),
                       "to": _servers(processes), "revision": revision + 1}  # fmt: skip
-            audit(conn, actor, "deploy.change", before.model, None, reason, detail)
+            append_entry(conn, actor, "deploy.change", before.model, None, reason, detail)
 
         write(self.engine, work)
         return self.get(deployment_id)
@@ -105,7 +105,7 @@ class Deployments:
                         revision=revision + 1)
             )  # fmt: skip
             detail = {"deployment": deployment_id, "processes": _servers(before.processes)}
-            audit(conn, actor, "deploy.down", before.model, None, reason, detail)
+            append_entry(conn, actor, "deploy.down", before.model, None, reason, detail)
 
         write(self.engine, work)
         return self.get(deployment_id)

@@ -1,12 +1,12 @@
 """Which R&R matrix applies to a model: its own roles.yaml, the site's, or the built-in one.
 
 Matrices are kept as a history (the newest row wins), so who-was-accountable-when stays on
-record. Setting one is audited with the old and new documents.
+record. Setting one is logged with the old and new documents.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -18,6 +18,7 @@ from baton.core.roles import (
     OWNER,
     Action,
     Matrix,
+    MatrixJSON,
     check_matrix,
     default_matrix,
     may_act,
@@ -27,7 +28,7 @@ from baton.errors import BatonError, Forbidden, NotFound
 from baton.store.ownership_tables import role_matrices
 from baton.store.people import Person
 from baton.store.tables import models, teams
-from baton.store.tx import audit, read, utcnow, write
+from baton.store.tx import append_entry, read, utcnow, write
 
 Source = Literal["built-in", "site", "model"]
 T = TypeVar("T")
@@ -42,11 +43,11 @@ def attempt(
     model: str | None = None,
     version: int | None = None,
     reason: str | None = None,
-    detail: dict[str, Any] | None = None,
+    detail: Mapping[str, object] | None = None,
 ) -> T:
     """Run a governed change; if baton refuses it, record the refusal and re-raise.
 
-    The change and its audit entry commit together; a refusal rolls the change back, so
+    The change and its log entry commit together; a refusal rolls the change back, so
     its entry (``<action>.refused``, with the message) is written in a transaction of its own.
     """
     try:
@@ -56,11 +57,20 @@ def attempt(
         with suppress(BatonError):  # the database is gone: the original error says so
             write(
                 engine,
-                lambda conn: audit(
+                lambda conn: append_entry(
                     conn, actor, f"{action}.refused", model, version, reason, refused
                 ),
             )
         raise
+
+
+class OwnersJSON(MatrixJSON):
+    """``Owners`` as the API sends it and the remote client reads it back."""
+
+    model: str
+    owner: str
+    source: Source
+    missing_teams: list[str]
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,7 @@ class Owners:
     matrix: Matrix
     missing_teams: tuple[str, ...]  # named in the matrix but not created yet
 
-    def document(self) -> dict[str, object]:
+    def document(self) -> OwnersJSON:
         return {
             "model": self.model,
             "owner": self.owner,
@@ -170,7 +180,7 @@ class Roles:
                 )
             )
             detail = {"before": before.matrix.to_document(), "after": stored}
-            audit(conn, actor.name, "roles.set", name, None, reason, detail)
+            append_entry(conn, actor.name, "roles.set", name, None, reason, detail)
 
         attempt(self.engine, work, actor=actor.name, action="roles.set", model=name, reason=reason)
         return self.owners(name)

@@ -27,7 +27,7 @@ from baton.store.ownership import attempt, known_team, model_row, owners_in
 from baton.store.ownership_tables import requests
 from baton.store.people import Person
 from baton.store.tables import models
-from baton.store.tx import audit, insert_id, read, utcnow
+from baton.store.tx import append_entry, insert_id, read, utcnow
 
 STATES = ("open", "closed")
 
@@ -102,7 +102,7 @@ class Requests:
                 "raised_with": routed.raised_with,
                 "delegated": routed.delegated,
             }
-            audit(conn, actor.name, "request.open", model, None, text.strip(), detail)
+            append_entry(conn, actor.name, "request.open", model, None, text.strip(), detail)
             return new_id
 
         new_id = attempt(
@@ -148,7 +148,9 @@ class Requests:
                 )
             )
             detail = {"request": request_id, "team": row.team}
-            audit(conn, actor.name, "request.close", row.model_name, None, resolution, detail)
+            append_entry(
+                conn, actor.name, "request.close", row.model_name, None, resolution, detail
+            )
 
         with read(self.engine) as conn:
             model = conn.execute(
@@ -185,7 +187,7 @@ class Requests:
                 .values(team=to, raised_with=row.team, delegated=True)
             )
             detail = {"request": request_id, "from": row.team, "team": to}
-            audit(conn, actor.name, "request.delegate", row.model_name, None, reason, detail)
+            append_entry(conn, actor.name, "request.delegate", row.model_name, None, reason, detail)
 
         attempt(
             self.engine,

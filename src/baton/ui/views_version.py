@@ -4,13 +4,13 @@ promotions with approvals, renders; and the promotion forms its viewer may send.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from markupsafe import Markup
 
 from baton.core.promotion import State, Target, state_of
 from baton.core.refs import Ref, check_name
 from baton.errors import BadInput, BatonError
+from baton.monitor.drift_query import DriftScoreJSON
 from baton.store.catalog import Catalog
 from baton.store.evaluations import EvaluationRecord
 from baton.store.renders import list_renders
@@ -26,7 +26,7 @@ DRAWN = 64  # evaluations whose figures are kept drawn
 class DriftView:
     server: str
     reference: bool
-    features: list[dict[str, Any]]
+    features: list[DriftScoreJSON]
     problem: str | None = None
 
 

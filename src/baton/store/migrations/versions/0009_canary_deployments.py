@@ -5,16 +5,16 @@
 ``deployments`` records ``baton deploy up``: the router and the ``baton serve`` processes
 of one model on one machine, with a unique ``slot`` while it is up (one per model).
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-09
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
