@@ -1,0 +1,89 @@
+"""``baton deploy up | status | down`` on this machine, through the real command: the
+@production version behind a router, each a background process recorded in the store,
+its Prometheus target labelled with its variant; status checks every process; down
+drains and stops them and frees the model; refusals are one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from baton.config import Settings
+from baton.rollout import supervise
+from baton.store.deployments import Deployments
+from baton.store.store import Store, open_store
+from tests.baton_cli import baton, clean_env
+from tests.rollout.canary_world import canary_world
+from tests.waiting import wait_until
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = open_store(Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}",
+                            user="t"))  # fmt: skip
+    yield s
+    s.close()
+
+
+def test_up_status_down(store: Store, tmp_path: Path) -> None:
+    canary_world(store, tmp_path / "org")
+    env = clean_env(tmp_path / "home", BATON_DB_URL=f"sqlite:///{tmp_path / 'b.db'}",
+                    BATON_USER="sam")  # fmt: skip
+    up = baton(env, "deploy", "up", "toy", "--json", "--why", "first deployment")
+    assert up.returncode == 0, up.stderr
+    record = json.loads(up.stdout)
+    router, (stable,) = record["router"], record["processes"]["servers"]
+    try:
+        assert (stable["variant"], stable["version"]) == ("stable", 1)
+        answer = httpx.post(f"{router['url']}/v2/models/toy/infer", timeout=30, json={
+            "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4],
+                        "data": [0.1, 0.2, 0.3, 0.4]}]})  # fmt: skip
+        assert answer.status_code == 200 and answer.headers["x-baton-variant"] == "stable"
+        target = (
+            tmp_path
+            / "home"
+            / "monitor"
+            / "targets"
+            / (stable["url"].removeprefix("http://").replace(":", "_") + ".json")
+        )
+        labels = json.loads(target.read_text())[0]["labels"]
+        assert (labels["variant"], labels["baton_deployment"]) == ("stable", "toy")
+        assert Path(stable["log"]).parent == (tmp_path / "home" / "logs" / "toy").resolve()
+        token = Path(router["token_file"])
+        assert token.stat().st_mode & 0o777 == 0o600
+        again = baton(env, "deploy", "up", "toy")
+        assert again.returncode == 1 and "toy is already deployed" in again.stderr
+        status = json.loads(baton(env, "deploy", "status", "--json").stdout)
+        assert status[0]["router_running"] and status[0]["running"] == {"stable": True}
+        assert status[0]["weights"] == {"stable": 100.0, "baseline": 0.0, "canary": 0.0}
+        os.kill(stable["pid"], signal.SIGKILL)
+        wait_until(lambda: not supervise.alive(stable["pid"], stable["started"]), "the kill")
+        text = baton(env, "deploy", "status", "toy").stdout
+        assert "stable    toy:1" in text and "not running" in text
+    finally:
+        down = baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
+    assert down.returncode == 0, down.stderr
+    assert "stopped toy: its router and 1 server(s)" in down.stdout
+    assert not supervise.alive(router["pid"], router["started"])
+    assert Deployments(store.engine).active("toy") is None
+    gone = baton(env, "deploy", "down", "toy")
+    assert gone.returncode == 2 and "toy is not deployed here" in gone.stderr
+    nothing = baton(env, "deploy", "status")
+    assert nothing.returncode == 0 and "nothing deployed" in nothing.stdout
+
+
+def test_up_needs_a_production_version(store: Store, tmp_path: Path) -> None:
+    from baton.handover.register import register_handover
+    from tests.handover_factory import write_handover
+
+    register_handover(store, write_handover(tmp_path / "toy"), actor="t")
+    env = clean_env(tmp_path / "home", BATON_DB_URL=f"sqlite:///{tmp_path / 'b.db'}")
+    done = baton(env, "deploy", "up", "toy")
+    assert done.returncode == 2 and "production" in done.stderr, done.stderr
+    assert not (tmp_path / "home" / "logs").exists()
