@@ -61,7 +61,9 @@ def test_pause_resume_promote_on_kserve(store: Store, env: dict[str, str], tmp_p
     wait_phase(store, rollout["id"], Phase.PAUSED)
     status = baton(env, "canary", "status", "toy")
     assert status.returncode == 0, status.stderr
-    assert "is paused at step 1 of 3" in status.stdout
+    assert "rollout #1 of toy (1 -> 2): paused at step 0, stable 80 / baseline 10 / canary 10" in (
+        status.stdout
+    )
     assert "alert (critical)" in status.stdout and "metrics unreadable 2 intervals" in status.stdout
     refused = baton({**env, "BATON_USER": "alice"}, "canary", "resume", "toy", "--why", "go on")
     assert refused.returncode == 1 and "may resume a canary" in refused.stderr

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from tests.rollout.variant_models import load_rows
+from tests.rollout.variant_models import FEATURES, load_rows
 
 NO_ANSWER = "none"
 
@@ -76,7 +76,7 @@ class Load:
 
     def _one(self, i: int) -> None:
         row = self.rows[i % len(self.rows)]
-        body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4],
+        body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, FEATURES],
                             "data": [float(v) for v in row]}]}  # fmt: skip
         try:
             response = self._client.post(self.path, json=body)

@@ -1,19 +1,22 @@
 """Real ONNX versions of one small classifier for the canary tests, built with onnx.helper.
 
-Every version reads ``input`` [-1, 4] and answers ``probabilities`` [-1, 3] (the softmax of
-a linear layer), so each passes the same gate and the server's signature checks; what
-differs is what it does with the traffic the load generator sends (features uniform in
-[-2, 2]) that the evaluation data (uniform in [-1, 1]) never shows:
+Every version reads ``input`` [-1, 5] and answers ``probabilities`` [-1, 3] (the softmax of
+a linear layer over the first four features; the fifth, a request flag, weighs nothing),
+so each passes the same gate and the server's signature checks. The load generator sends
+the first four features as the evaluation data has them (uniform in [-1, 1]), so served
+outputs fill the evaluation's output bins as they did there, and the flag uniform in
+[-2, 2] where the evaluation data keeps it in [-1, 1]; what differs is what a version does
+with the flag values the evaluation never showed:
 
 - ``stable``: the production version;
 - ``good``: the same answers from other bytes (a zero added): no worse than the baseline;
-- ``erroring``: when a batch's largest feature exceeds 1.6 it answers a fourth column of
-  zeros, breaking its own signature ([-1, 3]); the server refuses to pass such an answer
-  on (500), for about a third of the requests (a model bug that real inputs trigger);
+- ``erroring``: when a batch's flag exceeds 1.2 it answers a fourth column of zeros,
+  breaking its own signature ([-1, 3]); the server refuses to pass such an answer on (500),
+  for a fifth of the requests (a model bug that real inputs trigger);
 - ``slow``: the same answers plus a 512 x 512 matrix product scaled by the input (so it
   cannot be folded away at load) and multiplied by zero: tens of milliseconds more;
-- ``nan``: adds 0 x log(feature 0 + 1.5): NaN on every row whose first feature is below
-  -1.5 (about 1 row in 8), served as null with status 200;
+- ``nan``: adds 0 x log(flag + 1.5): NaN on every row whose flag is below -1.5 (1 row in
+  8), served as null with status 200;
 - ``drifting``: valid, finite answers from a bias moved toward the last class: what it
   predicts moves, nothing else does.
 """
@@ -29,8 +32,12 @@ import yaml
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 13
-FEATURES, CLASSES = 4, 3
-_W = np.random.default_rng(7).normal(size=(FEATURES, CLASSES)).astype(np.float32)
+FEATURES, CLASSES = 5, 3
+FLAG = FEATURES - 1  # the request flag: no weight in the answer
+_W = np.vstack([np.random.default_rng(7).normal(size=(FLAG, CLASSES)),
+                np.zeros((1, CLASSES))]).astype(np.float32)  # fmt: skip
+_PICK_FLAG = np.zeros((FEATURES, 1), np.float32)
+_PICK_FLAG[FLAG, 0] = 1.0
 _B = np.array([0.1, -0.2, 0.05], dtype=np.float32)
 
 Nodes = list[onnx.NodeProto]
@@ -63,19 +70,20 @@ def good() -> tuple[Nodes, Inits]:
 def erroring() -> tuple[Nodes, Inits]:
     nodes, inits = _linear(_W)
     nodes += [
-        helper.make_node("ReduceMax", ["input"], ["peak"], keepdims=0),
+        helper.make_node("MatMul", ["input", "PICK"], ["flag"]),
+        helper.make_node("ReduceMax", ["flag"], ["peak"], keepdims=0),
         helper.make_node("Greater", ["peak", "T"], ["over"]),
         helper.make_node("Cast", ["over"], ["over_i"], to=TensorProto.INT64),
         helper.make_node("Reshape", ["over_i", "SHAPE1"], ["width"]),
         helper.make_node("Concat", ["ONE_I", "width"], ["repeats"], axis=0),
-        helper.make_node("MatMul", ["input", "ZEROS"], ["zero_col"]),
+        helper.make_node("Mul", ["flag", "ZERO"], ["zero_col"]),
         helper.make_node("Tile", ["zero_col", "repeats"], ["extra"]),
         helper.make_node("Concat", ["probs", "extra"], ["probabilities"], axis=1),
     ]
-    return nodes, [*inits, _const("T", np.array(1.6, np.float32)),
+    return nodes, [*inits, _const("PICK", _PICK_FLAG), _const("T", np.array(1.2, np.float32)),
                    _const("SHAPE1", np.array([1], np.int64)),
                    _const("ONE_I", np.array([1], np.int64)),
-                   _const("ZEROS", np.zeros((FEATURES, 1), np.float32))]  # fmt: skip
+                   _const("ZERO", np.array(0.0, np.float32))]  # fmt: skip
 
 
 def slow(size: int = 512) -> tuple[Nodes, Inits]:
@@ -94,21 +102,15 @@ def slow(size: int = 512) -> tuple[Nodes, Inits]:
 
 def nan() -> tuple[Nodes, Inits]:
     nodes, inits = _linear(_W)
-    first = np.zeros((FEATURES, 1), np.float32)
-    first[0, 0] = 1.0
     nodes += [
-        helper.make_node("MatMul", ["input", "FIRST"], ["x0"]),
-        helper.make_node("Add", ["x0", "SHIFT"], ["shifted"]),
+        helper.make_node("MatMul", ["input", "PICK"], ["flag"]),
+        helper.make_node("Add", ["flag", "SHIFT"], ["shifted"]),
         helper.make_node("Log", ["shifted"], ["logged"]),
         helper.make_node("Mul", ["logged", "ZERO"], ["nothing"]),
         helper.make_node("Add", ["probs", "nothing"], ["probabilities"]),
     ]
-    return nodes, [
-        *inits,
-        _const("FIRST", first),
-        _const("SHIFT", np.array(1.5, np.float32)),
-        _const("ZERO", np.array(0.0, np.float32)),
-    ]
+    return nodes, [*inits, _const("PICK", _PICK_FLAG), _const("SHIFT", np.array(1.5, np.float32)),
+                   _const("ZERO", np.array(0.0, np.float32))]  # fmt: skip
 
 
 def drifting() -> tuple[Nodes, Inits]:
@@ -137,13 +139,15 @@ def model(variant: str, tag: str = "") -> onnx.ModelProto:
 
 
 def eval_rows(rows: int = 256, seed: int = 0) -> np.ndarray:
-    """The evaluation data: features in [-1, 1], where no version misbehaves."""
+    """The evaluation data: every feature in [-1, 1], where no version misbehaves."""
     return np.random.default_rng(seed).uniform(-1, 1, size=(rows, FEATURES)).astype(np.float32)
 
 
 def load_rows(rows: int, seed: int) -> np.ndarray:
-    """What the load generator sends: features in [-2, 2]."""
-    return np.random.default_rng(seed).uniform(-2, 2, size=(rows, FEATURES)).astype(np.float32)
+    """What the load generator sends: features as in the evaluation, the flag in [-2, 2]."""
+    found = eval_rows(rows, seed)
+    found[:, FLAG] = np.random.default_rng(seed + 1).uniform(-2, 2, size=rows)
+    return found
 
 
 def write_version(folder: Path, variant: str, name: str = "toy", tag: str = "") -> Path:

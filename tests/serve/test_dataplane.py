@@ -230,10 +230,10 @@ def test_an_answer_outside_the_signature_is_a_500_never_passed_on(
     register_handover(store, write_version(tmp_path / "bad", "erroring"), actor="tester")
     store.close()
     server = live_server("toy:1")
-    fine = server.client.post("/v2/models/toy/infer", json={"inputs": [v2_input([0.1] * 4)]})
+    fine = server.client.post("/v2/models/toy/infer", json={"inputs": [v2_input([0.1] * 5)]})
     assert fine.status_code == 200, fine.text
     assert fine.json()["outputs"][0]["shape"] == [1, 3]
-    broken = server.client.post("/v2/models/toy/infer", json={"inputs": [v2_input([1.9] * 4)]})
+    broken = server.client.post("/v2/models/toy/infer", json={"inputs": [v2_input([1.9] * 5)]})
     assert broken.status_code == 500
     assert broken.json()["error"] == (
         "toy:1 answered probabilities with shape [1, 4], not [-1, 3] as its signature says "

@@ -173,19 +173,20 @@ def promote(
     _steer(ctx, name, "promote", why, json_out)
 
 
-def _print_rollout(r: RolloutRecord, json_out: bool, *, started: bool = False) -> None:
+def _print_rollout(
+    r: RolloutRecord, json_out: bool, *, started: bool = False, follow: bool = True
+) -> None:
     if json_out:
         print_json(r)
         return
-    verb = "started" if started else "is"
-    where = f"step {r.step + 1} of {len(r.spec.steps)}" if r.step < len(r.spec.steps) else "100 %"
+    at = f" at step {r.step}" if r.active and r.step < len(r.spec.steps) else ""
     console.print(
-        f"rollout #{r.id} of {safe(r.model)} ({r.from_version} -> {r.to_version}) {verb} "
-        f"{r.phase.value} at {where}: {safe(r.weights)}", soft_wrap=True,
+        f"{'started ' if started else ''}rollout #{r.id} of {safe(r.model)} ({r.from_version} "
+        f"-> {r.to_version}): {r.phase.value}{at}, {safe(r.weights)}", soft_wrap=True,
     )  # fmt: skip
     if r.reason:
         console.print(f"  why: {safe(r.reason)}", soft_wrap=True)
-    if r.active:
+    if r.active and follow:
         console.print(f"  follow it: baton canary status {safe(r.model)}", soft_wrap=True)
 
 
@@ -194,7 +195,7 @@ def _print_status(found: CanaryStatus) -> None:
     from baton.core.timeline import decision_line
 
     r = found.rollout
-    _print_rollout(r, False)
+    _print_rollout(r, False, follow=False)
     spec = r.spec
     console.print(
         f"  steps {', '.join(f'{p} %' for p in spec.steps)} then 100 %; every "

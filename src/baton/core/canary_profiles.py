@@ -6,8 +6,9 @@ a step without progress for 600 s rolls back; 3 failed checks roll back; 4 unrea
 intervals in a row pause (``shared/notes/deploy.md`` §B).
 
 test: steps 10, 25, 50 % then 100; 5 s intervals; 25 requests; 20 s deadline; 2 failed
-checks; 2 unreadable intervals pause; a 1 s p99 guardrail (a loaded test machine has
-slow tails that are not the model's).
+checks; 2 unreadable intervals pause; a 1 s p99 guardrail and latency allowed to triple
+(a loaded test machine's scheduling moves a millisecond-fast model's latency by a
+millisecond or two, which is not the model's doing).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def spec_for(profile: str, **overrides: object) -> RolloutSpec:
     elif profile == "test":
         base = RolloutSpec(
             steps=(10, 25, 50), interval_s=5.0, min_requests=25, deadline_s=20.0,
-            thresholds=Thresholds(failed_checks=2, consecutive_errors=2, p99_max_ms=1000.0),
+            thresholds=Thresholds(failed_checks=2, consecutive_errors=2, p99_max_ms=1000.0,
+                                  latency_allowed_increase=3.0),
         )  # fmt: skip
     else:
         raise BadInput(f"unknown profile {profile!r}: use {' or '.join(PROFILES)}")
