@@ -16,7 +16,8 @@ from baton.cli.output import console, print_json, when
 from baton.cli.state import state
 from baton.errors import BadInput, FailedCheck
 
-if TYPE_CHECKING:  # imported by the commands themselves: `baton --help` stays fast
+if TYPE_CHECKING:  # the deploy package loads only when a command runs
+    from baton.deploy.service import Rendered
     from baton.rollout.deploy_status import DeploymentStatus
 
 deploy_app = typer.Typer(
@@ -139,8 +140,7 @@ def render(
         hardware=hardware, from_audit=from_audit, image=image, namespace=namespace,
         storage_uri=storage_uri, canary=canary, percent=percent, kserve_mode=kserve_mode,
         model_from=model_from, with_monitoring=with_monitoring, with_router=with_router,
-        wheel=wheel,
-        precision=precision, grpc_port=grpc_port,
+        wheel=wheel, precision=precision, grpc_port=grpc_port,
     )  # fmt: skip
     request.check()
     done = run(s.store, s.settings.user, request)
@@ -149,6 +149,10 @@ def render(
                     "manifest_sha256": done.manifest_sha256, "forced": done.forced,
                     "precision": done.spec.precision, "files": done.files})  # fmt: skip
         return
+    _show_render(done, target)
+
+
+def _show_render(done: Rendered, target: list[str]) -> None:
     forced = " (forced by an admin)" if done.forced else ""
     console.print(
         f"rendered {escape(done.spec.ref)} for {', '.join(sorted(set(target)))} into "
