@@ -23,8 +23,8 @@ from baton.core.chain import Content
 from baton.core.evaluation import EvaluationReport
 from baton.core.manifest import Manifest
 from baton.errors import BadInput
-from baton.store.log_chain import append_many, plain_detail
 from baton.store.evaluations import Status
+from baton.store.log_chain import append_many, plain_detail
 from baton.store.registry import FileRecord
 from baton.store.tables import aliases, evaluations, models, teams, version_files, versions
 from baton.store.tx import utcnow
