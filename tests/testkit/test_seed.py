@@ -92,9 +92,9 @@ def test_seeded_models_read_back_like_registered_ones_and_the_chain_verifies(
         assert store.evaluations.latest(name, 1) is None
 
     def entries(model: str) -> list[tuple[object, ...]]:
-        found = reversed(store.registry.audit(model, limit=100))
+        found = reversed(store.registry.log_entries(model, limit=100))
         return [(e.action, e.version, sorted(e.detail)) for e in found]
 
     assert entries("fast-a") == entries("slow")
-    verdict = store.registry.verify_audit()
+    verdict = store.registry.verify_log()
     assert verdict.intact and verdict.entries == 3 * len(entries("slow")) + 1  # + team.create
