@@ -121,15 +121,11 @@ class Catalog:
 
     def models(self, query: ModelQuery) -> Page[ModelRow]:
         """One page of models, filtered, by name; with the total that matched."""
-        counts = (
-            sa.select(
-                versions.c.model_id,
-                sa.func.count(versions.c.id).label("n"),
-                sa.func.max(versions.c.number).label("latest"),
-            )
-            .group_by(versions.c.model_id)
-            .subquery("counts")
-        )
+        # per model, by index (model_id, number): no aggregate over every version, whose
+        # join the planner misjudged into 170,000 row comparisons on a fresh PostgreSQL store
+        mine = versions.alias("mine")
+        count = sa.select(sa.func.count()).where(mine.c.model_id == models.c.id)
+        newest = sa.select(sa.func.max(mine.c.number)).where(mine.c.model_id == models.c.id)
         latest = versions.alias("latest_version")
         verdict = _verdict_of(latest.c.id).label("verdict")
         inner = (
@@ -138,15 +134,16 @@ class Catalog:
                 models.c.name,
                 models.c.task,
                 teams.c.name.label("owner"),
-                sa.func.coalesce(counts.c.n, 0).label("n"),
-                counts.c.latest,
+                count.scalar_subquery().label("n"),
+                latest.c.number.label("latest"),
                 verdict,
             )
             .join(teams, teams.c.id == models.c.owner_team_id)
-            .outerjoin(counts, counts.c.model_id == models.c.id)
             .outerjoin(
                 latest,
-                sa.and_(latest.c.model_id == models.c.id, latest.c.number == counts.c.latest),
+                sa.and_(
+                    latest.c.model_id == models.c.id, latest.c.number == newest.scalar_subquery()
+                ),
             )
         )
         matched = self._filtered(inner, query).subquery("matched")

@@ -65,13 +65,13 @@ def requests(ctx: Ctx) -> View:
     page = ctx.number("page")
     shown = every[(page - 1) * INBOX_PAGE : page * INBOX_PAGE]
     found = Page(shown, len(every), page, INBOX_PAGE)
-    matrices: dict[str, Owners] = {}
-    targets = {}
-    for r in shown:  # a matrix per model shown: only this page's requests pay for it
-        if r.state == "open":
-            if r.model not in matrices:
-                matrices[r.model] = ctx.gov.roles.owners(r.model)
-            targets[r.id] = delegate_targets(matrices[r.model].matrix, Stage(r.stage), r.team)
+    # the matrices of the models shown, read together: only this page's requests pay for them
+    matrices = ctx.gov.roles.owners_of({r.model for r in shown if r.state == "open"})
+    targets = {
+        r.id: delegate_targets(matrices[r.model].matrix, Stage(r.stage), r.team)
+        for r in shown
+        if r.state == "open"
+    }
     return View(
         "requests.html",
         {
