@@ -22,3 +22,17 @@ def test_register_writes_file_sd_and_unregister_removes_it(tmp_path: Path) -> No
     unregister(path)
     unregister(path)  # twice is fine: a crashed server's file may already be gone
     assert not path.exists()
+
+
+def test_a_deployment_labels_its_servers_in_place(tmp_path: Path) -> None:
+    """Written again for the same address with labels (a deployment naming each server's
+    variant): one file, the labels added, nothing else changed."""
+    first = register(tmp_path, "127.0.0.1", 9001, ["toy:1"])
+    again = register(tmp_path, "127.0.0.1", 9001, ["toy:1"],
+                     {"variant": "canary", "baton_deployment": "toy"})  # fmt: skip
+    assert again == first and len(list(tmp_path.glob("*.json"))) == 1
+    (entry,) = json.loads(again.read_text())
+    assert entry == {
+        "targets": ["127.0.0.1:9001"],
+        "labels": {"baton_models": "toy:1", "variant": "canary", "baton_deployment": "toy"},
+    }
