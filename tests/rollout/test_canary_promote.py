@@ -8,10 +8,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from baton.core.rollout_records import Decision, Phase, Weights
+from baton.core.rollout_records import Decision, Holder, Phase, RolloutRecord, Weights
 from tests.baton_cli import baton
 from tests.rollout.canary_live import MODEL, Live, live_fixture  # noqa: F401 (the fixture)
 from tests.waiting import wait_until
@@ -41,18 +42,21 @@ def test_a_good_version_is_promoted_through_every_step(live: Live) -> None:
     assert servers == [["stable", f"{MODEL}:{live.versions['good']}"]], status
 
 
-def test_a_killed_controller_is_taken_over_and_resumes(live: Live) -> None:
+def test_a_killed_controller_is_replaced_then_taken_over_by_hand(live: Live) -> None:
+    """``kill -9`` of the controller: its supervisor starts another, which resumes; then
+    the supervisor and that controller killed too: ``baton canary run`` takes it over."""
     with live.load(seed=2) as load:
         rollout = live.start("good-again")
-        advanced = wait_until(
-            lambda: live.canaries.rollouts.get(rollout.id).step >= 1 or None,
-            "the first step to pass", timeout=60,
-        )  # fmt: skip
-        held = live.canaries.rollouts.get(rollout.id)
-        assert advanced and held.lease is not None
-        os.kill(held.lease.holder.pid, signal.SIGKILL)
-        # traffic stays where the record says, owned by nobody until the lease expires
-        assert live.canaries.rollouts.get(rollout.id).weights == held.weights
+        first = holder_after(live, rollout, step=1)
+        os.kill(first.pid, signal.SIGKILL)
+        # traffic stays where the record says while nobody holds it
+        assert live.canaries.rollouts.get(rollout.id).weights.canary >= 25
+        second = wait_until(lambda: _new_holder(live, rollout, first), "the restarted one",
+                            timeout=60)  # fmt: skip
+        assert second is not None
+        supervisor = parent_of(second.pid)
+        os.kill(supervisor, signal.SIGKILL)
+        os.kill(second.pid, signal.SIGKILL)
         runner = subprocess.Popen(
             [*_baton(), "canary", "run", MODEL], env=live.env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -61,14 +65,36 @@ def test_a_killed_controller_is_taken_over_and_resumes(live: Live) -> None:
         output, _ = runner.communicate(timeout=60)
     assert done.phase is Phase.SUCCEEDED, output
     assert done.weights == Weights(stable=0, canary=100)
-    claims = live.store.registry.log_entries(MODEL, limit=500)
-    took_over = [e for e in claims if e.action == "rollout.lease.claim"
-                 and e.detail.get("took_over_from") == str(held.lease.holder)]  # fmt: skip
-    assert len(took_over) == 1, [e.detail for e in claims if e.action == "rollout.lease.claim"]
+    claims = [
+        e for e in live.store.registry.log_entries(MODEL, limit=500)
+        if e.action == "rollout.lease.claim" and e.detail.get("rollout") == rollout.id
+    ]  # fmt: skip
+    took_over = [e.detail.get("took_over_from") for e in reversed(claims)]
+    assert took_over == [None, str(first), str(second)], took_over
     steps = [d.step for d in live.decisions(rollout) if d.decision is not Decision.HOLD]
     assert steps == sorted(steps) and steps[-1] == 2  # no step repeated from the start
     assert load.tally.failed() == {}, load.tally.counts
     assert runner.returncode == 0, output
+
+
+def holder_after(live: Live, rollout: RolloutRecord, step: int) -> Holder:
+    def found() -> Holder | None:
+        current = live.canaries.rollouts.get(rollout.id)
+        return current.lease.holder if current.step >= step and current.lease else None
+
+    holder = wait_until(found, f"step {step}", timeout=60)
+    assert holder is not None
+    return holder
+
+
+def _new_holder(live: Live, rollout: RolloutRecord, old: Holder) -> Holder | None:
+    lease = live.canaries.rollouts.get(rollout.id).lease
+    return lease.holder if lease is not None and lease.holder != old else None
+
+
+def parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rfind(")") + 2 :].split()[1])
 
 
 def _baton() -> list[str]:

@@ -43,6 +43,9 @@ APPLY_OPTION = typer.Option(None, "--apply", help="kserve: command reading YAML 
 APPLY_DIR_OPTION = typer.Option(None, "--apply-dir", help="kserve: write numbered files here")
 NAMESPACE_OPTION = typer.Option("default", help="kserve: the InferenceService's namespace")
 STORAGE_URI_OPTION = typer.Option(None, "--storage-uri", help="kserve: the stable's storageUri")
+SUPERVISE_OPTION = typer.Option(
+    False, "--supervise", help="run the controller as a child and start it again if it dies"
+)
 FOREGROUND_OPTION = typer.Option(
     False, "--foreground", help="run the controller here instead of in the background"
 )
@@ -103,12 +106,21 @@ def _steps(text: str | None) -> tuple[int, ...] | None:
 
 
 @canary_app.command()
-def run(ctx: typer.Context, name: str = NAME, json_out: bool = JSON) -> None:
+def run(
+    ctx: typer.Context,
+    name: str = NAME,
+    supervise: bool = SUPERVISE_OPTION,
+    json_out: bool = JSON,
+) -> None:
     """Run the controller of NAME's canary in the foreground (for systemd): take the
     rollout over once no live controller holds it, and run it to its end."""
     from baton.rollout.controller_run import run as run_controller
 
     s = state(ctx)
+    if supervise:
+        from baton.rollout.controller_run import supervised
+
+        raise typer.Exit(supervised(s.settings, s.store, name))
     done = run_controller(s.settings, s.store, name)
     if done is None:
         if json_out:

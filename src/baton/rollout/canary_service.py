@@ -2,8 +2,9 @@
 CLI to call (one function per command; the CLI only translates and prints).
 
 ``start`` records the rollout (its approved promotion becomes applying) and spawns the
-controller detached, its output in ``BATON_HOME/logs/MODEL/controller-N-*.log``, then
-waits until the controller holds the rollout. ``run`` is the controller in the foreground
+controller detached under a supervisor that starts it again if it dies, their output in
+``BATON_HOME/logs/MODEL/controller-N-*.log``, then waits until the controller holds the
+rollout. ``run`` is the controller in the foreground
 (for systemd): it takes over the model's active rollout once no live controller holds it.
 A person's pause, resume, abort or promote is recorded at once; the controller carries it
 out. Where no controller holds the rollout any more (it was killed), one is spawned, so a
@@ -89,16 +90,17 @@ def start(
 
 
 def spawn_controller(settings: Settings, store: Store, rollout: RolloutRecord) -> int:
-    """``baton canary run MODEL`` detached; returns once it holds the rollout (its pid)."""
+    """``baton canary run MODEL --supervise`` detached (the supervisor starts the
+    controller again if it dies); returns once a controller holds the rollout (its pid)."""
     log = supervise.log_path(settings, rollout.model, f"controller-{rollout.id}")
-    proc = supervise.spawn(supervise.baton_argv("canary", "run", rollout.model), log,
-                           supervise.child_env(settings))  # fmt: skip
+    argv = supervise.baton_argv("canary", "run", rollout.model, "--supervise")
+    proc = supervise.spawn(argv, log, supervise.child_env(settings))
     canaries = Canaries(store.engine, store.registry)
     deadline = time.monotonic() + CLAIM_TIMEOUT_S
     while time.monotonic() < deadline:
         current = canaries.rollouts.get(rollout.id)
-        if current.lease is not None and current.lease.holder.pid == proc.pid:
-            return proc.pid
+        if owned(current) and current.lease is not None:
+            return current.lease.holder.pid
         if not current.active:
             return proc.pid  # it ran to the end already
         if proc.poll() is not None:

@@ -53,6 +53,18 @@ def run(settings: Settings, store: Store, model: str) -> RolloutRecord | None:
     return Controller(canaries, rollout.id, me, judge, traffic).run()
 
 
+def supervised(settings: Settings, store: Store, model: str) -> int:
+    """The controller under its supervisor: started again while the model's rollout is in
+    progress (a controller killed mid-step is replaced, and the new one resumes)."""
+    from baton.rollout import supervise
+
+    rollouts = Canaries(store.engine, store.registry).rollouts
+    return supervise.keep_running(
+        supervise.baton_argv("canary", "run", model), supervise.child_env(settings),
+        lambda: rollouts.active(model) is not None,
+    )  # fmt: skip
+
+
 def tidy(settings: Settings, store: Store, model: str) -> None:
     """Stop what a finished rollout left running beside the stable server."""
     from baton.rollout.local_traffic import LocalTraffic

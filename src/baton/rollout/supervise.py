@@ -7,6 +7,8 @@ that line in the log (or for the process to die, with the log's tail as the mess
 process is remembered by its pid and the kernel's start time of that pid (``/proc``), so
 a pid reused after a crash is never signalled. ``stop`` sends SIGTERM (the servers drain
 their requests in flight), waits, and kills only what outlives the grace period.
+``keep_running`` is the canary controller's supervisor: it starts the controller again
+when it dies before the rollout is over.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,3 +207,42 @@ def send_term(pid: int) -> None:
 def _signal(pid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signum)
+
+
+def keep_running(
+    argv: list[str],
+    env: Mapping[str, str],
+    still_needed: Callable[[], bool],
+    *,
+    max_restarts: int = 20,
+    backoff_s: float = 1.0,
+) -> int:
+    """Run ``argv`` (its output this process's) and start it again whenever it dies before
+    its work is done (a crash, an OOM kill, a ``kill -9``), while ``still_needed()`` says
+    so; its last exit status.
+
+    SIGTERM or SIGINT to this process is passed on to the child, which is then not
+    restarted: stopping the supervisor stops the work."""
+    stopping: list[int] = []
+    child: list[subprocess.Popen[bytes]] = []
+
+    def forward(signum: int, frame: object) -> None:
+        stopping.append(signum)
+        if child and child[-1].poll() is None:
+            child[-1].send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    restarts = 0
+    while True:
+        child.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=dict(env),
+                                      start_new_session=True))  # fmt: skip
+        code = child[-1].wait()
+        if code == 0 or stopping or not still_needed():
+            return code
+        restarts += 1
+        if restarts > max_restarts:
+            print(f"supervisor: gave up after {max_restarts} restarts", flush=True)
+            return code
+        print(f"supervisor: the process exited with {code}: restart {restarts}", flush=True)
+        time.sleep(backoff_s)
