@@ -24,7 +24,7 @@ run: $(VENV)/.run
 
 test: $(VENV)/.test
 	bash scripts/test-services.sh
-	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(VENV)/.test docs
 	$(BIN)/ruff check src tests testkit bench examples

@@ -75,3 +75,25 @@ def test_child_env_and_log_paths(tmp_path: Path) -> None:
     assert first.parent == (tmp_path / "home" / "logs" / "toy").resolve()
     assert first.name.startswith("stable-v1-") and first.suffix == ".log"
     assert supervise.baton_argv("serve") == [sys.executable, "-m", "baton.cli.main", "serve"]
+
+
+FLAKY = (
+    "import pathlib, sys\n"
+    "p = pathlib.Path(sys.argv[1]); n = int(p.read_text() or 0) + 1; p.write_text(str(n))\n"
+    "sys.exit(0 if n >= 3 else 9)\n"
+)
+
+
+def test_keep_running_restarts_what_dies_while_needed(tmp_path: Path) -> None:
+    count = tmp_path / "runs"
+    count.write_text("")
+    argv = [sys.executable, "-c", FLAKY, str(count)]
+    code = supervise.keep_running(argv, dict(os.environ), lambda: True, backoff_s=0.01)
+    assert (code, count.read_text()) == (0, "3")  # died twice, then finished
+    count.write_text("")
+    code = supervise.keep_running(argv, dict(os.environ), lambda: False, backoff_s=0.01)
+    assert (code, count.read_text()) == (9, "1")  # the work was over: not started again
+    count.write_text("")
+    code = supervise.keep_running(argv, dict(os.environ), lambda: True, max_restarts=1,
+                                  backoff_s=0.01)  # fmt: skip
+    assert (code, count.read_text()) == (9, "2")  # gave up

@@ -231,8 +231,23 @@ def keep_running(
         if child and child[-1].poll() is None:
             child[-1].send_signal(signum)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    before = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return _supervise(argv, env, still_needed, child, stopping, max_restarts, backoff_s)
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+def _supervise(
+    argv: list[str],
+    env: Mapping[str, str],
+    still_needed: Callable[[], bool],
+    child: list[subprocess.Popen[bytes]],
+    stopping: list[int],
+    max_restarts: int,
+    backoff_s: float,
+) -> int:
     restarts = 0
     while True:
         child.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=dict(env),
