@@ -196,18 +196,17 @@ class Controller:
         decision = NewDecision(step=record.step, weights=record.weights, score=judgement.score,
                                decision=move.decision, reason=move.reason,
                                metrics=dict(judgement.metrics))  # fmt: skip
+        alert = move.reason if move.decision is Decision.PAUSE else None
         try:
             self.rollouts.record_decision(self.id, decision, expected=Expected.of(record),
                                           actor=self.actor, change=move.change,
-                                          holder=self.holder)  # fmt: skip
+                                          holder=self.holder, alert=alert)  # fmt: skip
         except Conflict:
             self._check_lease()
             return self.rollouts.get(self.id)  # a person moved it first: theirs stands
         log.info("rollout #%s step %s: %s (%s)", self.id, record.step, move.decision.value,
                  move.reason)  # fmt: skip
         after = self.rollouts.get(self.id)
-        if move.decision is Decision.PAUSE:
-            self.rollouts.alert(self.id, self.actor, move.reason)
         if move.decision is Decision.ADVANCE:
             self._route(after, move.reason)
         return after

@@ -185,8 +185,10 @@ class Rollouts:
         actor: str,
         change: Change | None = None,
         holder: Holder | None = None,
+        alert: str | None = None,
     ) -> DecisionRecord:
-        """Keep one judged interval and, in the same transaction, the change it leads to."""
+        """Keep one judged interval and, in the same transaction, the change it leads to
+        (and with ``alert``, an alert event: whoever sees the change sees the alert)."""
         _check_score(decision.score)
 
         def work(conn: sa.Connection) -> int:
@@ -218,23 +220,12 @@ class Rollouts:
                   decision.reason, detail)  # fmt: skip
             if change is not None:
                 self._change(conn, rollout_id, change, expected, actor, decision.reason, holder)
+            if alert is not None:
+                _alert(conn, rollout_record(_one(conn, rollout_id)), actor, alert, "critical")
             return decision_id
 
         decision_id = write(self.engine, work)
         return next(d for d in self.decisions(rollout_id) if d.id == decision_id)
-
-    def alert(self, rollout_id: int, actor: str, message: str, severity: str = "critical") -> None:
-        """Record an alert event on the rollout (the controller paused it, say, because
-        Prometheus could not be read): ``baton canary status`` and the audit log show it."""
-
-        def work(conn: sa.Connection) -> None:
-            current = rollout_record(_one(conn, rollout_id))
-            detail = {"rollout": rollout_id, "severity": severity, "phase": current.phase.value,
-                      "step": current.step, "weights": current.weights.model_dump()}  # fmt: skip
-            append_entry(conn, actor, "rollout.alert", current.model, current.to_version, message,
-                  detail)  # fmt: skip
-
-        write(self.engine, work)
 
     def alerts(self, model: str, rollout_id: int) -> builtins.list[tuple[datetime, str, str]]:
         """The rollout's alert events, oldest first: (when, severity, message)."""
@@ -438,6 +429,15 @@ _NO_LEASE: dict[str, Any] = {
     "lease_heartbeat_at": None,
     "lease_expires_at": None,
 }
+
+
+def _alert(
+    conn: sa.Connection, current: RolloutRecord, actor: str, message: str, severity: str
+) -> None:
+    detail = {"rollout": current.id, "severity": severity, "phase": current.phase.value,
+              "step": current.step, "weights": current.weights.model_dump()}  # fmt: skip
+    append_entry(conn, actor, "rollout.alert", current.model, current.to_version, message,
+                 detail)  # fmt: skip
 
 
 def _slot(model_id: int) -> str:
