@@ -195,6 +195,22 @@ def _failure(failed: Failed) -> bytes:
     return trailers_only(failed.code, failed.text, failed.trailers, failed.http)
 
 
+class TooMany(Handler):
+    """A connection over ``--max-connections``: each call on it is UNAVAILABLE (the client
+    retries later or elsewhere), and GOAWAY closes it once they are answered."""
+
+    def __init__(self, cap: int) -> None:
+        text = f"this server holds its {cap} connections at most: retry shortly or elsewhere"
+        self._answer = trailers_only(Status.UNAVAILABLE, text, (("retry-after", "1"),))
+
+    def request(self, conn: Connection, stream: Stream) -> None:
+        conn.respond(stream, b"", b"", self._answer)
+        conn.drain()
+
+    def too_large(self, conn: Connection, stream: Stream) -> None:
+        self.request(conn, stream)
+
+
 def check_free(host: str, port: int) -> None:
     """Fail in one line before anything is announced when the gRPC port is taken."""
     if port == 0:
@@ -225,6 +241,7 @@ class GrpcFront:
             runtime, draining=lambda: self._stopping is not None, admin_token=options.admin_token
         )
         self._calls = GrpcCalls(service, options.max_body_bytes)
+        self._too_many = TooMany(options.max_connections)
         self._limits = Limits(max_body=options.max_body_bytes + 5)
         self._server: asyncio.Server | None = None
         self._connections: set[Connection] = set()
@@ -232,7 +249,7 @@ class GrpcFront:
 
     def _connection(self) -> Connection:
         full = len(self._connections) >= self.options.max_connections
-        conn = Connection(self._calls, self._limits, self._closed, refused=full)
+        conn = Connection(self._too_many if full else self._calls, self._limits, self._closed)
         self._connections.add(conn)
         return conn
 

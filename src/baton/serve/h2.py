@@ -33,7 +33,6 @@ END_STREAM = ACK = 0x1
 END_HEADERS, PADDED, PRIORITY_FLAG = 0x4, 0x8, 0x20
 NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, FLOW_CONTROL_ERROR = 0, 1, 2, 3
 STREAM_CLOSED, FRAME_SIZE_ERROR, REFUSED_STREAM, COMPRESSION_ERROR = 5, 6, 7, 9
-ENHANCE_YOUR_CALM = 11
 MAX_WINDOW = 2**31 - 1
 DEFAULT_WINDOW = 65_535
 DEFAULT_FRAME = 16_384
@@ -96,11 +95,8 @@ class Connection(asyncio.Protocol):
         handler: Handler,
         limits: Limits,
         on_close: Callable[[Connection], None],
-        *,
-        refused: bool = False,  # over the connection cap: GOAWAY at once
     ) -> None:
         self.handler = handler
-        self._refused = refused
         self.limits = limits
         self._on_close = on_close
         self.transport: asyncio.Transport | None = None
@@ -135,8 +131,6 @@ class Connection(asyncio.Protocol):
         )
         grow = _U32.pack(self._recv_window - DEFAULT_WINDOW)
         self.transport.write(frame(SETTINGS, 0, 0, settings) + frame(WINDOW_UPDATE, 0, 0, grow))
-        if self._refused:
-            self.close(ENHANCE_YOUR_CALM, "too many connections: retry later or elsewhere")
 
     def connection_lost(self, exc: Exception | None) -> None:
         for stream in self.streams.values():
