@@ -165,12 +165,20 @@ def test_the_start_up_lines_name_the_grpc_address(
 
 
 def test_every_worker_listens_on_the_grpc_port(serve: Callable[..., Served]) -> None:
-    from baton.serve.ports import holders
+    from baton.serve.ports import LISTEN, Socket, holders, process_of
 
     proc, url, target = serve("heavy", "--workers", "2")
     port = int(target.rsplit(":", 1)[1])
     listening = wait_until(lambda: len(holders(port)) >= 2 and holders(port), "two listeners")
     assert len(listening) == 2  # one socket per worker (SO_REUSEPORT), not the parent's
+    http_port = int(url.rsplit(":", 1)[1])  # the same for HTTP: the kernel spreads both
+
+    def http_listeners() -> list[Socket]:
+        return [s for s in holders(http_port) if s.state == LISTEN]
+
+    http = wait_until(lambda: len(http_listeners()) >= 2 and http_listeners(), "HTTP listeners")
+    assert len(http) == 2
+    assert len({process_of(s.inode) for s in http}) == 2
     rows = np.zeros((1, 64), "<f4")
     for _ in range(12):  # a fresh connection each time: the kernel spreads them
         client = tgrpc.InferenceServerClient(target)
