@@ -147,9 +147,10 @@ class Measured:
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 
 
-def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text).groups()  # type: ignore[union-attr]
-    return float(number) * _UNITS[unit]
+def _percentile(out: str, which: str) -> float:
+    """wrk's latency percentile in ms; NaN when it printed none (every request timed out)."""
+    found = re.search(rf"{which}%\s+([\d.]+)(us|ms|s|m|h)\b", out)
+    return float(found.group(1)) * _UNITS[found.group(2)] if found else float("nan")
 
 
 def _children_cpu() -> float:
@@ -167,12 +168,12 @@ def wrk(binary: str, url: str, script: Path, c: int, seconds: float, core: str) 
     ).stdout
     cpu = (_children_cpu() - before) / max(1, round(seconds))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p50, p99 = _percentile(out, "50"), _percentile(out, "99")
     errors = 0
-    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: .*?(\d+)"):
+    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: (.*)"):
         found = re.search(pattern, out)
-        errors += int(found.group(1)) if found else 0
+        if found:  # "connect 0, read 0, write 0, timeout 12": every kind counts
+            errors += sum(int(n) for n in re.findall(r"\d+", found.group(1)))
     return Measured(rps, p50, p99, errors, cpu)
 
 
