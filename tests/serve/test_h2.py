@@ -310,3 +310,21 @@ def test_header_blocks_that_change_the_table_decode_right_every_time() -> None:
         assert got == [b"a", b"a", b"a", b"b", b"b", b"b", b"c", b"c"]
 
     run(body)
+
+
+def test_a_call_reset_while_it_runs_counts_against_the_cap_until_it_is_done() -> None:
+    async def body(client: Client, echo: Echo, conns: list[Connection]) -> None:
+        client.send(client.headers(1), frame(h2.DATA, h2.END_STREAM, 1, b"one"))
+        client.send(frame(h2.RST_STREAM, 0, 1, struct.pack(">I", 8)))
+        client.send(client.headers(3, h2.END_HEADERS | h2.END_STREAM))
+        refused = (await client.until(h2.RST_STREAM, 3))[-1][3]
+        assert refused == struct.pack(">I", h2.REFUSED_STREAM)  # 1 still runs
+        assert echo.hold is not None
+        echo.hold.set()
+        while conns[0].streams:
+            await asyncio.sleep(0.01)
+        client.send(client.headers(5), frame(h2.DATA, h2.END_STREAM, 5, b"five"))
+        got = await client.until(h2.DATA, 5)
+        assert [f[3] for f in got if f[0] == h2.DATA] == [b"five"]  # 1's answer never sent
+
+    run(body, Limits(max_body=1000, max_streams=1), Echo(hold=asyncio.Event()))

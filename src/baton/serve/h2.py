@@ -360,12 +360,15 @@ class Connection(asyncio.Protocol):
     def _reset(self, sid: int, payload: bytes) -> None:
         if not sid or len(payload) != 4:
             raise H2Error(PROTOCOL_ERROR, "RST_STREAM is 4 bytes on a stream")
-        stream = self.streams.pop(sid, None)
+        stream = self.streams.get(sid)
         if stream is not None:  # the client gave up: its answer, when it comes, is dropped
             stream.closed = True
             self._release(stream.held)
+            stream.held = 0
             self._stalled.pop(sid, None)
-            self._closed_one()
+            if not stream.ended:  # else it counts until its handler is done (respond), so
+                del self.streams[sid]  # resetting calls cannot pile up work unbounded
+                self._closed_one()
 
     # -- frames out -----------------------------------------------------------------------
 
@@ -378,6 +381,8 @@ class Connection(asyncio.Protocol):
         ``trailers`` block ending the stream (``data`` empty and ``head`` empty: one
         HEADERS block, ``trailers``, as gRPC's trailers-only answers)."""
         if stream.closed or self.transport is None:
+            if self.streams.pop(stream.id, None) is not None:  # reset while it ran
+                self._closed_one()
             return
         size = len(data)
         if size <= self._send_window and size <= stream.send_window and size <= self._peer_frame:
