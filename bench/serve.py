@@ -18,7 +18,8 @@ heavy MLP (64-1024-1024-1024-10, ~150 µs a row) built here. Measured in the sam
 - ``bare``: ``reference/bare_http.py``, uvloop + httptools answering a fixed V2 response
   without a model (the ceiling of any Python HTTP stack on that core);
 - ``baton-workers``: ``--workers N`` on cores 0..N-1 with the load on core N, or, with too
-  few cores (2), on the last core, shared with a worker, as the table says;
+  few cores (2), on the last core, shared with a worker, as the table says; a one-worker
+  server on core 0 runs beside it (``workers-1``) and the two alternate step by step;
 - ``grpc``: baton with ``--grpc-port`` (one worker), ``h2load`` on its gRPC port and
   ``wrk`` on its REST port alternating step by step (``grpc-rest``), so the ratio compares
   figures taken side by side;
@@ -33,6 +34,8 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
@@ -144,42 +147,61 @@ def server_plan(
     return cmd, {**env, **mode}, [port], one_core()
 
 
+Drive = Callable[[int, float], Measured]
+
+
 def measure_server(
     server: str, key: str, name: str, files: dict[str, Path], env: dict[str, str],
     args: argparse.Namespace, tools: dict[str, str],
 ) -> list[Step]:  # fmt: skip
-    """Start one server for one model and drive it at every concurrency."""
+    """Start one server for one model and drive it at every concurrency. Two rows that
+    compare (REST and gRPC on one server; 1 and N workers, both servers up at once)
+    alternate step by step, so a machine whose load moves moves both alike."""
     cmd, server_env, ports, pin = server_plan(
         server, name, files["model"], files["answer"], env, args.workers
     )
-    url = f"http://127.0.0.1:{ports[0]}/v2/models/{name}/infer"
 
-    def rest(c: int, seconds: float) -> Measured:
-        return wrk(tools["wrk"], url, files["lua"], c, seconds, pin.client)
+    def rest(port: int, core: str) -> Drive:
+        url = f"http://127.0.0.1:{port}/v2/models/{name}/infer"
+        return lambda c, seconds: wrk(tools["wrk"], url, files["lua"], c, seconds, core)
 
     def grpc(c: int, seconds: float) -> Measured:
         return h2load(tools["h2load"], ports[1], files["grpc"], c, seconds, pin.client,
                       ports[0])  # fmt: skip
 
-    # the gRPC server answers REST too: the two alternate on one process, step by step
-    drivers = [("grpc-rest", rest), ("grpc", grpc)] if server == "grpc" else [(server, rest)]
-    steps = []
-    with running(cmd, server_env, ports, pin.server) as pid:
-        for _, drive in drivers:
+    with ExitStack() as stack:
+        pid = stack.enter_context(running(cmd, server_env, ports, pin.server))
+        drivers: list[tuple[str, Drive, int, Pinning]] = [(server, rest(ports[0], pin.client),
+                                                           pid, pin)]  # fmt: skip
+        if server == "grpc":
+            drivers = [("grpc-rest", drivers[0][1], pid, pin), ("grpc", grpc, pid, pin)]
+        if server == "baton-workers":  # the one-worker server beside it, on core 0
+            one_cmd, _, one_ports, one_pin = server_plan("baton", name, files["model"],
+                                                         files["answer"], env, 1)  # fmt: skip
+            one = stack.enter_context(running(one_cmd, server_env, one_ports, one_pin.server))
+            drivers.insert(0, ("workers-1", rest(one_ports[0], one_pin.client), one, one_pin))
+        for _, drive, _, _ in drivers:
             drive(8, 1.0)  # warm up
-        for c in args.concurrency:
-            for label, drive in drivers:
-                cpu = tree_cpu(pid)
-                m = drive(c, args.duration)
-                served = m.rps * max(1, round(args.duration))
-                m = replace(m, server_us=(tree_cpu(pid) - cpu) / max(served, 1) * 1e6,
-                            load=os.getloadavg()[0])  # fmt: skip
-                steps.append(Step(label, key, c, m, str(pin)))
-                print(f"  {label:13s} {key:7s} c={c:<3d} {m.rps:9,.0f} req/s  "
-                      f"p50 {m.p50_ms:6.2f} ms  p99 {m.p99_ms:7.2f} ms  errors {m.errors}  "
-                      f"server {m.server_us:4.0f} µs/req  client CPU {m.client_cpu:.2f}  "
-                      f"load {m.load:.1f}", flush=True)  # fmt: skip
-    return steps
+        return [
+            step(label, key, c, drive, owner, where, args.duration)
+            for c in args.concurrency
+            for label, drive, owner, where in drivers
+        ]
+
+
+def step(
+    label: str, key: str, c: int, drive: Drive, pid: int, pin: Pinning, seconds: float
+) -> Step:
+    """One measured step, with the server's CPU per request and the load when it ended."""
+    cpu = tree_cpu(pid)
+    m = drive(c, seconds)
+    served = max(m.rps * max(1, round(seconds)), 1)
+    m = replace(m, server_us=(tree_cpu(pid) - cpu) / served * 1e6, load=os.getloadavg()[0])
+    print(f"  {label:13s} {key:7s} c={c:<3d} {m.rps:9,.0f} req/s  "
+          f"p50 {m.p50_ms:6.2f} ms  p99 {m.p99_ms:7.2f} ms  errors {m.errors}  "
+          f"server {m.server_us:4.0f} µs/req  client CPU {m.client_cpu:.2f}  "
+          f"load {m.load:.1f}", flush=True)  # fmt: skip
+    return Step(label, key, c, m, str(pin))
 
 
 def prepare(

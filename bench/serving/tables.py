@@ -9,7 +9,7 @@ from serving.run import Measured
 
 @dataclass(frozen=True)
 class Step:
-    server: str  # baton | naive-def | naive-async | bare | baton-workers | grpc | grpc-rest
+    server: str  # baton, naive-def, naive-async, bare, baton-workers, workers-1, grpc, grpc-rest
     model: str
     concurrency: int
     measured: Measured
@@ -96,7 +96,7 @@ def workers_table(by: Index, models: list[str], cs: list[int], workers: int) -> 
         f"load | pinning of the {workers} |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for model, c, (one, many) in _rows(by, models, cs, "baton", "baton-workers"):
+    for model, c, (one, many) in _rows(by, models, cs, "workers-1", "baton-workers"):
         assert one is not None and many is not None
         o, m = one.measured, many.measured
         lines.append(
