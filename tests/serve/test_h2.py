@@ -328,3 +328,18 @@ def test_a_call_reset_while_it_runs_counts_against_the_cap_until_it_is_done() ->
         assert [f[3] for f in got if f[0] == h2.DATA] == [b"five"]  # 1's answer never sent
 
     run(body, Limits(max_body=1000, max_streams=1), Echo(hold=asyncio.Event()))
+
+
+class Broken(Echo):
+    def request(self, conn: Connection, stream: Stream) -> None:
+        raise RuntimeError("a bug")
+
+
+def test_a_bug_in_a_handler_ends_the_connection_with_internal_error() -> None:
+    async def body(client: Client, echo: Echo, conns: list[Connection]) -> None:
+        client.send(client.headers(1, h2.END_HEADERS | h2.END_STREAM))
+        got = await client.until(h2.GOAWAY)
+        assert goaway_code(got) == h2.INTERNAL_ERROR
+        assert await client.closed()
+
+    run(body, handler=Broken())

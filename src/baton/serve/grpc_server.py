@@ -5,7 +5,9 @@ so REST and gRPC requests meet in the same per-model queues, and a call costs no
 a REST request (grpcio's server hands each call across threads several times; see ``h2``).
 This module is the gRPC part of the wire: the path names the call, the body is one
 length-prefixed message (gzip and deflate are read; answers go uncompressed), and the
-status travels in the trailers (a failed call is one trailers-only HEADERS block).
+status travels in the trailers (a failed call is one trailers-only HEADERS block). A
+call's ``grpc-timeout`` is its client's to enforce: the client resets the stream when it
+gives up, and the answer is dropped.
 
 On SIGTERM it stops listening at once (new connections are refused: UNAVAILABLE, and
 clients move to another replica), sends GOAWAY on every connection, and gives the calls in

@@ -19,6 +19,7 @@ caller's: it gets each request once its END_STREAM arrives and answers with ``re
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import cast
 
 from hpack import Decoder, HPACKError
 
+log = logging.getLogger("baton.serve")
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY = range(8)
 WINDOW_UPDATE, CONTINUATION = 8, 9
@@ -147,6 +149,10 @@ class Connection(asyncio.Protocol):
             used = self._frames(buf)
         except H2Error as exc:
             self.close(exc.code, str(exc))
+            return
+        except Exception:  # a bug here must not leave the connection half-parsed
+            log.exception("HTTP/2 connection failed")
+            self.close(INTERNAL_ERROR, "internal error; see the server log")
             return
         del buf[:used]
         if self._give_back >= self._recv_window // 4 and self.transport is not None:
