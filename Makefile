@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench audit-demo clean
+.PHONY: run test lint docs bench audit-demo clean
 
 # The runtime install (embedded default: SQLite + local artifact folder).
 $(VENV)/.run: pyproject.toml
@@ -26,10 +26,15 @@ test: $(VENV)/.test
 	bash scripts/test-services.sh
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
-lint: $(VENV)/.test
+lint: $(VENV)/.test docs
 	$(BIN)/ruff check src tests testkit bench examples
 	$(BIN)/ruff format --check src tests testkit bench examples
 	$(BIN)/mypy
+
+# The docs site into site/ (git-ignored): --strict fails on a broken link or anchor, or a
+# page left out of the nav. Offline: Material bundles its assets and fetches no fonts.
+docs: $(VENV)/.test
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 bench: $(VENV)/.test
 	bash scripts/test-services.sh
@@ -40,4 +45,4 @@ audit-demo: $(VENV)/.run
 	$(BIN)/python scripts/audit_demo.py --html audit.html
 
 clean:
-	rm -rf $(VENV) .baton .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .baton .pytest_cache .mypy_cache .ruff_cache site

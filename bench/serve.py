@@ -45,6 +45,7 @@ import onnxruntime as ort
 import orjson
 import yaml
 from serving.run import (
+    LUA_POST,
     REFERENCE,
     Measured,
     Pinning,
@@ -71,11 +72,7 @@ from baton.store.store import open_store
 INPUT = TensorSpec(name="input", dtype=DType.FLOAT32, shape=(-1, 64))
 SERVER_CORE = "0"
 SERVERS = ["baton", "naive-def", "naive-async", "bare", "baton-workers", "grpc"]
-LUA = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = io.open("{body}", "rb"):read("*a")
-"""
+LUA = LUA_POST
 
 
 def heavy_handover(folder: Path) -> Path:

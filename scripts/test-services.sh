@@ -48,3 +48,25 @@ if ! command -v chromium >/dev/null; then
   command -v chromium >/dev/null || fail "chromium still missing after apt-get install"
 fi
 echo "test-services: $(chromium --version 2>/dev/null | head -n1)"
+
+# axe-core for the dashboard's accessibility checks (tests/ui/test_browser.py), from npm,
+# into the git-ignored .testdeps/ (the tests inject it into Chromium with bypass_csp).
+AXE_CORE_VERSION=4.14.1
+axe_js=".testdeps/node_modules/axe-core/axe.min.js"
+if ! grep -q "\"version\": \"$AXE_CORE_VERSION\"" .testdeps/node_modules/axe-core/package.json 2>/dev/null; then
+  command -v npm >/dev/null || fail "npm is missing: apt-get install -y npm (the dashboard's accessibility tests need axe-core $AXE_CORE_VERSION)"
+  npm install --prefix .testdeps --no-audit --no-fund --no-save "axe-core@$AXE_CORE_VERSION" \
+    || fail "npm install axe-core@$AXE_CORE_VERSION failed"
+fi
+[ -f "$axe_js" ] || fail "axe-core is not at $axe_js after npm install"
+echo "test-services: axe-core $AXE_CORE_VERSION"
+# The docs test runs the curl commands the docs show (tests/docs/).
+if ! command -v curl >/dev/null; then
+  echo "test-services: installing curl (the docs' commands)"
+  command -v apt-get >/dev/null || fail "curl is missing and apt-get is not available; install curl"
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends curl \
+    || { $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get update -q \
+         && $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends curl; } \
+    || fail "apt-get install curl failed"
+  command -v curl >/dev/null || fail "curl still missing after apt-get install"
+fi

@@ -40,7 +40,7 @@ class World:
 
     def actions(self, model: str = "toy") -> list[str]:
         """The model's audit actions, newest first."""
-        return [e.action for e in self.store.registry.audit(model, limit=1000)]
+        return [e.action for e in self.store.registry.log_entries(model, limit=1000)]
 
     def evaluate(self, version: int, status: str = "passed", model: str = "toy") -> None:
         self.store.evaluations.record(

@@ -61,3 +61,10 @@ def test_the_core_imports_only_the_core_and_errors() -> None:
     }
     assert {k: v for k, v in found.items() if v} == {}
     assert offending("core", ("prometheus_client", "onnxruntime", "sqlalchemy", "httpx")) == {}
+
+
+def test_the_dashboard_is_an_edge_and_imports_no_other_edge() -> None:
+    """Only the API (which mounts it) and the CLI (lazily) import ui/; ui/ imports neither."""
+    for package in ("core", "store", "evaluate", "serve", "monitor", "audit", "deploy"):
+        assert offending(package, ("baton.ui",)) == {}, package
+    assert offending("ui", ("baton.cli", "baton.api")) == {}

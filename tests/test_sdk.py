@@ -40,6 +40,7 @@ def test_every_public_name_resolves() -> None:
         assert getattr(baton, name) is not None, name
         assert name in dir(baton)
     assert issubclass(baton.NotFound, baton.BatonError)
+    assert baton.AuditEntry is baton.LogEntry  # the former name of the audit log's entry
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         _ = baton.Nope  # type: ignore[attr-defined]
 

@@ -21,6 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference"
+# wrk's script: POST one JSON body (the file named by {body}) on every request
+LUA_POST = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = io.open("{body}", "rb"):read("*a")
+"""
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,10 @@ def need(tool: str, package: str) -> str:
         if found:
             return found
     sys.exit(f"bench/serve.py needs {tool}: install it with `sudo apt-get install -y {package}`")
+
+
+def need_wrk() -> str:
+    return need("wrk", "wrk")
 
 
 def tree_cpu(pid: int) -> float:
@@ -149,7 +159,8 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 
 def _percentile(out: str, which: str) -> float:
     """wrk's latency percentile in ms; NaN when it printed none (every request timed out)."""
-    found = re.search(rf"{which}%\s+([\d.]+)(us|ms|s|m|h)\b", out)
+    # the distribution's lines only: "+/- Stdev" figures such as 87.50% end in 50% too
+    found = re.search(rf"^\s+{which}%\s+([\d.]+)(us|ms|s|m|h)\b", out, re.M)
     return float(found.group(1)) * _UNITS[found.group(2)] if found else float("nan")
 
 

@@ -20,7 +20,8 @@ _HOMES = {
     "Registered": "baton.store.registry",
     "ModelInfo": "baton.store.registry",
     "VersionInfo": "baton.store.registry",
-    "AuditEntry": "baton.store.registry",
+    "LogEntry": "baton.store.registry",
+    "AuditEntry": "baton.store.registry",  # LogEntry's former name, kept: the same class
     "EvaluationRecord": "baton.store.evaluations",
     "PromotionInfo": "baton.store.approvals",
     "Person": "baton.store.people",
@@ -51,6 +52,7 @@ __all__ = [
     "FailedCheck",
     "Forbidden",
     "Kind",
+    "LogEntry",
     "ModelInfo",
     "NewUser",
     "NotFound",
@@ -68,11 +70,14 @@ __all__ = [
 ]
 
 
+_RENAMED = {"AuditEntry": "LogEntry"}  # public names kept when their class was renamed
+
+
 def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'baton' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
+    value = getattr(importlib.import_module(home), _RENAMED.get(name, name))
     globals()[name] = value  # imported once
     return value
 
@@ -103,4 +108,6 @@ if TYPE_CHECKING:  # what type checkers and editors see; nothing is imported at 
     from baton.store.evaluations import EvaluationRecord
     from baton.store.governance import NewUser
     from baton.store.people import Person, TeamInfo
-    from baton.store.registry import AuditEntry, ModelInfo, Registered, VersionInfo
+    from baton.store.registry import LogEntry, ModelInfo, Registered, VersionInfo
+
+    AuditEntry = LogEntry

@@ -32,9 +32,9 @@ from baton.errors import (
 from baton.store.approvals import PromotionInfo
 from baton.store.evaluations import EvaluationRecord
 from baton.store.governance import NewUser
-from baton.store.ownership import Owners
+from baton.store.ownership import Owners, OwnersJSON
 from baton.store.people import Issued, Person, TeamInfo, TokenInfo
-from baton.store.registry import AuditEntry, ModelInfo, VersionInfo
+from baton.store.registry import LogEntry, ModelInfo, VersionInfo
 from baton.store.requests import RequestInfo
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def _as(cls: Any, data: Any) -> Any:
     return TypeAdapter(cls).validate_python(data)
 
 
-def _owners(doc: dict[str, Any]) -> Owners:
+def _owners(doc: OwnersJSON) -> Owners:
     matrix = parse_matrix({"stages": doc["stages"], "policy": doc["policy"]})
     return Owners(doc["model"], doc["owner"], doc["source"], matrix, tuple(doc["missing_teams"]))
 
@@ -136,11 +136,11 @@ class RemoteControl:
         )
         return found
 
-    def audit(self, model: str | None = None, limit: int = 50) -> list[AuditEntry]:
-        params: dict[str, Any] = {"limit": limit}
+    def log_entries(self, model: str | None = None, limit: int = 50) -> list[LogEntry]:
+        params: dict[str, str | int] = {"limit": limit}
         if model is not None:
             params["model"] = model
-        return list(_as(list[AuditEntry], self._call("GET", "/v1/audit", params=params)))
+        return list(_as(list[LogEntry], self._call("GET", "/v1/audit", params=params)))
 
     def evaluations(self, model: str) -> list[EvaluationRecord]:
         data = self._call("GET", f"/v1/models/{model}/evaluations")
@@ -230,7 +230,7 @@ class RemoteControl:
         return found
 
     def promotions(self, model: str | None, pending_only: bool) -> list[PromotionInfo]:
-        params: dict[str, Any] = {"pending": pending_only}
+        params: dict[str, str | bool] = {"pending": pending_only}
         if model is not None:
             params["model"] = model
         return list(_as(list[PromotionInfo], self._call("GET", "/v1/promotions", params=params)))

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         description="token `baton serve` asks of model load/unload requests; unset: those "
         "routes are off (BATON_SERVE_ADMIN_TOKEN)",
     )
+    router_admin_token: SecretStr | None = Field(
+        default=None,
+        description="token `baton router` asks of weight changes (PUT /router/weights); "
+        "unset (and no --admin-token-file): weight changes are off (BATON_ROUTER_ADMIN_TOKEN)",
+    )
     gc_grace: str = Field(
         default="24h",
         description="`baton gc` keeps unreferenced files younger than this, as a registration "

@@ -1,11 +1,11 @@
-"""``baton.Client``: the registry, the gate, promotion, serving and the audit from Python.
+"""``baton.Client``: registry, gate, promotion, serving and the right-size audit from Python.
 
 A thin edge, like the CLI: each method calls the service function the matching command
 calls, with the same rules and the same audit-log entries, and hands back the same typed
 records. The registry and promotion go through the ``Control`` interface, so they work on
 the local store (acting as ``user``) or through a ``baton api`` control plane (``url`` +
-``token``, acting as the token's owner). Registering, evaluating, serving and the audit of
-servers read the store itself, which a remote client does not reach: they say so.
+``token``, acting as the token's owner). Registering, evaluating, serving and the right-size
+audit of servers read the store itself, which a remote client does not reach: they say so.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from baton.store.evaluations import EvaluationRecord
     from baton.store.governance import Control, NewUser
     from baton.store.people import Person, TeamInfo
-    from baton.store.registry import AuditEntry, ModelInfo, Registered, VersionInfo
+    from baton.store.registry import LogEntry, ModelInfo, Registered, VersionInfo
     from baton.store.store import Store
 
 Mode = Literal["quick", "default", "full"]
@@ -154,9 +154,9 @@ class Client:
         """One version: ``NAME:N``, ``NAME@ALIAS``, or ``NAME`` (its production, else newest)."""
         return self._plane.resolve(parse_ref(ref))
 
-    def log(self, model: str | None = None, limit: int = 50) -> list[AuditEntry]:
+    def log(self, model: str | None = None, limit: int = 50) -> list[LogEntry]:
         """The append-only audit log, newest first: who did what, when and why."""
-        return self._plane.audit(model, limit)
+        return self._plane.log_entries(model, limit)
 
     def history(self, name: str, at: str | datetime | None = None) -> History:
         """One model's timeline and what served at ``at`` (default: now), who approved it
@@ -263,7 +263,7 @@ class Client:
     def promotions(self, model: str | None = None, *, pending: bool = False) -> list[PromotionInfo]:
         return self._plane.promotions(parse_ref(model).name if model else None, pending)
 
-    # -- serving and the audit -----------------------------------------------------------
+    # -- serving and the right-size audit ------------------------------------------------
 
     def serve(
         self,

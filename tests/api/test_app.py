@@ -130,18 +130,18 @@ def _take(api: Api, who: str, step: str) -> None:
 def test_every_step_is_refused_to_everyone_else(api: Api, step: str) -> None:
     _setup(api, step)
     for who in sorted(set(ALL) - STEPS[step]):
-        before = len(api.remote("root").audit("toy", 1000))
+        before = len(api.remote("root").log_entries("toy", 1000))
         with pytest.raises((NotPermitted, Forbidden)) as refused:
             _take(api, who, step)
         assert refused.value.kind is Kind.FORBIDDEN
-        audit = api.remote("root").audit("toy", 1000)
+        audit = api.remote("root").log_entries("toy", 1000)
         assert len(audit) == before + 1, who
         assert audit[0].action.endswith(".refused") and audit[0].actor == who
         assert audit[0].detail["refused"] == refused.value.message
 
 
 def _check_done(api: Api, who: str, step: str, aliases_before: dict[str, int]) -> None:
-    audit = api.remote(who).audit("toy", 5)
+    audit = api.remote(who).log_entries("toy", 5)
     assert audit[0].actor == who and not audit[0].action.endswith(".refused")
     after = api.remote(who).model("toy")[0].aliases
     if step == "approve staging":

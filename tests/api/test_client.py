@@ -23,7 +23,7 @@ def test_remote_reads_equal_local_reads(api: Api) -> None:
     assert remote.model("toy") == local.model("toy")
     for ref in (Ref("toy"), Ref("toy", version=2), Ref("toy", alias="candidate")):
         assert remote.resolve(ref) == local.resolve(ref)
-    assert remote.audit("toy", 20) == local.audit("toy", 20)
+    assert remote.log_entries("toy", 20) == local.log_entries("toy", 20)
     assert remote.evaluations("toy") == local.evaluations("toy")
     assert remote.whoami() == local.whoami()
     assert remote.teams() == local.teams()
@@ -64,7 +64,7 @@ def test_remote_writes_act_as_the_token_owner(api: Api) -> None:
     assert pat.close_request(incident.id, "restarted").state == "closed"
     with pytest.raises(Conflict, match="already closed"):
         pat.close_request(incident.id, "again")
-    audit = api.remote("root").audit(None, 200)
+    audit = api.remote("root").log_entries(None, 200)
     assert {
         "team.create",
         "user.create",

@@ -87,12 +87,12 @@ def test_failed_sign_ins_are_audited_throttled_and_summarised(store: Store, tmp_
             assert post(url, "/v1/teams", 0, token=forged).status == 401
         assert post(url, "/v1/teams", 0, token=revoked).status == 401
         assert post(url, "/v1/teams", 0).status == 401
-        during = [e for e in store.registry.audit(None, 100) if e.action == "auth.failed"]
+        during = [e for e in store.registry.log_entries(None, 100) if e.action == "auth.failed"]
         assert [e.detail["why"] for e in during] == ["no token", "revoked"] + ["invalid"] * 5
         assert {e.actor for e in during} == {"anonymous"}
         assert during[1].detail["token"] == revoked.split("_")[1]
         assert {e.detail["source"] for e in during} == {"127.0.0.1"}
-    summary = store.registry.audit(None, 1)[0]  # written as the server stopped
+    summary = store.registry.log_entries(None, 1)[0]  # written as the server stopped
     assert (summary.actor, summary.action) == ("baton", "auth.failed")
     assert summary.detail == {
         "source": "127.0.0.1",
@@ -100,7 +100,9 @@ def test_failed_sign_ins_are_audited_throttled_and_summarised(store: Store, tmp_
         "suppressed": 9,
         "summary": True,
     }
-    everything = json.dumps([e.__dict__ for e in store.registry.audit(None, 1000)], default=str)
+    everything = json.dumps(
+        [e.__dict__ for e in store.registry.log_entries(None, 1000)], default=str
+    )
     assert "s3cret" not in everything and revoked not in everything
 
 
@@ -111,7 +113,9 @@ def test_refused_admin_actions_are_audited_locally_and_over_http(api: Api) -> No
     for _ in range(10):
         with pytest.raises(Forbidden, match="only an admin may add user eve"):
             local.add_user("eve", ["research"], True, "let me in")
-    refused = [e for e in api.world.store.registry.audit(None, 100) if e.action == "admin.refused"]
+    refused = [
+        e for e in api.world.store.registry.log_entries(None, 100) if e.action == "admin.refused"
+    ]
     assert [(e.actor, e.detail["wanted"]) for e in refused] == [("bob", "add user eve")] * 5 + [
         ("mia", "add team rogue")
     ]

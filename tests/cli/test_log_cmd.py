@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from baton.config import Settings
 from baton.store.store import Store, open_store
 from baton.store.tables import audit_log
-from tests.audit_tamper import attacker, fill
 from tests.baton_cli import baton, clean_env
+from tests.log_tamper import attacker, fill
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def store(settings: Settings) -> Iterator[Store]:
 def test_verify_and_head_on_an_intact_log(env: dict[str, str], store: Store) -> None:
     head = baton(env, "log", "--head")
     assert head.returncode == 0, head.stderr
-    assert head.stdout.strip() == str(store.registry.audit_head())
+    assert head.stdout.strip() == str(store.registry.log_head())
     assert head.stdout.startswith("4:")
     ok = baton(env, "log", "--verify")
     assert ok.returncode == 0, ok.stderr

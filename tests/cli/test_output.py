@@ -88,7 +88,7 @@ def hostile(tmp_path: Path) -> dict[str, str]:
     world.gov.requests.raise_request("toy", RequestKind.SCALE, EVIL, world.people["mia"])
     world.evaluate(1)
     world.gov.promotions.promote("toy", 1, Target.STAGING, world.people["alice"], EVIL)
-    store.registry.append_audit(EVIL, "test.entry", "toy", 1, reason=EVIL, detail={"note": EVIL})
+    store.registry.append_entry(EVIL, "test.entry", "toy", 1, reason=EVIL, detail={"note": EVIL})
     store.close()
     return clean_env(settings.home, BATON_USER="alice")
 

@@ -12,7 +12,7 @@ from baton.core.gate import (
     OperatingPoint,
     SanityFacts,
     Verdict,
-    cheapest,
+    cheapest_point,
     overall,
     parity,
     performance,
@@ -123,10 +123,10 @@ def test_slo_shortfalls_and_the_cheapest_point_that_meets_it() -> None:
         OperatingPoint("int8-bad", 1, 0, 1.0, 9000, quality_ok=False),
         OperatingPoint("gpu", 0, 1, 1.0, 90000),
     ]
-    chosen = cheapest(points, slo)
+    chosen = cheapest_point(points, slo)
     assert chosen is not None and chosen.key == "one-core-faster"
-    assert cheapest(points[:2], SLO(p99_latency_ms=1)) is None
-    unconstrained = cheapest(points, None)
+    assert cheapest_point(points[:2], SLO(p99_latency_ms=1)) is None
+    unconstrained = cheapest_point(points, None)
     assert unconstrained is not None and unconstrained.key == "one-core-slow"
 
 

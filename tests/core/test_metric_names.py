@@ -24,6 +24,7 @@ def exposed() -> dict[str, object]:
     metrics.served("m", "1", "production", "team")
     metrics.drift("m", "1", [DriftScore("x", 0.1, 2000, "ok")])
     metrics.drift_errors.labels("m", "1").inc()
+    metrics.output_bin("m", "1", "score", 0.5).inc(3)
     text = metrics.exposition().decode()
     return {f.name: f for f in text_string_to_metric_families(text)}
 
@@ -54,3 +55,9 @@ def test_names_follow_the_prometheus_conventions() -> None:
         assert bool(spec.buckets) == (spec.kind == "histogram")
     assert len({s.name for s in names.ALL}) == len(names.ALL)
     assert all(s.labels[:2] == names.MV for s in names.SERVING)
+
+
+def test_an_output_bin_label_reads_back_as_its_bound() -> None:
+    for bound in (0.1, 1e-05, -2.5, 123456.789, 1 / 3, math.inf):
+        assert float(names.bin_label(bound)) == bound
+    assert names.bin_label(math.inf) == "+Inf"

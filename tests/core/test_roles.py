@@ -15,8 +15,10 @@ from baton.core.roles import (
     Stage,
     check_matrix,
     default_matrix,
+    delegate_targets,
     letters,
     may_act,
+    may_delegate,
     may_move_alias,
     parse_matrix,
     route_request,
@@ -161,3 +163,13 @@ def test_any_document_either_parses_to_a_valid_matrix_or_is_refused(
     assert parse_matrix(m.to_document()) == m  # roles.yaml round-trips
     for stage in Stage:
         assert len(m.teams_with(stage, [Role.ACCOUNTABLE])) == 1
+
+
+def test_requests_go_only_to_teams_responsible_accountable_or_consulted() -> None:
+    matrix = default_matrix().for_owner("research")
+    assert delegate_targets(matrix, Stage.HANDOVER, "research") == ["serving"]  # C
+    assert delegate_targets(matrix, Stage.DEPLOYMENT, "serving") == []  # owner is only I
+    may_delegate(matrix, Stage.HANDOVER, "research", "serving")
+    with pytest.raises(NotPermitted, match="not to marketing") as refused:
+        may_delegate(matrix, Stage.HANDOVER, "research", "marketing")
+    assert refused.value.who_can == ("serving",)

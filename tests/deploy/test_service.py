@@ -101,7 +101,7 @@ def test_refusals_are_one_line_audited_and_write_nothing(
         render_toy(evaluated, tmp_path / "taken", wheel, "k8s")
     assert not (tmp_path / "x").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
-    actions = [e.action for e in evaluated.registry.audit("toy", limit=50)]
+    actions = [e.action for e in evaluated.registry.log_entries("toy", limit=50)]
     assert actions.count("deploy.render.refused") == 2
     assert list_renders(evaluated.engine) == []
 

@@ -68,8 +68,10 @@ def test_int8_tradeoff_uses_the_primary_metric_and_the_policy() -> None:
     ok = int8_tradeoff(
         "classification", {"candidate": {"accuracy": 0.9}, "int8": {"accuracy": 0.898}}, policy
     )
-    assert ok is not None and ok["ok"] and np.isclose(ok["drop"], 0.002)
+    assert ok is not None and ok.ok and np.isclose(ok.drop or 0, 0.002)
+    assert list(ok.model_dump()) == ["metric", "fp32", "int8", "drop", "ok", "reason"]
     bad = int8_tradeoff("regression", {"candidate": {"r2": 0.9}, "int8": {"r2": 0.8}}, policy)
-    assert bad is not None and not bad["ok"] and "beyond" in bad["reason"]
+    assert bad is not None and not bad.ok and "beyond" in bad.reason
     none = int8_tradeoff("generic", {"candidate": {}, "int8": {}}, policy)
-    assert none is not None and none["metric"] is None and not none["ok"]
+    assert none is not None and none.metric is None and not none.ok
+    assert list(none.model_dump()) == ["metric", "ok", "reason"]  # as stored before

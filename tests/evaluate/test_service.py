@@ -69,7 +69,7 @@ def test_fair_retrain_passes_against_production(
     config = ServingConfig.model_validate(latest.recommended)
     assert config.cores == 1 and config.throughput_rps and config.throughput_rps >= 500
     assert config.p99_latency_ms is not None and config.p99_latency_ms <= 20
-    assert store.registry.audit(NAME, limit=1)[0].action == "evaluation.passed"
+    assert store.registry.log_entries(NAME, limit=1)[0].action == "evaluation.passed"
     inputs, outputs = report.drift_references()  # what the server measures traffic against
     assert inputs is not None and inputs.rows == 450
     assert outputs is not None and len(outputs.features) == 10
@@ -259,7 +259,9 @@ def test_bad_eval_data_is_one_line_and_stores_nothing(
         evaluate(sqlite_store, Ref(NAME, version), actor="ci", mode="quick")
     assert message in err.value.message and "\n" not in err.value.message
     assert sqlite_store.evaluations.latest(NAME, version) is None
-    assert not any(e.action.startswith("evaluation") for e in sqlite_store.registry.audit(NAME))
+    assert not any(
+        e.action.startswith("evaluation") for e in sqlite_store.registry.log_entries(NAME)
+    )
 
 
 def _register_unchecked(store: Store, folder: Path) -> int:

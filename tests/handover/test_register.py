@@ -26,7 +26,7 @@ def edit_manifest(folder: Path, **changes: object) -> None:
 
 def assert_nothing_written(store: Store) -> None:
     assert store.registry.models() == []
-    assert store.registry.audit() == []
+    assert store.registry.log_entries() == []
     assert store.artifacts.all_digests() == []
 
 
@@ -194,7 +194,7 @@ def test_database_failure_after_storing_files_removes_them(store: Store, tmp_pat
         register_handover(store, write_handover(tmp_path / "h"), actor="tester")
     assert store.artifacts.all_digests() == []
     assert store.registry.models() == []
-    assert store.registry.audit() == []
+    assert store.registry.log_entries() == []
 
 
 def test_unreachable_database_before_anything_is_stored(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def stored_state(store: Store) -> tuple[list[str], int, int]:
     return (
         store.artifacts.all_digests(),
         len(store.artifacts.temporary()),
-        len(store.registry.audit()),
+        len(store.registry.log_entries()),
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from baton.core.refs import Ref
 from baton.serve.board import Board
-from baton.serve.decision import Decision, Target
+from baton.serve.decision import Decision, ServeTarget
 from baton.store.servers import ServedModel
 
 
@@ -16,7 +16,7 @@ def test_each_publication_moves_the_stamp_and_is_read_whole(tmp_path: Path) -> N
     assert board.stamp() is None and board.read() is None
     last = None
     for generation in range(1, 50):  # faster than the file system's clock ticks
-        board.publish(Decision(generation, (Target(Ref("toy"), generation),)))
+        board.publish(Decision(generation, (ServeTarget(Ref("toy"), generation),)))
         stamp = board.stamp()
         assert stamp != last  # a new file (inode) each time, even within one clock tick
         last = stamp

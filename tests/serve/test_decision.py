@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from baton.core.refs import Ref
 from baton.errors import BatonError, Kind
-from baton.serve.decision import Answer, Decision, Target
+from baton.serve.decision import Answer, Decision, ServeTarget
 
 names = st.from_regex(r"[a-z][a-z0-9._-]{0,20}", fullmatch=True)
 refs = st.one_of(
@@ -16,7 +16,7 @@ refs = st.one_of(
     st.builds(Ref, names, version=st.integers(1, 10**6)),
     st.builds(Ref, names, alias=st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True)),
 )
-targets = st.builds(Target, refs, st.integers(1, 10**6), st.none() | st.integers(1, 10**9))
+targets = st.builds(ServeTarget, refs, st.integers(1, 10**6), st.none() | st.integers(1, 10**9))
 answers = st.builds(Answer, st.none() | st.sampled_from(list(Kind)), st.text(max_size=80))
 
 
@@ -26,7 +26,7 @@ answers = st.builds(Answer, st.none() | st.sampled_from(list(Kind)), st.text(max
     st.dictionaries(st.text(min_size=1, max_size=32), answers, max_size=4),
 )
 def test_a_decision_survives_the_round_trip(
-    generation: int, chosen: tuple[Target, ...], said: dict[str, Answer]
+    generation: int, chosen: tuple[ServeTarget, ...], said: dict[str, Answer]
 ) -> None:
     decision = Decision(generation, chosen, said)
     assert Decision.from_bytes(decision.to_bytes()) == decision

@@ -117,10 +117,20 @@ def test_a_server_run_alone_counts_its_own_alias_lookups(
     """The counter the test above reads at 0 does count: a ServeApp with no decider beside
     it looks its aliases up itself, on every poll."""
     live = live_server("toy", poll_interval_s=0.05)
-    time.sleep(0.3)
-    text = live.client.get("/metrics").text
-    found = re.search(r"^baton_alias_lookups_total (\S+)$", text, re.M)
-    assert found and float(found.group(1)) >= 2
+
+    def lookups() -> float:
+        text = live.client.get("/metrics").text
+        found = re.search(r"^baton_alias_lookups_total (\S+)$", text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    wait_until(lambda: lookups() >= 2, what="two alias lookups of a server run alone")
+
+
+def after_round(record: RecordedServer) -> None:
+    """Wait until the decider has read the board at least once since now (so a record that
+    did not move was looked at, not missed)."""
+    seen = record.rounds
+    wait_until(lambda: record.rounds >= seen + 2, what="a full round of the decider")
 
 
 def options(folder: Path, workers: int = 2) -> ServeOptions:
@@ -145,10 +155,10 @@ def test_the_record_moves_only_once_every_worker_reports_the_new_version(
         v2 = ServedModel("toy", 2, "production")
         board.report(2, [v2], pid=others[0])
         board.report(1, [v1], pid=others[1])  # one worker still on the old decision
-        time.sleep(0.3)
+        after_round(record)
         assert toy_store.servers.get(record.id).models[0].version == 1
         board.report(2, [v1], pid=others[1])  # applied, but failed to load version 2
-        time.sleep(0.3)
+        after_round(record)
         assert toy_store.servers.get(record.id).models[0].version == 1
         board.report(2, [v2], pid=others[1])
         wait_until(lambda: toy_store.servers.get(record.id).models == (v2,), what="record")

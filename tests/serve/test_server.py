@@ -23,12 +23,14 @@ import orjson
 import pytest
 from tests.baton_cli import free_port
 from tests.handover_factory import write_handover
+from tests.serve.test_drift import output_report, served_bins
 from tests.waiting import overlap, wait_until
 
 from baton.config import Settings
 from baton.handover.register import register_handover
 from baton.serve.guard import FD_RESERVE
 from baton.store.store import open_store
+from baton.store.tx import utcnow
 
 NOFILE = resource.RLIMIT_NOFILE
 ROWS = 3000  # rows per request: a few hundred ms each on the heavy model
@@ -175,6 +177,31 @@ def test_workers_share_one_port(start: Starter) -> None:
         assert 'baton_model_info{alias="latest",model="toy",owner="research",version="1"} 1.0' in (
             text
         )
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+
+
+def test_workers_export_every_output_row_whichever_worker_is_scraped(
+    start: Starter, env: dict[str, str]
+) -> None:
+    """Multiprocess mode: each worker's output bins reach the shared files within half a
+    second, so any scrape then shows all of them, adding up to the rows served."""
+    store = open_store(Settings(home=Path(env["BATON_HOME"]), user="tester"))
+    store.evaluations.record("toy", 1, status="passed", report=output_report(), actor="tester",
+                             started_at=utcnow())  # fmt: skip
+    store.close()
+    proc, url = start("toy", "--workers", "2", "--output-bins-from", "toy:1")
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [3, 4], "data": [1.0] * 12}]}
+    for _ in range(20):
+        assert httpx.post(f"{url}/v2/models/toy/infer", json=body, timeout=10).status_code == 200
+
+    def all_rows() -> bool:  # each worker flushes every half second, or when scraped itself
+        bins = served_bins(httpx.get(f"{url}/metrics", timeout=10).text, "1")
+        return len(bins) == 3 and all(sum(c.values()) == 60 for c in bins.values())
+
+    wait_until(all_rows, "every worker's output rows in the shared counters")
+    for _ in range(6):  # and whichever worker answers, all of them
+        assert all_rows()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0
 

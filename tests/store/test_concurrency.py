@@ -39,9 +39,11 @@ def test_concurrent_registrations_get_distinct_numbers(settings: Settings, tmp_p
     store = open_store(settings)
     _, versions = store.registry.model("toy")
     assert sorted(v.number for v in versions) == list(range(1, WORKERS + 1))
-    registered = [e for e in store.registry.audit(limit=1000) if e.action == "version.register"]
+    registered = [
+        e for e in store.registry.log_entries(limit=1000) if e.action == "version.register"
+    ]
     assert len(registered) == WORKERS
-    assert store.registry.verify_audit().intact  # one linear chain, whoever wrote first
+    assert store.registry.verify_log().intact  # one linear chain, whoever wrote first
     for v in versions:
         store.artifacts.verified_path(v.sha256)
     store.close()
@@ -61,11 +63,11 @@ def test_concurrent_first_registrations_of_new_model_and_team(
         p.join(120)
     assert [p.exitcode for p in procs] == [0, 0, 0]
     store = open_store(settings)
-    actions = [e.action for e in store.registry.audit(limit=1000)]
+    actions = [e.action for e in store.registry.log_entries(limit=1000)]
     assert actions.count("team.create") == 1
     assert actions.count("model.create") == 1
     assert actions.count("version.register") == 3
-    assert store.registry.verify_audit().intact
+    assert store.registry.verify_log().intact
     store.close()
 
 
@@ -73,7 +75,7 @@ def _append(settings: Settings, n: int, barrier: object) -> None:
     store = open_store(settings)
     barrier.wait()  # type: ignore[attr-defined]
     for i in range(APPENDS):
-        store.registry.append_audit(f"proc-{n}", "test.entry", detail={"i": i})
+        store.registry.append_entry(f"proc-{n}", "test.entry", detail={"i": i})
     store.close()
 
 
@@ -91,6 +93,6 @@ def test_concurrent_audit_writers_keep_one_linear_chain(settings: Settings) -> N
         p.join(120)
     assert [p.exitcode for p in procs] == [0] * WORKERS
     store = open_store(settings)
-    verdict = store.registry.verify_audit()
+    verdict = store.registry.verify_log()
     assert verdict.intact and verdict.entries == verdict.head.seq == WORKERS * APPENDS
     store.close()

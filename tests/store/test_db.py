@@ -19,10 +19,10 @@ def test_migration_reaches_head_and_is_idempotent(store: Store) -> None:
     "statement", ["UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log"]
 )
 def test_audit_log_is_append_only_in_the_database(store: Store, statement: str) -> None:
-    store.registry.append_audit("tester", "test.entry", reason="kept forever")
+    store.registry.append_entry("tester", "test.entry", reason="kept forever")
     with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.engine.begin() as conn:
         conn.execute(sa.text(statement))
-    assert [e.action for e in store.registry.audit()] == ["test.entry"]
+    assert [e.action for e in store.registry.log_entries()] == ["test.entry"]
 
 
 def test_unreachable_postgres_is_one_clear_line() -> None:
@@ -61,8 +61,8 @@ def test_sqlite_parent_folder_is_created(tmp_path: Path) -> None:
 
 def test_timestamps_read_back_timezone_aware(store: Store) -> None:
     """SQLite drops the UTC offset; the column type puts it back, so the API's dates are valid."""
-    store.registry.append_audit("tester", "test.entry")
-    (entry,) = store.registry.audit()
+    store.registry.append_entry("tester", "test.entry")
+    (entry,) = store.registry.log_entries()
     assert entry.at.tzinfo is not None
     assert entry.at.utcoffset() is not None and entry.at.utcoffset().total_seconds() == 0
 

@@ -55,7 +55,7 @@ def test_record_and_read_back(two_versions: Store) -> None:
     assert latest.report.checks["parity"].passed and first.report.failed_checks() == ["parity"]
     assert not first.passed
     assert [e.id for e in two_versions.evaluations.history("toy")] == [second.id, first.id]
-    actions = [e.action for e in two_versions.registry.audit("toy")][:2]
+    actions = [e.action for e in two_versions.registry.log_entries("toy")][:2]
     assert actions == ["evaluation.passed", "evaluation.failed"]
 
 

@@ -83,18 +83,18 @@ def test_gc_removes_old_orphans_and_stale_tmp_keeps_young_ones_and_audits(
 
     dry = collect(store, grace_s=HOUR, actor="ops", dry_run=True)
     assert dry.removed_orphans == [] and stale.exists() and old in store.artifacts.all_digests()
-    assert store.registry.audit() == []
+    assert store.registry.log_entries() == []
 
     done = collect(store, grace_s=HOUR, actor="ops")
     assert done.removed_orphans == [old] and done.removed_temporary == ["tmpkilled"]
     assert done.freed_bytes == len(b"left by a kill long ago") + 1000
     assert store.artifacts.all_digests() == [young]
     assert [e.name for e in store.artifacts.temporary()] == ["tmpwriting"]
-    (entry,) = store.registry.audit()
+    (entry,) = store.registry.log_entries()
     assert (entry.actor, entry.action) == ("ops", "artifacts.gc")
     assert entry.detail["digests"] == [old] and entry.detail["bytes"] == done.freed_bytes
     assert collect(store, grace_s=HOUR, actor="ops").removed_orphans == []
-    assert len(store.registry.audit()) == 1, "a gc that removes nothing writes no entry"
+    assert len(store.registry.log_entries()) == 1, "a gc that removes nothing writes no entry"
 
 
 def test_an_old_orphan_re_stored_by_a_registration_is_kept(store: Store, tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ def test_a_team_with_no_role_may_not_move_an_alias(world: World, alias: str) -> 
     assert refused.value.who_can == ("research", "serving")
     assert f"may move @{alias}; your teams: marketing" in refused.value.message
     assert world.store.registry.model("toy")[0].aliases == before
-    entry = world.store.registry.audit("toy", limit=1)[0]
+    entry = world.store.registry.log_entries("toy", limit=1)[0]
     assert (entry.actor, entry.action, entry.version, entry.reason) == (
         "mia",
         "alias.set.refused",

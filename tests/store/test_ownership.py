@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from baton.core.roles import NotPermitted, Stage
-from baton.errors import BadInput, Forbidden
+from baton.errors import BadInput, Forbidden, NotFound
 from baton.store.store import Store
 from tests.ownership_factory import World, build_world
 
@@ -81,3 +81,22 @@ def test_migration_0003_downgrades_and_upgrades_again(store: Store) -> None:
     assert {"people", "tokens", "promotions", "approvals", "requests", "role_matrices"} <= set(
         sa.inspect(store.engine).get_table_names()
     )
+
+
+def test_owners_of_reads_what_owners_reads_for_each_model(world: World) -> None:
+    roles = world.gov.roles
+    assert roles.owners_of({"toy"}) == {"toy": roles.owners("toy")}
+    doc = {"stages": {"on-call": {"research": "RA", "serving": "C"}}}
+    roles.set_roles("toy", doc, world.people["alice"], "research carries the pager")
+    roles.set_roles(
+        "toy", {"stages": {"on-call": {"serving": "RA"}}}, world.people["alice"], "back"
+    )
+    found = roles.owners_of(["toy"])
+    assert found == {"toy": roles.owners("toy")}
+    assert (
+        found["toy"].source == "model"
+        and found["toy"].matrix.accountable(Stage.ONCALL) == "serving"
+    )
+    assert roles.owners_of([]) == {}
+    with pytest.raises(NotFound, match="unknown model 'ghost'"):
+        roles.owners_of(["toy", "ghost"])

@@ -34,7 +34,7 @@ def test_tokens_authenticate_until_revoked_and_never_reach_the_log(world: World)
         people.authenticate(token)
     fresh = people.issue_token("alice", world.people["root"])
     assert people.authenticate(fresh.token).name == "alice"
-    everything = json.dumps([e.detail for e in world.store.registry.audit(limit=10_000)])
+    everything = json.dumps([e.detail for e in world.store.registry.log_entries(limit=10_000)])
     for secret in [*world.tokens.values(), fresh.token]:
         assert secret not in everything
         assert secret.split("_", 2)[2] not in everything
@@ -73,5 +73,5 @@ def test_membership_moves_roles_with_it(world: World) -> None:
         people.set_membership("alice", "research", who["root"], member=False)
     with pytest.raises(NotFound, match="unknown team 'ghosts'"):
         people.set_membership("alice", "ghosts", who["root"], member=True)
-    actions = [e.action for e in world.store.registry.audit(limit=100)]
+    actions = [e.action for e in world.store.registry.log_entries(limit=100)]
     assert actions[:3] == ["promotion.approve.refused", "user.leave", "promotion.request"]

@@ -18,7 +18,7 @@ class Clock:
 
 
 def entries(store: Store) -> list[tuple[str, str, dict[str, object]]]:
-    return [(e.actor, e.action, e.detail) for e in reversed(store.registry.audit(None, 100))]
+    return [(e.actor, e.action, e.detail) for e in reversed(store.registry.log_entries(None, 100))]
 
 
 def test_a_flood_writes_a_burst_then_one_entry_with_the_count(store: Store) -> None:

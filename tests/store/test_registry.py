@@ -29,11 +29,11 @@ def test_versions_are_numbered_per_model(store: Store, tmp_path: Path) -> None:
 def test_same_bytes_twice_is_reported_not_duplicated(store: Store, tmp_path: Path) -> None:
     folder = write_handover(tmp_path / "a", seed=1)
     register(store, folder)
-    before = len(store.registry.audit())
+    before = len(store.registry.log_entries())
     assert register(store, folder) == (1, False)
     _, versions = store.registry.model("toy")
     assert len(versions) == 1
-    assert len(store.registry.audit()) == before
+    assert len(store.registry.log_entries()) == before
 
 
 def test_version_records_manifest_files_and_lineage(store: Store, tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_version_records_manifest_files_and_lineage(store: Store, tmp_path: Path
     assert {f.role for f in v.files} == {"model", "manifest", "eval_data"}
     assert v.file("model").sha256 == v.sha256
     assert store.artifacts.read_bytes(v.sha256) == (folder / "model.onnx").read_bytes()
-    entry = next(e for e in store.registry.audit() if e.action == "version.register")
+    entry = next(e for e in store.registry.log_entries() if e.action == "version.register")
     assert (entry.actor, entry.model, entry.version, entry.reason) == (
         "tester",
         "toy",
@@ -60,7 +60,7 @@ def test_owner_cannot_change_through_a_hand_over(store: Store, tmp_path: Path) -
         register(store, write_handover(tmp_path / "b", seed=2, owner="someone-else"))
     _, versions = store.registry.model("toy")
     assert len(versions) == 1
-    assert "someone-else" not in {e.detail.get("team") for e in store.registry.audit()}
+    assert "someone-else" not in {e.detail.get("team") for e in store.registry.log_entries()}
 
 
 def test_aliases_move_and_are_audited(store: Store, tmp_path: Path) -> None:
@@ -69,7 +69,7 @@ def test_aliases_move_and_are_audited(store: Store, tmp_path: Path) -> None:
     assert store.registry.set_alias("toy", "production", 1, "ops", "first release") is None
     assert store.registry.set_alias("toy", "production", 2, "ops", "better") == 1
     assert store.registry.resolve(Ref("toy", alias="production")).number == 2
-    moves = [e for e in store.registry.audit("toy") if e.detail.get("alias") == "production"]
+    moves = [e for e in store.registry.log_entries("toy") if e.detail.get("alias") == "production"]
     assert [(e.version, e.detail["previous"], e.reason) for e in moves] == [
         (2, 1, "better"),
         (1, None, "first release"),
@@ -96,13 +96,13 @@ def test_unknown_things_are_not_found_with_a_hint(store: Store, tmp_path: Path) 
         store.registry.resolve(Ref("toy", alias="production"))
     with pytest.raises(NotFound, match="toy has no version 5"):
         store.registry.set_alias("toy", "production", 5, "ops")
-    assert not [e for e in store.registry.audit() if e.detail.get("alias") == "production"]
+    assert not [e for e in store.registry.log_entries() if e.detail.get("alias") == "production"]
 
 
 def test_audit_is_newest_first_and_filters_by_model(store: Store, tmp_path: Path) -> None:
     register(store, write_handover(tmp_path / "a", seed=1))
     register(store, write_handover(tmp_path / "b", name="other", seed=2))
-    entries = store.registry.audit()
+    entries = store.registry.log_entries()
     assert [e.id for e in entries] == sorted((e.id for e in entries), reverse=True)
-    assert {e.model for e in store.registry.audit("other")} == {"other"}
-    assert len(store.registry.audit(limit=2)) == 2
+    assert {e.model for e in store.registry.log_entries("other")} == {"other"}
+    assert len(store.registry.log_entries(limit=2)) == 2

@@ -37,3 +37,23 @@ def test_requests_go_to_the_responsible_team_and_wrong_desks_delegate(world: Wor
     assert [x.id for x in r.list(team="research")] == [retrain.id]
     log = world.actions()
     assert log.count("request.open") == 3 and log.count("request.close.refused") == 2
+
+
+def test_the_assigned_team_passes_a_request_on_as_the_matrix_allows(world: World) -> None:
+    gov, people = world.gov, world.people
+    r = gov.requests.raise_request("toy", RequestKind.RETRAIN, "more data", people["sam"])
+    assert r.team == "research"
+    with pytest.raises(NotPermitted, match="only its members"):
+        gov.requests.delegate(r.id, "serving", people["sam"], "mine now")
+    with pytest.raises(NotPermitted, match="not to marketing"):
+        gov.requests.delegate(r.id, "marketing", people["alice"], "they know")
+    with pytest.raises(NotFound, match="unknown team"):
+        gov.requests.delegate(r.id, "nosuch", people["alice"], "x")
+    passed = gov.requests.delegate(r.id, "serving", people["alice"], "needs GPUs")
+    assert (passed.team, passed.delegated, passed.raised_with) == ("serving", True, "research")
+    actions = world.actions()
+    assert actions[0] == "request.delegate"
+    assert actions.count("request.delegate.refused") == 3
+    gov.requests.close(r.id, people["sam"], "retrained")
+    with pytest.raises(Conflict, match="already closed"):
+        gov.requests.delegate(r.id, "research", people["sam"], "back")

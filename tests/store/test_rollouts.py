@@ -221,7 +221,7 @@ def test_a_decision_keeps_its_numbers_and_its_change_in_one_transaction(
     assert len(repo.decisions(r.id)) == 1  # the refused ones left nothing behind
     log = world.actions()
     assert log[:2] == ["rollout.update", "rollout.decision"]
-    entry = world.store.registry.audit("toy", limit=2)[1]
+    entry = world.store.registry.log_entries("toy", limit=2)[1]
     assert entry.detail["metrics"] == {"latency": "high", "errors": "pass"}
     assert entry.reason == "latency high"
 
@@ -256,7 +256,7 @@ def test_the_lease_one_controller_at_a_time_and_take_over_after_expiry(
     repo.release(r.id, B)
     repo.release(r.id, B)  # twice: nothing to do
     assert repo.get(r.id).lease is None
-    claims = [e for e in world.store.registry.audit("toy", limit=50)
+    claims = [e for e in world.store.registry.log_entries("toy", limit=50)
               if e.action == "rollout.lease.claim"]  # fmt: skip
     assert [c.detail["took_over_from"] for c in claims] == ["pid 101 on host-a", None]
     assert claims[0].actor == "controller:host-b:202"
@@ -276,13 +276,13 @@ def test_every_change_is_in_the_sealed_audit_log(world: World, repo: Rollouts) -
         "rollout.lease.release", "rollout.update", "rollout.decision", "rollout.update",
         "rollout.lease.claim", "rollout.start",
     ]  # fmt: skip
-    step = world.store.registry.audit("toy", limit=3)[1]
+    step = world.store.registry.log_entries("toy", limit=3)[1]
     assert step.detail == {
         "rollout": r.id, "phase": "progressing", "from_phase": "progressing", "step": 1,
         "from_step": 0, "weights": {"stable": 80, "baseline": 10, "canary": 10},
         "failed_checks": 0,
     }  # fmt: skip
-    assert world.store.registry.verify_audit().intact
+    assert world.store.registry.verify_log().intact
 
 
 def test_a_stored_record_baton_cannot_read_is_corrupt(world: World, repo: Rollouts) -> None:

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from baton.errors import NotFound
-from baton.store.servers import ServedModel, ServerFacts
+from baton.store.servers import RoutedVariant, Routing, ServedModel, ServerFacts
 from baton.store.store import Store
 from baton.store.tx import utcnow
 
@@ -51,7 +51,7 @@ def test_a_started_server_is_live_with_everything_it_said(store: Store) -> None:
     assert record.started_at >= before - timedelta(seconds=1)
     assert record.started_at.tzinfo is not None
     assert record.live and record.stopped_at is None
-    entry = store.registry.audit()[0]
+    entry = store.registry.log_entries()[0]
     assert entry.action == "server.start"
     assert entry.detail["server"] == server_id
     assert entry.detail["models"][0]["alias"] == "production"
@@ -79,7 +79,7 @@ def test_stopping_marks_the_row_once_and_it_is_no_longer_live(store: Store) -> N
     store.servers.stopped(server_id, actor="tester")  # again: nothing changes
     assert store.servers.get(server_id).stopped_at == first
     assert store.servers.live() == []
-    actions = [e.action for e in store.registry.audit()]
+    actions = [e.action for e in store.registry.log_entries()]
     assert actions.count("server.stop") == 1
 
 
@@ -90,7 +90,7 @@ def test_a_new_server_on_the_same_address_closes_the_killed_ones_row(store: Stor
     new = store.servers.started(replace(FACTS, pid=5000), [DIGITS], actor="tester")
     assert [r.id for r in store.servers.live()] == [elsewhere, other_port, new]
     assert store.servers.get(killed).stopped_at is not None
-    assert store.registry.audit()[0].detail["closed_stale"] == [killed]
+    assert store.registry.log_entries()[0].detail["closed_stale"] == [killed]
 
 
 def test_update_models_records_a_swap_and_ignores_no_change(store: Store) -> None:
@@ -102,7 +102,7 @@ def test_update_models_records_a_swap_and_ignores_no_change(store: Store) -> Non
     assert after.models == (swapped,)
     assert after.updated_at >= started.updated_at
     store.servers.update_models(server_id, [swapped], actor="tester")
-    entries = [e for e in store.registry.audit() if e.action == "server.models"]
+    entries = [e for e in store.registry.log_entries() if e.action == "server.models"]
     assert len(entries) == 1
     assert entries[0].detail["from"][0]["version"] == 3
     assert entries[0].detail["to"][0]["version"] == 4
@@ -154,3 +154,46 @@ def test_a_gpu_server_records_its_gpus(store: Store) -> None:
     store.servers.started(gpu, [DIGITS], actor="tester")
     (record,) = store.servers.live()
     assert (record.gpus, record.gpu_model) == (2, "Tesla T4")
+
+
+ROUTING = Routing(
+    "digits",
+    1,
+    (
+        RoutedVariant("stable", "http://10.0.0.7:8001", 95.0),
+        RoutedVariant("baseline", None, 0.0),
+        RoutedVariant("canary", "http://10.0.0.7:8003", 5.0),
+    ),
+    sticky_header="X-Request-Id",
+)
+
+
+def test_a_router_is_recorded_beside_the_servers_with_its_weights(store: Store) -> None:
+    server_id = store.servers.started(FACTS, [DIGITS], actor="tester")
+    router_id = store.servers.started(
+        replace(FACTS, port=8080, workers=1), [], actor="tester", routing=ROUTING
+    )
+    assert [s.id for s in store.servers.live()] == [server_id]  # the audit's inventory
+    assert [s.id for s in store.servers.all()] == [server_id]
+    router = store.servers.get(router_id)
+    assert (router.role, router.routing, router.models) == ("router", ROUTING, ())
+    assert [s.role for s in store.servers.live(role=None)] == ["server", "router"]
+    assert store.servers.live(role="router") == [router]
+
+    moved = replace(ROUTING, generation=2, variants=(
+        RoutedVariant("stable", "http://10.0.0.7:8001", 90.0),
+        RoutedVariant("baseline", "http://10.0.0.7:8002", 5.0),
+        RoutedVariant("canary", "http://10.0.0.7:8003", 5.0),
+    ))  # fmt: skip
+    store.servers.update_routing(router_id, moved, "tester", by="canary-3", reason="step 1")
+    assert store.servers.get(router_id).routing == moved
+    store.servers.stopped(router_id, "tester")
+    entries = [e for e in store.registry.log_entries() if e.detail.get("server") == router_id]
+    assert [e.action for e in entries] == ["router.stop", "router.weights", "router.start"]
+    change = entries[1].detail
+    assert change["from"] == {"stable": 95.0, "baseline": 0.0, "canary": 5.0}
+    assert change["to"] == {"stable": 90.0, "baseline": 5.0, "canary": 5.0}
+    assert (change["generation"], change["by"], change["reason"]) == (2, "canary-3", "step 1")
+    assert entries[2].detail["routing"]["sticky_header"] == "X-Request-Id"
+    with pytest.raises(NotFound, match="not a router"):
+        store.servers.update_routing(server_id, moved, "tester")

@@ -14,16 +14,22 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from baton import __version__
-from baton.api import errors, ownership_routes, registry_routes
+from baton.api import docs, errors, ownership_routes, registry_routes
 from baton.api.guard import Guard
 from baton.config import DEFAULT_API_MAX_BODY
 from baton.store.governance import Governance
 from baton.store.store import Store
+from baton.ui import app as ui_app
+from baton.ui.headers import SecurityHeaders
+from baton.ui.web import UiConfig
 
 HEALTH = "/v1/health"
 
 
-def create_app(store: Store, *, max_body: int = DEFAULT_API_MAX_BODY) -> FastAPI:
+def create_app(
+    store: Store, *, max_body: int = DEFAULT_API_MAX_BODY, ui: UiConfig | None = None
+) -> FastAPI:
+    """The API, its offline Swagger UI at /docs, and the dashboard at /ui (same services)."""
     gov = Governance.of(store)
 
     @asynccontextmanager
@@ -35,6 +41,8 @@ def create_app(store: Store, *, max_body: int = DEFAULT_API_MAX_BODY) -> FastAPI
         title="baton control plane",
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,  # served offline by api/docs.py
+        redoc_url=None,
         description=(
             "Registry, evaluations, aliases, promotion, approvals, owners (R&R), requests "
             "and the audit log. Every route but /v1/health needs `Authorization: Bearer "
@@ -47,8 +55,15 @@ def create_app(store: Store, *, max_body: int = DEFAULT_API_MAX_BODY) -> FastAPI
     errors.install(app)
     app.include_router(registry_routes.router)
     app.include_router(ownership_routes.router)
-    open_paths = [HEALTH, *(p for p in (app.openapi_url, app.docs_url, app.redoc_url) if p)]
-    if app.docs_url:
-        open_paths.append(f"{app.docs_url}/oauth2-redirect")
-    app.add_middleware(Guard, gov=gov, max_body=max_body, open_paths=open_paths)
+    app.include_router(docs.router)
+    ui_app.mount(app, gov, ui)
+    open_paths = [HEALTH, docs.DOCS, *(p for p in (app.openapi_url,) if p)]
+    app.add_middleware(
+        Guard,
+        gov=gov,
+        max_body=max_body,
+        open_paths=open_paths,
+        own_auth=(ui_app.PREFIX, docs.ASSETS),
+    )
+    app.add_middleware(SecurityHeaders, prefixes=(docs.DOCS,))  # /ui adds its own
     return app

@@ -6,7 +6,7 @@ services decide who may, and refusals come back as 403 naming the teams that may
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
@@ -108,25 +108,25 @@ def revoke_token(public_id: TokenId, body: WhyIn, gov: Gov, me: Me) -> TokenInfo
 
 
 @router.get("/owners", tags=["owners"])
-def site_owners(gov: Gov, _me: Me) -> dict[str, Any]:
+def site_owners(gov: Gov, _me: Me) -> dict[str, object]:
     """The site-wide R&R matrix ({owner} stands for each model's owner team)."""
-    return gov.roles.owners(None).document()
+    return dict(gov.roles.owners(None).document())
 
 
 @router.put("/owners", tags=["owners"])
-def set_site_owners(body: RolesIn, gov: Gov, me: Me) -> dict[str, Any]:
-    return gov.roles.set_roles(None, body.document, me, body.why).document()
+def set_site_owners(body: RolesIn, gov: Gov, me: Me) -> dict[str, object]:
+    return dict(gov.roles.set_roles(None, body.document, me, body.why).document())
 
 
 @router.get("/models/{name}/owners", tags=["owners"])
-def owners(name: Name, gov: Gov, _me: Me) -> dict[str, Any]:
+def owners(name: Name, gov: Gov, _me: Me) -> dict[str, object]:
     """The R&R matrix in force for a model, and where it comes from."""
-    return gov.roles.owners(check_name(name)).document()
+    return dict(gov.roles.owners(check_name(name)).document())
 
 
 @router.put("/models/{name}/owners", tags=["owners"])
-def set_owners(name: Name, body: RolesIn, gov: Gov, me: Me) -> dict[str, Any]:
-    return gov.roles.set_roles(check_name(name), body.document, me, body.why).document()
+def set_owners(name: Name, body: RolesIn, gov: Gov, me: Me) -> dict[str, object]:
+    return dict(gov.roles.set_roles(check_name(name), body.document, me, body.why).document())
 
 
 @router.get("/promotions", tags=["promotion"])

@@ -57,7 +57,7 @@ class StepIn(Body):
 
 
 class RolesIn(Body):
-    document: dict[str, Any]
+    document: dict[str, object]  # a roles.yaml document, checked by core.roles
     why: Text | None = None
 
 

@@ -34,7 +34,7 @@ VERDICT_COLOURS = {
     "right-sized": "#17803d",
 }
 
-_LAYOUT: dict[str, Any] = {
+_LAYOUT: dict[str, object] = {
     "template": "plotly_white",
     "margin": {"l": 60, "r": 20, "t": 50, "b": 40},
     "legend": {"orientation": "h", "y": -0.12},

@@ -191,7 +191,7 @@ class FleetFile(_Strict):
     deployments: list[FleetEntry] = Field(min_length=1)
 
 
-def fleet_json_schema() -> dict[str, Any]:
+def fleet_json_schema() -> dict[str, object]:
     """The published JSON Schema of ``fleet.yaml``."""
     schema = FleetFile.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -250,10 +250,10 @@ def read_fleet(path: Path) -> list[Deployment]:
     return parse_fleet(data, str(path))
 
 
-def fleet_entry(d: Deployment) -> dict[str, Any]:
+def fleet_entry(d: Deployment) -> dict[str, object]:
     """The ``fleet.yaml`` entry that reads back as ``d`` (for inventories baton writes)."""
     res = d.resources
-    resources: dict[str, Any] = {"cores": res.cores, "memory": int(res.memory_bytes)}
+    resources: dict[str, object] = {"cores": res.cores, "memory": int(res.memory_bytes)}
     if res.cpu_limit is not None:
         resources["cpu_limit"] = res.cpu_limit
     if res.memory_limit_bytes is not None:
@@ -262,7 +262,7 @@ def fleet_entry(d: Deployment) -> dict[str, Any]:
         resources["gpus"] = res.gpus
     if res.hardware != "cpu":
         resources["hardware"] = res.hardware
-    entry: dict[str, Any] = {"name": d.name, "model": d.model, "version": d.version}
+    entry: dict[str, object] = {"name": d.name, "model": d.model, "version": d.version}
     if d.max_replicas is not None:
         low = d.min_replicas if d.min_replicas is not None else d.replicas
         entry["autoscaling"] = {"min": low, "max": d.max_replicas}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -45,11 +44,11 @@ ACCELERATOR_LABELS = (
 )
 
 
-def as_dict(value: object) -> dict[str, Any]:
+def as_dict(value: object) -> dict[str, object]:
     return value if isinstance(value, dict) else {}
 
 
-def as_list(value: object) -> list[Any]:
+def as_list(value: object) -> list[object]:
     return value if isinstance(value, list) else []
 
 
@@ -57,7 +56,7 @@ def as_list(value: object) -> list[Any]:
 class Doc:
     """One document, and where it came from (for messages and ``Deployment.origin``)."""
 
-    body: dict[str, Any]
+    body: dict[str, object]
     file: Path
     index: int  # 0-based document position in its file
 
@@ -101,7 +100,7 @@ class Workload:
 
     doc: Doc
     meta: dict[str, str]  # labels and annotations, annotations winning
-    pod: dict[str, Any]
+    pod: dict[str, object]
     pod_path: str  # where the pod spec is, for messages: spec.template.spec...
     replicas: int
     min_replicas: int | None
@@ -186,7 +185,7 @@ def _unservable(w: Workload, served: list[tuple[str, str | None]]) -> str | None
     return None
 
 
-def _resources(w: Workload, index: int, container: dict[str, Any], out: Found) -> Resources:
+def _resources(w: Workload, index: int, container: dict[str, object], out: Found) -> Resources:
     """What the serving container was given: requests (else limits), limits, GPUs."""
     doc, at = w.doc, f"{w.pod_path}.containers[{index}].resources"
     resources = as_dict(container.get("resources"))
@@ -294,7 +293,7 @@ def _number(doc: Doc, meta: dict[str, str], key: str) -> float | None:
     return value
 
 
-def _hardware(meta: dict[str, str], pod: dict[str, Any]) -> str | None:
+def _hardware(meta: dict[str, str], pod: dict[str, object]) -> str | None:
     if meta.get(HARDWARE):
         return meta[HARDWARE]
     selector = as_dict(pod.get("nodeSelector"))

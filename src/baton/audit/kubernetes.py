@@ -30,7 +30,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from baton.audit.k8s_workload import (
     Doc,
@@ -110,7 +109,7 @@ def _hpa(doc: Doc) -> tuple[tuple[str | None, str, str], _Bounds]:
     return (doc.namespace, str(ref.get("kind", "")), str(ref.get("name", ""))), bounds
 
 
-def _meta(*bodies: dict[str, Any]) -> dict[str, str]:
+def _meta(*bodies: dict[str, object]) -> dict[str, str]:
     """Labels then annotations of each metadata, later ones winning (annotations > labels)."""
     found: dict[str, str] = {}
     for body in bodies:

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from baton.core.manifest import describe_validation_error
 from baton.core.pricing import HardwareRate, Prices
@@ -91,9 +91,9 @@ class PriceTable(BaseModel):
             },
         )
 
-    def to_report(self) -> dict[str, Any]:
+    def to_report(self) -> dict[str, JsonValue]:
         """JSON-safe description for ``AuditResult.prices`` (and so every report)."""
-        data: dict[str, Any] = self.model_dump(mode="json")
+        data: dict[str, JsonValue] = self.model_dump(mode="json")
         data["source"] = self.source or BUILT_IN
         return data
 
@@ -102,7 +102,7 @@ class PriceTable(BaseModel):
 # for illustration only: every report built on them says "example prices". Kept equal to
 # examples/prices.yaml (a test checks it).
 _GPU_HOST = {"core_hour": 0.0332, "gib_hour": 0.0045}  # large GPU hosts price CPUs higher
-DEFAULT_PRICES: dict[str, Any] = {
+DEFAULT_PRICES: dict[str, JsonValue] = {
     "currency": "USD",
     "example": True,
     "cpu": {"core_hour": 0.0316, "gib_hour": 0.0042},

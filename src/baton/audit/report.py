@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
@@ -190,7 +189,7 @@ def _num(value: float | None) -> str:
     return "" if value is None or not math.isfinite(value) else f"{value:.6g}"
 
 
-def _by_verdict(result: AuditResult, unit: str) -> list[dict[str, Any]]:
+def _by_verdict(result: AuditResult, unit: str) -> list[dict[str, object]]:
     return [
         {
             "name": verdict,
@@ -204,7 +203,7 @@ def _by_verdict(result: AuditResult, unit: str) -> list[dict[str, Any]]:
     ]
 
 
-def _table_row(row: Row, unit: str, anchor: str | None) -> dict[str, Any]:
+def _table_row(row: Row, unit: str, anchor: str | None) -> dict[str, object]:
     rec, obs = row.recommendation, row.observed
     peak = obs.usage.rps_peak if obs else None
     p99 = obs.usage.p99_latency_ms if obs else None
@@ -233,7 +232,7 @@ def _table_row(row: Row, unit: str, anchor: str | None) -> dict[str, Any]:
     }
 
 
-def _detail(row: Row, unit: str, anchor: str, result: AuditResult) -> dict[str, Any]:
+def _detail(row: Row, unit: str, anchor: str, result: AuditResult) -> dict[str, object]:
     d, rec, obs = row.deployment, row.recommendation, row.observed
     figures = []
     if obs is not None and has_data(obs):

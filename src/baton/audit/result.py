@@ -7,11 +7,14 @@ Rows sort at-risk first, then by monthly savings, so the first line is the one t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from baton.audit.observed import Observed
 from baton.core.inventory import Deployment
 from baton.core.sizing import Recommendation
+
+if TYPE_CHECKING:
+    from pydantic import JsonValue
 
 VERDICT_ORDER = {
     "at risk": 0,
@@ -84,9 +87,9 @@ class AuditResult:
     queries: int  # HTTP API queries made, all deployments at once each
     elapsed_s: float
     rows: tuple[Row, ...]
-    prices: dict[str, Any]  # the price table used, with `example: true` when defaults
+    prices: dict[str, JsonValue]  # the price table used, with `example: true` when defaults
     notes: tuple[str, ...] = ()  # e.g. "window longer than the 15d Prometheus retains"
-    settings: dict[str, Any] = field(default_factory=dict)  # headroom, floor, window...
+    settings: dict[str, object] = field(default_factory=dict)  # headroom, floor, window...
 
     def sorted_rows(self) -> list[Row]:
         return sorted(

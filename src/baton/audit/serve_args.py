@@ -7,8 +7,6 @@ its ``--workers``, ``--max-batch-size`` and ``--threads`` say how it serves them
 
 from __future__ import annotations
 
-from typing import Any
-
 from baton.core.inventory import Serving
 from baton.errors import BadInput
 
@@ -26,7 +24,7 @@ _SERVING_OPTIONS = {
 }
 
 
-def serve_args(container: dict[str, Any]) -> list[str] | None:
+def serve_args(container: dict[str, object]) -> list[str] | None:
     """The arguments after ``serve`` when the container runs ``baton serve``, else None."""
     tokens = [str(t) for t in _as_list(container.get("command")) + _as_list(container.get("args"))]
     if "serve" not in tokens:
@@ -56,7 +54,7 @@ def split_serve_args(args: list[str]) -> tuple[list[str], dict[str, str]]:
     return refs, options
 
 
-def serving_container(pod: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+def serving_container(pod: dict[str, object]) -> tuple[int, dict[str, object]] | None:
     """The container running ``baton serve``, else KServe's, else the first (and its index)."""
     containers = [c for c in _as_list(pod.get("containers")) if isinstance(c, dict)]
     if not containers:
@@ -84,5 +82,5 @@ def serving_options(where: str, options: dict[str, str]) -> Serving:
     return Serving.model_validate(values)
 
 
-def _as_list(value: object) -> list[Any]:
+def _as_list(value: object) -> list[object]:
     return value if isinstance(value, list) else []

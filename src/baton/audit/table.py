@@ -43,7 +43,7 @@ import math
 from collections import Counter
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from baton.audit.observed import Observed
 from baton.audit.result import VERDICT_ORDER, AuditResult, Row
@@ -148,7 +148,20 @@ def coverage(row: Row) -> str:
     return text
 
 
-def summary(result: AuditResult) -> dict[str, Any]:
+class FleetSummary(TypedDict):
+    """The fleet's totals: the JSON's ``summary``, the terminal's and the HTML's fleet line."""
+
+    deployments: int
+    by_verdict: dict[str, int]
+    at_risk: list[str]
+    monthly_cost_now: float
+    monthly_cost_after: float
+    monthly_savings: float
+    currency: str
+    example_prices: bool
+
+
+def summary(result: AuditResult) -> FleetSummary:
     """Fleet totals. A row without a recommendation counts at its current cost after too."""
     now = sum(row.cost_now for row in result.rows)
     after = sum(row.cost_after for row in result.rows)
@@ -187,10 +200,10 @@ def clean(value: Any) -> Any:
     return value
 
 
-def row_json(row: Row, timelines: bool = False) -> dict[str, Any]:
+def row_json(row: Row, timelines: bool = False) -> dict[str, object]:
     """One row in the shape the module docstring documents."""
     d, rec, obs = row.deployment, row.recommendation, row.observed
-    out: dict[str, Any] = {
+    out: dict[str, object] = {
         "name": d.name,
         "model": d.model,
         "version": d.version,
@@ -225,7 +238,7 @@ def row_json(row: Row, timelines: bool = False) -> dict[str, Any]:
     return clean(out)  # type: ignore[no-any-return]
 
 
-def _deployment_json(d: Deployment) -> dict[str, Any]:
+def _deployment_json(d: Deployment) -> dict[str, object]:
     return {
         "source": d.source,
         "namespace": d.namespace,
@@ -241,7 +254,7 @@ def _deployment_json(d: Deployment) -> dict[str, Any]:
     }
 
 
-def _observed_json(obs: Observed) -> dict[str, Any]:
+def _observed_json(obs: Observed) -> dict[str, object]:
     u = obs.usage
     return {
         "rps_mean": u.rps_mean,
@@ -271,7 +284,7 @@ def _observed_json(obs: Observed) -> dict[str, Any]:
     }
 
 
-def _recommendation_json(row: Row) -> dict[str, Any]:
+def _recommendation_json(row: Row) -> dict[str, object]:
     rec = row.recommendation
     return {
         "replicas": rec.replicas,
@@ -287,7 +300,7 @@ def _recommendation_json(row: Row) -> dict[str, Any]:
     }
 
 
-def to_json(result: AuditResult, timelines: bool = False) -> dict[str, Any]:
+def to_json(result: AuditResult, timelines: bool = False) -> dict[str, object]:
     """Everything the audit found, JSON-safe, in the shape the module docstring documents."""
     data = {
         "prometheus_url": result.prometheus_url,

@@ -111,7 +111,7 @@ def audit(
     json_out: bool = JSON_OUT_OPTION,
     fail_on: str = FAIL_ON_OPTION,
 ) -> None:
-    """Audit serving efficiency from Prometheus: usage against allocation, capacity and SLO."""
+    """Right-size audit from Prometheus: usage against allocation, capacity and SLO."""
     from baton.audit.inventory import gather
     from baton.audit.prices import load_prices
     from baton.audit.prometheus import Prometheus

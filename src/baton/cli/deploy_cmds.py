@@ -7,6 +7,7 @@ for it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -14,6 +15,9 @@ from rich.markup import escape
 from baton.cli.output import console, print_json, when
 from baton.cli.state import state
 from baton.errors import BadInput, FailedCheck
+
+if TYPE_CHECKING:  # the deploy package loads only when a command runs
+    from baton.deploy.service import Rendered
 
 deploy_app = typer.Typer(
     help="Render a version for the container platform (image, compose, k8s, kserve, ray), "
@@ -114,7 +118,7 @@ def render(
     why: str | None = typer.Option(None, "--why", help="reason, kept in the audit log"),
     json_out: bool = typer.Option(False, "--json", help="print JSON for scripts"),
 ) -> None:
-    """Render manifests for a version that passed the gate, from the registry (audited)."""
+    """Render manifests for a version that passed the gate, from the registry (in the audit log)."""
     from baton.deploy.service import RenderRequest
     from baton.deploy.service import render as run
 
@@ -136,6 +140,10 @@ def render(
                     "manifest_sha256": done.manifest_sha256, "forced": done.forced,
                     "precision": done.spec.precision, "files": done.files})  # fmt: skip
         return
+    _show_render(done, target)
+
+
+def _show_render(done: Rendered, target: list[str]) -> None:
     forced = " (forced by an admin)" if done.forced else ""
     console.print(
         f"rendered {escape(done.spec.ref)} for {', '.join(sorted(set(target)))} into "

@@ -13,7 +13,7 @@ from baton.core.chain import Head, Verdict, parse_head
 from baton.errors import BadInput, Corrupt
 
 if TYPE_CHECKING:  # the store is imported when the command runs, not at start-up
-    from baton.store.registry import AuditEntry
+    from baton.store.registry import LogEntry
 
 
 def log(
@@ -45,10 +45,10 @@ def log(
     elif head:
         _head(ctx, json_out)
     else:
-        _entries(state(ctx).control.audit(model, limit), json_out)
+        _entries(state(ctx).control.log_entries(model, limit), json_out)
 
 
-def _entries(entries: list[AuditEntry], json_out: bool) -> None:
+def _entries(entries: list[LogEntry], json_out: bool) -> None:
     if json_out:
         print_json(entries)
         return
@@ -68,7 +68,7 @@ def _entries(entries: list[AuditEntry], json_out: bool) -> None:
 
 
 def _head(ctx: typer.Context, json_out: bool) -> None:
-    found = state(ctx).store.registry.audit_head()
+    found = state(ctx).store.registry.log_head()
     if json_out:
         print_json({"head": str(found)})
     else:
@@ -76,7 +76,7 @@ def _head(ctx: typer.Context, json_out: bool) -> None:
 
 
 def _verify(ctx: typer.Context, kept: Head | None, json_out: bool) -> None:
-    verdict: Verdict = state(ctx).store.registry.verify_audit(kept)
+    verdict: Verdict = state(ctx).store.registry.verify_log(kept)
     finding = verdict.finding
     if json_out:
         print_json({"intact": verdict.intact, "entries": verdict.entries,

@@ -15,14 +15,16 @@ from baton.cli import (
     deploy_cmds,
     drift_cmd,
     evaluate_cmds,
+    exporters_cmds,
     history_cmd,
     log_cmd,
     metrics_cmd,
     monitor_bundle_cmds,
-    monitor_cmds,
     registry_cmds,
+    router_cmd,
     serve_cmd,
     store_cmds,
+    ui_cmd,
 )
 from baton.cli.output import err_console, fail, safe
 from baton.cli.owner_cmds import register_commands as register_owner_commands
@@ -81,11 +83,14 @@ app.command()(evaluate_cmds.evaluate)
 app.command()(evaluate_cmds.report)
 app.command()(metrics_cmd.metrics)
 app.command()(serve_cmd.serve)
+app.command()(router_cmd.router)
+app.command()(router_cmd.servers)
 app.command()(drift_cmd.drift)
 app.command()(audit_cmd.audit)
+app.command()(ui_cmd.ui)
 app.add_typer(registry_cmds.alias_app, name="alias")
 app.add_typer(schema_app, name="schema")
-app.add_typer(monitor_cmds.exporters_app, name="exporters")
+app.add_typer(exporters_cmds.exporters_app, name="exporters")
 register_owner_commands(app)
 app.add_typer(monitor_bundle_cmds.monitor_app, name="monitor")
 app.add_typer(deploy_cmds.deploy_app, name="deploy")

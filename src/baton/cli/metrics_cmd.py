@@ -67,6 +67,6 @@ def metrics(
     console.print(
         "older names still accepted in claims and policies: "
         f"{older}\nadd one: a function (outputs, targets) -> float under the `baton.metrics` "
-        "entry point group of a package (README: Evaluation)",
+        "entry point group of a package (docs/evaluate.md)",
         highlight=False,
     )

@@ -442,6 +442,7 @@ def api(
 
     from baton.api.app import create_app
     from baton.serve.ready import ReadyServer
+    from baton.ui.web import UiConfig
 
     _check_can_listen(host, port)
     url = f"http://{host}:{port}"
@@ -451,10 +452,15 @@ def api(
             said = {"url": url, "openapi": f"{url}/openapi.json", "pid": os.getpid()}
             print_json(said, line=True)
         else:
-            console.print(f"control plane on {safe(url)}  (OpenAPI: /openapi.json)")
+            console.print(
+                f"control plane on {safe(url)}  (OpenAPI: /openapi.json, docs: /docs, "
+                "dashboard: /ui)"
+            )
 
     s = state(ctx)
-    app = create_app(s.store, max_body=s.settings.api_max_body)
+    app = create_app(
+        s.store, max_body=s.settings.api_max_body, ui=UiConfig.from_settings(s.settings)
+    )
     server = ReadyServer(uvicorn.Config(app, host=host, port=port, log_level="warning"), ready)
     server.run()
     if not server.started:

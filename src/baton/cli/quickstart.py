@@ -6,7 +6,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -49,7 +49,7 @@ def quickstart(
         _print_registered(result)
         record, html = _evaluate_example(s, result.version.model, result.version.number)
         steps = _next_steps(result.version.ref, result.version.number)
-    said = {
+    said: dict[str, object] = {
         "handover": folder,
         "built": built,
         "registered": {"created": result.created, "version": result.version},
@@ -114,7 +114,7 @@ def _bind_example(name: str, port: int) -> socket.socket:
 
 
 def _serve_example(
-    s: State, folder: Path, name: str, sock: socket.socket, said: dict[str, Any] | None
+    s: State, folder: Path, name: str, sock: socket.socket, said: dict[str, object] | None
 ) -> None:
     """Serve the example and, once it serves, show a request to paste into another terminal
     (with ``said``: print it as one JSON line, with the serving document and the request)."""

@@ -22,7 +22,7 @@ def schema_manifest(json_out: bool = JSON) -> None:
 
 @schema_app.command("fleet")
 def schema_fleet(json_out: bool = JSON) -> None:
-    """The JSON Schema of fleet.yaml, the audit's inventory of servers baton did not start."""
+    """The JSON Schema of fleet.yaml: the servers baton did not start, for the right-size audit."""
     from baton.audit.fleet_file import fleet_json_schema
 
     sys.stdout.write(json.dumps(fleet_json_schema(), indent=2) + "\n")

@@ -97,6 +97,14 @@ ADMIN_TOKEN_OPTION = typer.Option(
     show_default=False,
 )
 
+OUTPUT_BINS_FROM_OPTION = typer.Option(
+    None,
+    help="NAME:N whose evaluation's output deciles bin the served outputs of NAME "
+    "(baton_output_bin_total): a canary and its baseline started with the same one are "
+    "compared bin for bin (default: each version's own evaluation)",
+    show_default=False,
+)
+
 JSON_OUT_OPTION = typer.Option(
     False, "--json", help="once serving, print one JSON line: address, models, plans"
 )
@@ -135,6 +143,7 @@ def serve(
     body_timeout: float = BODY_TIMEOUT_OPTION,
     body_budget_mb: float | None = BODY_BUDGET_MB_OPTION,
     admin_token: str | None = ADMIN_TOKEN_OPTION,
+    output_bins_from: str | None = OUTPUT_BINS_FROM_OPTION,
     json_out: bool = JSON_OUT_OPTION,
 ) -> None:
     """Serve models over HTTP (KServe V2 / Open Inference Protocol; gRPC too with --grpc-port)
@@ -159,6 +168,7 @@ def serve(
         max_connections=max_connections, header_timeout_s=header_timeout,
         body_timeout_s=body_timeout, body_budget_bytes=budget,
         admin_token=admin_token or _secret(s.settings.serve_admin_token),
+        output_bins_from=output_bins_from,
     )  # fmt: skip
     planned = check_refs(s.settings, options)
     s.close()

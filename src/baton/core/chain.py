@@ -17,7 +17,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 from baton.errors import BadInput
 
@@ -36,7 +35,7 @@ class Content:
     model: str | None
     version: int | None
     reason: str | None
-    detail: dict[str, Any]
+    detail: dict[str, object]  # a JSON object, as the database gives it back
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ with a clear line instead of being half-read.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import (
     BaseModel,
@@ -41,9 +41,9 @@ class Section(BaseModel):
     )
 
     @model_serializer(mode="wrap")
-    def _as_stored(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+    def _as_stored(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
         """Only the keys the document had (or the writer set), so JSON output is unchanged."""
-        dumped: dict[str, Any] = handler(self)
+        dumped: dict[str, object] = handler(self)
         kept = {
             (info.serialization_alias or info.alias or name)
             for name, info in type(self).model_fields.items()

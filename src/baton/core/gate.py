@@ -236,10 +236,11 @@ class OperatingPoint:
 P = TypeVar("P", bound=OperatingPoint)
 
 
-def cheapest(points: Sequence[P], slo: SLO | None) -> P | None:
+def cheapest_point(points: Sequence[P], slo: SLO | None) -> P | None:
     """The configuration to recommend: fewest GPUs, then fewest cores, among those that meet
     the SLO with acceptable quality; ties go to the higher throughput. Without an SLO every
-    point qualifies, so the cheapest replica is still the answer."""
+    point qualifies, so the cheapest replica is still the answer. (The audit's cheapest
+    hardware for a deployment is ``core.rightsizing.cheapest_hardware``.)"""
     fit = [
         p
         for p in points

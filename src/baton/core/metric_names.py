@@ -126,6 +126,26 @@ DRIFT_ERRORS = MetricSpec(
     MV,
     "batches",
 )
+# Served outputs, every row (not sampled), for the canary judge's comparison of a canary's
+# outputs with its baseline's. Bounded: the bins are the output reference's (at most
+# ``core.drift.BINS`` per feature), for at most ``MAX_OUTPUT_FEATURES`` output features.
+MAX_OUTPUT_FEATURES = 64
+OUTPUT_BINS_SPEC = MetricSpec(
+    "baton_output_bin_total",
+    "counter",
+    "Served output rows per bin of an output feature; `bin` is the bin's upper bound "
+    "(+Inf: the last), the bins are the output deciles of the evaluation named by "
+    "--output-bins-from, else of the version's own latest evaluation.",
+    ("model", "version", "output", "bin"),
+    "rows",
+)
+NONFINITE_OUTPUTS_SPEC = MetricSpec(
+    "baton_nonfinite_outputs_total",
+    "counter",
+    "Served output rows holding a NaN or an infinity.",
+    MV,
+    "rows",
+)
 ALIAS_LOOKUPS_SPEC = MetricSpec(
     "baton_alias_lookups_total",
     "counter",
@@ -152,6 +172,56 @@ PROCESS_RESIDENT_MEMORY_SPEC = MetricSpec(
     "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", (), "bytes"
 )
 
+# The router (``baton router``) in front of a model's versions: one series per variant
+# (stable, baseline, canary). Its requests are the inference calls it passed on; a request
+# refused before any variant was chosen (overload, bad input) has ``variant="none"``.
+ROUTER_NO_VARIANT = "none"
+ROUTER_REQUESTS = MetricSpec(
+    "baton_router_requests_total",
+    "counter",
+    "Inference requests the router handled, by the variant that answered and HTTP status "
+    "code (499: the client left; 502/504: the variant failed; variant none: refused first).",
+    ("variant", "code"),
+    "requests",
+)
+ROUTER_REQUEST_DURATION_SPEC = MetricSpec(
+    "baton_router_request_duration_seconds",
+    "histogram",
+    "Time from a request's arrival at the router to the end of its response, in seconds.",
+    ("variant",),
+    "seconds",
+    LATENCY_BUCKETS,
+)
+ROUTER_WEIGHT_SPEC = MetricSpec(
+    "baton_router_weight",
+    "gauge",
+    "Percent of requests the router sends to the variant now (the weights it applies).",
+    ("variant",),
+    "percent",
+)
+ROUTER_UPSTREAM_ERRORS = MetricSpec(
+    "baton_router_upstream_errors_total",
+    "counter",
+    "Failed exchanges with a variant's server, by reason: connect (no connection; the "
+    "request went to another variant when one could take it), reset, timeout, bad_response.",
+    ("variant", "reason"),
+    "errors",
+)
+ROUTER_INFLIGHT_SPEC = MetricSpec(
+    "baton_router_inflight_requests",
+    "gauge",
+    "Inference requests the router is passing on now.",
+    (),
+    "requests",
+)
+ROUTER = (
+    ROUTER_REQUESTS,
+    ROUTER_REQUEST_DURATION_SPEC,
+    ROUTER_WEIGHT_SPEC,
+    ROUTER_UPSTREAM_ERRORS,
+    ROUTER_INFLIGHT_SPEC,
+)
+
 SERVING = (
     REQUESTS,
     REQUEST_DURATION_SPEC,
@@ -163,6 +233,8 @@ SERVING = (
     DRIFT_SCORE_SPEC,
     DRIFT_SAMPLES_SPEC,
     DRIFT_ERRORS,
+    OUTPUT_BINS_SPEC,
+    NONFINITE_OUTPUTS_SPEC,
 )
 ALL = (
     *SERVING,
@@ -172,6 +244,7 @@ ALL = (
     GPU_MEMORY_TOTAL_SPEC,
     PROCESS_CPU_SPEC,
     PROCESS_RESIDENT_MEMORY_SPEC,
+    *ROUTER,
 )
 
 # The names, as the rules, dashboards and audit queries write them.
@@ -185,9 +258,24 @@ MODEL_INFO = MODEL_INFO_SPEC.name
 DRIFT_SCORE = DRIFT_SCORE_SPEC.name
 DRIFT_SAMPLES = DRIFT_SAMPLES_SPEC.name
 DRIFT_ERRORS_TOTAL = DRIFT_ERRORS.name
+OUTPUT_BINS = OUTPUT_BINS_SPEC.name
+NONFINITE_OUTPUTS = NONFINITE_OUTPUTS_SPEC.name
 ALIAS_LOOKUPS = ALIAS_LOOKUPS_SPEC.base  # exposed with the _total suffix
 GPU_UTILIZATION = GPU_UTILIZATION_SPEC.name
 GPU_MEMORY_USED = GPU_MEMORY_USED_SPEC.name
 GPU_MEMORY_TOTAL = GPU_MEMORY_TOTAL_SPEC.name
 PROCESS_CPU = PROCESS_CPU_SPEC.name
 PROCESS_RESIDENT_MEMORY = PROCESS_RESIDENT_MEMORY_SPEC.name
+ROUTER_REQUESTS_TOTAL = ROUTER_REQUESTS.name
+ROUTER_REQUEST_DURATION = ROUTER_REQUEST_DURATION_SPEC.name
+ROUTER_WEIGHT = ROUTER_WEIGHT_SPEC.name
+ROUTER_UPSTREAM_ERRORS_TOTAL = ROUTER_UPSTREAM_ERRORS.name
+ROUTER_INFLIGHT = ROUTER_INFLIGHT_SPEC.name
+
+
+def bin_label(upper: float) -> str:
+    """The ``bin`` label of an output bin: its upper bound, as ``float()`` reads it back
+    (``+Inf`` for the last, like a histogram's ``le``)."""
+    if upper == float("inf"):
+        return "+Inf"
+    return repr(float(upper))

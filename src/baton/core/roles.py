@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from baton.core.refs import check_name
 from baton.errors import BadInput, Forbidden
@@ -87,8 +87,22 @@ class NotPermitted(Forbidden):
         self.who_can = tuple(who_can)
 
 
+class ApprovalPolicyJSON(TypedDict):
+    self_approval: bool
+
+
+class MatrixJSON(TypedDict):
+    """A matrix as roles.yaml, the store and the API write it: stage -> team -> letters."""
+
+    stages: dict[str, dict[str, str]]
+    policy: ApprovalPolicyJSON
+
+
 @dataclass(frozen=True)
-class Policy:
+class ApprovalPolicy:
+    """roles.yaml's ``policy`` section: how approvals work (the gate's thresholds are
+    ``core.policy.Policy``)."""
+
     self_approval: bool = False  # may the person who asked for a promotion also approve it?
 
 
@@ -97,7 +111,7 @@ class Matrix:
     """Stage -> team -> roles, with the approval policy. Build with ``parse_matrix``."""
 
     stages: Mapping[Stage, Mapping[str, frozenset[Role]]]
-    policy: Policy = field(default_factory=Policy)
+    policy: ApprovalPolicy = field(default_factory=ApprovalPolicy)
 
     def teams_with(self, stage: Stage, roles: Iterable[Role]) -> list[str]:
         wanted = set(roles)
@@ -125,7 +139,7 @@ class Matrix:
             stages[stage] = merged
         return Matrix(stages, self.policy)
 
-    def to_document(self) -> dict[str, object]:
+    def to_document(self) -> MatrixJSON:
         """The roles.yaml form: letters in R, A, C, I order."""
         return {
             "stages": {
@@ -302,7 +316,7 @@ def _roles(raw: Any, stage: Stage, team: str) -> frozenset[Role]:
     return frozenset(found)
 
 
-def _policy(raw: Any, base: Policy) -> Policy:
+def _policy(raw: Any, base: ApprovalPolicy) -> ApprovalPolicy:
     if raw is None:
         return base
     if not isinstance(raw, dict) or set(raw) - {"self_approval"}:
@@ -310,4 +324,27 @@ def _policy(raw: Any, base: Policy) -> Policy:
     value = raw.get("self_approval", base.self_approval)
     if not isinstance(value, bool):
         raise BadInput(f"roles.yaml: policy.self_approval must be true or false, not {value!r}")
-    return Policy(self_approval=value)
+    return ApprovalPolicy(self_approval=value)
+
+
+DELEGATE_ROLES = frozenset({Role.RESPONSIBLE, Role.ACCOUNTABLE, Role.CONSULTED})
+
+
+def delegate_targets(matrix: Matrix, stage: Stage, current: str) -> list[str]:
+    """The teams a request of ``stage`` may be passed to: R, A or C on that stage.
+
+    Informed teams are told, not asked to act, so work is never passed to them.
+    """
+    return [t for t in matrix.teams_with(stage, DELEGATE_ROLES) if t != current]
+
+
+def may_delegate(matrix: Matrix, stage: Stage, current: str, to: str) -> None:
+    """Raise NotPermitted unless ``to`` may take over a request of ``stage`` from ``current``."""
+    allowed = delegate_targets(matrix, stage, current)
+    if to in allowed:
+        return
+    raise NotPermitted(
+        f"a {stage.value} request may go only to a team R, A or C on {stage.value} "
+        f"({', '.join(allowed) or 'none besides ' + current}), not to {to}",
+        allowed,
+    )

@@ -9,10 +9,15 @@ and a full profile's dozens of series fold into a few legend groups.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from baton.core.evaluation import ProfileRow, ProfileSummary
+from baton.core.gate import MetricDelta
 from baton.core.manifest import SLO
+
+if TYPE_CHECKING:
+    from pydantic import JsonValue
 
 OPT_SYMBOLS = {"disable": "circle-open", "basic": "square", "extended": "diamond", "all": "circle"}
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
@@ -214,18 +219,41 @@ def per_class_recall(mine: dict[str, float], baseline: dict[str, float] | None) 
     return fig
 
 
-def deltas(regression: dict[str, Any]) -> Any:
+def _number(value: JsonValue) -> float | None:
+    return float(value) if isinstance(value, float | int) else None
+
+
+def _drawable(regression: Mapping[str, JsonValue]) -> list[MetricDelta]:
+    """The stored deltas (``compare._delta``) that have a value and both ends of their
+    interval; the stored direction, else higher is better."""
+    rows = regression.get("deltas")
+    out = []
+    for d in rows if isinstance(rows, list) else []:
+        if not isinstance(d, dict):
+            continue
+        delta, low, high = (_number(d.get(k)) for k in ("delta", "low", "high"))
+        if delta is None or low is None or high is None:
+            continue
+        higher = d.get("higher_is_better", True)
+        out.append(MetricDelta(
+            name=str(d.get("name")), candidate=_number(d.get("candidate")) or 0.0,
+            baseline=_number(d.get("baseline")) or 0.0, delta=delta, low=low, high=high,
+            higher=higher if isinstance(higher, bool) else True,
+        ))  # fmt: skip
+    return out
+
+
+def deltas(regression: Mapping[str, JsonValue]) -> Any:
     """This version minus the baseline, one panel per metric on its own scale, the better
     side shaded: log loss falling and accuracy rising both read as good."""
     from plotly.subplots import make_subplots
 
-    shown = [
-        d for d in regression["deltas"] if None not in (d.get("delta"), d.get("low"), d.get("high"))
-    ]
-    gated = set(regression.get("gated") or ())
+    shown = _drawable(regression)
+    listed = regression.get("gated")
+    gated = {g for g in listed if isinstance(g, str)} if isinstance(listed, list) else set()
     titles = [
-        f"<b>{d['name']}</b>: {'higher' if d.get('higher_is_better', True) else 'lower'} is better"
-        + (" · gated" if d["name"] in gated else "")
+        f"<b>{d.name}</b>: {'higher' if d.higher_is_better else 'lower'} is better"
+        + (" · gated" if d.name in gated else "")
         for d in shown
     ]
     rows = max(len(shown), 1)
@@ -234,7 +262,8 @@ def deltas(regression: dict[str, Any]) -> Any:
                         vertical_spacing=60 / (height - 150) if rows > 1 else 0)  # fmt: skip
     for row, d in enumerate(shown, start=1):
         _delta_panel(fig, d, row)
-    level = round(100 * regression.get("confidence", 0.95))
+    confidence = _number(regression.get("confidence", 0.95))
+    level = round(100 * (0.95 if confidence is None else confidence))
     fig.update_layout(
         title=f"This version minus the baseline, with {level}% bootstrap intervals"
         "<br><sup>each metric on its own scale; the shaded side is better</sup>",
@@ -245,20 +274,20 @@ def deltas(regression: dict[str, Any]) -> Any:
     return fig
 
 
-def _delta_panel(fig: Any, d: dict[str, Any], row: int) -> None:
+def _delta_panel(fig: Any, d: MetricDelta, row: int) -> None:
     import plotly.graph_objects as go
 
     # an identical metric (top-5 accuracy of 1 on both) keeps a readable scale, not ±1e-9
-    floor = 1e-3 * max(abs(d.get("candidate") or 0), abs(d.get("baseline") or 0), 1.0)
-    reach = max(abs(d["low"]), abs(d["high"]), abs(d["delta"]), floor) * 1.3
-    better = reach if d.get("higher_is_better", True) else -reach
+    floor = 1e-3 * max(abs(d.candidate), abs(d.baseline), 1.0)
+    reach = max(abs(d.low), abs(d.high), abs(d.delta), floor) * 1.3
+    better = reach if d.higher_is_better else -reach
     fig.add_trace(
         go.Scatter(
-            x=[d["delta"]], y=[""], mode="markers", marker={"size": 10, "color": "#222"},
-            error_x={"type": "data", "symmetric": False, "array": [d["high"] - d["delta"]],
-                     "arrayminus": [d["delta"] - d["low"]]},
-            hovertemplate=f"{d['name']}: %{{x:+.4f}} [{d['low']:+.4f}, {d['high']:+.4f}]"
-            f"<br>{d['candidate']:.4g} vs {d['baseline']:.4g}<extra></extra>",
+            x=[d.delta], y=[""], mode="markers", marker={"size": 10, "color": "#222"},
+            error_x={"type": "data", "symmetric": False, "array": [d.high - d.delta],
+                     "arrayminus": [d.delta - d.low]},
+            hovertemplate=f"{d.name}: %{{x:+.4f}} [{d.low:+.4f}, {d.high:+.4f}]"
+            f"<br>{d.candidate:.4g} vs {d.baseline:.4g}<extra></extra>",
         ),
         row=row, col=1,
     )  # fmt: skip

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
 
 import numpy as np
 
 from baton.core import gate
+from baton.core.evaluation import Int8Tradeoff, Metrics
 from baton.core.policy import HIGHER_IS_BETTER, Policy
 from baton.evaluate import metrics
 from baton.evaluate.catalogue import Catalogue, MetricInfo
@@ -33,7 +33,7 @@ def compare(
     resamples: int,
     labels: list[str] | None,
     catalogue: Catalogue | None = None,
-) -> tuple[dict[str, Any], gate.Verdict]:
+) -> tuple[dict[str, object], gate.Verdict]:
     """Candidate against baseline on the same rows: paired bootstrap deltas, agreement, and
     the rows where they disagree most; the verdict comes from ``core.gate.regression``.
 
@@ -92,9 +92,9 @@ def _example(
     base: np.ndarray,
     distance: np.ndarray,
     names: list[str],
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """One row where the two versions disagree, as the report shows it."""
-    item: dict[str, Any] = {"row": i, "distance": float(distance[i])}
+    item: dict[str, object] = {"row": i, "distance": float(distance[i])}
     if target is not None:
         truth = target[i]
         item["truth"] = (
@@ -129,7 +129,7 @@ def _add_packaged(
                 fn[info.name] = _resampled(info, outputs[m], target)
 
 
-def _delta(d: gate.MetricDelta) -> dict[str, Any]:
+def _delta(d: gate.MetricDelta) -> dict[str, object]:
     out = {k: v for k, v in asdict(d).items() if k != "higher"}
     return {**out, "higher_is_better": d.higher_is_better}
 
@@ -144,17 +144,15 @@ def _resampled(
     return value
 
 
-def int8_tradeoff(
-    task: str, quality: dict[str, dict[str, Any]], policy: Policy
-) -> dict[str, Any] | None:
+def int8_tradeoff(task: str, quality: dict[str, Metrics], policy: Policy) -> Int8Tradeoff | None:
     """What int8 costs in the task's primary metric on the eval data, and whether the
     policy accepts it."""
     if "int8" not in quality:
         return None
     for name in PRIMARY[task]:
         fp32, int8 = quality["candidate"].get(name), quality["int8"].get(name)
-        if fp32 is None or int8 is None:
-            continue
+        if not isinstance(fp32, float | int) or not isinstance(int8, float | int):
+            continue  # not measured (None)
         higher = HIGHER_IS_BETTER.get(name, True)
         drop = (fp32 - int8) if higher else (int8 - fp32)
         ok = math.isfinite(drop) and drop <= policy.performance.int8_max_drop
@@ -163,16 +161,9 @@ def int8_tradeoff(
             + ("within" if ok else "beyond")
             + f" the allowed drop of {policy.performance.int8_max_drop:g}"
         )
-        return {
-            "metric": name,
-            "fp32": fp32,
-            "int8": int8,
-            "drop": drop,
-            "ok": ok,
-            "reason": reason,
-        }
-    return {
-        "metric": None,
-        "ok": False,
-        "reason": "int8 not recommended: no metric to measure what quantisation costs",
-    }
+        return Int8Tradeoff(metric=name, fp32=fp32, int8=int8, drop=drop, ok=ok, reason=reason)
+    return Int8Tradeoff(
+        metric=None,
+        ok=False,
+        reason="int8 not recommended: no metric to measure what quantisation costs",
+    )

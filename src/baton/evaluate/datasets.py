@@ -15,13 +15,16 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from baton.core.signature import DType, Signature, TensorSpec
 from baton.errors import BadInput
 from baton.evaluate.npy_stream import MemberLayout, NpzArrays, npy_header
+
+if TYPE_CHECKING:
+    from pydantic import JsonValue
 
 FORMATS = (".npz", ".csv", ".parquet", ".jsonl")
 Columns = dict[str, np.ndarray]
@@ -257,7 +260,7 @@ class EvalData:
 
     def _jsonl_chunks(self, batch_size: int) -> Iterator[Columns]:
         specs = self._specs()
-        rows: list[dict[str, Any]] = []
+        rows: list[dict[str, JsonValue]] = []
         with self.path.open("rb") as f:
             for number, line in enumerate(f, start=1):
                 if not line.strip():
@@ -280,7 +283,7 @@ class EvalData:
             if rows:
                 yield self._jsonl_columns(rows, number)
 
-    def _jsonl_columns(self, rows: list[dict[str, Any]], last_line: int) -> Columns:
+    def _jsonl_columns(self, rows: list[dict[str, JsonValue]], last_line: int) -> Columns:
         out: Columns = {}
         present = rows[0].keys()
         for spec in self._specs():

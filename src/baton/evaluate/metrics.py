@@ -8,10 +8,10 @@ scikit-learn) over per-row statistics kept from one pass.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
+from baton.core.evaluation import Metrics
 from baton.core.gate import Directions, MetricDelta
 from baton.evaluate.ranking import (
     RECALL_AT,
@@ -50,7 +50,7 @@ def expected_calibration_error(y: np.ndarray, proba: np.ndarray, bins: int = ECE
 
 def classification(
     y: np.ndarray, proba: np.ndarray, classes: int, labels: list[str] | None, probabilities: bool
-) -> dict[str, Any]:
+) -> Metrics:
     """Accuracy, top-k accuracy (k below the number of classes), macro-F1, per-class
     recall, confusion matrix; log loss and calibration only when the outputs really are
     probabilities."""
@@ -66,7 +66,7 @@ def classification(
     every = list(range(classes))
     names = labels or [str(i) for i in every]
     recall = recall_score(y, pred, labels=every, average=None, zero_division=0)
-    out: dict[str, Any] = {
+    out: Metrics = {
         "accuracy": float(accuracy_score(y, pred)),
         **{f"top_{k}_accuracy": float(top_k_hits(y, proba, k).mean()) for k in top_ks(classes)},
         "macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),
@@ -74,7 +74,7 @@ def classification(
         "ece": None,
         "per_class_recall": {names[i]: float(r) for i, r in enumerate(recall)},
         "confusion_matrix": confusion_matrix(y, pred, labels=every).tolist(),
-        "labels": names,
+        "labels": list(names),  # a copy typed as JSON
     }
     if probabilities:
         clipped = np.clip(proba.astype(np.float64), 1e-15, 1.0)
@@ -84,7 +84,7 @@ def classification(
     return out
 
 
-def regression(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+def regression(y: np.ndarray, pred: np.ndarray) -> Metrics:
     from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
     y2, p2 = _as_2d(y), _as_2d(pred)
@@ -97,10 +97,8 @@ def regression(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
     }
 
 
-def embedding(
-    emb: np.ndarray, reference: np.ndarray | None, labels: np.ndarray | None
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def embedding(emb: np.ndarray, reference: np.ndarray | None, labels: np.ndarray | None) -> Metrics:
+    out: Metrics = {}
     if reference is not None:
         out["mean_cosine"] = float(_row_cosine(emb, reference).mean())
     if labels is not None:
@@ -116,7 +114,7 @@ def top_ks(classes: int) -> tuple[int, ...]:
     return tuple(k for k in TOP_K if k < classes)
 
 
-def generic(outputs: np.ndarray, reference: np.ndarray | None) -> dict[str, Any]:
+def generic(outputs: np.ndarray, reference: np.ndarray | None) -> Metrics:
     if reference is None:
         return {}
     diff = np.abs(_as_2d(outputs).astype(np.float64) - _as_2d(reference))

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from baton.core.gate import OperatingPoint, cheapest, slo_shortfalls
+from baton.core.gate import OperatingPoint, cheapest_point, slo_shortfalls
 from baton.core.manifest import SLO
 from baton.core.serving_config import ServingConfig
 from baton.evaluate.runner import ModelCrashed, first_line, open_session
@@ -330,7 +330,7 @@ def recommend(
     pairs = operating_points(result.points, int8_ok)
     if not pairs:
         return None, None
-    chosen = cheapest([op for op, _ in pairs], slo)
+    chosen = cheapest_point([op for op, _ in pairs], slo)
     by_key = {op.key: p for op, p in pairs}
     closest = min(
         (op for op, _ in pairs if op.quality_ok),

@@ -161,7 +161,7 @@ def render_html(record: EvaluationRecord) -> str:
         when=record.finished_at.strftime("%Y-%m-%d %H:%M:%S"),
         actor=record.actor,
         plotly_js=plotly.offline.get_plotlyjs(),
-        figures=[_html(f) for f in _figures(r)],
+        figures=[_html(f) for f in figures(r)],
         metric_rows=metric_rows(r),
         recommended=recommended,
         notes=[*r.notes, *(r.profile.notes if r.profile else [])],
@@ -173,16 +173,17 @@ def _html(fig: Any) -> str:
     return str(fig.to_html(full_html=False, include_plotlyjs=False))
 
 
-def _figures(r: EvaluationReport) -> list[Any]:
-    figures = []
+def figures(r: EvaluationReport) -> list[Any]:
+    """The report's Plotly figures: the HTML report and the dashboard draw the same ones."""
+    found = []
     if r.profile and r.profile.points:
-        figures.append(charts.latency_throughput(r.profile, r.slo))
+        found.append(charts.latency_throughput(r.profile, r.slo))
     recall = r.per_class_recall()
     if recall:
-        figures.append(charts.per_class_recall(recall, r.per_class_recall(baseline=True) or None))
+        found.append(charts.per_class_recall(recall, r.per_class_recall(baseline=True) or None))
     confusion = r.confusion_matrix()
     if confusion is not None:
-        figures.append(charts.confusion(*confusion))
+        found.append(charts.confusion(*confusion))
     if r.regression and r.regression.get("deltas"):
-        figures.append(charts.deltas(r.regression))
-    return figures
+        found.append(charts.deltas(r.regression))
+    return found

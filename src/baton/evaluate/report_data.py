@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from baton.core import gate
-from baton.core.evaluation import REPORT_SCHEMA, Check, EvaluationReport
+from baton.core.evaluation import REPORT_SCHEMA, Check, EvaluationReport, Int8Tradeoff
 from baton.evaluate.drift_reference import drift_reference
 from baton.evaluate.profiler import Point, Profile
 from baton.evaluate.stages import Checked, Job, Performance, Scored
@@ -35,7 +35,7 @@ def build_report(
     job: Job,
     scored: Scored,
     checked: Checked,
-    int8: dict[str, Any] | None,
+    int8: Int8Tradeoff | None,
     perf: Performance,
     notes: list[str],
 ) -> EvaluationReport:
@@ -68,7 +68,7 @@ def build_report(
         "slo": manifest.slo.model_dump(exclude_none=True) if manifest.slo else None,
         "regression": checked.regression,
         "sanity": asdict(checked.sanity),
-        "int8": int8,
+        "int8": int8.model_dump() if int8 is not None else None,
         "profile": _profile_report(perf.measured, perf.best, perf.closest),
         "recommended": perf.recommended.model_dump(mode="json") if perf.recommended else None,
         "run_seconds": run.seconds,
@@ -78,7 +78,9 @@ def build_report(
     return EvaluationReport.model_validate(_json_safe(report))
 
 
-def _profile_report(measured: Profile, best: Point | None, closest: Point | None) -> dict[str, Any]:
+def _profile_report(
+    measured: Profile, best: Point | None, closest: Point | None
+) -> dict[str, object]:
     return {
         "mode": measured.plan.mode,
         "budget_s": measured.plan.budget_s,
@@ -99,7 +101,7 @@ def _profile_report(measured: Profile, best: Point | None, closest: Point | None
     }
 
 
-def _verdict(v: gate.Verdict) -> dict[str, Any]:
+def _verdict(v: gate.Verdict) -> dict[str, object]:
     return {"passed": v.passed, "status": v.status, "reasons": list(v.reasons)}
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from baton.evaluate.outputs import Outputs
 from baton.runtime.session import CannotLoad
 from baton.runtime.session import first_line as first_line  # the profiler's too
 from baton.runtime.session import open_session as runtime_session
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
 
 Progress = Callable[[int], None]  # rows just processed
 TargetTransform = Callable[[np.ndarray], np.ndarray]
@@ -66,7 +69,7 @@ class RunResult:
 
 
 def run_models(
-    sessions: dict[str, Any],
+    sessions: dict[str, InferenceSession],
     data: EvalData,
     *,
     batch_size: int = 1024,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from baton.core.evaluation import Metrics
 from baton.core.manifest import Manifest, Task
 from baton.core.signature import TensorSpec
 from baton.errors import BadInput
@@ -52,7 +51,7 @@ def quality(
     classes: int,
     labels: list[str] | None,
     probabilities: bool,
-) -> dict[str, Any]:
+) -> Metrics:
     """The task's built-in metrics for one model's outputs (packages' metrics are added by
     the service, from the catalogue)."""
     if task == "classification" and target is not None:

@@ -104,8 +104,8 @@ def _run(
     scored = score(job, progress, notes, int8_path)
     checked = check(job, scored, progress)
     int8 = int8_tradeoff(job.task, scored.scores, job.policy)
-    if "int8" in scored.scores and int8 is not None and not int8["ok"]:
-        notes.append(int8["reason"])
+    if "int8" in scored.scores and int8 is not None and not int8.ok:
+        notes.append(int8.reason)
     perf = perform(store, job, scored, int8, int8_path, progress)
     return build_report(job, scored, checked, int8, perf, notes), perf.recommended
 

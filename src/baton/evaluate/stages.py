@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from baton.core import gate
+from baton.core.evaluation import Int8Tradeoff, Metrics
 from baton.core.manifest import EvalSpec, Manifest
 from baton.core.policy import Policy
 from baton.core.serving_config import ServingConfig
@@ -45,6 +46,9 @@ from baton.evaluate.scoring import (
 )
 from baton.store.registry import VersionInfo
 from baton.store.store import Store
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
 
 
 class Progress(Protocol):
@@ -91,10 +95,10 @@ class Scored:
     classes: int
     reference: np.ndarray | None
     probabilities: dict[str, bool]
-    scores: dict[str, dict[str, Any]]
+    scores: dict[str, Metrics]  # model -> its quality metrics
 
     @property
-    def scalars(self) -> dict[str, Any]:
+    def scalars(self) -> dict[str, float | None]:
         """The candidate's single-number metrics (what parity and the report compare)."""
         return {
             k: v
@@ -108,7 +112,7 @@ class Checked:
     """The quality checks' verdicts, with what the report shows of them."""
 
     checks: dict[str, gate.Verdict]
-    regression: dict[str, Any] | None
+    regression: dict[str, object] | None  # the comparison with the baseline, as stored
     sanity: gate.SanityFacts
 
 
@@ -123,7 +127,7 @@ class Performance:
     recommended: ServingConfig | None
 
 
-def _open_sessions(job: Job, int8_path: Path, notes: list[str]) -> dict[str, Any]:
+def _open_sessions(job: Job, int8_path: Path, notes: list[str]) -> dict[str, InferenceSession]:
     """The candidate's, the baseline's and (when the plan profiles it) the int8 session."""
     sessions = {"candidate": open_session(job.model_path, label="candidate")}
     if job.baseline is not None and job.baseline_path is not None:
@@ -179,7 +183,7 @@ def score(job: Job, progress: Progress, notes: list[str], int8_path: Path) -> Sc
 
 
 def _packaged_scores(
-    scores: dict[str, dict[str, Any]],
+    scores: dict[str, Metrics],
     known: Catalogue,
     task: str,
     outputs: dict[str, np.ndarray],
@@ -202,7 +206,7 @@ def check(job: Job, scored: Scored, progress: Progress) -> Checked:
             scored.scalars, job.spec.claimed, job.spec.tolerance, job.known.directions()
         )
     }
-    regression: dict[str, Any] | None = None
+    regression: dict[str, object] | None = None
     if job.baseline is not None:
         progress.begin(f"comparing with {job.baseline.ref} (bootstrap)", None)
         regression, checks["regression"] = compare(
@@ -237,7 +241,7 @@ def perform(
     store: Store,
     job: Job,
     scored: Scored,
-    int8: dict[str, Any] | None,
+    int8: Int8Tradeoff | None,
     int8_path: Path,
     progress: Progress,
 ) -> Performance:
@@ -261,7 +265,7 @@ def perform(
         max_cores=job.cpus,
         progress=progress.advance,
     )
-    best, closest = recommend(measured, job.manifest.slo, int8_ok=bool(int8 and int8["ok"]))
+    best, closest = recommend(measured, job.manifest.slo, int8_ok=int8 is not None and int8.ok)
     verdict = gate.performance(
         _op(best), _op(closest), job.manifest.slo, require_slo=job.policy.require_slo
     )

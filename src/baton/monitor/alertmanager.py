@@ -9,9 +9,9 @@ research team hears when its model breaks in production. Every route is proved w
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -112,9 +112,31 @@ def _receiver(name: str, spec: Webhook | Slack | Email | None) -> dict[str, obje
     return {"name": name, "email_configs": [{"to": spec.to, "send_resolved": True}]}
 
 
+class AlertRoute(TypedDict):
+    """The top route: where an alert no team route matches goes, and how alerts group."""
+
+    receiver: str
+    group_by: list[str]
+    group_wait: str
+    group_interval: str
+    repeat_interval: str
+    routes: list[dict[str, object]]
+
+
+AlertmanagerConfig = TypedDict(  # functional form: "global" is a keyword
+    "AlertmanagerConfig",
+    {
+        "route": AlertRoute,
+        "inhibit_rules": list[dict[str, list[str]]],
+        "receivers": list[dict[str, object]],
+        "global": NotRequired[dict[str, object]],
+    },
+)
+
+
 @dataclass(frozen=True)
 class AlertmanagerBundle:
-    config: dict[str, Any]
+    config: AlertmanagerConfig
     expectations: tuple[tuple[dict[str, str], tuple[str, ...]], ...]  # labels -> receivers
     notes: tuple[str, ...]
 
@@ -124,7 +146,7 @@ def alertmanager_config(
 ) -> AlertmanagerBundle:
     """The configuration, and what each model x severity must reach."""
     teams = sorted({r.oncall for r in routings} | {t for r in routings for t in r.copied})
-    config: dict[str, object] = {
+    config: AlertmanagerConfig = {
         "route": {
             "receiver": UNROUTED,
             "group_by": ["alertname", "model", "version"],
@@ -140,11 +162,13 @@ def alertmanager_config(
                 "equal": ["alertname", "model", "version"],
             }
         ],
-        "receivers": [{"name": UNROUTED}]
-        + [
-            _receiver(_receiver_name(team, sev), receivers.teams.get(team, {}).get(sev))
-            for team in teams
-            for sev in SEVERITIES
+        "receivers": [
+            {"name": UNROUTED},
+            *(
+                _receiver(_receiver_name(team, sev), receivers.teams.get(team, {}).get(sev))
+                for team in teams
+                for sev in SEVERITIES
+            ),
         ],
     }
     if receivers.email is not None:
@@ -212,7 +236,3 @@ def _expectations(
         for r in routings
         for sev in SEVERITIES
     )
-
-
-def receivers_of(config: dict[str, Any]) -> Iterable[str]:
-    return (r["name"] for r in config["receivers"])

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -71,30 +70,36 @@ def exporter_files(exporters: Sequence[hub.Exporter]) -> dict[str, str]:
 
 
 def with_exporters(
-    config: dict[str, Any], exporters: Sequence[hub.Exporter]
-) -> tuple[dict[str, Any], list[str]]:
+    config: Mapping[str, object], exporters: Sequence[hub.Exporter]
+) -> tuple[dict[str, object], list[str]]:
     """``config`` with every exporter's scrape jobs and rule files; notes on what was skipped.
 
     A job whose name the configuration already has (the bundle's own ``baton`` job, or an
     exporter added before) is left as it is: Prometheus refuses two jobs of one name.
     """
     out = dict(config)
-    jobs = list(out.get("scrape_configs") or [])
+    jobs = _list(out.get("scrape_configs"))
     notes: list[str] = []
     for exporter in exporters:
         for job in exporter.scrape_configs():
-            if any(j.get("job_name") == job.get("job_name") for j in jobs):
+            name = job.get("job_name")
+            if any(isinstance(j, dict) and j.get("job_name") == name for j in jobs):
                 notes.append(
                     f"{exporter.name}: prometheus.yml already has a job named "
-                    f"{job.get('job_name')!r}; kept that one"
+                    f"{name!r}; kept that one"
                 )
                 continue
             jobs.append(job)
     out["scrape_configs"] = jobs
     # One path each: Prometheus takes a glob only in a rule file path's last element.
-    rule_files = [*(out.get("rule_files") or []), *(rules_path(e.name) for e in exporters)]
+    rule_files = [*_list(out.get("rule_files")), *(rules_path(e.name) for e in exporters)]
     out["rule_files"] = list(dict.fromkeys(rule_files))
     return out, notes
+
+
+def _list(value: object) -> list[object]:
+    """A YAML list as a new list; nothing for a key that is missing (or null)."""
+    return list(value) if isinstance(value, list) else []
 
 
 def rules_path(name: str) -> str:

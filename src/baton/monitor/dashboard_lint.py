@@ -10,8 +10,7 @@ types, a unit on every panel, counters only inside ``rate``/``irate``/``increase
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
 
 SCHEMA_VERSION = 39
 PANEL_TYPES = frozenset({"timeseries", "stat", "gauge", "table", "row", "text"})
@@ -96,14 +95,23 @@ def counter_problems(expr: str) -> list[str]:
     return sorted(set(problems))
 
 
-def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _obj(value: object) -> Mapping[str, object]:
+    """A JSON object; an empty one for a section that is missing or not an object."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
+
+
+def panels(dashboard: Mapping[str, object]) -> Iterator[Mapping[str, object]]:
     """Every panel, including those folded inside collapsed rows."""
-    for panel in dashboard.get("panels") or []:
+    for panel in map(_obj, _list(dashboard.get("panels"))):
         yield panel
-        yield from panel.get("panels") or []
+        yield from map(_obj, _list(panel.get("panels")))
 
 
-def lint(dashboard: dict[str, Any], known_metrics: set[str] | None = None) -> list[str]:
+def lint(dashboard: Mapping[str, object], known_metrics: set[str] | None = None) -> list[str]:
     """Every convention the dashboard breaks, one line each; empty when it is clean."""
     problems: list[str] = []
     if dashboard.get("id", "missing") is not None:
@@ -133,8 +141,8 @@ def lint(dashboard: dict[str, Any], known_metrics: set[str] | None = None) -> li
     return problems
 
 
-def _lint_variables(dashboard: dict[str, Any]) -> list[str]:
-    variables = (dashboard.get("templating") or {}).get("list") or []
+def _lint_variables(dashboard: Mapping[str, object]) -> list[str]:
+    variables = [_obj(v) for v in _list(_obj(dashboard.get("templating")).get("list"))]
     sources = [v for v in variables if v.get("type") == "datasource"]
     if len(sources) != 1:
         return [f"needs exactly one datasource variable (has {len(sources)})"]
@@ -143,12 +151,12 @@ def _lint_variables(dashboard: dict[str, Any]) -> list[str]:
     if var.get("name") != "datasource" or var.get("query") != "prometheus":
         problems.append("the datasource variable must be {name: datasource, query: prometheus}")
     for v in variables:
-        if v.get("type") == "query" and (v.get("datasource") or {}).get("uid") != DATASOURCE:
+        if v.get("type") == "query" and _obj(v.get("datasource")).get("uid") != DATASOURCE:
             problems.append(f"variable {v.get('name')!r}: datasource uid must be {DATASOURCE}")
     return problems
 
 
-def _lint_panel(panel: dict[str, Any], known: set[str] | None) -> list[str]:
+def _lint_panel(panel: Mapping[str, object], known: set[str] | None) -> list[str]:
     kind = panel.get("type")
     problems = []
     if kind not in PANEL_TYPES:
@@ -159,15 +167,15 @@ def _lint_panel(panel: dict[str, Any], known: set[str] | None) -> list[str]:
         problems.append("has no gridPos")
     if kind in ("row", "text"):
         return problems
-    if (panel.get("datasource") or {}).get("uid") != DATASOURCE:
+    if _obj(panel.get("datasource")).get("uid") != DATASOURCE:
         problems.append(f"datasource uid must be {DATASOURCE}")
-    if not ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("unit"):
+    if not _obj(_obj(panel.get("fieldConfig")).get("defaults")).get("unit"):
         problems.append("has no unit (fieldConfig.defaults.unit)")
-    targets = panel.get("targets") or []
+    targets = [_obj(t) for t in _list(panel.get("targets"))]
     if not targets:
         problems.append("has no query")
     for target in targets:
-        if (target.get("datasource") or {}).get("uid") != DATASOURCE:
+        if _obj(target.get("datasource")).get("uid") != DATASOURCE:
             problems.append(f"query {target.get('refId')}: datasource uid must be {DATASOURCE}")
         expr = str(target.get("expr") or "")
         if not expr.strip():
@@ -181,5 +189,5 @@ def _lint_panel(panel: dict[str, Any], known: set[str] | None) -> list[str]:
     return problems
 
 
-def _label(panel: dict[str, Any]) -> str:
+def _label(panel: Mapping[str, object]) -> str:
     return repr(panel.get("title") or panel.get("id") or "?")

@@ -10,11 +10,23 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import httpx
 
 from baton.errors import NotFound, Unavailable
+
+if TYPE_CHECKING:  # core.drift needs numpy; its Status is only a type here
+    from baton.core.drift import Status
+
+
+class DriftScoreJSON(TypedDict):
+    """One feature's ``core.drift.DriftScore`` as a server's ``/drift`` sends it."""
+
+    feature: str
+    score: float | None  # None: too little traffic yet
+    samples: int
+    status: Status
 
 
 @dataclass(frozen=True)
@@ -22,7 +34,7 @@ class ServerDrift:
     server: str
     version: str
     reference: bool
-    features: list[dict[str, Any]]
+    features: list[DriftScoreJSON]  # the most drifted first
 
 
 def servers_for(targets_dir: Path, model: str) -> list[str]:

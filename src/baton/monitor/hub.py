@@ -15,13 +15,16 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from baton.core.exporter_entry import ENTRY_FILE, ENTRY_NAME, ExporterEntry, parse_entry
 from baton.errors import BadInput, Corrupt, NotFound
 from baton.yaml_files import YamlLimits, load_yaml, yaml_problem
+
+if TYPE_CHECKING:
+    from pydantic import JsonValue
 
 CATALOGUE = Path(__file__).parent / "exporters"
 RULES = "rules.yaml"
@@ -63,14 +66,15 @@ class Exporter:
     def name(self) -> str:
         return self.entry.name
 
-    def dashboard(self) -> dict[str, Any]:
-        doc: dict[str, Any] = json.loads(self.file(DASHBOARD).read_text(encoding="utf-8"))
+    def dashboard(self) -> dict[str, JsonValue]:
+        doc: dict[str, JsonValue] = json.loads(self.file(DASHBOARD).read_text(encoding="utf-8"))
         return doc
 
-    def scrape_configs(self) -> list[dict[str, Any]]:
+    def scrape_configs(self) -> list[dict[str, object]]:
+        """The entry's scrape jobs (a YAML list of mappings: the hub's tests hold its shape)."""
         path = self.file(SCRAPE)
         doc = load_yaml(path.read_text(encoding="utf-8"), str(path), YamlLimits())
-        configs: list[dict[str, Any]] = doc["scrape_configs"]
+        configs: list[dict[str, object]] = doc["scrape_configs"]
         return configs
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, TypeGuard
 
 from prometheus_client.utils import floatToGoString
 
@@ -31,6 +31,35 @@ RUNBOOK_URL = "https://github.com/modelbaton/baton/blob/main/docs/runbooks.md"
 QUEUE_DOMINANCE = 2.0  # mean queue wait above this multiple of mean compute time
 MV_TEXT = "{{ $labels.model }}:{{ $labels.version }}"
 QUEUE_FLOOR_S = 0.005  # ... and above 5 ms, so idle-time jitter never pages anyone
+
+
+# The rule file's shapes, as written to YAML and read back for the promtool tests.
+AlertRule = TypedDict(  # functional form: "for" is a keyword
+    "AlertRule",
+    {
+        "alert": str,
+        "expr": str,
+        "for": str,
+        "labels": dict[str, str],
+        "annotations": dict[str, str],
+    },
+)
+
+
+class RecordingRule(TypedDict):
+    record: str
+    expr: str
+    labels: dict[str, str]
+
+
+class RuleGroup(TypedDict):
+    name: str
+    interval: str
+    rules: list[AlertRule] | list[RecordingRule]
+
+
+class RuleFile(TypedDict):
+    groups: list[RuleGroup]
 
 
 @dataclass(frozen=True)
@@ -97,8 +126,8 @@ def reachable_windows(objective: Objective) -> list[BurnWindow]:
     return [w for w in WINDOWS if objective.alert_threshold(w) < 1.0]
 
 
-def _burn_alerts(target: ModelTarget, objective: Objective) -> list[dict[str, object]]:
-    alerts: list[dict[str, object]] = []
+def _burn_alerts(target: ModelTarget, objective: Objective) -> list[AlertRule]:
+    alerts: list[AlertRule] = []
     for severity in ("critical", "warning"):
         windows = [w for w in reachable_windows(objective) if w.severity == severity]
         if not windows:
@@ -137,7 +166,7 @@ def _burn_alerts(target: ModelTarget, objective: Objective) -> list[dict[str, ob
     return alerts
 
 
-def _other_alerts(target: ModelTarget) -> list[dict[str, object]]:
+def _other_alerts(target: ModelTarget) -> list[AlertRule]:
     sel = f'model="{target.model}"'
     return [_queue_alert(target, sel), *_presence_alerts(target, sel), _drift_alert(target, sel)]
 
@@ -151,7 +180,7 @@ def _alert(
     labels: dict[str, str],
     summary: str,
     description: str,
-) -> dict[str, object]:
+) -> AlertRule:
     """One alerting rule; its runbook anchor is its name in lower case."""
     return {
         "alert": name,
@@ -162,7 +191,7 @@ def _alert(
     }
 
 
-def _queue_alert(target: ModelTarget, sel: str) -> dict[str, object]:
+def _queue_alert(target: ModelTarget, sel: str) -> AlertRule:
     """Requests wait longer than they compute: the replicas are saturated."""
     queue_mean = (
         f"sum by (model, version) (rate({m.QUEUE_DURATION}_sum{{{sel}}}[10m])) / "
@@ -187,7 +216,7 @@ def _queue_alert(target: ModelTarget, sel: str) -> dict[str, object]:
     )
 
 
-def _presence_alerts(target: ModelTarget, sel: str) -> list[dict[str, object]]:
+def _presence_alerts(target: ModelTarget, sel: str) -> list[AlertRule]:
     """No scraped server reports the model; a replica that served it within the hour is down."""
     not_served = _alert(
         target,
@@ -219,7 +248,7 @@ def _presence_alerts(target: ModelTarget, sel: str) -> list[dict[str, object]]:
     return [not_served, replica_down]
 
 
-def _drift_alert(target: ModelTarget, sel: str) -> dict[str, object]:
+def _drift_alert(target: ModelTarget, sel: str) -> AlertRule:
     """Serving inputs drifted from the evaluation data."""
     return _alert(
         target,
@@ -241,7 +270,7 @@ class RuleSet:
     """A model's rule file content, the objectives behind it, and what was assumed."""
 
     target: ModelTarget
-    rules: dict[str, Any]
+    rules: RuleFile
     objectives: tuple[Objective, ...]
     notes: tuple[str, ...]
     time_scale: float = 1.0
@@ -305,7 +334,7 @@ def rule_file(
     ``time_scale`` > 1 shrinks every window and ``for`` (drills and end-to-end tests).
     """
     found = objectives(target.slo, buckets, default_slo)
-    records = [
+    records: list[RecordingRule] = [
         {
             "record": _record_name(objective, window),
             "expr": _ratio_expr(objective, target.model, window),
@@ -324,18 +353,18 @@ def rule_file(
                 f"{', '.join(w.long for w in lost)} burn window(s): they are left out"
             )
     alerts += _other_alerts(target)
-    groups = [
+    groups: list[RuleGroup] = [
         {"name": f"baton-{target.model}-slo-records", "interval": "1m", "rules": records},
         {"name": f"baton-{target.model}-alerts", "interval": "1m", "rules": alerts},
     ]
-    rules = scale_durations({"groups": groups}, time_scale)
+    rules: RuleFile = scale_durations({"groups": groups}, time_scale)  # the same shape
     return RuleSet(target, rules, found.items, tuple(notes), time_scale)
 
 
 # -- promtool unit tests ----------------------------------------------------------------
 
 
-def _expected(alert: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+def _expected(alert: AlertRule, labels: dict[str, str]) -> dict[str, object]:
     all_labels = {**labels, **alert["labels"]}
     return {"exp_labels": all_labels, "exp_annotations": _render(alert["annotations"], all_labels)}
 
@@ -413,7 +442,7 @@ class _Scenario:
         ]
 
 
-def _bad_share(objective: Objective, alert: dict[str, Any]) -> float:
+def _bad_share(objective: Objective, alert: AlertRule) -> float:
     """A bad-event share that crosses the alert's lowest threshold with margin."""
     severity = alert["labels"]["severity"]
     lowest = min(
@@ -422,10 +451,19 @@ def _bad_share(objective: Objective, alert: dict[str, Any]) -> float:
     return min(1.0, 1.5 * lowest)
 
 
+def alert_rules(rules: RuleFile) -> list[AlertRule]:
+    """The alerting rules of a rule file, in file order (not its recording rules)."""
+    return [r for g in rules["groups"] for r in g["rules"] if _is_alert(r)]
+
+
+def _is_alert(rule: AlertRule | RecordingRule) -> TypeGuard[AlertRule]:
+    return "alert" in rule
+
+
 def rule_tests(ruleset: RuleSet, rule_file_name: str) -> dict[str, object]:
     """promtool tests: each alert fires on its planted fault; none fires on healthy traffic."""
     sc = _Scenario(ruleset.target)
-    alerts = {r["alert"]: r for g in ruleset.rules["groups"] for r in g["rules"] if "alert" in r}
+    alerts = {r["alert"]: r for r in alert_rules(ruleset.rules)}
     by_name = {o.name: o for o in ruleset.objectives}
     latency_le = (
         le_label(by_name["latency"].threshold_seconds)

@@ -14,7 +14,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from prometheus_client import CollectorRegistry
 
@@ -85,6 +85,14 @@ class Runtime:
         self.offload = Offload(options.offload_bytes)
 
 
+class _PickledApp(TypedDict):
+    """What a worker process gets to rebuild the app (its collectors and loop are its own)."""
+
+    settings: Settings
+    options: ServeOptions
+    tune_gc: bool
+
+
 class ServeApp:
     """The ASGI application of ``baton serve``."""
 
@@ -104,10 +112,10 @@ class ServeApp:
         self._admin_digest = admin_digest(options.admin_token)
         self.grpc: GrpcFront | None = None  # --grpc-port: V2 over gRPC on this loop too
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> _PickledApp:
         return {"settings": self.settings, "options": self.options, "tune_gc": self._tune_gc}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: _PickledApp) -> None:
         self.__init__(state["settings"], state["options"], tune_gc=state["tune_gc"])  # type: ignore[misc]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -333,7 +341,7 @@ class ServeApp:
         )
 
 
-def drift_report(model: LoadedModel) -> dict[str, Any]:
+def drift_report(model: LoadedModel) -> dict[str, object]:
     """``GET /v2/models/{name}/drift``: what ``baton drift`` prints."""
     base = {"name": model.name, "version": model.version}
     if model.drift is None:
@@ -383,14 +391,18 @@ def admin_digest(token: str | None) -> bytes | None:
     return None if token is None else hashlib.sha256(token.encode()).digest()
 
 
-def check_admin(digest: bytes | None, authorization: bytes | None) -> None:
+ADMIN_OFF = (
+    "loading and unloading models is off on this server: start it with "
+    "--admin-token (or BATON_SERVE_ADMIN_TOKEN) to allow it"
+)
+
+
+def check_admin(digest: bytes | None, authorization: bytes | None, *, off: str = ADMIN_OFF) -> None:
     """Loading and unloading need the admin token (``Authorization: Bearer TOKEN``, an HTTP
-    header or gRPC metadata); without one set on the server they are off."""
+    header or gRPC metadata); without one set on the server they are off (``off`` says how
+    to turn them on; the router's weight changes use the same check)."""
     if digest is None:
-        raise Forbidden(
-            "loading and unloading models is off on this server: start it with "
-            "--admin-token (or BATON_SERVE_ADMIN_TOKEN) to allow it"
-        )
+        raise Forbidden(off)
     token = _bearer(authorization)
     if token is None:
         raise Unauthorized("send the admin token as `Authorization: Bearer TOKEN`")

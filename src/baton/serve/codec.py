@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -25,6 +25,9 @@ from baton.serve.protocol import (
     RequestedOutput,
     v2_datatype,
 )
+
+if TYPE_CHECKING:
+    from pydantic import JsonValue
 
 _INT_RANGES = {
     name: (int(np.iinfo(dt).min), int(np.iinfo(dt).max))
@@ -83,7 +86,7 @@ def decode_request(body: bytes, json_length: int | None = None) -> InferRequest:
     )
 
 
-def _parameters(value: Any, where: str) -> dict[str, Any]:
+def _parameters(value: Any, where: str) -> dict[str, JsonValue]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -255,11 +258,11 @@ def _bytes_elements(buf: bytes, count: int, name: str) -> np.ndarray[Any, Any]:
 
 def encode_response(response: InferResponse) -> tuple[bytes, int | None]:
     """The response body, and the JSON part's length when binary outputs follow it."""
-    outputs: list[dict[str, Any]] = []
+    outputs: list[dict[str, object]] = []
     blobs: list[bytes] = []
     for out in response.outputs:
         array = out.data
-        entry: dict[str, Any] = {
+        entry: dict[str, object] = {
             "name": out.name,
             "datatype": v2_datatype(array),
             "shape": list(array.shape),
@@ -271,7 +274,7 @@ def encode_response(response: InferResponse) -> tuple[bytes, int | None]:
         else:
             entry["data"] = _to_json_data(array)
         outputs.append(entry)
-    doc: dict[str, Any] = {
+    doc: dict[str, object] = {
         "model_name": response.model_name,
         "model_version": response.model_version,
         "outputs": outputs,

@@ -11,7 +11,7 @@ import orjson
 from baton.core.signature import TensorSpec
 
 
-def infer_body(spec: TensorSpec, row: np.ndarray[Any, Any]) -> dict[str, Any]:
+def infer_body(spec: TensorSpec, row: np.ndarray[Any, Any]) -> dict[str, object]:
     """A one-row V2 request for the model's input ``spec``."""
     values = row.ravel()
     data: list[Any] = [v.item() for v in values]

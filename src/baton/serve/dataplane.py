@@ -8,7 +8,7 @@ holds only requests the model can take, and a client's mistake comes back as one
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -23,7 +23,15 @@ from baton.serve.repository import ModelRepository
 EXTENSIONS = ("binary_tensor_data", "model_repository", "model_configuration", "statistics")
 
 
-def tensor_metadata(spec: TensorSpec) -> dict[str, Any]:
+class ServerMetadata(TypedDict):
+    """The V2 server metadata (JSON, and the gRPC message's fields)."""
+
+    name: str
+    version: str
+    extensions: list[str]
+
+
+def tensor_metadata(spec: TensorSpec) -> dict[str, object]:
     return {"name": spec.name, "datatype": spec.dtype.v2, "shape": list(spec.shape)}
 
 
@@ -32,10 +40,10 @@ def triton_dims(spec: TensorSpec, batched: bool) -> list[int]:
     return list(spec.shape[1:] if batched else spec.shape)
 
 
-def triton_config(model: LoadedModel, options: ServeOptions) -> dict[str, Any]:
+def triton_config(model: LoadedModel, options: ServeOptions) -> dict[str, object]:
     """The configuration Triton's clients read first, from the signature and the plan."""
     batched = model.batchable
-    config: dict[str, Any] = {
+    config: dict[str, object] = {
         "name": model.name,
         "platform": "onnxruntime_onnx",
         "backend": "onnxruntime",
@@ -92,10 +100,10 @@ class DataPlane:
     def ready(self) -> bool:
         return self.repository.ready
 
-    def server_metadata(self) -> dict[str, Any]:
+    def server_metadata(self) -> ServerMetadata:
         return {"name": "baton", "version": __version__, "extensions": list(EXTENSIONS)}
 
-    def model_metadata(self, name: str, version: str | None = None) -> dict[str, Any]:
+    def model_metadata(self, name: str, version: str | None = None) -> dict[str, object]:
         model = self.repository.get(name, version)
         return {
             "name": model.name,
@@ -117,17 +125,17 @@ class DataPlane:
         self.repository.get(name, version)
         return True
 
-    def repository_index(self) -> list[dict[str, Any]]:
+    def repository_index(self) -> list[dict[str, object]]:
         return [
             {"name": m.name, "version": m.version, "state": "READY", "reason": ""}
             for m in self.repository.models()
         ]
 
-    def model_config(self, name: str, version: str | None = None) -> dict[str, Any]:
+    def model_config(self, name: str, version: str | None = None) -> dict[str, object]:
         """Triton's model configuration (JSON form), derived from what this server runs."""
         return triton_config(self.repository.get(name, version), self.repository.options)
 
-    def statistics(self, name: str | None = None, version: str | None = None) -> dict[str, Any]:
+    def statistics(self, name: str | None = None, version: str | None = None) -> dict[str, object]:
         """Triton's statistics extension: every served version, one model, or one version."""
         if name is None:
             models = self.repository.models()

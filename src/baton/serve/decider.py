@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from baton.core.refs import Ref, parse_ref
 from baton.errors import BatonError, NotFound
 from baton.serve.board import Ask
-from baton.serve.decision import ANSWERS_KEPT, Answer, Decision, Target
+from baton.serve.decision import ANSWERS_KEPT, Answer, Decision, ServeTarget
 from baton.serve.source import ModelSource
 
 log = logging.getLogger("baton.serve")
@@ -26,7 +26,7 @@ class Decider:
     def __init__(self, store: ModelSource, refs: Iterable[Ref]) -> None:
         self.store = store
         self.refs = list(refs)
-        self._last: dict[Ref, Target] = {}
+        self._last: dict[Ref, ServeTarget] = {}
         self._problems: dict[Ref, str] = {}
         self.decision = Decision(0, ())
         self.rounds = 0  # decide() calls finished
@@ -68,14 +68,14 @@ class Decider:
             raise NotFound(f"model {name!r} is not served here, so it cannot be unloaded")
         self.refs = kept
 
-    def _target(self, ref: Ref) -> Target:
+    def _target(self, ref: Ref) -> ServeTarget:
         info = self.store.registry.resolve(ref)
         evaluation = self.store.evaluations.latest(info.model, info.number)
-        target = Target(ref, info.number, evaluation.id if evaluation is not None else None)
+        target = ServeTarget(ref, info.number, evaluation.id if evaluation is not None else None)
         self._last[ref] = target
         return target
 
-    def _resolve(self) -> tuple[Target, ...]:
+    def _resolve(self) -> tuple[ServeTarget, ...]:
         """Every reference now; one that fails keeps its last version, reported once."""
         targets = []
         for ref in self.refs:

@@ -8,7 +8,7 @@ without reading aliases themselves, so every process of a server serves the same
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 import orjson
 
@@ -19,8 +19,9 @@ ANSWERS_KEPT = 64  # answers to load/unload requests a decision carries (the lat
 
 
 @dataclass(frozen=True)
-class Target:
-    """One reference and the version (and evaluation) it is to serve."""
+class ServeTarget:
+    """One reference and the version (and evaluation) a server is to serve (not a promotion
+    target, ``core.promotion.Target``)."""
 
     ref: Ref
     version: int
@@ -43,32 +44,50 @@ class Answer:
             raise BatonError(self.message, kind=self.kind)
 
 
+class _TargetJSON(TypedDict):
+    ref: str
+    version: int
+    evaluation: int | None
+
+
+class _AnswerJSON(TypedDict):
+    kind: str | None  # an errors.Kind value; None: done
+    message: str
+
+
+class _DecisionJSON(TypedDict):
+    """A decision as the board carries it between the decider and the workers."""
+
+    generation: int
+    targets: list[_TargetJSON]
+    answers: dict[str, _AnswerJSON]
+
+
 @dataclass(frozen=True)
 class Decision:
     generation: int
-    targets: tuple[Target, ...]
+    targets: tuple[ServeTarget, ...]
     answers: dict[str, Answer] = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(
-            {
-                "generation": self.generation,
-                "targets": [
-                    {"ref": str(t.ref), "version": t.version, "evaluation": t.evaluation}
-                    for t in self.targets
-                ],
-                "answers": {
-                    key: {"kind": a.kind.value if a.kind else None, "message": a.message}
-                    for key, a in self.answers.items()
-                },
-            }
-        )
+        document: _DecisionJSON = {
+            "generation": self.generation,
+            "targets": [
+                {"ref": str(t.ref), "version": t.version, "evaluation": t.evaluation}
+                for t in self.targets
+            ],
+            "answers": {
+                key: {"kind": a.kind.value if a.kind else None, "message": a.message}
+                for key, a in self.answers.items()
+            },
+        }
+        return orjson.dumps(document)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Decision:
-        value: dict[str, Any] = orjson.loads(raw)
+        value: _DecisionJSON = orjson.loads(raw)
         targets = tuple(
-            Target(parse_ref(t["ref"]), int(t["version"]), t["evaluation"])
+            ServeTarget(parse_ref(t["ref"]), int(t["version"]), t["evaluation"])
             for t in value["targets"]
         )
         answers = {

@@ -28,14 +28,13 @@ import contextlib
 import resource
 import weakref
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast, runtime_checkable
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from baton.serve.codec import encode_error
-from baton.serve.options import ServeOptions
 
 MAX_HEADER_BYTES = 64 * 1024  # request line and headers; V2 requests need a few hundred
 FD_RESERVE = 128  # descriptors kept for the store, model files, pipes and logs
@@ -58,7 +57,19 @@ class PortLimits:
     body_timeout_s: float
 
 
-def port_limits(options: ServeOptions) -> PortLimits:
+@runtime_checkable
+class PortOptions(Protocol):
+    """What the guard reads of its app's ``options``: ``ServeOptions``, or the router's."""
+
+    @property
+    def max_connections(self) -> int: ...
+    @property
+    def header_timeout_s(self) -> float: ...
+    @property
+    def body_timeout_s(self) -> float: ...
+
+
+def port_limits(options: PortOptions) -> PortLimits:
     """The options' limits, with the connection cap lowered to what descriptors allow."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     cap = options.max_connections
@@ -108,8 +119,8 @@ def _port_of(config: Config, state: ServerState) -> Port:
     port = _ports.get(state)
     if port is None:
         options = getattr(config.app, "options", None)
-        if not isinstance(options, ServeOptions):
-            raise TypeError("GuardedProtocol serves an app with ServeOptions (ServeApp)")
+        if not isinstance(options, PortOptions):
+            raise TypeError("GuardedProtocol serves an app whose options hold its port limits")
         port = _ports[state] = Port(port_limits(options), state)
     return port
 
@@ -205,7 +216,7 @@ class GuardedProtocol(HttpToolsProtocol):
             self._since = now
             return
         if self._busy():
-            cast(dict[str, Any], self.cycle.scope)[TIMED_OUT] = True
+            cast(dict[str, object], self.cycle.scope)[TIMED_OUT] = True
         self.transport.close()
 
     def _make_room(self) -> None:

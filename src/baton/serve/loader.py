@@ -15,7 +15,7 @@ from baton.core.signature import Signature
 from baton.errors import BadInput, BatonError, Unavailable
 from baton.runtime.session import CannotLoad, open_session
 from baton.serve.batcher import Batcher
-from baton.serve.drift import DriftMonitor
+from baton.serve.drift import DriftMonitor, OutputWatch
 from baton.serve.metrics import ModelSeries
 from baton.serve.options import ServingPlan, is_batchable
 from baton.serve.source import ModelSource
@@ -33,9 +33,11 @@ class ModelFailed(BadInput):
 
 @dataclass
 class DriftSlot:
-    """The drift monitor a model's batches feed; replaced when a new evaluation lands."""
+    """The drift monitor a model's batches feed (replaced when a new evaluation lands), and
+    the watch over every output they return (kept for the life of the version)."""
 
     monitor: DriftMonitor | None = None
+    outputs: OutputWatch | None = None
     evaluation: int | None = None  # the latest evaluation read (None: never evaluated)
     read: bool = False  # whether the evaluations were read at all
 
@@ -164,11 +166,15 @@ def load_version(
 
 
 def _watched(run: Callable[[Arrays], Arrays], slot: DriftSlot) -> Callable[[Arrays], Arrays]:
-    """The runner, with each batch's inputs and outputs sampled into the slot's monitor
-    (read per batch, so a reference that arrives later is used from the next batch)."""
+    """The runner, with each batch's outputs counted by the slot's output watch and its
+    inputs and outputs sampled into the slot's monitor (read per batch, so a reference that
+    arrives later is used from the next batch)."""
 
     def watched(feed: Arrays) -> Arrays:
         results = run(feed)
+        outputs = slot.outputs
+        if outputs is not None:
+            outputs.observe(results)
         monitor = slot.monitor
         if monitor is not None:
             monitor.observe(feed, results)

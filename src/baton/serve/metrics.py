@@ -86,6 +86,8 @@ class ServingMetrics:
         self.drift_score = _gauge(names.DRIFT_SCORE_SPEC, registry, "livemostrecent")
         self.drift_samples = _gauge(names.DRIFT_SAMPLES_SPEC, registry, "livemostrecent")
         self.drift_errors = _counter(names.DRIFT_ERRORS, registry)
+        self.output_bins = _counter(names.OUTPUT_BINS_SPEC, registry)
+        self.nonfinite_outputs = _counter(names.NONFINITE_OUTPUTS_SPEC, registry)
         self._alias_lookups = _counter(names.ALIAS_LOOKUPS_SPEC, registry)
         self._alias_lookups_seen = 0
         if process and multiprocess_dir is None:
@@ -116,6 +118,15 @@ class ServingMetrics:
         # and rate() cannot count what happened before a series' first scrape, so a counter
         # born with the first request loses every request served until it was scraped.
         self.requests.labels(model, version, "200")
+        self.nonfinite_outputs.labels(model, version)  # likewise: 0 until a NaN is served
+
+    def nonfinite(self, model: str, version: str) -> Counter:
+        """The version's counter of output rows with a NaN or an infinity."""
+        return self.nonfinite_outputs.labels(model, version)
+
+    def output_bin(self, model: str, version: str, output: str, upper: float) -> Counter:
+        """The counter of one output feature's bin (created at 0, for the same reason)."""
+        return self.output_bins.labels(model, version, output, names.bin_label(upper))
 
     def retired(self, model: str, version: str, alias: str, owner: str) -> None:
         """Drop a version's info series once it no longer serves (counters stay)."""

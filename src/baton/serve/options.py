@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from baton.core.refs import parse_ref
 from baton.core.serving_config import ServingConfig
 from baton.core.signature import Signature
 from baton.errors import BadInput
@@ -28,6 +29,16 @@ if TYPE_CHECKING:
 KIB = 1 << 10
 MIB = 1 << 20
 MIN_ADMIN_TOKEN = 16  # characters: a token short enough to guess protects nothing
+
+
+def _pinned_problems(text: str) -> list[str]:
+    try:
+        ref = parse_ref(text)
+    except BadInput as exc:
+        return [f"--output-bins-from: {exc.message}"]
+    if ref.version is None:
+        return [f"--output-bins-from {text!r} must name one version, as in {ref.name}:3"]
+    return []
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,7 @@ class ServeOptions:
     # set by serve(): where the server's one decider publishes what to serve (serve/board.py);
     # None: the app decides for itself (a ServeApp run from Python)
     decisions_dir: str | None = None
-    # what a client may hold before any work starts (README, "What the server port promises")
+    # what a client may hold before any work starts (docs/serve.md: the server port's promises)
     max_connections: int = 1024  # beyond: the oldest idle or slow connection is closed
     header_timeout_s: float = 10.0  # from a request's first byte to its complete headers
     body_timeout_s: float = 30.0  # longest pause while a body arrives (408 beyond)
@@ -65,6 +76,10 @@ class ServeOptions:
     # None: POST /v2/repository/models/NAME/load and /unload are off (403)
     admin_token: str | None = field(default=None, repr=False)
     grpc_port: int | None = None  # V2 over gRPC on this port too (0: any free one); None: off
+    # NAME:N whose evaluation's output deciles bin the served outputs of NAME's versions
+    # (baton_output_bin_total), so a canary and its baseline count into the same bins;
+    # None: each version's own evaluation
+    output_bins_from: str | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -95,6 +110,8 @@ class ServeOptions:
         if self.precision is not None and self.precision not in PRECISIONS:
             problems.append(f"--precision {self.precision} must be one of {', '.join(PRECISIONS)}")
         problems += self._port_limit_problems()
+        if self.output_bins_from is not None:
+            problems += _pinned_problems(self.output_bins_from)
         if problems:
             raise BadInput("; ".join(problems))
 

@@ -36,7 +36,7 @@ CGROUP = Path("/sys/fs/cgroup")
 
 
 @dataclass(frozen=True)
-class Usage:
+class ProcessUsage:
     """CPU seconds (user + system, children included) and resident bytes of a process tree."""
 
     cpu_seconds: float
@@ -95,7 +95,7 @@ def tree(root: int, proc: Path = PROC) -> list[int]:
     return seen
 
 
-def tree_usage(root: int, proc: Path = PROC) -> Usage:
+def tree_usage(root: int, proc: Path = PROC) -> ProcessUsage:
     """CPU and resident memory of ``root`` and everything under it."""
     ticks = os.sysconf("SC_CLK_TCK")
     page = os.sysconf("SC_PAGE_SIZE")
@@ -111,7 +111,7 @@ def tree_usage(root: int, proc: Path = PROC) -> Usage:
         with contextlib.suppress(OSError, IndexError, ValueError):
             resident += int((proc / str(pid) / "statm").read_text().split()[1]) * page
         count += 1
-    return Usage(cpu_ticks / ticks, resident, count)
+    return ProcessUsage(cpu_ticks / ticks, resident, count)
 
 
 class ServerProcessCollector(Collector):

@@ -7,9 +7,12 @@ plain dataclasses carry no validation logic of their own, so the hot path stays 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from pydantic import JsonValue
 
 # V2 datatype -> numpy dtype, little-endian as the binary extension requires. BYTES
 # elements are Python ``str`` in an object array (what ONNX Runtime takes for strings).
@@ -67,7 +70,7 @@ class InferRequest:
     inputs: tuple[InputTensor, ...]
     id: str | None = None
     outputs: tuple[RequestedOutput, ...] = ()
-    parameters: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, JsonValue] = field(default_factory=dict)  # the request's, as sent
 
     @property
     def binary_output(self) -> bool:
@@ -87,4 +90,4 @@ class InferResponse:
     model_version: str
     outputs: tuple[OutputTensor, ...]
     id: str | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, JsonValue] = field(default_factory=dict)

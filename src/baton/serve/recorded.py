@@ -59,6 +59,7 @@ class RecordedServer:
             raise
         self.recorded = 0  # the newest decision the record shows the workers' answer to
         self._disagreed = 0
+        self.rounds = 0  # rounds done: a test waits for one after a change, never a fixed time
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="baton-decider", daemon=True)
         self._thread.start()
@@ -114,6 +115,7 @@ class RecordedServer:
                 self._record(self.board.reports())
             except Exception:  # the decider keeps going: the store may come back
                 log.exception("the server's decider failed a round")
+            self.rounds += 1
 
     def _record(self, reports: list[Report]) -> None:
         """Record what the workers serve once they all applied the newest decision."""

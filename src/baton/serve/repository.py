@@ -14,11 +14,13 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 
-from baton.core.refs import Ref
+from baton.core.drift import Reference
+from baton.core.refs import Ref, parse_ref
 from baton.errors import BatonError, NotFound, Unavailable
-from baton.serve.decision import Decision, Target
-from baton.serve.drift import DriftMonitor
+from baton.serve.decision import Decision, ServeTarget
+from baton.serve.drift import DriftMonitor, OutputWatch
 from baton.serve.follow import Source, source_for
 from baton.serve.loader import DriftSlot, LoadedModel, load_version
 from baton.serve.metrics import ServingMetrics
@@ -29,6 +31,7 @@ from baton.store.registry import VersionInfo
 from baton.store.servers import ServedModel
 
 log = logging.getLogger("baton.serve")
+FLUSH_S = 0.5  # multiprocess mode: how often a worker's output counters reach the shared files
 
 
 @dataclass
@@ -80,6 +83,7 @@ class ModelRepository:
         self._routes: dict[str, list[Route]] = {}
         self._lock = asyncio.Lock()
         self._watch: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
         self._decision = Decision(0, ())
         self._failed: dict[Ref, str] = {}  # targets that could not be loaded, and why
         self.ready = False
@@ -123,7 +127,10 @@ class ModelRepository:
         """Load what the first decision says, then follow the decisions that come."""
         await self._apply(await self.source.first(), strict=True)
         self.ready = True
-        self._watch = asyncio.get_running_loop().create_task(self._follow(), name="decisions")
+        loop = asyncio.get_running_loop()
+        self._watch = loop.create_task(self._follow(), name="decisions")
+        if self.metrics.multiprocess_dir is not None:  # a scrape reaches one worker only
+            self._flusher = loop.create_task(self._flush_outputs_every(FLUSH_S), name="outputs")
 
     async def load(self, name: str) -> list[LoadedModel]:
         """Repository extension ``load``: pick up alias moves and new evaluations' drift
@@ -138,13 +145,27 @@ class ModelRepository:
         await self._apply(await self.source.ask("unload", name))
 
     async def close(self) -> None:
-        """Stop following, then finish every queued request of every model."""
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+        """Stop following, then finish every queued request of every model (and count
+        their outputs)."""
+        for task in (self._watch, self._flusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for model in self.models():
             await model.batcher.close()
+        self.flush_outputs()
+
+    async def _flush_outputs_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            await asyncio.to_thread(self.flush_outputs)
+
+    def flush_outputs(self) -> None:
+        """Bring every served version's output counters up to what it served."""
+        for model in self.models():
+            if model.slot.outputs is not None:
+                model.slot.outputs.flush()
 
     async def _follow(self) -> None:
         """Apply each new decision; a version that failed to load is tried again."""
@@ -187,7 +208,7 @@ class ModelRepository:
         for model in retired:
             await self._retire(model)
 
-    def _failure(self, target: Target, exc: Exception) -> None:
+    def _failure(self, target: ServeTarget, exc: Exception) -> None:
         text = exc.message if isinstance(exc, BatonError) else repr(exc)
         if self._failed.get(target.ref) != text:
             log.warning("%s: could not load %s: %s", target.ref, target.pinned, text)
@@ -205,7 +226,7 @@ class ModelRepository:
         self._failed = {ref: text for ref, text in self._failed.items() if ref in wanted}
         return dropped
 
-    async def _reach(self, target: Target) -> LoadedModel | None:
+    async def _reach(self, target: ServeTarget) -> LoadedModel | None:
         """Serve ``target``: load its version beside the one served, then switch; returns
         the version replaced. A new evaluation of the version served brings its drift
         reference."""
@@ -241,7 +262,7 @@ class ModelRepository:
             series.compute_duration.observe(compute_s)
             stats.batch(rows, compute_s)
 
-        slot = DriftSlot()
+        slot = DriftSlot(outputs=self._output_watch(info))
         self._read_reference(info, slot)
         return load_version(
             self.store,
@@ -264,6 +285,7 @@ class ModelRepository:
             return
         first, slot.read, slot.evaluation = not slot.read, True, number
         inputs, outputs = evaluation.report.drift_references() if evaluation else (None, None)
+        self._bin_outputs(info, slot, outputs)
         if inputs is None and outputs is None:
             if first:
                 log.warning("%s: no drift reference (run `baton evaluate %s`)", info.ref, info.ref)
@@ -278,8 +300,46 @@ class ModelRepository:
         if not first:
             log.warning("%s: drift reference from evaluation %s", info.ref, number)
 
+    def _output_watch(self, info: VersionInfo) -> OutputWatch:
+        model, version = info.model, str(info.number)
+        return OutputWatch(
+            [s.name for s in info.manifest.signature.outputs],
+            self.metrics.nonfinite(model, version),
+            name=info.ref,
+            on_error=self.metrics.drift_errors.labels(model, version).inc,
+        )
+
+    def _bin_outputs(self, info: VersionInfo, slot: DriftSlot, own: Reference | None) -> None:
+        """Bin the version's outputs, once, by ``--output-bins-from``'s output reference
+        (so a canary and its baseline share bins), else by the version's own."""
+        watch = slot.outputs
+        if watch is None or watch.binned:
+            return
+        reference = self._output_bins_reference(info) or own
+        if reference is not None:
+            watch.bin_with(
+                reference, partial(self.metrics.output_bin, info.model, str(info.number))
+            )
+
+    def _output_bins_reference(self, info: VersionInfo) -> Reference | None:
+        text = self.options.output_bins_from
+        ref = parse_ref(text) if text is not None else None
+        if ref is None or ref.name != info.model or ref.version is None:
+            return None
+        evaluation = self.store.evaluations.latest(ref.name, ref.version)
+        _, outputs = evaluation.report.drift_references() if evaluation else (None, None)
+        if outputs is None:
+            log.warning(
+                "%s: %s has no evaluation with an output reference (run `baton evaluate %s`): "
+                "its outputs are binned by its own evaluation's",
+                info.ref, text, text,
+            )  # fmt: skip
+        return outputs
+
     def refresh_drift(self) -> None:
-        """Publish every served version's drift scores (called when /metrics is read)."""
+        """Publish every served version's drift scores and bring its output counters up to
+        date (called when /metrics is read)."""
+        self.flush_outputs()
         for model in self.models():
             if model.drift is not None:
                 self.metrics.drift(model.name, model.version, model.drift.scores())

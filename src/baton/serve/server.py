@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from types import FrameType
+from typing import Protocol
 
 import uvicorn
 
@@ -72,7 +73,16 @@ def uvicorn_config(app: ServeApp, options: ServeOptions, *, loop: str = "uvloop"
     )
 
 
-def bind(options: ServeOptions) -> socket.socket:
+class Listening(Protocol):
+    """What ``bind`` reads: ``ServeOptions``, or the router's options."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+
+
+def bind(options: Listening) -> socket.socket:
     """The listening address, taken before anything says it serves (a taken port names
     the process holding it where the OS lets us read that). With several workers, each
     worker listens on its own socket (``WorkerSocket``)."""
@@ -125,8 +135,9 @@ def _exit_quietly(signum: int, frame: FrameType | None) -> None:
     sys.exit(0)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, announcing itself only once its models are loaded and it serves."""
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, announcing itself only once it serves (once its models are loaded;
+    `baton router` runs it too)."""
 
     def __init__(self, config: uvicorn.Config, announce: Callable[[], None]) -> None:
         super().__init__(config)
@@ -182,7 +193,7 @@ def serve(
             said()
             _serve_workers(settings, options, sock)
             return
-        server = _Server(uvicorn_config(ServeApp(settings, options), options), said)
+        server = AnnouncingServer(uvicorn_config(ServeApp(settings, options), options), said)
         try:
             server.run(sockets=[sock])
         except SystemExit as exc:  # a failed start-up (logged above), or SIGTERM: exit 0

@@ -18,7 +18,6 @@ Per batch size only the model call is timed (merging and splitting rows are part
 from __future__ import annotations
 
 import time
-from typing import Any
 
 _NS = 1_000_000_000
 
@@ -94,7 +93,7 @@ class ModelStats:
             return 0
         return int((time.time() - time.perf_counter() + self._last) * 1000)
 
-    def report(self, name: str, version: str) -> dict[str, Any]:
+    def report(self, name: str, version: str) -> dict[str, object]:
         """One ``model_stats`` entry as Triton writes it (JSON; the gRPC message's fields)."""
         computed = self.computed_count
         return {

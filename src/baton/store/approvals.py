@@ -34,7 +34,7 @@ from baton.store.ownership_tables import approvals, promotions
 from baton.store.people import Person
 from baton.store.registry import Registry
 from baton.store.tables import aliases, evaluations, models, versions
-from baton.store.tx import audit, find_version_id, insert_id, read, utcnow
+from baton.store.tx import append_entry, find_version_id, insert_id, read, utcnow
 
 PENDING, APPLIED, CANCELLED = "pending", "applied", "cancelled"
 
@@ -136,7 +136,7 @@ class Promotions:
             )
             needs = {s.value: t for s, t in missing(matrix, target, []).items()}
             detail = {"to": target.value, "promotion": new_id, "needs": needs}
-            audit(conn, actor.name, "promotion.request", model, version, why, detail)
+            append_entry(conn, actor.name, "promotion.request", model, version, why, detail)
             return new_id
 
         return self._step(work, actor, "promotion.request", model, version, target, why)
@@ -178,7 +178,7 @@ class Promotions:
                 "promotion": promo.id,
                 "stages": [s.value for s in stages],
             }
-            audit(conn, actor.name, "promotion.approve", model, version, why, detail)
+            append_entry(conn, actor.name, "promotion.approve", model, version, why, detail)
             if not missing(matrix, target, [*done, *stages]):
                 self._apply(conn, row.id, model, version, promo, target, actor, why)
             return int(promo.id)
@@ -203,7 +203,7 @@ class Promotions:
                 .values(state=CANCELLED, slot=None, decided_by=actor.name, decided_at=utcnow())
             )
             detail = {"to": target.value, "promotion": promo.id}
-            audit(conn, actor.name, "promotion.cancel", model, version, why, detail)
+            append_entry(conn, actor.name, "promotion.cancel", model, version, why, detail)
             return int(promo.id)
 
         return self._step(work, actor, "promotion.cancel", model, version, target, why)
@@ -240,7 +240,7 @@ class Promotions:
                 conn, row.id, model, "production", version_id, back_to, actor.name, why
             )
             detail = {"from": current, "to": back_to, "promotion": new_id}
-            audit(conn, actor.name, "promotion.rollback", model, back_to, why, detail)
+            append_entry(conn, actor.name, "promotion.rollback", model, back_to, why, detail)
             return new_id
 
         new_id = attempt(
@@ -263,7 +263,7 @@ class Promotions:
         target: Target,
         why: str,
     ) -> PromotionInfo:
-        """Run a step's transaction (refusals audited) and read the step back."""
+        """Run a step's transaction (refusals logged) and read the step back."""
         step_id = attempt(
             self.engine,
             work,
@@ -354,7 +354,7 @@ class Promotions:
                 conn, model_id, model, target.value, promo.version_id, version, actor.name, why
             )
         detail = {"to": target.value, "promotion": promo.id, "from": promo.from_version}
-        audit(conn, actor.name, "promotion.apply", model, version, promo.reason, detail)
+        append_entry(conn, actor.name, "promotion.apply", model, version, promo.reason, detail)
 
     def _one(self, promo_id: int) -> PromotionInfo:
         with read(self.engine) as conn:

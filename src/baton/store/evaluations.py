@@ -1,7 +1,7 @@
 """Stored gate results: the evaluation of a version, its verdict, report and recommendation.
 
 A record is written once, when the run has finished (passed, failed or error), together
-with its audit entry, so a crash mid-evaluation never leaves a half-written record.
+with its log entry, so a crash mid-evaluation never leaves a half-written record.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from baton.core.manifest import describe_validation_error
 from baton.core.serving_config import ServingConfig
 from baton.errors import Corrupt
 from baton.store.tables import evaluations, models, versions
-from baton.store.tx import audit, find_version_id, insert_id, read, utcnow, write
+from baton.store.tx import append_entry, find_version_id, insert_id, read, utcnow, write
 
 Status = Literal["passed", "failed", "error"]
 
@@ -87,7 +87,7 @@ class Evaluations:
                     error=error,
                 ),
             )
-            audit(
+            append_entry(
                 conn,
                 actor,
                 f"evaluation.{status}",

@@ -24,7 +24,7 @@ from baton.core.durations import format_duration
 from baton.store.artifacts import Entry
 from baton.store.store import Store
 
-MAX_AUDITED_DIGESTS = 100  # the audit entry names this many removed files, then counts
+MAX_LOGGED_DIGESTS = 100  # the log entry names this many removed files, then counts
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def collect(
         failed=failed,
     )
     if removed or cleared:
-        _audit(store, actor, result)
+        _log_removals(store, actor, result)
     return result
 
 
@@ -125,9 +125,9 @@ def _younger_than(cutoff_ns: int) -> Callable[[stat_result], bool]:
     return lambda st: st.st_mtime_ns >= cutoff_ns
 
 
-def _audit(store: Store, actor: str, result: Collected) -> None:
+def _log_removals(store: Store, actor: str, result: Collected) -> None:
     digests = result.removed_orphans
-    store.registry.append_audit(
+    store.registry.append_entry(
         actor,
         "artifacts.gc",
         detail={
@@ -135,7 +135,7 @@ def _audit(store: Store, actor: str, result: Collected) -> None:
             "temporary": len(result.removed_temporary),
             "bytes": result.freed_bytes,
             "grace": format_duration(result.found.grace_s) if result.found.grace_s else "0",
-            "digests": digests[:MAX_AUDITED_DIGESTS],
-            "more": max(0, len(digests) - MAX_AUDITED_DIGESTS),
+            "digests": digests[:MAX_LOGGED_DIGESTS],
+            "more": max(0, len(digests) - MAX_LOGGED_DIGESTS),
         },
     )

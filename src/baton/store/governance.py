@@ -25,7 +25,7 @@ from baton.store.evaluations import EvaluationRecord
 from baton.store.history import model_history
 from baton.store.ownership import Owners, Roles, attempt, model_row, owners_in
 from baton.store.people import Issued, People, Person, TeamInfo, TokenInfo
-from baton.store.registry import AuditEntry, ModelInfo, VersionInfo
+from baton.store.registry import LogEntry, ModelInfo, VersionInfo
 from baton.store.requests import RequestInfo, Requests
 from baton.store.store import Store
 from baton.store.tx import find_version_id
@@ -43,7 +43,7 @@ class Control(Protocol):
     def models(self) -> list[ModelInfo]: ...
     def model(self, name: str) -> tuple[ModelInfo, list[VersionInfo]]: ...
     def resolve(self, ref: Ref) -> VersionInfo: ...
-    def audit(self, model: str | None = None, limit: int = 50) -> list[AuditEntry]: ...
+    def log_entries(self, model: str | None = None, limit: int = 50) -> list[LogEntry]: ...
     def evaluations(self, model: str) -> list[EvaluationRecord]: ...
     def history(self, name: str, at: datetime | None) -> History: ...
     def set_alias(self, name: str, alias: str, number: int, why: str | None) -> int | None: ...
@@ -99,7 +99,7 @@ class Governance:
 
         Once ``governed`` (the API always, the local CLI as soon as a person is registered),
         stage aliases (staging, production) move only through promotion, and any other alias
-        only by the model's owner team or a team R or A of deployment. A refusal is audited.
+        only by the model's owner team or a team R or A of deployment. A refusal is logged.
         """
         check_alias(alias)
         registry = self.store.registry
@@ -151,8 +151,8 @@ class LocalControl:
     def resolve(self, ref: Ref) -> VersionInfo:
         return self.store.registry.resolve(ref)
 
-    def audit(self, model: str | None = None, limit: int = 50) -> list[AuditEntry]:
-        return self.store.registry.audit(model, limit)
+    def log_entries(self, model: str | None = None, limit: int = 50) -> list[LogEntry]:
+        return self.store.registry.log_entries(model, limit)
 
     def evaluations(self, model: str) -> list[EvaluationRecord]:
         self.store.registry.model(model)

@@ -1,12 +1,12 @@
 """Which R&R matrix applies to a model: its own roles.yaml, the site's, or the built-in one.
 
 Matrices are kept as a history (the newest row wins), so who-was-accountable-when stays on
-record. Setting one is audited with the old and new documents.
+record. Setting one is logged with the old and new documents.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -18,6 +18,7 @@ from baton.core.roles import (
     OWNER,
     Action,
     Matrix,
+    MatrixJSON,
     check_matrix,
     default_matrix,
     may_act,
@@ -27,7 +28,7 @@ from baton.errors import BatonError, Forbidden, NotFound
 from baton.store.ownership_tables import role_matrices
 from baton.store.people import Person
 from baton.store.tables import models, teams
-from baton.store.tx import audit, read, utcnow, write
+from baton.store.tx import append_entry, read, utcnow, write
 
 Source = Literal["built-in", "site", "model"]
 T = TypeVar("T")
@@ -42,11 +43,11 @@ def attempt(
     model: str | None = None,
     version: int | None = None,
     reason: str | None = None,
-    detail: dict[str, Any] | None = None,
+    detail: Mapping[str, object] | None = None,
 ) -> T:
     """Run a governed change; if baton refuses it, record the refusal and re-raise.
 
-    The change and its audit entry commit together; a refusal rolls the change back, so
+    The change and its log entry commit together; a refusal rolls the change back, so
     its entry (``<action>.refused``, with the message) is written in a transaction of its own.
     """
     try:
@@ -56,11 +57,20 @@ def attempt(
         with suppress(BatonError):  # the database is gone: the original error says so
             write(
                 engine,
-                lambda conn: audit(
+                lambda conn: append_entry(
                     conn, actor, f"{action}.refused", model, version, reason, refused
                 ),
             )
         raise
+
+
+class OwnersJSON(MatrixJSON):
+    """``Owners`` as the API sends it and the remote client reads it back."""
+
+    model: str
+    owner: str
+    source: Source
+    missing_teams: list[str]
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,7 @@ class Owners:
     matrix: Matrix
     missing_teams: tuple[str, ...]  # named in the matrix but not created yet
 
-    def document(self) -> dict[str, object]:
+    def document(self) -> OwnersJSON:
         return {
             "model": self.model,
             "owner": self.owner,
@@ -101,20 +111,46 @@ def model_row(conn: sa.Connection, name: str, *, lock: bool = False) -> Any:
 def owners_in(conn: sa.Connection, name: str | None) -> Owners:
     """The matrix for ``name`` inside the caller's transaction (None: the site default)."""
     row = model_row(conn, name) if name is not None else None
+    own = _latest(conn, row.id) if row is not None else None
+    known = set(conn.execute(sa.select(teams.c.name)).scalars())
+    return _owners(name, row.owner if row is not None else None, _latest(conn, None), own, known)
+
+
+def owners_of(conn: sa.Connection, names: Collection[str]) -> dict[str, Owners]:
+    """``owners_in`` for several models in four queries, whatever their number (a page's)."""
+    if not names:
+        return {}
+    found = conn.execute(
+        sa.select(models.c.id, models.c.name, teams.c.name.label("owner"))
+        .join(teams, teams.c.id == models.c.owner_team_id)
+        .where(models.c.name.in_(list(names)))
+    ).all()
+    missing = set(names) - {r.name for r in found}
+    if missing:
+        raise NotFound(f"unknown model {sorted(missing)[0]!r}: `baton models` lists them")
+    own: dict[int, Any] = {}
+    for model_id, document in conn.execute(
+        sa.select(role_matrices.c.model_id, role_matrices.c.document)
+        .where(role_matrices.c.model_id.in_([r.id for r in found]))
+        .order_by(role_matrices.c.id)
+    ):
+        own[model_id] = document  # the newest row wins
+    site = _latest(conn, None)
+    known = set(conn.execute(sa.select(teams.c.name)).scalars())
+    return {r.name: _owners(r.name, r.owner, site, own.get(r.id), known) for r in found}
+
+
+def _owners(name: str | None, owner: str | None, site: Any, own: Any, known: set[str]) -> Owners:
+    """The matrix from the stored documents: built-in, then the site's, then the model's."""
     base = default_matrix()
     source: Source = "built-in"
-    site = _latest(conn, None)
     if site is not None:
         base, source = parse_matrix(site), "site"
-    if row is not None:
-        own = _latest(conn, row.id)
-        if own is not None:
-            base, source = parse_matrix(own, base=base), "model"
-    owner = row.owner if row is not None else OWNER
-    matrix = base.for_owner(owner) if row is not None else base
-    known = set(conn.execute(sa.select(teams.c.name)).scalars())
+    if own is not None:
+        base, source = parse_matrix(own, base=base), "model"
+    matrix = base.for_owner(owner) if owner is not None else base
     missing = tuple(sorted(matrix.teams() - known - {OWNER}))
-    return Owners(name or "*", owner, source, matrix, missing)
+    return Owners(name or "*", owner or OWNER, source, matrix, missing)
 
 
 def _latest(conn: sa.Connection, model_id: int | None) -> Any:
@@ -135,6 +171,11 @@ class Roles:
     def owners(self, name: str | None) -> Owners:
         with read(self.engine) as conn:
             return owners_in(conn, name)
+
+    def owners_of(self, names: Collection[str]) -> dict[str, Owners]:
+        """The matrix of each named model, read together (a page of requests needs many)."""
+        with read(self.engine) as conn:
+            return owners_of(conn, names)
 
     def set_roles(
         self, name: str | None, document: Any, actor: Person, reason: str | None = None
@@ -170,7 +211,7 @@ class Roles:
                 )
             )
             detail = {"before": before.matrix.to_document(), "after": stored}
-            audit(conn, actor.name, "roles.set", name, None, reason, detail)
+            append_entry(conn, actor.name, "roles.set", name, None, reason, detail)
 
         attempt(self.engine, work, actor=actor.name, action="roles.set", model=name, reason=reason)
         return self.owners(name)

@@ -28,7 +28,7 @@ from baton.errors import BadInput, Conflict, Forbidden, NotFound, Unauthorized
 from baton.store.ownership_tables import memberships, people, tokens
 from baton.store.refusals import RefusalLog
 from baton.store.tables import teams
-from baton.store.tx import audit, insert_id, read, utcnow, write
+from baton.store.tx import append_entry, insert_id, read, utcnow, write
 
 TOKEN_PREFIX = "bt_"
 _DUMMY_DIGEST = hashlib.sha256(b"no such token").hexdigest()
@@ -79,7 +79,7 @@ def new_token() -> tuple[str, str]:
 
 
 class SignInFailed(Unauthorized):
-    """No valid token; ``why`` (invalid, revoked) and the id of a known token, for the audit."""
+    """No valid token; ``why`` (invalid, revoked) and the id of a known token, for the audit log."""
 
     def __init__(self, message: str, why: str, token_id: str | None = None) -> None:
         super().__init__(message)
@@ -98,7 +98,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def _audits_refusal(
+def _logs_refusal(
     method: Callable[Concatenate[People, P], T],
 ) -> Callable[Concatenate[People, P], T]:
     """Record an admin-only refusal (throttled) once the refused work has rolled back."""
@@ -150,6 +150,31 @@ class People:
                 )
             return self._person(conn, row.name)
 
+    def holder(self, public_id: str) -> Person:
+        """The person a token (known by its public id) belongs to, while it is not revoked.
+
+        The dashboard's session keeps only the public id, never the token; each request
+        asks again here, so revoking the token ends the session at once.
+        """
+        with read(self.engine) as conn:
+            row = conn.execute(
+                sa.select(tokens.c.revoked_at, people.c.name)
+                .join(people, people.c.id == tokens.c.person_id)
+                .where(tokens.c.public_id == public_id)
+            ).first()
+            if row is None:
+                raise SignInFailed(
+                    "your session's token no longer exists: sign in again", "invalid"
+                )
+            if row.revoked_at is not None:
+                raise SignInFailed(
+                    f"the token of this session ({public_id}) was revoked: sign in with a new "
+                    "one (`baton token new USER`)",
+                    "revoked",
+                    public_id,
+                )
+            return self._person(conn, row.name)
+
     def acting(self, name: str) -> Person:
         """The local actor (BATON_USER): a registered person, or the bootstrap actor."""
         with read(self.engine) as conn:
@@ -169,7 +194,7 @@ class People:
 
     # -- teams ----------------------------------------------------------------------------
 
-    @_audits_refusal
+    @_logs_refusal
     def add_team(self, name: str, actor: Person, reason: str | None = None) -> TeamInfo:
         check_name(name, "team name")
         _need_admin(actor, f"add team {name}")
@@ -178,7 +203,7 @@ class People:
             if conn.execute(sa.select(teams.c.id).where(teams.c.name == name)).first():
                 raise Conflict(f"team {name!r} already exists (`baton team list` shows teams)")
             insert_id(conn, teams.insert().values(name=name, created_at=utcnow()))
-            audit(conn, actor.name, "team.create", reason=reason, detail={"team": name})
+            append_entry(conn, actor.name, "team.create", reason=reason, detail={"team": name})
 
         write(self.engine, work)
         return next(t for t in self.teams() if t.name == name)
@@ -201,7 +226,7 @@ class People:
 
     # -- people and tokens ----------------------------------------------------------------
 
-    @_audits_refusal
+    @_logs_refusal
     def add_person(
         self,
         name: str,
@@ -235,13 +260,13 @@ class People:
             )
             self._insert_token(conn, person_id, public_id, token, actor.name)
             detail = {"user": name, "teams": sorted(set(team_names)), "admin": admin or first}
-            audit(conn, actor.name, "user.create", reason=reason, detail=detail)
-            audit(conn, actor.name, "token.issue", detail={"user": name, "token": public_id})
+            append_entry(conn, actor.name, "user.create", reason=reason, detail=detail)
+            append_entry(conn, actor.name, "token.issue", detail={"user": name, "token": public_id})
 
         write(self.engine, work)
         return self.person(name), Issued(name, public_id, token)
 
-    @_audits_refusal
+    @_logs_refusal
     def set_membership(
         self, name: str, team: str, actor: Person, *, member: bool, reason: str | None = None
     ) -> Person:
@@ -260,7 +285,9 @@ class People:
             else:
                 conn.execute(memberships.delete().where(key))
             action = "user.join" if member else "user.leave"
-            audit(conn, actor.name, action, reason=reason, detail={"user": name, "team": team})
+            append_entry(
+                conn, actor.name, action, reason=reason, detail={"user": name, "team": team}
+            )
 
         write(self.engine, work)
         return self.person(name)
@@ -270,7 +297,7 @@ class People:
             names = conn.execute(sa.select(people.c.name).order_by(people.c.name)).scalars()
             return [self._person(conn, n) for n in list(names)]
 
-    @_audits_refusal
+    @_logs_refusal
     def issue_token(self, name: str, actor: Person) -> Issued:
         if actor.name != name:
             _need_admin(actor, f"issue a token for {name}")
@@ -279,12 +306,12 @@ class People:
         def work(conn: sa.Connection) -> None:
             person_id = _person_id(conn, name)
             self._insert_token(conn, person_id, public_id, token, actor.name)
-            audit(conn, actor.name, "token.issue", detail={"user": name, "token": public_id})
+            append_entry(conn, actor.name, "token.issue", detail={"user": name, "token": public_id})
 
         write(self.engine, work)
         return Issued(name, public_id, token)
 
-    @_audits_refusal
+    @_logs_refusal
     def revoke_token(self, public_id: str, actor: Person, reason: str | None = None) -> TokenInfo:
         def work(conn: sa.Connection) -> None:
             row = conn.execute(
@@ -304,7 +331,7 @@ class People:
                 .values(revoked_at=utcnow(), revoked_by=actor.name)
             )
             detail = {"user": row.name, "token": public_id}
-            audit(conn, actor.name, "token.revoke", reason=reason, detail=detail)
+            append_entry(conn, actor.name, "token.revoke", reason=reason, detail=detail)
 
         write(self.engine, work)
         return next(t for t in self.tokens() if t.public_id == public_id)

@@ -1,4 +1,4 @@
-"""Audit entries for refusals anyone can cause in bulk: failed sign-ins, refused admin actions.
+"""Audit-log entries for refusals anyone can cause in bulk: failed sign-ins, refused admin actions.
 
 Each is written in a transaction of its own (the refused work wrote nothing), through a
 throttle (``core/ratelimit.py``) so a flood cannot fill the disk: an entry let through
@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
-from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from baton.core.ratelimit import Limits, Throttle
 from baton.errors import BatonError
-from baton.store.tx import audit, write
+from baton.store.tx import append_entry, write
 
 SIGN_IN = "auth.failed"
 ADMIN = "admin.refused"
@@ -58,18 +57,18 @@ class RefusalLog:
         return len(pending)
 
     def _record(
-        self, actor: str, action: str, source: str, why: str, detail: dict[str, Any]
+        self, actor: str, action: str, source: str, why: str, detail: Mapping[str, object]
     ) -> bool:
         with self._lock:
             suppressed = self._throttle.admit(source, (action, why), self.clock())
         if suppressed is None:
             return False
-        full: dict[str, Any] = {"source": source, "why": why, **detail}
+        full: dict[str, object] = {"source": source, "why": why, **detail}
         if suppressed:
             full["suppressed"] = suppressed
         self._write(actor, action, full)
         return True
 
-    def _write(self, actor: str, action: str, detail: dict[str, Any]) -> None:
+    def _write(self, actor: str, action: str, detail: Mapping[str, object]) -> None:
         with suppress(BatonError):  # the database is gone: the refusal itself still stands
-            write(self.engine, lambda conn: audit(conn, actor, action, detail=detail))
+            write(self.engine, lambda conn: append_entry(conn, actor, action, detail=detail))

@@ -6,6 +6,7 @@ writer is retried (``store.tx.write``), so parallel registrations all succeed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from baton.core.chain import Head, Verdict
 from baton.core.manifest import Manifest, describe_validation_error
 from baton.core.refs import Ref, check_alias
 from baton.errors import Conflict, Corrupt, NotFound
-from baton.store import audit_chain
+from baton.store import log_chain
 from baton.store.tables import (
     aliases,
     audit_log,
@@ -28,7 +29,7 @@ from baton.store.tables import (
     version_files,
     versions,
 )
-from baton.store.tx import audit, insert_id, read, utcnow, write
+from baton.store.tx import append_entry, insert_id, read, utcnow, write
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
-class AuditEntry:
+class LogEntry:
     id: int
     at: datetime
     actor: str
@@ -84,7 +85,7 @@ class AuditEntry:
     model: str | None
     version: int | None
     reason: str | None
-    detail: dict[str, Any]
+    detail: dict[str, object]  # a JSON object: what the entry says beyond its fields
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ class Registry:
                     created_at=utcnow(),
                 ),
             )
-            audit(
+            append_entry(
                 conn,
                 actor,
                 "model.create",
@@ -172,7 +173,7 @@ class Registry:
         actor: str,
         reason: str | None,
     ) -> int:
-        """Insert the next version with its files, audit it and point ``candidate`` at it."""
+        """Insert the next version with its files, log it and point ``candidate`` at it."""
         model_file = next(f for f in files if f.role == "model")
         number = 1 + (
             conn.execute(
@@ -206,7 +207,7 @@ class Registry:
                 for f in files
             ],
         )
-        audit(
+        append_entry(
             conn,
             actor,
             "version.register",
@@ -241,18 +242,18 @@ class Registry:
 
         return write(self.engine, work)
 
-    def append_audit(
+    def append_entry(
         self,
         actor: str,
         action: str,
         model: str | None = None,
         version: int | None = None,
         reason: str | None = None,
-        detail: dict[str, Any] | None = None,
+        detail: Mapping[str, object] | None = None,
     ) -> None:
         write(
             self.engine,
-            lambda conn: audit(conn, actor, action, model, version, reason, detail or {}),
+            lambda conn: append_entry(conn, actor, action, model, version, reason, detail or {}),
         )
 
     # -- reads ----------------------------------------------------------------------------
@@ -328,26 +329,26 @@ class Registry:
                 )
             return self._version(conn, ref.name, latest)
 
-    def audit(self, model: str | None = None, limit: int = 50) -> list[AuditEntry]:
-        """Audit entries, newest first."""
+    def log_entries(self, model: str | None = None, limit: int = 50) -> list[LogEntry]:
+        """Audit-log entries, newest first."""
         with read(self.engine) as conn:
             query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
             if model is not None:
                 query = query.where(audit_log.c.model == model)
             return [
-                AuditEntry(r.id, r.at, r.actor, r.action, r.model, r.version, r.reason, r.detail)
+                LogEntry(r.id, r.at, r.actor, r.action, r.model, r.version, r.reason, r.detail)
                 for r in conn.execute(query)
             ]
 
-    def verify_audit(self, kept: Head | None = None) -> Verdict:
-        """Check the whole audit chain with the store's key (and a head kept elsewhere)."""
+    def verify_log(self, kept: Head | None = None) -> Verdict:
+        """Check the whole audit log's chain with the store's key (and a head kept elsewhere)."""
         with read(self.engine) as conn:
-            return audit_chain.check(conn, audit_chain.key_of(conn), kept)
+            return log_chain.check(conn, log_chain.key_of(conn), kept)
 
-    def audit_head(self) -> Head:
-        """The newest audit entry's position and seal, to keep elsewhere."""
+    def log_head(self) -> Head:
+        """The newest log entry's position and seal, to keep elsewhere."""
         with read(self.engine) as conn:
-            return audit_chain.last_head(conn)
+            return log_chain.last_head(conn)
 
     def version_with_model(self, name: str, sha256: str) -> VersionInfo | None:
         """The version of ``name`` whose model file has these bytes, if one was registered."""
@@ -381,7 +382,7 @@ class Registry:
         team_id = conn.execute(sa.select(teams.c.id).where(teams.c.name == name)).scalar()
         if team_id is None:
             team_id = insert_id(conn, teams.insert().values(name=name, created_at=utcnow()))
-            audit(
+            append_entry(
                 conn,
                 actor,
                 "team.create",
@@ -493,7 +494,7 @@ class Registry:
                 .where(aliases.c.model_id == model_id, aliases.c.name == alias)
                 .values(version_id=version_id, updated_at=utcnow(), updated_by=actor)
             )
-        audit(
+        append_entry(
             conn, actor, "alias.set", name, number, reason, {"alias": alias, "previous": previous}
         )
         return int(previous) if previous is not None else None

@@ -1,15 +1,15 @@
-"""Records of deploy renders: written with their audit entry, listed by ``baton deploy list``."""
+"""Records of deploy renders: written with their log entry, listed by ``baton deploy list``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
 from baton.store.render_tables import deploy_renders
-from baton.store.tx import audit, insert_id, read, utcnow
+from baton.store.tx import append_entry, insert_id, read, utcnow
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class RenderRecord:
     out: str
     manifest_sha256: str
     forced: bool
-    options: dict[str, Any]
+    options: dict[str, object]  # the JSON document MANIFEST.json holds too
 
 
 def record_render(
@@ -36,10 +36,10 @@ def record_render(
     out: str,
     manifest_sha256: str,
     forced: bool,
-    options: dict[str, Any],
+    options: Mapping[str, object],
     reason: str | None,
 ) -> int:
-    """Insert the render and its audit entry in the caller's transaction; its id back."""
+    """Insert the render and its log entry in the caller's transaction; its id back."""
     render_id = insert_id(
         conn,
         deploy_renders.insert().values(
@@ -50,7 +50,7 @@ def record_render(
     detail = {"render": render_id, "targets": targets, "out": out, "forced": forced,
               "manifest_sha256": manifest_sha256}  # fmt: skip
     action = "deploy.render.forced" if forced else "deploy.render"
-    audit(conn, actor, action, model, version, reason, detail)
+    append_entry(conn, actor, action, model, version, reason, detail)
     return render_id
 
 

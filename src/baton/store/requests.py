@@ -8,18 +8,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from baton.core.refs import check_name
-from baton.core.roles import NotPermitted, RequestKind, Routed, route_request
+from baton.core.roles import (
+    NotPermitted,
+    RequestKind,
+    Routed,
+    Stage,
+    may_delegate,
+    route_request,
+)
 from baton.errors import BadInput, Conflict, NotFound
 from baton.store.ownership import attempt, known_team, model_row, owners_in
 from baton.store.ownership_tables import requests
 from baton.store.people import Person
 from baton.store.tables import models
-from baton.store.tx import audit, insert_id, read, utcnow
+from baton.store.tx import append_entry, insert_id, read, utcnow
 
 STATES = ("open", "closed")
 
@@ -94,7 +102,7 @@ class Requests:
                 "raised_with": routed.raised_with,
                 "delegated": routed.delegated,
             }
-            audit(conn, actor.name, "request.open", model, None, text.strip(), detail)
+            append_entry(conn, actor.name, "request.open", model, None, text.strip(), detail)
             return new_id
 
         new_id = attempt(
@@ -140,7 +148,9 @@ class Requests:
                 )
             )
             detail = {"request": request_id, "team": row.team}
-            audit(conn, actor.name, "request.close", row.model_name, None, resolution, detail)
+            append_entry(
+                conn, actor.name, "request.close", row.model_name, None, resolution, detail
+            )
 
         with read(self.engine) as conn:
             model = conn.execute(
@@ -158,6 +168,46 @@ class Requests:
             detail={"request": request_id},
         )
         return self.get(request_id)
+
+    def delegate(self, request_id: int, to: str, actor: Person, reason: str | None) -> RequestInfo:
+        """Pass an open request to another team R, A or C on its stage (its team's members)."""
+        if reason is None or not reason.strip():
+            raise BadInput("say why you pass the request on with --why")
+        check_name(to, "team name")
+
+        def work(conn: sa.Connection) -> None:
+            row = _open_request(conn, request_id, actor, "pass on")
+            if not known_team(conn, to):
+                raise NotFound(f"unknown team {to!r}: `baton team list` shows teams")
+            matrix = owners_in(conn, row.model_name).matrix
+            may_delegate(matrix, Stage(row.stage), row.team, to)
+            conn.execute(
+                requests.update()
+                .where(requests.c.id == request_id)
+                .values(team=to, raised_with=row.team, delegated=True)
+            )
+            detail = {"request": request_id, "from": row.team, "team": to}
+            append_entry(conn, actor.name, "request.delegate", row.model_name, None, reason, detail)
+
+        attempt(
+            self.engine,
+            work,
+            actor=actor.name,
+            action="request.delegate",
+            model=self._model_of(request_id),
+            reason=reason,
+            detail={"request": request_id, "team": to},
+        )
+        return self.get(request_id)
+
+    def _model_of(self, request_id: int) -> str | None:
+        with read(self.engine) as conn:
+            found = conn.execute(
+                sa.select(models.c.name)
+                .join(requests, requests.c.model_id == models.c.id)
+                .where(requests.c.id == request_id)
+            ).scalar()
+        return None if found is None else str(found)
 
     def get(self, request_id: int) -> RequestInfo:
         found = self.list(ids=[request_id])
@@ -228,3 +278,24 @@ def _route(conn: sa.Connection, model: str, kind: RequestKind, raised_with: str 
             f"or fix `baton owners {model}`"
         )
     return routed
+
+
+def _open_request(conn: sa.Connection, request_id: int, actor: Person, what: str) -> Any:
+    """An open request the actor's team holds, or the refusal saying why not."""
+    row = conn.execute(
+        sa.select(requests, models.c.name.label("model_name"))
+        .join(models, models.c.id == requests.c.model_id)
+        .where(requests.c.id == request_id)
+        .with_for_update(of=requests)
+    ).first()
+    if row is None:
+        raise NotFound(f"no request #{request_id}: `baton requests` lists them")
+    if row.team not in actor.teams:
+        raise NotPermitted(
+            f"request #{request_id} is assigned to team {row.team}; only its members "
+            f"may {what} it (your teams: {', '.join(actor.teams) or 'none'})",
+            [row.team],
+        )
+    if row.state == "closed":
+        raise Conflict(f"request #{request_id} is already closed")
+    return row

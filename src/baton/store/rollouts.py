@@ -48,7 +48,7 @@ from baton.store.ownership import attempt, model_row
 from baton.store.ownership_tables import promotions
 from baton.store.rollout_tables import rollout_decisions, rollouts
 from baton.store.tables import models, versions
-from baton.store.tx import audit, find_version_id, insert_id, read, utcnow, write
+from baton.store.tx import append_entry, find_version_id, insert_id, read, utcnow, write
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ class Rollouts:
                 "weights": new.weights.model_dump(), "spec": new.spec.model_dump(mode="json"),
                 "promotion": new.promotion_id,
             }  # fmt: skip
-            audit(conn, actor, "rollout.start", new.model, new.to_version, reason, detail)
+            append_entry(conn, actor, "rollout.start", new.model, new.to_version, reason, detail)
             return new_id
 
         new_id = attempt(
@@ -198,7 +198,7 @@ class Rollouts:
                 "outcome": decision.decision.value,
                 "metrics": {k: v.classification.value for k, v in decision.metrics.items()},
             }  # fmt: skip
-            audit(conn, actor, "rollout.decision", current.model, current.to_version,
+            append_entry(conn, actor, "rollout.decision", current.model, current.to_version,
                   decision.reason, detail)  # fmt: skip
             if change is not None:
                 self._change(conn, rollout_id, change, expected, actor, decision.reason, holder)
@@ -227,7 +227,7 @@ class Rollouts:
                 why = f"the lease of {took_over} expired at {before.expires_at.isoformat()}"
             detail = {"rollout": rollout_id, "pid": holder.pid, "host": holder.host,
                       "ttl_s": ttl_s, "took_over_from": took_over}  # fmt: skip
-            audit(conn, _controller(holder), "rollout.lease.claim", current.model,
+            append_entry(conn, _controller(holder), "rollout.lease.claim", current.model,
                   current.to_version, why, detail)  # fmt: skip
 
         write(self.engine, work)
@@ -258,7 +258,7 @@ class Rollouts:
                 raise Conflict(_lost(current, holder))
             _set_lease(conn, rollout_id, None)
             detail = {"rollout": rollout_id, "pid": holder.pid, "host": holder.host}
-            audit(conn, _controller(holder), "rollout.lease.release", current.model,
+            append_entry(conn, _controller(holder), "rollout.lease.release", current.model,
                   current.to_version, None, detail)  # fmt: skip
 
         write(self.engine, work)
@@ -360,7 +360,7 @@ class Rollouts:
         )
         if moved.rowcount != 1:
             raise Conflict(f"{current.summary()} moved meanwhile: read it again and decide anew")
-        audit(conn, actor, "rollout.update", current.model, current.to_version, reason,
+        append_entry(conn, actor, "rollout.update", current.model, current.to_version, reason,
               _change_detail(current, change))  # fmt: skip
 
 

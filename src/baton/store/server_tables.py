@@ -1,7 +1,9 @@
-"""The ``servers`` table: every ``baton serve`` that started, what it served and was given.
+"""The ``servers`` table: every ``baton serve`` that started, what it served and was given,
+and every ``baton router`` (role ``router``) with the weights it applies.
 
-Defined on the shared ``metadata``; migration 0004 creates it. The right-size audit reads
-it as the inventory of servers baton started itself (no manifest needed).
+Defined on the shared ``metadata``; migration 0004 creates it, 0007 adds ``role`` and
+``routing``. The right-size audit reads the servers (role ``server``) as the inventory of
+servers baton started itself (no manifest needed).
 """
 
 from __future__ import annotations
@@ -31,5 +33,9 @@ servers = sa.Table(
     sa.Column("started_by", sa.String(128), nullable=False),
     sa.Column("updated_at", NOW, nullable=False),  # last change of its models
     sa.Column("stopped_at", NOW),  # NULL: running, or killed without a word
+    # server: a `baton serve`; router: a `baton router` in front of a model's versions
+    sa.Column("role", sa.String(16), nullable=False, server_default="server"),
+    # a router's model, variants' servers and weights (store/servers.py Routing); else NULL
+    sa.Column("routing", sa.JSON),
     sa.Index("ix_servers_stopped_at", "stopped_at"),
 )

@@ -1,9 +1,11 @@
-"""Servers baton started: each ``baton serve`` records itself, its models and its resources.
+"""Servers baton started: each ``baton serve`` records itself, its models and its resources;
+each ``baton router`` records itself the same way (role ``router``) with its routing: the
+model it fronts, each variant's server and weight, updated at every weight change.
 
 A server writes a row when it starts and marks it stopped when it stops; a server that
 was killed leaves its row open, so a new server on the same machine and address closes
 any open row there first (two servers cannot listen on one port). The right-size audit
-reads these rows as its inventory of baton's own servers.
+reads the ``server`` rows as its inventory of baton's own servers.
 """
 
 from __future__ import annotations
@@ -11,14 +13,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from baton.errors import NotFound
 from baton.store.server_tables import servers
-from baton.store.tx import audit, insert_id, read, utcnow, write
+from baton.store.tx import append_entry, insert_id, read, utcnow, write
+
+
+class ServedModelJSON(TypedDict):
+    """A served model as the ``models`` column (and the log's detail) holds it; rows written
+    before a field existed lack it."""
+
+    model: str
+    version: int
+    alias: NotRequired[str | None]
+    max_batch_size: NotRequired[int | None]
+    threads: NotRequired[int | None]
+    precision: NotRequired[str | None]
 
 
 @dataclass(frozen=True)
@@ -33,7 +47,7 @@ class ServedModel:
     threads: int | None = None
     precision: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> ServedModelJSON:
         return {
             "model": self.model,
             "version": self.version,
@@ -44,7 +58,7 @@ class ServedModel:
         }
 
     @classmethod
-    def from_json(cls, value: dict[str, Any]) -> ServedModel:
+    def from_json(cls, value: ServedModelJSON) -> ServedModel:
         return cls(
             str(value["model"]),
             int(value["version"]),
@@ -52,6 +66,52 @@ class ServedModel:
             value.get("max_batch_size"),
             value.get("threads"),
             value.get("precision"),
+        )
+
+
+Role = Literal["server", "router"]
+
+
+@dataclass(frozen=True)
+class RoutedVariant:
+    """One variant of a router: its server (None: none yet) and its percent of requests."""
+
+    variant: str  # stable | baseline | canary
+    url: str | None
+    weight: float
+
+
+@dataclass(frozen=True)
+class Routing:
+    """What a router applies: generation 1 at start, one more per weight change."""
+
+    model: str
+    generation: int
+    variants: tuple[RoutedVariant, ...]
+    sticky_header: str | None = None
+
+    def weights(self) -> dict[str, float]:
+        return {v.variant: v.weight for v in self.variants}
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "generation": self.generation,
+            "variants": [{"variant": v.variant, "url": v.url, "weight": v.weight}
+                         for v in self.variants],
+            "sticky_header": self.sticky_header,
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Routing:
+        return cls(
+            str(value["model"]),
+            int(value["generation"]),
+            tuple(
+                RoutedVariant(str(v["variant"]), v.get("url"), float(v["weight"]))
+                for v in value["variants"]
+            ),
+            value.get("sticky_header"),
         )
 
 
@@ -91,6 +151,8 @@ class ServerRecord:
     started_by: str
     updated_at: datetime
     stopped_at: datetime | None
+    role: Role = "server"
+    routing: Routing | None = None  # a router's; None for a server
 
     @property
     def address(self) -> str:
@@ -114,7 +176,7 @@ class ServerRecord:
         return self.memory_limit_bytes or self.memory_total_bytes
 
 
-def _models_json(models: Sequence[ServedModel]) -> list[dict[str, Any]]:
+def _models_json(models: Sequence[ServedModel]) -> list[ServedModelJSON]:
     return [m.as_json() for m in models]
 
 
@@ -137,21 +199,52 @@ def _record(row: sa.Row[Any]) -> ServerRecord:
         started_by=row.started_by,
         updated_at=row.updated_at,
         stopped_at=row.stopped_at,
+        role=row.role,
+        routing=None if row.routing is None else Routing.from_json(row.routing),
     )
 
 
+def _start_detail(
+    server_id: int,
+    facts: ServerFacts,
+    models: Sequence[ServedModel],
+    stale: list[int],
+    routing: Routing | None,
+) -> dict[str, object]:
+    """The audit entry of a start: where, what, and the stale rows it closed."""
+    detail: dict[str, object] = {
+        "server": server_id,
+        "address": f"{facts.host}:{facts.port}",
+        "hostname": facts.hostname,
+        "models": _models_json(models),
+        "closed_stale": stale,
+    }
+    if routing is not None:
+        detail["routing"] = routing.as_json()
+    return detail
+
+
 class Servers:
-    """Record servers as they start, swap versions and stop; list them for the audit."""
+    """Record servers as they start, swap versions and stop; list them for the right-size audit."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def started(self, facts: ServerFacts, models: Sequence[ServedModel], actor: str) -> int:
-        """Record a starting server; returns its id (for ``stopped`` and ``update_models``).
+    def started(
+        self,
+        facts: ServerFacts,
+        models: Sequence[ServedModel],
+        actor: str,
+        *,
+        routing: Routing | None = None,
+    ) -> int:
+        """Record a starting server (a router when ``routing`` is given); returns its id
+        (for ``stopped``, ``update_models`` and ``update_routing``).
 
         An open row for the same machine and address belongs to a server that died without
         saying so: it is closed now, since the new server holds that port.
         """
+        role: Role = "server" if routing is None else "router"
 
         def work(conn: sa.Connection) -> int:
             now = utcnow()
@@ -182,16 +275,12 @@ class Servers:
                     started_at=now,
                     started_by=actor,
                     updated_at=now,
+                    role=role,
+                    routing=None if routing is None else routing.as_json(),
                 ),
             )
-            detail = {
-                "server": new_id,
-                "address": f"{facts.host}:{facts.port}",
-                "hostname": facts.hostname,
-                "models": _models_json(models),
-                "closed_stale": stale,
-            }
-            audit(conn, actor, "server.start", detail=detail)
+            detail = _start_detail(new_id, facts, models, stale, routing)
+            append_entry(conn, actor, f"{role}.start", detail=detail)
             return new_id
 
         return write(self.engine, work)
@@ -201,13 +290,14 @@ class Servers:
 
         def work(conn: sa.Connection) -> None:
             self._require(conn, server_id)
+            record = self._require(conn, server_id)
             done = conn.execute(
                 servers.update()
                 .where(servers.c.id == server_id, servers.c.stopped_at.is_(None))
                 .values(stopped_at=utcnow())
             ).rowcount
             if done:
-                audit(conn, actor, "server.stop", detail={"server": server_id})
+                append_entry(conn, actor, f"{record.role}.stop", detail={"server": server_id})
 
         write(self.engine, work)
 
@@ -228,7 +318,41 @@ class Servers:
                 "from": _models_json(before.models),
                 "to": _models_json(models),
             }
-            audit(conn, actor, "server.models", detail=detail)
+            append_entry(conn, actor, "server.models", detail=detail)
+
+        write(self.engine, work)
+
+    def update_routing(
+        self,
+        server_id: int,
+        routing: Routing,
+        actor: str,
+        *,
+        by: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Record a router's applied weight change (``by``: who asked it, as it said)."""
+
+        def work(conn: sa.Connection) -> None:
+            before = self._require(conn, server_id)
+            if before.role != "router":
+                raise NotFound(f"server {server_id} is not a router")
+            conn.execute(
+                servers.update()
+                .where(servers.c.id == server_id)
+                .values(routing=routing.as_json(), updated_at=utcnow())
+            )
+            detail = {
+                "server": server_id,
+                "model": routing.model,
+                "generation": routing.generation,
+                "from": before.routing.weights() if before.routing else None,
+                "to": routing.weights(),
+                "upstreams": {v.variant: v.url for v in routing.variants},
+                "by": by,
+                "reason": reason,
+            }
+            append_entry(conn, actor, "router.weights", detail=detail)
 
         write(self.engine, work)
 
@@ -236,13 +360,19 @@ class Servers:
         with read(self.engine) as conn:
             return self._require(conn, server_id)
 
-    def live(self) -> list[ServerRecord]:
-        """Servers not marked stopped, oldest first."""
-        return self._query(sa.select(servers).where(servers.c.stopped_at.is_(None)))
+    def live(self, role: Role | None = "server") -> list[ServerRecord]:
+        """Servers not marked stopped, oldest first (``role`` None: routers too)."""
+        query = sa.select(servers).where(servers.c.stopped_at.is_(None))
+        return self._query(query if role is None else query.where(servers.c.role == role))
 
-    def all(self, since: datetime | None = None) -> list[ServerRecord]:
-        """Every server, or those running at some time since ``since``, oldest first."""
+    def all(
+        self, since: datetime | None = None, role: Role | None = "server"
+    ) -> list[ServerRecord]:
+        """Every server, or those running at some time since ``since``, oldest first
+        (``role`` None: routers too)."""
         query = sa.select(servers)
+        if role is not None:
+            query = query.where(servers.c.role == role)
         if since is not None:
             query = query.where(
                 sa.or_(servers.c.stopped_at.is_(None), servers.c.stopped_at >= since)

@@ -8,10 +8,10 @@ from sqlalchemy.engine import Engine
 
 from baton.config import Settings
 from baton.store.artifacts import ArtifactStore
-from baton.store.audit_chain import with_key
-from baton.store.audit_key import audit_key
 from baton.store.db import make_engine, migrate
 from baton.store.evaluations import Evaluations
+from baton.store.log_chain import with_key
+from baton.store.log_key import log_key
 from baton.store.registry import Registry
 from baton.store.servers import Servers
 
@@ -30,7 +30,7 @@ class Store:
 
 def open_store(settings: Settings, *, upgrade: bool = True) -> Store:
     """Connect, bring the schema up to date, and hand back the store's parts."""
-    engine = with_key(make_engine(settings.database_url), audit_key(settings))
+    engine = with_key(make_engine(settings.database_url), log_key(settings))
     if upgrade:
         migrate(engine)
     return Store(

@@ -1,6 +1,6 @@
-"""Transactions shared by every store module: reads, retried writes, ids, audit entries.
+"""Transactions shared by every store module: reads, retried writes, ids, audit-log entries.
 
-Every change and its audit entry are written in one transaction, so a failure leaves
+Every change and its log entry are written in one transaction, so a failure leaves
 neither behind. A unique-key clash with a concurrent writer (PostgreSQL) is retried; on
 SQLite writers are serialised by ``BEGIN IMMEDIATE`` (see ``db.make_engine``).
 """
@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from baton.core.chain import Content
 from baton.errors import NotFound
-from baton.store.audit_chain import append, plain_detail
 from baton.store.db import unreachable
+from baton.store.log_chain import append, plain_detail
 from baton.store.tables import models, versions
 
 T = TypeVar("T")
@@ -40,7 +40,7 @@ def lost_a_race(exc: sa.exc.IntegrityError) -> bool:
 def rolled_back(exc: sa.exc.OperationalError) -> bool:
     """PostgreSQL chose this transaction to break a deadlock (or a serialisation clash).
 
-    Writers lock the audit head after locking the rows they change, so two of them can wait
+    Writers lock the audit log's head after locking the rows they change, so two of them can wait
     on each other; one is rolled back and simply runs again.
     """
     return getattr(exc.orig, "sqlstate", None) in {"40P01", "40001"}
@@ -84,16 +84,16 @@ def insert_id(conn: sa.Connection, statement: sa.Insert) -> int:
     return int(key[0])
 
 
-def audit(
+def append_entry(
     conn: sa.Connection,
     actor: str,
     action: str,
     model: str | None = None,
     version: int | None = None,
     reason: str | None = None,
-    detail: dict[str, Any] | None = None,
+    detail: Mapping[str, object] | None = None,
 ) -> None:
-    """Append one sealed audit entry, chained to the last, inside the caller's transaction."""
+    """Append one sealed audit-log entry, chained to the last, in the caller's transaction."""
     plain = plain_detail(detail or {})
     append(conn, lambda: Content(utcnow(), actor, action, model, version, reason, plain))
 

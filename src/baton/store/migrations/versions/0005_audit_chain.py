@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from baton.core.chain import GENESIS, Content, seal
-from baton.store.audit_chain import key_of, plain_detail
+from baton.store.log_chain import key_of, plain_detail
 from baton.store.tables import UTCDateTime
 
 revision = "0005"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 import typer
 from rich.table import Table
@@ -20,7 +20,19 @@ exporters_app = typer.Typer(
 )
 
 
-def _summary(exporter: hub.Exporter) -> dict[str, Any]:
+class ExporterSummary(TypedDict):
+    """An exporter as ``exporters list`` shows it (its --json rows)."""
+
+    name: str
+    category: str
+    version: str
+    port: int
+    requires: list[str]
+    alerts: list[str]
+    summary: str
+
+
+def _summary(exporter: hub.Exporter) -> ExporterSummary:
     entry = exporter.entry
     return {
         "name": entry.name,

@@ -11,22 +11,22 @@ import sqlalchemy as sa
 from baton.core.chain import Tamper
 from baton.store.store import Store
 from baton.store.tables import audit_head, audit_log
-from tests.audit_tamper import attacker, fill
+from tests.log_tamper import attacker, fill
 
 
 def finding_of(store: Store) -> tuple[Tamper, int | None]:
-    verdict = store.registry.verify_audit()
+    verdict = store.registry.verify_log()
     assert verdict.finding is not None, "tampering went unnoticed"
     return verdict.finding.kind, verdict.finding.entry
 
 
 def test_an_untouched_log_verifies_and_its_head_is_the_newest_entry(store: Store) -> None:
-    assert store.registry.verify_audit().intact  # empty
+    assert store.registry.verify_log().intact  # empty
     fill(store)
-    verdict = store.registry.verify_audit()
+    verdict = store.registry.verify_log()
     assert verdict.intact and verdict.entries == 5
-    assert store.registry.audit_head() == verdict.head
-    assert store.registry.verify_audit(kept=verdict.head).intact
+    assert store.registry.log_head() == verdict.head
+    assert store.registry.verify_log(kept=verdict.head).intact
 
 
 def test_a_rewritten_entry_is_named(store: Store) -> None:
@@ -51,17 +51,17 @@ def test_replacing_entry_1_is_refused_and_caught_if_forced(store: Store) -> None
         )
     with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.engine.begin() as conn:
         conn.exec_driver_sql(statement)
-    assert store.registry.verify_audit().intact
-    assert store.registry.audit(limit=10)[-1].actor == "tester"
+    assert store.registry.verify_log().intact
+    assert store.registry.log_entries(limit=10)[-1].actor == "tester"
     attacker(store, statement)
-    assert store.registry.audit(limit=10)[-1].actor == "mallory"
+    assert store.registry.log_entries(limit=10)[-1].actor == "mallory"
     assert finding_of(store) == (Tamper.REWRITTEN, ids[0])
 
 
 def test_a_forged_backdated_insert_is_named(store: Store) -> None:
     """INSERT is allowed (the log is append-only), so no guard stops this: the seal does."""
     ids = fill(store, 3)
-    head = store.registry.audit_head()
+    head = store.registry.log_head()
     forged = {
         "at": datetime(2020, 1, 1, tzinfo=UTC),
         "actor": "root",
@@ -76,10 +76,10 @@ def test_a_forged_backdated_insert_is_named(store: Store) -> None:
     }
     with store.engine.begin() as conn:
         conn.execute(audit_log.insert().values(**forged))
-    forged_id = max(e.id for e in store.registry.audit(limit=10))
+    forged_id = max(e.id for e in store.registry.log_entries(limit=10))
     assert forged_id not in ids
     assert finding_of(store) == (Tamper.INSERTED, forged_id)
-    store.registry.append_audit("tester", "test.after")  # honest writers carry on
+    store.registry.append_entry("tester", "test.after")  # honest writers carry on
     assert finding_of(store) == (Tamper.INSERTED, forged_id)
 
 
@@ -103,15 +103,15 @@ def test_reordered_entries_are_named(store: Store) -> None:
 
 def test_truncation_shows_against_the_store_head_and_a_kept_head(store: Store) -> None:
     ids = fill(store)
-    kept = store.registry.audit_head()
+    kept = store.registry.log_head()
     attacker(store, f"DELETE FROM audit_log WHERE id IN ({ids[3]}, {ids[4]})")
     assert finding_of(store) == (Tamper.TRUNCATED, None)
     # a careful intruder sets the store's head back too: only the kept head tells
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(audit_log).where(audit_log.c.id == ids[2])).one()
     attacker(store, f"UPDATE audit_head SET seq = {row.seq}, hash = '{row.hash}'")
-    assert store.registry.verify_audit().intact
-    verdict = store.registry.verify_audit(kept=kept)
+    assert store.registry.verify_log().intact
+    verdict = store.registry.verify_log(kept=kept)
     assert verdict.finding is not None and verdict.finding.kind == Tamper.TRUNCATED
     assert "2 entries deleted from the end" in verdict.finding.message
 
@@ -119,7 +119,7 @@ def test_truncation_shows_against_the_store_head_and_a_kept_head(store: Store) -
 def test_entries_deleted_from_the_end_leave_a_gap_once_writing_resumes(store: Store) -> None:
     ids = fill(store, 4)
     attacker(store, f"DELETE FROM audit_log WHERE id = {ids[3]}")
-    store.registry.append_audit("tester", "test.after")
+    store.registry.append_entry("tester", "test.after")
     assert finding_of(store)[0] == Tamper.DELETED
 
 
@@ -135,7 +135,7 @@ def test_concurrent_writers_keep_one_linear_chain(store: Store) -> None:
     def work(n: int) -> None:
         try:
             for i in range(each):
-                store.registry.append_audit(f"t{n}", "test.entry", detail={"i": i})
+                store.registry.append_entry(f"t{n}", "test.entry", detail={"i": i})
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -144,12 +144,12 @@ def test_concurrent_writers_keep_one_linear_chain(store: Store) -> None:
         w.start()
     checks = 0
     while any(w.is_alive() for w in workers) or checks == 0:  # checking while they write
-        assert store.registry.verify_audit().intact
+        assert store.registry.verify_log().intact
         checks += 1
     for w in workers:
         w.join(120)
     assert errors == []
-    verdict = store.registry.verify_audit()
+    verdict = store.registry.verify_log()
     assert verdict.intact and verdict.entries == threads * each
     assert verdict.head.seq == threads * each
 
@@ -170,11 +170,11 @@ def test_entries_from_before_the_chain_are_sealed_when_migrating(store: Store) -
                 {"at": datetime(2026, 1, 1 + i, tzinfo=UTC), "why": f"old {i}", "detail": "{}"},
             )
     assert migrate(store.engine) is True
-    verdict = store.registry.verify_audit()
+    verdict = store.registry.verify_log()
     assert verdict.intact and verdict.entries == 3
-    store.registry.append_audit("tester", "test.new")
-    assert store.registry.verify_audit().entries == 4
-    assert [e.action for e in store.registry.audit()] == ["test.new", *["test.old"] * 3]
+    store.registry.append_entry("tester", "test.new")
+    assert store.registry.verify_log().entries == 4
+    assert [e.action for e in store.registry.log_entries()] == ["test.new", *["test.old"] * 3]
 
 
 def test_old_entries_and_no_key_refuse_to_migrate(store: Store) -> None:
@@ -183,7 +183,7 @@ def test_old_entries_and_no_key_refuse_to_migrate(store: Store) -> None:
     from baton.errors import BadInput
     from baton.store.db import _alembic_config, current_revisions, make_engine, migrate
 
-    store.registry.append_audit("tester", "test.entry")
+    store.registry.append_entry("tester", "test.entry")
     with store.engine.begin() as conn:
         command.downgrade(_alembic_config(conn), "0004")
     bare = make_engine(str(store.engine.url.render_as_string(hide_password=False)))

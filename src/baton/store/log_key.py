@@ -24,7 +24,7 @@ from baton.errors import BadInput, Unavailable
 MIN_CHARS = 32
 
 
-class AuditKey:
+class LogKey:
     """A key loaded once, when an entry is first sealed or checked (read-only commands never)."""
 
     def __init__(self, load: Callable[[], bytes], origin: str) -> None:
@@ -45,20 +45,20 @@ class AuditKey:
         return key_id(self.secret)
 
     def __repr__(self) -> str:
-        return f"AuditKey({self.origin})"
+        return f"LogKey({self.origin})"
 
 
-def audit_key(settings: Settings) -> AuditKey:
+def log_key(settings: Settings) -> LogKey:
     """The key the settings name: ``BATON_AUDIT_KEY``, else the key file."""
     if settings.audit_key is not None:
         text = settings.audit_key.get_secret_value()
-        return AuditKey(lambda: _checked(text, "BATON_AUDIT_KEY"), "BATON_AUDIT_KEY")
+        return LogKey(lambda: _checked(text, "BATON_AUDIT_KEY"), "BATON_AUDIT_KEY")
     path = settings.audit_key_path
-    return AuditKey(lambda: load_or_create(path), str(path))
+    return LogKey(lambda: load_or_create(path), str(path))
 
 
-def fixed_key(secret: bytes, origin: str = "a test key") -> AuditKey:
-    return AuditKey(lambda: secret, origin)
+def fixed_key(secret: bytes, origin: str = "a test key") -> LogKey:
+    return LogKey(lambda: secret, origin)
 
 
 def load_or_create(path: Path) -> bytes:

@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from baton.config import Settings
 from baton.errors import BadInput
-from baton.store.audit_key import audit_key, load_or_create
+from baton.store.log_key import load_or_create, log_key
 from baton.store.store import open_store
 
 
@@ -17,13 +17,13 @@ def test_the_key_file_is_created_private_on_first_use_and_then_reused(tmp_path: 
     settings = Settings(home=tmp_path / "home", user="tester")
     store = open_store(settings)
     assert not settings.audit_key_path.exists()  # opening (or reading) needs no key
-    store.registry.append_audit("tester", "test.entry")
+    store.registry.append_entry("tester", "test.entry")
     mode = stat.S_IMODE(settings.audit_key_path.stat().st_mode)
     assert mode == 0o600
     key = settings.audit_key_path.read_bytes()
-    store.registry.append_audit("tester", "test.entry")
+    store.registry.append_entry("tester", "test.entry")
     assert settings.audit_key_path.read_bytes() == key
-    assert store.registry.verify_audit().intact
+    assert store.registry.verify_log().intact
     assert [p.name for p in settings.audit_key_path.parent.iterdir() if "audit" in p.name] == [
         "audit.key"
     ]
@@ -42,7 +42,7 @@ def test_a_key_others_can_read_is_refused(tmp_path: Path) -> None:
 def test_a_short_key_is_refused(tmp_path: Path, text: str) -> None:
     settings = Settings(home=tmp_path, audit_key=SecretStr(text))
     with pytest.raises(BadInput, match="BATON_AUDIT_KEY is too short"):
-        _ = audit_key(settings).secret
+        _ = log_key(settings).secret
 
 
 def _create(path: Path, barrier: object, out: object) -> None:
@@ -65,12 +65,12 @@ def test_processes_creating_the_key_at_once_agree_on_one(tmp_path: Path) -> None
 
 def test_a_writer_with_another_key_is_refused(settings: Settings, tmp_path: Path) -> None:
     store = open_store(settings)
-    store.registry.append_audit("tester", "test.entry")
+    store.registry.append_entry("tester", "test.entry")
     other = open_store(settings.model_copy(update={"audit_key": SecretStr("y" * 40)}))
     with pytest.raises(BadInput, match="the audit log is sealed with key .* BATON_AUDIT_KEY"):
-        other.registry.append_audit("tester", "test.entry")
+        other.registry.append_entry("tester", "test.entry")
     with pytest.raises(BadInput, match="every writer and checker of one database"):
-        other.registry.verify_audit()
-    assert store.registry.verify_audit().entries == 1
+        other.registry.verify_log()
+    assert store.registry.verify_log().entries == 1
     other.close()
     store.close()

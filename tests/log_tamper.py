@@ -11,7 +11,7 @@ from baton.store.tables import audit_log
 def fill(store: Store, n: int = 5) -> list[int]:
     """n entries; their ids in chain order."""
     for i in range(n):
-        store.registry.append_audit("tester", "test.entry", reason=f"entry {i}", detail={"i": i})
+        store.registry.append_entry("tester", "test.entry", reason=f"entry {i}", detail={"i": i})
     with store.engine.connect() as conn:
         return list(conn.execute(sa.select(audit_log.c.id).order_by(audit_log.c.seq)).scalars())
 
