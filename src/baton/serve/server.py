@@ -92,7 +92,8 @@ def bind(options: Listening) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)  # without SO_REUSEPORT: fails if anything else holds the port
-        if options.workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+        workers = getattr(options, "workers", 1)  # the router's options have none: one
+        if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
             address = sock.getsockname()[:2]
             sock.close()
             sock = WorkerSocket(family)
