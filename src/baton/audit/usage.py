@@ -2,10 +2,10 @@
 
 The queries (``audit.queries``) each cover all deployments at once, so 1,000 deployments
 cost what 10 do. This module chooses the steps, runs the queries a few at a time and hands
-the answers to ``audit.observe``, which turns them into one ``Observed`` per deployment.
-Each series is read once, as a range query at the statistics step (1,000 deployments over
-14 days: about 6 s each); only the p99 latency timeline, which needs every bucket, is a
-query of its own.
+the answers to ``audit.observe``, which turns them into one ``Observed`` per deployment,
+once ``audit.observe_joins`` has joined the per-replica figures to their models. Each
+series is read once, as a range query at the statistics step; only the p99 latency
+timeline, which needs every bucket, is a query of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from baton.audit.observe import Builder
+from baton.audit.observe_joins import join_answers
 from baton.audit.observed import Observed
 from baton.audit.prometheus import FloatArray, InstantResult, Prometheus, RangeResult
 from baton.audit.queries import Queries, choose_steps, series_queries, window_queries
@@ -65,7 +66,10 @@ def collect(
     q = Queries(round(rate_window_s), round(window), round(step), namespaces)
     step_grid, plot_grid = _grids(start, end, step, plot, prom.max_points)
     instant, ranged = _run(prom, _plan(q, bool(namespaces), end, step_grid, plot_grid), progress)
-    builder = Builder(instant, ranged, step_grid.points(), plot_grid.points(), slo_p99_ms or {})
+    grid = step_grid.points()
+    builder = Builder(
+        instant, join_answers(ranged, grid), grid, plot_grid.points(), slo_p99_ms or {}
+    )
     by_name = {d.name: builder.observed(d) for d in deployments}
     if deployments and all(o.usage.coverage == 0 for o in by_name.values()):
         notes.append(
