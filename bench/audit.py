@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent
 DATA = ROOT / ".data"
 GENERATOR = 1  # bump when the synthetic data changes shape, so caches are rebuilt
 HOUR = 3600
+QUERY_TIMEOUT = "20m"  # Prometheus' limit per query: a loaded machine needs more than 2m
 
 
 def bench_fleet(n: int, days: float, interval_s: int, end: float, seed: int = 0) -> SyntheticFleet:
@@ -194,7 +195,7 @@ class Split:
 def measure_collect(
     url: str, pid: int, deployments: list[Deployment], start: float, end: float, rate_window: float
 ) -> Split:
-    with Prometheus(url, timeout=300, stats=True) as prom:
+    with Prometheus(url, timeout=1200, stats=True) as prom:
         prom_cpu, own_cpu = cpu_seconds(pid), time.process_time()
         began = time.perf_counter()
         data = collect(prom, deployments, start, end, rate_window_s=rate_window)
@@ -241,7 +242,7 @@ def show_split(s: Split) -> None:
 def run_size(args: argparse.Namespace) -> tuple[Split, float]:
     """Prepare, serve, measure ``collect`` then the whole audit; the split and audit seconds."""
     folder, fleet, meta, fresh = prepare(args)
-    proc, url = serve_tsdb(folder / "tsdb", folder)
+    proc, url = serve_tsdb(folder / "tsdb", folder, query_timeout=QUERY_TIMEOUT)
     try:
         if fresh:
             meta["compact_s"] = settle(url)
@@ -322,7 +323,7 @@ def whole_audit(
     url: str, deployments: list[Deployment], start: float, end: float, rate_window: float
 ) -> tuple[float, int]:
     """Seconds and queries of ``run_audit``: usage, capacity, sizing and cost."""
-    with Prometheus(url, timeout=300) as prom:
+    with Prometheus(url, timeout=1200) as prom:
         began = time.perf_counter()
         run_audit(deployments, prom, start, end, prices=default_prices(), rate_window_s=rate_window)
         return time.perf_counter() - began, prom.queries

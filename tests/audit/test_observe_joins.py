@@ -20,6 +20,7 @@ from baton.audit.queries import Queries, series_queries
 from baton.core.metric_names import (
     GPU_MEMORY_USED,
     GPU_UTILIZATION,
+    MODEL_INFO,
     PROCESS_CPU,
     PROCESS_RESIDENT_MEMORY,
 )
@@ -97,6 +98,21 @@ def test_each_model_on_a_server_gets_its_figures_where_both_have_a_point() -> No
     assert b1 == (B1, [GRID[0], GRID[1], *GRID[3:]], [0.5] * 9)
     assert "info" not in got
     assert "memory" not in got  # not asked: not made up
+
+
+def test_a_replica_scraped_by_two_jobs_counts_once_at_its_largest() -> None:
+    info = line({**A1, "job": "x", "alias": "prod"}, ONES) + line({**A1, "job": "y"}, ONES)
+    nan = math.nan
+    cpu = line({"instance": "s1", "job": "x"}, [1, nan, N, 2, nan, N, N, N, N, N])
+    cpu += line({"instance": "s1", "job": "y"}, [3, 1, 1, N, nan, N, N, N, N, N])
+    got = join_answers({"info": info, "cpu": cpu}, GRID)
+    assert as_lists(got["replicas"]) == [({"model": "a", "version": "1"}, GRID.tolist(), ONES)]
+    ((labels, ts, vs),) = as_lists(got["cpu"])
+    assert labels == A1  # the grouping's labels only
+    assert ts == GRID[:5].tolist()
+    # PromQL's max: a NaN only where every series present is NaN
+    assert vs[:4] == [3.0, 1.0, 1.0, 2.0]
+    assert math.isnan(vs[4])
 
 
 def test_other_answers_pass_through() -> None:
@@ -191,10 +207,11 @@ def awkward(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 def server_side(q: Queries) -> dict[str, str]:
     """The joins as the audit sent them to Prometheus before they moved to the client."""
-    replicas = f"count by (model, version) ({q.info})"
+    info = f"max by (model, version, instance) ({q.gauge(MODEL_INFO)})"
+    replicas = f"count by (model, version) ({info})"
 
     def joined(per_instance: str) -> str:
-        return f"{q.info} * on (instance) group_left () {per_instance}"
+        return f"{info} * on (instance) group_left () {per_instance}"
 
     return {
         "replicas": replicas,

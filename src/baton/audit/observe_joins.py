@@ -29,6 +29,9 @@ from baton.audit.prometheus import FloatArray, Labels, RangeResult
 
 BoolArray = npt.NDArray[np.bool_]
 JOINED = ("cpu", "memory", "gpu", "gpu_memory")  # per-instance answers joined to the info
+DEPLOYMENT_KEYS = ("model", "version")
+INFO_KEYS = ("model", "version", "instance")
+_Line = tuple[Labels, BoolArray, FloatArray]  # a series on the grid: presence, values
 
 
 class _OnGrid:
@@ -60,22 +63,46 @@ def join_answers(ranged: dict[str, RangeResult], grid: FloatArray) -> dict[str, 
     """The range answers as ``audit.observe`` reads them: replicas counted, the request
     rate's zeros added, per-instance figures joined to the models on each instance."""
     on = _OnGrid(grid)
-    info = ranged.get("info", [])
-    placed_info = [(labels, *on.place(ts, vs)) for labels, ts, vs in info]
+    info = _max_by(on, ranged.get("info", []), INFO_KEYS)
     out = {name: rows for name, rows in ranged.items() if name not in ("info", *JOINED)}
-    out["replicas"] = _replicas(on, placed_info)
+    out["replicas"] = _replicas(on, info)
     out["rps"] = _served(on, ranged.get("rps", []), out["replicas"])
     for name in JOINED:
         if name in ranged:
-            out[name] = _joined(on, placed_info, ranged[name])
+            out[name] = _joined(on, info, _max_by(on, ranged[name], ("instance",)))
     return out
+
+
+def _grouped(labels: Labels, keys: tuple[str, ...]) -> Labels:
+    """The labels an aggregation ``by (keys)`` keeps: those keys the series has."""
+    return {k: labels[k] for k in keys if labels.get(k)}
+
+
+def _max_by(on: _OnGrid, rows: RangeResult, keys: tuple[str, ...]) -> list[_Line]:
+    """``max by (keys)``: one line per group, the largest value present at each step (a NaN
+    only where every present value is NaN, as PromQL's max), sorted as Prometheus sorts.
+
+    Two jobs scraping one server give two series of one replica: this keeps one. Done here
+    because Prometheus builds every group's labels again at every step of a range query.
+    """
+    groups: dict[tuple[tuple[str, str], ...], tuple[Labels, BoolArray, FloatArray]] = {}
+    for labels, ts, vs in rows:
+        kept = _grouped(labels, keys)
+        present, values = on.place(ts, vs)
+        key = tuple(sorted(kept.items()))
+        if key in groups:
+            _, was_present, was = groups[key]
+            groups[key] = (kept, was_present | present, np.fmax(was, values))
+        else:
+            groups[key] = (kept, present, values)
+    return [groups[key] for key in sorted(groups)]
 
 
 def _key(labels: Labels) -> tuple[str, str]:
     return (labels.get("model", ""), labels.get("version", ""))
 
 
-def _replicas(on: _OnGrid, info: list[tuple[Labels, BoolArray, FloatArray]]) -> RangeResult:
+def _replicas(on: _OnGrid, info: list[_Line]) -> RangeResult:
     """``count by (model, version) (info)``: the info lines present at each step."""
     counts: dict[tuple[str, str], npt.NDArray[np.int64]] = {}
     for labels, present, _ in info:
@@ -85,7 +112,8 @@ def _replicas(on: _OnGrid, info: list[tuple[Labels, BoolArray, FloatArray]]) -> 
         counts[key] += present
     out: RangeResult = []
     for (model, version), count in sorted(counts.items()):
-        out += on.points({"model": model, "version": version}, count > 0, count.astype(np.float64))
+        labels = _grouped({"model": model, "version": version}, DEPLOYMENT_KEYS)
+        out += on.points(labels, count > 0, count.astype(np.float64))
     return out
 
 
@@ -97,7 +125,7 @@ def _served(on: _OnGrid, rps: RangeResult, replicas: RangeResult) -> RangeResult
     out: RangeResult = []
     for key in sorted(lines.keys() | up.keys()):
         labels, present, values = lines.get(key) or (
-            {"model": key[0], "version": key[1]},
+            _grouped({"model": key[0], "version": key[1]}, DEPLOYMENT_KEYS),
             np.zeros(on.grid.shape, dtype=np.bool_),
             np.full(on.grid.shape, np.nan),
         )
@@ -107,14 +135,10 @@ def _served(on: _OnGrid, rps: RangeResult, replicas: RangeResult) -> RangeResult
     return out
 
 
-def _joined(
-    on: _OnGrid, info: list[tuple[Labels, BoolArray, FloatArray]], per_instance: RangeResult
-) -> RangeResult:
+def _joined(on: _OnGrid, info: list[_Line], per_instance: list[_Line]) -> RangeResult:
     """``info * on (instance) group_left () per_instance``: each info line (a model on a
     replica) times its instance's line, where both have a point; the info line's labels."""
-    by_instance: dict[str, tuple[BoolArray, FloatArray]] = {}
-    for labels, ts, vs in per_instance:
-        by_instance[labels.get("instance", "")] = on.place(ts, vs)
+    by_instance = {labels.get("instance", ""): (p, v) for labels, p, v in per_instance}
     out: RangeResult = []
     for labels, present, values in info:
         match = by_instance.get(labels.get("instance", ""))

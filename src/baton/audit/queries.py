@@ -1,19 +1,19 @@
 """The PromQL the audit runs, and the steps it reads them at.
 
-A fixed, small set of queries, each over all deployments at once, grouped
-``by (model, version)`` for traffic and latency, ``by (instance)`` for per-replica
-resources and ``by (namespace, pod)`` for cAdvisor and DCGM; never one query per
+A fixed, small set of queries, each over all deployments at once: grouped
+``by (model, version)`` for traffic and latency, ``by (namespace, pod)`` for cAdvisor and
+DCGM, and per replica for baton's info, process and GPU metrics; never one query per
 deployment, so 1,000 deployments cost what 10 do. Process metrics carry no model label:
-they are joined to ``baton_model_info`` on ``instance``, in the client
-(``audit.observe_joins``), on the per-replica info lines the ``info`` query reads once.
-Prometheus 2.42 evaluates a range query step by step, and at 1,345 steps a join, or an
-aggregation that keeps every series, costs it microseconds per series per step: the same
-join in four range queries, with the info side evaluated again in each, was half of its
-work on 1,000 deployments. The process-metric queries still keep only the instances that
-have an info series (``and on (instance)``), so a Prometheus that scrapes other processes
-does not send theirs. Kept apart from ``audit.usage`` (which runs them) and
-``audit.observe`` (which reads the answers) so the query text can be read, and tested, on
-its own.
+they are joined to ``baton_model_info`` on ``instance`` in the client
+(``audit.observe_joins``), on the info lines the ``info`` query reads once, and so is the
+deduplication of a replica scraped by two jobs (``max by``). Prometheus 2.42 evaluates a
+range query step by step, and at 1,345 steps a join, or an aggregation that keeps every
+series, costs it microseconds per series per step: the same join in four range queries,
+with the info side evaluated again in each, was half of its work on 1,000 deployments.
+The process-metric queries still keep only the instances that have an info line
+(``and on (instance)``), so a Prometheus that scrapes other processes does not send
+theirs. Kept apart from ``audit.usage`` (which runs them) and ``audit.observe`` (which
+reads the answers) so the query text can be read, and tested, on its own.
 """
 
 from __future__ import annotations
@@ -78,7 +78,9 @@ class Queries:
 
     @property
     def info(self) -> str:
-        return f"max by (model, version, instance) ({self.gauge(MODEL_INFO)})"
+        """One line per model on each replica: ``max by (model, version, instance)`` of it
+        (two jobs scraping one server count it once) is taken in the client."""
+        return self.gauge(MODEL_INFO)
 
     def requests(self, fn: str, range_s: int) -> str:
         # max by instance first: two jobs scraping one server must not count it twice
@@ -98,11 +100,12 @@ class Queries:
         return f"{per_instance} and on (instance) {self.gauge(MODEL_INFO)}"
 
     def cpu(self, rate_s: int) -> str:
-        return self.baton_only(f"max by (instance) (rate({PROCESS_CPU}[{rate_s}s]))")
+        # one series per job scraping the process: their max by instance is taken in the client
+        return self.baton_only(f"rate({PROCESS_CPU}[{rate_s}s])")
 
     @property
     def memory(self) -> str:
-        return self.baton_only(f"max by (instance) ({self.gauge(PROCESS_MEMORY)})")
+        return self.baton_only(self.gauge(PROCESS_MEMORY))
 
     @property
     def gpu(self) -> str:
