@@ -54,6 +54,14 @@ def parse_retention(text: str) -> float | None:
 
 
 @dataclass(frozen=True)
+class Runtime:
+    """What the audit needs of Prometheus' runtime information."""
+
+    retention_s: float | None  # how far back it keeps data; None when only a size is set
+    cores: int | None  # GOMAXPROCS: how many queries it evaluates side by side at full speed
+
+
+@dataclass(frozen=True)
 class Timing:
     """Where one API call's time went."""
 
@@ -167,6 +175,10 @@ class Prometheus:
 
     def retention(self) -> float | None:
         """How far back Prometheus keeps data, in seconds; None when only a size is set."""
+        return self.runtime().retention_s
+
+    def runtime(self) -> Runtime:
+        """Prometheus' retention and cores, from one call to its runtime information."""
         path = "/api/v1/status/runtimeinfo"
 
         def decode(response: httpx.Response) -> tuple[Any, Any]:
@@ -174,8 +186,12 @@ class Prometheus:
             return data, data
 
         data = self._call(path, None, "runtime info", decode)
-        value = data.get("storageRetention") if isinstance(data, dict) else None
-        return parse_retention(value) if isinstance(value, str) else None
+        retention = _field(data, "storageRetention")
+        cores = _field(data, "GOMAXPROCS")
+        return Runtime(
+            retention_s=parse_retention(retention) if isinstance(retention, str) else None,
+            cores=cores if isinstance(cores, int) and cores > 0 else None,
+        )
 
     def _call(
         self,

@@ -27,7 +27,7 @@ from baton.errors import BadInput
 
 Progress = Callable[[int, int], None]
 
-WORKERS = 4  # queries in flight at once; Prometheus evaluates them in parallel
+WORKERS = 4  # queries in flight at most; Prometheus evaluates them in parallel
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ def collect(
     window = end - start
     step, plot = choose_steps(window, rate_window_s)
     notes: list[str] = []
-    retention = prom.retention()
+    runtime = prom.runtime()
+    retention = runtime.retention_s
     if retention is not None and window > retention:
         notes.append(
             f"the window ({_days(window)}) is longer than the {_days(retention)} Prometheus "
@@ -65,7 +66,8 @@ def collect(
     namespaces = tuple(sorted({d.namespace for d in deployments if d.namespace and d.pod_prefix}))
     q = Queries(round(rate_window_s), round(window), round(step), namespaces)
     step_grid, plot_grid = _grids(start, end, step, plot, prom.max_points)
-    instant, ranged = _run(prom, _plan(q, bool(namespaces), end, step_grid, plot_grid), progress)
+    plan = _plan(q, bool(namespaces), end, step_grid, plot_grid)
+    instant, ranged = _run(prom, plan, in_flight(runtime.cores), progress)
     grid = step_grid.points()
     builder = Builder(
         instant, join_answers(ranged, grid), grid, plot_grid.points(), slo_p99_ms or {}
@@ -145,12 +147,24 @@ class _Query:
     step: float
 
 
+def in_flight(cores: int | None) -> int:
+    """Queries sent side by side: as many as Prometheus has cores, 2 to ``WORKERS``.
+
+    Prometheus evaluates each query on one core. More in flight than it has cores only
+    share them: the p99 timeline, sent first and about half of Prometheus' work on 1,000
+    deployments, then gets half a core while the others run and ends long after them, with
+    a core idle. At least 2, so one answer is decoded here while Prometheus evaluates the
+    next query.
+    """
+    return max(2, min(WORKERS, cores or WORKERS))
+
+
 def _run(
-    prom: Prometheus, plan: list[_Query], progress: Progress | None
+    prom: Prometheus, plan: list[_Query], workers: int, progress: Progress | None
 ) -> tuple[dict[str, InstantResult], dict[str, RangeResult]]:
     instant: dict[str, InstantResult] = {}
     ranged: dict[str, RangeResult] = {}
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         points: dict[Future[InstantResult], str] = {}
         lines: dict[Future[RangeResult], str] = {}
         for p in plan:  # submitted in the plan's order
