@@ -184,10 +184,12 @@ class Split:
     decode_s: float  # summed: answer -> arrays, wall
     decode_cpu_s: float  # summed: the same, CPU of the decoding thread
     samples: int  # samples Prometheus read
+    peak_samples: int  # most samples one query held at once (Prometheus' limit: 50 M)
     prometheus_cpu_s: float  # Prometheus' process, during collect
     client_cpu_s: float  # this process, during collect
     slowest: str  # the call with the longest exchange, and its figures
     in_flight: int  # queries side by side (as many as Prometheus' cores, 2 to 4)
+    load: float  # the machine's load average (1 minute) when collect ended
 
     @property
     def transfer_s(self) -> float:
@@ -224,6 +226,7 @@ def measure_collect(
         decode_s=sum(t.decode_s for t in timings),
         decode_cpu_s=sum(t.decode_cpu_s for t in timings),
         samples=sum(t.samples or 0 for t in timings),
+        peak_samples=max(t.peak_samples or 0 for t in timings),
         prometheus_cpu_s=prom_cpu,
         client_cpu_s=own_cpu,
         slowest=(
@@ -231,13 +234,15 @@ def measure_collect(
             f"(Prometheus {slow.server_s or 0:.1f} s), {slow.size / 1e6:.0f} MB"
         ),
         in_flight=in_flight(cores),
+        load=os.getloadavg()[0],
     )
 
 
 def show_split(s: Split) -> None:
     print(
         f"collect: {s.collect_s:.1f} s, {s.queries} queries, {s.megabytes:.0f} MB of answers, "
-        f"{s.samples / 1e6:.0f} M samples read\n"
+        f"{s.samples / 1e6:.0f} M samples read, at most {s.peak_samples / 1e6:.1f} M held by one "
+        f"query\n"
         f"  queries in flight {s.query_phase_s:.1f} s, then client {s.client_s:.1f} s "
         f"(one Observed per deployment)\n"
         f"  summed over the calls ({s.in_flight} in flight): Prometheus {s.server_s:.1f} s, "
@@ -284,29 +289,34 @@ def machine() -> str:
 
 def growth(rows: list[tuple[Split, float]]) -> None:
     """The table over fleet sizes, and a fit of seconds against deployments."""
-    print("\n| deployments | collect s | audit s | Prometheus s | transfer s | decode s | "
-          "client s | Prometheus CPU s | client CPU s | MB |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        "\n| deployments | collect s | audit s | Prometheus s | transfer s | decode s | client s "
+        "| Prometheus CPU s | client CPU s | MB | peak M samples | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for s, audit_s in rows:
         print(
             f"| {s.deployments:,} | {s.collect_s:.1f} | {audit_s:.1f} | {s.server_s:.1f} | "
             f"{s.transfer_s:.1f} | {s.decode_s:.1f} | {s.client_s:.1f} | "
-            f"{s.prometheus_cpu_s:.1f} | {s.client_cpu_s:.1f} | {s.megabytes:.0f} |"
+            f"{s.prometheus_cpu_s:.1f} | {s.client_cpu_s:.1f} | {s.megabytes:.0f} | "
+            f"{s.peak_samples / 1e6:.1f} | {s.load:.1f} |"
         )
-    if len(rows) >= 2:
-        n = np.array([s.deployments for s, _ in rows], dtype=np.float64)
-        for name, seconds in (
-            ("audit wall", [a for _, a in rows]),
-            ("CPU (both sides)", [s.prometheus_cpu_s + s.client_cpu_s for s, _ in rows]),
-        ):
-            y = np.array(seconds)
-            slope, intercept = np.polyfit(n, y, 1)
-            power = np.polyfit(np.log(n), np.log(y), 1)[0]
-            print(
-                f"{name}: {intercept:.1f} s + {slope * 1000:.1f} s per 1,000 deployments "
-                f"(log-log slope {power:.2f}; 1.0 = linear) -> 10,000: "
-                f"{intercept + slope * 10000:.0f} s"
-            )
+    if len(rows) < 2:
+        return
+    n = np.array([s.deployments for s, _ in rows], dtype=np.float64)
+    for name, seconds in (
+        ("audit wall", [a for _, a in rows]),
+        ("Prometheus CPU", [s.prometheus_cpu_s for s, _ in rows]),
+        ("client CPU", [s.client_cpu_s for s, _ in rows]),
+        ("peak samples (M)", [s.peak_samples / 1e6 for s, _ in rows]),
+    ):
+        y = np.array(seconds)
+        slope, intercept = np.polyfit(n, y, 1)
+        power = np.polyfit(np.log(n), np.log(y), 1)[0]
+        print(
+            f"{name}: {intercept:.1f} + {slope * 1000:.1f} per 1,000 deployments "
+            f"(log-log slope {power:.2f}; 1.0 = linear) -> at 10,000: {intercept + slope * 1e4:.0f}"
+        )
 
 
 def main() -> None:

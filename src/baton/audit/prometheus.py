@@ -73,6 +73,7 @@ class Timing:
     size: int  # bytes of the answer
     server_s: float | None  # Prometheus' own evaluation (stats=all: execTotalTime)
     samples: int | None  # samples Prometheus read (stats=all: totalQueryableSamples)
+    peak_samples: int | None  # most samples it held at once (stats=all: peakSamples)
 
 
 def _shown(query: str) -> str:
@@ -208,7 +209,7 @@ class Prometheus:
         received = time.perf_counter()
         cpu = time.thread_time()
         result, data = decode(response)
-        server_s, samples = _stats(data)
+        server_s, samples, peak = _stats(data)
         timing = Timing(
             query=query,
             at_s=began,
@@ -218,6 +219,7 @@ class Prometheus:
             size=len(response.content),
             server_s=server_s,
             samples=samples,
+            peak_samples=peak,
         )
         with self._lock:
             self.timings.append(timing)
@@ -269,14 +271,17 @@ def _field(document: object, name: str) -> object:
     return document.get(name) if isinstance(document, dict) else None
 
 
-def _stats(data: object) -> tuple[float | None, int | None]:
-    """Prometheus' evaluation time and samples read, from ``stats=all``; None if absent."""
+def _stats(data: object) -> tuple[float | None, int | None, int | None]:
+    """Prometheus' evaluation time, samples read and peak samples held, from
+    ``stats=all``; None where absent."""
     stats = _field(data, "stats")
     seconds = _field(_field(stats, "timings"), "execTotalTime")
     samples = _field(_field(stats, "samples"), "totalQueryableSamples")
+    peak = _field(_field(stats, "samples"), "peakSamples")
     return (
         float(seconds) if isinstance(seconds, int | float) else None,
         samples if isinstance(samples, int) else None,
+        peak if isinstance(peak, int) else None,
     )
 
 
