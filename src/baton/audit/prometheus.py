@@ -290,8 +290,8 @@ def _loopback(url: str) -> bool:
 
     Prometheus gzips its answers for a client that accepts it (httpx does by default); on
     one machine that only costs CPU on both sides, the audit's range answers being about
-    200 MB of JSON for 1,000 deployments (compressing them took Prometheus a tenth of its
-    time). Over a network, gzip stays: the JSON shrinks about tenfold.
+    200 MB of JSON for 1,000 deployments (compressing them took Prometheus about a tenth
+    of its time). Over a network, gzip stays: the answers shrink five to six times.
     """
     host = httpx.URL(url).host
     return host in ("localhost", "::1") or host.startswith("127.")
