@@ -5,17 +5,24 @@
 
 Every single-process server runs pinned to core 0 (``taskset -c 0``, one ONNX Runtime
 thread); the load generator runs pinned to core 1. REST load is ``wrk`` (Debian package):
-single-row V2 JSON requests on N keep-alive connections; gRPC load is
-``reference/grpc_load.py`` (grpc.aio, N concurrent calls on one channel; ``ghz`` is not
-packaged for Debian or PyPI). Two models: the digits classifier (~10 µs a row) and a heavy
-MLP (64-1024-1024-1024-10, ~150 µs a row) built here. Measured in the same run:
+single-row V2 JSON requests on N keep-alive connections; gRPC load is ``h2load`` (Debian's
+nghttp2-client): N concurrent single-row ``ModelInfer`` calls (raw contents) on one HTTP/2
+connection, as one gRPC channel holds them (``ghz`` is packaged for neither Debian nor
+PyPI, and a Python gRPC client spends ~250 µs of CPU a call: it, not the server, would be
+measured). Each step also records the server's CPU per request (all its processes), the
+load generator's CPU, and the load average: on a shared machine the CPU per request is the
+figure that other work moves least. Two models: the digits classifier (~10 µs a row) and a
+heavy MLP (64-1024-1024-1024-10, ~150 µs a row) built here. Measured in the same run:
 
 - ``naive-def`` / ``naive-async``: the naive FastAPI endpoint (``reference/naive_fastapi.py``);
 - ``bare``: ``reference/bare_http.py``, uvloop + httptools answering a fixed V2 response
   without a model (the ceiling of any Python HTTP stack on that core);
 - ``baton-workers``: ``--workers N`` on cores 0..N-1 with the load on core N, or, with too
-  few cores (2), on the last core, shared with a worker, as the table says;
-- ``grpc``: baton's gRPC port (one worker) under the gRPC load generator;
+  few cores (2), on the last core, shared with a worker, as the table says; a one-worker
+  server on core 0 runs beside it (``workers-1``) and the two alternate step by step;
+- ``grpc``: baton with ``--grpc-port`` (one worker), ``h2load`` on its gRPC port and
+  ``wrk`` on its REST port alternating step by step (``grpc-rest``), so the ratio compares
+  figures taken side by side;
 - ONNX Runtime called in-process (batch 1 and its best batch: the ceiling, in rows/s).
 """
 
@@ -27,6 +34,9 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +51,12 @@ from serving.run import (
     Pinning,
     default_workers,
     free_port,
-    grpc_load,
+    h2load,
     many_cores,
-    need_wrk,
+    need,
     one_core,
     running,
+    tree_cpu,
     wrk,
 )
 from serving.tables import Ceilings, Step, tables
@@ -55,6 +66,7 @@ from baton.core.signature import DType, TensorSpec
 from baton.handover.register import register_handover
 from baton.runtime.mlp import random_mlp
 from baton.serve.curl import infer_body
+from baton.serve.proto import grpc_v2_pb2 as pb
 from baton.store.store import open_store
 
 INPUT = TensorSpec(name="input", dtype=DType.FLOAT32, shape=(-1, 64))
@@ -132,32 +144,61 @@ def server_plan(
     return cmd, {**env, **mode}, [port], one_core()
 
 
+Drive = Callable[[int, float], Measured]
+
+
 def measure_server(
     server: str, key: str, name: str, files: dict[str, Path], env: dict[str, str],
-    args: argparse.Namespace, binary: str,
+    args: argparse.Namespace, tools: dict[str, str],
 ) -> list[Step]:  # fmt: skip
-    """Start one server for one model and drive it at every concurrency."""
+    """Start one server for one model and drive it at every concurrency. Two rows that
+    compare (REST and gRPC on one server; 1 and N workers, both servers up at once)
+    alternate step by step, so a machine whose load moves moves both alike."""
     cmd, server_env, ports, pin = server_plan(
         server, name, files["model"], files["answer"], env, args.workers
     )
-    url = f"http://127.0.0.1:{ports[0]}/v2/models/{name}/infer"
 
-    def drive(c: int, seconds: float) -> Measured:
+    def rest(port: int, core: str) -> Drive:
+        url = f"http://127.0.0.1:{port}/v2/models/{name}/infer"
+        return lambda c, seconds: wrk(tools["wrk"], url, files["lua"], c, seconds, core)
+
+    def grpc(c: int, seconds: float) -> Measured:
+        return h2load(tools["h2load"], ports[1], files["grpc"], c, seconds, pin.client,
+                      ports[0])  # fmt: skip
+
+    with ExitStack() as stack:
+        pid = stack.enter_context(running(cmd, server_env, ports, pin.server))
+        drivers: list[tuple[str, Drive, int, Pinning]] = [(server, rest(ports[0], pin.client),
+                                                           pid, pin)]  # fmt: skip
         if server == "grpc":
-            return grpc_load(ports[1], name, c, seconds, pin.client, env)
-        return wrk(binary, url, files["lua"], c, seconds, pin.client)
+            drivers = [("grpc-rest", drivers[0][1], pid, pin), ("grpc", grpc, pid, pin)]
+        if server == "baton-workers":  # the one-worker server beside it, on core 0
+            one_cmd, _, one_ports, one_pin = server_plan("baton", name, files["model"],
+                                                         files["answer"], env, 1)  # fmt: skip
+            one = stack.enter_context(running(one_cmd, server_env, one_ports, one_pin.server))
+            drivers.insert(0, ("workers-1", rest(one_ports[0], one_pin.client), one, one_pin))
+        for _, drive, _, _ in drivers:
+            drive(8, 1.0)  # warm up
+        return [
+            step(label, key, c, drive, owner, where, args.duration)
+            for c in args.concurrency
+            for label, drive, owner, where in drivers
+        ]
 
-    steps = []
-    with running(cmd, server_env, ports, pin.server):
-        drive(8, 1.0)  # warm up
-        for c in args.concurrency:
-            m = drive(c, args.duration)
-            steps.append(Step(server, key, c, m, str(pin)))
-            cpu = f"  client CPU {m.client_cpu:.2f}" if m.client_cpu is not None else ""
-            print(f"  {server:13s} {key:7s} c={c:<3d} {m.rps:9,.0f} req/s  "
-                  f"p50 {m.p50_ms:6.2f} ms  p99 {m.p99_ms:7.2f} ms  errors {m.errors}{cpu}",
-                  flush=True)  # fmt: skip
-    return steps
+
+def step(
+    label: str, key: str, c: int, drive: Drive, pid: int, pin: Pinning, seconds: float
+) -> Step:
+    """One measured step, with the server's CPU per request and the load when it ended."""
+    cpu = tree_cpu(pid)
+    m = drive(c, seconds)
+    served = max(m.rps * max(1, round(seconds)), 1)
+    m = replace(m, server_us=(tree_cpu(pid) - cpu) / served * 1e6, load=os.getloadavg()[0])
+    print(f"  {label:13s} {key:7s} c={c:<3d} {m.rps:9,.0f} req/s  "
+          f"p50 {m.p50_ms:6.2f} ms  p99 {m.p99_ms:7.2f} ms  errors {m.errors}  "
+          f"server {m.server_us:4.0f} µs/req  client CPU {m.client_cpu:.2f}  "
+          f"load {m.load:.1f}", flush=True)  # fmt: skip
+    return Step(label, key, c, m, str(pin))
 
 
 def prepare(
@@ -175,7 +216,13 @@ def prepare(
         {"name": "probabilities", "datatype": "FP32", "shape": [1, 10],
          "data": probabilities.ravel().tolist()}]}))  # fmt: skip
     np.save(root / f"{key}.row.npy", row)
-    return {"model": model, "lua": lua, "answer": answer, "row": root / f"{key}.row.npy"}
+    call = pb.ModelInferRequest(model_name=name, raw_input_contents=[row.tobytes()])
+    call.inputs.add(name="input", datatype="FP32", shape=[1, 64])
+    message = call.SerializeToString()
+    grpc = root / f"{key}.grpc"  # one gRPC message: uncompressed, 4-byte length, the bytes
+    grpc.write_bytes(b"\0" + len(message).to_bytes(4, "big") + message)
+    return {"model": model, "lua": lua, "answer": answer, "row": root / f"{key}.row.npy",
+            "grpc": grpc}  # fmt: skip
 
 
 def parse() -> argparse.Namespace:
@@ -202,7 +249,7 @@ def main() -> None:
     args = parse()
     if (os.cpu_count() or 1) < 2:
         sys.exit("bench/serve.py pins server and client to separate cores: needs 2 or more")
-    binary = need_wrk()
+    tools = {"wrk": need("wrk", "wrk"), "h2load": need("h2load", "nghttp2-client")}
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}, onnxruntime {ort.__version__}")  # fmt: skip
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
@@ -233,7 +280,7 @@ def main() -> None:
             print(f"{key}: in-process ONNX Runtime {b1:,.0f} rows/s at batch 1, "
                   f"{best:,.0f} at batch {size}", flush=True)  # fmt: skip
             for server in args.servers:
-                steps += measure_server(server, key, names[key], files[key], env, args, binary)
+                steps += measure_server(server, key, names[key], files[key], env, args, tools)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print()
     print(tables(steps, ceilings, args.models, args.concurrency, args.workers))

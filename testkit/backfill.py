@@ -81,10 +81,13 @@ def serve_tsdb(
     port: int | None = None,
     retention: str = "3650d",
     ready_s: float = 120.0,
+    query_timeout: str = "2m",
 ) -> tuple[subprocess.Popen[bytes], str]:
     """A real Prometheus serving ``tsdb_dir`` on 127.0.0.1, scraping nothing; its URL.
 
     The default retention, ten years, keeps a backfill of any age; the caller stops it.
+    ``query_timeout`` is Prometheus' own limit on one query's evaluation (its default, 2m,
+    unless a benchmark on a loaded machine needs longer).
     Its log is ``workdir/prometheus.log``; a failure to start is one line quoting it.
     """
     workdir.mkdir(parents=True, exist_ok=True)
@@ -97,7 +100,8 @@ def serve_tsdb(
         proc = subprocess.Popen(
             [str(locate("prometheus")), f"--config.file={config}",
              f"--storage.tsdb.path={tsdb_dir}", f"--storage.tsdb.retention.time={retention}",
-             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
+             f"--query.timeout={query_timeout}"],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip
     deadline = time.monotonic() + ready_s

@@ -1,17 +1,20 @@
 """Processes of the serving benchmark: servers pinned to their cores, and the load
-generators (``wrk`` for REST, ``reference/grpc_load.py`` for gRPC) pinned to theirs."""
+generators (``wrk`` for REST, ``h2load`` for gRPC, both C) pinned to theirs; what each
+step cost the server's processes in CPU, and the machine's load when it ended."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,22 +71,50 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def need_wrk() -> str:
-    found = shutil.which("wrk")
+def need(tool: str, package: str) -> str:
+    """A Debian-packaged load generator (``wrk``; ``h2load`` from nghttp2-client), installed
+    with apt-get when run as root, else a one-line way to install it."""
+    found = shutil.which(tool)
     if found:
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("installing wrk (apt-get install -y wrk)...", flush=True)
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False)
-        found = shutil.which("wrk")
+        print(f"installing {tool} (apt-get install -y {package})...", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", package], check=False)
+        found = shutil.which(tool)
         if found:
             return found
-    sys.exit("bench/serve.py needs wrk: install it with `sudo apt-get install -y wrk`")
+    sys.exit(f"bench/serve.py needs {tool}: install it with `sudo apt-get install -y {package}`")
+
+
+def need_wrk() -> str:
+    return need("wrk", "wrk")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by a process and every descendant still alive (workers)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    family, total = {pid}, 0.0
+    for _ in range(4):  # server -> workers -> their threads' processes, if any
+        family |= {child for child, parent in parents.items() if parent in family}
+    for member in family:
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 @contextmanager
-def running(cmd: list[str], env: dict[str, str], ports: list[int], cores: str) -> Iterator[None]:
-    """Start a server on ``cores``; return once every port in ``ports`` accepts."""
+def running(cmd: list[str], env: dict[str, str], ports: list[int], cores: str) -> Iterator[int]:
+    """Start a server on ``cores``; once every port in ``ports`` accepts, its pid."""
     proc = subprocess.Popen(
         ["taskset", "-c", cores, *cmd], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -102,7 +133,7 @@ def running(cmd: list[str], env: dict[str, str], ports: list[int], cores: str) -
                         raise SystemExit(f"server {' '.join(cmd)} did not start") from None
                     time.sleep(0.2)
         time.sleep(0.5 if len(ports) > 1 or "--workers" in cmd else 0)  # every worker up
-        yield
+        yield proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -118,45 +149,78 @@ class Measured:
     p50_ms: float
     p99_ms: float
     errors: int
-    client_cpu: float | None = None  # the load generator's CPU seconds per second
+    client_cpu: float  # the load generator's CPU seconds per second (near 1: its ceiling)
+    server_us: float = 0.0  # the server's CPU (all its processes) per request, in µs
+    load: float = 0.0  # the machine's 1-minute load average when the step ended
 
 
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 
 
-def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(number) * _UNITS[unit]
+def _percentile(out: str, which: str) -> float:
+    """wrk's latency percentile in ms; NaN when it printed none (every request timed out)."""
+    # the distribution's lines only: "+/- Stdev" figures such as 87.50% end in 50% too
+    found = re.search(rf"^\s+{which}%\s+([\d.]+)(us|ms|s|m|h)\b", out, re.M)
+    return float(found.group(1)) * _UNITS[found.group(2)] if found else float("nan")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def wrk(binary: str, url: str, script: Path, c: int, seconds: float, core: str) -> Measured:
     """One wrk run (one thread, ``c`` keep-alive connections) on ``core``."""
     duration = f"-d{max(1, round(seconds))}s"
     cmd = ["taskset", "-c", core, binary, "-t1", f"-c{c}", duration, "--latency"]
+    before = _children_cpu()
     out = subprocess.run(
         [*cmd, "-s", str(script), url], capture_output=True, text=True, check=True
     ).stdout
+    cpu = (_children_cpu() - before) / max(1, round(seconds))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    # the distribution's lines only: "+/- Stdev" figures such as 87.50% end in 50% too
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p50, p99 = _percentile(out, "50"), _percentile(out, "99")
     errors = 0
-    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: .*?(\d+)"):
+    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: (.*)"):
         found = re.search(pattern, out)
-        errors += int(found.group(1)) if found else 0
-    return Measured(rps, p50, p99, errors)
+        if found:  # "connect 0, read 0, write 0, timeout 12": every kind counts
+            errors += sum(int(n) for n in re.findall(r"\d+", found.group(1)))
+    return Measured(rps, p50, p99, errors, cpu)
 
 
-def grpc_load(
-    port: int, model: str, c: int, seconds: float, core: str, env: dict[str, str]
-) -> Measured:
-    """One run of the Python gRPC load generator on ``core``."""
-    script = str(REFERENCE / "grpc_load.py")
-    cmd = ["taskset", "-c", core, sys.executable, script, f"127.0.0.1:{port}", model]
-    out = subprocess.run(
-        [*cmd, str(c), str(seconds)], capture_output=True, text=True, check=True, env=env
-    ).stdout
-    value = json.loads(out.strip().splitlines()[-1])
-    return Measured(
-        value["rps"], value["p50_ms"], value["p99_ms"], int(value["errors"]), value["cpu_share"]
+def grpc_failures(http_port: int) -> int:
+    """Infer calls the server answered with anything but success (its own count: h2load
+    sees HTTP statuses, and a failed gRPC call is HTTP 200 with grpc-status in trailers)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in text.splitlines()
+        if line.startswith("baton_requests_total{") and 'code="200"' not in line
     )
+
+
+def h2load(
+    binary: str, port: int, body: Path, c: int, seconds: float, core: str, http_port: int
+) -> Measured:
+    """One h2load run on ``core``: ``c`` concurrent ModelInfer calls on one HTTP/2
+    connection (one channel, as a gRPC client holds), the gRPC-framed request in ``body``."""
+    failed_before = grpc_failures(http_port)
+    with tempfile.NamedTemporaryFile(suffix=".log") as log:
+        cmd = ["taskset", "-c", core, binary, "-D", str(max(1, round(seconds))), "-c", "1",
+               "-m", str(c), "-d", str(body), "-H", "content-type: application/grpc",
+               "-H", "te: trailers", f"--log-file={log.name}",
+               f"http://127.0.0.1:{port}/inference.GRPCInferenceService/ModelInfer"]  # fmt: skip
+        before = _children_cpu()
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        cpu = (_children_cpu() - before) / max(1, round(seconds))
+        times = sorted(int(line.split()[2]) for line in Path(log.name).read_text().splitlines())
+    rps = float(re.search(r"finished in [\d.]+s, ([\d.]+) req/s", out).group(1))  # type: ignore[union-attr]
+    counts = re.search(r"(\d+) failed, (\d+) errored", out)
+    statuses = re.search(r"status codes: \d+ 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+    assert counts is not None and statuses is not None, out
+    errors = sum(int(n) for n in counts.groups()) + sum(int(n) for n in statuses.groups())
+    errors += grpc_failures(http_port) - failed_before
+    p50 = times[len(times) // 2] / 1e3 if times else 0.0
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))] / 1e3 if times else 0.0
+    return Measured(rps, p50, p99, errors, cpu)

@@ -9,7 +9,7 @@ from serving.run import Measured
 
 @dataclass(frozen=True)
 class Step:
-    server: str  # baton | naive-def | naive-async | bare | baton-workers | grpc
+    server: str  # baton, naive-def, naive-async, bare, baton-workers, workers-1, grpc, grpc-rest
     model: str
     concurrency: int
     measured: Measured
@@ -75,15 +75,16 @@ def naive_table(by: Index, ceilings: Ceilings, models: list[str], cs: list[int])
 def bare_table(by: Index, models: list[str], cs: list[int]) -> str:
     lines = [
         "| model | c | baton req/s | bare uvloop+httptools req/s | baton's share | "
-        "baton p50 ms | bare p50 ms |",
-        "|---|---|---|---|---|---|---|",
+        "baton p50 ms | bare p50 ms | server µs/req baton / bare | load |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for model, c, (ours, bare) in _rows(by, models, cs, "baton", "bare"):
         assert ours is not None and bare is not None
         m, b = ours.measured, bare.measured
         lines.append(
             f"| {model} | {c} | {m.rps:,.0f} | {b.rps:,.0f} | {m.rps / b.rps:.0%} | "
-            f"{m.p50_ms:.2f} | {b.p50_ms:.2f} |"
+            f"{m.p50_ms:.2f} | {b.p50_ms:.2f} | {m.server_us:.0f} / {b.server_us:.0f} | "
+            f"{m.load:.1f} / {b.load:.1f} |"
         )
     return "\n".join(lines) if len(lines) > 2 else ""
 
@@ -91,30 +92,35 @@ def bare_table(by: Index, models: list[str], cs: list[int]) -> str:
 def workers_table(by: Index, models: list[str], cs: list[int], workers: int) -> str:
     lines = [
         f"| model | c | 1 worker req/s | {workers} workers req/s | scaling | "
-        f"target 0.8 x {workers} | {workers} workers p99 ms | pinning of the {workers} |",
-        "|---|---|---|---|---|---|---|---|",
+        f"target 0.8 x {workers} | {workers} workers p99 ms | server µs/req 1 / {workers} | "
+        f"load | pinning of the {workers} |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for model, c, (one, many) in _rows(by, models, cs, "baton", "baton-workers"):
+    for model, c, (one, many) in _rows(by, models, cs, "workers-1", "baton-workers"):
         assert one is not None and many is not None
-        scale = many.measured.rps / one.measured.rps
+        o, m = one.measured, many.measured
         lines.append(
-            f"| {model} | {c} | {one.measured.rps:,.0f} | {many.measured.rps:,.0f} | "
-            f"{scale:.2f}x | {0.8 * workers:.1f}x | {many.measured.p99_ms:.2f} | {many.pinning} |"
+            f"| {model} | {c} | {o.rps:,.0f} | {m.rps:,.0f} | {m.rps / o.rps:.2f}x | "
+            f"{0.8 * workers:.1f}x | {m.p99_ms:.2f} | {o.server_us:.0f} / {m.server_us:.0f} | "
+            f"{o.load:.1f} / {m.load:.1f} | {many.pinning} |"
         )
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def grpc_table(by: Index, models: list[str], cs: list[int]) -> str:
     lines = [
-        "| model | c | REST req/s (wrk) | gRPC req/s (grpc.aio client) | gRPC / REST | "
-        "gRPC p50 ms | gRPC p99 ms | client CPU (cores) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | c | REST req/s (wrk, c conn.) | gRPC req/s (h2load, 1 conn.) | gRPC / REST | "
+        "p50 ms REST / gRPC | p99 ms REST / gRPC | server µs/req REST / gRPC | "
+        "client CPU REST / gRPC | load |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for model, c, (rest, grpc) in _rows(by, models, cs, "baton", "grpc"):
+    for model, c, (rest, grpc) in _rows(by, models, cs, "grpc-rest", "grpc"):
         assert rest is not None and grpc is not None
         r, g = rest.measured, grpc.measured
         lines.append(
             f"| {model} | {c} | {r.rps:,.0f} | {g.rps:,.0f} | {g.rps / r.rps:.2f}x | "
-            f"{g.p50_ms:.2f} | {g.p99_ms:.2f} | {g.client_cpu or 0:.2f} |"
+            f"{r.p50_ms:.2f} / {g.p50_ms:.2f} | {r.p99_ms:.2f} / {g.p99_ms:.2f} | "
+            f"{r.server_us:.0f} / {g.server_us:.0f} | {r.client_cpu:.2f} / {g.client_cpu:.2f} | "
+            f"{r.load:.1f} / {g.load:.1f} |"
         )
     return "\n".join(lines) if len(lines) > 2 else ""

@@ -64,6 +64,13 @@ def test_retention_is_read_from_runtime_info(prom: Prometheus) -> None:
     assert prom.retention() == 3650 * 86400
 
 
+def test_runtime_info_gives_retention_and_cores_in_one_call(prom: Prometheus) -> None:
+    runtime = prom.runtime()
+    assert runtime.retention_s == 3650 * 86400
+    assert runtime.cores is not None and runtime.cores >= 1
+    assert prom.queries == 1
+
+
 def test_a_range_over_the_point_limit_is_refused_before_asking(prom: Prometheus) -> None:
     with pytest.raises(BadInput, match="above Prometheus's limit of 11000"):
         prom.range("up", 0, 11000 * 60, 60)

@@ -54,13 +54,33 @@ def test_nice_step_is_the_smallest_at_least(seconds: float) -> None:
     assert nice_step(step) == step
 
 
+# raw lines per replica and per GPU server, deduplicated and joined to their models in
+# the client (audit.observe_joins): Prometheus would redo that at every step
+PER_REPLICA = {"info", "cpu", "memory"}
+PER_INSTANCE = {"gpu", "gpu_memory"}
+
+
 @pytest.mark.parametrize("pods", [False, True])
-def test_every_query_groups_by_deployment_or_pod(pods: bool) -> None:
+def test_every_query_groups_by_deployment_replica_or_pod(pods: bool) -> None:
     q = Queries(900, 14 * DAY, 900, ("serving",) if pods else ())
     for name, text in every_query(q, pods).items():
-        grouping = "by (namespace, pod)" if name.startswith("pod_") else "by (model, version"
-        assert grouping in text, name
         assert not ONE_DEPLOYMENT.search(text), name
+        if name in PER_REPLICA:
+            assert MODEL_INFO in text, name  # only baton's servers
+            continue
+        grouping = "by (model, version"
+        if name.startswith("pod_"):
+            grouping = "by (namespace, pod)"
+        elif name in PER_INSTANCE:
+            grouping = "by (instance)"
+        assert grouping in text, name
+
+
+def test_process_metrics_only_of_servers_with_a_model() -> None:
+    """Every exporter has process_cpu_seconds_total: only baton's servers' are asked for."""
+    q = Queries(900, 14 * DAY, 900)
+    for text in (q.cpu(900), q.memory):
+        assert text.endswith(f" and on (instance) last_over_time({MODEL_INFO}[900s])")
 
 
 @given(st.lists(st.from_regex(r"[a-z][a-z0-9]{0,20}", fullmatch=True), min_size=1, max_size=50))

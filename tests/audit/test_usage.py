@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from baton.audit.prometheus import Prometheus
-from baton.audit.usage import UsageData, collect
+from baton.audit.usage import UsageData, collect, in_flight
 from baton.core.inventory import Deployment, Resources
 from baton.core.metric_names import LATENCY_BUCKETS
 from baton.errors import BadInput, Unavailable
@@ -208,6 +208,11 @@ def test_progress_reports_every_query(backfilled: Backfilled) -> None:
     total = seen[-1][1]
     assert [d for d, _ in seen] == list(range(1, total + 1))
     assert total == data.queries - 1  # every query but the retention look-up
+
+
+@pytest.mark.parametrize(("cores", "sent"), [(None, 4), (1, 2), (2, 2), (3, 3), (64, 4)])
+def test_as_many_queries_in_flight_as_prometheus_has_cores(cores: int | None, sent: int) -> None:
+    assert in_flight(cores) == sent
 
 
 @pytest.mark.parametrize(

@@ -292,3 +292,33 @@ def test_slow_clients_and_large_bodies_leave_real_clients_served_in_bounded_memo
     assert during_bodies < 5 * before + 0.05, (before, during_bodies)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0
+
+
+def test_workers_get_a_socket_of_their_own_and_a_taken_port_still_fails() -> None:
+    import pickle
+
+    from baton.errors import Unavailable
+    from baton.serve.options import ServeOptions
+    from baton.serve.server import WorkerSocket, bind
+
+    held = bind(ServeOptions(refs=("toy",), port=free_port(), workers=2))
+    port = held.getsockname()[1]
+    assert isinstance(held, WorkerSocket)
+    assert held.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT)
+    mine = [pickle.loads(pickle.dumps(held)) for _ in range(2)]  # as a worker receives it
+    for sock in mine:
+        assert not isinstance(sock, WorkerSocket)
+        assert sock.getsockname()[1] == port and sock.fileno() != held.fileno()
+        sock.listen()
+    with socket.create_connection(("127.0.0.1", port), timeout=5):
+        ready, _, _ = select.select(mine, [], [], 5)
+        assert len(ready) == 1  # one worker's socket takes it; the parent's never listens
+    for sock in [*mine, held]:
+        sock.close()
+    with socket.socket() as other:  # anything else on the port: refused, with workers too
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        taken = other.getsockname()[1]
+        for workers in (1, 2):
+            with pytest.raises(Unavailable, match=f"cannot listen on 127.0.0.1:{taken}"):
+                bind(ServeOptions(refs=("toy",), port=taken, workers=workers))

@@ -1,12 +1,19 @@
 """The PromQL the audit runs, and the steps it reads them at.
 
-A fixed, small set of queries, each over all deployments at once, grouped
-``by (model, version)`` for traffic and latency and ``by (model, version, instance)`` (or
-``by (namespace, pod)`` for cAdvisor and DCGM) for per-replica resources; never one query
-per deployment, so 1,000 deployments cost what 10 do. Process metrics carry no model
-label, so they are joined to ``baton_model_info`` on ``instance``. Kept apart from
-``audit.usage`` (which runs them) and ``audit.observe`` (which reads the answers) so the
-query text can be read, and tested, on its own.
+A fixed, small set of queries, each over all deployments at once: grouped
+``by (model, version)`` for traffic and latency, ``by (namespace, pod)`` for cAdvisor and
+DCGM, and per replica for baton's info, process and GPU metrics; never one query per
+deployment, so 1,000 deployments cost what 10 do. Process metrics carry no model label:
+they are joined to ``baton_model_info`` on ``instance`` in the client
+(``audit.observe_joins``), on the info lines the ``info`` query reads once, and so is the
+deduplication of a replica scraped by two jobs (``max by``). Prometheus 2.42 evaluates a
+range query step by step, and at 1,345 steps a join, or an aggregation that keeps every
+series, costs it microseconds per series per step: the same join in four range queries,
+with the info side evaluated again in each, was half of its work on 1,000 deployments.
+The process-metric queries still keep only the instances that have an info line
+(``and on (instance)``), so a Prometheus that scrapes other processes does not send
+theirs. Kept apart from ``audit.usage`` (which runs them) and ``audit.observe`` (which
+reads the answers) so the query text can be read, and tested, on its own.
 """
 
 from __future__ import annotations
@@ -71,11 +78,9 @@ class Queries:
 
     @property
     def info(self) -> str:
-        return f"max by (model, version, instance) ({self.gauge(MODEL_INFO)})"
-
-    @property
-    def replicas(self) -> str:
-        return f"count by (model, version) ({self.info})"
+        """One line per model on each replica: ``max by (model, version, instance)`` of it
+        (two jobs scraping one server count it once) is taken in the client."""
+        return self.gauge(MODEL_INFO)
 
     def requests(self, fn: str, range_s: int) -> str:
         # max by instance first: two jobs scraping one server must not count it twice
@@ -85,28 +90,31 @@ class Queries:
         )
 
     def rps(self, rate_s: int) -> str:
-        # A server that is up but never counted a request served 0 req/s, not "no data".
-        return f"{self.requests('rate', rate_s)} or (0 * {self.replicas})"
+        # "0 where a replica is up but nothing was counted" is added in the client, from the
+        # info lines (observe_joins.served): as "or (0 * count by ...)" here it tripled this
+        return self.requests("rate", rate_s)
 
-    def joined(self, per_instance: str) -> str:
-        return f"{self.info} * on (instance) group_left () {per_instance}"
+    def baton_only(self, per_instance: str) -> str:
+        """Per-instance figures of processes that have a model: a Prometheus scraping other
+        processes (every exporter has process_cpu_seconds_total) does not send theirs."""
+        return f"{per_instance} and on (instance) {self.gauge(MODEL_INFO)}"
 
     def cpu(self, rate_s: int) -> str:
-        return self.joined(f"max by (instance) (rate({PROCESS_CPU}[{rate_s}s]))")
+        # one series per job scraping the process: their max by instance is taken in the client
+        return self.baton_only(f"rate({PROCESS_CPU}[{rate_s}s])")
 
     @property
     def memory(self) -> str:
-        return self.joined(f"max by (instance) ({self.gauge(PROCESS_MEMORY)})")
+        return self.baton_only(self.gauge(PROCESS_MEMORY))
 
     @property
     def gpu(self) -> str:
-        per_gpu = f"max by (instance, gpu) ({self.gauge(GPU_UTILIZATION)})"
-        return self.joined(f"avg by (instance) ({per_gpu})")
+        # baton's own gauges: only baton servers have them, no filter needed
+        return f"avg by (instance) (max by (instance, gpu) ({self.gauge(GPU_UTILIZATION)}))"
 
     @property
     def gpu_memory(self) -> str:
-        per_gpu = f"max by (instance, gpu) ({self.gauge(GPU_MEMORY_USED)})"
-        return self.joined(f"sum by (instance) ({per_gpu})")
+        return f"sum by (instance) (max by (instance, gpu) ({self.gauge(GPU_MEMORY_USED)}))"
 
     def latency_p99(self, range_s: int) -> str:
         return (
@@ -165,10 +173,14 @@ class Queries:
 
 
 def series_queries(q: Queries, pods: bool) -> dict[str, str]:
-    """Range queries at the statistics step: one series per deployment or replica."""
+    """Range queries at the statistics step: one series per deployment, replica or pod.
+
+    ``info`` (one line per model on each replica) gives the replica counts, and the models
+    that ``cpu``, ``memory``, ``gpu`` and ``gpu_memory`` (one line per instance) belong to.
+    """
     out = {
         "rps": q.rps(q.rate_s),
-        "replicas": q.replicas,
+        "info": q.info,
         "cpu": q.cpu(q.rate_s),
         "memory": q.memory,
         "gpu": q.gpu,

@@ -15,7 +15,7 @@ SERVE_VALUE_OPTIONS = {
     "--host", "--port", "--workers", "--max-batch-size", "--max-queue-delay-ms", "--threads",
     "--max-queue", "--max-body-mb", "--poll-interval", "--drain-timeout", "--precision",
     "--max-connections", "--header-timeout", "--body-timeout", "--body-budget-mb",
-    "--admin-token", "--grpc-port", "--model-dir",
+    "--admin-token", "--grpc-port", "--model-dir", "--output-bins-from",
 }  # fmt: skip
 _SERVING_OPTIONS = {
     "--workers": "workers",

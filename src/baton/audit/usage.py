@@ -2,10 +2,10 @@
 
 The queries (``audit.queries``) each cover all deployments at once, so 1,000 deployments
 cost what 10 do. This module chooses the steps, runs the queries a few at a time and hands
-the answers to ``audit.observe``, which turns them into one ``Observed`` per deployment.
-Each series is read once, as a range query at the statistics step (1,000 deployments over
-14 days: about 6 s each); only the p99 latency timeline, which needs every bucket, is a
-query of its own.
+the answers to ``audit.observe``, which turns them into one ``Observed`` per deployment,
+once ``audit.observe_joins`` has joined the per-replica figures to their models. Each
+series is read once, as a range query at the statistics step; only the p99 latency
+timeline, which needs every bucket, is a query of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from baton.audit.observe import Builder
+from baton.audit.observe_joins import join_answers
 from baton.audit.observed import Observed
 from baton.audit.prometheus import FloatArray, InstantResult, Prometheus, RangeResult
 from baton.audit.queries import Queries, choose_steps, series_queries, window_queries
@@ -26,7 +27,7 @@ from baton.errors import BadInput
 
 Progress = Callable[[int, int], None]
 
-WORKERS = 4  # queries in flight at once; Prometheus evaluates them in parallel
+WORKERS = 4  # queries in flight at most; Prometheus evaluates them in parallel
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ def collect(
     window = end - start
     step, plot = choose_steps(window, rate_window_s)
     notes: list[str] = []
-    retention = prom.retention()
+    runtime = prom.runtime()
+    retention = runtime.retention_s
     if retention is not None and window > retention:
         notes.append(
             f"the window ({_days(window)}) is longer than the {_days(retention)} Prometheus "
@@ -64,8 +66,12 @@ def collect(
     namespaces = tuple(sorted({d.namespace for d in deployments if d.namespace and d.pod_prefix}))
     q = Queries(round(rate_window_s), round(window), round(step), namespaces)
     step_grid, plot_grid = _grids(start, end, step, plot, prom.max_points)
-    instant, ranged = _run(prom, _plan(q, bool(namespaces), end, step_grid, plot_grid), progress)
-    builder = Builder(instant, ranged, step_grid.points(), plot_grid.points(), slo_p99_ms or {})
+    plan = _plan(q, bool(namespaces), end, step_grid, plot_grid)
+    instant, ranged = _run(prom, plan, in_flight(runtime.cores), progress)
+    grid = step_grid.points()
+    builder = Builder(
+        instant, join_answers(ranged, grid), grid, plot_grid.points(), slo_p99_ms or {}
+    )
     by_name = {d.name: builder.observed(d) for d in deployments}
     if deployments and all(o.usage.coverage == 0 for o in by_name.values()):
         notes.append(
@@ -141,12 +147,24 @@ class _Query:
     step: float
 
 
+def in_flight(cores: int | None) -> int:
+    """Queries sent side by side: as many as Prometheus has cores, 2 to ``WORKERS``.
+
+    Prometheus evaluates each query on one core. More in flight than it has cores only
+    share them: the p99 timeline, sent first and about half of Prometheus' work on 1,000
+    deployments, then gets half a core while the others run and ends long after them, with
+    a core idle. At least 2, so one answer is decoded here while Prometheus evaluates the
+    next query.
+    """
+    return max(2, min(WORKERS, cores or WORKERS))
+
+
 def _run(
-    prom: Prometheus, plan: list[_Query], progress: Progress | None
+    prom: Prometheus, plan: list[_Query], workers: int, progress: Progress | None
 ) -> tuple[dict[str, InstantResult], dict[str, RangeResult]]:
     instant: dict[str, InstantResult] = {}
     ranged: dict[str, RangeResult] = {}
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         points: dict[Future[InstantResult], str] = {}
         lines: dict[Future[RangeResult], str] = {}
         for p in plan:  # submitted in the plan's order

@@ -84,11 +84,22 @@ class Listening(Protocol):
 
 def bind(options: Listening) -> socket.socket:
     """The listening address, taken before anything says it serves (a taken port names
-    the process holding it where the OS lets us read that)."""
-    sock = socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET)
+    the process holding it where the OS lets us read that). With several workers, each
+    worker listens on its own socket (``WorkerSocket``)."""
+    family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
+    address = (options.host, options.port)
+    sock = socket.socket(family)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((options.host, options.port))
+        sock.bind(address)  # without SO_REUSEPORT: fails if anything else holds the port
+        workers = getattr(options, "workers", 1)  # the router's options have none: one
+        if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+            address = sock.getsockname()[:2]
+            sock.close()
+            sock = WorkerSocket(family)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(address)
     except OSError as exc:
         sock.close()
         holder = describe_holder(options.port) if options.port else None
@@ -98,6 +109,26 @@ def bind(options: Listening) -> socket.socket:
             + "; stop it or pick a free port with --port"
         ) from None
     sock.set_inheritable(True)
+    return sock
+
+
+class WorkerSocket(socket.socket):
+    """The parent's hold on the port under ``--workers``: bound with SO_REUSEPORT and never
+    listening. Handed to a worker (pickled, as uvicorn hands its sockets) it becomes a new
+    socket bound the same way, which that worker alone listens on: the kernel then spreads
+    connections evenly over the workers, where one shared socket gave whichever worker
+    woke first most of them (measured: 6 of 32 keep-alive connections against 26)."""
+
+    def __reduce__(self) -> tuple[object, tuple[int, str, int]]:
+        host, port = self.getsockname()[:2]
+        return _reuse_port_socket, (int(self.family), host, port)
+
+
+def _reuse_port_socket(family: int, host: str, port: int) -> socket.socket:
+    sock = socket.socket(family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
     return sock
 
 
@@ -179,7 +210,8 @@ def serve(
 
 
 def _serve_workers(settings: Settings, options: ServeOptions, sock: socket.socket) -> None:
-    """N spawned processes accept on one socket and share their metrics through files."""
+    """N spawned processes, each listening on its own SO_REUSEPORT socket for the port
+    (``WorkerSocket``), share their metrics through files."""
     from uvicorn.supervisors import Multiprocess
 
     folder = tempfile.mkdtemp(prefix="baton-metrics-")
