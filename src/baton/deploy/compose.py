@@ -17,6 +17,19 @@ READY = f"http://127.0.0.1:{PORT}/v2/health/ready"
 PROBE = f"import urllib.request,sys; sys.exit(urllib.request.urlopen('{READY}').status != 200)"
 
 
+# what every baton container runs with: read-only, unprivileged, restarted, drained on stop
+HARDENED: Document = {
+    "environment": {"BATON_HOME": "/tmp/baton"},
+    "read_only": True,
+    "tmpfs": ["/tmp"],
+    "user": "10001:10001",
+    "security_opt": ["no-new-privileges:true"],
+    "cap_drop": ["ALL"],
+    "restart": "unless-stopped",
+    "stop_grace_period": "40s",
+}
+
+
 def _resources(spec: RenderSpec) -> Document:
     r = spec.resources
     amounts = {"cpus": f"{r.cores:g}", "memory": f"{r.memory_bytes // (1 << 20)}M"}
@@ -37,14 +50,7 @@ def service(spec: RenderSpec) -> Document:
         "image": spec.image,
         "command": serve_command(spec).args(),  # the image's entrypoint is `baton`
         "ports": _ports(spec),
-        "environment": {"BATON_HOME": "/tmp/baton"},
-        "read_only": True,
-        "tmpfs": ["/tmp"],
-        "user": "10001:10001",
-        "security_opt": ["no-new-privileges:true"],
-        "cap_drop": ["ALL"],
-        "restart": "unless-stopped",
-        "stop_grace_period": "40s",
+        **HARDENED,
         "healthcheck": {
             "test": ["CMD", "python", "-c", PROBE],
             "interval": "10s",
@@ -74,14 +80,7 @@ def router_service(spec: RenderSpec) -> Document:
                     "0.0.0.0", "--port", str(PORT), "--admin-token-file",
                     f"/run/secrets/{TOKEN_SECRET}", "--drain-timeout", "30"],
         "ports": [f"127.0.0.1:{PORT}:{PORT}"],
-        "environment": {"BATON_HOME": "/tmp/baton"},
-        "read_only": True,
-        "tmpfs": ["/tmp"],
-        "user": "10001:10001",
-        "security_opt": ["no-new-privileges:true"],
-        "cap_drop": ["ALL"],
-        "restart": "unless-stopped",
-        "stop_grace_period": "40s",
+        **HARDENED,
         "secrets": [TOKEN_SECRET],
         "healthcheck": {"test": ["CMD", "python", "-c", ROUTER_PROBE], "interval": "10s",
                         "timeout": "3s", "retries": 3, "start_period": "30s"},

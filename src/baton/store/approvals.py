@@ -202,7 +202,7 @@ class Promotions:
             if promo.via == CANARY:
                 _await_canary(conn, promo, model, version, actor.name)
             else:
-                self._apply(conn, row.id, model, version, promo, target, actor, why)
+                self.apply_in(conn, row.id, model, version, promo, target, actor, why)
             return int(promo.id)
 
         return self._step(work, actor, "promotion.approve", model, version, target, why)
@@ -348,7 +348,7 @@ class Promotions:
             )
         return promo
 
-    def _apply(
+    def apply_in(
         self,
         conn: sa.Connection,
         model_id: int,
@@ -359,6 +359,8 @@ class Promotions:
         actor: Person,
         why: str,
     ) -> None:
+        """Apply a step in the caller's transaction: the last approval of a direct promotion,
+        or the last step of a canary, with the same checks either way."""
         ref = f"{model}:{version}"
         current = _aliases(conn, model_id)
         cancel_hint = f"cancel it (`baton promote {ref} --to {target.value} --cancel --why ...`)"
@@ -382,21 +384,6 @@ class Promotions:
             )
         detail = {"to": target.value, "promotion": promo.id, "from": promo.from_version}
         append_entry(conn, actor.name, "promotion.apply", model, version, promo.reason, detail)
-
-    def apply_in(
-        self,
-        conn: sa.Connection,
-        model_id: int,
-        model: str,
-        version: int,
-        promo: sa.Row[Any],
-        target: Target,
-        actor: Person,
-        why: str,
-    ) -> None:
-        """Apply a step in the caller's transaction (a canary's last step applies its
-        promotion this way, with the same checks as a last approval)."""
-        self._apply(conn, model_id, model, version, promo, target, actor, why)
 
     def _one(self, promo_id: int) -> PromotionInfo:
         with read(self.engine) as conn:
