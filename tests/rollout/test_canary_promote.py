@@ -27,9 +27,14 @@ def test_a_good_version_is_promoted_through_every_step(live: Live) -> None:
         done = live.wait(rollout, Phase.SUCCEEDED, Phase.FAILED)
     decisions = live.decisions(rollout)
     assert done.phase is Phase.SUCCEEDED, [(d.decision.value, d.reason) for d in decisions]
-    moves = [(d.step, d.decision) for d in decisions if d.decision is not Decision.HOLD]
-    assert moves == [(0, Decision.ADVANCE), (1, Decision.ADVANCE), (2, Decision.PROMOTE)]
-    assert [d.weights.canary for d in decisions if d.decision is not Decision.HOLD] == [10, 25, 50]
+    # every step passed in turn; an interval may hold or fail on the way (one failed
+    # check is tolerated, as Flagger's threshold tolerates it) but never skips a step
+    moves = [(d.step, d.decision, d.weights.canary) for d in decisions
+             if d.decision in (Decision.ADVANCE, Decision.PROMOTE)]  # fmt: skip
+    said = [(d.decision.value, d.reason) for d in decisions]
+    assert moves == [(0, Decision.ADVANCE, 10), (1, Decision.ADVANCE, 25),
+                     (2, Decision.PROMOTE, 50)], said  # fmt: skip
+    assert done.failed_checks < done.spec.thresholds.failed_checks
     assert live.production() == live.versions["good"]
     assert live.world.gov.promotions.history(MODEL)[0].state == "applied"
     assert load.tally.failed() == {}, load.tally.counts
