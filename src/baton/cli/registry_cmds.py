@@ -32,8 +32,9 @@ def init(ctx: typer.Context, json_out: bool = JSON) -> None:
     if json_out:
         print_json(info)
         return
-    console.print(f"[green]ready[/]  database {safe(info['database'])}")
-    console.print(f"       artifacts {safe(info['artifacts'])}")
+    # soft_wrap: a long path stays one piece a reader (or a script) can copy
+    console.print(f"[green]ready[/]  database {safe(info['database'])}", soft_wrap=True)
+    console.print(f"       artifacts {safe(info['artifacts'])}", soft_wrap=True)
 
 
 def register(
