@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from hpack import Decoder, Encoder
 
 from baton.serve import h2
-from baton.serve.h2 import Connection, Handler, Limits, Stream, frame
+from baton.serve.h2 import Connection, Limits, Stream, frame
 
 REQUEST = [(":method", "POST"), (":scheme", "http"), (":path", "/echo"), (":authority", "t")]
 
 
 @dataclass
-class Echo(Handler):
+class Echo:
     """Answers each request with its body, or holds it until ``release`` is set."""
 
     seen: list[list[tuple[bytes, bytes]]] = field(default_factory=list)

@@ -38,7 +38,7 @@ from baton.serve.grpc_service import (
     V2Service,
     answer,
 )
-from baton.serve.h2 import Connection, Handler, Limits, Stream
+from baton.serve.h2 import Connection, Limits, Stream
 from baton.serve.options import ServeOptions
 from baton.serve.ports import describe_holder
 
@@ -88,7 +88,7 @@ def trailers_only(code: int, text: str, extra: Trailers = (), http: int = 200) -
 Head = tuple[bytes, bytes, bytes, bytes, Metadata]  # path, method, content-type, encoding
 
 
-class GrpcCalls(Handler):
+class GrpcCalls:
     """Turns each finished HTTP/2 request into one V2 call and its answer."""
 
     def __init__(self, service: V2Service, max_message: int) -> None:
@@ -197,7 +197,7 @@ def _failure(failed: Failed) -> bytes:
     return trailers_only(failed.code, failed.text, failed.trailers, failed.http)
 
 
-class TooMany(Handler):
+class TooMany:
     """A connection over ``--max-connections``: each call on it is UNAVAILABLE (the client
     retries later or elsewhere), and GOAWAY closes it once they are answered."""
 

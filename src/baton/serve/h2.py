@@ -23,7 +23,7 @@ import logging
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 from hpack import Decoder, HPACKError
 
@@ -79,14 +79,12 @@ class Stream:
         self.pending: tuple[memoryview, bytes] | None = None  # data waiting for window
 
 
-class Handler:
+class Handler(Protocol):
     """What the connection calls; the gRPC layer implements it."""
 
-    def request(self, conn: Connection, stream: Stream) -> None:
-        raise NotImplementedError
+    def request(self, conn: Connection, stream: Stream) -> None: ...
 
-    def too_large(self, conn: Connection, stream: Stream) -> None:
-        raise NotImplementedError
+    def too_large(self, conn: Connection, stream: Stream) -> None: ...
 
 
 class Connection(asyncio.Protocol):
