@@ -3,8 +3,6 @@ database, with an organisation, evaluated versions and hostile text in it."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,13 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from baton.api.app import create_app
 from baton.core.evaluation import EvaluationReport
 from baton.core.roles import RequestKind
 from baton.handover.register import register_handover
 from baton.store.store import Store
+from tests.api.conftest import serve
 from tests.handover_factory import write_handover
 from tests.ownership_factory import World, build_world
 from tests.ui.forms import form
@@ -110,19 +107,7 @@ def populate(store: Store, folder: Path) -> World:
 
 def serve_app(store: Store) -> Iterator[str]:
     """``create_app(store)`` (the API with the dashboard at /ui) on 127.0.0.1:<free port>."""
-    config = uvicorn.Config(create_app(store), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the control plane did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    yield from serve(store)
 
 
 @pytest.fixture
