@@ -12,7 +12,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from baton.serve.ports import LISTEN, Socket, describe_holder, holders, parse_net_tcp
+from baton.serve.ports import (
+    LISTEN,
+    Socket,
+    describe_holder,
+    holders,
+    parse_net_tcp,
+    readable_command,
+)
 
 HEADER = (
     "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
@@ -80,3 +87,12 @@ def test_an_unreadable_holder_is_named_by_its_user(tmp_path: Path) -> None:
     assert describe_holder(8000, tmp_path) == (
         f"a process of user {user} holds it (not readable from here)"
     )
+
+
+def test_a_console_script_is_named_by_its_program_not_its_paths() -> None:
+    """CI's checkout path was long enough to cut the command at "baton serve digi"."""
+    argv = ["/check/work/main/.venv/bin/python", "/check/work/main/.venv/bin/baton", "serve", "m"]
+    assert readable_command(argv) == "python baton serve m"
+    assert readable_command(["/usr/bin/nginx", "-g", "daemon off;"]) == "nginx -g daemon off;"
+    assert readable_command(["python3", "-m", "http.server"]) == "python3 -m http.server"
+    assert readable_command(["x" * 100]).endswith("...") and len(readable_command(["x" * 100])) == 80

@@ -79,8 +79,19 @@ def _command(pid: Path) -> str:
         raw = (pid / "cmdline").read_bytes()
     except OSError:
         return "?"
-    words = raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
-    return words if len(words) <= 80 else words[:77] + "..."
+    return readable_command(raw.rstrip(b"\0").decode(errors="replace").split("\0"))
+
+
+def readable_command(argv: list[str]) -> str:
+    """The command as a person typed it: ``python baton serve digits`` rather than two long
+    paths into a virtualenv, which filled the line and cut off the part that says what runs."""
+    words = list(argv)
+    if words:
+        words[0] = os.path.basename(words[0]) or words[0]
+    if len(words) > 1 and words[0].startswith("python") and "/" in words[1]:
+        words[1] = os.path.basename(words[1]) or words[1]  # the script a console entry runs
+    text = " ".join(words)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def describe_holder(port: int, proc: Path = Path("/proc")) -> str | None:
