@@ -120,7 +120,8 @@ def gate(tmp: Path) -> None:
     start = time.perf_counter()
     record = evaluate(store, Ref(version.model, version.number), actor="bench")
     took = time.perf_counter() - start
-    points = len(record.report["profile"]["points"])
+    profile = record.report.profile
+    points = len(profile.points) if profile is not None else 0
     print(
         f"gate, default profile, digits example: {took:.1f} s ({points} profile points, "
         f"{record.status}; target < 60 s)"
