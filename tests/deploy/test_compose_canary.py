@@ -9,6 +9,7 @@ passes the Compose schema (``baton deploy check``), the image's Dockerfile hadol
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -111,7 +112,7 @@ def test_on_a_volume_both_versions_run_one_image_from_their_own_folders(
 def test_a_canary_that_cannot_be_rendered_says_why_and_writes_nothing(
     both_passed: Store, wheel: Path, tmp_path: Path, options: dict[str, object], message: str
 ) -> None:
-    settings: dict[str, object] = {"with_router": True, "canary": 2, "percent": 5, **options}
+    settings: dict[str, Any] = {"with_router": True, "canary": 2, "percent": 5, **options}
     with pytest.raises(BadInput, match=message):
         render_toy(both_passed, tmp_path / "c", wheel, "compose", **settings)
     assert not (tmp_path / "c").exists()

@@ -140,7 +140,7 @@ def _weights_applied(compose: LocalCompose) -> list[tuple[dict[str, float], str 
         entries = store.registry.log_entries(None, limit=100)
     finally:
         store.close()
-    changes = [e.detail for e in reversed(entries) if e.action == "router.weights"]
+    changes: list[Any] = [e.detail for e in reversed(entries) if e.action == "router.weights"]
     return [(dict(c["to"]), c["upstreams"]["stable"]) for c in changes]
 
 
