@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,10 @@ from baton.deploy.service import RenderRequest, render
 from baton.errors import BadInput
 from baton.rollout.compose_traffic import ComposeOptions, ComposeTraffic
 from baton.rollout.controller import Controller, Timing
+from baton.rollout.router_admin import RouterAdmin
 from baton.store.canaries import Canaries
 from baton.store.store import Store, open_store
+from tests.baton_cli import baton, clean_env, free_port
 from tests.ownership_factory import World
 from tests.rollout.canary_world import Scripted, canary_world, passing
 from tests.rollout.compose_local import LocalCompose
@@ -38,7 +41,7 @@ SPEC = RolloutSpec(steps=(5, 10, 25, 50), interval_s=0.5)
 FAST = Timing(poll_s=0.05, settle_s=0.0)
 ROW = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4],
                    "data": [0.5, -1.0, 2.0, 0.25]}]}  # fmt: skip
-HOOK = f"{sys.executable} -m tests.rollout.compose_local"
+HOOK = f"{sys.executable} {Path(__file__).with_name('compose_local.py')}"  # any working dir
 
 
 @pytest.fixture
@@ -224,3 +227,41 @@ def test_a_router_without_a_canary_is_refused_before_anything_is_recorded(
         local.stop(*local.baton_services())
     canaries = Canaries(store.engine, store.registry)
     assert canaries.rollouts.active("toy") is None
+
+
+def test_the_cli_starts_a_compose_canary_and_an_abort_rolls_it_back(
+    world: World, settings: Settings, compose: LocalCompose
+) -> None:
+    """``baton canary start --target compose`` spawns the controller (``baton canary run``,
+    wired by ``controller_run``): it brings the services up through the hook and moves the
+    router to the first step; Prometheus is not there, so it holds; an abort rolls back."""
+    env = clean_env(settings.home, BATON_DB_URL=settings.database_url, BATON_USER="sam",
+                    BATON_PROMETHEUS_URL=f"http://127.0.0.1:{free_port()}")  # fmt: skip
+    compose.stop("baseline", "canary")
+    state = compose.state
+    r = baton(env, "canary", "start", "toy", "--to", "2", "--target", "compose", "--profile",
+              "test", "--router-url", compose.url("router"), "--admin-token-file",
+              compose.secrets["router_token"], "--apply", f"{HOOK} {state} up baseline canary",
+              "--retire", f"{HOOK} {state} stop", "--why", "release 2")  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "started rollout #1 of toy (1 -> 2)" in r.stdout
+    admin = RouterAdmin(compose.url("router"), TOKEN)
+    _until(lambda: admin.weights().weights["canary"] == 10.0, "the first step's weights")
+    assert LocalCompose.load(state).running() == {"baton", "baseline", "canary", "router"}
+    r = baton(env, "canary", "abort", "toy", "--why", "enough")
+    assert r.returncode == 0, r.stdout + r.stderr
+    canaries = Canaries(world.store.engine, world.store.registry)
+    _until(lambda: not canaries.rollouts.get(1).active, "the rollback")
+    _until(lambda: LocalCompose.load(state).running() == {"baton", "router"}, "the retire hook")
+    assert canaries.rollouts.get(1).phase is Phase.ABORTED
+    applied = admin.weights()
+    assert applied.weights == {"stable": 100.0, "baseline": 0.0, "canary": 0.0}
+    assert applied.upstreams["stable"] == compose.url("baton")
+    admin.close()
+
+
+def _until(check: Callable[[], bool], what: str, timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"no {what} within {timeout_s:g} s"
+        time.sleep(0.2)
