@@ -17,8 +17,10 @@ from baton.cli.state import state
 from baton.errors import BadInput
 
 if TYPE_CHECKING:
-    from baton.core.rollout_records import RolloutRecord
+    from baton.config import Settings
+    from baton.core.rollout_records import RolloutRecord, RolloutSpec
     from baton.rollout.canary_service import CanaryStatus
+    from baton.store.store import Store
 
 canary_app = typer.Typer(
     help="Roll a version out step by step behind the router, judged against a baseline "
@@ -38,8 +40,29 @@ STEPS_OPTION = typer.Option(None, help="canary percent per step, rising, at most
 INTERVAL_OPTION = typer.Option(None, help="seconds per judged interval (profile's default)")
 MIN_REQUESTS_OPTION = typer.Option(None, help="canary requests an interval needs to be judged")
 DEADLINE_OPTION = typer.Option(None, help="seconds a step may go without progress")
-TARGET_OPTION = typer.Option("local", help="local (the router of `baton deploy up`) or kserve")
-APPLY_OPTION = typer.Option(None, "--apply", help="kserve: command reading YAML on stdin")
+TARGET_OPTION = typer.Option(
+    "local",
+    help="local (the router of `baton deploy up`), kserve, or compose (a rendered "
+    "Compose file's router service)",
+)
+APPLY_OPTION = typer.Option(
+    None,
+    "--apply",
+    help="kserve: command reading YAML on stdin; compose: command bringing "
+    "the baseline and canary services up (docker compose -f FILE up -d baseline canary)",
+)
+ROUTER_URL_OPTION = typer.Option(
+    None, "--router-url", help="compose: the router service's published address"
+)
+RETIRE_OPTION = typer.Option(
+    None,
+    "--retire",
+    help="compose: command stopping the services named after it at the end "
+    "(docker compose -f FILE stop)",
+)
+TOKEN_FILE_OPTION = typer.Option(
+    None, "--admin-token-file", help="compose: the router's admin token (./router.token)"
+)
 APPLY_DIR_OPTION = typer.Option(None, "--apply-dir", help="kserve: write numbered files here")
 NAMESPACE_OPTION = typer.Option("default", help="kserve: the InferenceService's namespace")
 STORAGE_URI_OPTION = typer.Option(None, "--storage-uri", help="kserve: the stable's storageUri")
@@ -66,6 +89,9 @@ def start(
     apply_dir: Path | None = APPLY_DIR_OPTION,
     namespace: str = NAMESPACE_OPTION,
     storage_uri: str | None = STORAGE_URI_OPTION,
+    router_url: str | None = ROUTER_URL_OPTION,
+    retire: str | None = RETIRE_OPTION,
+    admin_token_file: Path | None = TOKEN_FILE_OPTION,
     foreground: bool = FOREGROUND_OPTION,
     why: str | None = WHY,
     json_out: bool = JSON,
@@ -76,10 +102,13 @@ def start(
     from baton.rollout import canary_service
     from baton.rollout.kserve_traffic import KServeOptions
 
-    if target not in ("local", "kserve"):
-        raise BadInput(f"--target {target}: use local or kserve")
+    if target not in ("local", "kserve", "compose"):
+        raise BadInput(f"--target {target}: use local, kserve or compose")
     if target == "local" and (apply is not None or apply_dir is not None):
-        raise BadInput("--apply and --apply-dir go with --target kserve")
+        raise BadInput("--apply and --apply-dir go with --target kserve or compose")
+    compose_flags = (router_url, retire, admin_token_file)
+    if target != "compose" and any(f is not None for f in compose_flags):
+        raise BadInput("--router-url, --retire and --admin-token-file go with --target compose")
     kserve = None
     if target == "kserve":
         kserve = KServeOptions(apply=apply, apply_dir=None if apply_dir is None else str(apply_dir),
@@ -87,13 +116,37 @@ def start(
     spec = spec_for(profile, steps=_steps(steps), interval_s=interval, min_requests=min_requests,
                     deadline_s=deadline)  # fmt: skip
     s = state(ctx)
-    rollout = canary_service.start(s.settings, s.store, name, to, spec, why, kserve,
-                                   spawn=not foreground)  # fmt: skip
+    if target == "compose":
+        rollout = _start_compose(s.settings, s.store, name, to, spec, why, router_url, apply,
+                                 apply_dir, retire, admin_token_file, foreground)  # fmt: skip
+    else:
+        rollout = canary_service.start(s.settings, s.store, name, to, spec, why, kserve,
+                                       spawn=not foreground)  # fmt: skip
     if foreground:
         from baton.rollout.controller_run import run as run_controller
 
         rollout = run_controller(s.settings, s.store, name) or rollout
     _print_rollout(rollout, json_out, started=True)
+
+
+def _start_compose(
+    settings: Settings, store: Store, name: str, to: int, spec: RolloutSpec, why: str | None,
+    router_url: str | None, apply: str | None, apply_dir: Path | None, retire: str | None,
+    token_file: Path | None, foreground: bool,
+) -> RolloutRecord:  # fmt: skip
+    from baton.rollout import compose_traffic
+
+    if router_url is None or apply is None or apply_dir is not None:
+        raise BadInput(
+            "--target compose takes --router-url URL (the router service's published port) "
+            'and --apply COMMAND (as in "docker compose -f FILE up -d baseline canary")'
+        )
+    options = compose_traffic.ComposeOptions(
+        router_url=router_url, apply=apply, retire=retire,
+        token_file=None if token_file is None else str(token_file),
+    )  # fmt: skip
+    return compose_traffic.start(settings, store, name, to, spec, why, options,
+                                 spawn=not foreground)  # fmt: skip
 
 
 def _steps(text: str | None) -> tuple[int, ...] | None:

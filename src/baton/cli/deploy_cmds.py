@@ -114,8 +114,10 @@ def render(
     image: str | None = typer.Option(None, help="image the containers run (default baton/NAME:N)"),
     namespace: str = typer.Option("default", help="Kubernetes namespace"),
     storage_uri: str | None = STORAGE_URI_OPTION,
-    canary: int | None = typer.Option(None, help="KServe: a version to send --percent to"),
-    percent: int | None = typer.Option(None, help="KServe: the canary's share of traffic, %"),
+    canary: int | None = typer.Option(None, help="KServe, compose: a version to send --percent to"),
+    percent: int | None = typer.Option(
+        None, help="KServe, compose: the canary's share of traffic, %"
+    ),
     kserve_mode: str = typer.Option("standard", "--kserve-mode", help="standard or knative"),
     model_from: str = MODEL_FROM_OPTION,
     with_monitoring: bool = WITH_MONITORING_OPTION,

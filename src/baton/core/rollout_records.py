@@ -71,6 +71,7 @@ def check_phase_change(rollout: int, current: Phase, wanted: Phase) -> None:
 class RolloutTarget(StrEnum):
     LOCAL = "local"  # baton's router in front of baton serve processes
     KSERVE = "kserve"  # an InferenceService's spec.canary traffic, through an apply hook
+    COMPOSE = "compose"  # the Compose file's router service, services up/down through hooks
 
 
 class Classification(StrEnum):

@@ -2,11 +2,20 @@
 Kubernetes. One service runs the image's ``baton serve``; ``--with-monitoring`` adds a
 Prometheus scraping it and an Alertmanager beside it; ``--with-router`` puts a ``baton
 router`` service in front of it (the same router ``baton deploy up`` runs on one machine),
-published in its place, its admin token a Compose secret read from ``./router.token``."""
+published in its place, its admin token a Compose secret read from ``./router.token``.
+With ``--canary V --percent P`` as well, a ``baseline`` (a copy of the stable version) and
+a ``canary`` service sit beside it behind the router (``deploy/compose_canary.py``)."""
 
 from __future__ import annotations
 
 from baton.deploy.command import serve_command
+from baton.deploy.compose_canary import (
+    CANARY,
+    baseline_service,
+    canary_service,
+    router_variants,
+    scrape_variants,
+)
 from baton.deploy.spec import MODEL_PATH, PORT, RenderSpec
 from baton.deploy.text import Document, audit_annotations, header, labels, yaml_documents
 
@@ -73,18 +82,20 @@ TOKEN_SECRET = "router_token"
 
 def router_service(spec: RenderSpec) -> Document:
     """``baton router`` in front of the ``baton`` service: all traffic to it (stable) until
-    weights are changed through ``PUT /router/weights`` with the token."""
+    weights are changed through ``PUT /router/weights`` with the token; with a canary, the
+    baseline and canary services too, at the rendered share each."""
+    variants, needs = router_variants(spec)
     return {
         "image": spec.image,
-        "command": ["router", spec.model, "--stable", f"http://baton:{PORT}", "--host",
-                    "0.0.0.0", "--port", str(PORT), "--admin-token-file",
-                    f"/run/secrets/{TOKEN_SECRET}", "--drain-timeout", "30"],
+        "command": ["router", spec.model, *variants, "--host", "0.0.0.0", "--port", str(PORT),
+                    "--admin-token-file", f"/run/secrets/{TOKEN_SECRET}", "--drain-timeout",
+                    "30"],
         "ports": [f"127.0.0.1:{PORT}:{PORT}"],
         **HARDENED,
         "secrets": [TOKEN_SECRET],
         "healthcheck": {"test": ["CMD", "python", "-c", ROUTER_PROBE], "interval": "10s",
                         "timeout": "3s", "retries": 3, "start_period": "30s"},
-        "depends_on": {"baton": {"condition": "service_healthy"}},
+        "depends_on": {n: {"condition": "service_healthy"} for n in needs},
         "labels": {**labels(spec, track="router")},
     }  # fmt: skip
 
@@ -124,6 +135,9 @@ def document(spec: RenderSpec) -> Document:
     volumes: dict[str, Document] = {}
     if spec.with_router:
         services["baton"] = _behind_router(services["baton"], spec)
+        if spec.canary is not None:
+            services["baseline"] = baseline_service(spec, services["baton"])
+            services[CANARY] = canary_service(spec, service)
         services["router"] = router_service(spec)
     if spec.model_from == "volume":
         volumes["models"] = {"external": True, "name": "baton-models"}
@@ -142,6 +156,7 @@ def _prometheus(spec: RenderSpec) -> Document:
     targets: list[Document] = [{"targets": [f"baton:{PORT}"], "labels": tags}]
     if spec.with_router:  # the judge tells variants apart by this label
         targets = [{"targets": [f"baton:{PORT}"], "labels": {**tags, "variant": "stable"}},
+                   *scrape_variants(spec),
                    {"targets": [f"router:{PORT}"], "labels": {"model": spec.model}}]  # fmt: skip
     return {
         "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},

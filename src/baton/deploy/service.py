@@ -68,6 +68,11 @@ class RenderRequest:
             raise BadInput(f"unknown target {unknown[0]!r}: use one of {', '.join(TARGETS)}")
         if (self.canary is None) != (self.percent is None):
             raise BadInput("--canary VERSION and --percent N go together")
+        if self.canary is not None and "compose" in self.targets and not self.with_router:
+            raise BadInput(
+                "--target compose with --canary needs --with-router: the router splits the "
+                "traffic between the stable, baseline and canary services"
+            )
         if self.kserve_mode not in ("standard", "knative"):
             raise BadInput(f"--kserve-mode {self.kserve_mode}: use standard or knative")
         if self.model_from not in ("image", "volume"):

@@ -1,7 +1,8 @@
 """``baton canary run``: the controller process, wired to its traffic and its judge.
 
-The traffic is the deployment's router (``local``) or the InferenceService's apply hook
-(``kserve``, with the options ``baton canary start`` kept beside the rollout); the judge
+The traffic is the deployment's router (``local``), the InferenceService's apply hook
+(``kserve``) or a Compose file's router service (``compose``), the last two with the options
+``baton canary start`` kept beside the rollout; the judge
 reads ``BATON_PROMETHEUS_URL``. Run with no rollout in progress, it stops the servers a
 finished rollout left behind (a controller killed between the end and its clean-up).
 """
@@ -30,6 +31,11 @@ def traffic_for(settings: Settings, store: Store, rollout: RolloutRecord, actor:
 
         options = KServeOptions.load(options_path(settings, rollout.id))
         return KServeTraffic(store, actor, gather_specs(store, rollout, options), options.hook())
+    if rollout.target is RolloutTarget.COMPOSE:
+        from baton.rollout import compose_traffic as compose
+
+        found = compose.ComposeOptions.load(compose.options_path(settings, rollout.id))
+        return compose.ComposeTraffic(settings, found, actor)
     from baton.rollout.local_traffic import LocalTraffic
 
     return LocalTraffic(Launch(settings), store, actor)

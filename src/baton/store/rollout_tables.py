@@ -22,7 +22,7 @@ rollouts = sa.Table(
     sa.Column("from_version", sa.Integer, nullable=False),
     sa.Column("to_version", sa.Integer, nullable=False),
     sa.Column("baseline_version", sa.Integer),
-    sa.Column("target", sa.String(16), nullable=False),  # local | kserve
+    sa.Column("target", sa.String(16), nullable=False),  # local | kserve | compose
     sa.Column("phase", sa.String(16), nullable=False),  # core.rollout_records.Phase
     sa.Column("step", sa.Integer, nullable=False),  # index into spec.steps
     sa.Column("weights", sa.JSON, nullable=False),  # {stable, baseline, canary} in percent
