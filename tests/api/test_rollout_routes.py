@@ -21,6 +21,7 @@ from baton.rollout_control import CanaryPlan, LocalRollouts
 from baton.store.canaries import Canaries
 from baton.store.store import Store
 from tests.api.conftest import Api, serve
+from tests.baton_cli import baton, clean_env
 from tests.history_factory import Past, build_past
 from tests.rollout.canary_world import ship
 
@@ -184,3 +185,31 @@ def test_a_control_plane_without_settings_says_it_cannot_start_processes(
         assert "run it with `baton api`" in answer.json()["error"]
         assert api.http("sam").get("/v1/deployments").status_code == 200  # reads still work
     assert api is not None
+
+
+def test_the_cli_prints_the_same_lines_through_the_control_plane(
+    past: tuple[Api, Past], settings: Settings
+) -> None:
+    """``baton canary | deploy`` with BATON_URL and BATON_TOKEN: the same output and exit
+    codes as on the store itself."""
+    api, _built = past
+    local = clean_env(settings.home, BATON_DB_URL=settings.database_url, BATON_USER="sam")
+    remote = clean_env(settings.home / "elsewhere", BATON_URL=api.url,
+                       BATON_TOKEN=api.world.tokens["sam"])  # fmt: skip
+    for args in (
+        ("canary", "status", "toy"),
+        ("canary", "status", "toy", "--json"),
+        ("deploy", "status"),
+        ("canary", "pause", "toy", "--why", "a look"),
+        ("canary", "abort", "toy"),
+        ("canary", "start", "toy", "--to", "3", "--profile", "test"),
+        ("deploy", "down", "toy"),
+    ):
+        here, there = baton(local, *args), baton(remote, *args)
+        assert (there.returncode, there.stdout, there.stderr) == (
+            here.returncode, here.stdout, here.stderr), args  # fmt: skip
+    shown = baton(remote, "canary", "status", "toy")
+    assert shown.returncode == 0 and "rollout #" in shown.stdout and "NaN in 12" in shown.stdout
+    kserve = baton(remote, "canary", "start", "toy", "--to", "3", "--target", "kserve",
+                   "--apply-dir", "out")  # fmt: skip
+    assert kserve.returncode != 0 and "unset BATON_URL" in kserve.stderr
