@@ -230,3 +230,51 @@ def test_history_answers_what_served_when(tmp_path: Path) -> None:
             client.history("toy", at=datetime(2026, 1, 1))
         with pytest.raises(baton.NotFound, match="unknown model 'nope'"):
             client.history("nope")
+
+
+def test_rollouts_read_and_refuse_alike_here_and_through_a_control_plane(
+    tmp_path: Path,
+) -> None:
+    """Canary status, pages of rollouts and refusals, from the store and through ``baton
+    api`` (where the token's owner acts): the same records and the same errors."""
+    from baton.config import Settings
+    from baton.store.store import open_store
+    from tests.history_factory import build_past
+
+    home = tmp_path / "home"
+    db_url = f"sqlite:///{home / 'baton.db'}"
+    store = open_store(Settings(home=home, db_url=db_url))
+    past = build_past(store, tmp_path / "h")
+    store.close()
+    port = free_port()
+    cmd = [sys.executable, "-m", "baton.cli.main", "api", "--port", str(port), "--json"]
+    env = clean_env(home, BATON_DB_URL=db_url)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = json.loads(proc.stdout.readline())["url"]
+        local = baton.Client(home=home, db_url=db_url, user="sam")
+        remote = baton.Client(url=url, token=past.world.tokens["sam"])
+        with local, remote:
+            for client in (local, remote):
+                status = client.canary_status("toy")
+                assert status.rollout.id == past.ids["rollout3"]
+                assert status.decisions[0].metrics["nonfinite"].canary == 12
+                page, following = client.rollouts("toy", limit=1)
+                assert [r.id for r in page] == [past.ids["rollout3"]] and following == 1
+                assert client.rollouts("toy", offset=1) == ([local.rollouts("toy")[0][1]], None)
+                assert client.deployments() == []
+                with pytest.raises(baton.Conflict, match="no canary in progress"):
+                    client.canary_pause("toy", why="a look")
+                with pytest.raises(baton.BadInput, match="say why you abort the canary"):
+                    client.canary_abort("toy", why="")
+                with pytest.raises(baton.NotFound, match="toy is not deployed here"):
+                    client.canary_start("toy", 3, why="again", profile="test")
+                with pytest.raises(baton.NotFound, match="toy is not deployed here"):
+                    client.deploy_down("toy", why="nothing runs")
+                with pytest.raises(baton.NotFound, match="unknown model 'nope'"):
+                    client.canary_status("nope")
+            assert remote.canary_status("toy") == local.canary_status("toy")
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -8,6 +8,7 @@ codes whether it talks to the store directly or through the API.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -39,10 +40,18 @@ from baton.store.requests import RequestInfo
 
 if TYPE_CHECKING:
     from baton.config import Settings
+    from baton.core.deployment_records import DeploymentRecord
+    from baton.core.rollout_records import RolloutRecord
+    from baton.rollout.canary_service import CanaryStatus
+    from baton.rollout.deploy_status import DeploymentStatus
+    from baton.rollout_control import CanaryPlan
     from baton.store.governance import Control
     from baton.store.store import Store
 
 T = TypeVar("T")
+# Starting processes waits for each to announce itself (up to two minutes for a server that
+# verifies and loads its model): these calls wait longer than the usual 30 s.
+SPAWN_TIMEOUT_S = 300.0
 _STATUS_KIND = {
     400: Kind.BAD_INPUT,
     401: Kind.UNAUTHORIZED,
@@ -258,6 +267,70 @@ class RemoteControl:
     def requests(self, team: str | None, model: str | None, state: str | None) -> list[RequestInfo]:
         params = {k: v for k, v in (("team", team), ("model", model), ("state", state)) if v}
         return list(_as(list[RequestInfo], self._call("GET", "/v1/requests", params=params)))
+
+    # -- rollout: deployments and canaries -------------------------------------------------
+    # The rollout package loads only when one of these is called, as in the CLI.
+
+    def deploy_up(self, model: str, drain_timeout_s: float, why: str | None) -> DeploymentRecord:
+        from baton.core.deployment_records import DeploymentRecord
+
+        body = {"drain_timeout_s": drain_timeout_s, "why": why}
+        data = self._call("POST", f"/v1/models/{model}/deployment", json=body,
+                          timeout=SPAWN_TIMEOUT_S)  # fmt: skip
+        found: DeploymentRecord = _as(DeploymentRecord, data)
+        return found
+
+    def deploy_down(self, model: str, drain_timeout_s: float, why: str | None) -> DeploymentRecord:
+        from baton.core.deployment_records import DeploymentRecord
+
+        body = {"drain_timeout_s": drain_timeout_s, "why": why}
+        data = self._call("POST", f"/v1/models/{model}/deployment/down", json=body,
+                          timeout=SPAWN_TIMEOUT_S + 2 * drain_timeout_s)  # fmt: skip
+        found: DeploymentRecord = _as(DeploymentRecord, data)
+        return found
+
+    def deployments(self, model: str | None) -> list[DeploymentStatus]:
+        from baton.rollout.deploy_status import DeploymentStatus
+
+        params = {"model": model} if model else {}
+        data = self._call("GET", "/v1/deployments", params=params)
+        return list(_as(list[DeploymentStatus], data))
+
+    def canary_start(
+        self, model: str, version: int, why: str | None, plan: CanaryPlan
+    ) -> RolloutRecord:
+        from baton.core.rollout_records import RolloutRecord
+
+        body = {"version": version, "why": why, **asdict(plan)}
+        data = self._call("POST", f"/v1/models/{model}/canary", json=body,
+                          timeout=SPAWN_TIMEOUT_S)  # fmt: skip
+        found: RolloutRecord = _as(RolloutRecord, data)
+        return found
+
+    def canary_steer(self, model: str, action: str, why: str | None) -> RolloutRecord:
+        """Pause, resume, abort or promote the model's canary (``why`` is required)."""
+        from baton.core.rollout_records import RolloutRecord
+
+        data = self._call("POST", f"/v1/models/{model}/canary/{action}", json={"why": why},
+                          timeout=SPAWN_TIMEOUT_S)  # fmt: skip
+        found: RolloutRecord = _as(RolloutRecord, data)
+        return found
+
+    def canary_status(self, model: str) -> CanaryStatus:
+        from baton.rollout.canary_service import CanaryStatus
+
+        found: CanaryStatus = _as(CanaryStatus, self._call("GET", f"/v1/models/{model}/canary"))
+        return found
+
+    def rollouts(
+        self, model: str, limit: int = 20, offset: int = 0
+    ) -> tuple[list[RolloutRecord], int | None]:
+        """A page of the model's rollouts, newest first, and the offset of the next page."""
+        from baton.core.rollout_records import RolloutRecord
+
+        params = {"limit": limit, "offset": offset}
+        data = self._call("GET", f"/v1/models/{model}/rollouts", params=params)
+        return list(_as(list[RolloutRecord], data["rollouts"])), data["next_offset"]
 
 
 def connect(settings: Settings, store: Callable[[], Store]) -> Control:

@@ -22,7 +22,12 @@ from baton.errors import BadInput, FailedCheck, NotFound
 
 if TYPE_CHECKING:
     from baton.audit.result import AuditResult
+    from baton.core.deployment_records import DeploymentRecord
+    from baton.core.rollout_records import RolloutRecord
     from baton.core.served_at import History
+    from baton.rollout.canary_service import CanaryStatus
+    from baton.rollout.deploy_status import DeploymentStatus
+    from baton.rollout_control import RolloutControl
     from baton.serve.background import Serving
     from baton.store.approvals import PromotionInfo
     from baton.store.evaluations import EvaluationRecord
@@ -72,6 +77,7 @@ class Client:
             raise BadInput(f"baton.Client settings: {describe_validation_error(exc)}") from None
         self._store: Store | None = None
         self._control: Control | None = None
+        self._rollout: RolloutControl | None = None
 
     @property
     def remote(self) -> bool:
@@ -84,7 +90,7 @@ class Client:
             close()
         if self._store is not None:
             self._store.close()
-        self._store = self._control = None
+        self._store = self._control = self._rollout = None
 
     def __enter__(self) -> Client:
         return self
@@ -116,6 +122,23 @@ class Client:
 
             self._store = open_store(self._settings)
         return self._store
+
+    @property
+    def _rollouts(self) -> RolloutControl:
+        """Deployments and canaries: through the control plane (its machine runs the
+        processes), else the rollout services on this machine's store."""
+        if self._rollout is None:
+            if self.remote:
+                from baton.client import RemoteControl
+
+                plane = self._plane
+                assert isinstance(plane, RemoteControl)
+                self._rollout = plane
+            else:
+                from baton.rollout_control import LocalRollouts
+
+                self._rollout = LocalRollouts(self._settings, self._local("deployments"))
+        return self._rollout
 
     @property
     def _plane(self) -> Control:
@@ -262,6 +285,74 @@ class Client:
 
     def promotions(self, model: str | None = None, *, pending: bool = False) -> list[PromotionInfo]:
         return self._plane.promotions(parse_ref(model).name if model else None, pending)
+
+    # -- deployments and canaries -------------------------------------------------------
+
+    def deploy_up(
+        self, model: str, *, drain_timeout: float = 30.0, why: str | None = None
+    ) -> DeploymentRecord:
+        """``baton deploy up``: the model's @production version behind a router, each in its
+        own background process (on the control plane's machine for a remote client)."""
+        return self._rollouts.deploy_up(parse_ref(model).name, drain_timeout, why)
+
+    def deploy_down(
+        self, model: str, *, drain_timeout: float = 30.0, why: str | None = None
+    ) -> DeploymentRecord:
+        """``baton deploy down``: stop the router and servers (they drain); refused while a
+        canary runs."""
+        return self._rollouts.deploy_down(parse_ref(model).name, drain_timeout, why)
+
+    def deployments(self, model: str | None = None) -> list[DeploymentStatus]:
+        """``baton deploy status``: each deployment, whether its processes run, the weights
+        its router applies now and the canary in progress."""
+        return self._rollouts.deployments(parse_ref(model).name if model else None)
+
+    def canary_start(
+        self,
+        model: str,
+        to: int,
+        *,
+        why: str | None = None,
+        profile: str = "production",
+        steps: Sequence[int] | None = None,
+        interval: float | None = None,
+        min_requests: int | None = None,
+        deadline: float | None = None,
+    ) -> RolloutRecord:
+        """``baton canary start MODEL --to N``: roll version ``to`` (approved for production
+        through a canary) out behind the model's router; returns once its controller holds
+        the rollout. The options are the command's (None: the profile's)."""
+        from baton.rollout_control import CanaryPlan
+
+        plan = CanaryPlan(profile, None if steps is None else tuple(steps), interval,
+                          min_requests, deadline)  # fmt: skip
+        return self._rollouts.canary_start(parse_ref(model).name, to, why, plan)
+
+    def canary_status(self, model: str) -> CanaryStatus:
+        """The canary in progress (else the last): its step, each decision with its numbers,
+        alerts, and whether a controller holds it."""
+        return self._rollouts.canary_status(parse_ref(model).name)
+
+    def canary_pause(self, model: str, *, why: str) -> RolloutRecord:
+        return self._rollouts.canary_steer(parse_ref(model).name, "pause", why)
+
+    def canary_resume(self, model: str, *, why: str) -> RolloutRecord:
+        return self._rollouts.canary_steer(parse_ref(model).name, "resume", why)
+
+    def canary_abort(self, model: str, *, why: str) -> RolloutRecord:
+        """Roll back now: all traffic to the stable version, the promotion cancelled."""
+        return self._rollouts.canary_steer(parse_ref(model).name, "abort", why)
+
+    def canary_promote(self, model: str, *, why: str) -> RolloutRecord:
+        """Skip the steps left and promote now (the team accountable for deployment)."""
+        return self._rollouts.canary_steer(parse_ref(model).name, "promote", why)
+
+    def rollouts(
+        self, model: str, *, limit: int = 20, offset: int = 0
+    ) -> tuple[list[RolloutRecord], int | None]:
+        """A page of the model's rollouts, newest first, and the offset of the next page
+        (None: no more)."""
+        return self._rollouts.rollouts(parse_ref(model).name, limit, offset)
 
     # -- serving and the right-size audit ------------------------------------------------
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ import uvicorn
 
 from baton.api.app import create_app
 from baton.client import RemoteControl
+from baton.config import Settings
 from baton.store.store import Store
 from tests.ownership_factory import World, build_world
 
@@ -31,7 +33,7 @@ class Api:
         return RemoteControl(self.url, self.world.tokens[who])
 
 
-def serve(store: Store, **options: int) -> Iterator[str]:
+def serve(store: Store, **options: Any) -> Iterator[str]:
     """Run the app (``create_app(store, **options)``) in a thread on 127.0.0.1:<free port>;
     yield its URL, then stop it (its lifespan's shutdown runs)."""
     app = create_app(store, **options)
@@ -51,7 +53,9 @@ def serve(store: Store, **options: int) -> Iterator[str]:
 
 
 @pytest.fixture
-def api(store: Store, tmp_path: Path) -> Iterator[Api]:
+def api(store: Store, settings: Settings, tmp_path: Path) -> Iterator[Api]:
+    """The API over the test store, with its settings (the rollout routes start processes
+    under its BATON_HOME)."""
     world = build_world(store, tmp_path)
-    for url in serve(store):
+    for url in serve(store, settings=settings):
         yield Api(url, world)

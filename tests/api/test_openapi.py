@@ -43,6 +43,12 @@ def test_spec_is_served_and_names_bearer_auth(api: Api) -> None:
         "/v1/requests",
         "/v1/audit",
         "/v1/models/{name}/evaluations",
+        "/v1/models/{name}/canary",
+        "/v1/models/{name}/canary/{action}",
+        "/v1/models/{name}/rollouts",
+        "/v1/models/{name}/deployment",
+        "/v1/models/{name}/deployment/down",
+        "/v1/deployments",
     ):
         assert expected in paths
 
@@ -79,5 +85,13 @@ def test_generated_requests_get_no_5xx_and_documented_statuses(api: Api) -> None
                 check()
         seen.append(operation.label)
     assert len(seen) >= 25
+    for rollout_route in (  # fuzzed too (none can start a process: toy has no @production)
+        "POST /v1/models/{name}/canary",
+        "POST /v1/models/{name}/canary/{action}",
+        "GET /v1/models/{name}/rollouts",
+        "POST /v1/models/{name}/deployment",
+        "GET /v1/deployments",
+    ):
+        assert rollout_route in seen
     assert {200, 201, 400, 404} <= statuses  # the token worked and bad input was answered
     assert api.http("root").get("/v1/health").status_code == 200  # still serving

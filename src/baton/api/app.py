@@ -14,9 +14,9 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from baton import __version__
-from baton.api import docs, errors, ownership_routes, registry_routes
+from baton.api import docs, errors, ownership_routes, registry_routes, rollout_routes
 from baton.api.guard import Guard
-from baton.config import DEFAULT_API_MAX_BODY
+from baton.config import DEFAULT_API_MAX_BODY, Settings
 from baton.store.governance import Governance
 from baton.store.store import Store
 from baton.ui import app as ui_app
@@ -27,9 +27,16 @@ HEALTH = "/v1/health"
 
 
 def create_app(
-    store: Store, *, max_body: int = DEFAULT_API_MAX_BODY, ui: UiConfig | None = None
+    store: Store,
+    *,
+    max_body: int = DEFAULT_API_MAX_BODY,
+    ui: UiConfig | None = None,
+    settings: Settings | None = None,
 ) -> FastAPI:
-    """The API, its offline Swagger UI at /docs, and the dashboard at /ui (same services)."""
+    """The API, its offline Swagger UI at /docs, and the dashboard at /ui (same services).
+
+    ``settings`` (the store's, as ``baton api`` reads them) let the rollout routes start
+    processes under its BATON_HOME; without them those routes answer 503."""
     gov = Governance.of(store)
 
     @asynccontextmanager
@@ -44,17 +51,20 @@ def create_app(
         docs_url=None,  # served offline by api/docs.py
         redoc_url=None,
         description=(
-            "Registry, evaluations, aliases, promotion, approvals, owners (R&R), requests "
-            "and the audit log. Every route but /v1/health needs `Authorization: Bearer "
-            "<token>`: 401 without a valid token (checked before the body is read), 403 "
+            "Registry, evaluations, aliases, promotion, approvals, owners (R&R), requests, "
+            "deployments and canary rollouts, and the audit log. Every route but /v1/health "
+            "needs `Authorization: Bearer <token>`: 401 without a valid token (checked "
+            "before the body is read), 403 "
             "(with `who_can`) when your teams may not act, 413 for a body over the limit "
             f"({max_body} bytes unless BATON_API_MAX_BODY says otherwise)."
         ),
     )
     app.state.gov = gov
+    app.state.settings = settings
     errors.install(app)
     app.include_router(registry_routes.router)
     app.include_router(ownership_routes.router)
+    app.include_router(rollout_routes.router)
     app.include_router(docs.router)
     ui_app.mount(app, gov, ui)
     open_paths = [HEALTH, docs.DOCS, *(p for p in (app.openapi_url,) if p)]

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from baton.core.promotion import Target
 from baton.core.roles import RequestKind
+from baton.core.rollout_records import RolloutRecord
 from baton.store.registry import ModelInfo, VersionInfo
 
 MAX_INT = 2**31 - 1
@@ -69,6 +70,36 @@ class RequestIn(Body):
     to: Name | None = None
 
 
+Seconds = Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)]
+Percent = Annotated[int, Field(ge=1, le=50)]
+
+
+class CanaryStartIn(Body):
+    """``baton canary start NAME --to VERSION`` (the local target: behind the router of
+    ``baton deploy up``); fields left out come from the profile."""
+
+    version: Version
+    profile: Literal["production", "test"] = "production"
+    steps: Annotated[list[Percent], Field(min_length=1, max_length=20)] | None = None
+    interval_s: Seconds | None = None
+    min_requests: Annotated[int, Field(ge=0, le=MAX_INT)] | None = None
+    deadline_s: Seconds | None = None
+    why: Text | None = None
+
+
+class SteerIn(Body):
+    why: Text | None = Field(
+        default=None,
+        description="required: why you step in (audited); without it the answer is 400, "
+        "with the same line the CLI prints",
+    )
+
+
+class DeployIn(Body):
+    drain_timeout_s: Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)] = 30.0
+    why: Text | None = None
+
+
 class ErrorBody(BaseModel):
     """Every error: one line for a person, its kind, and for refusals the teams that may."""
 
@@ -103,3 +134,11 @@ class AliasMoved:
     alias: str
     version: int
     previous: int | None
+
+
+@dataclass(frozen=True)
+class RolloutPage:
+    """A page of a model's rollouts, newest first; ``next_offset`` asks for the next one."""
+
+    rollouts: list[RolloutRecord]
+    next_offset: int | None

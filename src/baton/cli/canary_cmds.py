@@ -98,9 +98,9 @@ def start(
 ) -> None:
     """Start rolling NAME out to version --to, which must be approved for production
     through a canary (`baton promote NAME:N --to production --via canary`)."""
-    from baton.core.canary_profiles import spec_for
     from baton.rollout import canary_service
     from baton.rollout.kserve_traffic import KServeOptions
+    from baton.rollout_control import CanaryPlan
 
     if target not in ("local", "kserve", "compose"):
         raise BadInput(f"--target {target}: use local, kserve or compose")
@@ -113,14 +113,18 @@ def start(
     if target == "kserve":
         kserve = KServeOptions(apply=apply, apply_dir=None if apply_dir is None else str(apply_dir),
                                namespace=namespace, storage_uri=storage_uri)  # fmt: skip
-    spec = spec_for(profile, steps=_steps(steps), interval_s=interval, min_requests=min_requests,
-                    deadline_s=deadline)  # fmt: skip
     s = state(ctx)
+    plan = CanaryPlan(profile, _steps(steps), interval, min_requests, deadline)
     if target == "compose":
-        rollout = _start_compose(s.settings, s.store, name, to, spec, why, router_url, apply,
-                                 apply_dir, retire, admin_token_file, foreground)  # fmt: skip
+        rollout = _start_compose(
+            s.settings, s.store, name, to, plan.spec(), why, router_url,
+            apply, apply_dir, retire, admin_token_file, foreground,
+        )  # fmt: skip
+    elif kserve is None and not foreground:  # here, or through the control plane (BATON_URL)
+        _print_rollout(s.rollouts.canary_start(name, to, why, plan), json_out, started=True)
+        return
     else:
-        rollout = canary_service.start(s.settings, s.store, name, to, spec, why, kserve,
+        rollout = canary_service.start(s.settings, s.store, name, to, plan.spec(), why, kserve,
                                        spawn=not foreground)  # fmt: skip
     if foreground:
         from baton.rollout.controller_run import run as run_controller
@@ -188,9 +192,7 @@ def run(
 def status(ctx: typer.Context, name: str = NAME, json_out: bool = JSON) -> None:
     """The canary of NAME (in progress, else the last one): its step, each decision with
     its numbers, alerts, and whether a controller holds it."""
-    from baton.rollout.canary_service import status as read_status
-
-    found = read_status(state(ctx).store, name)
+    found = state(ctx).rollouts.canary_status(name)
     if json_out:
         print_json(found)
         return
@@ -198,11 +200,7 @@ def status(ctx: typer.Context, name: str = NAME, json_out: bool = JSON) -> None:
 
 
 def _steer(ctx: typer.Context, name: str, action: str, why: str | None, json_out: bool) -> None:
-    from baton.core.canary_roles import CanaryAction
-    from baton.rollout.canary_service import steer
-
-    s = state(ctx)
-    _print_rollout(steer(s.settings, s.store, name, CanaryAction(action), why), json_out)
+    _print_rollout(state(ctx).rollouts.canary_steer(name, action, why), json_out)
 
 
 @canary_app.command()

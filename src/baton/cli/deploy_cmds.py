@@ -234,11 +234,7 @@ def up(
 ) -> None:
     """Run NAME's @production version on this machine behind a `baton router`, each in its
     own background process (logs under BATON_HOME/logs), recorded in the store."""
-    from baton.rollout.local_deploy import Launch
-    from baton.rollout.local_deploy import up as deploy_up
-
-    s = state(ctx)
-    record = deploy_up(Launch(s.settings, drain_timeout_s=drain_timeout), s.store, name, why)
+    record = state(ctx).rollouts.deploy_up(name, drain_timeout, why)
     if json_out:
         print_json(record)
         return
@@ -265,11 +261,7 @@ def down(
 ) -> None:
     """Stop NAME's router and servers (SIGTERM: each drains its requests) and clear the
     record; refused while a canary runs (abort it first)."""
-    from baton.rollout.local_deploy import Launch
-    from baton.rollout.local_deploy import down as deploy_down
-
-    s = state(ctx)
-    record = deploy_down(Launch(s.settings, drain_timeout_s=drain_timeout), s.store, name, why)
+    record = state(ctx).rollouts.deploy_down(name, drain_timeout, why)
     if json_out:
         print_json(record)
         return
@@ -286,9 +278,7 @@ def status(
 ) -> None:
     """Deployments on this store: the router (and the weights it applies now), each server,
     whether each process runs, and the canary in progress."""
-    from baton.rollout.deploy_status import deployment_status
-
-    found = deployment_status(state(ctx).store, name)
+    found = state(ctx).rollouts.deployments(name)
     if json_out:
         print_json(found)
         return

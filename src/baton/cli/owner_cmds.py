@@ -472,7 +472,10 @@ def api(
 
     s = state(ctx)
     app = create_app(
-        s.store, max_body=s.settings.api_max_body, ui=UiConfig.from_settings(s.settings)
+        s.store,
+        max_body=s.settings.api_max_body,
+        ui=UiConfig.from_settings(s.settings),
+        settings=s.settings,
     )
     server = ReadyServer(uvicorn.Config(app, host=host, port=port, log_level="warning"), ready)
     server.run()

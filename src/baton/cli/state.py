@@ -11,6 +11,7 @@ from baton.errors import BadInput
 
 if TYPE_CHECKING:  # imported when used: `baton --help` must not pay for SQLAlchemy
     from baton.config import Settings
+    from baton.rollout_control import RolloutControl
     from baton.store.governance import Control
     from baton.store.store import Store
 
@@ -42,6 +43,20 @@ class State:
 
             self._control = connect(self.settings, lambda: self.store)
         return self._control
+
+    @property
+    def rollouts(self) -> RolloutControl:
+        """Deployments and canaries: through the control plane with BATON_URL (its machine
+        runs the processes), else the rollout services on the store here."""
+        if self.settings.url:
+            from baton.client import RemoteControl
+
+            control = self.control
+            assert isinstance(control, RemoteControl)
+            return control
+        from baton.rollout_control import LocalRollouts
+
+        return LocalRollouts(self.settings, self.store)
 
     def close(self) -> None:
         if self._store is not None:
