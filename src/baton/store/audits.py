@@ -9,9 +9,6 @@ query itself, so a 1,000-deployment run costs the page it shows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -127,7 +124,7 @@ def _line_row(d: AuditedDeployment) -> dict[str, object]:
     }  # fmt: skip
 
 
-def _run(r: Mapping[str, Any]) -> AuditRun:
+def _run(r: sa.RowMapping) -> AuditRun:
     return AuditRun(
         id=r["id"],
         at=r["at"],
@@ -147,7 +144,7 @@ def _run(r: Mapping[str, Any]) -> AuditRun:
     )
 
 
-def _deployment(r: Mapping[str, Any]) -> AuditedDeployment:
+def _deployment(r: sa.RowMapping) -> AuditedDeployment:
     return AuditedDeployment(
         name=r["name"],
         model=r["model"],
