@@ -37,8 +37,8 @@ def show(
     if list_runs:
         _runs(audits.runs(limit=top), json_out)
         return
-    stored = audits.stored(run_id)
-    lines = audits.deployments(stored.run.id, verdict=verdict) if verdict else stored.deployments
+    stored = audits.stored(run_id, verdict)
+    lines = stored.deployments
     if json_out:
         print_json({"run": stored.run, "deployments": lines})
         return

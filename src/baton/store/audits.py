@@ -105,12 +105,12 @@ class Audits:
         with read(self.engine) as conn:
             return [_deployment(r) for r in conn.execute(query).mappings()]
 
-    def stored(self, run_id: int | None = None) -> StoredAudit:
-        """A run (the latest when no id) with all its lines."""
+    def stored(self, run_id: int | None = None, verdict: str | None = None) -> StoredAudit:
+        """A run (the latest when no id) with all its lines, or those of one verdict."""
         run = self.get(run_id) if run_id is not None else self.latest()
         if run is None:
             raise NotFound("no audit is stored yet: run `baton audit` (without --no-save)")
-        return StoredAudit(run, self.deployments(run.id))
+        return StoredAudit(run, self.deployments(run.id, verdict=verdict))
 
 
 def _line_row(d: AuditedDeployment) -> dict[str, object]:
