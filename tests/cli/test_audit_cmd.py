@@ -238,3 +238,17 @@ def test_no_save_is_a_dry_run_and_json_keeps_stdout_json(
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["rows"]) == len(EXPECTED)
     assert "saved as audit run 1" in done.stderr
+
+
+def test_saving_through_a_control_plane_is_refused_before_any_query(
+    env: dict[str, str], fleet_file: Path
+) -> None:
+    remote = {**env, "BATON_URL": "http://127.0.0.1:9", "BATON_TOKEN": "bt_x"}
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens: a query would fail otherwise
+    args = ["audit", "--fleet", str(fleet_file), "--no-servers", "--prometheus", url]
+    done = baton(remote, *args)
+    assert done.returncode == 2
+    assert "baton audit stores its run in the store itself" in done.stderr
+    assert "or pass --no-save" in done.stderr
+    dry = baton(remote, *args, "--no-save")
+    assert dry.returncode == 2 and "unreachable" in dry.stderr  # got as far as Prometheus

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from baton.api.auth import Gov, Me
 from baton.api.schemas import ERRORS, MAX_INT
 from baton.core.audit_records import AuditRun, StoredAudit
+from baton.core.sizing import Verdict
 from baton.store.audits import Audits
 
 router = APIRouter(prefix="/v1", tags=["audits"], responses=ERRORS)
 
 VerdictQuery = Annotated[
-    Literal[
-        "at risk", "under-provisioned", "over-provisioned", "idle", "insufficient data",
-        "right-sized",
-    ] | None,
-    Query(description="only the deployments with this verdict"),
-]  # fmt: skip
+    Verdict | None, Query(description="only the deployments with this verdict")
+]
 RunId = Annotated[int, Path(ge=1, le=MAX_INT, description="the run's id")]
 
 

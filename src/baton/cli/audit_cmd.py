@@ -139,6 +139,12 @@ def audit(
     end_s = _end(end)
     table = load_prices(prices)
     st = state(ctx)
+    if save and st.settings.url:
+        raise BadInput(
+            "baton audit stores its run in the store itself, not through a control plane: "
+            "unset BATON_URL (point BATON_DB_URL at the store) or pass --no-save"
+        )
+    saving_to = st.store if save else None  # opened first: a store problem costs no queries
     store = st.store if servers else None
     since = datetime.fromtimestamp(end_s - window_s, UTC)  # servers that stopped count too
     until = datetime.fromtimestamp(end_s, UTC)
@@ -158,8 +164,8 @@ def audit(
     if inventory.notes:
         result = replace(result, notes=tuple(inventory.notes) + result.notes)
     _show(result, html=html, top=top, json_out=json_out)
-    if save:
-        _save(result, st.store, st.settings.user, json_out=json_out)
+    if saving_to is not None:
+        _save(result, saving_to, st.settings.user, json_out=json_out)
     if fail_on == "risk" and result.at_risk:
         names = ", ".join(r.deployment.name for r in result.at_risk)
         raise FailedCheck(f"{len(result.at_risk)} deployment(s) at risk: {names}")
