@@ -118,3 +118,20 @@ def test_a_failure_inside_the_transaction_leaves_neither_run_nor_entry(store: St
     with pytest.raises(sa.exc.IntegrityError):
         Audits(store.engine).save(replace(run, deployments=(*run.deployments, nameless)), "ops")
     assert _counts(store) == before
+
+
+def test_migration_0010_downgrades_and_upgrades_again(store: Store) -> None:
+    from alembic import command
+
+    from baton.store.db import _alembic_config, current_revisions, migrate
+
+    Audits(store.engine).save(audit_run(2), actor="ops")
+    with store.engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0009")
+    assert current_revisions(store.engine) == {"0009"}
+    tables = set(sa.inspect(store.engine).get_table_names())
+    assert not {"audit_runs", "audit_lines"} & tables
+    assert migrate(store.engine) is True
+    audits = Audits(store.engine)
+    assert audits.latest() is None
+    assert audits.stored(audits.save(audit_run(3), actor="ops")).run.deployments == 3
