@@ -6,7 +6,8 @@
 Seeds a fresh store with ``testkit.seed.register_many`` (the rows and sealed audit entries
 ``Registry.register`` and ``Evaluations.record`` write, 50 models a transaction: a gate
 report with charts for every other version), then promotions and requests for one model
-in ten and a few teams and people through the store's own methods,
+in ten and a few teams and people through the store's own methods, and one stored
+right-size audit of 1,000 deployments (``testkit.audit_runs`` through ``store.audits``),
 then times each page in-process (Starlette's test client: the app's whole work for the
 request, no network), signed in as an approver. Prints the median and p95 of ``--repeat``
 requests per page. Target (issue 19): every page under 200 ms on SQLite and PostgreSQL.
@@ -32,16 +33,19 @@ from baton.core.evaluation import EvaluationReport
 from baton.core.manifest import Manifest
 from baton.core.promotion import Target
 from baton.core.roles import RequestKind
+from baton.store.audits import Audits
 from baton.store.evaluations import Status
 from baton.store.governance import Governance
 from baton.store.registry import FileRecord
 from baton.store.store import Store, open_store
+from testkit.audit_runs import audit_run
 from testkit.seed import Gate, Handover, register_many
 
 PG = os.environ.get("BATON_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TEAMS = ("research", "vision", "speech", "serving")
 TARGET_MS = 200.0
 BATCH = 50  # models per seeding transaction
+AUDITED = 1000  # deployments in the stored right-size audit the serving page shows
 
 
 def manifest(name: str, owner: str, number: int) -> Manifest:
@@ -114,6 +118,7 @@ def seed(store: Store, models: int, versions: int) -> tuple[str, float]:
             name = f"model-{m:04d}"
             gov.promotions.promote(name, 2, Target.STAGING, sam, "bench")
             gov.requests.raise_request(name, RequestKind.SCALE, "more replicas", sam)
+    Audits(store.engine).save(audit_run(AUDITED), "bench")
     return issued.token, time.perf_counter() - began
 
 
@@ -134,6 +139,8 @@ def pages(models: int, versions: int) -> list[str]:
         f"/ui/audit?model={mid}",
         "/ui/audit?action=promotion&page=3",
         "/ui/serving",
+        "/ui/serving?verdict=idle&page=2",
+        "/ui/serving/audits/1?page=20",
         "/ui/exporters",
         "/ui/exporters/node_exporter",
     ]

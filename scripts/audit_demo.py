@@ -111,7 +111,7 @@ def _demo(args: argparse.Namespace, workdir: Path) -> int:
     print(f"  done in {time.perf_counter() - started:.0f} s; TSDB in {workdir / 'tsdb'}")
     write_fleet(fleet, workdir / "fleet.yaml")
     prom, url = serve_tsdb(workdir / "tsdb", workdir, port=args.port)
-    command = [sys.executable, "-m", "baton.cli.main", "audit", "--no-servers",
+    command = [sys.executable, "-m", "baton.cli.main", "audit", "--no-servers", "--no-save",
                "--fleet", str(workdir / "fleet.yaml"), "--prometheus", url,
                "--window", "14d", "--end", datetime.fromtimestamp(end, UTC).isoformat(),
                "--rate-window", "15m", "--html", str(args.html)]  # fmt: skip

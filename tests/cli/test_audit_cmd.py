@@ -193,3 +193,62 @@ def test_an_eighty_column_terminal_gets_blocks_not_a_crushed_table(
     for name, verdict in EXPECTED.items():
         assert f"\n{name}  " in done.stdout
         assert verdict in done.stdout
+
+
+def test_each_run_is_stored_and_show_gives_it_back(
+    env: dict[str, str],
+    verdict_fleet: VerdictFleet,  # noqa: F811
+    fleet_file: Path,
+) -> None:
+    done = baton(env, *audit_args(verdict_fleet, fleet_file))
+    assert done.returncode == 0, done.stderr
+    assert "saved as audit run 1: `baton audit show 1`" in done.stdout
+    shown = baton(env, "audit", "show", "--json")
+    assert shown.returncode == 0, shown.stderr
+    stored = json.loads(shown.stdout)
+    assert stored["run"]["id"] == 1 and stored["run"]["actor"] == "ops"
+    assert stored["run"]["prometheus_url"] == verdict_fleet.prometheus.url
+    assert {d["name"]: d["verdict"] for d in stored["deployments"]} == EXPECTED
+    savings = [d["savings"] for d in stored["deployments"]]
+    assert savings == sorted(savings, reverse=True)
+    assert stored["run"]["savings"] == pytest.approx(sum(savings))
+    table = baton(env, "audit", "show", "1")
+    assert table.returncode == 0, table.stderr
+    assert "Audit run 1 by ops at " in table.stdout
+    assert all(name in table.stdout for name in EXPECTED)
+    log = baton(env, "log", "--json")
+    assert [e["action"] for e in json.loads(log.stdout)][:1] == ["audit.run"]
+
+
+def test_no_save_is_a_dry_run_and_json_keeps_stdout_json(
+    env: dict[str, str],
+    verdict_fleet: VerdictFleet,  # noqa: F811
+    fleet_file: Path,
+) -> None:
+    dry = baton(env, *audit_args(verdict_fleet, fleet_file, "--no-save"))
+    assert dry.returncode == 0, dry.stderr
+    assert "saved as" not in dry.stdout + dry.stderr
+    nothing = baton(env, "audit", "show")
+    assert nothing.returncode == 2
+    assert (
+        nothing.stderr.strip()
+        == "error: no audit is stored yet: run `baton audit` (without --no-save)"
+    )
+    done = baton(env, *audit_args(verdict_fleet, fleet_file, "--json"))
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["rows"]) == len(EXPECTED)
+    assert "saved as audit run 1" in done.stderr
+
+
+def test_saving_through_a_control_plane_is_refused_before_any_query(
+    env: dict[str, str], fleet_file: Path
+) -> None:
+    remote = {**env, "BATON_URL": "http://127.0.0.1:9", "BATON_TOKEN": "bt_x"}
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens: a query would fail otherwise
+    args = ["audit", "--fleet", str(fleet_file), "--no-servers", "--prometheus", url]
+    done = baton(remote, *args)
+    assert done.returncode == 2
+    assert "baton audit stores its run in the store itself" in done.stderr
+    assert "or pass --no-save" in done.stderr
+    dry = baton(remote, *args, "--no-save")
+    assert dry.returncode == 2 and "unreachable" in dry.stderr  # got as far as Prometheus

@@ -14,7 +14,14 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from baton import __version__
-from baton.api import docs, errors, ownership_routes, registry_routes, rollout_routes
+from baton.api import (
+    audit_routes,
+    docs,
+    errors,
+    ownership_routes,
+    registry_routes,
+    rollout_routes,
+)
 from baton.api.guard import Guard
 from baton.config import DEFAULT_API_MAX_BODY, Settings
 from baton.store.governance import Governance
@@ -65,6 +72,7 @@ def create_app(
     app.include_router(registry_routes.router)
     app.include_router(ownership_routes.router)
     app.include_router(rollout_routes.router)
+    app.include_router(audit_routes.router)
     app.include_router(docs.router)
     ui_app.mount(app, gov, ui)
     open_paths = [HEALTH, docs.DOCS, *(p for p in (app.openapi_url,) if p)]

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from baton.cli.audit_show import show
 from baton.cli.output import console, err_console, print_json, safe
 from baton.cli.state import state
 from baton.errors import BadInput, FailedCheck
 
 if TYPE_CHECKING:
     from baton.audit.result import AuditResult
+    from baton.store.store import Store
 
 if TYPE_CHECKING:  # settings (pydantic-settings) are built by the root callback, not here
     from baton.config import Settings
@@ -92,7 +94,16 @@ HTML_OPTION = typer.Option(None, "--html", help="write the HTML report here")
 
 JSON_OUT_OPTION = typer.Option(False, "--json", help="print JSON for scripts")
 
+SAVE_OPTION = typer.Option(
+    True, help="store the run (the dashboard and `baton audit show` read it); --no-save: a dry run"
+)
 
+audit_app = typer.Typer(
+    help="Right-size audit from Prometheus; `baton audit show` reads the stored runs."
+)
+
+
+@audit_app.callback(invoke_without_command=True)
 def audit(
     ctx: typer.Context,
     prometheus: str = PROMETHEUS_OPTION,
@@ -110,8 +121,11 @@ def audit(
     html: Path = HTML_OPTION,
     json_out: bool = JSON_OUT_OPTION,
     fail_on: str = FAIL_ON_OPTION,
+    save: bool = SAVE_OPTION,
 ) -> None:
     """Right-size audit from Prometheus: usage against allocation, capacity and SLO."""
+    if ctx.invoked_subcommand is not None:
+        return
     from baton.audit.inventory import gather
     from baton.audit.prices import load_prices
     from baton.audit.prometheus import Prometheus
@@ -125,6 +139,12 @@ def audit(
     end_s = _end(end)
     table = load_prices(prices)
     st = state(ctx)
+    if save and st.settings.url:
+        raise BadInput(
+            "baton audit stores its run in the store itself, not through a control plane: "
+            "unset BATON_URL (point BATON_DB_URL at the store) or pass --no-save"
+        )
+    saving_to = st.store if save else None  # opened first: a store problem costs no queries
     store = st.store if servers else None
     since = datetime.fromtimestamp(end_s - window_s, UTC)  # servers that stopped count too
     until = datetime.fromtimestamp(end_s, UTC)
@@ -144,9 +164,23 @@ def audit(
     if inventory.notes:
         result = replace(result, notes=tuple(inventory.notes) + result.notes)
     _show(result, html=html, top=top, json_out=json_out)
+    if saving_to is not None:
+        _save(result, saving_to, st.settings.user, json_out=json_out)
     if fail_on == "risk" and result.at_risk:
         names = ", ".join(r.deployment.name for r in result.at_risk)
         raise FailedCheck(f"{len(result.at_risk)} deployment(s) at risk: {names}")
+
+
+def _save(result: AuditResult, store: Store, actor: str, *, json_out: bool) -> None:
+    """Store the run; its id on stdout (on stderr under --json, which keeps stdout JSON)."""
+    from baton.audit.stored import to_new_run
+    from baton.store.audits import Audits
+
+    run_id = Audits(store.engine).save(to_new_run(result), actor)
+    said = (
+        f"saved as audit run {run_id}: `baton audit show {run_id}`, or the dashboard's Serving page"
+    )
+    (err_console if json_out else console).print(said)
 
 
 def _prometheus_url(settings: Settings) -> str:
@@ -195,3 +229,6 @@ def _show(result: AuditResult, *, html: Path | None, top: int, json_out: bool) -
         render_table(result, console, limit=top)
         if html is not None:
             console.print(f"HTML report: {safe(html)}")
+
+
+audit_app.command("show")(show)

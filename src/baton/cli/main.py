@@ -87,7 +87,6 @@ app.command()(serve_cmd.serve)
 app.command()(router_cmd.router)
 app.command()(router_cmd.servers)
 app.command()(drift_cmd.drift)
-app.command()(audit_cmd.audit)
 app.command()(ui_cmd.ui)
 app.add_typer(registry_cmds.alias_app, name="alias")
 app.add_typer(schema_app, name="schema")
@@ -96,6 +95,7 @@ register_owner_commands(app)
 app.add_typer(monitor_bundle_cmds.monitor_app, name="monitor")
 app.add_typer(deploy_cmds.deploy_app, name="deploy")
 app.add_typer(canary_cmds.canary_app, name="canary")
+app.add_typer(audit_cmd.audit_app, name="audit")
 
 
 class Terminated(BaseException):

@@ -72,6 +72,7 @@ def create_ui(gov: Governance, config: UiConfig | None = None) -> Starlette:
               methods=["POST"]),
         Route("/audit", page(views_ownership.audit)),
         Route("/serving", page(views_serving.serving)),
+        Route("/serving/audits/{run_id}", page(views_serving.audit_run)),
         Route("/exporters", page(views_hub.catalogue)),
         Route("/exporters/{name}", page(views_hub.exporter)),
         Route("/exporters/{name}/download", page(views_hub.download)),
