@@ -393,11 +393,18 @@ def classify_output(c: VariantCounts, b: VariantCounts, config: JudgeConfig) -> 
 def _output_part(
     name: str, canary: Histogram, baseline: Histogram, level: float, config: JudgeConfig
 ) -> MetricResult:
-    test = stats.homogeneity(canary.counts, baseline.counts)
+    """One output: adjacent bins pooled until each expects 5 rows a side, then the G-test,
+    exact (Monte-Carlo, seeded) where its p-value is small (``judge_stats.homogeneity``):
+    sparse bins no longer fail equal versions. Enough draws that a clear shift's p-value,
+    ``1 / (1 + draws)``, lies under the level."""
+    test = stats.homogeneity(canary.counts, baseline.counts, draws=math.ceil(10 / level))
     high = test.p_value < level and test.js >= config.output_min_effect
+    pooled = f" ({test.bins} bins pooled to {test.df + 1})" if test.bins > test.df + 1 else ""
+    exact = f", exact from {test.draws} tables" if test.draws else ""
     reason = (
-        f"G = {test.statistic:.3g} on {test.df} df, p = {test.p_value:.2g} (level {level:.2g}), "
-        f"JS {test.js:.3g} bits (min {config.output_min_effect:g}), PSI {test.psi:.3g}"
+        f"G = {test.statistic:.3g} on {test.df} df{pooled}, p = {test.p_value:.2g}{exact} "
+        f"(level {level:.2g}), JS {test.js:.3g} bits (min {config.output_min_effect:g}), "
+        f"PSI {test.psi:.3g}"
     )
     return MetricResult(
         f"{OUTPUT}:{name}",
