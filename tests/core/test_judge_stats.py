@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import scipy.stats as st
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as hs
 from scipy.spatial.distance import jensenshannon
 
@@ -321,6 +321,7 @@ def test_binned_shift_by_whole_bins_on_an_even_grid(
 
 @settings(max_examples=100, deadline=None)
 @given(counts_lists, counts_lists, hs.integers(0, 6))
+@example([1, 0, 1, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 2], 0)  # 6e-12 lower: bisection's
 def test_a_slower_request_never_lowers_the_estimate(
     canary: list[int], baseline: list[int], at: int
 ) -> None:
@@ -335,7 +336,8 @@ def test_a_slower_request_never_lowers_the_estimate(
     )
     after = rank_shift(Grouped.histogram(bounds, slower), Grouped.histogram(bounds, baseline), 0.98)
     assert before is not None and after is not None
-    assert after.estimate >= before.estimate - 1e-12
+    # the estimate is found to 1e-10 of the span searched (here 0.1 s or so), not to the bit
+    assert after.estimate >= before.estimate - 1e-9
     assert after.z_at_zero >= before.z_at_zero - 1e-9
 
 
