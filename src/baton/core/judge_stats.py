@@ -149,38 +149,161 @@ def chi2_sf(x: float, df: int) -> float:
 
 
 @dataclass(frozen=True)
-class Homogeneity:
-    """G-test of two multinomial samples over the same bins, and two effect sizes."""
+class Pooled:
+    """Two samples' counts over runs of adjacent bins: group ``i`` is the original bins
+    ``starts[i]`` up to (not including) ``starts[i + 1]``."""
 
-    statistic: float  # G = 2 sum O ln(O / E)
-    df: int
+    a: Floats
+    b: Floats
+    starts: npt.NDArray[np.intp]
+
+
+def pool_sparse(
+    a: Sequence[float] | Floats, b: Sequence[float] | Floats, min_expected: float = 5.0
+) -> Pooled:
+    """Merge adjacent bins until each expects at least ``min_expected`` members in both
+    samples (expected = the bin's total times the sample's share of all members).
+
+    Output bins are ordered (bins of a score), so merging neighbours keeps a shift of the
+    distribution visible while the merged table meets the chi-square approximation's rule
+    of thumb. Greedy from the first bin: a run closes once it expects enough, and a short
+    last run joins the one before, so every run expects enough or only one is left. Which
+    bins merge depends on the bins' totals and the sample sizes only (the margins of the
+    table), and the test of homogeneity is conditional on those: pooling on them keeps the
+    test exact, where choosing bins by how the samples differ would not.
+    """
+    ca, cb = counts_array(a), counts_array(b)
+    if ca.shape != cb.shape or ca.ndim != 1:
+        raise ValueError(f"the two samples need the same bins, got {len(ca)} and {len(cb)}")
+    if not len(ca):
+        return Pooled(ca, cb, np.zeros(0, dtype=np.intp))
+    m, n = float(ca.sum()), float(cb.sum())
+    # a run expects enough in both samples when total * min(m, n) >= min_expected * (m + n)
+    need, small = min_expected * (m + n), min(m, n)
+
+    def enough(run: float) -> bool:  # a run of no members never is (with no samples either)
+        return run > 0 and run * small >= need
+
+    starts, run = [0], 0.0
+    for i, total in enumerate((ca + cb).tolist()):
+        run += total
+        if i + 1 < len(ca) and enough(run):
+            starts.append(i + 1)
+            run = 0.0
+    if len(starts) > 1 and not enough(run):  # the last run expects too little
+        starts.pop()
+    at = np.asarray(starts, dtype=np.intp)
+    return Pooled(np.add.reduceat(ca, at), np.add.reduceat(cb, at), at)
+
+
+@dataclass(frozen=True)
+class Homogeneity:
+    """G-test of two multinomial samples over the same (pooled) bins, and two effect sizes
+    on those bins."""
+
+    statistic: float  # G = 2 sum O ln(O / E), on the pooled bins
+    df: int  # pooled bins with members, less one
     p_value: float
     js: float  # Jensen-Shannon divergence of the two bin shares, base 2 (0..1)
     psi: float  # population stability index (symmetric), empty bins floored at 1e-4
+    bins: int = 0  # bins with members before pooling
+    draws: int = 0  # tables drawn for the p-value; 0: the chi-square approximation
 
 
-def homogeneity(a: Sequence[float] | Floats, b: Sequence[float] | Floats) -> Homogeneity:
+def homogeneity(
+    a: Sequence[float] | Floats,
+    b: Sequence[float] | Floats,
+    *,
+    min_expected: float = 5.0,
+    draws: int = 10_000,
+    exact_below: float = 0.05,
+    seed: int = 0,
+) -> Homogeneity:
     """Are the two samples' bin counts drawn from one distribution (``a``, ``b`` aligned)?
 
-    Bins empty in both are dropped; with fewer than two bins left there is nothing to test
-    (p-value 1). The G-test's chi-square approximation wants expected counts of about 5;
-    with far sparser bins the p-value runs somewhat small, which the effect-size gate of
-    the judge (a minimum JS divergence) keeps from failing a version on its own.
+    With fewer than two bins (after pooling) there is nothing to test: p-value 1.
+
+    Sparse bins. The G-test's chi-square approximation wants about 5 expected members a
+    bin; the judge's outputs can have 10 to 200 bins and a few dozen rows an interval, and
+    there its p-values ran far too small: on equal samples of 20 to 500 rows over 50 to 200
+    bins, 10 to 17 times the level of 0.0017 fell under it, and 13 % of simulated intervals
+    failed the output metric, the JS gate no help (so few rows spread over so many bins
+    always look apart). The remedies, weighed on such simulations:
+
+    - Williams' correction of G alone overcorrects when most cells expect under one
+      member (0.24 times the level): valid, but it gives away power;
+    - pooling adjacent bins (``pool_sparse``) to ``min_expected`` brings the approximation
+      close to the level but not under it (G with Williams' correction: 0.8 to 1.5 times
+      it at 0.0005 to 0.005), and a level shared among many outputs lies deeper in the
+      tail, where the approximation is worst;
+    - the exact conditional test (the permutation test of the two samples' labels, given
+      the bin totals and sample sizes) is valid at any size, and a Monte-Carlo p-value
+      ``(1 + #{G* >= G}) / (1 + draws)`` over ``draws`` tables drawn from the multivariate
+      hypergeometric keeps it: P(p <= level) <= level (over the draws and the data).
+
+    So: pool (which also measures JS and PSI on bins that hold enough to estimate a share,
+    and concentrates the test's power on the ordered shift of a score), compute the
+    Williams-corrected chi-square p-value, and where it is under ``exact_below`` replace
+    it by the Monte-Carlo one (seeded: the same counts give the same p-value). A test
+    failing at a level under ``exact_below`` thus needs the exact p-value under it, and
+    equal samples fail no more often than the level; the chi-square p-value only spares
+    the draws where it is far above any level. ``draws`` bounds the smallest p-value at
+    ``1 / (1 + draws)``: a caller testing at level ``L`` wants ``draws`` of some ``10 /
+    L``. ``min_expected=0`` and ``draws=0`` give the G-test on the bins as they are, its
+    p-value from the Williams-corrected chi-square.
     """
     ca, cb = counts_array(a), counts_array(b)
-    keep = (ca + cb) > 0
-    ca, cb = ca[keep], cb[keep]
-    m, n = float(ca.sum()), float(cb.sum())
-    if len(ca) < 2 or m == 0 or n == 0:
-        return Homogeneity(0.0, max(len(ca) - 1, 0), 1.0, 0.0, 0.0)
-    col = ca + cb
-    g = 0.0
-    for observed, total in ((ca, m), (cb, n)):
-        expected = col * total / (m + n)
-        nz = observed > 0
-        g += 2.0 * float((observed[nz] * np.log(observed[nz] / expected[nz])).sum())
-    df = len(ca) - 1
-    return Homogeneity(max(g, 0.0), df, chi2_sf(g, df), js_divergence(ca, cb), psi(ca, cb))
+    bins = int(((ca + cb) > 0).sum()) if ca.shape == cb.shape else 0
+    pooled = pool_sparse(ca, cb, min_expected)
+    keep = (pooled.a + pooled.b) > 0
+    pa, pb = pooled.a[keep], pooled.b[keep]
+    m, n = float(pa.sum()), float(pb.sum())
+    if len(pa) < 2 or m == 0 or n == 0:
+        return Homogeneity(0.0, max(len(pa) - 1, 0), 1.0, 0.0, 0.0, bins)
+    g = float(_g_statistics(pa[None, :], pb[None, :])[0])
+    df = len(pa) - 1
+    p = chi2_sf(g / _williams(pa, pb), df)
+    used = 0
+    if draws > 0 and p < exact_below:
+        p, used = _monte_carlo_p(pa, pb, g, draws, seed), draws
+    return Homogeneity(g, df, p, js_divergence(pa, pb), psi(pa, pb), bins, used)
+
+
+def _g_statistics(a: Floats, b: Floats) -> Floats:
+    """G of each row pair of ``a`` and ``b`` (tables with the same bin totals and sizes)."""
+    col = a[0] + b[0]
+    total = float(col.sum())
+    g = np.zeros(len(a))
+    for observed in (a, b):
+        expected = col[None, :] * observed[0].sum() / total
+        safe = np.where(observed > 0, observed, 1.0)
+        g += 2.0 * (observed * np.log(safe / expected)).sum(axis=1)
+    return np.maximum(g, 0.0)
+
+
+def _williams(a: Floats, b: Floats) -> float:
+    """Williams' (1976) divisor of G for a 2 x k table: brings its mean closer to df."""
+    col, m, n = a + b, float(a.sum()), float(b.sum())
+    big, k = m + n, len(col)
+    return 1.0 + (big * float((1.0 / col).sum()) - 1) * (big * (1 / m + 1 / n) - 1) / (
+        6.0 * big * (k - 1)
+    )
+
+
+def _monte_carlo_p(a: Floats, b: Floats, g: float, draws: int, seed: int) -> float:
+    """P(G* >= G) over tables with the observed bin totals and sizes (the permutation
+    distribution of the labels), estimated from ``draws`` tables, drawn in batches."""
+    rng = np.random.default_rng(seed)
+    col = (a + b).astype(np.int64)
+    size = int(a.sum())
+    tie = g - 1e-9 * max(1.0, g)  # a table equal to the observed one counts as extreme
+    extreme, left = 0, draws
+    while left > 0:
+        batch = min(left, 2000)
+        drawn = rng.multivariate_hypergeometric(col, size, size=batch).astype(np.float64)
+        extreme += int((_g_statistics(drawn, col[None, :] - drawn) >= tie).sum())
+        left -= batch
+    return (1 + extreme) / (1 + draws)
 
 
 def js_divergence(a: Floats, b: Floats) -> float:
