@@ -212,7 +212,10 @@ def test_equal_versions_on_sparse_output_bins_fail_the_output_metric_at_most_its
     and the JS gate did not help (the JS of so few rows over so many bins is large)."""
     verdicts = simulate(lambda scene: Version(), 1000, 4, (20, 500), SPARSE, SPARSE_BINS)
     output_high = sum(v.metric(OUTPUT).classification == "high" for v in verdicts)
-    assert output_high <= SPARSE.output_alpha * len(verdicts)  # before pooling: 126
+    # A valid test at level 0.005 fails Binomial(1000, 0.005) times: 5 on average, and 14 or
+    # more with probability under 0.001. Seeds 4-10 gave 3, 2, 8, 5, 6, 1, 3 (0.40 %); the
+    # plain G-test before pooling gave 126.
+    assert output_high < 14
     assert share([v.decision for v in verdicts], "fail", "rollback") <= 0.02
 
 
