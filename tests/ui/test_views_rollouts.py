@@ -68,8 +68,9 @@ def test_a_rollout_page_shows_its_spec_state_decisions_and_chart(site: Site) -> 
 def test_a_finished_rollout_has_no_forms_and_says_why_it_failed(site: Site) -> None:
     text = site.client("sam").get(FAILED).text
     assert ">failed</span>" in text and "NaN in 12 outputs" in text and "(guardrail)" in text
+    assert 'by sam: “<span class="reason">try 3</span>”' in text
     assert "after it: stable 100 / baseline 0 / canary 0" in text
-    assert "guardrail: non-finite outputs" in text
+    assert "UTC: “guardrail: non-finite outputs”." in text  # why it finished
     assert 'action="/ui/models/toy/rollouts/1/' not in text
 
 

@@ -91,6 +91,7 @@ def rollout(ctx: Ctx) -> Page:
             "title": f"Rollout #{record.id} of {name}",
             "name": name,
             "r": record,
+            "started_why": facts.initial.reason,
             "owned": owned,
             "decisions": decisions_with_weights(facts),
             "changes": [facts.initial, *facts.changes],
