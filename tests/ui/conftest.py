@@ -3,8 +3,6 @@ database, with an organisation, evaluated versions and hostile text in it."""
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,25 +13,15 @@ import pytest
 
 from baton.core.evaluation import EvaluationReport
 from baton.core.roles import RequestKind
-from baton.core.rollout_records import (
-    Change,
-    Classification,
-    Decision,
-    Holder,
-    MetricResult,
-    Phase,
-    Weights,
-)
 from baton.handover.register import register_handover
-from baton.store.rollouts import Expected, NewDecision, NewRollout, Rollouts
 from baton.store.store import Store
 from tests.api.conftest import serve
 from tests.handover_factory import write_handover
-from tests.history_factory import split
+from tests.history_factory import HOSTILE, seed_rollouts
 from tests.ownership_factory import World, build_world
 from tests.ui.forms import form
 
-SCRIPT = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+SCRIPT = HOSTILE
 
 
 def _check(status: str, reason: str) -> dict[str, object]:
@@ -117,48 +105,6 @@ def populate(store: Store, folder: Path) -> World:
                                world.people["sam"])  # fmt: skip
     seed_rollouts(store)
     return world
-
-
-def seed_rollouts(store: Store, model: str = "toy") -> None:
-    """Two canaries of ``model`` through the store, as the controller records them: 1 -> 3
-    rolled back by a guardrail, then 1 -> 2 in progress at its second step (started with
-    hostile text as its reason), held by a lease of this process so no action spawns a
-    controller."""
-    repo = Rollouts(store.engine)
-    failed = repo.start(NewRollout(model, 1, 3, baseline_version=1), "sam", "try 3")
-    failed = repo.update(failed.id, Change(phase=Phase.PROGRESSING, weights=split(5)),
-                         expected=Expected.of(failed), actor="controller")  # fmt: skip
-    nan = {
-        "nonfinite": MetricResult(
-            classification=Classification.HIGH,
-            critical=True,
-            canary=12,
-            baseline=0,
-            message="NaN in 12 outputs",
-        )
-    }
-    repo.record_decision(failed.id, NewDecision(0, split(5), 0.0, Decision.ROLLBACK,
-                         "guardrail: non-finite outputs", nan), expected=Expected.of(failed),
-                         actor="controller", change=Change(phase=Phase.ROLLING_BACK,
-                         weights=Weights(stable=100)))  # fmt: skip
-    failed = repo.get(failed.id)
-    repo.update(failed.id, Change(phase=Phase.FAILED), expected=Expected.of(failed),
-                actor="controller", reason="guardrail: non-finite outputs")  # fmt: skip
-    live = repo.start(NewRollout(model, 1, 2, baseline_version=1), "sam",
-                      f"release 2 {SCRIPT}")  # fmt: skip
-    live = repo.update(live.id, Change(phase=Phase.PROGRESSING, weights=split(5)),
-                       expected=Expected.of(live), actor="controller")  # fmt: skip
-    good = {
-        "errors": MetricResult(classification=Classification.PASS, critical=True, canary=0.002,
-                               baseline=0.003, n_canary=240, n_baseline=236, p_value=0.71),
-        "latency": MetricResult(classification=Classification.PASS, statistic=27840.0,
-                                p_value=0.42, effect=0.0001, ci_low=-0.0002, ci_high=0.0003,
-                                n_canary=240, n_baseline=236, message=f"shift {SCRIPT}"),
-    }  # fmt: skip
-    repo.record_decision(live.id, NewDecision(0, split(5), 97.5, Decision.ADVANCE,
-                         "every metric passed", good), expected=Expected.of(live),
-                         actor="controller", change=Change(step=1, weights=split(10)))  # fmt: skip
-    repo.claim(live.id, Holder(os.getpid(), socket.gethostname()), ttl_s=3600)
 
 
 def serve_app(store: Store) -> Iterator[str]:
