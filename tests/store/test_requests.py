@@ -88,3 +88,23 @@ def test_a_member_of_the_holding_team_assigns_a_request_to_a_teammate(world: Wor
     gov.requests.close(r.id, people["sam"], "retrained")
     with pytest.raises(Conflict, match="already closed"):
         gov.requests.assign(r.id, "sue", people["sam"], "late")
+
+
+def test_migration_0010_keeps_requests_and_downgrades_cleanly(world: World) -> None:
+    import sqlalchemy as sa
+    from alembic import command
+
+    from baton.store.db import _alembic_config, current_revisions, migrate
+
+    gov, people = world.gov, world.people
+    r = gov.requests.raise_request("toy", RequestKind.RETRAIN, "November data", people["mia"])
+    gov.requests.assign(r.id, "bob", people["alice"], "owns the loader")
+    engine = world.store.engine
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0009")
+    assert current_revisions(engine) == {"0009"}
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("requests")}
+    assert "assignee" not in columns and "team" in columns
+    assert migrate(engine) is True
+    again = gov.requests.get(r.id)  # the request survived both ways; the pick did not
+    assert (again.text, again.team, again.assignee) == ("November data", "research", None)
