@@ -251,6 +251,12 @@ def test_pause_a_rollout_as_serving_refused_as_marketing(
     from baton.store.rollouts import Rollouts
 
     assert Rollouts(site.store.engine).get(2).phase.value == "paused"
+    sam.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/ui/models/toy/rollouts/2", "/ui/models/toy"):
+        sam.goto(f"{site.url}{path}")
+        overflow = sam.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
+        assert not overflow, f"{path} scrolls sideways at phone width"
+    shots.take(sam, "model-phone")
 
 
 def test_ask_what_served_at_a_time_and_assign_a_request(
