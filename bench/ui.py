@@ -5,8 +5,9 @@
 
 Seeds a fresh store with ``testkit.seed.register_many`` (the rows and sealed audit entries
 ``Registry.register`` and ``Evaluations.record`` write, 50 models a transaction: a gate
-report with charts for every other version), then promotions and requests for one model
-in ten and a few teams and people through the store's own methods, and one stored
+report with charts for every other version), then promotions and requests for one model in
+ten, a few teams and people, and canary rollouts (one finished, one in progress, each judged
+interval with its numbers) for a few models, through the store's own methods, and one stored
 right-size audit of 1,000 deployments (``testkit.audit_runs`` through ``store.audits``),
 then times each page in-process (Starlette's test client: the app's whole work for the
 request, no network), signed in as an approver. Prints the median and p95 of ``--repeat``
@@ -33,10 +34,19 @@ from baton.core.evaluation import EvaluationReport
 from baton.core.manifest import Manifest
 from baton.core.promotion import Target
 from baton.core.roles import RequestKind
+from baton.core.rollout_records import (
+    Change,
+    Classification,
+    Decision,
+    MetricResult,
+    Phase,
+    Weights,
+)
 from baton.store.audits import Audits
 from baton.store.evaluations import Status
 from baton.store.governance import Governance
 from baton.store.registry import FileRecord
+from baton.store.rollouts import Expected, NewDecision, NewRollout, Rollouts
 from baton.store.store import Store, open_store
 from testkit.audit_runs import audit_run
 from testkit.seed import Gate, Handover, register_many
@@ -46,6 +56,7 @@ TEAMS = ("research", "vision", "speech", "serving")
 TARGET_MS = 200.0
 BATCH = 50  # models per seeding transaction
 AUDITED = 1000  # deployments in the stored right-size audit the serving page shows
+ROLLED_OUT = 5  # models with rollouts (the middle one and the first few)
 
 
 def manifest(name: str, owner: str, number: int) -> Manifest:
@@ -119,11 +130,68 @@ def seed(store: Store, models: int, versions: int) -> tuple[str, float]:
             gov.promotions.promote(name, 2, Target.STAGING, sam, "bench")
             gov.requests.raise_request(name, RequestKind.SCALE, "more replicas", sam)
     Audits(store.engine).save(audit_run(AUDITED), "bench")
+    for m in {models // 2, *range(min(ROLLED_OUT - 1, models))}:
+        seed_rollouts(store, f"model-{m:04d}")
     return issued.token, time.perf_counter() - began
 
 
-def pages(models: int, versions: int) -> list[str]:
+def _split(canary: int) -> Weights:
+    return Weights(stable=100 - 2 * canary, baseline=canary, canary=canary)
+
+
+def _metrics(m: int) -> dict[str, MetricResult]:
+    n = 200 + 10 * m
+    return {
+        "errors": MetricResult(classification=Classification.PASS, critical=True,
+                               canary=0.002, baseline=0.003, n_canary=n, n_baseline=n + 3,
+                               p_value=0.7),
+        "latency": MetricResult(classification=Classification.PASS, statistic=n * n / 2.1,
+                                p_value=0.4, effect=0.0001, ci_low=-0.0002, ci_high=0.0003,
+                                n_canary=n, n_baseline=n + 3),
+        "output": MetricResult(classification=Classification.PASS, canary=0.03, baseline=0.03,
+                               values={"psi": 0.01}),
+    }  # fmt: skip
+
+
+def seed_rollouts(store: Store, name: str) -> None:
+    """A canary of ``name`` promoted through its four steps (two held intervals on the way),
+    then one in progress at its third step: what the controller records, decision by
+    decision (the numbers are made up, the records are real)."""
+    repo = Rollouts(store.engine)
+    for to, steps_done, finish in ((9, 4, True), (10, 2, False)):
+        r = repo.start(NewRollout(name, 8, to, baseline_version=8), "sam", f"release {to}")
+        r = repo.update(r.id, Change(phase=Phase.PROGRESSING, weights=_split(5)),
+                        expected=Expected.of(r), actor="controller")  # fmt: skip
+        steps = r.spec.steps
+        for step in range(steps_done):
+            for held in range(1 if step % 2 else 0):
+                repo.record_decision(r.id, NewDecision(step, _split(steps[step]), 80.0,
+                                     Decision.HOLD, "too few requests", _metrics(held)),
+                                     expected=Expected.of(r), actor="controller")  # fmt: skip
+            last = step + 1 == len(steps)
+            after = (
+                Change(step=step + 1, weights=_split(steps[step + 1]))
+                if not last
+                else (
+                    Change(
+                        phase=Phase.PROMOTING, step=step + 1, weights=Weights(stable=0, canary=100)
+                    )
+                )
+            )
+            repo.record_decision(r.id, NewDecision(step, _split(steps[step]), 100.0,
+                                 Decision.PROMOTE if last else Decision.ADVANCE,
+                                 "every metric passed", _metrics(step)),
+                                 expected=Expected.of(r), actor="controller",
+                                 change=after)  # fmt: skip
+            r = repo.get(r.id)
+        if finish:
+            repo.update(r.id, Change(phase=Phase.SUCCEEDED), expected=Expected.of(r),
+                        actor="controller", reason="promoted through every step")  # fmt: skip
+
+
+def pages(store: Store, models: int, versions: int) -> list[str]:
     mid = f"model-{models // 2:04d}"
+    live, finished = Rollouts(store.engine).list(mid)  # newest first
     return [
         "/ui/",
         "/ui/?page=20",
@@ -133,6 +201,9 @@ def pages(models: int, versions: int) -> list[str]:
         f"/ui/models/{mid}",
         f"/ui/models/{mid}/versions/{versions}",
         "/ui/models/model-0000/versions/2",
+        f"/ui/models/{mid}?at=1 minute ago",
+        f"/ui/models/{mid}/rollouts/{finished.id}",
+        f"/ui/models/{mid}/rollouts/{live.id}",
         f"/ui/ownership?model={mid}",
         "/ui/requests?team=serving",
         "/ui/audit",
@@ -185,7 +256,7 @@ def run(kind: str, url: str, args: argparse.Namespace) -> bool:
             with store.engine.connect() as conn:
                 count = conn.execute(sa.text("SELECT count(*) FROM versions")).scalar()
             print(f"{kind}: {count} versions seeded in {seconds:.0f} s")
-            rows = time_pages(store, token, pages(args.models, args.versions), args.repeat)
+            rows = time_pages(store, token, pages(store, args.models, args.versions), args.repeat)
         finally:
             store.close()
     print(f"\n{kind}: page render time, in-process, {args.repeat} requests each")

@@ -7,6 +7,8 @@ by a guardrail. ``Past.marks`` holds instants between the steps, to ask ``--at``
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +19,7 @@ from baton.core.rollout_records import (
     Change,
     Classification,
     Decision,
+    Holder,
     MetricResult,
     Phase,
     RolloutSpec,
@@ -27,6 +30,8 @@ from baton.store.rollouts import Expected, NewDecision, NewRollout, Rollouts
 from baton.store.store import Store
 from baton.store.tx import write
 from tests.ownership_factory import World, build_world
+
+HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
 
 @dataclass
@@ -141,3 +146,45 @@ def _failed_canary_of_3(past: Past) -> None:
     r = repo.get(r.id)
     repo.update(r.id, Change(phase=Phase.FAILED), expected=Expected.of(r), actor="controller",
                 reason="guardrail: non-finite outputs")  # fmt: skip
+
+
+def seed_rollouts(store: Store, model: str = "toy") -> None:
+    """Two canaries of ``model`` through the store, as the controller records them: 1 -> 3
+    rolled back by a guardrail, then 1 -> 2 in progress at its second step (started with
+    hostile text as its reason), held by a lease of this process so no action spawns a
+    controller."""
+    repo = Rollouts(store.engine)
+    failed = repo.start(NewRollout(model, 1, 3, baseline_version=1), "sam", "try 3")
+    failed = repo.update(failed.id, Change(phase=Phase.PROGRESSING, weights=split(5)),
+                         expected=Expected.of(failed), actor="controller")  # fmt: skip
+    nan = {
+        "nonfinite": MetricResult(
+            classification=Classification.HIGH,
+            critical=True,
+            canary=12,
+            baseline=0,
+            message="NaN in 12 outputs",
+        )
+    }
+    repo.record_decision(failed.id, NewDecision(0, split(5), 0.0, Decision.ROLLBACK,
+                         "guardrail: non-finite outputs", nan), expected=Expected.of(failed),
+                         actor="controller", change=Change(phase=Phase.ROLLING_BACK,
+                         weights=Weights(stable=100)))  # fmt: skip
+    failed = repo.get(failed.id)
+    repo.update(failed.id, Change(phase=Phase.FAILED), expected=Expected.of(failed),
+                actor="controller", reason="guardrail: non-finite outputs")  # fmt: skip
+    live = repo.start(NewRollout(model, 1, 2, baseline_version=1), "sam",
+                      f"release 2 {HOSTILE}")  # fmt: skip
+    live = repo.update(live.id, Change(phase=Phase.PROGRESSING, weights=split(5)),
+                       expected=Expected.of(live), actor="controller")  # fmt: skip
+    good = {
+        "errors": MetricResult(classification=Classification.PASS, critical=True, canary=0.002,
+                               baseline=0.003, n_canary=240, n_baseline=236, p_value=0.71),
+        "latency": MetricResult(classification=Classification.PASS, statistic=27840.0,
+                                p_value=0.42, effect=0.0001, ci_low=-0.0002, ci_high=0.0003,
+                                n_canary=240, n_baseline=236, message=f"shift {HOSTILE}"),
+    }  # fmt: skip
+    repo.record_decision(live.id, NewDecision(0, split(5), 97.5, Decision.ADVANCE,
+                         "every metric passed", good), expected=Expected.of(live),
+                         actor="controller", change=Change(step=1, weights=split(10)))  # fmt: skip
+    repo.claim(live.id, Holder(os.getpid(), socket.gethostname()), ttl_s=3600)

@@ -264,6 +264,11 @@ class RemoteControl:
         found: RequestInfo = _as(RequestInfo, data)
         return found
 
+    def assign_request(self, request_id: int, to: str, why: str | None) -> RequestInfo:
+        data = self._call("POST", f"/v1/requests/{request_id}/assign", json={"to": to, "why": why})
+        found: RequestInfo = _as(RequestInfo, data)
+        return found
+
     def requests(self, team: str | None, model: str | None, state: str | None) -> list[RequestInfo]:
         params = {k: v for k, v in (("team", team), ("model", model), ("state", state)) if v}
         return list(_as(list[RequestInfo], self._call("GET", "/v1/requests", params=params)))

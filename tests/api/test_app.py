@@ -246,6 +246,16 @@ def test_owners_and_requests_over_http(api: Api) -> None:
     assert [(r["id"], r["state"], r["delegated"]) for r in listed] == [(request.id, "open", True)]
     refused = api.http("alice").post(f"/v1/requests/{request.id}/close", json={"why": "x"})
     assert refused.status_code == 403 and refused.json()["who_can"] == ["serving"]
+    refused = api.http("alice").post(
+        f"/v1/requests/{request.id}/assign", json={"to": "sam", "why": "x"}
+    )
+    assert refused.status_code == 403 and refused.json()["who_can"] == ["serving"]
+    outsider = api.http("sam").post(
+        f"/v1/requests/{request.id}/assign", json={"to": "alice", "why": "x"}
+    )
+    assert outsider.status_code == 400 and "alice is not in team serving" in outsider.text
+    given = api.remote("sam").assign_request(request.id, "sue", "she is on call")
+    assert (given.assignee, given.team) == ("sue", "serving")
     closed = api.remote("sue").close_request(request.id, "two more replicas")
     assert closed.state == "closed"
 

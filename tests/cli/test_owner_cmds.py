@@ -142,6 +142,22 @@ def test_owners_can_be_set_from_roles_yaml(
     assert bad.returncode == 2 and "is not valid YAML" in bad.stderr
 
 
+def test_requests_assign_gives_a_request_to_a_teammate(env: dict[str, str], world: World) -> None:
+    r = world.gov.requests.raise_request("toy", RequestKind.SCALE, "peak", world.people["mia"])
+    sam, alice = {**env, "BATON_USER": "sam"}, {**env, "BATON_USER": "alice"}
+    args = ("requests", "--assign", str(r.id), "--to", "sue", "--why", "on call")
+    refused = baton(alice, *args)
+    assert refused.returncode == 1 and "only its members may assign it" in refused.stderr
+    no_person = baton(sam, "requests", "--assign", str(r.id), "--why", "x")
+    assert no_person.returncode == 2 and "--assign ID needs --to PERSON" in no_person.stderr
+    given = baton(sam, *args)
+    assert given.returncode == 0, given.stderr
+    assert f"assigned request #{r.id} to sue (team serving)" in given.stdout
+    listed = baton(sam, "requests", "--team", "serving")
+    assert "assignee" in listed.stdout and "sue" in listed.stdout
+    assert world.gov.requests.get(r.id).assignee == "sue"
+
+
 def test_remote_commands_print_what_local_ones_print(
     env: dict[str, str], world: World, settings: Settings
 ) -> None:

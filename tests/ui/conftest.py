@@ -17,10 +17,11 @@ from baton.handover.register import register_handover
 from baton.store.store import Store
 from tests.api.conftest import serve
 from tests.handover_factory import write_handover
+from tests.history_factory import HOSTILE, seed_rollouts
 from tests.ownership_factory import World, build_world
 from tests.ui.forms import form
 
-SCRIPT = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+SCRIPT = HOSTILE
 
 
 def _check(status: str, reason: str) -> dict[str, object]:
@@ -102,6 +103,7 @@ def populate(store: Store, folder: Path) -> World:
                                world.people["mia"])  # fmt: skip
     gov.requests.raise_request("toy", RequestKind.RETRAIN, "retrain on November data",
                                world.people["sam"])  # fmt: skip
+    seed_rollouts(store)
     return world
 
 

@@ -2,7 +2,8 @@
 
 Signs in, visits every page (each checked by axe-core for serious or critical
 accessibility problems, and for Content-Security-Policy violations by its scripts), acts
-as the accountable team and as another, closes a request, copies a scrape job from the
+as the accountable team and as another, closes and assigns a request, pauses a rollout
+(refused for marketing), asks what served at a time, copies a scrape job from the
 exporter hub, and checks that hostile text stays text. Every test saves screenshots under
 its own output folder (pytest's tmp_path, inside --basetemp).
 """
@@ -25,6 +26,9 @@ PAGES = [
     "/ui/",
     "/ui/models/toy",
     "/ui/models/toy/versions/2",
+    "/ui/models/toy/rollouts/2",
+    "/ui/models/toy/rollouts/1",
+    "/ui/models/toy?at=2000-01-01",
     "/ui/ownership?model=toy",
     "/ui/requests?team=serving",
     "/ui/audit",
@@ -218,3 +222,58 @@ def test_script_in_a_description_and_a_request_is_shown_as_text(
     assert "<script>window.__pwned = 1</script>" in page.inner_text("p.description")
     page.goto(f"{site.url}/ui/requests?team=serving")
     assert "<script>window.__pwned = 1</script>" in page.inner_text("main")
+
+
+def test_pause_a_rollout_as_serving_refused_as_marketing(
+    site: Site, browser: object, shots: Shots
+) -> None:
+    rollout = f"{site.url}/ui/models/toy/rollouts/2"
+    sam = _open(browser, site, "sam")
+    sam.goto(rollout)
+    sam.wait_for_function("document.body.dataset.charts === '1'")
+    assert sam.locator("figure.chart svg.main-svg").count() >= 1
+    assert sam.evaluate("window.__pwned") is None
+    assert "<script>window.__pwned = 1</script>" in sam.inner_text("span.reason")
+    shots.take(sam, "rollout")
+    assert [e for e in sam.csp_errors if "'script-src" in e] == []  # type: ignore[attr-defined]
+
+    mia = _open(browser, site, "mia")
+    mia.goto(rollout)
+    _send(mia, "form[action$='/pause']", "marketing says stop")
+    assert "Not allowed" in mia.inner_text("h1")
+    assert "only team serving" in mia.inner_text("main")
+    shots.take(mia, "pause-refused")
+
+    _send(sam, "form[action$='/pause']", "a big launch tonight")
+    assert "Pause recorded" in sam.inner_text("main")
+    assert sam.locator("form[action$='/resume']").count() == 1
+    shots.take(sam, "paused")
+    from baton.store.rollouts import Rollouts
+
+    assert Rollouts(site.store.engine).get(2).phase.value == "paused"
+    sam.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/ui/models/toy/rollouts/2", "/ui/models/toy"):
+        sam.goto(f"{site.url}{path}")
+        overflow = sam.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
+        assert not overflow, f"{path} scrolls sideways at phone width"
+    shots.take(sam, "model-phone")
+
+
+def test_ask_what_served_at_a_time_and_assign_a_request(
+    site: Site, browser: object, shots: Shots
+) -> None:
+    sam = _open(browser, site, "sam")
+    sam.goto(f"{site.url}/ui/models/toy")
+    assert "toy serving now" in sam.inner_text("main")
+    sam.fill("#at", "2000-01-01 00:00")
+    sam.click("form.filters button")
+    assert "did not exist yet" in sam.inner_text("main")
+    shots.take(sam, "history-at")
+
+    sam.goto(f"{site.url}/ui/requests?team=serving")
+    card = "article.request:has-text('scale')"
+    sam.select_option(f"{card} form[action$='/assign'] select", "sue")
+    _send(sam, f"{card} form[action$='/assign']", "on call this week")
+    assert "The request is assigned." in sam.inner_text("main")
+    assert "Assigned to sue" in sam.inner_text(card)
+    shots.take(sam, "assigned")

@@ -14,6 +14,7 @@ from baton.api.auth import Gov, Me
 from baton.api.schemas import (
     ERRORS,
     MAX_INT,
+    AssignIn,
     Name,
     RequestIn,
     RolesIn,
@@ -187,3 +188,9 @@ def raise_request(body: RequestIn, gov: Gov, me: Me) -> RequestInfo:
 @router.post("/requests/{request_id}/close", tags=["requests"])
 def close_request(request_id: RequestId, body: WhyIn, gov: Gov, me: Me) -> RequestInfo:
     return gov.requests.close(request_id, me, body.why)
+
+
+@router.post("/requests/{request_id}/assign", tags=["requests"])
+def assign_request(request_id: RequestId, body: AssignIn, gov: Gov, me: Me) -> RequestInfo:
+    """Give an open request to one member of the team holding it (that team's members)."""
+    return gov.requests.assign(request_id, body.to, me, body.why)

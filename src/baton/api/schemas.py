@@ -63,6 +63,11 @@ class RolesIn(Body):
     why: Text | None = None
 
 
+class AssignIn(Body):
+    to: Name  # the person, a member of the team holding the request
+    why: Text | None = None
+
+
 class RequestIn(Body):
     model: Name
     kind: RequestKind

@@ -408,11 +408,26 @@ def requests(
     model: str | None = typer.Option(None, "--model", help="only this model's"),
     state_: str | None = typer.Option(None, "--state", help="open or closed"),
     close: int | None = typer.Option(None, "--close", help="close request #ID (with --why)"),
+    assign: int | None = typer.Option(
+        None, "--assign", help="assign request #ID to the person --to (with --why)"
+    ),
+    to: str | None = typer.Option(None, "--to", help="with --assign: a member of its team"),
     why: str | None = WHY,
     json_out: bool = JSON,
 ) -> None:
-    """List requests with their state, or close one (its assigned team's members)."""
+    """List requests with their state, close one, or assign one to a person (its assigned
+    team's members)."""
     control = state(ctx).control
+    if assign is not None:
+        if close is not None or to is None:
+            raise BadInput("--assign ID needs --to PERSON (and not --close): one action at a time")
+        given = control.assign_request(assign, to, why)
+        if json_out:
+            print_json(given)
+            return
+        console.print(f"[green]assigned[/] request #{given.id} to {safe(given.assignee)} "
+                      f"(team {safe(given.team)})")  # fmt: skip
+        return
     if close is not None:
         closed = control.close_request(close, why)
         if json_out:
@@ -428,11 +443,13 @@ def requests(
 
 
 def _print_requests(items: list[RequestInfo]) -> None:
-    table = Table("#", "model", "kind", "team", "state", "raised by", "text")
+    table = Table("#", "model", "kind", "team", "assignee", "state", "raised by", "text")
     for r in items:
         team = f"{r.team} (from {r.raised_with})" if r.delegated else r.team
         raised = f"{r.raised_by} {when(r.raised_at)}"
-        table.add_row(*cells(r.id, r.model, r.kind, team, r.state, raised, r.text))
+        table.add_row(
+            *cells(r.id, r.model, r.kind, team, r.assignee or "-", r.state, raised, r.text)
+        )
     console.print(table)
 
 

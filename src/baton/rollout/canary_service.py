@@ -122,10 +122,22 @@ def steer(
 ) -> RolloutRecord:
     """Record a person's pause, resume, abort or promote; spawn a controller to carry it
     out if none holds the rollout."""
+    return steer_as(settings, store, model, action, _acting(store, settings.user), reason)
+
+
+def steer_as(
+    settings: Settings,
+    store: Store,
+    model: str,
+    action: CanaryAction,
+    person: Person,
+    reason: str | None,
+) -> RolloutRecord:
+    """``steer`` as ``person`` (the dashboard's signed-in person, not BATON_USER)."""
     if reason is None or not reason.strip():
         raise BadInput(f"say why you {action.value} the canary with --why (it is audited)")
     canaries = Canaries(store.engine, store.registry)
-    rollout = canaries.steer(model, action, _acting(store, settings.user), reason.strip())
+    rollout = canaries.steer(model, action, person, reason.strip())
     if action is not CanaryAction.PAUSE and not owned(rollout):
         spawn_controller(settings, store, rollout)
     return canaries.rollouts.get(rollout.id)

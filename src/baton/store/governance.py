@@ -69,6 +69,7 @@ class Control(Protocol):
         self, model: str, kind: RequestKind, text: str, to: str | None
     ) -> RequestInfo: ...
     def close_request(self, request_id: int, why: str | None) -> RequestInfo: ...
+    def assign_request(self, request_id: int, to: str, why: str | None) -> RequestInfo: ...
     def requests(
         self, team: str | None, model: str | None, state: str | None
     ) -> list[RequestInfo]: ...
@@ -228,6 +229,9 @@ class LocalControl:
 
     def close_request(self, request_id: int, why: str | None) -> RequestInfo:
         return self.gov.requests.close(request_id, self.actor(), why)
+
+    def assign_request(self, request_id: int, to: str, why: str | None) -> RequestInfo:
+        return self.gov.requests.assign(request_id, to, self.actor(), why)
 
     def requests(self, team: str | None, model: str | None, state: str | None) -> list[RequestInfo]:
         return self.gov.requests.list(team=team, model=model, state=state)

@@ -106,5 +106,6 @@ requests = sa.Table(
     sa.Column("closed_by", sa.String(128)),
     sa.Column("closed_at", NOW),
     sa.Column("resolution", sa.Text),
+    sa.Column("assignee", sa.String(128)),  # the team member working on it (0010)
     sa.Index("ix_requests_team_state", "team", "state"),
 )

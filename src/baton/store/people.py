@@ -366,16 +366,21 @@ class People:
         )
 
     def _person(self, conn: sa.Connection, name: str) -> Person:
-        row = conn.execute(sa.select(people).where(people.c.name == name)).first()
-        if row is None:
-            raise NotFound(f"unknown user {name!r}: `baton user list` shows users")
-        team_names = conn.execute(
-            sa.select(teams.c.name)
-            .join(memberships, memberships.c.team_id == teams.c.id)
-            .where(memberships.c.person_id == row.id)
-            .order_by(teams.c.name)
-        ).scalars()
-        return Person(row.name, tuple(team_names), bool(row.admin))
+        return person_in(conn, name)
+
+
+def person_in(conn: sa.Connection, name: str) -> Person:
+    """A registered person and their teams, inside the caller's transaction."""
+    row = conn.execute(sa.select(people).where(people.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"unknown user {name!r}: `baton user list` shows users")
+    team_names = conn.execute(
+        sa.select(teams.c.name)
+        .join(memberships, memberships.c.team_id == teams.c.id)
+        .where(memberships.c.person_id == row.id)
+        .order_by(teams.c.name)
+    ).scalars()
+    return Person(row.name, tuple(team_names), bool(row.admin))
 
 
 def _public_id(token: str) -> str | None:

@@ -25,7 +25,7 @@ from baton.core.roles import (
 from baton.errors import BadInput, Conflict, NotFound
 from baton.store.ownership import attempt, known_team, model_row, owners_in
 from baton.store.ownership_tables import requests
-from baton.store.people import Person
+from baton.store.people import Person, person_in
 from baton.store.tables import models
 from baton.store.tx import append_entry, insert_id, read, utcnow
 
@@ -48,6 +48,7 @@ class RequestInfo:
     closed_by: str | None
     closed_at: datetime | None
     resolution: str | None
+    assignee: str | None = None  # the member of ``team`` working on it, once assigned
 
 
 def parse_kind(text: str) -> RequestKind:
@@ -184,7 +185,7 @@ class Requests:
             conn.execute(
                 requests.update()
                 .where(requests.c.id == request_id)
-                .values(team=to, raised_with=row.team, delegated=True)
+                .values(team=to, raised_with=row.team, delegated=True, assignee=None)
             )
             detail = {"request": request_id, "from": row.team, "team": to}
             append_entry(conn, actor.name, "request.delegate", row.model_name, None, reason, detail)
@@ -197,6 +198,37 @@ class Requests:
             model=self._model_of(request_id),
             reason=reason,
             detail={"request": request_id, "team": to},
+        )
+        return self.get(request_id)
+
+    def assign(self, request_id: int, to: str, actor: Person, reason: str | None) -> RequestInfo:
+        """Give an open request to one person of the team holding it; only that team's
+        members may (the team responsible for the request's kind of work)."""
+        if reason is None or not reason.strip():
+            raise BadInput("say why you assign the request with --why")
+        check_name(to, "user name")
+
+        def work(conn: sa.Connection) -> None:
+            row = _open_request(conn, request_id, actor, "assign")
+            person = person_in(conn, to)
+            if row.team not in person.teams:
+                raise BadInput(
+                    f"{to} is not in team {row.team}, which holds request #{request_id}: "
+                    f"assign it to a member of {row.team} (`baton team list` shows them), "
+                    "or pass the request on to another team first"
+                )
+            conn.execute(requests.update().where(requests.c.id == request_id).values(assignee=to))
+            detail = {"request": request_id, "team": row.team, "from": row.assignee, "to": to}
+            append_entry(conn, actor.name, "request.assign", row.model_name, None, reason, detail)
+
+        attempt(
+            self.engine,
+            work,
+            actor=actor.name,
+            action="request.assign",
+            model=self._model_of(request_id),
+            reason=reason,
+            detail={"request": request_id, "to": to},
         )
         return self.get(request_id)
 
@@ -258,6 +290,7 @@ class Requests:
                     closed_by=r.closed_by,
                     closed_at=r.closed_at,
                     resolution=r.resolution,
+                    assignee=r.assignee,
                 )
                 for r in conn.execute(query)
             ]

@@ -108,3 +108,11 @@ def delegate_request(ctx: Ctx) -> Response:
     assert ctx.me is not None
     ctx.gov.requests.delegate(request_id, ctx.field("to"), ctx.me, ctx.field("why"))
     return redirect(f"{ctx.root}/requests?team={team}&done=delegated")
+
+
+def assign_request(ctx: Ctx) -> Response:
+    request_id = _request_id(ctx)
+    team = _check_team(ctx, request_id)
+    assert ctx.me is not None
+    ctx.gov.requests.assign(request_id, ctx.field("to"), ctx.me, ctx.field("why"))
+    return redirect(f"{ctx.root}/requests?team={team}&done=assigned")

@@ -8,6 +8,7 @@ from baton.core.refs import check_name
 from baton.store.catalog import STAGES, VERDICTS, Catalog, ModelQuery
 from baton.store.servers import ServerRecord
 from baton.ui.stale import seen_text
+from baton.ui.views_rollouts import history, model_rollouts
 from baton.ui.web import Ctx, Page
 
 
@@ -51,6 +52,7 @@ def model(ctx: Ctx) -> Page:
     found = catalog.versions(name, ctx.number("page"))
     owners = ctx.gov.roles.owners(name)
     aliases = catalog.aliases(name)
+    story, events, at = history(ctx, name)
     return Page(
         "model.html",
         {
@@ -63,5 +65,9 @@ def model(ctx: Ctx) -> Page:
             "requests": ctx.gov.requests.list(model=name, state="open"),
             "servers": live_servers(ctx).get(name, []),
             "seen": seen_text(aliases),
+            "rollouts": model_rollouts(ctx, name),
+            "story": story,
+            "events": events,
+            "at": at,
         },
     )

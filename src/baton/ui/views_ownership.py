@@ -83,6 +83,10 @@ def requests(ctx: Ctx) -> View:
             "targets": targets,
             "filters": {"team": team, "state": state or "all"},
             "mine": set(ctx.me.teams),
+            # who a request of this inbox may be assigned to: the team's members
+            "members": sorted(p.name for p in ctx.gov.people.people() if team in p.teams)
+            if team in ctx.me.teams
+            else [],
         },
     )
 

@@ -17,6 +17,7 @@ from baton.store.renders import list_renders
 from baton.ui.filters import figure_json
 from baton.ui.stale import seen_text
 from baton.ui.views_models import live_servers
+from baton.ui.views_rollouts import model_rollouts
 from baton.ui.web import Ctx, Page
 
 DRAWN = 64  # evaluations whose figures are kept drawn
@@ -64,6 +65,11 @@ def version(ctx: Ctx) -> Page:
             "targets": [t for t in _targets(state) if t not in waiting],
             "renders": [r for r in list_renders(store.engine, name) if r.version == number],
             "drift": _drift(ctx, name, number),
+            "rollouts": [
+                r
+                for r in model_rollouts(ctx, name)
+                if number in (r.to_version, r.from_version, r.baseline_version)
+            ],
         },
     )
 

@@ -56,13 +56,18 @@ class UiConfig:
     session_hours: float = 8.0
     secure_cookie: bool = False  # mark the cookie Secure (serve behind HTTPS)
     drift_timeout_s: float = 2.0
+    # where a canary's controller is spawned from (BATON_HOME, the store): None reads the
+    # environment, as ``baton canary`` does
+    settings: Settings | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> UiConfig:
         """Prometheus only when BATON_PROMETHEUS_URL is set: its default address may have
         nothing behind it, and then each server's own /metrics says more."""
         configured = "prometheus_url" in settings.model_fields_set
-        return cls(prometheus_url=settings.prometheus_url if configured else None)
+        return cls(
+            prometheus_url=settings.prometheus_url if configured else None, settings=settings
+        )
 
 
 @dataclass(frozen=True)
