@@ -95,4 +95,6 @@ def test_a_console_script_is_named_by_its_program_not_its_paths() -> None:
     assert readable_command(argv) == "python baton serve m"
     assert readable_command(["/usr/bin/nginx", "-g", "daemon off;"]) == "nginx -g daemon off;"
     assert readable_command(["python3", "-m", "http.server"]) == "python3 -m http.server"
-    assert readable_command(["x" * 100]).endswith("...") and len(readable_command(["x" * 100])) == 80
+    assert (
+        readable_command(["x" * 100]).endswith("...") and len(readable_command(["x" * 100])) == 80
+    )

@@ -195,7 +195,12 @@ class DataPlane:
                     )
                 rows = shape[0]
             data = tensor.data
-            if not self.allow_nonfinite and data.dtype.kind == "f" and not np.isfinite(data).all():
+            # the ufunc's reduce, not ndarray.all: that goes through a Python-level wrapper
+            if (
+                not self.allow_nonfinite
+                and data.dtype.kind == "f"
+                and not np.logical_and.reduce(np.isfinite(data), axis=None)
+            ):
                 index = int(np.flatnonzero(~np.isfinite(data.ravel()))[0])
                 raise BadInput(
                     f"input {tensor.name!r} holds NaN or Infinity (first at flat index "
