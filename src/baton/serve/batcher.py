@@ -49,7 +49,7 @@ class Closed(Unavailable):
     """The model is being unloaded and takes no new requests."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen init costs ~0.5 µs more, per request
 class Done:
     outputs: dict[str, np.ndarray[Any, Any]]
     queue_s: float  # from submit until its batch started computing
