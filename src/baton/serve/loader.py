@@ -57,6 +57,8 @@ class LoadedModel:
     batchable: bool
     slot: DriftSlot = field(default_factory=DriftSlot)
     stats: ModelStats = field(default_factory=ModelStats)  # Triton's statistics extension
+    # tensor shapes already checked against the signature (data plane; a bounded memory)
+    checked: set[tuple[object, ...]] = field(default_factory=set)
 
     @property
     def name(self) -> str:
