@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from tests.serve.conftest import ADMIN, ADMIN_TOKEN, LiveServer, Start, v2_input
 
 from baton.core.refs import Ref
+from baton.serve.app import INFER_PATHS
 from baton.store.store import Store
 
 ROW = [0.5, -1.0, 2.0, 0.25]
@@ -237,6 +238,24 @@ def test_unknown_model_version_route_and_method(toy_store: Store, live_server: S
     assert c.get("/v2/models/toy/versions/7/ready").status_code == 404
     assert c.get("/v3/anything").status_code == 404
     assert c.get("/v2/models/toy/infer").status_code == 405
+
+
+def test_a_remembered_infer_path_keeps_every_check(toy_store: Store, live_server: Start) -> None:
+    """The infer route skips parsing a path it has seen, never the method or model checks."""
+    live = live_server("toy")
+    c = live.client
+    body = {"inputs": [v2_input(ROW)]}
+    for _ in range(2):
+        assert c.post("/v2/models/toy/infer", json=body).status_code == 200
+        assert c.get("/v2/models/toy/infer").status_code == 405
+        assert c.post("/v2/models/nope/infer", json=body).status_code == 404
+        assert c.post("/v2/models/toy/versions/7/infer", json=body).status_code == 404
+        answer = c.post("/v2/models/toy/versions/1/infer", json=body).json()
+        assert answer["model_version"] == "1"
+    for i in range(INFER_PATHS + 5):  # paths come from clients: what is kept is bounded
+        assert c.post(f"/v2/models/m{i}/infer", json=body).status_code == 404
+    assert len(live.app._infer_paths) <= INFER_PATHS
+    assert c.post("/v2/models/toy/infer", json=body).status_code == 200
 
 
 def test_body_over_the_limit_is_413(toy_store: Store, live_server: Start) -> None:

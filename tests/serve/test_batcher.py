@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from collections.abc import Coroutine
@@ -206,5 +207,26 @@ def test_tiny_batches_run_in_place_and_slow_ones_on_the_worker_thread() -> None:
                 assert threads[1:] == [loop_thread, loop_thread]
             else:
                 assert loop_thread not in threads
+
+    run(main())
+
+
+def test_on_one_cpu_every_batch_runs_in_place() -> None:
+    """There a thread cannot compute while the loop reads: it only adds the hop."""
+
+    async def main() -> None:
+        threads: list[str] = []
+
+        def model(feed: Arrays) -> Arrays:
+            threads.append(threading.current_thread().name)
+            time.sleep(0.001)  # slower than the default inline threshold
+            return {"y": feed["x"] * 2}
+
+        batcher = Batcher(model, inline_below_s=math.inf, name="m")
+        batcher.start()
+        results = await asyncio.gather(*(batcher.submit(row(float(i)), 1) for i in range(5)))
+        await batcher.close()
+        assert threads and set(threads) == {threading.current_thread().name}
+        assert [float(r.outputs["y"][0, 0]) for r in results] == [0.0, 2.0, 4.0, 6.0, 8.0]
 
     run(main())

@@ -59,6 +59,12 @@ def test_batch_key_separates_what_cannot_be_concatenated() -> None:
     assert batch_key(a) == batch_key({"x": np.zeros((7, 4), np.float32)})
     assert batch_key(a) != batch_key({"x": np.zeros((1, 5), np.float32)})
     assert batch_key(a) != batch_key({"x": np.zeros((1, 4), np.float64)})
+    assert batch_key(a) != batch_key({"z": np.zeros((1, 4), np.float32)})
+    two = {"x": np.zeros((1, 4), np.float32), "w": np.zeros((1, 2), np.int64)}
+    assert batch_key(two) == batch_key(dict(reversed(two.items())))  # order does not matter
+    assert batch_key(two) != batch_key(a)
+    # one input or several: the same form of key
+    assert batch_key(a) == tuple((n, x.dtype.str, x.shape[1:]) for n, x in a.items())
 
 
 def test_split_refuses_outputs_without_a_row_per_input_row() -> None:

@@ -18,6 +18,7 @@ from baton.config import Settings
 from baton.core.refs import parse_ref
 from baton.errors import BadInput
 from baton.handover.register import register_handover
+from baton.serve.dataplane import CHECKED
 from baton.serve.protocol import NUMPY_DTYPES, InferRequest, InputTensor
 from baton.store.store import Store, open_store
 
@@ -182,6 +183,35 @@ def test_direct_checks_name_the_tensor_and_the_fix(echo: None, live_server: Star
     meta = plane.model_metadata("echo")
     assert {"name": "in_bytes", "datatype": "BYTES", "shape": [-1, 2]} in meta["inputs"]
     assert meta["platform"] == "onnxruntime_onnx"
+
+
+def test_remembered_checks_still_refuse_what_does_not_fit(echo: None, live_server: Start) -> None:
+    """A shape checked once is not checked again, but a wrong type or shape under the same
+    name still is; and what is remembered stays bounded (shapes come from clients)."""
+    live = live_server("echo")
+    assert live.app.runtime is not None
+    plane = live.app.runtime.dataplane
+    model = live.app.runtime.repository.get("echo")
+
+    def full(rows: int) -> dict[str, InputTensor]:
+        return {
+            t: InputTensor(f"in_{t.lower()}", t, (rows, 2), np.zeros((rows, 2), NUMPY_DTYPES[t]))
+            for t in TYPES
+        }
+
+    for _ in range(2):
+        assert plane.check_inputs(model, InferRequest(tuple(full(2).values())))[1] == 2
+        typed = full(2)
+        typed["INT8"] = InputTensor("in_int8", "INT16", (2, 2), np.zeros((2, 2), np.int16))
+        with pytest.raises(BadInput, match="'in_int8' is INT16 but echo:1 takes INT8"):
+            plane.check_inputs(model, InferRequest(tuple(typed.values())))
+        shaped = full(2)
+        shaped["FP32"] = InputTensor("in_fp32", "FP32", (2, 3), np.zeros((2, 3), np.float32))
+        with pytest.raises(BadInput, match="'in_fp32' has shape \\[2, 3\\]"):
+            plane.check_inputs(model, InferRequest(tuple(shaped.values())))
+    for rows in range(1, CHECKED // len(TYPES) + 5):
+        plane.check_inputs(model, InferRequest(tuple(full(rows).values())))
+    assert 0 < len(model.checked) <= CHECKED
 
 
 def test_model_metadata_says_what_runs_and_where_each_setting_came_from(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import statistics
 import time
@@ -12,7 +13,7 @@ import httpx
 from tests.serve.conftest import LiveServer, Start, v2_input
 from tests.serve.test_app import wait_for_metric
 
-from baton.serve.guard import MAX_HEADER_BYTES
+from baton.serve.guard import CONTINUE, MAX_HEADER_BYTES, JoinedWrites
 from baton.store.store import Store
 
 SLOW_HEAD = b"POST /v2/models/toy/infer HTTP/1.1\r\nHost: x\r\n"  # headers never finished
@@ -179,3 +180,62 @@ def test_when_every_connection_is_busy_a_newcomer_gets_503(
     assert reply.startswith(b"HTTP/1.1 503 "), reply
     assert b"retry-after: 1" in reply
     assert live.client.get("/v2/health/live").is_success
+
+
+class Recording:
+    """Stands in for a connection's transport: what was written, one entry a write."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return f"extra {name}"
+
+
+def test_a_response_goes_out_in_one_write() -> None:
+    """uvicorn writes the head and the body apart: two system calls and two segments."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        sent = Recording()
+        joined = JoinedWrites(sent, loop)  # type: ignore[arg-type]
+        joined.write(CONTINUE)  # before the response starts: never held
+        assert sent.writes == [CONTINUE]
+        joined.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        joined.write(b"body")
+        assert sent.writes == [CONTINUE, b"HTTP/1.1 200 OK\r\n\r\nbody"]
+        joined.write(b"more")  # a streamed body's later parts pass straight through
+        assert sent.writes[-1] == b"more"
+        await asyncio.sleep(0)
+        assert len(sent.writes) == 3  # nothing left behind
+        assert joined.get_extra_info("peername") == "extra peername"
+
+        late = Recording()  # a body that comes in a later loop step does not hold the head
+        joined = JoinedWrites(late, loop)  # type: ignore[arg-type]
+        joined.write(b"head")
+        assert late.writes == []
+        await asyncio.sleep(0)
+        assert late.writes == [b"head"]
+        joined.write(b"body")
+        assert late.writes == [b"head", b"body"]
+
+        closing = Recording()  # closing sends what is held first
+        joined = JoinedWrites(closing, loop)  # type: ignore[arg-type]
+        joined.write(b"head")
+        joined.close()
+        assert closing.writes == [b"head"]
+        assert closing.closed and joined.is_closing()
+        await asyncio.sleep(0)
+        assert closing.writes == [b"head"]
+
+    asyncio.run(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,18 @@ from baton.core.refs import parse_ref
 from baton.core.serving_config import ServingConfig
 from baton.core.signature import Signature
 from baton.errors import Corrupt, NotFound
-from baton.serve.loader import LoadedModel, ModelFailed, load_version, runner
+from baton.serve.loader import (
+    INLINE_BELOW_S,
+    LoadedModel,
+    ModelFailed,
+    inline_below_s,
+    load_version,
+    one_cpu,
+    runner,
+)
 from baton.serve.metrics import ServingMetrics
 from baton.serve.options import SETTINGS, ServeOptions, ServingPlan, is_batchable, serving_plan
+from baton.serve.process_metrics import Limits
 from baton.store.store import Store
 
 
@@ -153,3 +163,22 @@ def test_a_missing_file_is_named_too(toy_store: Store) -> None:
     assert raised.value.message.startswith(
         "toy:2 will not be served: its eval_data file eval.npz failed verification"
     )
+
+
+def limits(cpus: int, quota: float | None) -> Limits:
+    return Limits(tuple(range(cpus)), quota, None, 8 << 30)
+
+
+def test_batches_run_in_place_where_the_process_has_one_cpu() -> None:
+    assert one_cpu(limits(1, None))  # pinned to one core (taskset)
+    assert one_cpu(limits(8, 1.0))  # a container limited to one core
+    assert one_cpu(limits(8, 0.5))
+    assert not one_cpu(limits(2, None))
+    assert not one_cpu(limits(8, 1.5))
+    assert inline_below_s(lambda: limits(1, None)) == math.inf
+    assert inline_below_s(lambda: limits(4, 2.0)) == INLINE_BELOW_S
+
+    def unreadable() -> Limits:
+        raise OSError("no /proc here")
+
+    assert inline_below_s(unreadable) == INLINE_BELOW_S

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from baton.config import Settings
 from baton.errors import BadInput, BatonError, Forbidden, Kind, NotFound, Unauthorized
 from baton.serve.batcher import QueueFull
-from baton.serve.codec import dumps, encode_error
+from baton.serve.codec import decode_request, dumps, encode_error, encode_response
 from baton.serve.dataplane import DataPlane
 from baton.serve.intake import BodyBudget, BodyTooLarge, ClientGone, header, read_body
 from baton.serve.loader import LoadedModel
@@ -55,6 +55,7 @@ STATUS: dict[Kind, int] = {
 }
 JSON = b"application/json"
 UNKNOWN_MODEL = "_unknown"  # one label for requests naming no served model (bounded series)
+INFER_PATHS = 256  # infer paths remembered (name, version) before the memory starts afresh
 
 
 class MethodNotAllowed(BadInput):
@@ -111,6 +112,8 @@ class ServeApp:
         self.runtime: Runtime | None = None
         self._admin_digest = admin_digest(options.admin_token)
         self.grpc: GrpcFront | None = None  # --grpc-port: V2 over gRPC on this loop too
+        # infer paths already parsed -> (model, version): the hot route skips the parsing
+        self._infer_paths: dict[str, tuple[str, str | None]] = {}
 
     def __getstate__(self) -> _PickledApp:
         return {"settings": self.settings, "options": self.options, "tune_gc": self._tune_gc}
@@ -193,11 +196,9 @@ class ServeApp:
             status = 500
             body = encode_error(f"internal error ({type(exc).__name__}); see the server log")
             content_type = JSON
-        headers = [
-            (b"content-type", content_type),
-            (b"content-length", str(len(body)).encode()),
-            *extra,
-        ]
+        headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(body))]
+        if extra:
+            headers += extra
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -209,6 +210,10 @@ class ServeApp:
             raise BatonError("the server is still loading its models", kind=Kind.UNAVAILABLE)
         method: str = scope["method"]
         path: str = scope["path"]
+        infer = self._infer_paths.get(path)
+        if infer is not None:
+            _allow(method, "POST")
+            return await self._infer(runtime, infer[0], infer[1], scope, receive, started)
         if path == "/metrics":
             _allow(method, "GET")
             runtime.repository.refresh_drift()
@@ -270,6 +275,9 @@ class ServeApp:
         if rest[:1] == ["versions"] and len(rest) >= 2:
             version, rest = rest[1], rest[2:]
         if rest == ["infer"]:
+            if len(self._infer_paths) >= INFER_PATHS:  # paths come from clients: bounded
+                self._infer_paths.clear()
+            self._infer_paths[scope["path"]] = (name, version)
             _allow(method, "POST")
             return await self._infer(runtime, name, version, scope, receive, started)
         if rest == []:
@@ -313,9 +321,16 @@ class ServeApp:
             body, held = await read_body(
                 scope, receive, self.options.max_body_bytes, runtime.budget
             )
-            request = await runtime.offload.decode(body, _json_length(scope))
+            offload, json_length = runtime.offload, _json_length(scope)
+            if offload.heavy_request(body, json_length):  # else inline, without a coroutine
+                request = await offload.decode(body, json_length)
+            else:
+                request = decode_request(body, json_length)
             response, model = await runtime.dataplane.infer(name, version, request)
-            payload, json_length = await runtime.offload.encode(response)
+            if offload.heavy_response(response):
+                payload, json_length = await offload.encode(response)
+            else:
+                payload, json_length = encode_response(response)
             code = 200
         except ClientGone as gone:  # not the server's failure: counted apart, never as 5xx
             code = REQUEST_TIMEOUT if gone.timed_out else CLIENT_CLOSED
@@ -326,7 +341,10 @@ class ServeApp:
         finally:
             runtime.budget.release(held)
             series.inflight.dec()
-            metrics.count(model.name, model.version, code)
+            if code == 200 and model.series.ok is not None:
+                model.series.ok.inc()
+            else:
+                metrics.count(model.name, model.version, code)
             if code not in (CLIENT_CLOSED, REQUEST_TIMEOUT):  # no response: no latency
                 elapsed = time.perf_counter() - started
                 model.series.request_duration.observe(elapsed)

@@ -172,21 +172,13 @@ class DataPlane:
         signature = model.signature
         feed: dict[str, np.ndarray[Any, Any]] = {}
         rows: int | None = None
+        checked = model.checked
         for tensor in request.inputs:
-            spec = signature.input(tensor.name)
-            if tensor.datatype != spec.dtype.v2:
-                raise BadInput(
-                    f"input {tensor.name!r} is {tensor.datatype} but {model.info.ref} takes "
-                    f"{spec.dtype.v2}: send datatype {spec.dtype.v2}"
-                )
             shape = tensor.shape
-            if len(shape) != len(spec.shape) or any(
-                d != -1 and d != s for d, s in zip(spec.shape, shape, strict=True)
-            ):
-                raise BadInput(
-                    f"input {tensor.name!r} has shape {list(shape)} but {model.info.ref} takes "
-                    f"{list(spec.shape)} (-1: any size)"
-                )
+            key = ("in", tensor.name, tensor.datatype, shape)
+            if key not in checked:  # the signature's checks, once per name, type and shape
+                _check_input(model, tensor.name, tensor.datatype, shape)
+                _remember(checked, key)
             if model.batchable:
                 if rows is not None and shape[0] != rows:
                     raise BadInput(
@@ -195,7 +187,12 @@ class DataPlane:
                     )
                 rows = shape[0]
             data = tensor.data
-            if not self.allow_nonfinite and data.dtype.kind == "f" and not np.isfinite(data).all():
+            # the ufunc's reduce, not ndarray.all: that goes through a Python-level wrapper
+            if (
+                not self.allow_nonfinite
+                and data.dtype.kind == "f"
+                and not np.logical_and.reduce(np.isfinite(data), axis=None)
+            ):
                 index = int(np.flatnonzero(~np.isfinite(data.ravel()))[0])
                 raise BadInput(
                     f"input {tensor.name!r} holds NaN or Infinity (first at flat index "
@@ -223,6 +220,32 @@ class DataPlane:
         return wanted
 
 
+CHECKED = 256  # shapes remembered per version before the memory starts afresh
+
+
+def _remember(checked: set[tuple[object, ...]], key: tuple[object, ...]) -> None:
+    if len(checked) >= CHECKED:  # shapes come from clients: bounded
+        checked.clear()
+    checked.add(key)
+
+
+def _check_input(model: LoadedModel, name: str, datatype: str, shape: tuple[int, ...]) -> None:
+    """One input's name, datatype and shape against the signature (BadInput naming the fix)."""
+    spec = model.signature.input(name)
+    if datatype != spec.dtype.v2:
+        raise BadInput(
+            f"input {name!r} is {datatype} but {model.info.ref} takes "
+            f"{spec.dtype.v2}: send datatype {spec.dtype.v2}"
+        )
+    if len(shape) != len(spec.shape) or any(
+        d != -1 and d != s for d, s in zip(spec.shape, shape, strict=True)
+    ):
+        raise BadInput(
+            f"input {name!r} has shape {list(shape)} but {model.info.ref} takes "
+            f"{list(spec.shape)} (-1: any size)"
+        )
+
+
 class BrokenOutput(Corrupt):
     """The model answered outside its own signature: the server's fault, never passed on."""
 
@@ -231,11 +254,15 @@ def check_outputs(model: LoadedModel, outputs: dict[str, Any], rows: int) -> Non
     """Every output as the signature says: its rank, its fixed dimensions, and (a batched
     model) one row per input row. A model that breaks its contract for some inputs gets a
     500 for those requests, not a 200 with an answer its clients cannot read."""
+    checked = model.checked
     for spec in model.signature.outputs:
         array = outputs.get(spec.name)
         if array is None:
             continue  # not computed for this request (only the asked outputs are checked)
         shape = tuple(np.shape(array))
+        key = ("out", spec.name, shape, rows)
+        if key in checked:
+            continue
         fixed = all(want in (-1, have) for want, have in zip(spec.shape, shape, strict=False))
         batched = not model.batchable or not shape or spec.shape[0] != -1 or shape[0] == rows
         if len(shape) != len(spec.shape) or not fixed or not batched:
@@ -244,3 +271,4 @@ def check_outputs(model: LoadedModel, outputs: dict[str, Any], rows: int) -> Non
                 f"{list(spec.shape)} as its signature says ({rows} row(s) asked): the model "
                 "broke its contract for this request"
             )
+        _remember(checked, key)

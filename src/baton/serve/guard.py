@@ -19,6 +19,12 @@ a request pays for a few attribute writes and no timer of its own:
   between requests, or still sending its headers): slow senders make room for real
   clients, which send a request at once. With every connection busy, the newcomer gets a
   503 and is closed.
+
+It also sends each response in one write: uvicorn writes the status line and headers on
+``http.response.start`` and the body on ``http.response.body``, two system calls and two
+TCP segments for every small response (measured: ~2 writes per request under load, several
+µs of kernel time each). ``JoinedWrites`` holds the head until the body's first write of
+the same loop step, so a response sent whole goes out whole.
 """
 
 from __future__ import annotations
@@ -125,6 +131,54 @@ def _port_of(config: Config, state: ServerState) -> Port:
     return port
 
 
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"  # what uvicorn writes before a response starts
+
+
+class JoinedWrites:
+    """A response cycle's view of its connection's transport: the head of the response
+    (the cycle's first write, other than a ``100 Continue``) waits for the next write,
+    which carries it along, or for the end of the loop step, whichever comes first.
+    Everything else passes straight through. (It holds no reference to the cycle: a cycle
+    between them would leave every request's objects to the garbage collector.)"""
+
+    __slots__ = ("_head", "_loop", "_transport", "_waiting")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._head: bytes | None = None
+        self._waiting = True  # for the head: nothing held yet
+
+    def write(self, data: bytes) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            self._transport.write(head + data)
+        elif self._waiting and data != CONTINUE:
+            self._waiting = False
+            self._head = data
+            self._loop.call_soon(self.flush)  # a body that comes later does not hold it
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            if not self._transport.is_closing():
+                self._transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class GuardedProtocol(HttpToolsProtocol):
     """One connection: its phase, when that phase started, and what it has read."""
 
@@ -180,6 +234,9 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.transport is self.transport:
+            cycle.transport = JoinedWrites(self.transport, self.loop)  # type: ignore[assignment]
         self.waiting.pop(self, None)
         self._phase, self._since = _BODY, self._now
 

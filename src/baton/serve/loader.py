@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from baton.serve.batcher import Batcher
 from baton.serve.drift import DriftMonitor, OutputWatch
 from baton.serve.metrics import ModelSeries
 from baton.serve.options import ServingPlan, is_batchable
+from baton.serve.process_metrics import Limits, read_limits
 from baton.serve.source import ModelSource
 from baton.serve.stats import ModelStats
 from baton.store.registry import VersionInfo
@@ -55,6 +57,8 @@ class LoadedModel:
     batchable: bool
     slot: DriftSlot = field(default_factory=DriftSlot)
     stats: ModelStats = field(default_factory=ModelStats)  # Triton's statistics extension
+    # tensor shapes already checked against the signature (data plane; a bounded memory)
+    checked: set[tuple[object, ...]] = field(default_factory=set)
 
     @property
     def name(self) -> str:
@@ -133,6 +137,24 @@ def _verify(store: ModelSource, sha256: str, what: str, fix: str = "") -> Path:
         raise type(exc)(text, kind=exc.kind) from None  # same kind: missing, corrupted
 
 
+INLINE_BELOW_S = 0.0001  # a batch cheaper than this runs on the event loop (see batcher)
+
+
+def one_cpu(limits: Limits) -> bool:
+    """Whether this process may run on one CPU at most (its affinity, or a cgroup quota of
+    one core or less): then a batch thread cannot overlap the event loop, only slow it."""
+    quota = limits.cpu_limit
+    return len(limits.cpu_affinity) <= 1 or (quota is not None and quota <= 1.0)
+
+
+def inline_below_s(limits: Callable[[], Limits] = read_limits) -> float:
+    """The batcher's ``inline_below_s``: every batch in place on one CPU, else the small ones."""
+    try:
+        return math.inf if one_cpu(limits()) else INLINE_BELOW_S
+    except OSError:  # limits unreadable: the default, which is right on any machine
+        return INLINE_BELOW_S
+
+
 def load_version(
     store: ModelSource,
     info: VersionInfo,
@@ -159,6 +181,7 @@ def load_version(
         max_queue=max_queue,
         on_batch=on_batch,
         name=info.ref,
+        inline_below_s=inline_below_s(),
     )
     return LoadedModel(
         info, signature, plan, alias, batcher, series, batchable, slot, stats or ModelStats()

@@ -56,6 +56,7 @@ class ModelSeries:
     compute_duration: Any
     batch_size: Any
     inflight: Any
+    ok: Any = None  # requests answered 200 (the common case, without a label lookup)
 
 
 class ServingMetrics:
@@ -107,6 +108,7 @@ class ServingMetrics:
             self.compute_duration.labels(model, version),
             self.batch_size.labels(model, version),
             self.inflight.labels(model, version),
+            self.requests.labels(model, version, "200"),
         )
 
     def count(self, model: str, version: str, code: int) -> None:
