@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from baton.cli.output import when
 from baton.config import Settings
 from baton.core.deployment_records import Processes, RouterProcess, ServerProcess, Variant
 from baton.core.rollout_records import Holder, Phase
@@ -114,6 +115,28 @@ def test_adoption_waits_for_a_living_supervisor_and_orphaned_since_says_when(
     again = released.get(new.id)
     assert again.lease is None and adopt_after_s(again) == ADOPT_NEW_S  # still initializing
     assert ADOPT_EXPIRED_S < ADOPT_RELEASED_S < ADOPT_NEW_S
+
+
+def test_canary_status_says_a_rollout_is_orphaned_and_since_when(
+    store: Store, tmp_path: Path
+) -> None:
+    canary_world(store, tmp_path / "org")
+    rollouts = Rollouts(store.engine)
+    new = rollouts.start(NewRollout(model="toy", from_version=1, to_version=2,
+                                    baseline_version=1), "sam")  # fmt: skip
+    held = rollouts.claim(new.id, Holder(4321, "gone-host"), ttl_s=0.01)  # dies at once
+    assert held.lease is not None
+    wait_until(lambda: orphaned_since(rollouts.get(new.id)), "the lease to expire")
+    env = clean_env(tmp_path / "home", BATON_DB_URL=f"sqlite:///{tmp_path / 'b.db'}")
+    done = baton(env, "canary", "status", "toy")
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    expires = when(rollouts.get(new.id).lease.expires_at)  # type: ignore[union-attr]
+    said = (f"orphaned: no controller since {expires} (the lease of pid 4321 on gone-host "
+            "expired); nothing will take it over: run `baton canary run toy`")  # fmt: skip
+    assert said in text, text
+    found = json.loads(baton(env, "canary", "status", "toy", "--json").stdout)
+    assert found["orphaned_since"] is not None and found["keeper"] is None  # no deployment
 
 
 def test_an_inherited_socket_must_be_a_listening_one(monkeypatch: pytest.MonkeyPatch) -> None:
