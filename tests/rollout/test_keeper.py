@@ -198,7 +198,10 @@ def test_killing_the_router_fails_only_what_it_held_and_the_keeper_brings_it_bac
         failed = [s for s in sent if not s.ok]
         held = [s for s in sent if s.in_flight(killed, dead)]
         # every failure was under way when the router died; none started after
-        assert all(s.in_flight(killed, dead) and s.start <= dead for s in failed), failed
+        assert all(s.in_flight(killed, dead) and s.start <= dead for s in failed), (
+            [(s.start - killed, s.end - killed, s.status) for s in failed],
+            dead - killed,
+        )
         assert len(failed) <= len(held), (len(failed), len(held))
         after = [s for s in sent if s.start > dead]
         assert after and all(s.ok for s in after), [s for s in after if not s.ok][:5]

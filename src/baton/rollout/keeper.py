@@ -132,6 +132,8 @@ class Keeper:
                 self.keep_owner()
             except BatonError as exc:  # the database away, say: try again at the next look
                 log.warning("%s", exc.message)
+            except Exception:  # nothing restarts the keeper: it logs and looks again
+                log.exception("the keeper's look at %s failed", self.model)
             self.stopping.wait(self.poll_s)
         return 0
 

@@ -19,7 +19,7 @@ from baton.config import Settings
 from baton.rollout import supervise
 from baton.rollout.router_server import SOCKET_FD_ENV
 
-STOP_GRACE_S = 15.0  # the keeper ends its current step (a router start) and exits
+STOP_GRACE_S = 60.0  # idle, it exits at once; starting a router, it records it first
 
 
 @dataclass(frozen=True)
