@@ -12,7 +12,7 @@ import signal
 import pytest
 
 from baton.core.rollout_records import Decision, Phase
-from baton.rollout.canary_service import status
+from baton.rollout.canary_service import CanaryStatus, status
 from tests.rollout.canary_live import MODEL, Live, live_fixture  # noqa: F401 (the fixture)
 from tests.rollout.test_canary_promote import holder_after, parent_of
 from tests.waiting import wait_until
@@ -28,10 +28,13 @@ def test_the_keeper_adopts_a_rollout_whose_controller_and_supervisor_died(live: 
         os.kill(parent_of(first.pid), signal.SIGKILL)  # the supervisor, then its controller
         os.kill(first.pid, signal.SIGKILL)
         at_kill = live.canaries.rollouts.get(rollout.id)
-        orphaned = wait_until(
-            lambda: (found := status(live.store, MODEL, live.settings)).orphaned_since and found,
-            "the lease to expire", timeout=30,
-        )  # fmt: skip
+
+        def orphan() -> CanaryStatus | None:
+            found = status(live.store, MODEL, live.settings)
+            return found if found.orphaned_since is not None else None
+
+        orphaned = wait_until(orphan, "the lease to expire", timeout=30)
+        assert orphaned is not None
         assert orphaned.keeper and not orphaned.owned
         assert orphaned.rollout.lease is not None
         assert orphaned.orphaned_since == orphaned.rollout.lease.expires_at
@@ -49,7 +52,7 @@ def test_the_keeper_adopts_a_rollout_whose_controller_and_supervisor_died(live: 
     adoption = [e for e in entries if e.action == "rollout.adopt"]
     assert len(adoption) == 1 and adoption[0].actor.startswith("keeper:")
     assert adoption[0].detail["last_holder"] == str(first)
-    assert adoption[0].detail["step"] >= at_kill.step
+    assert int(str(adoption[0].detail["step"])) >= at_kill.step
     claims = [e.detail.get("took_over_from") for e in reversed(entries)
               if e.action == "rollout.lease.claim"
               and e.detail.get("rollout") == rollout.id]  # fmt: skip

@@ -202,6 +202,7 @@ def test_killing_the_router_fails_only_what_it_held_and_the_keeper_brings_it_bac
                 return router if router.pid != old.pid else None
 
             new = wait_until(replaced, "the keeper's new router", timeout=90)
+            assert new is not None
             back = time.monotonic()
             wait_until(lambda: sum(s.start > back for s in load.sent()) >= 100,
                        "traffic after the restart", timeout=60)  # fmt: skip

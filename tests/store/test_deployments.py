@@ -96,7 +96,9 @@ def test_a_replaced_router_is_recorded_once_and_audited(repo: Deployments, store
     assert (entry.action, entry.actor, entry.reason) == (
         "deploy.router.restart", "keeper:h:1", "the router died",
     )  # fmt: skip
-    assert entry.detail["from"]["pid"] == 10 and entry.detail["to"]["pid"] == 11
+    before, after = entry.detail["from"], entry.detail["to"]
+    assert isinstance(before, dict) and isinstance(after, dict)
+    assert before["pid"] == 10 and after["pid"] == 11
     assert entry.detail["weights"] == weights
     with pytest.raises(Conflict, match="router is pid 11 now, not 10: someone else replaced"):
         repo.router_replaced(first.id, ROUTER, second, actor="keeper:h:2", reason="again",
