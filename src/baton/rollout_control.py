@@ -91,7 +91,7 @@ class LocalRollouts:
     def deployments(self, model: str | None) -> list[DeploymentStatus]:
         from baton.rollout.deploy_status import deployment_status
 
-        return deployment_status(self.store, model)
+        return deployment_status(self.store, model, self.settings)
 
     def canary_start(
         self, model: str, version: int, why: str | None, plan: CanaryPlan
@@ -111,7 +111,7 @@ class LocalRollouts:
     def canary_status(self, model: str) -> CanaryStatus:
         from baton.rollout.canary_service import status
 
-        return status(self.store, model)
+        return status(self.store, model, self.settings)
 
     def rollouts(
         self, model: str, limit: int = 20, offset: int = 0

@@ -26,6 +26,7 @@ from baton.core.refs import Ref
 from baton.core.rollout_records import DecisionRecord, Phase, RolloutRecord
 from baton.evaluate.service import evaluate
 from baton.handover.register import register_handover
+from baton.rollout.keeper_process import find_keeper
 from baton.store.canaries import Canaries
 from baton.store.deployments import Deployments
 from baton.store.store import Store, open_store
@@ -191,6 +192,10 @@ def _tear_down(live: Live) -> None:
     if deployment is not None:
         done = baton(live.env, "deploy", "down", MODEL, "--drain-timeout", "5")
         if done.returncode != 0:  # whatever happened, leave no process behind
+            keeper = find_keeper(live.settings, MODEL)
+            if keeper is not None and keeper.running():  # first: it would restart the router
+                os.kill(keeper.pid, signal.SIGKILL)
+            deployment = Deployments(live.store.engine).get(deployment.id)
             for p in (deployment.router, *deployment.processes.servers):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(p.pid, signal.SIGKILL)

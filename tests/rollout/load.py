@@ -1,6 +1,8 @@
 """A bounded load generator on 127.0.0.1: a fixed rate of single-row V2 requests for at
 most a given time, counted by the variant that answered (the router's ``X-Baton-Variant``
 header) and the status; a request that got no answer at all is counted under ``none``.
+Each request is also kept with its start and end (``time.monotonic``) and its outcome, so
+a fault test can tell which requests were in flight at a given instant.
 
 Open loop: requests are sent on schedule whether or not earlier ones returned (a few
 threads send them), so a stall shows as late or failed requests rather than a lower rate.
@@ -50,14 +52,43 @@ class Tally:
             return out
 
 
-class Load:
-    """``rate`` requests a second to ``url`` for at most ``seconds`` (or until ``stop``)."""
+@dataclass(frozen=True)
+class Sent:
+    """One request: when it was sent and answered (monotonic seconds), and how."""
 
-    def __init__(self, url: str, model: str, rate: float, seconds: float, seed: int = 0) -> None:
+    start: float
+    end: float
+    variant: str
+    status: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "200"
+
+    def in_flight(self, start: float, end: float) -> bool:
+        """Whether it was under way at some instant of ``[start, end]``."""
+        return self.start <= end and self.end >= start
+
+
+class Load:
+    """``rate`` requests a second to ``url`` for at most ``seconds`` (or until ``stop``);
+    rows of ``features`` columns (the canary's toy by default)."""
+
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        rate: float,
+        seconds: float,
+        seed: int = 0,
+        features: int = FEATURES,
+    ) -> None:
         self.path = f"{url}/v2/models/{model}/infer"
         self.rate, self.seconds = rate, seconds
-        self.rows = load_rows(4096, seed)
+        self.rows = load_rows(4096, seed)[:, :features]
+        self.features = features
         self.tally = Tally()
+        self._sent: list[Sent] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="load", daemon=True)
         self._client = httpx.Client(timeout=30.0, limits=httpx.Limits(max_connections=16))
@@ -74,17 +105,28 @@ class Load:
         self._thread.join(timeout=60)
         self._client.close()
 
+    def sent(self) -> list[Sent]:
+        """Every request answered (or failed) so far, in the order they ended."""
+        with self.tally.lock:
+            return list(self._sent)
+
     def _one(self, i: int) -> None:
         row = self.rows[i % len(self.rows)]
-        body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, FEATURES],
+        body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, self.features],
                             "data": [float(v) for v in row]}]}  # fmt: skip
+        start = time.monotonic()
         try:
             response = self._client.post(self.path, json=body)
         except httpx.HTTPError as exc:
-            self.tally.add(NO_ANSWER, type(exc).__name__)
-            return
-        self.tally.add(response.headers.get("x-baton-variant", NO_ANSWER),
-                       str(response.status_code))  # fmt: skip
+            end = time.monotonic()
+            variant, status = NO_ANSWER, type(exc).__name__
+        else:
+            end = time.monotonic()
+            variant = response.headers.get("x-baton-variant", NO_ANSWER)
+            status = str(response.status_code)
+        self.tally.add(variant, status)
+        with self.tally.lock:
+            self._sent.append(Sent(start, end, variant, status))
 
     def _run(self) -> None:
         every = 1.0 / self.rate

@@ -42,8 +42,9 @@ def test_a_good_version_is_promoted_through_every_step(live: Live) -> None:
     # the deployment now runs only the promoted version, as its stable server
     status = live.cli("deploy", "status", MODEL).stdout
     servers = [
-        line.split()[:2] for line in status.splitlines()[2:] if not line.startswith("  canary:")
-    ]
+        line.split()[:2] for line in status.splitlines()[2:]
+        if not line.startswith(("  canary:", "  keeper"))
+    ]  # fmt: skip
     assert servers == [["stable", f"{MODEL}:{live.versions['good']}"]], status
 
 

@@ -82,3 +82,28 @@ def test_unknown_and_unreadable(repo: Deployments, store: Store) -> None:
         )
     with pytest.raises(Corrupt, match=f"deployment #{record.id} has a stored record"):
         repo.get(record.id)
+
+
+def test_a_replaced_router_is_recorded_once_and_audited(repo: Deployments, store: Store) -> None:
+    first = repo.up(new(server(Variant.STABLE, 1, 9001)), "sam")
+    second = ROUTER.model_copy(update={"pid": 11, "started": 6, "log": "r2.log"})
+    weights = {"stable": 50.0, "baseline": 25.0, "canary": 25.0}
+    done = repo.router_replaced(first.id, ROUTER, second, actor="keeper:h:1",
+                                reason="the router died", weights=weights)  # fmt: skip
+    assert done.router == second and done.revision == first.revision + 1
+    assert done.processes == first.processes
+    entry = store.registry.log_entries("toy", limit=1)[0]
+    assert (entry.action, entry.actor, entry.reason) == (
+        "deploy.router.restart", "keeper:h:1", "the router died",
+    )  # fmt: skip
+    before, after = entry.detail["from"], entry.detail["to"]
+    assert isinstance(before, dict) and isinstance(after, dict)
+    assert before["pid"] == 10 and after["pid"] == 11
+    assert entry.detail["weights"] == weights
+    with pytest.raises(Conflict, match="router is pid 11 now, not 10: someone else replaced"):
+        repo.router_replaced(first.id, ROUTER, second, actor="keeper:h:2", reason="again",
+                             weights=weights)  # fmt: skip
+    repo.down(first.id, revision=done.revision, actor="sam")
+    with pytest.raises(Conflict, match="is down: its router is not replaced"):
+        repo.router_replaced(first.id, second, ROUTER, actor="keeper:h:1", reason="late",
+                             weights=weights)  # fmt: skip

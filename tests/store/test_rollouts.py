@@ -291,3 +291,24 @@ def test_a_stored_record_baton_cannot_read_is_corrupt(world: World, repo: Rollou
         conn.execute(rollouts.update().where(rollouts.c.id == r.id).values(weights={"stable": 90}))
     with pytest.raises(Corrupt, match=rf"rollout #{r.id} has a stored record .*sum to 90"):
         repo.get(r.id)
+
+
+def test_an_orphaned_rollout_is_audited_only_while_nobody_holds_it(
+    world: World, repo: Rollouts, clock: Clock
+) -> None:
+    r = repo.start(canary(), "sam")
+    assert repo.orphaned(r.id, "keeper:h:1", "never claimed")  # no lease at all
+    repo.claim(r.id, A, ttl_s=30)
+    assert not repo.orphaned(r.id, "keeper:h:1", "held")  # A's lease is good
+    clock.advance(31)
+    assert repo.orphaned(r.id, "keeper:h:1", "A died")
+    entries = [e for e in world.store.registry.log_entries("toy", limit=10)
+               if e.action == "rollout.adopt"]  # fmt: skip
+    assert [e.reason for e in entries] == ["A died", "never claimed"]
+    assert entries[0].actor == "keeper:h:1" and entries[0].detail["last_holder"] == str(A)
+    assert entries[0].detail["step"] == 0 and entries[1].detail["last_holder"] is None
+    repo.claim(r.id, B, ttl_s=30)
+    repo.update(r.id, Change(phase=Phase.ABORTED), expected=Expected.of(repo.get(r.id)),
+                actor="c", holder=B)  # fmt: skip
+    clock.advance(31)
+    assert not repo.orphaned(r.id, "keeper:h:1", "over")  # finished: nothing to adopt

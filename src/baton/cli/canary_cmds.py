@@ -253,6 +253,18 @@ def _print_rollout(
         console.print(f"  follow it: baton canary status {safe(r.model)}", soft_wrap=True)
 
 
+def _orphaned(found: CanaryStatus) -> str:
+    """An active rollout no controller holds: since when, and who will take it over."""
+    r = found.rollout
+    since = when(found.orphaned_since) if found.orphaned_since else "now"
+    last = f" (the lease of {safe(r.lease.holder)} expired)" if r.lease else ""
+    if found.keeper:
+        then = "the deployment's keeper adopts it shortly"
+    else:
+        then = f"nothing will take it over: run `baton canary run {safe(r.model)}` (or resume)"
+    return f"[red]orphaned[/]: no controller since {since}{last}; {then}"
+
+
 def _print_status(found: CanaryStatus) -> None:
     from baton.cli.history_cmd import metric_numbers
     from baton.core.timeline import decision_line
@@ -270,8 +282,7 @@ def _print_status(found: CanaryStatus) -> None:
         console.print(f"  applies promotion #{r.promotion_id}", soft_wrap=True)
     if r.active:
         owner = (f"controller {safe(r.lease.holder)} (lease until {when(r.lease.expires_at)})"
-                 if found.owned and r.lease else "no controller holds it: `baton canary run "
-                 f"{safe(r.model)}` (or resume) takes it over")  # fmt: skip
+                 if found.owned and r.lease else _orphaned(found))  # fmt: skip
         console.print(f"  {owner}", soft_wrap=True)
     for at, severity, message in found.alerts:
         console.print(f"  [red]alert[/] ({safe(severity)}) {when(at)}: {safe(message)}",

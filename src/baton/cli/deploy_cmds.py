@@ -306,14 +306,21 @@ def _print_deployment(found: DeploymentStatus) -> None:
     console.print(f"  router    {escape(d.router.url)}  pid {d.router.pid}  "
                   f"{state_of(found.router_running)}; weights now: {weights}",
                   soft_wrap=True)  # fmt: skip
+    if found.keeper is not None:
+        keeper = "running" if found.keeper else (
+            "[red]not running[/]: a dead router stays dead, an orphaned canary waits")  # fmt: skip
+        console.print(f"  keeper    {keeper}", soft_wrap=True)
     for p in d.processes.servers:
         running = found.running.get(p.variant.value) if found.here else None
         console.print(f"  {p.variant.value:<9} {escape(d.model)}:{p.version}  {escape(p.url)}  "
                       f"pid {p.pid}  {state_of(running)}", soft_wrap=True)  # fmt: skip
     r = found.rollout
     if r is not None:
+        since = when(found.orphaned_since) if found.orphaned_since else "now"
         who = f"controller {escape(found.controller)}" if found.controller else (
-            "[red]no controller[/]: `baton canary run` takes it over")  # fmt: skip
+            f"[red]orphaned[/]: no controller since {since}; "
+            + ("the keeper adopts it shortly" if found.keeper else
+               f"`baton canary run {escape(d.model)}` takes it over"))  # fmt: skip
         console.print(f"  canary: rollout #{r.id} ({r.from_version} -> {r.to_version}) "
                       f"{r.phase.value} at step {r.step}: {escape(str(r.weights))}; {who}",
                       soft_wrap=True)  # fmt: skip

@@ -32,6 +32,7 @@ from baton.core.rollout_records import (
 )
 from baton.errors import BadInput, Conflict, NotFound, Unavailable
 from baton.rollout import supervise
+from baton.rollout.keeper_process import find_keeper
 from baton.rollout.kserve_traffic import KServeOptions
 from baton.store.canaries import Canaries
 from baton.store.deployments import Deployments
@@ -49,6 +50,8 @@ class CanaryStatus:
     alerts: list[tuple[datetime, str, str]]  # (when, severity, message)
     owned: bool  # a controller's lease is good now
     deployment: DeploymentRecord | None
+    orphaned_since: datetime | None = None  # active and no controller holds it, since then
+    keeper: bool | None = None  # the deployment's keeper runs (None: no local deployment)
 
 
 def options_path(settings: Settings, rollout_id: int) -> Path:
@@ -117,6 +120,16 @@ def owned(rollout: RolloutRecord) -> bool:
     return rollout.lease is not None and not rollout.lease.expired(utcnow())
 
 
+def orphaned_since(rollout: RolloutRecord, now: datetime | None = None) -> datetime | None:
+    """Since when no controller holds the active rollout (its lease's expiry; with no lease,
+    its last change); None when one does, or when it is over."""
+    if not rollout.active:
+        return None
+    if rollout.lease is None:
+        return rollout.updated_at
+    return None if not rollout.lease.expired(now or utcnow()) else rollout.lease.expires_at
+
+
 def steer(
     settings: Settings, store: Store, model: str, action: CanaryAction, reason: str | None
 ) -> RolloutRecord:
@@ -143,8 +156,10 @@ def steer_as(
     return canaries.rollouts.get(rollout.id)
 
 
-def status(store: Store, model: str) -> CanaryStatus:
-    """The model's active canary, else its latest one."""
+def status(store: Store, model: str, settings: Settings | None = None) -> CanaryStatus:
+    """The model's active canary, else its latest one (with ``settings``: whether the
+    deployment's keeper, which adopts an orphaned canary, runs)."""
+    deployment = Deployments(store.engine).active(model)
     canaries = Canaries(store.engine, store.registry)
     rollout = canaries.rollouts.active(model)
     if rollout is None:
@@ -157,8 +172,18 @@ def status(store: Store, model: str) -> CanaryStatus:
         decisions=canaries.rollouts.decisions(rollout.id),
         alerts=canaries.rollouts.alerts(model, rollout.id),
         owned=owned(rollout),
-        deployment=Deployments(store.engine).active(model),
+        deployment=deployment,
+        orphaned_since=orphaned_since(rollout),
+        keeper=None if deployment is None else keeper_running(settings, model),
     )
+
+
+def keeper_running(settings: Settings | None, model: str) -> bool | None:
+    """Whether the model's deployment keeper runs here (None: cannot tell without settings)."""
+    if settings is None:
+        return None
+    keeper = find_keeper(settings, model)
+    return keeper is not None and keeper.running()
 
 
 def holder() -> Holder:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from baton.core.canary_profiles import lease_ttl_s
 from baton.core.canary_steps import next_move, unreadable_in_a_row, weights_at
-from baton.core.rollout_records import Change, Decision, Holder, Phase, RolloutRecord
+from baton.core.rollout_records import Change, Decision, Holder, Lease, Phase, RolloutRecord
 from baton.errors import BatonError, Conflict
 from baton.rollout.controller_parts import Judge, Traffic
 from baton.store.canaries import Canaries
@@ -91,12 +91,13 @@ class Controller:
     def run(self) -> RolloutRecord:
         """Run the rollout to its end (or until the lease is lost); the final record."""
         record = self.rollouts.get(self.id)
+        previous = record.lease
         ttl = lease_ttl_s(record.spec)
         record = self.rollouts.claim(self.id, self.holder, ttl)
         beat = threading.Thread(target=self._heartbeat, args=(ttl,), daemon=True)
         beat.start()
         try:
-            self._resume(record)
+            self._resume(record, previous)
             while record.active:
                 self._check_lease()
                 record = self._act(self.rollouts.get(self.id))
@@ -115,12 +116,19 @@ class Controller:
         except BatonError as exc:
             log.warning("could not release the lease: %s", exc.message)
 
-    def _resume(self, record: RolloutRecord) -> None:
-        """Route what the record says (the predecessor may have died before it did)."""
+    def _resume(self, record: RolloutRecord, previous: Lease | None = None) -> None:
+        """Route what the record says (the predecessor may have died before it did).
+
+        The time nobody held the rollout (since the predecessor's last heartbeat) does not
+        count toward the step's deadline: an orphaned step judged nothing, and a version
+        is not rolled back for its controller's death."""
         now = self.timing.now()
         decisions = self.rollouts.decisions(self.id)
         advanced = [d.at.timestamp() for d in decisions if d.decision is Decision.ADVANCE]
         self.step_since = max([record.started_at.timestamp(), *advanced])
+        if previous is not None and previous.holder != self.holder:
+            self.step_since += max(0.0, now - max(previous.heartbeat_at.timestamp(),
+                                                  self.step_since))  # fmt: skip
         self.unreadable = unreadable_in_a_row(decisions)
         self.window_start = now
         if record.phase in (Phase.PROGRESSING, Phase.PAUSED):

@@ -2,17 +2,21 @@
 
 Whether each process still runs (its pid, with the start time recorded, so a reused pid
 does not count), the weights the router applies now (asked of the router itself, with its
-admin token), and the model's canary in progress with whether a controller holds it.
+admin token), whether the deployment's keeper runs, and the model's canary in progress
+with whether a controller holds it (or since when none does).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from baton.config import Settings
 from baton.core.deployment_records import DeploymentRecord
 from baton.core.rollout_records import RolloutRecord
 from baton.errors import BatonError
 from baton.rollout import supervise
+from baton.rollout.canary_service import keeper_running, orphaned_since
 from baton.rollout.local_deploy import hostname, read_token
 from baton.store.deployments import Deployments
 from baton.store.rollouts import Rollouts
@@ -30,14 +34,18 @@ class DeploymentStatus:
     router_said: str | None  # why the weights could not be read
     rollout: RolloutRecord | None
     controller: str | None  # the controller holding the rollout, None: none
+    orphaned_since: datetime | None  # the rollout has had no controller since then
+    keeper: bool | None  # the keeper (restarts the router, adopts a canary) runs; None: not here
 
 
-def deployment_status(store: Store, model: str | None) -> list[DeploymentStatus]:
+def deployment_status(
+    store: Store, model: str | None, settings: Settings | None = None
+) -> list[DeploymentStatus]:
     rollouts = Rollouts(store.engine)
-    return [_one(d, rollouts) for d in Deployments(store.engine).all(model)]
+    return [_one(d, rollouts, settings) for d in Deployments(store.engine).all(model)]
 
 
-def _one(d: DeploymentRecord, rollouts: Rollouts) -> DeploymentStatus:
+def _one(d: DeploymentRecord, rollouts: Rollouts, settings: Settings | None) -> DeploymentStatus:
     here = d.hostname == hostname()
     router_running = supervise.alive(d.router.pid, d.router.started) if here else None
     running = {
@@ -48,7 +56,10 @@ def _one(d: DeploymentRecord, rollouts: Rollouts) -> DeploymentStatus:
     controller = None
     if rollout is not None and rollout.lease is not None and not rollout.lease.expired(utcnow()):
         controller = str(rollout.lease.holder)
-    return DeploymentStatus(d, here, router_running, running, weights, said, rollout, controller)
+    orphaned = None if rollout is None else orphaned_since(rollout)
+    keeper = keeper_running(settings, d.model) if here else None
+    return DeploymentStatus(d, here, router_running, running, weights, said, rollout, controller,
+                            orphaned, keeper)  # fmt: skip
 
 
 def _weights(d: DeploymentRecord) -> tuple[dict[str, float] | None, str | None]:

@@ -1,6 +1,10 @@
 """``baton deploy up | down | status`` on one machine: a model's ``@production`` version
 behind a ``baton router``, each version in its own ``baton serve`` process.
 
+A keeper process (``rollout/keeper.py``) watches the deployment until it is taken down:
+it holds a copy of the router's listening socket and starts the router again on it when
+it dies, and adopts a canary whose controller and supervisor both died.
+
 Every process is started detached (``rollout/supervise.py``) on a port the kernel picks,
 announces itself once it serves, and is recorded in the store twice: by itself (the
 ``servers`` rows, as any ``baton serve``) and as part of the deployment (``deployments``:
@@ -17,7 +21,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +36,8 @@ from baton.core.deployment_records import (
 from baton.core.refs import Ref
 from baton.errors import Conflict, NotFound
 from baton.rollout import supervise
+from baton.rollout.keeper_process import listening_socket, start_keeper, stop_keeper
+from baton.rollout.router_server import SOCKET_FD_ENV
 from baton.serve import discovery
 from baton.store.deployments import Deployments, NewDeployment
 from baton.store.rollouts import Rollouts
@@ -91,16 +97,29 @@ def label(settings: Settings, model: str, process: ServerProcess) -> None:
     )
 
 
-def start_router(launch: Launch, model: str, stable: ServerProcess) -> RouterProcess:
-    """``baton router MODEL --stable URL`` on a free port, with a fresh admin token."""
-    token_file = _token_file(launch.settings, model)
+def start_router(
+    launch: Launch,
+    model: str,
+    upstreams: Mapping[str, str],
+    sock: socket.socket,
+    weights: Mapping[str, float] | None = None,
+    token_file: Path | None = None,
+) -> RouterProcess:
+    """``baton router MODEL --stable URL ...`` serving on the listening socket ``sock``
+    (inherited: its address outlives the process), with a fresh admin token unless
+    ``token_file`` names the one to keep."""
+    token_file = token_file or _token_file(launch.settings, model)
     log = supervise.log_path(launch.settings, model, "router")
+    servers = [arg for variant, url in upstreams.items() for arg in (f"--{variant}", url)]
+    given = [] if weights is None else ["--weights", ",".join(
+        f"{variant}={share!r}" for variant, share in weights.items())]  # fmt: skip
     argv = supervise.baton_argv(
-        "router", model, "--stable", stable.url, "--host", launch.host, "--port", "0",
-        "--admin-token-file", str(token_file), "--json",
+        "router", model, *servers, *given, "--host", launch.host,
+        "--port", str(sock.getsockname()[1]), "--admin-token-file", str(token_file), "--json",
         "--drain-timeout", f"{launch.drain_timeout_s:g}",
     )  # fmt: skip
-    proc = supervise.spawn(argv, log, launch.env())
+    env = {**launch.env(), SOCKET_FD_ENV: str(sock.fileno())}
+    proc = supervise.spawn(argv, log, env, pass_fds=(sock.fileno(),))
     started = supervise.announced(proc, log, f"the router of {model}")
     return RouterProcess(
         pid=started.pid, started=started.started, url=started.url, log=str(log),
@@ -140,7 +159,8 @@ def stop_processes(processes: Sequence[ServerProcess | RouterProcess], grace_s: 
 
 
 def up(launch: Launch, store: Store, model: str, reason: str | None) -> DeploymentRecord:
-    """Start the model's @production version and a router in front of it; record them."""
+    """Start the model's @production version, a router in front of it and the keeper that
+    watches them; record them."""
     deployments = Deployments(store.engine)
     running = deployments.active(model)
     if running is not None:
@@ -149,16 +169,27 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
             f"{running.router.url}): `baton deploy down {model}` first"
         )
     info = store.registry.resolve(Ref(model, alias="production"))
-    stable = start_server(launch, model, info.number, Variant.STABLE, info.number)
-    started: list[ServerProcess | RouterProcess] = [stable]
+    sock = listening_socket(launch.host)  # the router's address, kept by the keeper
+    started: list[ServerProcess | RouterProcess] = []
+    record: DeploymentRecord | None = None
     try:
-        router = start_router(launch, model, stable)
+        stable = start_server(launch, model, info.number, Variant.STABLE, info.number)
+        started.append(stable)
+        router = start_router(launch, model, {"stable": stable.url}, sock)
         started.append(router)
         new = NewDeployment(model, hostname(), router, Processes(servers=(stable,)))
-        return deployments.up(new, launch.settings.user, reason)
+        record = deployments.up(new, launch.settings.user, reason)
+        start_keeper(launch.settings, model, record.id, sock, launch.drain_timeout_s)
+        return record
     except BaseException:
+        stop_keeper(launch.settings, model)
         stop_processes(started, launch.drain_timeout_s + 5)
+        if record is not None:
+            deployments.down(record.id, revision=record.revision, actor=launch.settings.user,
+                             reason="its keeper did not start")  # fmt: skip
         raise
+    finally:
+        sock.close()  # the router and the keeper hold their own copies
 
 
 def down(launch: Launch, store: Store, model: str, reason: str | None) -> DeploymentRecord:
@@ -175,6 +206,8 @@ def down(launch: Launch, store: Store, model: str, reason: str | None) -> Deploy
             f"(`baton canary abort {model} --why ...`), then take the deployment down"
         )
     check_here(record)
+    stop_keeper(launch.settings, model)  # it would start the router again
+    record = deployments.get(record.id)  # the keeper may have replaced the router meanwhile
     grace = launch.drain_timeout_s + 5
     stop_processes([record.router], grace)  # no new requests first
     stop_processes(record.processes.servers, grace)

@@ -5,11 +5,17 @@ router is recorded in the store and listed for Prometheus (file discovery), then
 announces itself once it accepts requests. SIGTERM (and Ctrl-C) stop taking connections,
 let the requests in flight finish (up to ``drain_timeout_s``), mark the row stopped and
 exit 0.
+
+Given an inherited listening socket (``BATON_ROUTER_SOCKET_FD``, as a deployment's keeper
+passes it), the router serves on that socket instead of binding one: the keeper holds a
+copy, so while a killed router is being replaced the kernel keeps accepting connections
+into the backlog, and the next router answers them on the same address.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import signal
 import socket
 import sys
@@ -19,7 +25,7 @@ from types import FrameType
 import uvicorn
 
 from baton.config import Settings
-from baton.errors import Unavailable
+from baton.errors import BadInput, Unavailable
 from baton.rollout.router_app import RouterApp
 from baton.rollout.router_options import RouterOptions
 from baton.rollout.router_record import RecordedRouter
@@ -28,6 +34,7 @@ from baton.serve.guard import GuardedProtocol, raise_descriptor_limit
 from baton.serve.server import AnnouncingServer, bind
 
 Announce = Callable[[int], None]  # called with the bound port once the router serves
+SOCKET_FD_ENV = "BATON_ROUTER_SOCKET_FD"  # an inherited listening socket to serve on
 
 
 def uvicorn_config(app: RouterApp, *, loop: str = "uvloop") -> uvicorn.Config:
@@ -56,6 +63,25 @@ def _exit_quietly(signum: int, frame: FrameType | None) -> None:
     sys.exit(0)
 
 
+def inherited_socket() -> socket.socket | None:
+    """The listening socket passed down in ``BATON_ROUTER_SOCKET_FD``, or None."""
+    fd = os.environ.pop(SOCKET_FD_ENV, None)
+    if fd is None:
+        return None
+    try:
+        sock = socket.socket(fileno=int(fd))
+        listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+    except (ValueError, OSError) as exc:
+        raise BadInput(
+            f"{SOCKET_FD_ENV}={fd!r} is not an open socket of this process ({exc}): unset it "
+            "and let the router bind --port itself"
+        ) from None
+    if not listening or sock.type != socket.SOCK_STREAM:
+        sock.close()
+        raise BadInput(f"{SOCKET_FD_ENV}={fd} is not a listening TCP socket: unset it")
+    return sock
+
+
 def run_router(
     settings: Settings,
     options: RouterOptions,
@@ -65,7 +91,7 @@ def run_router(
 ) -> None:
     """Route until SIGTERM / Ctrl-C (blocking)."""
     raise_descriptor_limit()
-    sock = sock or bind(options)
+    sock = sock or inherited_socket() or bind(options)
     port = sock.getsockname()[1]
     signal.signal(signal.SIGTERM, _exit_quietly)  # uvicorn drains, then re-raises it
     record = RecordedRouter(settings, options, port)

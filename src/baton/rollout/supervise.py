@@ -72,13 +72,16 @@ def log_path(settings: Settings, model: str, name: str) -> Path:
     return folder / f"{name}-{stamp}-{time.time_ns() % 10**9:09d}.log"
 
 
-def spawn(argv: list[str], log: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+def spawn(
+    argv: list[str], log: Path, env: Mapping[str, str], pass_fds: tuple[int, ...] = ()
+) -> subprocess.Popen[bytes]:
     """Start ``argv`` detached (its own session: a Ctrl-C of the caller does not reach it),
-    stdin closed, stdout and stderr appended to ``log``."""
+    stdin closed, stdout and stderr appended to ``log``; ``pass_fds`` stay open in it (the
+    router's listening socket)."""
     with log.open("ab") as out:
         return subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            env=dict(env), start_new_session=True, close_fds=True,
+            env=dict(env), start_new_session=True, close_fds=True, pass_fds=pass_fds,
         )  # fmt: skip
 
 

@@ -90,6 +90,42 @@ class Deployments:
         write(self.engine, work)
         return self.get(deployment_id)
 
+    def router_replaced(
+        self,
+        deployment_id: int,
+        dead: RouterProcess,
+        router: RouterProcess,
+        *,
+        actor: str,
+        reason: str,
+        weights: dict[str, float],
+    ) -> DeploymentRecord:
+        """Record the router started in place of ``dead`` (compare and set on the dead
+        one's pid: the servers may change meanwhile, the router may not)."""
+
+        def work(conn: sa.Connection) -> None:
+            before = deployment_record(_one(conn, deployment_id, lock=True))
+            if not before.up:
+                raise Conflict(f"{before.summary()} is down: its router is not replaced")
+            if (before.router.pid, before.router.started) != (dead.pid, dead.started):
+                raise Conflict(
+                    f"{before.summary()}'s router is pid {before.router.pid} now, not "
+                    f"{dead.pid}: someone else replaced it"
+                )
+            conn.execute(
+                deployments.update()
+                .where(deployments.c.id == deployment_id)
+                .values(router=router.model_dump(mode="json"), revision=before.revision + 1,
+                        updated_at=utcnow())
+            )  # fmt: skip
+            detail = {"deployment": deployment_id, "from": dead.model_dump(mode="json"),
+                      "to": router.model_dump(mode="json"), "weights": weights,
+                      "revision": before.revision + 1}  # fmt: skip
+            append_entry(conn, actor, "deploy.router.restart", before.model, None, reason, detail)
+
+        write(self.engine, work)
+        return self.get(deployment_id)
+
     def down(
         self, deployment_id: int, *, revision: int, actor: str, reason: str | None = None
     ) -> DeploymentRecord:

@@ -297,6 +297,24 @@ class Rollouts:
 
         write(self.engine, work)
 
+    def orphaned(self, rollout_id: int, actor: str, reason: str) -> bool:
+        """Audit that the rollout has no owner and ``actor`` starts one; False (nothing
+        written) when it finished or a controller holds it again meanwhile."""
+
+        def work(conn: sa.Connection) -> bool:
+            current = rollout_record(_one(conn, rollout_id, lock=True))
+            lease = current.lease
+            if not current.active or (lease is not None and not lease.expired(self.clock())):
+                return False
+            detail = {"rollout": rollout_id, "phase": current.phase.value,
+                      "step": current.step, "weights": current.weights.model_dump(),
+                      "last_holder": None if lease is None else str(lease.holder)}  # fmt: skip
+            append_entry(conn, actor, "rollout.adopt", current.model, current.to_version,
+                         reason, detail)  # fmt: skip
+            return True
+
+        return write(self.engine, work)
+
     # -- reads ----------------------------------------------------------------------------
 
     def get(self, rollout_id: int) -> RolloutRecord:

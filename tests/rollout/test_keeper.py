@@ -1,0 +1,239 @@
+"""The deployment's keeper: a replacement router gets what the dead one last applied (from
+its row in the store); an unowned rollout is adopted only after a living supervisor had its
+chance; and, live, ``kill -9`` of the router under steady load fails only the requests it
+held at that instant, while the keeper starts a new one on the same address, with the same
+weights and token, and records it. Requests sent while no router runs wait in the kernel's
+backlog (the keeper holds the listening socket) and are answered by the new one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from baton.cli.output import when
+from baton.config import Settings
+from baton.core.deployment_records import Processes, RouterProcess, ServerProcess, Variant
+from baton.core.rollout_records import Holder, Phase
+from baton.errors import BadInput
+from baton.rollout import supervise
+from baton.rollout.canary_service import orphaned_since
+from baton.rollout.keeper import (
+    ADOPT_EXPIRED_S,
+    ADOPT_NEW_S,
+    ADOPT_RELEASED_S,
+    adopt_after_s,
+    restore_routing,
+)
+from baton.rollout.keeper_process import find_keeper, listening_socket
+from baton.rollout.router_admin import RouterAdmin
+from baton.rollout.router_server import SOCKET_FD_ENV, inherited_socket
+from baton.store.deployments import Deployments, NewDeployment
+from baton.store.rollouts import NewRollout, Rollouts
+from baton.store.servers import RoutedVariant, Routing, ServerFacts
+from baton.store.store import Store, open_store
+from tests.baton_cli import baton, clean_env
+from tests.rollout.canary_world import canary_world
+from tests.rollout.load import Load
+from tests.waiting import wait_until
+
+RATE = 50.0  # requests a second through the router
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = open_store(Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}",
+                            user="t"))  # fmt: skip
+    yield s
+    s.close()
+
+
+def _facts(port: int, pid: int) -> ServerFacts:
+    return ServerFacts(host="127.0.0.1", port=port, hostname=socket.gethostname(), pid=pid,
+                       workers=1, cpu_affinity=(0,), cpu_limit=None, memory_limit_bytes=None,
+                       memory_total_bytes=1 << 30)  # fmt: skip
+
+
+def _routing(generation: int, stable: float, canary: float) -> Routing:
+    return Routing("toy", generation, (
+        RoutedVariant("stable", "http://127.0.0.1:9001", stable),
+        RoutedVariant("baseline", None, 0.0),
+        RoutedVariant("canary", "http://127.0.0.1:9003" if canary else None, canary),
+    ))  # fmt: skip
+
+
+def _deployment(store: Store, router_pid: int) -> int:
+    router = RouterProcess(pid=router_pid, started=1, url="http://127.0.0.1:8088", log="r.log",
+                           token_file="t")  # fmt: skip
+    stable = ServerProcess(pid=5, started=1, url="http://127.0.0.1:9001", log="s.log",
+                           variant=Variant.STABLE, version=1)  # fmt: skip
+    new = NewDeployment("toy", socket.gethostname(), router, Processes(servers=(stable,)))
+    return Deployments(store.engine).up(new, "sam").id
+
+
+def test_a_new_router_gets_what_the_dead_one_last_applied(store: Store, tmp_path: Path) -> None:
+    canary_world(store, tmp_path / "org")
+    deployment = Deployments(store.engine).get(_deployment(store, router_pid=4242))
+    # nothing recorded by the router: the stable server alone
+    alone = restore_routing(store, deployment)
+    assert alone.weights == {"stable": 100.0, "baseline": 0.0, "canary": 0.0}
+    assert alone.upstreams == {"stable": "http://127.0.0.1:9001"}
+    # an older router on another port, then ours, which changed its weights once
+    store.servers.started(_facts(8099, 4000), [], "t", routing=_routing(1, 100, 0))
+    row = store.servers.started(_facts(8088, 4242), [], "t", routing=_routing(1, 100, 0))
+    store.servers.update_routing(row, _routing(2, 75, 25), "t", by="controller", reason="step 1")
+    found = restore_routing(store, deployment)
+    assert found.weights == {"stable": 75.0, "baseline": 0.0, "canary": 25.0}
+    assert found.upstreams == {"stable": "http://127.0.0.1:9001",
+                               "canary": "http://127.0.0.1:9003"}  # fmt: skip
+    assert found.source == f"router row {row}, generation 2"
+
+
+def test_adoption_waits_for_a_living_supervisor_and_orphaned_since_says_when(
+    store: Store, tmp_path: Path
+) -> None:
+    canary_world(store, tmp_path / "org")
+    rollouts = Rollouts(store.engine)
+    new = rollouts.start(NewRollout(model="toy", from_version=1, to_version=2,
+                                    baseline_version=1), "sam")  # fmt: skip
+    assert new.phase is Phase.INITIALIZING and adopt_after_s(new) == ADOPT_NEW_S
+    assert orphaned_since(new) == new.updated_at  # never claimed: since it was recorded
+    held = rollouts.claim(new.id, Holder(1, "h"), ttl_s=30)
+    assert orphaned_since(held) is None
+    assert held.lease is not None and adopt_after_s(held) == ADOPT_EXPIRED_S
+    later = held.lease.expires_at + timedelta(seconds=1)
+    assert orphaned_since(held, later) == held.lease.expires_at
+    released = Rollouts(store.engine)
+    released.release(new.id, Holder(1, "h"))
+    again = released.get(new.id)
+    assert again.lease is None and adopt_after_s(again) == ADOPT_NEW_S  # still initializing
+    assert ADOPT_EXPIRED_S < ADOPT_RELEASED_S < ADOPT_NEW_S
+
+
+def test_canary_status_says_a_rollout_is_orphaned_and_since_when(
+    store: Store, tmp_path: Path
+) -> None:
+    canary_world(store, tmp_path / "org")
+    rollouts = Rollouts(store.engine)
+    new = rollouts.start(NewRollout(model="toy", from_version=1, to_version=2,
+                                    baseline_version=1), "sam")  # fmt: skip
+    held = rollouts.claim(new.id, Holder(4321, "gone-host"), ttl_s=0.01)  # dies at once
+    assert held.lease is not None
+    wait_until(lambda: orphaned_since(rollouts.get(new.id)), "the lease to expire")
+    env = clean_env(tmp_path / "home", BATON_DB_URL=f"sqlite:///{tmp_path / 'b.db'}")
+    done = baton(env, "canary", "status", "toy")
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    expires = when(rollouts.get(new.id).lease.expires_at)  # type: ignore[union-attr]
+    said = (f"orphaned: no controller since {expires} (the lease of pid 4321 on gone-host "
+            "expired); nothing will take it over: run `baton canary run toy`")  # fmt: skip
+    assert said in text, text
+    found = json.loads(baton(env, "canary", "status", "toy", "--json").stdout)
+    assert found["orphaned_since"] is not None and found["keeper"] is None  # no deployment
+
+
+def test_an_inherited_socket_must_be_a_listening_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SOCKET_FD_ENV, raising=False)
+    assert inherited_socket() is None  # none given: the router binds --port itself
+    monkeypatch.setenv(SOCKET_FD_ENV, "not-a-number")
+    with pytest.raises(BadInput, match="is not an open socket of this process"):
+        inherited_socket()
+    with socket.socket() as plain:
+        monkeypatch.setenv(SOCKET_FD_ENV, str(os.dup(plain.fileno())))
+        with pytest.raises(BadInput, match="is not a listening TCP socket"):
+            inherited_socket()
+    with listening_socket("127.0.0.1") as sock:
+        monkeypatch.setenv(SOCKET_FD_ENV, str(os.dup(sock.fileno())))
+        got = inherited_socket()
+        assert got is not None and got.getsockname() == sock.getsockname()
+        got.close()
+    assert SOCKET_FD_ENV not in os.environ  # taken once: a child does not inherit it
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited with every thread: its sockets are closed (a zombie's main
+    thread shows ``Z`` while other threads may still be exiting, holding its files)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return fields["State"].split()[0] in ("Z", "X") and int(fields["Threads"]) <= 1
+
+
+@pytest.mark.canary
+@pytest.mark.xdist_group("canary")
+def test_killing_the_router_fails_only_what_it_held_and_the_keeper_brings_it_back(
+    store: Store, tmp_path: Path
+) -> None:
+    canary_world(store, tmp_path / "org")
+    env = clean_env(tmp_path / "home", BATON_DB_URL=f"sqlite:///{tmp_path / 'b.db'}",
+                    BATON_USER="sam")  # fmt: skip
+    up = baton(env, "deploy", "up", "toy", "--json", "--why", "router fault test")
+    assert up.returncode == 0, up.stderr
+    record = json.loads(up.stdout)
+    old = RouterProcess.model_validate(record["router"])
+    deployments = Deployments(store.engine)
+    try:
+        keeper = find_keeper(Settings(home=tmp_path / "home"), "toy")
+        assert keeper is not None and keeper.running()
+        token = Path(old.token_file).read_text().strip()
+        stable_url = record["processes"]["servers"][0]["url"]
+        with RouterAdmin(old.url, token) as admin:  # weights the new router must restore
+            admin.set_weights({"stable": 60, "baseline": 40, "canary": 0},
+                              upstreams={"baseline": stable_url}, by="test",
+                              reason="a split to restore")  # fmt: skip
+        with Load(old.url, "toy", RATE, seconds=120, seed=3, features=4) as load:
+            wait_until(lambda: load.tally.total() >= 100, "steady load", timeout=60)
+            killed = time.monotonic()
+            os.kill(old.pid, signal.SIGKILL)
+            wait_until(lambda: _gone(old.pid), "the kill", every=0.01)
+            dead = time.monotonic()  # its sockets are closed by now
+
+            def replaced() -> RouterProcess | None:
+                router = deployments.get(record["id"]).router
+                return router if router.pid != old.pid else None
+
+            new = wait_until(replaced, "the keeper's new router", timeout=90)
+            assert new is not None
+            back = time.monotonic()
+            wait_until(lambda: sum(s.start > back for s in load.sent()) >= 100,
+                       "traffic after the restart", timeout=60)  # fmt: skip
+        sent = load.sent()
+        failed = [s for s in sent if not s.ok]
+        held = [s for s in sent if s.in_flight(killed, dead)]
+        # every failure was under way when the router died; none started after
+        assert all(s.in_flight(killed, dead) and s.start <= dead for s in failed), (
+            [(s.start - killed, s.end - killed, s.status) for s in failed],
+            dead - killed,
+        )
+        assert len(failed) <= len(held), (len(failed), len(held))
+        after = [s for s in sent if s.start > dead]
+        assert after and all(s.ok for s in after), [s for s in after if not s.ok][:5]
+        # those sent while no router ran waited in the backlog and were answered
+        assert any(dead < s.start < back and s.ok for s in sent)
+        assert {s.variant for s in sent if s.start > back} == {"stable", "baseline"}
+        # same address, same token, the weights it had; the replacement audited
+        assert new.url == old.url and new.token_file == old.token_file
+        with RouterAdmin(new.url, Path(new.token_file).read_text().strip()) as admin:
+            now = admin.weights()
+        assert now.weights == {"stable": 60.0, "baseline": 40.0, "canary": 0.0}
+        assert now.upstreams["baseline"] == stable_url
+        entry = next(e for e in store.registry.log_entries("toy", limit=50)
+                     if e.action == "deploy.router.restart")  # fmt: skip
+        assert entry.actor.startswith("keeper:") and f"pid {old.pid}) died" in (entry.reason or "")
+        assert entry.detail["weights"] == {"stable": 60.0, "baseline": 40.0, "canary": 0.0}
+        status = baton(env, "deploy", "status", "toy").stdout
+        assert "keeper    running" in status and f"pid {new.pid}  running" in status, status
+    finally:
+        down = baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
+    assert down.returncode == 0, down.stderr
+    assert not keeper.running() and not supervise.alive(new.pid, new.started)
+    assert deployments.active("toy") is None
