@@ -185,7 +185,7 @@ def test_a_slower_model_fails_the_slo(
         tmp_path / "fast", onnx.load(str(digits_source / "model.onnx")), x, y, slo=slo
     )
     slow = write_digits_like(
-        tmp_path / "slow", random_mlp([64, 2048, 2048, 10], seed=3), x, y, slo=slo
+        tmp_path / "slow", random_mlp([64, 4096, 4096, 4096, 10], seed=3), x, y, slo=slo
     )
     fast_record = evaluate(
         sqlite_store, Ref(NAME, register(sqlite_store, fast)), actor="ci", mode="quick"
