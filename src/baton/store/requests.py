@@ -27,7 +27,14 @@ from baton.store.ownership import attempt, known_team, model_row, owners_in
 from baton.store.ownership_tables import requests
 from baton.store.people import Person, person_in
 from baton.store.tables import models
-from baton.store.tx import append_entry, insert_id, read, utcnow
+from baton.store.tx import (
+    append_entry,
+    insert_id,
+    one_with_model_name,
+    read,
+    utcnow,
+    with_model_name,
+)
 
 STATES = ("open", "closed")
 
@@ -123,21 +130,7 @@ class Requests:
             raise BadInput("say how it was resolved with --why")
 
         def work(conn: sa.Connection) -> None:
-            row = conn.execute(
-                sa.select(requests, models.c.name.label("model_name"))
-                .join(models, models.c.id == requests.c.model_id)
-                .where(requests.c.id == request_id)
-            ).first()
-            if row is None:
-                raise NotFound(f"no request #{request_id}: `baton requests` lists them")
-            if row.team not in actor.teams:
-                raise NotPermitted(
-                    f"request #{request_id} is assigned to team {row.team}; only its members "
-                    f"may close it (your teams: {', '.join(actor.teams) or 'none'})",
-                    [row.team],
-                )
-            if row.state == "closed":
-                raise Conflict(f"request #{request_id} is already closed")
+            row = _open_request(conn, request_id, actor, "close")
             conn.execute(
                 requests.update()
                 .where(requests.c.id == request_id)
@@ -153,18 +146,12 @@ class Requests:
                 conn, actor.name, "request.close", row.model_name, None, resolution, detail
             )
 
-        with read(self.engine) as conn:
-            model = conn.execute(
-                sa.select(models.c.name)
-                .join(requests, requests.c.model_id == models.c.id)
-                .where(requests.c.id == request_id)
-            ).scalar()
         attempt(
             self.engine,
             work,
             actor=actor.name,
             action="request.close",
-            model=model,
+            model=self._model_of(request_id),
             reason=resolution,
             detail={"request": request_id},
         )
@@ -258,11 +245,7 @@ class Requests:
         """Requests newest first, filtered by assigned team, model and state."""
         if state is not None and state not in STATES:
             raise BadInput(f"unknown state {state!r}: use open or closed")
-        query = (
-            sa.select(requests, models.c.name.label("model_name"))
-            .join(models, models.c.id == requests.c.model_id)
-            .order_by(requests.c.id.desc())
-        )
+        query = with_model_name(requests).order_by(requests.c.id.desc())
         if team is not None:
             query = query.where(requests.c.team == team)
         if model is not None:
@@ -315,14 +298,8 @@ def _route(conn: sa.Connection, model: str, kind: RequestKind, raised_with: str 
 
 def _open_request(conn: sa.Connection, request_id: int, actor: Person, what: str) -> Any:
     """An open request the actor's team holds, or the refusal saying why not."""
-    row = conn.execute(
-        sa.select(requests, models.c.name.label("model_name"))
-        .join(models, models.c.id == requests.c.model_id)
-        .where(requests.c.id == request_id)
-        .with_for_update(of=requests)
-    ).first()
-    if row is None:
-        raise NotFound(f"no request #{request_id}: `baton requests` lists them")
+    missing = f"no request #{request_id}: `baton requests` lists them"
+    row = one_with_model_name(conn, requests, request_id, missing=missing, lock=True)
     if row.team not in actor.teams:
         raise NotPermitted(
             f"request #{request_id} is assigned to team {row.team}; only its members "
