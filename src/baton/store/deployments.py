@@ -23,18 +23,9 @@ from baton.core.deployment_records import (
 )
 from baton.errors import BatonError, Conflict, Corrupt
 from baton.store.deployment_tables import deployments
+from baton.store.model_rows import in_slot, one_with_model_name, slot_of, with_model_name
 from baton.store.ownership import attempt, model_row
-from baton.store.tx import (
-    append_entry,
-    in_slot,
-    insert_id,
-    one_with_model_name,
-    read,
-    slot_of,
-    utcnow,
-    with_model_name,
-    write,
-)
+from baton.store.tx import append_entry, insert_id, read, utcnow, write
 
 
 @dataclass(frozen=True)

@@ -23,18 +23,12 @@ from baton.core.roles import (
     route_request,
 )
 from baton.errors import BadInput, Conflict, NotFound
+from baton.store.model_rows import one_with_model_name, with_model_name
 from baton.store.ownership import attempt, known_team, model_row, owners_in
 from baton.store.ownership_tables import requests
 from baton.store.people import Person, person_in
 from baton.store.tables import models
-from baton.store.tx import (
-    append_entry,
-    insert_id,
-    one_with_model_name,
-    read,
-    utcnow,
-    with_model_name,
-)
+from baton.store.tx import append_entry, insert_id, read, utcnow
 
 STATES = ("open", "closed")
 

@@ -44,22 +44,12 @@ from baton.core.rollout_records import (
     parse_weights,
 )
 from baton.errors import BadInput, BatonError, Conflict, Corrupt, NotFound
+from baton.store.model_rows import in_slot, one_with_model_name, slot_of, with_model_name
 from baton.store.ownership import attempt, model_row
 from baton.store.ownership_tables import promotions
 from baton.store.rollout_tables import rollout_decisions, rollouts
 from baton.store.tables import audit_log, versions
-from baton.store.tx import (
-    append_entry,
-    find_version_id,
-    in_slot,
-    insert_id,
-    one_with_model_name,
-    read,
-    slot_of,
-    utcnow,
-    with_model_name,
-    write,
-)
+from baton.store.tx import append_entry, find_version_id, insert_id, read, utcnow, write
 
 
 @dataclass(frozen=True)
