@@ -6,6 +6,7 @@ does, and marked delegated, so nothing is silently dropped on the wrong desk.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -140,16 +141,9 @@ class Requests:
                 conn, actor.name, "request.close", row.model_name, None, resolution, detail
             )
 
-        attempt(
-            self.engine,
-            work,
-            actor=actor.name,
-            action="request.close",
-            model=self._model_of(request_id),
-            reason=resolution,
-            detail={"request": request_id},
+        return self._governed(
+            request_id, work, actor, "request.close", resolution, {"request": request_id}
         )
-        return self.get(request_id)
 
     def delegate(self, request_id: int, to: str, actor: Person, reason: str | None) -> RequestInfo:
         """Pass an open request to another team R, A or C on its stage (its team's members)."""
@@ -171,16 +165,9 @@ class Requests:
             detail = {"request": request_id, "from": row.team, "team": to}
             append_entry(conn, actor.name, "request.delegate", row.model_name, None, reason, detail)
 
-        attempt(
-            self.engine,
-            work,
-            actor=actor.name,
-            action="request.delegate",
-            model=self._model_of(request_id),
-            reason=reason,
-            detail={"request": request_id, "team": to},
+        return self._governed(
+            request_id, work, actor, "request.delegate", reason, {"request": request_id, "team": to}
         )
-        return self.get(request_id)
 
     def assign(self, request_id: int, to: str, actor: Person, reason: str | None) -> RequestInfo:
         """Give an open request to one person of the team holding it; only that team's
@@ -202,15 +189,23 @@ class Requests:
             detail = {"request": request_id, "team": row.team, "from": row.assignee, "to": to}
             append_entry(conn, actor.name, "request.assign", row.model_name, None, reason, detail)
 
-        attempt(
-            self.engine,
-            work,
-            actor=actor.name,
-            action="request.assign",
-            model=self._model_of(request_id),
-            reason=reason,
-            detail={"request": request_id, "to": to},
+        return self._governed(
+            request_id, work, actor, "request.assign", reason, {"request": request_id, "to": to}
         )
+
+    def _governed(
+        self,
+        request_id: int,
+        work: Callable[[sa.Connection], None],
+        actor: Person,
+        action: str,
+        reason: str,
+        detail: dict[str, object],
+    ) -> RequestInfo:
+        """Change one request (a refusal is audited under its model) and read it back."""
+        model = self._model_of(request_id)
+        attempt(self.engine, work, actor=actor.name, action=action, model=model, reason=reason,
+                detail=detail)  # fmt: skip
         return self.get(request_id)
 
     def _model_of(self, request_id: int) -> str | None:
