@@ -42,7 +42,7 @@ def gate(gid: int, version: int, minute: int, status: str = "passed") -> GateRun
 
 
 PROMO = PromotionFact(
-    7, 2, "promote", "production", "applied", 1, "sam", t(20), "release 2", "sue", t(30),
+    7, "toy", 2, "promote", "production", "applied", 1, "sam", t(20), "release 2", "sue", t(30),
     (Approval("deployment", "serving", "sue", t(30), "ok"),),
 )  # fmt: skip
 

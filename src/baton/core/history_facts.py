@@ -40,9 +40,12 @@ class GateRun:
 
 @dataclass(frozen=True)
 class PromotionFact:
-    """A promotion step (or an on-call rollback) and the approvals it gathered."""
+    """A promotion step (or an on-call rollback) and the approvals it gathered: in a
+    model's history, and (``store.approvals.PromotionInfo``, which adds what is still
+    missing) when read alone."""
 
     id: int
+    model: str
     version: int
     kind: str  # promote | rollback
     target: str  # staging | production | archived

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from baton.core.history_facts import PromotionFact
 from baton.core.promotion import (
     Approval,
     Target,
@@ -47,20 +47,9 @@ WAITING = (PENDING, APPROVED, APPLYING)  # states that hold the model's slot
 
 
 @dataclass(frozen=True)
-class PromotionInfo:
-    id: int
-    model: str
-    version: int
-    kind: str  # promote | rollback
-    target: str  # staging | production | archived
-    state: str  # pending | applied | cancelled
-    from_version: int | None
-    requested_by: str
-    requested_at: datetime
-    reason: str
-    decided_by: str | None
-    decided_at: datetime | None
-    approvals: tuple[Approval, ...]
+class PromotionInfo(PromotionFact):
+    """The step as ``baton promotions`` and the API show it: the facts, and what it awaits."""
+
     missing: dict[str, str]  # stage -> accountable team still to approve (pending only)
     via: str | None = None  # canary: applied by a canary rollout, not at the last approval
 

@@ -66,7 +66,7 @@ def read_facts(engine: Engine, name: str) -> ModelFacts:
             created_at=created_at,
             registrations=_registrations(conn, model.id),
             gate_runs=_gate_runs(conn, model.id),
-            promotions=_promotions(conn, model.id),
+            promotions=_promotions(conn, model.id, name),
             moves=_moves(entries),
             renders=_renders(conn, name),
             rollouts=_rollouts(conn, model.id, entries),
@@ -103,7 +103,7 @@ def _gate_runs(conn: sa.Connection, model_id: int) -> tuple[GateRun, ...]:
     return tuple(runs)
 
 
-def _promotions(conn: sa.Connection, model_id: int) -> tuple[PromotionFact, ...]:
+def _promotions(conn: sa.Connection, model_id: int, name: str) -> tuple[PromotionFact, ...]:
     rows = conn.execute(
         sa.select(promotions, versions.c.number)
         .join(versions, versions.c.id == promotions.c.version_id)
@@ -111,12 +111,12 @@ def _promotions(conn: sa.Connection, model_id: int) -> tuple[PromotionFact, ...]
         .order_by(promotions.c.id)
     ).all()
     given = approvals_given(conn, [r.id for r in rows])
-    return tuple(_promotion(r, given.get(r.id, ())) for r in rows)
+    return tuple(_promotion(r, name, given.get(r.id, ())) for r in rows)
 
 
-def _promotion(r: Any, given: tuple[Approval, ...]) -> PromotionFact:
+def _promotion(r: Any, name: str, given: tuple[Approval, ...]) -> PromotionFact:
     return PromotionFact(
-        r.id, r.number, r.kind, r.target, r.state, r.from_version, r.requested_by,
+        r.id, name, r.number, r.kind, r.target, r.state, r.from_version, r.requested_by,
         r.requested_at, r.reason, r.decided_by, r.decided_at, given,
     )  # fmt: skip
 
