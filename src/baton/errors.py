@@ -2,7 +2,8 @@
 
 Every error baton raises on purpose is a ``BatonError`` with a *kind*. The core and the
 services raise them and know nothing of HTTP or exit codes; each edge (CLI, HTTP) maps the
-kind to its own status in one table.
+kind to its own status in one table. The HTTP edges (API, dashboard) share ``HTTP_STATUS``,
+so a refusal has the same status whichever of them a person used.
 """
 
 from __future__ import annotations
@@ -19,6 +20,18 @@ class Kind(StrEnum):
     UNAVAILABLE = "unavailable"  # a part baton needs (database, file system) cannot be reached
     CORRUPT = "corrupt"  # stored data failed its integrity check
     FAILED_CHECK = "failed_check"  # a gate or check ran and said no
+
+
+HTTP_STATUS: dict[Kind, int] = {
+    Kind.BAD_INPUT: 400,
+    Kind.UNAUTHORIZED: 401,
+    Kind.FORBIDDEN: 403,
+    Kind.NOT_FOUND: 404,
+    Kind.CONFLICT: 409,
+    Kind.FAILED_CHECK: 422,
+    Kind.CORRUPT: 500,
+    Kind.UNAVAILABLE: 503,
+}
 
 
 class BatonError(Exception):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from rich.table import Table
 from rich.text import Text
 
-from baton.cli.output import SafeConsole, cells, inert, safe
+from baton.cli.output import SafeConsole, cells, inert, print_listing, safe
 from baton.config import Settings
 from baton.core.promotion import Target
 from baton.core.roles import RequestKind
@@ -77,6 +77,26 @@ def test_tables_and_rich_text_cannot_carry_controls() -> None:
     shown = render(table)
     assert not CONTROL.search(shown)
     assert shown.count("[bold]loud[/bold]") == 2
+
+
+def test_a_listing_is_json_a_hint_or_a_table_of_inert_rows(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    items = [("one", 1), (EVIL, 2)]
+
+    def listing(found: list[tuple[str, int]], json_out: bool, empty: str | None) -> str:
+        print_listing(
+            found, json_out, headers=("name", "n"), row=lambda i: (i[0], i[1] * 10), empty=empty
+        )
+        return capsys.readouterr().out
+
+    assert json.loads(listing(items, True, "none yet")) == [["one", 1], [EVIL, 2]]
+    assert listing([], True, "none yet").strip() == "[]"
+    assert listing([], False, "none yet: `make one`") == "none yet: `make one`\n"
+    assert "name" in listing([], False, None)  # no hint: the empty table, headers and all
+    shown = listing(items, False, "none yet")
+    assert not CONTROL.search(shown)
+    assert "[bold]loud[/bold]" in shown and "20" in shown and "none yet" not in shown
 
 
 @pytest.fixture

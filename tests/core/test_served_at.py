@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 from baton.core.history_facts import (
     AliasMove,
-    ApprovalFact,
     GateRun,
     ModelFacts,
     PromotionFact,
     RolloutChange,
     RolloutFacts,
 )
+from baton.core.promotion import Approval
 from baton.core.rollout_records import (
     ALL_STABLE,
     Phase,
@@ -42,8 +42,8 @@ def gate(gid: int, version: int, minute: int, status: str = "passed") -> GateRun
 
 
 PROMO = PromotionFact(
-    7, 2, "promote", "production", "applied", 1, "sam", t(20), "release 2", "sue", t(30),
-    (ApprovalFact("deployment", "serving", "sue", t(30), "ok"),),
+    7, "toy", 2, "promote", "production", "applied", 1, "sam", t(20), "release 2", "sue", t(30),
+    (Approval("deployment", "serving", "sue", t(30), "ok"),),
 )  # fmt: skip
 
 

@@ -43,7 +43,7 @@ def test_same_instant_events_follow_the_pipeline_then_their_ids() -> None:
 
 
 def test_lines_for_moves_gates_and_decisions() -> None:
-    rollback = PromotionFact(4, 1, "rollback", "production", "applied", 2, "sue", T0, "p99",
+    rollback = PromotionFact(4, "toy", 1, "rollback", "production", "applied", 2, "sue", T0, "p99",
                              "sue", T0, ())  # fmt: skip
     moved = AliasMove(1, T0, "production", 1, 2, "sue", "p99", 4)
     assert move_line(moved, [rollback]) == "@production 2 -> 1 (rollback #4)"
@@ -58,7 +58,7 @@ def test_lines_for_moves_gates_and_decisions() -> None:
 
 def test_a_cancelled_promotion_and_an_archive_are_events_a_rollback_is_not() -> None:
     def step(pid: int, kind: str, target: str, state: str) -> PromotionFact:
-        return PromotionFact(pid, 1, kind, target, state, None, "sam", T0, "r", "bob",
+        return PromotionFact(pid, "toy", 1, kind, target, state, None, "sam", T0, "r", "bob",
                              T0 + timedelta(minutes=pid), ())  # fmt: skip
 
     facts = ModelFacts("toy", "research", T0, (), (), (

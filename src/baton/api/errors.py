@@ -12,18 +12,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from baton.core.roles import NotPermitted
-from baton.errors import BatonError, Kind
+from baton.errors import HTTP_STATUS, BatonError, Kind
 
-STATUS: dict[Kind, int] = {
-    Kind.BAD_INPUT: 400,
-    Kind.UNAUTHORIZED: 401,
-    Kind.FORBIDDEN: 403,
-    Kind.NOT_FOUND: 404,
-    Kind.CONFLICT: 409,
-    Kind.FAILED_CHECK: 422,
-    Kind.CORRUPT: 500,
-    Kind.UNAVAILABLE: 503,
-}
+STATUS = HTTP_STATUS  # the dashboard's too (baton/errors.py)
 KIND_OF_STATUS = {status: kind for kind, status in STATUS.items()}
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from baton.cli.output import cells, console, print_json, safe
+from baton.cli.output import cells, console, print_json, print_listing, safe
 from baton.cli.state import state
 
 if TYPE_CHECKING:
@@ -95,16 +95,13 @@ def _lines(stored: StoredAudit, shown: list[AuditedDeployment], total: int) -> N
 
 
 def _runs(runs: list[AuditRun], json_out: bool) -> None:
-    if json_out:
-        print_json(runs)
-        return
-    if not runs:
-        console.print("no audit is stored yet: run `baton audit` (without --no-save)")
-        return
-    table = Table("#", "when", "who", "deployments", "at risk", "cost now", "after", "savings")
-    for r in runs:
-        table.add_row(*cells(
+    print_listing(
+        runs,
+        json_out,
+        headers=("#", "when", "who", "deployments", "at risk", "cost now", "after", "savings"),
+        row=lambda r: (
             r.id, _when(r.at), r.actor, r.deployments, r.at_risk, _money(r.cost_now, r.currency),
             _money(r.cost_after, r.currency), _money(r.savings, r.currency, signed=True),
-        ))  # fmt: skip
-    console.print(table)
+        ),
+        empty="no audit is stored yet: run `baton audit` (without --no-save)",
+    )  # fmt: skip

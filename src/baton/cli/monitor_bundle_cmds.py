@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -12,47 +13,42 @@ from baton.cli.state import state
 from baton.errors import FailedCheck
 from baton.monitor import addresses
 
+if TYPE_CHECKING:
+    from baton.cli.state import State
+    from baton.monitor.bundle import Bundle
+
 monitor_app = typer.Typer(help="Prometheus rules, Grafana dashboards and Alertmanager routes.")
 JSON = typer.Option(False, "--json", help="print JSON for scripts")
 EXPORTERS = typer.Option(
     None, "--exporter", help="a hub exporter to take as well (repeat; those added before stay)"
+)
+NAMES = typer.Argument(None, help="models (default: every deployed model)")
+RECEIVERS = typer.Option(None, "--receivers", help="receivers.yaml")
+SCRAPE_INTERVAL = typer.Option("15s", help="how often Prometheus scrapes and evaluates")
+TIME_SCALE = typer.Option(
+    1.0, min=1.0, max=3600.0, help="run every alert window this many times faster (drills)"
 )
 
 
 @monitor_app.command("bundle")
 def bundle(
     ctx: typer.Context,
-    names: list[str] = typer.Argument(None, help="models (default: every deployed model)"),
+    names: list[str] = NAMES,
     out: Path = typer.Option(..., "--out", help="bundle directory (replaced whole)"),
-    receivers: Path | None = typer.Option(None, "--receivers", help="receivers.yaml"),
+    receivers: Path | None = RECEIVERS,
     alertmanager: str = typer.Option(addresses.ALERTMANAGER, help="Alertmanager host:port"),
-    scrape_interval: str = typer.Option("15s", help="how often Prometheus scrapes and evaluates"),
-    time_scale: float = typer.Option(
-        1.0, min=1.0, max=3600.0, help="run every alert window this many times faster (drills)"
-    ),
+    scrape_interval: str = SCRAPE_INTERVAL,
+    time_scale: float = TIME_SCALE,
     exporters: list[str] = EXPORTERS,
     json_out: bool = JSON,
 ) -> None:
     """Write rules with their tests, dashboards, prometheus.yml and alertmanager.yml."""
-    from baton.evaluate.policy_file import load_policy
     from baton.monitor.bundle import write_bundle
-    from baton.monitor.bundle_exporters import kept, merged
-    from baton.monitor.service import bundle_for
 
-    s = state(ctx)
-    default_slo = load_policy(s.settings.policy).default_slo
-    made = bundle_for(
-        s.store,
-        names or [],
-        targets_dir=s.settings.scrape_targets,
-        receivers=receivers,
-        default_slo=default_slo,
-        alertmanager=alertmanager,
-        scrape_interval=scrape_interval,
-        time_scale=time_scale,
-        exporters=merged(kept(out), exporters or []),
-        runbook_url=s.settings.runbook_url,
-    )
+    made = _bundle(
+        state(ctx), names, out, receivers=receivers, alertmanager=alertmanager,
+        scrape_interval=scrape_interval, time_scale=time_scale, exporters=exporters,
+    )  # fmt: skip
     write_bundle(made, out)
     if json_out:
         print_json({"out": out.resolve(), "files": sorted(made.files), "notes": made.notes})
@@ -61,6 +57,37 @@ def bundle(
     for note in made.notes:
         console.print(f"  [yellow]note[/] {safe(note)}")
     console.print(f"next: baton monitor check {safe(out)}")
+
+
+def _bundle(
+    s: State,
+    names: list[str] | None,
+    folder: Path,
+    *,
+    receivers: Path | None,
+    alertmanager: str,
+    scrape_interval: str,
+    time_scale: float,
+    exporters: list[str] | None,
+) -> Bundle:
+    """The bundle to write into ``folder``: the policy's default SLO, and the hub exporters
+    ``folder`` already takes plus those named (``bundle`` and ``up`` build it alike)."""
+    from baton.evaluate.policy_file import load_policy
+    from baton.monitor.bundle_exporters import kept, merged
+    from baton.monitor.service import bundle_for
+
+    return bundle_for(
+        s.store,
+        names or [],
+        targets_dir=s.settings.scrape_targets,
+        receivers=receivers,
+        default_slo=load_policy(s.settings.policy).default_slo,
+        alertmanager=alertmanager,
+        scrape_interval=scrape_interval,
+        time_scale=time_scale,
+        exporters=merged(kept(folder), exporters or []),
+        runbook_url=s.settings.runbook_url,
+    )
 
 
 @monitor_app.command("check")
@@ -91,34 +118,26 @@ def check(
 @monitor_app.command("up")
 def up(
     ctx: typer.Context,
-    names: list[str] = typer.Argument(None, help="models (default: every deployed model)"),
-    receivers: Path | None = typer.Option(None, "--receivers", help="receivers.yaml"),
+    names: list[str] = NAMES,
+    receivers: Path | None = RECEIVERS,
     prometheus_port: int = typer.Option(addresses.PROMETHEUS_PORT, min=1, max=65535),
     alertmanager_port: int = typer.Option(addresses.ALERTMANAGER_PORT, min=1, max=65535),
-    scrape_interval: str = typer.Option("15s", help="how often Prometheus scrapes and evaluates"),
-    time_scale: float = typer.Option(
-        1.0, min=1.0, max=3600.0, help="run every alert window this many times faster (drills)"
-    ),
+    scrape_interval: str = SCRAPE_INTERVAL,
+    time_scale: float = TIME_SCALE,
     exporters: list[str] = EXPORTERS,
     json_out: bool = JSON,
 ) -> None:
     """Start Prometheus and Alertmanager on 127.0.0.1 with a fresh, checked bundle."""
-    from baton.evaluate.policy_file import load_policy
     from baton.monitor import stack
     from baton.monitor.bundle import write_bundle
-    from baton.monitor.bundle_exporters import kept, merged
     from baton.monitor.check import check_bundle
-    from baton.monitor.service import bundle_for
 
     s = state(ctx)
-    default_slo = load_policy(s.settings.policy).default_slo
     folder = stack.bundle_folder(s.settings.home.resolve())
-    made = bundle_for(
-        s.store, names or [], targets_dir=s.settings.scrape_targets, receivers=receivers,
-        default_slo=default_slo,
+    made = _bundle(
+        s, names, folder, receivers=receivers,
         alertmanager=f"{addresses.HOST}:{alertmanager_port}", scrape_interval=scrape_interval,
-        time_scale=time_scale, exporters=merged(kept(folder), exporters or []),
-        runbook_url=s.settings.runbook_url,
+        time_scale=time_scale, exporters=exporters,
     )  # fmt: skip
     write_bundle(made, folder)
     s.settings.scrape_targets.mkdir(parents=True, exist_ok=True)

@@ -13,11 +13,11 @@ import dataclasses
 import json
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from rich.console import (
@@ -31,9 +31,12 @@ from rich.console import (
 from rich.markup import escape
 from rich.segment import Segment
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 
 from baton.errors import BatonError, Kind
+
+T = TypeVar("T")
 
 # C0 and C1 controls, DEL, and the invisible characters that reorder or break lines
 # ("Trojan source"): none has a place in a value shown in a terminal.
@@ -152,6 +155,29 @@ def print_json(value: Any, *, line: bool = False) -> None:
     text = json.dumps(plain, separators=(",", ":")) if line else json.dumps(plain, indent=2)
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def print_listing(
+    items: Sequence[T],
+    json_out: bool,
+    *,
+    headers: Sequence[str],
+    row: Callable[[T], Iterable[object]],
+    empty: str | None = None,
+) -> None:
+    """A list command's output: JSON for scripts, else a table of one row an item (its
+    values shown as text, never markup); with ``empty``, that hint (what makes one) in
+    place of an empty table."""
+    if json_out:
+        print_json(items)
+        return
+    if not items and empty is not None:
+        console.print(empty)
+        return
+    table = Table(*headers)
+    for item in items:
+        table.add_row(*cells(*row(item)))
+    console.print(table)
 
 
 def fail(exc: BatonError) -> int:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from baton.cli.output import cells, console, print_json, safe, when
+from baton.cli.output import cells, console, print_json, print_listing, safe, when
 from baton.cli.promotions_view import print_promotions
 from baton.cli.state import state
 from baton.core.promotion import Target
@@ -57,14 +57,12 @@ def team_add(
 @team_app.command("list")
 def team_list(ctx: typer.Context, json_out: bool = JSON) -> None:
     """Teams and their members."""
-    teams = state(ctx).control.teams()
-    if json_out:
-        print_json(teams)
-        return
-    table = Table("team", "members", "created")
-    for t in teams:
-        table.add_row(*cells(t.name, ", ".join(t.members) or "-", when(t.created_at)))
-    console.print(table)
+    print_listing(
+        state(ctx).control.teams(),
+        json_out,
+        headers=("team", "members", "created"),
+        row=lambda t: (t.name, ", ".join(t.members) or "-", when(t.created_at)),
+    )
 
 
 @user_app.command("add")
@@ -131,14 +129,12 @@ def user_leave(
 @user_app.command("list")
 def user_list(ctx: typer.Context, json_out: bool = JSON) -> None:
     """People and their teams."""
-    people = state(ctx).control.people()
-    if json_out:
-        print_json(people)
-        return
-    table = Table("user", "teams", "admin")
-    for p in people:
-        table.add_row(*cells(p.name, ", ".join(p.teams), "yes" if p.admin else ""))
-    console.print(table)
+    print_listing(
+        state(ctx).control.people(),
+        json_out,
+        headers=("user", "teams", "admin"),
+        row=lambda p: (p.name, ", ".join(p.teams), "yes" if p.admin else ""),
+    )
 
 
 @token_app.command("new")
@@ -178,15 +174,15 @@ def token_list(
     json_out: bool = JSON,
 ) -> None:
     """Token ids and whether they are revoked; never the tokens themselves."""
-    items = state(ctx).control.tokens(user)
-    if json_out:
-        print_json(items)
-        return
-    table = Table("id", "user", "issued", "by", "revoked")
-    for t in items:
-        revoked = when(t.revoked_at) if t.revoked_at else ""
-        table.add_row(*cells(t.public_id, t.person, when(t.created_at), t.created_by, revoked))
-    console.print(table)
+    print_listing(
+        state(ctx).control.tokens(user),
+        json_out,
+        headers=("id", "user", "issued", "by", "revoked"),
+        row=lambda t: (
+            t.public_id, t.person, when(t.created_at), t.created_by,
+            when(t.revoked_at) if t.revoked_at else "",
+        ),
+    )  # fmt: skip
 
 
 def whoami(ctx: typer.Context, json_out: bool = JSON) -> None:

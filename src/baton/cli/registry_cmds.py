@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
-from baton.cli.output import cells, console, human_bytes, print_json, safe, when
+from baton.cli.output import cells, console, human_bytes, print_json, print_listing, safe, when
 from baton.cli.state import state
 from baton.core.refs import parse_alias_target, parse_ref
 from baton.errors import BadInput
@@ -93,27 +93,21 @@ def _print_registered(result: Registered) -> None:
 
 def models(ctx: typer.Context, json_out: bool = JSON) -> None:
     """List registered models."""
-    items = state(ctx).control.models()
-    if json_out:
-        print_json(items)
-        return
-    if not items:
-        console.print("no models yet: `baton register FOLDER` or `baton quickstart`")
-        return
-    table = Table("model", "owner", "task", "versions", "latest", "aliases", "created")
-    for m in items:
-        table.add_row(
-            *cells(
-                m.name,
-                m.owner,
-                m.task,
-                m.versions,
-                m.latest or "-",
-                ", ".join(f"@{a}→{n}" for a, n in sorted(m.aliases.items())) or "-",
-                when(m.created_at),
-            )
-        )
-    console.print(table)
+    print_listing(
+        state(ctx).control.models(),
+        json_out,
+        headers=("model", "owner", "task", "versions", "latest", "aliases", "created"),
+        row=lambda m: (
+            m.name,
+            m.owner,
+            m.task,
+            m.versions,
+            m.latest or "-",
+            ", ".join(f"@{a}→{n}" for a, n in sorted(m.aliases.items())) or "-",
+            when(m.created_at),
+        ),
+        empty="no models yet: `baton register FOLDER` or `baton quickstart`",
+    )
 
 
 def show(

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
-from baton.cli.output import cells, console, print_json, safe, when
+from baton.cli.output import console, print_json, print_listing, safe, when
 from baton.cli.state import state
 from baton.errors import BadInput
 
@@ -163,26 +162,21 @@ def servers(ctx: typer.Context, show_all: bool = ALL_OPTION, json_out: bool = JS
     """List the servers and routers baton started (running ones; --all: stopped ones too)."""
     store = state(ctx).store
     found = store.servers.all(role=None) if show_all else store.servers.live(role=None)
-    if json_out:
-        print_json(found)
-        return
-    if not found:
-        console.print("no servers: start one with `baton serve MODEL`")
-        return
-    table = Table("id", "role", "address", "pid", "serves", "started", "stopped")
-    for s in found:
-        table.add_row(
-            *cells(
-                s.id,
-                s.role,
-                s.address,
-                s.pid,
-                _serves(s),
-                when(s.started_at),
-                when(s.stopped_at) if s.stopped_at else "-",
-            )
-        )
-    console.print(table)
+    print_listing(
+        found,
+        json_out,
+        headers=("id", "role", "address", "pid", "serves", "started", "stopped"),
+        row=lambda s: (
+            s.id,
+            s.role,
+            s.address,
+            s.pid,
+            _serves(s),
+            when(s.started_at),
+            when(s.stopped_at) if s.stopped_at else "-",
+        ),
+        empty="no servers: start one with `baton serve MODEL`",
+    )
 
 
 def _serves(record: ServerRecord) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from baton.core.promotion import Approval
 from baton.core.rollout_records import DecisionRecord, Phase, RolloutRecord, Weights
 
 
@@ -38,19 +39,13 @@ class GateRun:
 
 
 @dataclass(frozen=True)
-class ApprovalFact:
-    stage: str
-    team: str
-    person: str
-    at: datetime
-    reason: str
-
-
-@dataclass(frozen=True)
 class PromotionFact:
-    """A promotion step (or an on-call rollback) and the approvals it gathered."""
+    """A promotion step (or an on-call rollback) and the approvals it gathered: in a
+    model's history, and (``store.approvals.PromotionInfo``, which adds what is still
+    missing) when read alone."""
 
     id: int
+    model: str
     version: int
     kind: str  # promote | rollback
     target: str  # staging | production | archived
@@ -61,7 +56,7 @@ class PromotionFact:
     reason: str
     decided_by: str | None
     decided_at: datetime | None
-    approvals: tuple[ApprovalFact, ...]
+    approvals: tuple[Approval, ...]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ the stages it involves, and staging and production need a passed evaluation.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from baton.core.roles import Matrix, NotPermitted, Role, Stage
@@ -37,6 +39,18 @@ APPROVALS: dict[Target, tuple[Stage, ...]] = {
     Target.ARCHIVED: (Stage.RETIREMENT,),
 }
 NEEDS_PASSED_EVALUATION = frozenset({Target.STAGING, Target.PRODUCTION})
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One accountable team's sign-off on a promotion step: the same record whether a
+    promotion is read alone (``baton promotions``) or within a model's history."""
+
+    stage: str
+    team: str
+    person: str
+    at: datetime
+    reason: str
 
 
 def state_of(number: int, aliases: Mapping[str, int], archived: Iterable[int]) -> State:

@@ -10,15 +10,16 @@ set). Every step, approval and refusal is in the audit log with who, when and wh
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from baton.core.history_facts import PromotionFact
 from baton.core.promotion import (
+    Approval,
     Target,
     approvable,
     check_evaluation,
@@ -46,29 +47,9 @@ WAITING = (PENDING, APPROVED, APPLYING)  # states that hold the model's slot
 
 
 @dataclass(frozen=True)
-class ApprovalInfo:
-    stage: str
-    team: str
-    person: str
-    at: datetime
-    reason: str
+class PromotionInfo(PromotionFact):
+    """The step as ``baton promotions`` and the API show it: the facts, and what it awaits."""
 
-
-@dataclass(frozen=True)
-class PromotionInfo:
-    id: int
-    model: str
-    version: int
-    kind: str  # promote | rollback
-    target: str  # staging | production | archived
-    state: str  # pending | applied | cancelled
-    from_version: int | None
-    requested_by: str
-    requested_at: datetime
-    reason: str
-    decided_by: str | None
-    decided_at: datetime | None
-    approvals: tuple[ApprovalInfo, ...]
     missing: dict[str, str]  # stage -> accountable team still to approve (pending only)
     via: str | None = None  # canary: applied by a canary rollout, not at the last approval
 
@@ -393,11 +374,7 @@ class Promotions:
                 .join(models, models.c.id == promotions.c.model_id)
                 .where(promotions.c.id == promo_id)
             ).one()
-            given = conn.execute(
-                sa.select(approvals)
-                .where(approvals.c.promotion_id == promo_id)
-                .order_by(approvals.c.id)
-            ).all()
+            given = approvals_given(conn, [promo_id]).get(promo_id, ())
             still: dict[str, str] = {}
             if r.state == PENDING and r.kind == "promote":
                 matrix: Matrix = owners_in(conn, r.model_name).matrix
@@ -416,10 +393,26 @@ class Promotions:
             reason=r.reason,
             decided_by=r.decided_by,
             decided_at=r.decided_at,
-            approvals=tuple(ApprovalInfo(a.stage, a.team, a.person, a.at, a.reason) for a in given),
+            approvals=given,
             missing=still,
             via=r.via,
         )
+
+
+def approvals_given(
+    conn: sa.Connection, promotion_ids: Sequence[int]
+) -> dict[int, tuple[Approval, ...]]:
+    """The approvals each of these promotions gathered, oldest first (none: not a key)."""
+    given: dict[int, list[Approval]] = {}
+    for a in conn.execute(
+        sa.select(approvals)
+        .where(approvals.c.promotion_id.in_(promotion_ids))
+        .order_by(approvals.c.id)
+    ):
+        given.setdefault(a.promotion_id, []).append(
+            Approval(a.stage, a.team, a.person, a.at, a.reason)
+        )
+    return {promotion_id: tuple(found) for promotion_id, found in given.items()}
 
 
 def check_via(via: str | None, target: Target) -> None:

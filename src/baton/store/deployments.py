@@ -21,10 +21,10 @@ from baton.core.deployment_records import (
     parse_processes,
     parse_router,
 )
-from baton.errors import BatonError, Conflict, Corrupt, NotFound
+from baton.errors import BatonError, Conflict, Corrupt
 from baton.store.deployment_tables import deployments
+from baton.store.model_rows import in_slot, one_with_model_name, slot_of, with_model_name
 from baton.store.ownership import attempt, model_row
-from baton.store.tables import models
 from baton.store.tx import append_entry, insert_id, read, utcnow, write
 
 
@@ -45,12 +45,12 @@ class Deployments:
 
         def work(conn: sa.Connection) -> int:
             row = model_row(conn, new.model, lock=True)
-            running = conn.execute(_select().where(deployments.c.slot == str(row.id))).first()
+            running = in_slot(conn, deployments, row.id)
             if running is not None:
                 raise Conflict(_already_up(deployment_record(running)))
             now = utcnow()
             new_id = insert_id(conn, deployments.insert().values(
-                model_id=row.id, slot=str(row.id), hostname=new.hostname,
+                model_id=row.id, slot=slot_of(row.id), hostname=new.hostname,
                 router=new.router.model_dump(mode="json"), processes=_servers(new.processes),
                 revision=1, started_by=actor, started_at=now, updated_at=now,
             ))  # fmt: skip
@@ -153,13 +153,12 @@ class Deployments:
     def active(self, model: str) -> DeploymentRecord | None:
         """The model's deployment that is up, or None."""
         with read(self.engine) as conn:
-            row = model_row(conn, model)
-            found = conn.execute(_select().where(deployments.c.slot == str(row.id))).first()
+            found = in_slot(conn, deployments, model_row(conn, model).id)
             return None if found is None else deployment_record(found)
 
     def all(self, model: str | None = None, *, up_only: bool = True) -> list[DeploymentRecord]:
         """Deployments, oldest first (those up; with ``up_only=False`` stopped ones too)."""
-        query = _select().order_by(deployments.c.id)
+        query = with_model_name(deployments).order_by(deployments.c.id)
         if up_only:
             query = query.where(deployments.c.slot.is_not(None))
         with read(self.engine) as conn:
@@ -192,20 +191,9 @@ def _already_up(running: DeploymentRecord) -> str:
     )
 
 
-def _select() -> sa.Select[Any]:
-    return sa.select(deployments, models.c.name.label("model_name")).join(
-        models, models.c.id == deployments.c.model_id
-    )
-
-
 def _one(conn: sa.Connection, deployment_id: int, *, lock: bool = False) -> Any:
-    query = _select().where(deployments.c.id == deployment_id)
-    if lock:
-        query = query.with_for_update(of=deployments)
-    row = conn.execute(query).first()
-    if row is None:
-        raise NotFound(f"there is no deployment #{deployment_id}")
-    return row
+    missing = f"there is no deployment #{deployment_id}"
+    return one_with_model_name(conn, deployments, deployment_id, missing=missing, lock=lock)
 
 
 def deployment_record(row: Any) -> DeploymentRecord:

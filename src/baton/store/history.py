@@ -18,7 +18,6 @@ from sqlalchemy.engine import Engine
 
 from baton.core.history_facts import (
     AliasMove,
-    ApprovalFact,
     GateRun,
     ModelFacts,
     PromotionFact,
@@ -27,12 +26,14 @@ from baton.core.history_facts import (
     RolloutChange,
     RolloutFacts,
 )
+from baton.core.promotion import Approval
 from baton.core.rollout_records import ALL_STABLE, Phase, RolloutRecord, parse_weights
 from baton.core.served_at import History, history
 from baton.errors import BadInput, Corrupt
+from baton.store.approvals import approvals_given
 from baton.store.evaluations import parse_report
 from baton.store.ownership import model_row
-from baton.store.ownership_tables import approvals, promotions
+from baton.store.ownership_tables import promotions
 from baton.store.render_tables import deploy_renders
 from baton.store.rollout_tables import rollout_decisions, rollouts
 from baton.store.rollouts import decision_record, rollout_record, select_rollouts
@@ -65,7 +66,7 @@ def read_facts(engine: Engine, name: str) -> ModelFacts:
             created_at=created_at,
             registrations=_registrations(conn, model.id),
             gate_runs=_gate_runs(conn, model.id),
-            promotions=_promotions(conn, model.id),
+            promotions=_promotions(conn, model.id, name),
             moves=_moves(entries),
             renders=_renders(conn, name),
             rollouts=_rollouts(conn, model.id, entries),
@@ -102,28 +103,20 @@ def _gate_runs(conn: sa.Connection, model_id: int) -> tuple[GateRun, ...]:
     return tuple(runs)
 
 
-def _promotions(conn: sa.Connection, model_id: int) -> tuple[PromotionFact, ...]:
+def _promotions(conn: sa.Connection, model_id: int, name: str) -> tuple[PromotionFact, ...]:
     rows = conn.execute(
         sa.select(promotions, versions.c.number)
         .join(versions, versions.c.id == promotions.c.version_id)
         .where(promotions.c.model_id == model_id)
         .order_by(promotions.c.id)
     ).all()
-    given: dict[int, list[ApprovalFact]] = {}
-    for a in conn.execute(
-        sa.select(approvals)
-        .where(approvals.c.promotion_id.in_([r.id for r in rows]))
-        .order_by(approvals.c.id)
-    ):
-        given.setdefault(a.promotion_id, []).append(
-            ApprovalFact(a.stage, a.team, a.person, a.at, a.reason)
-        )
-    return tuple(_promotion(r, tuple(given.get(r.id, ()))) for r in rows)
+    given = approvals_given(conn, [r.id for r in rows])
+    return tuple(_promotion(r, name, given.get(r.id, ())) for r in rows)
 
 
-def _promotion(r: Any, given: tuple[ApprovalFact, ...]) -> PromotionFact:
+def _promotion(r: Any, name: str, given: tuple[Approval, ...]) -> PromotionFact:
     return PromotionFact(
-        r.id, r.number, r.kind, r.target, r.state, r.from_version, r.requested_by,
+        r.id, name, r.number, r.kind, r.target, r.state, r.from_version, r.requested_by,
         r.requested_at, r.reason, r.decided_by, r.decided_at, given,
     )  # fmt: skip
 

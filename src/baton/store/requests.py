@@ -6,6 +6,7 @@ does, and marked delegated, so nothing is silently dropped on the wrong desk.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from baton.core.roles import (
     route_request,
 )
 from baton.errors import BadInput, Conflict, NotFound
+from baton.store.model_rows import one_with_model_name, with_model_name
 from baton.store.ownership import attempt, known_team, model_row, owners_in
 from baton.store.ownership_tables import requests
 from baton.store.people import Person, person_in
@@ -123,21 +125,7 @@ class Requests:
             raise BadInput("say how it was resolved with --why")
 
         def work(conn: sa.Connection) -> None:
-            row = conn.execute(
-                sa.select(requests, models.c.name.label("model_name"))
-                .join(models, models.c.id == requests.c.model_id)
-                .where(requests.c.id == request_id)
-            ).first()
-            if row is None:
-                raise NotFound(f"no request #{request_id}: `baton requests` lists them")
-            if row.team not in actor.teams:
-                raise NotPermitted(
-                    f"request #{request_id} is assigned to team {row.team}; only its members "
-                    f"may close it (your teams: {', '.join(actor.teams) or 'none'})",
-                    [row.team],
-                )
-            if row.state == "closed":
-                raise Conflict(f"request #{request_id} is already closed")
+            row = _open_request(conn, request_id, actor, "close")
             conn.execute(
                 requests.update()
                 .where(requests.c.id == request_id)
@@ -153,22 +141,9 @@ class Requests:
                 conn, actor.name, "request.close", row.model_name, None, resolution, detail
             )
 
-        with read(self.engine) as conn:
-            model = conn.execute(
-                sa.select(models.c.name)
-                .join(requests, requests.c.model_id == models.c.id)
-                .where(requests.c.id == request_id)
-            ).scalar()
-        attempt(
-            self.engine,
-            work,
-            actor=actor.name,
-            action="request.close",
-            model=model,
-            reason=resolution,
-            detail={"request": request_id},
+        return self._governed(
+            request_id, work, actor, "request.close", resolution, {"request": request_id}
         )
-        return self.get(request_id)
 
     def delegate(self, request_id: int, to: str, actor: Person, reason: str | None) -> RequestInfo:
         """Pass an open request to another team R, A or C on its stage (its team's members)."""
@@ -190,16 +165,9 @@ class Requests:
             detail = {"request": request_id, "from": row.team, "team": to}
             append_entry(conn, actor.name, "request.delegate", row.model_name, None, reason, detail)
 
-        attempt(
-            self.engine,
-            work,
-            actor=actor.name,
-            action="request.delegate",
-            model=self._model_of(request_id),
-            reason=reason,
-            detail={"request": request_id, "team": to},
+        return self._governed(
+            request_id, work, actor, "request.delegate", reason, {"request": request_id, "team": to}
         )
-        return self.get(request_id)
 
     def assign(self, request_id: int, to: str, actor: Person, reason: str | None) -> RequestInfo:
         """Give an open request to one person of the team holding it; only that team's
@@ -221,15 +189,23 @@ class Requests:
             detail = {"request": request_id, "team": row.team, "from": row.assignee, "to": to}
             append_entry(conn, actor.name, "request.assign", row.model_name, None, reason, detail)
 
-        attempt(
-            self.engine,
-            work,
-            actor=actor.name,
-            action="request.assign",
-            model=self._model_of(request_id),
-            reason=reason,
-            detail={"request": request_id, "to": to},
+        return self._governed(
+            request_id, work, actor, "request.assign", reason, {"request": request_id, "to": to}
         )
+
+    def _governed(
+        self,
+        request_id: int,
+        work: Callable[[sa.Connection], None],
+        actor: Person,
+        action: str,
+        reason: str,
+        detail: dict[str, object],
+    ) -> RequestInfo:
+        """Change one request (a refusal is audited under its model) and read it back."""
+        model = self._model_of(request_id)
+        attempt(self.engine, work, actor=actor.name, action=action, model=model, reason=reason,
+                detail=detail)  # fmt: skip
         return self.get(request_id)
 
     def _model_of(self, request_id: int) -> str | None:
@@ -258,11 +234,7 @@ class Requests:
         """Requests newest first, filtered by assigned team, model and state."""
         if state is not None and state not in STATES:
             raise BadInput(f"unknown state {state!r}: use open or closed")
-        query = (
-            sa.select(requests, models.c.name.label("model_name"))
-            .join(models, models.c.id == requests.c.model_id)
-            .order_by(requests.c.id.desc())
-        )
+        query = with_model_name(requests).order_by(requests.c.id.desc())
         if team is not None:
             query = query.where(requests.c.team == team)
         if model is not None:
@@ -315,14 +287,8 @@ def _route(conn: sa.Connection, model: str, kind: RequestKind, raised_with: str 
 
 def _open_request(conn: sa.Connection, request_id: int, actor: Person, what: str) -> Any:
     """An open request the actor's team holds, or the refusal saying why not."""
-    row = conn.execute(
-        sa.select(requests, models.c.name.label("model_name"))
-        .join(models, models.c.id == requests.c.model_id)
-        .where(requests.c.id == request_id)
-        .with_for_update(of=requests)
-    ).first()
-    if row is None:
-        raise NotFound(f"no request #{request_id}: `baton requests` lists them")
+    missing = f"no request #{request_id}: `baton requests` lists them"
+    row = one_with_model_name(conn, requests, request_id, missing=missing, lock=True)
     if row.team not in actor.teams:
         raise NotPermitted(
             f"request #{request_id} is assigned to team {row.team}; only its members "

@@ -44,10 +44,11 @@ from baton.core.rollout_records import (
     parse_weights,
 )
 from baton.errors import BadInput, BatonError, Conflict, Corrupt, NotFound
+from baton.store.model_rows import in_slot, one_with_model_name, slot_of, with_model_name
 from baton.store.ownership import attempt, model_row
 from baton.store.ownership_tables import promotions
 from baton.store.rollout_tables import rollout_decisions, rollouts
-from baton.store.tables import audit_log, models, versions
+from baton.store.tables import audit_log, versions
 from baton.store.tx import append_entry, find_version_id, insert_id, read, utcnow, write
 
 
@@ -123,7 +124,7 @@ class Rollouts:
                 "roll out a different version"
             )
         row = model_row(conn, new.model, lock=True)
-        running = conn.execute(select_rollouts().where(rollouts.c.slot == _slot(row.id))).first()
+        running = in_slot(conn, rollouts, row.id)
         if running is not None:
             raise Conflict(_already_running(rollout_record(running)))
         for number in (new.from_version, new.to_version, new.baseline_version):
@@ -324,13 +325,11 @@ class Rollouts:
     def active(self, model: str) -> RolloutRecord | None:
         """The model's rollout in progress (any phase but succeeded, failed, aborted)."""
         with read(self.engine) as conn:
-            row = model_row(conn, model)
-            found = conn.execute(select_rollouts().where(rollouts.c.slot == _slot(row.id))).first()
-            return None if found is None else rollout_record(found)
+            return self.active_in(conn, model_row(conn, model).id)
 
     def active_in(self, conn: sa.Connection, model_id: int) -> RolloutRecord | None:
         """``active`` inside the caller's transaction, by the model's row id."""
-        found = conn.execute(select_rollouts().where(rollouts.c.slot == _slot(model_id))).first()
+        found = in_slot(conn, rollouts, model_id)
         return None if found is None else rollout_record(found)
 
     def list(self, model: str | None = None, limit: int = 100) -> list[RolloutRecord]:
@@ -458,10 +457,6 @@ def _alert(
                  detail)  # fmt: skip
 
 
-def _slot(model_id: int) -> str:
-    return str(model_id)
-
-
 def _controller(holder: Holder) -> str:
     return f"controller:{holder.host}:{holder.pid}"
 
@@ -479,7 +474,7 @@ def _new_row(new: NewRollout, model_id: int, actor: str, now: datetime) -> dict[
         "spec": new.spec.model_dump(mode="json"),
         "failed_checks": 0,
         "promotion_id": new.promotion_id,
-        "slot": _slot(model_id),
+        "slot": slot_of(model_id),
         "started_by": actor,
         "started_at": now,
         "updated_at": now,
@@ -561,19 +556,12 @@ def _lost(current: RolloutRecord, holder: Holder) -> str:
 
 
 def select_rollouts() -> sa.Select[Any]:
-    return sa.select(rollouts, models.c.name.label("model_name")).join(
-        models, models.c.id == rollouts.c.model_id
-    )
+    return with_model_name(rollouts)
 
 
 def _one(conn: sa.Connection, rollout_id: int, *, lock: bool = False) -> Any:
-    query = select_rollouts().where(rollouts.c.id == rollout_id)
-    if lock:
-        query = query.with_for_update(of=rollouts)
-    row = conn.execute(query).first()
-    if row is None:
-        raise NotFound(f"there is no rollout #{rollout_id}: `baton history MODEL` lists them")
-    return row
+    missing = f"there is no rollout #{rollout_id}: `baton history MODEL` lists them"
+    return one_with_model_name(conn, rollouts, rollout_id, missing=missing, lock=lock)
 
 
 def rollout_record(row: Any) -> RolloutRecord:

@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from baton.config import Settings
 from baton.core.roles import NotPermitted
-from baton.errors import BadInput, BatonError, Forbidden, Kind, Unauthorized
+from baton.errors import HTTP_STATUS, BadInput, BatonError, Forbidden, Kind, Unauthorized
 from baton.store.governance import Governance
 from baton.store.people import Person, SignInFailed
 from baton.ui.csrf import ANONYMOUS, FormTokens
@@ -33,17 +33,6 @@ log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_FORM = 64 * 1024  # the largest form body read (a reason is at most 4,000 characters)
 MAX_FIELD = 4000
-# kind -> status: the same table as the API's (api/errors.py); each HTTP edge maps once
-STATUS: dict[Kind, int] = {
-    Kind.BAD_INPUT: 400,
-    Kind.UNAUTHORIZED: 401,
-    Kind.FORBIDDEN: 403,
-    Kind.NOT_FOUND: 404,
-    Kind.CONFLICT: 409,
-    Kind.FAILED_CHECK: 422,
-    Kind.CORRUPT: 500,
-    Kind.UNAVAILABLE: 503,
-}
 
 
 @dataclass(frozen=True)
@@ -183,7 +172,7 @@ class Ui:
         return HTMLResponse(html, status_code=page.status, headers=headers)
 
     def error(self, ctx: Ctx, exc: BatonError) -> HTMLResponse:
-        status = STATUS[exc.kind]
+        status = HTTP_STATUS[exc.kind]  # the API's table: one status per kind
         who_can = list(exc.who_can) if isinstance(exc, NotPermitted) else []
         page = Page(
             "error.html",
