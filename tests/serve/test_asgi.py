@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,10 +21,12 @@ from baton.errors import (
     Unavailable,
 )
 from baton.serve.asgi import (
+    Message,
     MethodNotAllowed,
     Overloaded,
     allow,
     refusal_headers,
+    run_lifespan,
     status_for,
 )
 from baton.serve.batcher import QueueFull
@@ -70,3 +75,44 @@ def test_a_method_outside_the_allowed_ones_is_refused_naming_them() -> None:
     allow("PUT", "GET", "PUT")
     with pytest.raises(MethodNotAllowed, match="use GET or PUT here, not DELETE"):
         allow("DELETE", "GET", "PUT")
+
+
+async def lifespan_of(start: Callable[[], Awaitable[None]]) -> list[Message]:
+    """The messages an app's lifespan sends uvicorn for a start-up, then a shutdown."""
+    incoming = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return next(incoming)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def stop() -> None:
+        sent.append({"type": "stopped"})
+
+    await run_lifespan(receive, send, start, stop)
+    return sent
+
+
+def test_the_lifespan_starts_then_stops_and_a_failed_start_is_one_line() -> None:
+    async def fine() -> None:
+        pass
+
+    async def refused() -> None:
+        raise NotFound("no model toy: register it first")
+
+    async def broken() -> None:
+        raise KeyError("weights")
+
+    assert asyncio.run(lifespan_of(fine)) == [
+        {"type": "lifespan.startup.complete"},
+        {"type": "stopped"},
+        {"type": "lifespan.shutdown.complete"},
+    ]
+    assert asyncio.run(lifespan_of(refused)) == [
+        {"type": "lifespan.startup.failed", "message": "no model toy: register it first"}
+    ]
+    assert asyncio.run(lifespan_of(broken)) == [
+        {"type": "lifespan.startup.failed", "message": "KeyError('weights')"}
+    ]

@@ -13,7 +13,7 @@ import uvicorn
 from tests.serve.conftest import free_socket
 
 from baton.errors import Unavailable
-from baton.serve.asgi import Receive, Scope, Send
+from baton.serve.asgi import Receive, Scope, Send, run_lifespan
 from baton.serve.guard import GuardedProtocol
 from baton.serve.listen import exit_quietly_on_sigterm, guarded_config, run_until_stopped
 
@@ -35,18 +35,16 @@ class TinyApp:
         self.options = PortOptions()  # the guard reads the port limits here
         self.fail = fail
 
+    async def start(self) -> None:
+        if self.fail:
+            raise Unavailable("no model")
+
+    async def stop(self) -> None:
+        pass
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    kind = "failed" if self.fail else "complete"
-                    await send({"type": f"lifespan.startup.{kind}", "message": "no model"})
-                    if self.fail:
-                        return
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await run_lifespan(receive, send, self.start, self.stop)
         elif scope["type"] == "http":
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b""})

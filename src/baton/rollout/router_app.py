@@ -57,6 +57,7 @@ from baton.serve.asgi import (
     allow,
     freeze_startup_heap,
     refusal_headers,
+    run_lifespan,
     status_for,
 )
 from baton.serve.codec import encode_error
@@ -118,23 +119,19 @@ class RouterApp:
         if scope["type"] == "http":
             await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await run_lifespan(receive, send, self.start, self.stop)
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self.table = first_table(self.options)
-                self.metrics.weights(self.table.weights)
-                if self._tune_gc:  # as baton serve does: no long full collections
-                    freeze_startup_heap()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                if self.table is not None:
-                    for pool in self.table.upstreams.values():
-                        pool.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    async def start(self) -> None:
+        """The table of the command line, its pools on this event loop (they belong to one)."""
+        self.table = first_table(self.options)
+        self.metrics.weights(self.table.weights)
+        if self._tune_gc:  # as baton serve does: no long full collections
+            freeze_startup_heap()
+
+    async def stop(self) -> None:
+        if self.table is not None:
+            for pool in self.table.upstreams.values():
+                pool.close()
 
     # -- HTTP -------------------------------------------------------------------------------
 

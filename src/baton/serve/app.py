@@ -25,6 +25,7 @@ from baton.serve.asgi import (
     allow,
     freeze_startup_heap,
     refusal_headers,
+    run_lifespan,
     status_for,
 )
 from baton.serve.codec import decode_request, dumps, encode_error, encode_response
@@ -101,25 +102,9 @@ class ServeApp:
         if scope["type"] == "http":
             await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await run_lifespan(receive, send, self.start, self.stop)
 
     # -- lifespan -------------------------------------------------------------------------
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.start()
-                except Exception as exc:
-                    text = exc.message if isinstance(exc, BatonError) else repr(exc)
-                    await send({"type": "lifespan.startup.failed", "message": text})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.stop()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
 
     async def start(self) -> None:
         store = await asyncio.to_thread(open_source, self.settings, self.options)

@@ -1,6 +1,7 @@
 """What the raw ASGI apps of ``baton serve`` (app.py) and ``baton router``
 (rollout/router_app.py) share: the ASGI types, how an error becomes a status and the
-headers of a refusal, the method check, and the collector settings after start-up.
+headers of a refusal, the method check, the lifespan and the collector settings after
+start-up.
 
 The router answers overload, oversized bodies and wrong methods as the server does, so a
 client (or ``baton.Client``) behind either handles them the same way.
@@ -68,6 +69,30 @@ def refusal_headers(exc: BatonError, realm: bytes) -> Headers:
     if isinstance(exc, Unauthorized):
         return [(b"www-authenticate", b'Bearer realm="' + realm + b'"')]
     return []
+
+
+async def run_lifespan(
+    receive: Receive,
+    send: Send,
+    start: Callable[[], Awaitable[None]],
+    stop: Callable[[], Awaitable[None]],
+) -> None:
+    """ASGI's lifespan: ``start`` before the first request (a failure tells uvicorn why in
+    one line, and it exits without serving), ``stop`` after the last one."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                await start()
+            except Exception as exc:
+                text = exc.message if isinstance(exc, BatonError) else repr(exc)
+                await send({"type": "lifespan.startup.failed", "message": text})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await stop()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 def freeze_startup_heap() -> None:
