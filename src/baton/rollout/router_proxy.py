@@ -66,6 +66,8 @@ async def take_body(scope: Scope, receive: Receive, limit: int, budget: BodyBudg
 
 
 def too_large(limit: int) -> BodyTooLarge:
+    """serve's 413 (serve/intake.py), naming the router: the client learns which hop's
+    --max-body-mb to raise."""
     return BodyTooLarge(
         f"request body is larger than the router's limit of {limit} bytes: send fewer rows "
         "per request (or start the router with a larger --max-body-mb)"

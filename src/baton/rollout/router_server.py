@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
 
 import uvicorn
 
@@ -29,9 +28,8 @@ from baton.serve import discovery
 from baton.serve.guard import raise_descriptor_limit
 from baton.serve.listen import exit_quietly_on_sigterm, guarded_config, run_until_stopped
 from baton.serve.ready import ReadyServer
-from baton.serve.server import bind
+from baton.serve.server import Announce, bind
 
-Announce = Callable[[int], None]  # called with the bound port once the router serves
 SOCKET_FD_ENV = "BATON_ROUTER_SOCKET_FD"  # an inherited listening socket to serve on
 
 
@@ -67,7 +65,12 @@ def run_router(
     announce: Announce | None = None,
     sock: socket.socket | None = None,
 ) -> None:
-    """Route until SIGTERM / Ctrl-C (blocking)."""
+    """Route until SIGTERM / Ctrl-C (blocking).
+
+    ``serve`` (serve/server.py) does the same steps with the same code; what differs is
+    on purpose: one process only (the weights and the in-flight count are one table and one
+    counter, which workers would split), no model-folder mode (a router is always recorded
+    and listed), and no gRPC front to stop with the HTTP one (``ReadyServer`` suffices)."""
     raise_descriptor_limit()
     sock = sock or inherited_socket() or bind(options)
     port = sock.getsockname()[1]
