@@ -153,7 +153,7 @@ class RouterApp:
 
     async def _route(
         self, scope: Scope, receive: Receive, send: Send, path: str
-    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    ) -> tuple[int, bytes, Headers]:
         """The routes that are not the model's (status 0: the answer was passed on)."""
         method: str = scope["method"]
         if path in ("/v2", "/v2/", "/v2/models/stats", "/v2/repository/index"):
@@ -343,7 +343,7 @@ def _refusal(exc: BatonError) -> tuple[int, bytes, Headers]:
     return _status(exc), encode_error(exc.message), refusal_headers(exc, b"baton router")
 
 
-async def _respond(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]]) -> None:
+async def _respond(send: Send, status: int, body: bytes, extra: Headers) -> None:
     headers = [(b"content-length", b"%d" % len(body)), *extra]
     if not any(name == b"content-type" for name, _ in extra):
         headers.append((b"content-type", JSON))
