@@ -26,9 +26,9 @@ from baton.rollout.router_options import RouterOptions
 from baton.rollout.router_record import RecordedRouter
 from baton.serve import discovery
 from baton.serve.guard import raise_descriptor_limit
-from baton.serve.listen import exit_quietly_on_sigterm, guarded_config, run_until_stopped
+from baton.serve.listen import bind, exit_quietly_on_sigterm, guarded_config, run_until_stopped
 from baton.serve.ready import ReadyServer
-from baton.serve.server import Announce, bind
+from baton.serve.server import Announce
 
 SOCKET_FD_ENV = "BATON_ROUTER_SOCKET_FD"  # an inherited listening socket to serve on
 
