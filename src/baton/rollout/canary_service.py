@@ -31,7 +31,7 @@ from baton.core.rollout_records import (
     RolloutTarget,
 )
 from baton.errors import BadInput, Conflict, NotFound, Unavailable
-from baton.rollout import supervise
+from baton.rollout import kept_options, supervise
 from baton.rollout.keeper_process import find_keeper
 from baton.rollout.kserve_traffic import KServeOptions
 from baton.store.canaries import Canaries
@@ -55,7 +55,7 @@ class CanaryStatus:
 
 
 def options_path(settings: Settings, rollout_id: int) -> Path:
-    return settings.home.resolve() / "rollouts" / f"rollout-{rollout_id}-kserve.json"
+    return kept_options.options_path(settings, rollout_id, "kserve")
 
 
 def _acting(store: Store, user: str) -> Person:

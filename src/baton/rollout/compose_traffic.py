@@ -22,17 +22,17 @@ compose up -d`` so the file says what serves.
 
 from __future__ import annotations
 
-import json
 import logging
 import shlex
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from baton.config import Settings
 from baton.core.rollout_records import RolloutRecord, RolloutSpec, RolloutTarget, Weights
 from baton.deploy.compose_canary import SERVICES
 from baton.errors import BadInput, Conflict, NotFound
+from baton.rollout import kept_options
 from baton.rollout.kserve_traffic import Hook
 from baton.rollout.router_admin import RouterAdmin
 from baton.store.canaries import Canaries
@@ -46,7 +46,7 @@ RETRY_S = 1.0
 
 
 def options_path(settings: Settings, rollout_id: int) -> Path:
-    return settings.home.resolve() / "rollouts" / f"rollout-{rollout_id}-compose.json"
+    return kept_options.options_path(settings, rollout_id, "compose")
 
 
 @dataclass(frozen=True)
@@ -111,16 +111,11 @@ class ComposeOptions:
         return replace(self, upstreams=known, token_file=token_file)
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+        kept_options.save_options(self, path)
 
     @classmethod
     def load(cls, path: Path) -> ComposeOptions:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**data)
-        except (OSError, ValueError, TypeError) as exc:
-            raise BadInput(f"cannot read the Compose options {path}: {exc}") from None
+        return kept_options.load_options(cls, path, "the Compose options")
 
 
 def start(

@@ -14,10 +14,9 @@ drops the canary entries.
 from __future__ import annotations
 
 import hashlib
-import json
 import shlex
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from baton.core.rollout_records import RolloutRecord, Weights
@@ -25,6 +24,7 @@ from baton.deploy.kserve import inference_service
 from baton.deploy.spec import Canary, RenderSpec
 from baton.deploy.text import Document, yaml_documents
 from baton.errors import BadInput, FailedCheck, Unavailable
+from baton.rollout.kept_options import load_options, save_options
 from baton.store.renders import record_render
 from baton.store.store import Store
 from baton.store.tx import write
@@ -100,16 +100,11 @@ class KServeOptions:
         return Hook(self.apply, None if self.apply_dir is None else Path(self.apply_dir))
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+        save_options(self, path)
 
     @classmethod
     def load(cls, path: Path) -> KServeOptions:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**data)
-        except (OSError, ValueError, TypeError) as exc:
-            raise BadInput(f"cannot read the KServe options {path}: {exc}") from None
+        return load_options(cls, path, "the KServe options")
 
 
 def gather_specs(store: Store, rollout: RolloutRecord, options: KServeOptions) -> KServeSpecs:

@@ -44,6 +44,13 @@ class LocalTraffic:
     def _admin(self, deployment: DeploymentRecord) -> RouterAdmin:
         return RouterAdmin(deployment.router.url, read_token(deployment.router))
 
+    def _all_to(self, deployment: DeploymentRecord, server: ServerProcess, reason: str) -> None:
+        """All traffic to ``server`` as the stable variant; the router forgets the others."""
+        with self._admin(deployment) as admin:
+            admin.set_weights({"stable": 100, "baseline": 0, "canary": 0},
+                              upstreams={"stable": server.url, "baseline": None, "canary": None},
+                              by=self.actor, reason=reason)  # fmt: skip
+
     def prepare(self, rollout: RolloutRecord) -> None:
         deployment = self._deployment(rollout.model)
         stable = deployment.server(Variant.STABLE)
@@ -94,10 +101,7 @@ class LocalTraffic:
             canary = stable  # a predecessor got this far: the record already says so
         if canary is None:
             raise Conflict(f"{deployment.summary()} has no canary server to promote")
-        with self._admin(deployment) as admin:
-            admin.set_weights({"stable": 100, "baseline": 0, "canary": 0},
-                              upstreams={"stable": canary.url, "baseline": None, "canary": None},
-                              by=self.actor, reason=reason)  # fmt: skip
+        self._all_to(deployment, canary, reason)
         if canary.variant is Variant.STABLE:
             return
         promoted = canary.model_copy(update={"variant": Variant.STABLE})
@@ -114,10 +118,7 @@ class LocalTraffic:
         stable = deployment.server(Variant.STABLE)
         if stable is None:
             raise Conflict(f"{deployment.summary()} has no stable server to roll back to")
-        with self._admin(deployment) as admin:
-            admin.set_weights({"stable": 100, "baseline": 0, "canary": 0},
-                              upstreams={"stable": stable.url, "baseline": None, "canary": None},
-                              by=self.actor, reason=reason)  # fmt: skip
+        self._all_to(deployment, stable, reason)
 
     def retire(self, rollout: RolloutRecord, promoted: bool) -> None:
         outcome = "promoted" if promoted else "rolled back"

@@ -22,9 +22,7 @@ take it, the answer is 502 with a V2 error; a variant too slow to answer, 504.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import math
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -34,19 +32,10 @@ import orjson
 from prometheus_client import CollectorRegistry
 
 from baton.core.metric_names import CLIENT_CLOSED, REQUEST_TIMEOUT, ROUTER_NO_VARIANT
-from baton.errors import BatonError, Conflict, Forbidden, Kind, NotFound, Unauthorized, Unavailable
+from baton.errors import BatonError, Conflict, Forbidden, Kind, NotFound, Unavailable
 from baton.rollout.router_metrics import CONTENT_TYPE, RouterMetrics
 from baton.rollout.router_options import RouterOptions
-from baton.rollout.router_proxy import (
-    Intake,
-    Receive,
-    ResponseCut,
-    Scope,
-    Send,
-    exchange,
-    relay,
-    take_body,
-)
+from baton.rollout.router_proxy import Intake, ResponseCut, exchange, relay, take_body
 from baton.rollout.router_state import (
     Change,
     RouteTable,
@@ -57,8 +46,22 @@ from baton.rollout.router_state import (
 )
 from baton.rollout.router_upstream import Upstream, UpstreamError
 from baton.rollout.weights import sticky_point
-from baton.serve.app import STATUS, MethodNotAllowed, admin_digest, check_admin
-from baton.serve.intake import BodyBudget, BodyTooLarge, ClientGone, header, read_body
+from baton.serve.app import admin_digest, check_admin
+from baton.serve.asgi import (
+    Headers,
+    MethodNotAllowed,
+    Overloaded,
+    Receive,
+    Scope,
+    Send,
+    allow,
+    freeze_startup_heap,
+    refusal_headers,
+    run_lifespan,
+    status_for,
+)
+from baton.serve.codec import encode_error
+from baton.serve.intake import BodyBudget, ClientGone, header, read_body
 
 log = logging.getLogger("baton.router")
 
@@ -73,11 +76,8 @@ FAILOVER_ORDER = ("stable", "baseline", "canary")
 Recorder = Callable[[RouteTable, Change], None]  # runs in a thread: it writes the store
 
 
-class TooBusy(BatonError):
+class TooBusy(Overloaded):
     """More requests are being passed on than the router takes at once (429)."""
-
-    kind = Kind.UNAVAILABLE
-    retry_after_s = 1.0
 
 
 class VariantFailed(BatonError):
@@ -119,25 +119,19 @@ class RouterApp:
         if scope["type"] == "http":
             await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await run_lifespan(receive, send, self.start, self.stop)
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self.table = first_table(self.options)
-                self.metrics.weights(self.table.weights)
-                if self._tune_gc:  # as baton serve does: no long full collections
-                    gc.collect()
-                    gc.freeze()
-                    gc.set_threshold(50_000, 50, 100)
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                if self.table is not None:
-                    for pool in self.table.upstreams.values():
-                        pool.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    async def start(self) -> None:
+        """The table of the command line, its pools on this event loop (they belong to one)."""
+        self.table = first_table(self.options)
+        self.metrics.weights(self.table.weights)
+        if self._tune_gc:  # as baton serve does: no long full collections
+            freeze_startup_heap()
+
+    async def stop(self) -> None:
+        if self.table is not None:
+            for pool in self.table.upstreams.values():
+                pool.close()
 
     # -- HTTP -------------------------------------------------------------------------------
 
@@ -159,25 +153,25 @@ class RouterApp:
 
     async def _route(
         self, scope: Scope, receive: Receive, send: Send, path: str
-    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    ) -> tuple[int, bytes, Headers]:
         """The routes that are not the model's (status 0: the answer was passed on)."""
         method: str = scope["method"]
         if path in ("/v2", "/v2/", "/v2/models/stats", "/v2/repository/index"):
             await self._pass(scope, receive, send, False)
             return 0, b"", []
         if path == "/v2/health/live":
-            _allow(method, "GET")
+            allow(method, "GET")
             return 200, orjson.dumps({"live": True}), []
         if path == "/v2/health/ready":
-            _allow(method, "GET")
+            allow(method, "GET")
             found = await self.ready()
             ready = all(found.values())
             return (200 if ready else 503), orjson.dumps({"ready": ready, "variants": found}), []
         if path == "/metrics":
-            _allow(method, "GET")
+            allow(method, "GET")
             return 200, self.metrics.exposition(), [(b"content-type", CONTENT_TYPE)]
         if path == "/router/weights":
-            _allow(method, "GET", "PUT")
+            allow(method, "GET", "PUT")
             if method == "PUT":
                 return 200, orjson.dumps(await self._change(scope, receive)), []
             return 200, orjson.dumps(self._table().document(self.options)), []
@@ -340,34 +334,16 @@ class RouterApp:
         return True
 
 
-def _allow(method: str, *allowed: str) -> None:
-    if method not in allowed:
-        raise MethodNotAllowed(f"use {' or '.join(allowed)} here, not {method}")
-
-
 def _status(exc: BatonError) -> int:
-    if isinstance(exc, VariantFailed):
-        return exc.status
-    if isinstance(exc, BodyTooLarge):
-        return 413
-    if isinstance(exc, MethodNotAllowed):
-        return 405
-    if isinstance(exc, TooBusy):
-        return 429
-    return STATUS[exc.kind]
+    """serve's statuses, and 502 or 504 for a variant that failed the exchange."""
+    return exc.status if isinstance(exc, VariantFailed) else status_for(exc)
 
 
-def _refusal(exc: BatonError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-    extra: list[tuple[bytes, bytes]] = []
-    retry_after: float | None = getattr(exc, "retry_after_s", None)
-    if retry_after is not None:
-        extra.append((b"retry-after", str(max(1, math.ceil(retry_after))).encode()))
-    if isinstance(exc, Unauthorized):
-        extra.append((b"www-authenticate", b'Bearer realm="baton router"'))
-    return _status(exc), orjson.dumps({"error": exc.message}), extra
+def _refusal(exc: BatonError) -> tuple[int, bytes, Headers]:
+    return _status(exc), encode_error(exc.message), refusal_headers(exc, b"baton router")
 
 
-async def _respond(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]]) -> None:
+async def _respond(send: Send, status: int, body: bytes, extra: Headers) -> None:
     headers = [(b"content-length", b"%d" % len(body)), *extra]
     if not any(name == b"content-type" for name, _ in extra):
         headers.append((b"content-type", JSON))

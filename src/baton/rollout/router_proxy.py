@@ -12,18 +12,12 @@ same way, with ``X-Baton-Variant`` naming the variant that gave it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
 
 from baton.rollout.router_upstream import Connection, Upstream
+from baton.serve.asgi import Receive, Scope, Send
 from baton.serve.guard import TIMED_OUT
 from baton.serve.intake import BodyBudget, BodyTooLarge, ClientGone, read_body
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 VARIANT_HEADER = b"x-baton-variant"
 _HOP = (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"te",
@@ -72,6 +66,8 @@ async def take_body(scope: Scope, receive: Receive, limit: int, budget: BodyBudg
 
 
 def too_large(limit: int) -> BodyTooLarge:
+    """serve's 413 (serve/intake.py), naming the router: the client learns which hop's
+    --max-body-mb to raise."""
     return BodyTooLarge(
         f"request body is larger than the router's limit of {limit} bytes: send fewer rows "
         "per request (or start the router with a larger --max-body-mb)"

@@ -7,23 +7,30 @@ pickled into worker processes; each process then opens the store and loads its m
 from __future__ import annotations
 
 import asyncio
-import gc
 import hashlib
 import hmac
 import logging
-import math
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from prometheus_client import CollectorRegistry
 
 from baton.config import Settings
 from baton.errors import BadInput, BatonError, Forbidden, Kind, NotFound, Unauthorized
-from baton.serve.batcher import QueueFull
+from baton.serve.asgi import (
+    Headers,
+    Receive,
+    Scope,
+    Send,
+    allow,
+    freeze_startup_heap,
+    refusal_headers,
+    run_lifespan,
+    status_for,
+)
 from baton.serve.codec import decode_request, dumps, encode_error, encode_response
 from baton.serve.dataplane import DataPlane
-from baton.serve.intake import BodyBudget, BodyTooLarge, ClientGone, header, read_body
+from baton.serve.intake import BodyBudget, ClientGone, header, read_body
 from baton.serve.loader import LoadedModel
 from baton.serve.metrics import CLIENT_CLOSED, CONTENT_TYPE, REQUEST_TIMEOUT, ServingMetrics
 from baton.serve.offload import Offload
@@ -35,41 +42,11 @@ from baton.serve.source import ModelSource, open_source
 if TYPE_CHECKING:
     from baton.serve.grpc_server import GrpcFront
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
-
 log = logging.getLogger("baton.serve")
 
-STATUS: dict[Kind, int] = {
-    Kind.BAD_INPUT: 400,
-    Kind.NOT_FOUND: 404,
-    Kind.CONFLICT: 409,
-    Kind.FORBIDDEN: 403,
-    Kind.UNAUTHORIZED: 401,
-    Kind.UNAVAILABLE: 503,
-    Kind.CORRUPT: 500,
-    Kind.FAILED_CHECK: 422,
-}
 JSON = b"application/json"
 UNKNOWN_MODEL = "_unknown"  # one label for requests naming no served model (bounded series)
 INFER_PATHS = 256  # infer paths remembered (name, version) before the memory starts afresh
-
-
-class MethodNotAllowed(BadInput):
-    """The path exists but not for this HTTP method (405)."""
-
-
-def status_for(exc: BatonError) -> int:
-    if isinstance(exc, BodyTooLarge):
-        return 413
-    if isinstance(exc, MethodNotAllowed):
-        return 405
-    if isinstance(exc, QueueFull):
-        return 429
-    return STATUS[exc.kind]
 
 
 class Runtime:
@@ -125,25 +102,9 @@ class ServeApp:
         if scope["type"] == "http":
             await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await run_lifespan(receive, send, self.start, self.stop)
 
     # -- lifespan -------------------------------------------------------------------------
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.start()
-                except Exception as exc:
-                    text = exc.message if isinstance(exc, BatonError) else repr(exc)
-                    await send({"type": "lifespan.startup.failed", "message": text})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.stop()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
 
     async def start(self) -> None:
         store = await asyncio.to_thread(open_source, self.settings, self.options)
@@ -161,11 +122,7 @@ class ServeApp:
             raise
         self.runtime = runtime
         if self._tune_gc:
-            # Everything loaded so far lives as long as the server: keep the collector
-            # from walking it, and make full collections rare (they paused peers 55-200 ms).
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(50_000, 50, 100)
+            freeze_startup_heap()
 
     async def stop(self) -> None:
         if self.grpc is not None:  # gRPC calls in flight finish before the queues drain
@@ -188,7 +145,7 @@ class ServeApp:
             status, body, content_type, extra = await self._route(scope, receive, started)
         except BatonError as exc:
             status, body, content_type = status_for(exc), encode_error(exc.message), JSON
-            extra = _refusal_headers(exc)
+            extra = refusal_headers(exc, b"baton serve")
         except ClientGone:
             return
         except Exception as exc:
@@ -212,10 +169,10 @@ class ServeApp:
         path: str = scope["path"]
         infer = self._infer_paths.get(path)
         if infer is not None:
-            _allow(method, "POST")
+            allow(method, "POST")
             return await self._infer(runtime, infer[0], infer[1], scope, receive, started)
         if path == "/metrics":
-            _allow(method, "GET")
+            allow(method, "GET")
             runtime.repository.refresh_drift()
             runtime.metrics.alias_lookups(runtime.store.registry.alias_lookups)
             # off the loop: with --workers, merging every worker's files took 20-70 ms a
@@ -228,27 +185,27 @@ class ServeApp:
         parts = parts[1:]
         plane = runtime.dataplane
         if parts == ["models", "stats"]:  # Triton's statistics extension, every model
-            _allow(method, "GET")
+            allow(method, "GET")
             return _json(plane.statistics())
         if parts[:1] == ["models"] and len(parts) >= 2:
             found = await self._model_route(runtime, method, parts, scope, receive, started)
             if found is not None:
                 return found
         elif parts in ([], [""]):
-            _allow(method, "GET")
+            allow(method, "GET")
             return _json(plane.server_metadata())
         elif parts == ["health", "live"]:
-            _allow(method, "GET")
+            allow(method, "GET")
             return _json({"live": plane.live()})
         elif parts == ["health", "ready"]:
-            _allow(method, "GET")
+            allow(method, "GET")
             ready = plane.ready()
             return (200 if ready else 503), dumps({"ready": ready}), JSON, []
         elif parts == ["repository", "index"]:
-            _allow(method, "POST", "GET")
+            allow(method, "POST", "GET")
             return _json(plane.repository_index())
         elif parts[:2] == ["repository", "models"] and len(parts) == 4:
-            _allow(method, "POST")
+            allow(method, "POST")
             self._check_admin(scope)
             name, action = parts[2], parts[3]
             if action == "load":
@@ -278,23 +235,23 @@ class ServeApp:
             if len(self._infer_paths) >= INFER_PATHS:  # paths come from clients: bounded
                 self._infer_paths.clear()
             self._infer_paths[scope["path"]] = (name, version)
-            _allow(method, "POST")
+            allow(method, "POST")
             return await self._infer(runtime, name, version, scope, receive, started)
         if rest == []:
-            _allow(method, "GET")
+            allow(method, "GET")
             return _json(plane.model_metadata(name, version))
         if rest == ["ready"]:
-            _allow(method, "GET")
+            allow(method, "GET")
             plane.model_ready(name, version)
             return _json({"name": name, "ready": True})
         if rest == ["config"]:  # Triton's model configuration extension
-            _allow(method, "GET")
+            allow(method, "GET")
             return _json(plane.model_config(name, version))
         if rest == ["stats"]:
-            _allow(method, "GET")
+            allow(method, "GET")
             return _json(plane.statistics(name, version))
         if rest == ["drift"]:  # baton's extension: drift of recent traffic per feature
-            _allow(method, "GET")
+            allow(method, "GET")
             return _json(drift_report(runtime.repository.get(name, version)))
         return None
 
@@ -374,11 +331,6 @@ def drift_report(model: LoadedModel) -> dict[str, object]:
     }
 
 
-def _allow(method: str, *allowed: str) -> None:
-    if method not in allowed:
-        raise MethodNotAllowed(f"use {' or '.join(allowed)} here, not {method}")
-
-
 def _json(value: Any) -> tuple[int, bytes, bytes, Headers]:
     return 200, dumps(value), JSON, []
 
@@ -393,16 +345,6 @@ def _json_length(scope: Scope) -> int | None:
         raise BadInput(
             f"Inference-Header-Content-Length {raw[:32]!r} is not a whole number of bytes"
         ) from None
-
-
-def _refusal_headers(exc: BatonError) -> Headers:
-    """When to come back (429, 503), or how to authenticate (401)."""
-    retry_after: float | None = getattr(exc, "retry_after_s", None)
-    if retry_after is not None:
-        return [(b"retry-after", str(max(1, math.ceil(retry_after))).encode())]
-    if isinstance(exc, Unauthorized):
-        return [(b"www-authenticate", b'Bearer realm="baton serve"')]
-    return []
 
 
 def admin_digest(token: str | None) -> bytes | None:

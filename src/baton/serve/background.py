@@ -20,11 +20,13 @@ from prometheus_client import CollectorRegistry
 from baton.config import Settings
 from baton.errors import BadInput, Unavailable
 from baton.serve import discovery
-from baton.serve.app import Message, Receive, Scope, Send, ServeApp
+from baton.serve.app import ServeApp
+from baton.serve.asgi import Message, Receive, Scope, Send
+from baton.serve.listen import bind
 from baton.serve.options import ServeOptions
 from baton.serve.ready import ReadyServer, ServedVersion, served_versions
 from baton.serve.recorded import RecordedServer
-from baton.serve.server import bind, check_refs, uvicorn_config
+from baton.serve.server import check_refs, uvicorn_config
 
 
 class _StartupFailure:

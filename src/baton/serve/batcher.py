@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from baton.errors import Unavailable
+from baton.serve.asgi import Overloaded
 from baton.serve.batching import batch_key, merge, split, take_batch
 
 Arrays = Mapping[str, np.ndarray[Any, Any]]
@@ -37,7 +38,7 @@ Runner = Callable[[dict[str, np.ndarray[Any, Any]]], dict[str, np.ndarray[Any, A
 Clock = Callable[[], float]
 
 
-class QueueFull(Unavailable):
+class QueueFull(Overloaded):
     """The model's queue is full: the client should retry after a short wait."""
 
     def __init__(self, message: str, retry_after_s: float = 1.0) -> None:

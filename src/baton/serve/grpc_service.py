@@ -23,7 +23,8 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
 from baton.errors import BatonError, Kind, NotFound
-from baton.serve.app import UNKNOWN_MODEL, Runtime, admin_digest, check_admin, status_for
+from baton.serve.app import UNKNOWN_MODEL, Runtime, admin_digest, check_admin
+from baton.serve.asgi import status_for
 from baton.serve.grpc_codec import decode_infer, encode_infer
 from baton.serve.proto import grpc_v2_pb2 as pb
 

@@ -21,7 +21,8 @@ from baton.store.registry import VersionInfo
 
 
 class ReadyServer(uvicorn.Server):
-    """uvicorn's server, calling ``ready`` once it has started (never on a failed start)."""
+    """uvicorn's server, calling ``ready`` once it has started (never on a failed start):
+    ``baton serve`` (as ``AnnouncingServer``), ``baton router`` and the web pages run it."""
 
     def __init__(self, config: uvicorn.Config, ready: Callable[[], None]) -> None:
         super().__init__(config)

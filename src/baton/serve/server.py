@@ -6,30 +6,28 @@ SIGTERM (and Ctrl-C) stop accepting connections, let in-flight requests finish (
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
-import signal
 import socket
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
-from types import FrameType
-from typing import Protocol
 
 import uvicorn
 
 from baton.config import Settings
 from baton.core.refs import parse_ref
-from baton.errors import BadInput, Unavailable
+from baton.errors import BadInput
 from baton.serve import discovery
 from baton.serve.app import ServeApp
 from baton.serve.grpc_server import check_free
-from baton.serve.guard import GuardedProtocol, raise_descriptor_limit
+from baton.serve.guard import raise_descriptor_limit
+from baton.serve.listen import WorkerSocket as WorkerSocket  # where `--workers` tests find it
+from baton.serve.listen import bind as bind  # `baton quickstart` imports it from here
+from baton.serve.listen import exit_quietly_on_sigterm, guarded_config, run_until_stopped
 from baton.serve.loader import verified_model
 from baton.serve.options import ServeOptions, ServingPlan, serving_plan
-from baton.serve.ports import describe_holder
+from baton.serve.ready import ReadyServer
 from baton.serve.recorded import RecordedServer
 from baton.serve.source import open_source
 from baton.store.registry import VersionInfo
@@ -55,100 +53,13 @@ def check_refs(settings: Settings, options: ServeOptions) -> list[tuple[VersionI
 
 
 def uvicorn_config(app: ServeApp, options: ServeOptions, *, loop: str = "uvloop") -> uvicorn.Config:
-    """uvicorn (httptools) with the port's limits (serve/guard.py) and no WebSockets."""
-    return uvicorn.Config(
-        app,
-        host=options.host,
-        port=options.port,
-        loop=loop,
-        http=GuardedProtocol,
-        ws="none",
-        lifespan="on",
-        access_log=False,
-        log_level="warning",
-        timeout_graceful_shutdown=math.ceil(options.drain_timeout_s),
-        timeout_keep_alive=30,
-        server_header=False,
-        proxy_headers=False,  # nothing here reads the client's address: one layer less a request
-        workers=options.workers,
-    )
+    """uvicorn (httptools) with the port's limits (serve/guard.py), ``--workers`` of them."""
+    return guarded_config(app, options, loop=loop, workers=options.workers)
 
 
-class Listening(Protocol):
-    """What ``bind`` reads: ``ServeOptions``, or the router's options."""
-
-    @property
-    def host(self) -> str: ...
-    @property
-    def port(self) -> int: ...
-
-
-def bind(options: Listening) -> socket.socket:
-    """The listening address, taken before anything says it serves (a taken port names
-    the process holding it where the OS lets us read that). With several workers, each
-    worker listens on its own socket (``WorkerSocket``)."""
-    family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
-    address = (options.host, options.port)
-    sock = socket.socket(family)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)  # without SO_REUSEPORT: fails if anything else holds the port
-        workers = getattr(options, "workers", 1)  # the router's options have none: one
-        if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
-            address = sock.getsockname()[:2]
-            sock.close()
-            sock = WorkerSocket(family)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        holder = describe_holder(options.port) if options.port else None
-        raise Unavailable(
-            f"cannot listen on {options.host}:{options.port} ({exc.strerror})"
-            + (f": {holder}" if holder else "")
-            + "; stop it or pick a free port with --port"
-        ) from None
-    sock.set_inheritable(True)
-    return sock
-
-
-class WorkerSocket(socket.socket):
-    """The parent's hold on the port under ``--workers``: bound with SO_REUSEPORT and never
-    listening. Handed to a worker (pickled, as uvicorn hands its sockets) it becomes a new
-    socket bound the same way, which that worker alone listens on: the kernel then spreads
-    connections evenly over the workers, where one shared socket gave whichever worker
-    woke first most of them (measured: 6 of 32 keep-alive connections against 26)."""
-
-    def __reduce__(self) -> tuple[object, tuple[int, str, int]]:
-        host, port = self.getsockname()[:2]
-        return _reuse_port_socket, (int(self.family), host, port)
-
-
-def _reuse_port_socket(family: int, host: str, port: int) -> socket.socket:
-    sock = socket.socket(family)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    return sock
-
-
-def _exit_quietly(signum: int, frame: FrameType | None) -> None:
-    sys.exit(0)
-
-
-class AnnouncingServer(uvicorn.Server):
-    """uvicorn's server, announcing itself only once it serves (once its models are loaded;
-    `baton router` runs it too)."""
-
-    def __init__(self, config: uvicorn.Config, announce: Callable[[], None]) -> None:
-        super().__init__(config)
-        self._announce = announce
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started:
-            self._announce()
+class AnnouncingServer(ReadyServer):
+    """uvicorn's server, announcing itself only once it serves (once its models are loaded),
+    and stopping the app's gRPC front with its HTTP one."""
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         app = self.config.app
@@ -179,8 +90,7 @@ def serve(
         if announce is not None:
             announce(port)
 
-    # uvicorn re-raises the signal it caught after draining; exit 0 then, not 143.
-    signal.signal(signal.SIGTERM, _exit_quietly)
+    exit_quietly_on_sigterm()
     # a model folder's server (a container) has no registry to record it in, and is
     # found by its platform's scrape configuration rather than BATON_HOME's target files
     local = options.model_dir is None
@@ -196,13 +106,7 @@ def serve(
             _serve_workers(settings, options, sock)
             return
         server = AnnouncingServer(uvicorn_config(ServeApp(settings, options), options), said)
-        try:
-            server.run(sockets=[sock])
-        except SystemExit as exc:  # a failed start-up (logged above), or SIGTERM: exit 0
-            if exc.code == 0 or server.started:
-                raise
-        if not server.started:
-            raise Unavailable("the server did not start: see the messages above")
+        run_until_stopped(server, sock, "the server")
     finally:
         if record is not None:
             record.stop()
