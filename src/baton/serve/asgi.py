@@ -14,7 +14,7 @@ import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from baton.errors import BadInput, BatonError, Kind, Unauthorized, Unavailable
+from baton.errors import HTTP_STATUS, BadInput, BatonError, Unauthorized, Unavailable
 from baton.serve.intake import BodyTooLarge
 
 Scope = MutableMapping[str, Any]
@@ -22,17 +22,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
-
-STATUS: dict[Kind, int] = {
-    Kind.BAD_INPUT: 400,
-    Kind.NOT_FOUND: 404,
-    Kind.CONFLICT: 409,
-    Kind.FORBIDDEN: 403,
-    Kind.UNAUTHORIZED: 401,
-    Kind.UNAVAILABLE: 503,
-    Kind.CORRUPT: 500,
-    Kind.FAILED_CHECK: 422,
-}
 
 
 class MethodNotAllowed(BadInput):
@@ -53,7 +42,7 @@ def status_for(exc: BatonError) -> int:
         return 405
     if isinstance(exc, Overloaded):
         return 429
-    return STATUS[exc.kind]
+    return HTTP_STATUS[exc.kind]
 
 
 def allow(method: str, *allowed: str) -> None:
