@@ -18,7 +18,9 @@ from baton.cli.state import state
 from baton.errors import BadInput, FailedCheck
 
 if TYPE_CHECKING:
+    from baton.audit.inventory import Inventory
     from baton.audit.result import AuditResult
+    from baton.cli.state import State
     from baton.store.store import Store
 
 if TYPE_CHECKING:  # settings (pydantic-settings) are built by the root callback, not here
@@ -126,7 +128,6 @@ def audit(
     """Right-size audit from Prometheus: usage against allocation, capacity and SLO."""
     if ctx.invoked_subcommand is not None:
         return
-    from baton.audit.inventory import gather
     from baton.audit.prices import load_prices
     from baton.audit.prometheus import Prometheus
     from baton.audit.service import run_audit
@@ -139,21 +140,9 @@ def audit(
     end_s = _end(end)
     table = load_prices(prices)
     st = state(ctx)
-    if save and st.settings.url:
-        raise BadInput(
-            "baton audit stores its run in the store itself, not through a control plane: "
-            "unset BATON_URL (point BATON_DB_URL at the store) or pass --no-save"
-        )
-    saving_to = st.store if save else None  # opened first: a store problem costs no queries
+    saving_to = _saving_store(st, save)  # opened first: a store problem costs no queries
     store = st.store if servers else None
-    since = datetime.fromtimestamp(end_s - window_s, UTC)  # servers that stopped count too
-    until = datetime.fromtimestamp(end_s, UTC)
-    inventory = gather(store, manifests or [], fleet, since=since, until=until)
-    if not inventory.deployments:
-        raise BadInput(
-            "nothing to audit: no `baton serve` recorded in the store, and no --fleet or "
-            "--manifests given"
-        )
+    inventory = _inventory(store, manifests or [], fleet, end_s - window_s, end_s)
     prom = Prometheus(prometheus or _prometheus_url(st.settings))
     policy = SizingPolicy(headroom=headroom, min_replicas=min_replicas, risk_utilization=risk)
     with _progress(quiet=json_out) as progress:
@@ -169,6 +158,33 @@ def audit(
     if fail_on == "risk" and result.at_risk:
         names = ", ".join(r.deployment.name for r in result.at_risk)
         raise FailedCheck(f"{len(result.at_risk)} deployment(s) at risk: {names}")
+
+
+def _saving_store(st: State, save: bool) -> Store | None:
+    """The store the run is saved in, or None for a dry run (--no-save)."""
+    if save and st.settings.url:
+        raise BadInput(
+            "baton audit stores its run in the store itself, not through a control plane: "
+            "unset BATON_URL (point BATON_DB_URL at the store) or pass --no-save"
+        )
+    return st.store if save else None
+
+
+def _inventory(
+    store: Store | None, manifests: list[Path], fleet: Path | None, start_s: float, end_s: float
+) -> Inventory:
+    """What to audit: the servers the store recorded in the window (stopped ones count too),
+    the --fleet file and the --manifests; refused when that is nothing."""
+    from baton.audit.inventory import gather
+
+    since, until = datetime.fromtimestamp(start_s, UTC), datetime.fromtimestamp(end_s, UTC)
+    inventory = gather(store, manifests, fleet, since=since, until=until)
+    if not inventory.deployments:
+        raise BadInput(
+            "nothing to audit: no `baton serve` recorded in the store, and no --fleet or "
+            "--manifests given"
+        )
+    return inventory
 
 
 def _save(result: AuditResult, store: Store, actor: str, *, json_out: bool) -> None:
