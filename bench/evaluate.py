@@ -145,7 +145,7 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=0, help="ORT intra-op threads; 0: its default"
     )
-    parser.add_argument("--repeat", type=int, default=20, help="passes each (heavy: a quarter)")
+    parser.add_argument("--repeat", type=int, default=40, help="passes each (heavy: a quarter)")
     parser.add_argument("--no-gate", action="store_true", help="skip the end-to-end gate timing")
     args = parser.parse_args()
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())

@@ -11,7 +11,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from baton.evaluate.outputs import Outputs
+from baton.evaluate.outputs import Binding, Outputs
 from baton.runtime.mlp import random_mlp
 
 
@@ -128,3 +128,53 @@ def test_a_real_failure_in_place_still_raises(tmp_path: Path) -> None:
     assert fast.whole is not None
     with pytest.raises(Exception, match="(?i)dimension|shape|invalid"):
         fast.run({"input": np.zeros((2, 5), np.float32)}, 2)
+
+
+def test_declared_outputs_are_allocated_before_the_first_batch(tmp_path: Path) -> None:
+    s = session(tmp_path, random_mlp([4, 8, 3], seed=4))
+    fast = Outputs(s, 12)
+    assert fast.whole is not None and fast.whole[0].shape == (12, 3)
+    assert Outputs(s, 12, in_place=False).whole is None
+    _, plain = both(s, [5, 5, 2], capacity=12)
+    fast_again, _ = both(s, [5, 5, 2], capacity=12)
+    assert fast_again.whole is not None
+    assert_same(fast_again, plain)
+
+
+def reshaped_to_itself(out_shape: list[Any]) -> onnx.ModelProto:
+    """The input reshaped to its own shape: ONNX Runtime cannot infer the output's shape,
+    so the declared one stands, true or not."""
+    nodes = [
+        helper.make_node("Shape", ["input"], ["shape"]),
+        helper.make_node("Reshape", ["input", "shape"], ["y"]),
+    ]
+    return graph_model(nodes, TensorProto.FLOAT, out_shape)
+
+
+def test_a_symbolic_output_dimension_waits_for_the_first_batch(tmp_path: Path) -> None:
+    s = session(tmp_path, reshaped_to_itself(["n", "k"]))
+    assert Outputs(s, 6).whole is None
+    fast, plain = both(s, [3, 3], capacity=6)
+    assert fast.whole is not None  # learnt from the first batch's outputs
+    assert_same(fast, plain)
+
+
+def test_a_declared_shape_that_lies_gives_the_real_outputs(tmp_path: Path) -> None:
+    s = session(tmp_path, reshaped_to_itself(["n", 5]))  # it returns [n, 4]
+    assert Outputs(s, 6).whole is not None  # believed the declaration
+    fast, plain = both(s, [2, 2, 2], capacity=6)
+    assert_same(fast, plain)
+    assert fast.result()["y"].shape == (6, 4)
+
+
+def test_the_extension_binding_writes_what_the_public_api_writes(tmp_path: Path) -> None:
+    s = session(tmp_path, random_mlp([4, 8, 3], seed=5))
+    x = np.random.default_rng(1).random((6, 4)).astype(np.float32)
+    fast, public = Binding(s), Binding(s, public=True)
+    assert fast._raw is not None  # this ONNX Runtime has the layout the fast path needs
+    assert public._raw is None
+    got, want = np.full((6, 3), np.nan, np.float32), np.full((6, 3), np.nan, np.float32)
+    fast.run({"input": x}, {"probabilities": got})
+    public.run({"input": x}, {"probabilities": want})
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, s.run(None, {"input": x})[0])

@@ -6,6 +6,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from baton.core.manifest import Manifest
 from baton.errors import BadInput
@@ -82,6 +85,27 @@ def test_class_indices_from_names_or_numbers_and_unknown_labels() -> None:
         class_indices(np.array([0, 7]), names, 2, "e")
     with pytest.raises(BadInput, match="fractional"):
         class_indices(np.array([0.5]), names, 2, "e")
+
+
+@given(
+    hnp.arrays(
+        st.sampled_from(["int8", "int16", "int32", "int64", "uint8", "uint32", "uint64", "bool"]),
+        st.integers(1, 40),
+    ),
+    st.integers(1, 300),
+)
+def test_integer_labels_are_refused_exactly_when_one_is_not_a_class(
+    labels: np.ndarray, classes: int
+) -> None:
+    """The range check reads integer labels once, as unsigned: a negative label must still
+    be refused, and every label in 0..classes-1 accepted."""
+    as_int = labels.astype(np.int64) if labels.dtype != np.uint64 else labels.astype(object)
+    outside = bool(((as_int < 0) | (as_int >= classes)).any())
+    if outside:
+        with pytest.raises(BadInput, match="labels the model does not know"):
+            class_indices(labels, None, classes, "e")
+    else:
+        assert class_indices(labels, None, classes, "e").tolist() == as_int.tolist()
 
 
 def test_a_target_with_more_than_one_value_per_row_is_refused() -> None:

@@ -131,6 +131,7 @@ class NpzArrays:
         self.filename = filename
         self._layout: dict[str, MemberLayout] | None = None
         self._mapping: mmap.mmap | None = None
+        self._views: dict[str, np.ndarray] = {}  # stored members' whole views, made once
 
     def archive(self) -> zipfile.ZipFile:
         try:
@@ -191,10 +192,15 @@ class NpzArrays:
 
     def whole(self, key: str) -> np.ndarray | None:
         """All rows of a stored array located before, as one view; None if streamed."""
+        if key in self._views:
+            return self._views[key]
         member = (self._layout or {}).get(key)
         if member is None or member.offset is None:
             return None
-        return NpyMember(member, mapping=self._mapped()).mapped
+        view = NpyMember(member, mapping=self._mapped()).mapped
+        assert view is not None
+        self._views[key] = view
+        return view
 
     def _mapped(self) -> mmap.mmap:
         if self._mapping is None:

@@ -90,7 +90,8 @@ def run_models(
     seconds = dict.fromkeys(sessions, 0.0)
     clock = time.perf_counter
     rows = 0
-    for batch in data.batches(batch_size):
+    planned = data.views(batch_size)
+    for batch in planned if planned is not None else data.batches(batch_size):
         n = batch.rows
         if batch.target is not None and whole_target is None:
             if target_transform is not None and not targets:

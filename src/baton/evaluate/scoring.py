@@ -84,6 +84,16 @@ def reference_range_for(
     return "", None
 
 
+def _out_of_range(target: np.ndarray, indices: np.ndarray, classes: int) -> bool:
+    """Whether any index falls outside 0..classes-1: for integers one pass over the labels
+    (seen as unsigned, a negative index is larger than any class), which runs once per
+    evaluation pass."""
+    if target.dtype.kind in "iu":
+        unsigned = target.view(f"u{target.dtype.itemsize}") if target.dtype.kind == "i" else target
+        return bool(unsigned.max() >= classes)
+    return bool(indices.min() < 0 or indices.max() >= classes)
+
+
 def class_indices(
     target: np.ndarray, labels: list[str] | None, classes: int, filename: str
 ) -> np.ndarray:
@@ -117,7 +127,7 @@ def class_indices(
     if target.dtype.kind not in "biuf":
         raise BadInput(f"eval data {filename}: the target holds {target.dtype} values")
     indices = target.astype(np.int64, copy=False)
-    if indices.size and (indices.min() < 0 or indices.max() >= classes):
+    if indices.size and _out_of_range(target, indices, classes):
         bad = indices[(indices < 0) | (indices >= classes)]
         shown = ", ".join(str(v) for v in np.unique(bad)[:5])
         raise BadInput(
