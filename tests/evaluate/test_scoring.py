@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -94,6 +94,7 @@ def test_class_indices_from_names_or_numbers_and_unknown_labels() -> None:
     ),
     st.integers(1, 300),
 )
+@example(np.array([-1], np.int8), 256)  # -1 seen as unsigned is 255: a class of 256
 def test_integer_labels_are_refused_exactly_when_one_is_not_a_class(
     labels: np.ndarray, classes: int
 ) -> None:

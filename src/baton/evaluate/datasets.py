@@ -42,6 +42,14 @@ class Batch(NamedTuple):
         return len(next(iter(self.inputs.values())))
 
 
+class Mapped(NamedTuple):
+    """Every row of each column, as read-only views of the mapped eval file."""
+
+    inputs: Columns
+    target: np.ndarray | None
+    reference: Columns
+
+
 def _numpy_dtype(spec: TensorSpec) -> np.dtype[Any]:
     return np.dtype(object) if spec.dtype is DType.STRING else np.dtype(spec.dtype.value)
 
@@ -95,13 +103,18 @@ class EvalData:
         reader = _arrow(lambda: pcsv.open_csv(self.path), self.filename)
         return name in reader.schema.names
 
-    def views(self, batch_size: int = 1024) -> list[Batch] | None:
-        """Every batch at once, as views of the mapped file, when it is a stored .npz that
-        needs no cast (else None: stream ``batches()``). Made before a pass, so the pass
-        runs no Python to make them: 10-20 µs a batch once a model's run has evicted the
-        caches, 1-2 % of a small model's pass."""
-        mapped = self._npz_mapped()
-        return None if mapped is None else list(self._sliced(mapped, batch_size))
+    def mapped(self) -> Mapped | None:
+        """Every column as one view of the mapped file, when it is a stored .npz that needs
+        no cast (else None: stream ``batches()``): a pass then slices them, nothing is
+        gathered per batch, and the target and reference outputs are whole already."""
+        columns = self._npz_mapped()
+        if columns is None:
+            return None
+        return Mapped(
+            inputs={name: columns[name] for name in self._input_names},
+            target=columns.get(self.target) if self.target else None,
+            reference={k: v for k, v in columns.items() if k in self._output_names},
+        )
 
     def batches(self, batch_size: int = 1024) -> Iterator[Batch]:
         """Batches of exactly ``batch_size`` rows (the last may be shorter)."""

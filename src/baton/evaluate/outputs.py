@@ -14,7 +14,8 @@ the values are the same either way.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -39,16 +40,69 @@ class Outputs:
         self.capacity = capacity  # rows the data announced
         self.in_place = in_place
         self.whole: list[np.ndarray] | None = None  # in place: one array per output
-        self.filled = 0
+        self.filled = 0  # rows written in place
+        self.rows_kept = 0  # rows whose outputs are kept, either way
         self.parts: list[list[np.ndarray]] = [[] for _ in self.names]
         self._binding: Binding | None = None
+        self._plan: list[tuple[int, Callable[[], None]]] = []  # batches ahead, next one last
         declared = _declared(declared_outputs) if in_place and capacity > 0 else None
         if declared is not None:  # bind from the first batch: no run to learn the shapes
             self.whole = [np.empty((capacity, *tail), dtype) for tail, dtype in declared]
             self._binding = Binding(session)
 
+    def plan(self, inputs: dict[str, np.ndarray], batch_size: int) -> bool:
+        """Prepare the bindings of a pass over ``inputs`` (every row of each column) in
+        batches of ``batch_size`` rows, when all can be written in place; ``run_planned``
+        then runs them one by one, with almost no Python between two runs of the model
+        (whose batches evict the caches: there, 10-20 µs a batch of Python is 1-2 % of a
+        small model's pass)."""
+        rows = len(next(iter(inputs.values())))
+        binding = self._binding
+        if self.whole is None or binding is None or self.filled or rows > self.capacity:
+            return False
+        if not _bindable_inputs(inputs):  # row slices of these are bindable too
+            return False
+        plan: list[tuple[int, Callable[[], None]]] = []
+        for start in range(0, rows, batch_size):
+            end = start + batch_size
+            prepared = binding.prepare(
+                {name: column[start:end] for name, column in inputs.items()},
+                {
+                    name: whole[start:end]
+                    for name, whole in zip(self.names, self.whole, strict=True)
+                },
+            )
+            plan.append(
+                (min(batch_size, rows - start), functools.partial(binding.run_prepared, prepared))
+            )
+        plan.reverse()  # popped from the end
+        self._plan = plan
+        return True
+
+    def run_planned(self) -> bool:
+        """Run the next planned batch; False if there is none or it failed (the plan is
+        dropped: ``run`` then takes that batch and the rest, and says what went wrong)."""
+        plan = self._plan
+        if not plan:
+            return False
+        rows, run = plan[-1]
+        try:
+            run()
+        except Exception:
+            self._plan = []
+            return False
+        plan.pop()
+        self.filled += rows
+        self.rows_kept += rows
+        return True
+
     def run(self, inputs: dict[str, np.ndarray], rows: int) -> None:
         """Run one batch and keep its outputs; whatever ONNX Runtime raises propagates."""
+        self._plan = []
+        self._run(inputs, rows)
+        self.rows_kept += rows
+
+    def _run(self, inputs: dict[str, np.ndarray], rows: int) -> None:
         if self.whole is not None:
             if self.filled + rows <= self.capacity and _bindable_inputs(inputs):
                 try:
@@ -110,6 +164,15 @@ class Outputs:
             self.parts = [[w[: self.filled]] if self.filled else [] for w in self.whole]
             self.whole = None
             self._binding = None
+            self._plan = []
+
+
+class Prepared(NamedTuple):
+    """One batch's OrtValues, made before the pass; ``arrays`` keeps their memory alive."""
+
+    inputs: list[tuple[str, Any]]
+    outputs: list[tuple[str, Any]]
+    arrays: list[np.ndarray]
 
 
 class Binding:
@@ -118,43 +181,58 @@ class Binding:
     Through ONNX Runtime's extension module where this version has it: its Python wrappers
     spend about 10 µs a batch on checks a CPU session does not need, 0.5-1 % of a small
     model's pass. Otherwise, or with ``public=True``, through the public API; the values
-    are the same either way. The caller keeps the arrays alive until ``run`` returns."""
+    are the same either way."""
 
     def __init__(self, session: Any, *, public: bool = False):
-        self._session = session
-        self._raw: Any = None
-        self._binding: Any = None
-        found = None if public else _extension()
-        if found is not None:
-            extension, self._device = found
-            self._ortvalue = extension.OrtValue.ortvalue_from_numpy
-            try:
-                self._raw = extension.SessionIOBinding(session._sess)
-                self._run_raw = session._sess.run_with_iobinding
-            except (AttributeError, TypeError):  # another version's layout: the public API
-                self._raw = None
-        if self._raw is None:
-            self._binding = session.io_binding()
+        self.through_extension = not public and self._through_extension(session)
+        if not self.through_extension:
+            from onnxruntime import OrtValue
+
+            binding = session.io_binding()
+            self._run = functools.partial(session.run_with_iobinding, binding)
+            self._ortvalue = OrtValue.ortvalue_from_numpy
+            self._device = None
+            self._bind_input = binding.bind_ortvalue_input
+            self._bind_output = binding.bind_ortvalue_output
+
+    def _through_extension(self, session: Any) -> bool:
+        found = _extension()
+        if found is None:
+            return False
+        extension, self._device = found
+        try:
+            raw = extension.SessionIOBinding(session._sess)
+            self._run = functools.partial(session._sess.run_with_iobinding, raw, None)
+        except (AttributeError, TypeError):  # another version's layout: the public API
+            return False
+        self._ortvalue = extension.OrtValue.ortvalue_from_numpy
+        self._bind_input = raw.bind_ortvalue_input
+        self._bind_output = raw.bind_ortvalue_output
+        return True
+
+    def prepare(self, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> Prepared:
+        """The OrtValues of one batch: ``inputs`` read and ``outputs`` written where they
+        lie, as long as the ``Prepared`` lives."""
+        make, device = self._ortvalue, self._device
+        if device is None:  # the public API: its OrtValues keep their arrays alive
+            made_in = [(name, make(values)) for name, values in inputs.items()]
+            made_out = [(name, make(into)) for name, into in outputs.items()]
+        else:
+            made_in = [(name, make(values, device)) for name, values in inputs.items()]
+            made_out = [(name, make(into, device)) for name, into in outputs.items()]
+        return Prepared(made_in, made_out, [*inputs.values(), *outputs.values()])
+
+    def run_prepared(self, prepared: Prepared) -> None:
+        bind_input, bind_output = self._bind_input, self._bind_output
+        for name, value in prepared.inputs:
+            bind_input(name, value)
+        for name, value in prepared.outputs:
+            bind_output(name, value)
+        self._run()
 
     def run(self, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
         """Run with ``inputs`` read and ``outputs`` written where they lie."""
-        raw = self._raw
-        if raw is not None:
-            device, ortvalue = self._device, self._ortvalue
-            for name, values in inputs.items():
-                raw.bind_ortvalue_input(name, ortvalue(values, device))
-            for name, into in outputs.items():
-                raw.bind_ortvalue_output(name, ortvalue(into, device))
-            self._run_raw(raw, None)
-            return
-        from onnxruntime import OrtValue
-
-        binding = self._binding
-        for name, values in inputs.items():
-            binding.bind_ortvalue_input(name, OrtValue.ortvalue_from_numpy(values))
-        for name, into in outputs.items():
-            binding.bind_ortvalue_output(name, OrtValue.ortvalue_from_numpy(into))
-        self._session.run_with_iobinding(binding)
+        self.run_prepared(self.prepare(inputs, outputs))
 
 
 @functools.cache

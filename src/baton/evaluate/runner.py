@@ -82,16 +82,21 @@ def run_models(
     ``in_place=False`` keeps every batch's outputs and concatenates them after the pass
     (the straightforward path, which the in-place one must match value for value)."""
     kept = {m: Outputs(s, data.rows, in_place=in_place) for m, s in sessions.items()}
+    mapped = data.mapped() if in_place else None
+    if mapped is not None:
+        target = mapped.target
+        if target is not None and target_transform is not None:
+            target = target_transform(target)  # checked before the pass
+        seconds = _run_mapped(kept, mapped.inputs, data.rows, batch_size, progress)
+        return _result(kept, data.rows, target, dict(mapped.reference), seconds)
     whole_target = data.whole_target() if in_place else None
     if whole_target is not None and target_transform is not None:
         whole_target = target_transform(whole_target)  # checked before the pass
     targets: list[np.ndarray] = []
     references: dict[str, list[np.ndarray]] = {}
-    seconds = dict.fromkeys(sessions, 0.0)
-    clock = time.perf_counter
+    seconds = dict.fromkeys(kept, 0.0)
     rows = 0
-    planned = data.views(batch_size)
-    for batch in planned if planned is not None else data.batches(batch_size):
+    for batch in data.batches(batch_size):
         n = batch.rows
         if batch.target is not None and whole_target is None:
             if target_transform is not None and not targets:
@@ -99,26 +104,88 @@ def run_models(
             targets.append(batch.target)
         for name, values in batch.reference.items():
             references.setdefault(name, []).append(values)
-        for model, outputs in kept.items():
-            start = clock()
-            try:
-                outputs.run(batch.inputs, n)
-            except Exception as exc:
-                raise ModelCrashed(
-                    f"the {model} failed on rows {batch.start}..{batch.start + n - 1} "
-                    f"({first_line(exc)})"
-                ) from None
-            seconds[model] += clock() - start
+        _run_batch(kept, batch.inputs, batch.start, n, seconds)
         rows += n
         if progress:
             progress(n)
-    return RunResult(
-        rows=rows,
-        target=whole_target if whole_target is not None else _target(targets, target_transform),
-        reference={k: np.concatenate(v) for k, v in references.items()},
-        outputs={m: outputs.result() for m, outputs in kept.items()},
-        seconds=seconds,
-    )
+    target = whole_target if whole_target is not None else _target(targets, target_transform)
+    reference = {k: np.concatenate(v) for k, v in references.items()}
+    return _result(kept, rows, target, reference, seconds)
+
+
+def _run_mapped(
+    kept: dict[str, Outputs],
+    inputs: dict[str, np.ndarray],
+    rows: int,
+    batch_size: int,
+    progress: Progress | None,
+) -> dict[str, float]:
+    """Every batch of mapped columns through every model, the bindings prepared before
+    the pass; from the first batch a model fails on (or cannot plan), the general path
+    runs the rest and says what went wrong."""
+    starts = range(0, rows, batch_size)
+    sizes = [min(batch_size, rows - start) for start in starts]
+    seconds = dict.fromkeys(kept, 0.0)
+    done = 0
+    if all(outputs.plan(inputs, batch_size) for outputs in kept.values()):
+        done = _run_planned(kept, sizes, seconds, progress)
+    for start, n in zip(starts[done:], sizes[done:], strict=True):
+        batch = {k: v[start : start + n] for k, v in inputs.items()}
+        _run_batch(kept, batch, start, n, seconds)
+        if progress:
+            progress(n)
+    return seconds
+
+
+def _run_planned(
+    kept: dict[str, Outputs], sizes: list[int], seconds: dict[str, float], progress: Progress | None
+) -> int:
+    """How many batches every model ran on its plan: all, unless one failed."""
+    clock = time.perf_counter
+    models = list(kept.items())
+    for done, n in enumerate(sizes):
+        for model, outputs in models:
+            start = clock()
+            if not outputs.run_planned():
+                return done
+            seconds[model] += clock() - start
+        if progress:
+            progress(n)
+    return len(sizes)
+
+
+def _run_batch(
+    kept: dict[str, Outputs],
+    inputs: dict[str, np.ndarray],
+    start: int,
+    n: int,
+    seconds: dict[str, float],
+) -> None:
+    """One batch through every model that has not run it yet; a failure inside ONNX
+    Runtime is a ``ModelCrashed`` naming the rows."""
+    clock = time.perf_counter
+    for model, outputs in kept.items():
+        if outputs.rows_kept > start:  # ran this batch on its plan
+            continue
+        began = clock()
+        try:
+            outputs.run(inputs, n)
+        except Exception as exc:
+            raise ModelCrashed(
+                f"the {model} failed on rows {start}..{start + n - 1} ({first_line(exc)})"
+            ) from None
+        seconds[model] += clock() - began
+
+
+def _result(
+    kept: dict[str, Outputs],
+    rows: int,
+    target: np.ndarray | None,
+    reference: dict[str, np.ndarray],
+    seconds: dict[str, float],
+) -> RunResult:
+    outputs = {m: o.result() for m, o in kept.items()}
+    return RunResult(rows, target, reference, outputs, seconds)
 
 
 def _target(parts: list[np.ndarray], transform: TargetTransform | None) -> np.ndarray | None:

@@ -88,9 +88,11 @@ def _out_of_range(target: np.ndarray, indices: np.ndarray, classes: int) -> bool
     """Whether any index falls outside 0..classes-1: for integers one pass over the labels
     (seen as unsigned, a negative index is larger than any class), which runs once per
     evaluation pass."""
-    if target.dtype.kind in "iu":
-        unsigned = target.view(f"u{target.dtype.itemsize}") if target.dtype.kind == "i" else target
-        return bool(unsigned.max() >= classes)
+    if target.dtype.kind == "u":
+        return bool(target.max() >= classes)
+    if target.dtype.kind == "i" and classes <= np.iinfo(target.dtype).max + 1:
+        # negatives seen as unsigned lie above the largest signed value, so above classes
+        return bool(target.view(f"u{target.dtype.itemsize}").max() >= classes)
     return bool(indices.min() < 0 or indices.max() >= classes)
 
 
