@@ -9,10 +9,11 @@ memory, at the same batch size (the runner's own choice), on the digits model an
 heavy MLP (64-1024-1024-1024-10). Then the whole gate (default profile) runs on the digits
 example; its target is under a minute on 2 cores.
 
-The two alternate pass by pass. Besides the best of each, it prints the median of the
-pass-by-pass ratios in wall time and in CPU time: on a shared machine the CPU-time ratio
-is the steadier one (another process taking the core does not count), as long as ONNX
-Runtime runs one thread (``--threads 1``; with more, CPU time counts its spinning too).
+The two alternate pass by pass (with a third, informative reference: in-process ORT that
+keeps its outputs, as any evaluation must). The target reads the median of the pass-by-
+pass wall ratios; it also prints the CPU-time ratio (exact with ``--threads 1``: with
+more, CPU time counts ORT's spinning and its sleeps) and the ratio of the bests (two
+outliers, one lucky pass each: informative only).
 """
 
 from __future__ import annotations
@@ -57,6 +58,13 @@ def in_process(session: ort.InferenceSession, x: np.ndarray, batch: int) -> int:
     return len(x)
 
 
+def in_process_kept(session: ort.InferenceSession, x: np.ndarray, batch: int) -> int:
+    """ONNX Runtime on rows in memory, its outputs kept as anyone evaluating must: listed,
+    then concatenated. Shown beside the target's reference, not instead of it."""
+    parts = [session.run(None, {"input": x[i : i + batch]})[0] for i in range(0, len(x), batch)]
+    return len(np.concatenate(parts))
+
+
 def through_runner(session: ort.InferenceSession, data: EvalData, batch: int) -> int:
     """The evaluation pass: stream from disk, map to the signature, run, keep outputs and
     labels (checked as class indices)."""
@@ -92,24 +100,31 @@ def compare(name: str, model: onnx.ModelProto, x: np.ndarray, y: np.ndarray, arg
         in_process(session, x[: batch * 2], batch)  # warm-up
         through_runner(session, data, batch)
         repeat = args.repeat if name == "digits" else max(3, args.repeat // 4)
-        direct, ours = [], []
+        direct, ours, kept = [], [], []
         for _ in range(repeat):
             direct.append(timed(lambda: in_process(session, x, batch)))
             ours.append(timed(lambda: through_runner(session, data, batch)))
-        report(name, len(x), batch, repeat, np.array(direct), np.array(ours))
+            kept.append(timed(lambda: in_process_kept(session, x, batch)))
+        report(name, len(x), batch, repeat, np.array(direct), np.array(ours), np.array(kept))
 
 
-def report(name: str, rows: int, batch: int, repeat: int, direct: Any, ours: Any) -> None:
+def report(
+    name: str, rows: int, batch: int, repeat: int, direct: Any, ours: Any, kept: Any
+) -> None:
+    """The target reads the median of the pass-by-pass wall ratios: the VM's speed drifts
+    by tens of per cent from minute to minute, and the ratio of the bests compares two
+    outliers (one lucky pass each)."""
     best_direct, best_ours = direct[:, 0].max(), ours[:, 0].max()
     wall = float(np.median(ours[:, 0] / direct[:, 0]))
     cpu = float(np.median(ours[:, 1] / direct[:, 1]))
-    ratio = best_ours / best_direct
+    against_kept = float(np.median(ours[:, 0] / kept[:, 0]))
     print(f"{name}: rows {rows:,}, batch {batch}, {repeat} passes each (interleaved)")
-    print(f"  onnxruntime in-process : {best_direct:12,.0f} rows/s (best)")
+    print(f"  onnxruntime in-process : {best_direct:12,.0f} rows/s (best; outputs dropped)")
     print(f"  evaluation runner      : {best_ours:12,.0f} rows/s (best; from .npz on disk)")
-    verdict = "met" if ratio >= 0.95 else "NOT met"
-    print(f"  ratio of the bests     : {ratio:.3f}  (target >= 0.95: {verdict})")
-    print(f"  median paired ratio    : {wall:.3f} wall, {cpu:.3f} CPU time (pass by pass)")
+    verdict = "met" if wall >= 0.95 else "NOT met"
+    print(f"  median paired ratio    : {wall:.3f} wall (target >= 0.95: {verdict}), {cpu:.3f} CPU")
+    print(f"  ratio of the bests     : {best_ours / best_direct:.3f}")
+    print(f"  runner / in-process keeping its outputs: {against_kept:.3f} (median paired, wall)")
 
 
 def gate(tmp: Path) -> None:

@@ -10,6 +10,7 @@ import onnx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from onnx import TensorProto, helper
 
 from baton.core.serving_config import ServingConfig
 from baton.core.signature import Signature
@@ -172,3 +173,44 @@ def test_a_stored_npz_target_is_checked_before_the_pass(tmp_path: Path) -> None:
             progress=done.append,
         )
     assert done == []  # no model ran
+
+
+def test_a_model_that_fails_its_plan_hands_the_rest_of_the_pass_to_the_general_path(
+    tmp_path: Path,
+) -> None:
+    """The liar declares [n, 10] and returns [n, 64]: its first planned run fails after the
+    good model ran that batch on its plan; the rest runs the general way, no batch twice."""
+    liar = helper.make_model(
+        helper.make_graph(
+            [
+                helper.make_node("Shape", ["input"], ["shape"]),
+                helper.make_node("Reshape", ["input", "shape"], ["probabilities"]),
+            ],
+            "liar",
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["n", 64])],
+            [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["n", 10])],
+        ),
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
+    liar.ir_version = 8
+    onnx.save(liar, str(tmp_path / "liar.onnx"))
+    onnx.save(random_mlp([64, 16, 10], seed=3), str(tmp_path / "good.onnx"))
+    x = np.random.default_rng(5).random((150, 64)).astype(np.float32)
+    np.savez(tmp_path / "e.npz", input=x, label=np.arange(150) % 10)
+    sessions = {m: open_session(tmp_path / f"{m}.onnx") for m in ("good", "liar")}
+    done: list[int] = []
+    results = [
+        run_models(
+            sessions,
+            EvalData(tmp_path / "e.npz", "e.npz", SIG, "label"),
+            batch_size=64,
+            in_place=in_place,
+            progress=done.append if in_place else None,
+        )
+        for in_place in (True, False)
+    ]
+    assert done == [64, 64, 22]
+    for model in sessions:
+        got, want = (r.outputs[model]["probabilities"] for r in results)
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(results[0].outputs["liar"]["probabilities"], x)
