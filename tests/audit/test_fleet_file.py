@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from baton.audit.fleet_file import fleet_entry, fleet_json_schema, parse_fleet, read_fleet
@@ -225,6 +225,7 @@ FIELDS = ["name", "model", "version", "replicas", "autoscaling", "resources", "c
 
 
 @given(st.dictionaries(st.sampled_from(FIELDS), JSONISH, max_size=4))
+@example({"name": "\n", "model": None})  # found by Hypothesis: the name broke the line
 # the first text drawn in a fresh checkout builds Hypothesis's Unicode table (seconds)
 @settings(suppress_health_check=[HealthCheck.too_slow])
 def test_any_entry_is_read_or_refused_in_one_line(change: dict[str, Any]) -> None:

@@ -232,6 +232,8 @@ def parse_fleet(data: Any, source: str = "fleet.yaml") -> list[Deployment]:
     found = []
     for i, entry in enumerate(entries):
         name = entry.get("name") if isinstance(entry, dict) else None
+        if isinstance(name, str) and not name.isprintable():
+            name = repr(name)  # a newline in the name must not break the one-line message
         where = f"{source}: deployments[{i}]" + (f" ({name})" if isinstance(name, str) else "")
         if not isinstance(entry, dict):
             raise BadInput(f"{where}: expected a mapping, got {type(entry).__name__}")
