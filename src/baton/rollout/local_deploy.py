@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,6 @@ from baton.core.deployment_records import (
     Variant,
 )
 from baton.core.refs import Ref
-from baton.core.rollout_records import Phase
 from baton.errors import Conflict, NotFound
 from baton.rollout import supervise
 from baton.rollout.keeper_process import listening_socket, start_keeper, stop_keeper
@@ -44,7 +42,6 @@ from baton.serve import discovery
 from baton.store.deployments import Deployments, NewDeployment
 from baton.store.rollouts import Rollouts
 from baton.store.store import Store
-from baton.store.tx import utcnow
 
 HOST = "127.0.0.1"
 TOKEN_BYTES = 32
@@ -197,14 +194,18 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
 
 def down(launch: Launch, store: Store, model: str, reason: str | None) -> DeploymentRecord:
     """Stop the router and every server of the model's deployment (they drain), then mark
-    it down. Refused while a canary runs (abort it first); one already aborted, rolled back
-    or promoted is waited out, so ``deploy down`` right after ``canary abort`` works."""
+    it down. Refused while a canary runs: abort it first."""
     deployments = Deployments(store.engine)
     record = deployments.active(model)
     if record is None:
         raise NotFound(f"{model} is not deployed here: `baton deploy status` lists deployments")
+    rollout = Rollouts(store.engine).active(model)
+    if rollout is not None:
+        raise Conflict(
+            f"{rollout.summary()} is {rollout.phase.value}: abort it first "
+            f"(`baton canary abort {model} --why ...`), then take the deployment down"
+        )
     check_here(record)
-    settle_rollout(store, model, 30 + 2 * (launch.drain_timeout_s + 5))
     stop_keeper(launch.settings, model)  # it would start the router again
     record = deployments.get(record.id)  # the keeper may have replaced the router meanwhile
     grace = launch.drain_timeout_s + 5
@@ -212,36 +213,6 @@ def down(launch: Launch, store: Store, model: str, reason: str | None) -> Deploy
     stop_processes(record.processes.servers, grace)
     return deployments.down(record.id, revision=record.revision, actor=launch.settings.user,
                             reason=reason)  # fmt: skip
-
-
-FINISHING = frozenset({Phase.ROLLING_BACK, Phase.PROMOTING})
-
-
-def settle_rollout(store: Store, model: str, timeout: float) -> None:
-    """Refuse while the model's canary runs; wait out one that is finishing: its controller
-    moves the traffic, records the end, then stops the servers the deployment no longer
-    needs (changing its record: taking it down meanwhile would be refused as stale)."""
-    rollouts = Rollouts(store.engine)
-    deadline = time.monotonic() + timeout
-    rollout = rollouts.active(model)
-    while rollout is not None and rollout.phase in FINISHING and time.monotonic() < deadline:
-        time.sleep(0.2)
-        rollout = rollouts.active(model)
-    if rollout is not None and rollout.phase in FINISHING:
-        raise Conflict(
-            f"{rollout.summary()} is still {rollout.phase.value} after {timeout:.0f} s: "
-            f"`baton canary status {model}` shows its controller; take the deployment down "
-            "once it has finished"
-        )
-    if rollout is not None:
-        raise Conflict(
-            f"{rollout.summary()} is {rollout.phase.value}: abort it first "
-            f"(`baton canary abort {model} --why ...`), then take the deployment down"
-        )
-    latest = rollouts.list(model, limit=1)
-    lease = latest[0].lease if latest else None
-    if lease is not None and not lease.expired(utcnow()) and lease.holder.host == hostname():
-        supervise.wait_gone(lease.holder.pid, None, max(deadline - time.monotonic(), 1.0))
 
 
 def check_here(record: DeploymentRecord) -> None:
