@@ -21,13 +21,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 _BINDABLE = "biuf"  # numpy kinds ONNX Runtime can take by pointer
-_NUMPY_NAMES = {"float": "float32", "double": "float64"}  # the rest share numpy's names
-_TENSOR_NAMES = (
-    *("float", "double", "float16", "bool"),
-    *("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"),
-)
-_TENSOR_TYPES = {  # ONNX Runtime's names of the tensor types numpy holds as they are
-    f"tensor({name})": np.dtype(_NUMPY_NAMES.get(name, name)) for name in _TENSOR_NAMES
+_TENSOR_TYPES: dict[
+    str, np.dtype[Any]
+] = {  # ONNX Runtime's names of the tensor types numpy holds as they are
+    "tensor(float)": np.dtype("float32"),
+    "tensor(double)": np.dtype("float64"),
+    **{f"tensor({t})": np.dtype(t) for t in ("float16", "bool", "int8", "int16", "int32")},
+    **{f"tensor({t})": np.dtype(t) for t in ("int64", "uint8", "uint16", "uint32", "uint64")},
 }
 
 
