@@ -10,16 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from baton.client import RemoteControl
 from baton.config import Settings
-from baton.core.deployment_records import DeploymentRecord
+from baton.core.deployment_records import DeploymentRecord, ServerProcess
 from baton.core.roles import NotPermitted
 from baton.core.rollout_records import Phase
 from baton.errors import Conflict
@@ -31,6 +29,7 @@ from baton.store.store import Store, open_store
 from tests.api.conftest import Api, serve
 from tests.rollout.canary_world import canary_world
 from tests.rollout.conftest import dead_url
+from tests.waiting import wait_until
 
 ROW = {"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [0.1, 0.2, 0.3, 0.4]}
 
@@ -87,28 +86,23 @@ def test_deploy_canary_abort_and_down_over_http(live: tuple[Api, Store]) -> None
     with pytest.raises(Conflict, match="abort it first"):
         sam.deploy_down("toy", 5.0, "too early")
 
+    def started() -> list[ServerProcess]:  # the controller starts the baseline and canary
+        deployment = sam.canary_status("toy").deployment
+        servers = [] if deployment is None else deployment.processes.servers
+        return servers if len(servers) == 3 else []
+
+    servers = wait_until(started, "the baseline and canary servers", timeout=90)
     aborted = sam.canary_steer("toy", "abort", "stopped from the API")
     assert aborted.phase in (Phase.ROLLING_BACK, Phase.ABORTED)
-    deadline = time.monotonic() + 90
-    while not _rolled_back(sam):
-        assert time.monotonic() < deadline, sam.canary_status("toy").rollout.summary()
-        time.sleep(0.2)
-    assert sam.canary_status("toy").rollout.weights.stable == 100
-
+    # at once: it waits out the rollback (it was a 409, "abort it first" or a stale record)
     down = sam.deploy_down("toy", 5.0, "done")
     assert down.stopped_by == "sam"
-    assert not supervise.alive(down.router.pid, down.router.started)
+    ended = sam.canary_status("toy").rollout
+    assert ended.phase is Phase.ABORTED and ended.weights.stable == 100, ended.summary()
+    for process in [down.router, *servers]:
+        assert not supervise.alive(process.pid, process.started), process
     assert sam.deployments("toy") == []
     actions = [(e.action, e.actor) for e in store.registry.log_entries("toy", 500)]
     for expected in (("deploy.up", "sam"), ("rollout.start", "sam"), ("deploy.down", "sam"),
                      ("canary.start.refused", "mia"), ("rollout.update", "sam")):  # fmt: skip
         assert expected in actions, expected
-
-
-def _rolled_back(remote: RemoteControl) -> bool:
-    """Aborted, and the controller has stopped the baseline and canary servers (it changes
-    the deployment's record then: a ``deploy down`` before that is a stale 409)."""
-    if remote.canary_status("toy").rollout.phase is not Phase.ABORTED:
-        return False
-    (status,) = remote.deployments("toy")
-    return [p.variant.value for p in status.deployment.processes.servers] == ["stable"]

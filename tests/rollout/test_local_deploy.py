@@ -8,15 +8,18 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from baton.config import Settings
-from baton.rollout import supervise
-from baton.store.deployments import Deployments
+from baton.core.deployment_records import Processes, RouterProcess, ServerProcess, Variant
+from baton.rollout import local_deploy, supervise
+from baton.store.deployments import Deployments, NewDeployment
 from baton.store.store import Store, open_store
 from tests.baton_cli import baton, clean_env
 from tests.rollout.canary_world import canary_world
@@ -87,3 +90,47 @@ def test_up_needs_a_production_version(store: Store, tmp_path: Path) -> None:
     done = baton(env, "deploy", "up", "toy")
     assert done.returncode == 2 and "production" in done.stderr, done.stderr
     assert not (tmp_path / "home" / "logs").exists()
+
+
+def _recorded(store: Store, *servers: ServerProcess) -> int:
+    """A deployment on record whose processes are long gone (``started`` matches none)."""
+    router = RouterProcess(pid=4242, started=1, url="http://127.0.0.1:8088", log="r.log",
+                           token_file="t")  # fmt: skip
+    new = NewDeployment("toy", socket.gethostname(), router, Processes(servers=servers))
+    return Deployments(store.engine).up(new, "sam").id
+
+
+STABLE = ServerProcess(pid=5, started=1, url="http://127.0.0.1:9001", log="s.log",
+                       variant=Variant.STABLE, version=1)  # fmt: skip
+CANARY = ServerProcess(pid=6, started=1, url="http://127.0.0.1:9003", log="c.log",
+                       variant=Variant.CANARY, version=2)  # fmt: skip
+
+
+def test_down_reads_again_a_record_a_finishing_controller_changed(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Right after ``canary abort``, the controller stops the canary and changes the record
+    while ``down`` drains the router: down stops what the new record names and closes it
+    (it was a stale-revision 409)."""
+    canary_world(store, tmp_path / "org")
+    deployments = Deployments(store.engine)
+    deployment_id = _recorded(store, STABLE, CANARY)
+    stopped: list[list[str]] = []
+
+    def stop_as_the_controller_tidies(processes: list[Any], grace_s: float) -> None:
+        stopped.append([getattr(p, "variant", "router") for p in processes])
+        if len(stopped) == 1:  # the controller's tidy lands while the router drains
+            now = deployments.get(deployment_id)
+            deployments.change(deployment_id, now.processes.without(Variant.CANARY),
+                               revision=now.revision, actor="controller:h:1",
+                               reason="rollout #1 rolled back: stopped canary")  # fmt: skip
+
+    monkeypatch.setattr(local_deploy, "stop_processes", stop_as_the_controller_tidies)
+    settings = Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}",
+                        user="sam")  # fmt: skip
+    done = local_deploy.down(local_deploy.Launch(settings), store, "toy", "done")
+    assert not done.up and done.stopped_by == "sam"
+    assert [p.variant for p in done.processes.servers] == [Variant.STABLE]
+    assert stopped[:2] == [["router"], [Variant.STABLE, Variant.CANARY]]
+    assert stopped[-1] == [Variant.STABLE]  # read again: what the new record names
+    assert deployments.active("toy") is None

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from baton.core.deployment_records import (
     Variant,
 )
 from baton.core.refs import Ref
+from baton.core.rollout_records import Phase
 from baton.errors import Conflict, NotFound
 from baton.rollout import supervise
 from baton.rollout.keeper_process import listening_socket, start_keeper, stop_keeper
@@ -45,6 +47,9 @@ from baton.store.store import Store
 
 HOST = "127.0.0.1"
 TOKEN_BYTES = 32
+FINISHING = frozenset({Phase.ROLLING_BACK, Phase.PROMOTING})  # `down` waits these out
+SETTLE_POLL_S = 0.2
+STALE_RETRIES = 5  # a finishing controller changes the record once or twice
 
 
 @dataclass(frozen=True)
@@ -194,25 +199,54 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
 
 def down(launch: Launch, store: Store, model: str, reason: str | None) -> DeploymentRecord:
     """Stop the router and every server of the model's deployment (they drain), then mark
-    it down. Refused while a canary runs: abort it first."""
+    it down. Refused while a canary runs (abort it first); one already aborted, rolled back
+    or promoted is waited out, so ``deploy down`` right after ``canary abort`` works."""
     deployments = Deployments(store.engine)
     record = deployments.active(model)
     if record is None:
         raise NotFound(f"{model} is not deployed here: `baton deploy status` lists deployments")
-    rollout = Rollouts(store.engine).active(model)
+    check_here(record)
+    grace = launch.drain_timeout_s + 5
+    settle_rollout(Rollouts(store.engine), model, 2 * grace + 30)
+    stop_keeper(launch.settings, model)  # it would start the router again
+    actor = launch.settings.user
+    for _ in range(STALE_RETRIES):
+        record = deployments.get(record.id)  # the keeper may have replaced the router meanwhile
+        stop_processes([record.router], grace)  # no new requests first
+        stop_processes(record.processes.servers, grace)
+        try:
+            return deployments.down(record.id, revision=record.revision, actor=actor,
+                                    reason=reason)  # fmt: skip
+        except Conflict:
+            now = deployments.get(record.id)
+            if not now.up or now.revision == record.revision:
+                raise
+            # a controller finishing a rollout changed the record (it stopped servers the
+            # deployment no longer needs): read it again, stop what it names, mark it down
+    raise Conflict(f"{record.summary()} kept changing while it was taken down: run it again")
+
+
+def settle_rollout(rollouts: Rollouts, model: str, timeout: float) -> None:
+    """Refuse while the model's canary runs; wait out one that is finishing (its controller
+    moves the traffic back or forward, then records the end). The controller's last step,
+    stopping the servers the deployment no longer needs, may overlap ``down``: both stop
+    the same processes, and whichever changes the record second reads it again."""
+    deadline = time.monotonic() + timeout
+    rollout = rollouts.active(model)
+    while rollout is not None and rollout.phase in FINISHING and time.monotonic() < deadline:
+        time.sleep(SETTLE_POLL_S)
+        rollout = rollouts.active(model)
+    if rollout is not None and rollout.phase in FINISHING:
+        raise Conflict(
+            f"{rollout.summary()} is still {rollout.phase.value} after {timeout:.0f} s: "
+            f"`baton canary status {model}` shows its controller; take the deployment down "
+            "once it has finished"
+        )
     if rollout is not None:
         raise Conflict(
             f"{rollout.summary()} is {rollout.phase.value}: abort it first "
             f"(`baton canary abort {model} --why ...`), then take the deployment down"
         )
-    check_here(record)
-    stop_keeper(launch.settings, model)  # it would start the router again
-    record = deployments.get(record.id)  # the keeper may have replaced the router meanwhile
-    grace = launch.drain_timeout_s + 5
-    stop_processes([record.router], grace)  # no new requests first
-    stop_processes(record.processes.servers, grace)
-    return deployments.down(record.id, revision=record.revision, actor=launch.settings.user,
-                            reason=reason)  # fmt: skip
 
 
 def check_here(record: DeploymentRecord) -> None:

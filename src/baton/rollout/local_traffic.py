@@ -126,14 +126,23 @@ class LocalTraffic:
 
     def tidy(self, model: str, reason: str) -> list[ServerProcess]:
         """Stop every server of the deployment but the stable one, and drop them from the
-        record; what was stopped (a rollout that ended before its controller did this)."""
-        deployment = self._deployment(model)
+        record; what was stopped (a rollout that ended before its controller did this).
+        Nothing to do once the deployment is down: ``deploy down`` (which may run right
+        after ``canary abort``, while this drains) stops every server itself."""
+        deployment = self.deployments.active(model)
+        if deployment is None:
+            return []
+        check_here(deployment)
         gone = [p for p in deployment.processes.servers if p.variant is not Variant.STABLE]
         if not gone:
             return []
         stop(gone, self.launch.drain_timeout_s + 5)
         kept = deployment.processes.without(*(p.variant for p in gone))
-        self.deployments.change(deployment.id, kept, revision=deployment.revision,
-                                actor=self.actor, reason=f"{reason}: stopped "
-                                f"{', '.join(p.variant.value for p in gone)}")  # fmt: skip
+        try:
+            self.deployments.change(deployment.id, kept, revision=deployment.revision,
+                                    actor=self.actor, reason=f"{reason}: stopped "
+                                    f"{', '.join(p.variant.value for p in gone)}")  # fmt: skip
+        except Conflict:
+            if self.deployments.active(model) is not None:
+                raise
         return gone
