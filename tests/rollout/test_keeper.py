@@ -16,11 +16,18 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from baton.cli.output import when
 from baton.config import Settings
-from baton.core.deployment_records import Processes, RouterProcess, ServerProcess, Variant
+from baton.core.deployment_records import (
+    DeploymentRecord,
+    Processes,
+    RouterProcess,
+    ServerProcess,
+    Variant,
+)
 from baton.core.rollout_records import Holder, Phase
 from baton.errors import BadInput
 from baton.rollout import supervise
@@ -29,10 +36,12 @@ from baton.rollout.keeper import (
     ADOPT_EXPIRED_S,
     ADOPT_NEW_S,
     ADOPT_RELEASED_S,
+    Keeper,
     adopt_after_s,
     restore_routing,
 )
 from baton.rollout.keeper_process import find_keeper, listening_socket
+from baton.rollout.local_deploy import Launch
 from baton.rollout.router_admin import RouterAdmin
 from baton.rollout.router_server import SOCKET_FD_ENV, inherited_socket
 from baton.store.deployments import Deployments, NewDeployment
@@ -41,6 +50,7 @@ from baton.store.servers import RoutedVariant, Routing, ServerFacts
 from baton.store.store import Store, open_store
 from tests.baton_cli import baton, clean_env
 from tests.rollout.canary_world import canary_world
+from tests.rollout.conftest import dead_url
 from tests.rollout.load import Load
 from tests.waiting import wait_until
 
@@ -237,3 +247,87 @@ def test_killing_the_router_fails_only_what_it_held_and_the_keeper_brings_it_bac
     assert down.returncode == 0, down.stderr
     assert not keeper.running() and not supervise.alive(new.pid, new.started)
     assert deployments.active("toy") is None
+
+
+@pytest.mark.canary
+@pytest.mark.xdist_group("canary")
+def test_the_keeper_starts_a_dead_stable_server_again(store: Store, tmp_path: Path) -> None:
+    """``kill -9`` of the only server: the keeper starts the same version on a new port,
+    points the router at it and records it; requests through the router succeed again."""
+    canary_world(store, tmp_path / "org")
+    env = clean_env(tmp_path / "home", BATON_DB_URL=f"sqlite:///{tmp_path / 'b.db'}",
+                    BATON_USER="sam")  # fmt: skip
+    up = baton(env, "deploy", "up", "toy", "--json", "--why", "server fault test")
+    assert up.returncode == 0, up.stderr
+    record = json.loads(up.stdout)
+    old = ServerProcess.model_validate(record["processes"]["servers"][0])
+    router = RouterProcess.model_validate(record["router"])
+    deployments = Deployments(store.engine)
+    try:
+        os.kill(old.pid, signal.SIGKILL)
+
+        def replaced() -> ServerProcess | None:
+            stable = deployments.get(record["id"]).server(Variant.STABLE)
+            return stable if stable is not None and stable.pid != old.pid else None
+
+        new = wait_until(replaced, "the keeper's new stable server", timeout=90)
+        assert new.version == old.version and new.url != old.url
+        assert supervise.alive(new.pid, new.started)
+        with RouterAdmin(router.url, Path(router.token_file).read_text().strip()) as admin:
+            assert admin.weights().upstreams["stable"] == new.url
+        row = {"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [0.1, 0.2, 0.3, 0.4]}
+        answer = httpx.post(f"{router.url}/v2/models/toy/infer", json={"inputs": [row]},
+                            timeout=30)  # fmt: skip
+        assert answer.status_code == 200 and answer.headers["x-baton-variant"] == "stable"
+        entry = next(e for e in store.registry.log_entries("toy", limit=50)
+                     if e.action == "deploy.change")  # fmt: skip
+        assert entry.actor.startswith("keeper:")
+        assert f"toy:1 (pid {old.pid}) died; started again on {new.url}" in (entry.reason or "")
+    finally:
+        down = baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
+    assert down.returncode == 0, down.stderr
+    assert not supervise.alive(new.pid, new.started)
+
+
+def _keeper_of_a_dead_stable_server(
+    store: Store, tmp_path: Path, router_url: str
+) -> tuple[Keeper, DeploymentRecord]:
+    """A deployment on record whose router is this process (alive) and whose stable
+    server is long gone."""
+    canary_world(store, tmp_path / "org")
+    token = tmp_path / "token"
+    token.write_text("secret")
+    router = RouterProcess(pid=os.getpid(), started=supervise.start_ticks(os.getpid()),
+                           url=router_url, log="r.log", token_file=str(token))  # fmt: skip
+    stable = ServerProcess(pid=5, started=1, url="http://127.0.0.1:9001", log="s.log",
+                           variant=Variant.STABLE, version=1)  # fmt: skip
+    new = NewDeployment("toy", socket.gethostname(), router, Processes(servers=(stable,)))
+    deployment = Deployments(store.engine).up(new, "sam")
+    settings = Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}")
+    sock = listening_socket("127.0.0.1")
+    keeper = Keeper(Launch(settings, drain_timeout_s=1.0), store, "toy", deployment.id, sock)
+    return keeper, deployment
+
+
+def test_no_restart_of_the_stable_server_during_a_rollout(store: Store, tmp_path: Path) -> None:
+    keeper, deployment = _keeper_of_a_dead_stable_server(store, tmp_path, dead_url())
+    Rollouts(store.engine).start(NewRollout(model="toy", from_version=1, to_version=2,
+                                            baseline_version=1), "sam")  # fmt: skip
+    keeper.keep_stable(deployment)  # the controller owns the servers now
+    assert Deployments(store.engine).get(deployment.id).revision == deployment.revision
+    assert not (tmp_path / "home" / "logs").exists()  # no server was started
+    keeper.sock.close()
+
+
+def test_a_restart_the_router_cannot_take_is_undone_and_retried_later(
+    store: Store, tmp_path: Path
+) -> None:
+    keeper, deployment = _keeper_of_a_dead_stable_server(store, tmp_path, dead_url())
+    keeper.keep_stable(deployment)  # started, but the router is unreachable: stopped again
+    (started,) = store.servers.all()
+    assert [(m.model, m.version) for m in started.models] == [("toy", 1)]
+    assert started.stopped_at is not None
+    assert not supervise.alive(started.pid, None)
+    assert Deployments(store.engine).get(deployment.id).revision == deployment.revision
+    assert keeper.server_retry_at == 0.0  # it started: no back-off; the next look retries
+    keeper.sock.close()

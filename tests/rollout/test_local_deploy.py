@@ -19,6 +19,7 @@ import pytest
 from baton.config import Settings
 from baton.core.deployment_records import Processes, RouterProcess, ServerProcess, Variant
 from baton.rollout import local_deploy, supervise
+from baton.rollout.keeper_process import stop_keeper
 from baton.store.deployments import Deployments, NewDeployment
 from baton.store.store import Store, open_store
 from tests.baton_cli import baton, clean_env
@@ -65,10 +66,13 @@ def test_up_status_down(store: Store, tmp_path: Path) -> None:
         status = json.loads(baton(env, "deploy", "status", "--json").stdout)
         assert status[0]["router_running"] and status[0]["running"] == {"stable": True}
         assert status[0]["weights"] == {"stable": 100.0, "baseline": 0.0, "canary": 0.0}
+        # the keeper would start the server again (test_keeper.py): status alone here
+        stop_keeper(Settings(home=tmp_path / "home"), "toy")
         os.kill(stable["pid"], signal.SIGKILL)
         wait_until(lambda: not supervise.alive(stable["pid"], stable["started"]), "the kill")
         text = baton(env, "deploy", "status", "toy").stdout
         assert "stable    toy:1" in text and "not running" in text
+        assert "keeper    not running" in text, text
     finally:
         down = baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
     assert down.returncode == 0, down.stderr

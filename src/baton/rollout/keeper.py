@@ -8,6 +8,9 @@ that keeps it owned, from ``deploy up`` to ``deploy down``.
   servers the dead one last applied (its row in the store, written at each change), and
   records the replacement in the deployment and the audit log. Only the requests the dead
   process held at that instant fail; those sent meanwhile wait and are answered.
+- **The stable server.** Outside a rollout, a dead stable ``baton serve`` is started again
+  (same version, a new port); the router's stable upstream is pointed at it, then the
+  deployment records it. During a rollout the controller owns the servers.
 - **The canary.** A local rollout whose controller and supervisor both died (``kill -9``
   of both, a host reboot) would wait for a person. The keeper sees it unowned, waits long
   enough for a living supervisor to have replaced its controller, audits the adoption
@@ -43,7 +46,15 @@ from baton.core.rollout_records import Phase, RolloutRecord, RolloutTarget
 from baton.errors import BadInput, BatonError, Conflict
 from baton.rollout import supervise
 from baton.rollout.canary_service import CLAIM_TIMEOUT_S, orphaned_since, owned
-from baton.rollout.local_deploy import Launch, hostname, start_router, stop_processes
+from baton.rollout.local_deploy import (
+    Launch,
+    hostname,
+    read_token,
+    start_router,
+    start_server,
+    stop_processes,
+)
+from baton.rollout.router_admin import RouterAdmin
 from baton.rollout.router_server import inherited_socket
 from baton.rollout.weights import Weights, check_routable, weights_from
 from baton.store.deployments import Deployments
@@ -114,6 +125,7 @@ class Keeper:
         self.rollouts = Rollouts(store.engine)
         self.stopping = threading.Event()
         self.retry_at, self.backoff = 0.0, 1.0
+        self.server_retry_at, self.server_backoff = 0.0, 1.0
         self.unowned: dict[int, float] = {}  # rollout id -> when first seen unowned
         self.adopter: subprocess.Popen[bytes] | None = None
 
@@ -129,6 +141,7 @@ class Keeper:
                     log.info("%s is down: the keeper exits", deployment.summary())
                     return 0
                 self.keep_router(deployment)
+                self.keep_stable(deployment)
                 self.keep_owner()
             except BatonError as exc:  # the database away, say: try again at the next look
                 log.warning("%s", exc.message)
@@ -167,6 +180,49 @@ class Keeper:
             stop_processes([router], self.launch.drain_timeout_s + 5)
             return
         log.info("%s (pid %s)", why, router.pid)
+
+    # -- the stable server ----------------------------------------------------------------
+
+    def keep_stable(self, deployment: DeploymentRecord) -> None:
+        """Start a dead stable server again (same version, a new port), point the router at
+        it, then record it. Not during a rollout: its controller owns the servers then,
+        and a rollback or promotion would race the restart."""
+        dead = deployment.server(Variant.STABLE)
+        if dead is None or supervise.alive(dead.pid, dead.started):
+            self.server_backoff = 1.0
+            return
+        if time.monotonic() < self.server_retry_at or self.stopping.is_set():
+            return
+        router = deployment.router
+        if not supervise.alive(router.pid, router.started):
+            return  # `keep_router` brings it back first
+        if self.rollouts.active(self.model) is not None:
+            return
+        name = f"{self.model}:{dead.version}"
+        try:
+            server = start_server(self.launch, self.model, dead.version, Variant.STABLE,
+                                  dead.version)  # fmt: skip
+        except BatonError as exc:
+            self.server_retry_at = time.monotonic() + self.server_backoff
+            log.error("could not start the stable server %s again (retry in %g s): %s", name,
+                      self.server_backoff, exc.message)  # fmt: skip
+            self.server_backoff = min(MAX_BACKOFF_S, self.server_backoff * 2)
+            return
+        why = f"the stable server {name} (pid {dead.pid}) died; started again on {server.url}"
+        try:
+            with RouterAdmin(router.url, read_token(router)) as admin:
+                state = admin.weights()
+                admin.set_weights(state.weights, upstreams={"stable": server.url},
+                                  generation=state.generation, by=self.actor,
+                                  reason=why)  # fmt: skip
+            self.deployments.change(deployment.id, deployment.processes.with_(server),
+                                    revision=deployment.revision, actor=self.actor,
+                                    reason=why)  # fmt: skip
+        except BatonError as exc:  # the next look starts another if it is still dead
+            log.error("%s: stopping the server just started", exc.message)
+            stop_processes([server], self.launch.drain_timeout_s + 5)
+            return
+        log.info("%s (pid %s)", why, server.pid)
 
     # -- the canary -----------------------------------------------------------------------
 
