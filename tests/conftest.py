@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from baton.config import Settings
 from baton.store.store import Store, open_store
+from tests.strays import kill_strays
 
 PG_BASE = os.environ.get("BATON_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -26,6 +27,16 @@ def _pg_available() -> str | None:
         return None
     except Exception as exc:
         return f"PostgreSQL not reachable at {PG_BASE}: {exc}"
+
+
+@pytest.fixture(autouse=True)
+def _no_strays(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test with a folder of its own, kill what it left running there (a failed
+    deployment test leaves a keeper that restarts the rest for good)."""
+    folder = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if folder is not None:
+        kill_strays(folder)
 
 
 @pytest.fixture(scope="session")
