@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import httpx
@@ -82,12 +82,14 @@ def serve_tsdb(
     retention: str = "3650d",
     ready_s: float = 120.0,
     query_timeout: str = "2m",
+    extra_args: Sequence[str] = (),
 ) -> tuple[subprocess.Popen[bytes], str]:
     """A real Prometheus serving ``tsdb_dir`` on 127.0.0.1, scraping nothing; its URL.
 
     The default retention, ten years, keeps a backfill of any age; the caller stops it.
     ``query_timeout`` is Prometheus' own limit on one query's evaluation (its default, 2m,
-    unless a benchmark on a loaded machine needs longer).
+    unless a benchmark on a loaded machine needs longer); ``extra_args``, further flags
+    (``--query.max-samples=N``, say).
     Its log is ``workdir/prometheus.log``; a failure to start is one line quoting it.
     """
     workdir.mkdir(parents=True, exist_ok=True)
@@ -101,7 +103,7 @@ def serve_tsdb(
             [str(locate("prometheus")), f"--config.file={config}",
              f"--storage.tsdb.path={tsdb_dir}", f"--storage.tsdb.retention.time={retention}",
              f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
-             f"--query.timeout={query_timeout}"],
+             f"--query.timeout={query_timeout}", *extra_args],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip
     deadline = time.monotonic() + ready_s

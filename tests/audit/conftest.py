@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,16 +106,19 @@ class Backfilled:
     fleet: SyntheticFleet
     deployments: list[Deployment]
     prometheus: Running
+    tsdb: Path  # what it serves (copy it to serve it again: a TSDB has one server)
 
     @property
     def url(self) -> str:
         return self.prometheus.url
 
 
-def start_tsdb_prometheus(tsdb: Path, workdir: Path, retention: str = "3650d") -> Running:
+def start_tsdb_prometheus(
+    tsdb: Path, workdir: Path, retention: str = "3650d", extra_args: Sequence[str] = ()
+) -> Running:
     """The real Prometheus serving ``tsdb``, scraping nothing, keeping old blocks."""
     need("prometheus")
-    proc, url = serve_tsdb(tsdb, workdir, retention=retention)
+    proc, url = serve_tsdb(tsdb, workdir, retention=retention, extra_args=extra_args)
     return Running("prometheus", proc, int(url.rsplit(":", 1)[1]), workdir / "prometheus.log")
 
 
@@ -138,5 +141,5 @@ def backfilled(
     backfill(files, root / "tsdb", promtool, delete=True)
     running = start_tsdb_prometheus(root / "tsdb", root)
     deployments = [*synthetic_fleet.deployments(), ABSENT]
-    yield Backfilled(synthetic_fleet, deployments, running)
+    yield Backfilled(synthetic_fleet, deployments, running, root / "tsdb")
     running.stop()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,10 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from baton.audit.prometheus import Prometheus, parse_retention
-from baton.core.metric_names import MODEL_INFO
+from baton.audit.prometheus import Prometheus, join_ranges, parse_retention, split_range
+from baton.core.metric_names import MODEL_INFO, REQUESTS_TOTAL
 from baton.errors import BadInput, Unavailable
-from tests.audit.conftest import Backfilled
+from tests.audit.conftest import Backfilled, start_tsdb_prometheus
 from tests.baton_cli import free_port
 
 
@@ -143,3 +145,74 @@ def test_a_url_that_is_not_prometheus_says_so(not_prometheus: str) -> None:
             client.instant("up", 0)
         with pytest.raises(BadInput, match="pass the Prometheus base URL"):
             client.retention()
+
+
+@st.composite
+def _ranges(draw: st.DrawFn) -> tuple[float, float, float]:
+    start = draw(st.floats(0, 2e9, allow_nan=False))
+    step = draw(st.sampled_from([1.0, 15.0, 60.0, 300.0, 0.5]))
+    points = draw(st.integers(2, 11_000))
+    return start, start + (points - 1) * step + draw(st.floats(0, 0.99)) * step, step
+
+
+def _steps(start: float, end: float, step: float) -> list[int]:
+    """The milliseconds Prometheus evaluates a range query at."""
+    begin, stop, every = round(start * 1000), round(end * 1000), round(step * 1000)
+    return list(range(begin, stop + 1, every))
+
+
+@given(_ranges())
+def test_the_halves_of_a_range_have_exactly_its_steps(span: tuple[float, float, float]) -> None:
+    start, end, step = span
+    first, second = split_range(start, end, step)
+    assert _steps(*first, step) + _steps(*second, step) == _steps(start, end, step)
+    assert _steps(*first, step) and _steps(*second, step)
+
+
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 5)), max_size=8),
+       st.integers(0, 5))  # fmt: skip
+def test_joining_two_halves_gives_back_the_whole(series: list[tuple[str, int]], cut: int) -> None:
+    """Each series has points at 0..n-1; cut at ``cut``: the join is the uncut answer (a
+    series with no point in one half is absent from that half, as Prometheus answers)."""
+    whole = {name: n for name, n in series}
+
+    def half(lo: int, hi: int) -> list[tuple[dict[str, str], Any, Any]]:
+        out = []
+        for name, n in whole.items():
+            ts = np.arange(lo, min(hi, n), dtype=np.float64)
+            if ts.size:
+                out.append(({"model": name}, ts, ts * 2))
+        return out
+
+    joined = join_ranges(half(0, cut), half(cut, 10))
+    assert [(labels["model"], ts.tolist(), vs.tolist()) for labels, ts, vs in joined] == [
+        (name, list(range(n)), [2 * k for k in range(n)]) for name, n in whole.items() if n
+    ]
+
+
+def test_a_range_over_the_sample_limit_is_asked_in_halves(
+    prom: Prometheus, backfilled: Backfilled, tmp_path: Path
+) -> None:
+    """A Prometheus held to a fraction of what one query needs (``--query.max-samples``):
+    the answer is the unlimited server's, in more queries."""
+    end = float(backfilled.fleet.timestamps()[-1])
+    start, step = end - 86400, 300.0
+    query = f"sum by (model) (rate({REQUESTS_TOTAL}[15m]))"
+    whole = prom.range(query, start, end, step)
+    with Prometheus(backfilled.url, stats=True) as measured:
+        measured.range(query, start, end, step)
+        peak = measured.timings[-1].peak_samples
+    assert peak is not None and peak > 8
+    tsdb = tmp_path / "tsdb"
+    shutil.copytree(backfilled.tsdb, tsdb, ignore=shutil.ignore_patterns("lock"))
+    held = start_tsdb_prometheus(tsdb, tmp_path, extra_args=[f"--query.max-samples={peak // 3}"])
+    try:
+        with Prometheus(held.url) as limited:
+            sliced = limited.range(query, start, end, step)
+            assert limited.queries > 3  # refused whole, then asked in smaller ranges
+    finally:
+        held.stop()
+    assert [labels for labels, _, _ in sliced] == [labels for labels, _, _ in whole]
+    for (_, ts, vs), (_, ts_whole, vs_whole) in zip(sliced, whole, strict=True):
+        np.testing.assert_array_equal(ts, ts_whole)
+        np.testing.assert_allclose(vs, vs_whole, rtol=1e-12)

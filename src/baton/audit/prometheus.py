@@ -4,7 +4,10 @@ The audit reads usage through this class only, so every failure (unreachable, ti
 query Prometheus refuses, an answer that is not the API's) becomes one ``BatonError`` line
 naming the server or the query, never a traceback. It counts its queries so the audit and
 its benchmark can show how few it made, and it refuses a range query that would exceed
-Prometheus's 11,000-points-per-series limit instead of letting the server say so.
+Prometheus's 11,000-points-per-series limit instead of letting the server say so. A range
+query that would hold more samples at once than the server allows (``--query.max-samples``,
+50 M by default: a fleet of a few thousand deployments over two weeks) is asked again in
+halves, step-aligned, and the halves joined: the answer is the same, in more queries.
 
 A range answer is decoded straight into numpy arrays (``audit.matrix``). Each call's time
 is kept in ``timings``, split into the exchange (Prometheus' work, its JSON encoding, the
@@ -41,6 +44,11 @@ _T = TypeVar("_T")
 _QUERY_SHOWN = 80
 # Prometheus error types that mean the query itself is wrong, not the server.
 _BAD_QUERY = {"bad_data"}
+_TOO_MANY_SAMPLES = "too many samples"  # in the error of a query over --query.max-samples
+
+
+class TooManySamples(Unavailable):
+    """Prometheus refused a query that would hold more samples than it allows at once."""
 
 
 def parse_retention(text: str) -> float | None:
@@ -155,7 +163,13 @@ class Prometheus:
                 f"points, above Prometheus's limit of {self.max_points}: use a coarser step"
             )
         form = {"query": query, "start": _ts(start), "end": _ts(end), "step": f"{step:g}"}
-        return self._call("/api/v1/query_range", form, query, lambda r: self._matrix(r, query))
+        try:
+            return self._call("/api/v1/query_range", form, query, lambda r: self._matrix(r, query))
+        except TooManySamples:
+            if points < 2:
+                raise
+        first, second = split_range(start, end, step)
+        return join_ranges(self.range(query, *first, step), self.range(query, *second, step))
 
     def _matrix(self, response: httpx.Response, query: str) -> tuple[RangeResult, Any]:
         """Straight into arrays when the answer is laid out as Prometheus writes it."""
@@ -263,8 +277,35 @@ class Prometheus:
             kind = _one_line(body.get("errorType") or f"HTTP {response.status_code}")
             error = _one_line(body.get("error") or "no message")
             cls: type[BatonError] = BadInput if kind in _BAD_QUERY else Unavailable
+            if _TOO_MANY_SAMPLES in error:
+                cls = TooManySamples
             raise cls(f"Prometheus at {self.url} refused {_shown(query)!r}: {kind}: {error}")
         return body.get("data")
+
+
+def split_range(
+    start: float, end: float, step: float
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Two ranges whose steps are, together, exactly the steps of ``start..end``: counted
+    in whole milliseconds, as Prometheus evaluates them (float seconds would drop one)."""
+    begin, stop, every = round(start * 1000), round(end * 1000), round(step * 1000)
+    first = ((stop - begin) // every + 1) // 2
+    middle = begin + first * every
+    return (begin / 1000, (middle - every) / 1000), (middle / 1000, stop / 1000)
+
+
+def join_ranges(earlier: RangeResult, later: RangeResult) -> RangeResult:
+    """One answer from the answers of two consecutive ranges: a series in both has its
+    points joined in time order; series keep the order they first appear in."""
+    joined: dict[tuple[tuple[str, str], ...], tuple[Labels, FloatArray, FloatArray]] = {}
+    for labels, ts, values in (*earlier, *later):
+        key = tuple(sorted(labels.items()))
+        seen = joined.get(key)
+        if seen is None:
+            joined[key] = (labels, ts, values)
+        else:
+            joined[key] = (labels, np.concatenate([seen[1], ts]), np.concatenate([seen[2], values]))
+    return list(joined.values())
 
 
 def _field(document: object, name: str) -> object:
