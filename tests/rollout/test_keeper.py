@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -167,6 +168,16 @@ def test_an_inherited_socket_must_be_a_listening_one(monkeypatch: pytest.MonkeyP
     assert SOCKET_FD_ENV not in os.environ  # taken once: a child does not inherit it
 
 
+def _deployed(store: Store, tmp_path: Path, why: str) -> tuple[dict[str, str], Any]:
+    """``toy`` deployed by sam through the real command: its environment and record."""
+    canary_world(store, tmp_path / "org")
+    env = clean_env(tmp_path / "home", BATON_DB_URL=f"sqlite:///{tmp_path / 'b.db'}",
+                    BATON_USER="sam")  # fmt: skip
+    up = baton(env, "deploy", "up", "toy", "--json", "--why", why)
+    assert up.returncode == 0, up.stderr
+    return env, json.loads(up.stdout)
+
+
 def _gone(pid: int) -> bool:
     """The process has exited with every thread: its sockets are closed (a zombie's main
     thread shows ``Z`` while other threads may still be exiting, holding its files)."""
@@ -183,12 +194,7 @@ def _gone(pid: int) -> bool:
 def test_killing_the_router_fails_only_what_it_held_and_the_keeper_brings_it_back(
     store: Store, tmp_path: Path
 ) -> None:
-    canary_world(store, tmp_path / "org")
-    env = clean_env(tmp_path / "home", BATON_DB_URL=f"sqlite:///{tmp_path / 'b.db'}",
-                    BATON_USER="sam")  # fmt: skip
-    up = baton(env, "deploy", "up", "toy", "--json", "--why", "router fault test")
-    assert up.returncode == 0, up.stderr
-    record = json.loads(up.stdout)
+    env, record = _deployed(store, tmp_path, "router fault test")
     old = RouterProcess.model_validate(record["router"])
     deployments = Deployments(store.engine)
     try:
@@ -254,12 +260,7 @@ def test_killing_the_router_fails_only_what_it_held_and_the_keeper_brings_it_bac
 def test_the_keeper_starts_a_dead_stable_server_again(store: Store, tmp_path: Path) -> None:
     """``kill -9`` of the only server: the keeper starts the same version on a new port,
     points the router at it and records it; requests through the router succeed again."""
-    canary_world(store, tmp_path / "org")
-    env = clean_env(tmp_path / "home", BATON_DB_URL=f"sqlite:///{tmp_path / 'b.db'}",
-                    BATON_USER="sam")  # fmt: skip
-    up = baton(env, "deploy", "up", "toy", "--json", "--why", "server fault test")
-    assert up.returncode == 0, up.stderr
-    record = json.loads(up.stdout)
+    env, record = _deployed(store, tmp_path, "server fault test")
     old = ServerProcess.model_validate(record["processes"]["servers"][0])
     router = RouterProcess.model_validate(record["router"])
     deployments = Deployments(store.engine)
