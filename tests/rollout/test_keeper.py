@@ -280,6 +280,11 @@ def test_the_keeper_starts_a_dead_stable_server_again(store: Store, tmp_path: Pa
         answer = httpx.post(f"{router.url}/v2/models/toy/infer", json={"inputs": [row]},
                             timeout=30)  # fmt: skip
         assert answer.status_code == 200 and answer.headers["x-baton-variant"] == "stable"
+        targets = Settings(home=tmp_path / "home").scrape_targets
+        files = {f.name: json.loads(f.read_text())[0] for f in targets.glob("*.json")}
+        address = new.url.removeprefix("http://")
+        assert old.url.removeprefix("http://").replace(":", "_") + ".json" not in files
+        assert files[address.replace(":", "_") + ".json"]["labels"]["variant"] == "stable"
         entry = next(e for e in store.registry.log_entries("toy", limit=50)
                      if e.action == "deploy.change")  # fmt: skip
         assert entry.actor.startswith("keeper:")

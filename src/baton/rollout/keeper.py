@@ -53,6 +53,7 @@ from baton.rollout.local_deploy import (
     start_router,
     start_server,
     stop_processes,
+    unlabel,
 )
 from baton.rollout.router_admin import RouterAdmin
 from baton.rollout.router_server import inherited_socket
@@ -222,6 +223,7 @@ class Keeper:
             log.error("%s: stopping the server just started", exc.message)
             stop_processes([server], self.launch.drain_timeout_s + 5)
             return
+        unlabel(self.launch.settings, dead)
         log.info("%s (pid %s)", why, server.pid)
 
     # -- the canary -----------------------------------------------------------------------

@@ -102,6 +102,13 @@ def label(settings: Settings, model: str, process: ServerProcess) -> None:
     )
 
 
+def unlabel(settings: Settings, process: ServerProcess) -> None:
+    """Remove the target file of a server that was killed (one that stops removes its own):
+    Prometheus would scrape its dead address, and alert on it, for good."""
+    host, _, port = process.url.removeprefix("http://").rpartition(":")
+    discovery.unregister(discovery.target_file(settings.scrape_targets, host, int(port)))
+
+
 def start_router(
     launch: Launch,
     model: str,

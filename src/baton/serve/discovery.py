@@ -34,12 +34,18 @@ def register(
     address = f"{advertised(host)}:{port}"
     tags = {"baton_models": ",".join(sorted(models)), **(labels or {})}
     entry = [{"targets": [address], "labels": tags}]
-    path = folder / f"{address.replace(':', '_').strip('[]')}.json"
+    path = target_file(folder, host, port)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".target-")
     with os.fdopen(fd, "w") as out:
         json.dump(entry, out)
     os.replace(tmp, path)
     return path
+
+
+def target_file(folder: Path, host: str, port: int) -> Path:
+    """Where the server on ``host:port`` lists itself (found again to remove the file of a
+    server that was killed, which could not remove it itself)."""
+    return folder / f"{advertised(host)}_{port}.json".replace(":", "_").strip("[]")
 
 
 def unregister(path: Path) -> None:
