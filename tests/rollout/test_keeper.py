@@ -337,3 +337,27 @@ def test_a_restart_the_router_cannot_take_is_undone_and_retried_later(
     assert Deployments(store.engine).get(deployment.id).revision == deployment.revision
     assert keeper.server_retry_at == 0.0  # it started: no back-off; the next look retries
     keeper.sock.close()
+
+
+def test_a_restart_finished_after_deploy_down_began_is_stopped_not_recorded(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``deploy down`` stops the keeper while it starts a server: the server it started is
+    stopped at once (down would not know it), the router and the record are left alone."""
+    from baton.rollout import keeper as keeper_module
+
+    keeper, deployment = _keeper_of_a_dead_stable_server(store, tmp_path, dead_url())
+    started = keeper_module.start_server
+
+    def start_then_down_begins(*args: Any) -> ServerProcess:
+        server = started(*args)
+        keeper.stop()  # SIGTERM from `deploy down`, while the server loaded
+        return server
+
+    monkeypatch.setattr(keeper_module, "start_server", start_then_down_begins)
+    keeper.keep_stable(deployment)
+    (server,) = store.servers.all()
+    assert server.stopped_at is not None and not supervise.alive(server.pid, None)
+    assert Deployments(store.engine).get(deployment.id).revision == deployment.revision
+    assert "stopping the server just started" not in caplog.text  # the router was not asked
+    keeper.sock.close()

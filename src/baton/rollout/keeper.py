@@ -209,6 +209,9 @@ class Keeper:
                       self.server_backoff, exc.message)  # fmt: skip
             self.server_backoff = min(MAX_BACKOFF_S, self.server_backoff * 2)
             return
+        if self.stopping.is_set():  # `deploy down` meanwhile: it will not know this one
+            stop_processes([server], self.launch.drain_timeout_s + 5)
+            return
         why = f"the stable server {name} (pid {dead.pid}) died; started again on {server.url}"
         try:
             with RouterAdmin(router.url, read_token(router)) as admin:
