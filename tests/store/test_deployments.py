@@ -12,7 +12,7 @@ from baton.core.deployment_records import Processes, RouterProcess, ServerProces
 from baton.errors import Conflict, Corrupt, NotFound
 from baton.handover.register import register_handover
 from baton.store.deployment_tables import deployments
-from baton.store.deployments import Deployments, NewDeployment
+from baton.store.deployments import DeploymentDown, Deployments, NewDeployment, StaleRevision
 from baton.store.store import Store
 from tests.handover_factory import write_handover
 
@@ -49,14 +49,14 @@ def test_up_change_down(repo: Deployments, store: Store) -> None:
     )
     changed = repo.change(first.id, more, revision=1, actor="controller", reason="canary")
     assert changed.revision == 2 and changed.server(Variant.CANARY) is not None
-    with pytest.raises(Conflict, match="changed meanwhile \\(revision 2, not 1\\)"):
+    with pytest.raises(StaleRevision, match="changed meanwhile \\(revision 2, not 1\\)"):
         repo.change(first.id, first.processes, revision=1, actor="sue")
     back = repo.change(first.id, changed.processes.without(Variant.BASELINE, Variant.CANARY),
                        revision=2, actor="controller")  # fmt: skip
     assert [p.variant for p in back.processes.servers] == [Variant.STABLE]
     done = repo.down(first.id, revision=3, actor="sam", reason="maintenance")
     assert not done.up and done.stopped_by == "sam" and repo.active("toy") is None
-    with pytest.raises(Conflict, match="is down"):
+    with pytest.raises(DeploymentDown, match="is down"):
         repo.change(first.id, first.processes, revision=4, actor="sam")
     again = repo.up(new(stable), "sam", "back")
     assert [d.id for d in repo.all()] == [again.id]

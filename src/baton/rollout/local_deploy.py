@@ -41,7 +41,7 @@ from baton.rollout import supervise
 from baton.rollout.keeper_process import listening_socket, start_keeper, stop_keeper
 from baton.rollout.router_server import SOCKET_FD_ENV
 from baton.serve import discovery
-from baton.store.deployments import Deployments, NewDeployment
+from baton.store.deployments import Deployments, NewDeployment, StaleRevision
 from baton.store.rollouts import Rollouts
 from baton.store.store import Store
 
@@ -224,12 +224,8 @@ def down(launch: Launch, store: Store, model: str, reason: str | None) -> Deploy
         try:
             return deployments.down(record.id, revision=record.revision, actor=actor,
                                     reason=reason)  # fmt: skip
-        except Conflict:
-            now = deployments.get(record.id)
-            if not now.up or now.revision == record.revision:
-                raise
-            # a controller finishing a rollout changed the record (it stopped servers the
-            # deployment no longer needs): read it again, stop what it names, mark it down
+        except StaleRevision:  # a controller finishing a rollout stopped servers meanwhile:
+            continue  # read the record again, stop what it names, mark it down
     raise Conflict(f"{record.summary()} kept changing while it was taken down: run it again")
 
 

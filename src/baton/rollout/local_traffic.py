@@ -12,6 +12,8 @@ made again: a restarted controller repeats what the record says.
 
 from __future__ import annotations
 
+import contextlib
+
 from baton.core.deployment_records import DeploymentRecord, ServerProcess, Variant
 from baton.core.rollout_records import RolloutRecord, Weights
 from baton.errors import Conflict, NotFound
@@ -19,7 +21,7 @@ from baton.rollout import supervise
 from baton.rollout.local_deploy import Launch, check_here, label, read_token, start_server
 from baton.rollout.local_deploy import stop_processes as stop
 from baton.rollout.router_admin import RouterAdmin
-from baton.store.deployments import Deployments
+from baton.store.deployments import DeploymentDown, Deployments
 from baton.store.store import Store
 
 ROUTED = (Variant.STABLE, Variant.BASELINE, Variant.CANARY)  # the router's variants
@@ -138,11 +140,8 @@ class LocalTraffic:
             return []
         stop(gone, self.launch.drain_timeout_s + 5)
         kept = deployment.processes.without(*(p.variant for p in gone))
-        try:
+        with contextlib.suppress(DeploymentDown):  # taken down meanwhile: `down` stopped them
             self.deployments.change(deployment.id, kept, revision=deployment.revision,
                                     actor=self.actor, reason=f"{reason}: stopped "
                                     f"{', '.join(p.variant.value for p in gone)}")  # fmt: skip
-        except Conflict:
-            if self.deployments.active(model) is not None:
-                raise
         return gone

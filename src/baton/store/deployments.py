@@ -28,6 +28,14 @@ from baton.store.ownership import attempt, model_row
 from baton.store.tx import append_entry, insert_id, read, utcnow, write
 
 
+class DeploymentDown(Conflict):
+    """The deployment was taken down: nothing of it is to change any more."""
+
+
+class StaleRevision(Conflict):
+    """The deployment changed since the caller read it: read it again, then decide."""
+
+
 @dataclass(frozen=True)
 class NewDeployment:
     model: str
@@ -170,9 +178,9 @@ class Deployments:
     def _current(conn: sa.Connection, deployment_id: int, revision: int) -> DeploymentRecord:
         current = deployment_record(_one(conn, deployment_id, lock=True))
         if not current.up:
-            raise Conflict(f"{current.summary()} is down: start it with `baton deploy up`")
+            raise DeploymentDown(f"{current.summary()} is down: start it with `baton deploy up`")
         if current.revision != revision:
-            raise Conflict(
+            raise StaleRevision(
                 f"{current.summary()} changed meanwhile (revision {current.revision}, not "
                 f"{revision}): read it again"
             )
