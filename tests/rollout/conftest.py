@@ -25,7 +25,7 @@ from baton.handover.register import register_handover
 from baton.rollout.router_app import Recorder, RouterApp
 from baton.rollout.router_options import RouterOptions
 from baton.rollout.router_server import uvicorn_config
-from baton.store.store import open_store
+from baton.store.store import Store, open_store
 from tests.baton_cli import clean_env, serving
 
 TOKEN = "a-router-admin-token-of-32-chars"
@@ -143,6 +143,15 @@ def router(fleet: Fleet, tmp_path: Path) -> Iterator[StartRouter]:
     yield start
     for r in started:
         r.stop()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh SQLite store under the test's folder (BATON_HOME ``tmp_path/home``)."""
+    s = open_store(Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}",
+                            user="t"))  # fmt: skip
+    yield s
+    s.close()
 
 
 def dead_url() -> str:

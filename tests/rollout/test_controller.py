@@ -4,27 +4,17 @@ its controller died), and counts everything when there was no predecessor to los
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from baton.config import Settings
 from baton.core.rollout_records import Holder, Lease, RolloutRecord, Weights
 from baton.rollout.controller import Controller, Timing
 from baton.store.canaries import Canaries
 from baton.store.rollouts import NewRollout
-from baton.store.store import Store, open_store
+from baton.store.store import Store
 from tests.rollout.canary_world import Scripted, canary_world
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}",
-                            user="t"))  # fmt: skip
-    yield s
-    s.close()
 
 
 class NoTraffic:

@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from baton.cli.output import when
 from baton.config import Settings
 from baton.core.deployment_records import (
     DeploymentRecord,
-    Processes,
     RouterProcess,
     ServerProcess,
     Variant,
@@ -45,25 +43,18 @@ from baton.rollout.keeper_process import find_keeper, listening_socket
 from baton.rollout.local_deploy import Launch
 from baton.rollout.router_admin import RouterAdmin
 from baton.rollout.router_server import SOCKET_FD_ENV, inherited_socket
-from baton.store.deployments import Deployments, NewDeployment
+from baton.store.deployments import Deployments
 from baton.store.rollouts import NewRollout, Rollouts
 from baton.store.servers import RoutedVariant, Routing, ServerFacts
-from baton.store.store import Store, open_store
+from baton.store.store import Store
 from tests.baton_cli import baton, clean_env
 from tests.rollout.canary_world import canary_world
 from tests.rollout.conftest import dead_url
 from tests.rollout.load import Load
+from tests.rollout.recorded import recorded
 from tests.waiting import wait_until
 
 RATE = 50.0  # requests a second through the router
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}",
-                            user="t"))  # fmt: skip
-    yield s
-    s.close()
 
 
 def _facts(port: int, pid: int) -> ServerFacts:
@@ -80,18 +71,9 @@ def _routing(generation: int, stable: float, canary: float) -> Routing:
     ))  # fmt: skip
 
 
-def _deployment(store: Store, router_pid: int) -> int:
-    router = RouterProcess(pid=router_pid, started=1, url="http://127.0.0.1:8088", log="r.log",
-                           token_file="t")  # fmt: skip
-    stable = ServerProcess(pid=5, started=1, url="http://127.0.0.1:9001", log="s.log",
-                           variant=Variant.STABLE, version=1)  # fmt: skip
-    new = NewDeployment("toy", socket.gethostname(), router, Processes(servers=(stable,)))
-    return Deployments(store.engine).up(new, "sam").id
-
-
 def test_a_new_router_gets_what_the_dead_one_last_applied(store: Store, tmp_path: Path) -> None:
     canary_world(store, tmp_path / "org")
-    deployment = Deployments(store.engine).get(_deployment(store, router_pid=4242))
+    deployment = recorded(store)
     # nothing recorded by the router: the stable server alone
     alone = restore_routing(store, deployment)
     assert alone.weights == {"stable": 100.0, "baseline": 0.0, "canary": 0.0}
@@ -305,10 +287,7 @@ def _keeper_of_a_dead_stable_server(
     token.write_text("secret")
     router = RouterProcess(pid=os.getpid(), started=supervise.start_ticks(os.getpid()),
                            url=router_url, log="r.log", token_file=str(token))  # fmt: skip
-    stable = ServerProcess(pid=5, started=1, url="http://127.0.0.1:9001", log="s.log",
-                           variant=Variant.STABLE, version=1)  # fmt: skip
-    new = NewDeployment("toy", socket.gethostname(), router, Processes(servers=(stable,)))
-    deployment = Deployments(store.engine).up(new, "sam")
+    deployment = recorded(store, router=router)
     settings = Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}")
     sock = listening_socket("127.0.0.1")
     keeper = Keeper(Launch(settings, drain_timeout_s=1.0), store, "toy", deployment.id, sock)

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +15,15 @@ import httpx
 import pytest
 
 from baton.config import Settings
-from baton.core.deployment_records import Processes, RouterProcess, ServerProcess, Variant
+from baton.core.deployment_records import Variant
 from baton.rollout import local_deploy, supervise
 from baton.rollout.keeper_process import stop_keeper
-from baton.store.deployments import Deployments, NewDeployment
-from baton.store.store import Store, open_store
+from baton.store.deployments import Deployments
+from baton.store.store import Store
 from tests.baton_cli import baton, clean_env
 from tests.rollout.canary_world import canary_world
+from tests.rollout.recorded import CANARY, STABLE, recorded
 from tests.waiting import wait_until
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}",
-                            user="t"))  # fmt: skip
-    yield s
-    s.close()
 
 
 def test_up_status_down(store: Store, tmp_path: Path) -> None:
@@ -96,20 +87,6 @@ def test_up_needs_a_production_version(store: Store, tmp_path: Path) -> None:
     assert not (tmp_path / "home" / "logs").exists()
 
 
-def _recorded(store: Store, *servers: ServerProcess) -> int:
-    """A deployment on record whose processes are long gone (``started`` matches none)."""
-    router = RouterProcess(pid=4242, started=1, url="http://127.0.0.1:8088", log="r.log",
-                           token_file="t")  # fmt: skip
-    new = NewDeployment("toy", socket.gethostname(), router, Processes(servers=servers))
-    return Deployments(store.engine).up(new, "sam").id
-
-
-STABLE = ServerProcess(pid=5, started=1, url="http://127.0.0.1:9001", log="s.log",
-                       variant=Variant.STABLE, version=1)  # fmt: skip
-CANARY = ServerProcess(pid=6, started=1, url="http://127.0.0.1:9003", log="c.log",
-                       variant=Variant.CANARY, version=2)  # fmt: skip
-
-
 def test_down_reads_again_a_record_a_finishing_controller_changed(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -118,10 +95,12 @@ def test_down_reads_again_a_record_a_finishing_controller_changed(
     (it was a stale-revision 409)."""
     canary_world(store, tmp_path / "org")
     deployments = Deployments(store.engine)
-    deployment_id = _recorded(store, STABLE, CANARY)
+    deployment_id = recorded(store, STABLE, CANARY).id
     stopped: list[list[str]] = []
+    stop_processes = local_deploy.stop_processes
 
     def stop_as_the_controller_tidies(processes: list[Any], grace_s: float) -> None:
+        stop_processes(processes, grace_s)
         stopped.append([getattr(p, "variant", "router") for p in processes])
         if len(stopped) == 1:  # the controller's tidy lands while the router drains
             now = deployments.get(deployment_id)

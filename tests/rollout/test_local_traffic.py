@@ -4,7 +4,6 @@ abort``, while the controller still drains the canary)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,27 +15,21 @@ from baton.rollout import local_traffic
 from baton.rollout.local_deploy import Launch
 from baton.rollout.local_traffic import LocalTraffic
 from baton.store.deployments import Deployments
-from baton.store.store import Store, open_store
+from baton.store.store import Store
 from tests.rollout.canary_world import canary_world
-from tests.rollout.test_local_deploy import CANARY, STABLE, _recorded
+from tests.rollout.recorded import CANARY, STABLE, recorded
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}", user="t")
+def traffic(store: Store, tmp_path: Path) -> LocalTraffic:
+    """The controller's traffic for ``toy``, whose versions 1 and 2 are registered."""
+    canary_world(store, tmp_path / "org")
+    settings = Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}")
+    return LocalTraffic(Launch(settings), store, "controller:h:1")
 
 
-@pytest.fixture
-def store(settings: Settings, tmp_path: Path) -> Iterator[Store]:
-    s = open_store(settings)
-    canary_world(s, tmp_path / "org")
-    yield s
-    s.close()
-
-
-def test_tidy_stops_all_but_the_stable_server(store: Store, settings: Settings) -> None:
-    deployment_id = _recorded(store, STABLE, CANARY)
-    traffic = LocalTraffic(Launch(settings), store, "controller:h:1")
+def test_tidy_stops_all_but_the_stable_server(store: Store, traffic: LocalTraffic) -> None:
+    deployment_id = recorded(store, STABLE, CANARY).id
     assert [p.variant for p in traffic.tidy("toy", "rollout #1 rolled back")] == [Variant.CANARY]
     after = Deployments(store.engine).get(deployment_id)
     assert after.up and [p.variant for p in after.processes.servers] == [Variant.STABLE]
@@ -44,17 +37,18 @@ def test_tidy_stops_all_but_the_stable_server(store: Store, settings: Settings) 
 
 
 def test_tidy_after_deploy_down_is_not_an_error(
-    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    store: Store, traffic: LocalTraffic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deployments = Deployments(store.engine)
-    deployment_id = _recorded(store, STABLE, CANARY)
+    deployment_id = recorded(store, STABLE, CANARY).id
+    stop = local_traffic.stop
 
     def drained_while_taken_down(processes: list[Any], grace_s: float) -> None:
+        stop(processes, grace_s)
         now = deployments.get(deployment_id)
         deployments.down(deployment_id, revision=now.revision, actor="sam", reason="done")
 
     monkeypatch.setattr(local_traffic, "stop", drained_while_taken_down)
-    traffic = LocalTraffic(Launch(settings), store, "controller:h:1")
     assert [p.variant for p in traffic.tidy("toy", "rollout #1 rolled back")] == [Variant.CANARY]
     assert deployments.get(deployment_id).stopped_by == "sam"
     assert traffic.tidy("toy", "after the end") == []  # nothing deployed: nothing to do
