@@ -35,6 +35,8 @@ from baton.rollout.keeper import (
     ADOPT_EXPIRED_S,
     ADOPT_NEW_S,
     ADOPT_RELEASED_S,
+    MAX_BACKOFF_S,
+    Backoff,
     Keeper,
     adopt_after_s,
     restore_routing,
@@ -148,6 +150,15 @@ def test_an_inherited_socket_must_be_a_listening_one(monkeypatch: pytest.MonkeyP
         assert got is not None and got.getsockname() == sock.getsockname()
         got.close()
     assert SOCKET_FD_ENV not in os.environ  # taken once: a child does not inherit it
+
+
+def test_a_failed_start_waits_twice_as_long_each_time_up_to_a_bound() -> None:
+    backoff = Backoff()
+    assert not backoff.waiting()
+    assert [backoff.failed() for _ in range(7)] == [1, 2, 4, 8, 16, MAX_BACKOFF_S, MAX_BACKOFF_S]
+    assert backoff.waiting()  # 30 s from now
+    backoff.reset()
+    assert backoff.failed() == 1.0
 
 
 def _deployed(store: Store, tmp_path: Path, why: str) -> tuple[dict[str, str], Any]:
@@ -314,7 +325,7 @@ def test_a_restart_the_router_cannot_take_is_undone_and_retried_later(
     assert started.stopped_at is not None
     assert not supervise.alive(started.pid, None)
     assert Deployments(store.engine).get(deployment.id).revision == deployment.revision
-    assert keeper.server_retry_at == 0.0  # it started: no back-off; the next look retries
+    assert not keeper.server_starts.waiting()  # it started: the next look tries again
     keeper.sock.close()
 
 

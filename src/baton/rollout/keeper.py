@@ -75,6 +75,28 @@ ADOPT_RELEASED_S = 15.0
 ADOPT_NEW_S = CLAIM_TIMEOUT_S
 
 
+@dataclass
+class Backoff:
+    """When the keeper may try a failed start again: after 1 s, then twice as long each
+    time, up to ``MAX_BACKOFF_S``; a process found alive starts the count over."""
+
+    delay: float = 1.0
+    until: float = 0.0  # time.monotonic()
+
+    def waiting(self) -> bool:
+        return time.monotonic() < self.until
+
+    def failed(self) -> float:
+        """Note a failure; the seconds until the next try."""
+        delay = self.delay
+        self.until = time.monotonic() + delay
+        self.delay = min(MAX_BACKOFF_S, delay * 2)
+        return delay
+
+    def reset(self) -> None:
+        self.delay = 1.0
+
+
 @dataclass(frozen=True)
 class Restore:
     """What a replacement router starts with, and where that came from."""
@@ -125,8 +147,7 @@ class Keeper:
         self.deployments = Deployments(store.engine)
         self.rollouts = Rollouts(store.engine)
         self.stopping = threading.Event()
-        self.retry_at, self.backoff = 0.0, 1.0
-        self.server_retry_at, self.server_backoff = 0.0, 1.0
+        self.router_starts, self.server_starts = Backoff(), Backoff()
         self.unowned: dict[int, float] = {}  # rollout id -> when first seen unowned
         self.adopter: subprocess.Popen[bytes] | None = None
 
@@ -156,19 +177,17 @@ class Keeper:
     def keep_router(self, deployment: DeploymentRecord) -> None:
         dead = deployment.router
         if supervise.alive(dead.pid, dead.started):
-            self.backoff = 1.0
+            self.router_starts.reset()
             return
-        if time.monotonic() < self.retry_at or self.stopping.is_set():
+        if self.router_starts.waiting() or self.stopping.is_set():
             return
         restore = restore_routing(self.store, deployment)
         try:
             router = start_router(self.launch, self.model, restore.upstreams, self.sock,
                                   restore.weights, Path(dead.token_file))  # fmt: skip
         except BatonError as exc:
-            log.error("could not start the router again (retry in %g s): %s", self.backoff,
-                      exc.message)  # fmt: skip
-            self.retry_at = time.monotonic() + self.backoff
-            self.backoff = min(MAX_BACKOFF_S, self.backoff * 2)
+            log.error("could not start the router again (retry in %g s): %s",
+                      self.router_starts.failed(), exc.message)  # fmt: skip
             return
         shown = Weights(**restore.weights)
         why = (f"the router (pid {dead.pid}) died; started again on {router.url} with the "
@@ -190,9 +209,9 @@ class Keeper:
         and a rollback or promotion would race the restart."""
         dead = deployment.server(Variant.STABLE)
         if dead is None or supervise.alive(dead.pid, dead.started):
-            self.server_backoff = 1.0
+            self.server_starts.reset()
             return
-        if time.monotonic() < self.server_retry_at or self.stopping.is_set():
+        if self.server_starts.waiting() or self.stopping.is_set():
             return
         router = deployment.router
         if not supervise.alive(router.pid, router.started):
@@ -204,10 +223,8 @@ class Keeper:
             server = start_server(self.launch, self.model, dead.version, Variant.STABLE,
                                   dead.version)  # fmt: skip
         except BatonError as exc:
-            self.server_retry_at = time.monotonic() + self.server_backoff
             log.error("could not start the stable server %s again (retry in %g s): %s", name,
-                      self.server_backoff, exc.message)  # fmt: skip
-            self.server_backoff = min(MAX_BACKOFF_S, self.server_backoff * 2)
+                      self.server_starts.failed(), exc.message)  # fmt: skip
             return
         if self.stopping.is_set():  # `deploy down` meanwhile: it will not know this one
             stop_processes([server], self.launch.drain_timeout_s + 5)
