@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from baton.serve.discovery import advertised, register, unregister
+from baton.serve.discovery import advertised, register, target_file, unregister
 
 
 def test_wildcard_binds_are_scraped_on_loopback() -> None:
@@ -36,3 +36,14 @@ def test_a_deployment_labels_its_servers_in_place(tmp_path: Path) -> None:
         "targets": ["127.0.0.1:9001"],
         "labels": {"baton_models": "toy:1", "variant": "canary", "baton_deployment": "toy"},
     }
+
+
+def test_the_file_of_a_killed_server_is_found_from_its_address(tmp_path: Path) -> None:
+    """A server killed cannot remove its file: whoever restarts it finds the same path
+    from the address alone (an IPv6 one names the file without brackets or colons)."""
+    for host in ("0.0.0.0", "127.0.0.1", "::1"):
+        written = register(tmp_path, host, 9001, ["toy:1"])
+        assert target_file(tmp_path, host, 9001) == written
+        unregister(target_file(tmp_path, host, 9001))
+        assert not written.exists()
+    assert target_file(tmp_path, "::1", 9001).name == "__1_9001.json"

@@ -95,18 +95,21 @@ def start_server(
 
 def label(settings: Settings, model: str, process: ServerProcess) -> None:
     """Rewrite the server's Prometheus target file with its variant (and deployment)."""
-    host, _, port = process.url.removeprefix("http://").rpartition(":")
     labels = {"variant": process.variant.value, "baton_deployment": model}
     discovery.register(
-        settings.scrape_targets, host, int(port), [f"{model}:{process.version}"], labels
+        settings.scrape_targets, *_host_port(process), [f"{model}:{process.version}"], labels
     )
 
 
 def unlabel(settings: Settings, process: ServerProcess) -> None:
     """Remove the target file of a server that was killed (one that stops removes its own):
     Prometheus would scrape its dead address, and alert on it, for good."""
+    discovery.unregister(discovery.target_file(settings.scrape_targets, *_host_port(process)))
+
+
+def _host_port(process: ServerProcess) -> tuple[str, int]:
     host, _, port = process.url.removeprefix("http://").rpartition(":")
-    discovery.unregister(discovery.target_file(settings.scrape_targets, host, int(port)))
+    return host.strip("[]"), int(port)
 
 
 def start_router(

@@ -45,7 +45,7 @@ def register(
 def target_file(folder: Path, host: str, port: int) -> Path:
     """Where the server on ``host:port`` lists itself (found again to remove the file of a
     server that was killed, which could not remove it itself)."""
-    return folder / f"{advertised(host)}_{port}.json".replace(":", "_").strip("[]")
+    return folder / f"{advertised(host).strip('[]').replace(':', '_')}_{port}.json"
 
 
 def unregister(path: Path) -> None:
