@@ -21,9 +21,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 _BINDABLE = "biuf"  # numpy kinds ONNX Runtime can take by pointer
-_TENSOR_TYPES: dict[
-    str, np.dtype[Any]
-] = {  # ONNX Runtime's names of the tensor types numpy holds as they are
+# ONNX Runtime's names of the tensor types numpy holds as they are
+_TENSOR_TYPES: dict[str, np.dtype[Any]] = {
     "tensor(float)": np.dtype("float32"),
     "tensor(double)": np.dtype("float64"),
     **{f"tensor({t})": np.dtype(t) for t in ("float16", "bool", "int8", "int16", "int32")},
