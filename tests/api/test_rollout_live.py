@@ -7,9 +7,6 @@ controller pauses and alerts): these tests are about the HTTP edge, the judging 
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,8 +20,6 @@ from baton.core.rollout_records import Phase
 from baton.errors import Conflict
 from baton.rollout import supervise
 from baton.rollout_control import CanaryPlan
-from baton.store.canaries import Canaries
-from baton.store.deployments import Deployments
 from baton.store.store import Store, open_store
 from tests.api.conftest import Api, serve
 from tests.rollout.canary_world import canary_world
@@ -43,21 +38,8 @@ def live(tmp_path: Path) -> Iterator[tuple[Api, Store]]:
     try:
         for url in serve(store, settings=settings):
             yield Api(url, world), store
-    finally:
-        _leave_nothing_running(store)
+    finally:  # what the test started under tmp_path goes with the sweep (tests/strays.py)
         store.close()
-
-
-def _leave_nothing_running(store: Store) -> None:
-    canaries = Canaries(store.engine, store.registry)
-    rollout = canaries.rollouts.active("toy")
-    if rollout is not None and rollout.lease is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(rollout.lease.holder.pid, signal.SIGKILL)
-    for deployment in Deployments(store.engine).all("toy"):
-        for p in (deployment.router, *deployment.processes.servers):
-            if supervise.alive(p.pid, p.started):
-                os.kill(p.pid, signal.SIGKILL)
 
 
 def test_deploy_canary_abort_and_down_over_http(live: tuple[Api, Store]) -> None:
