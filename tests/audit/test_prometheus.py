@@ -164,9 +164,18 @@ def _steps(start: float, end: float, step: float) -> list[int]:
 @given(_ranges())
 def test_the_halves_of_a_range_have_exactly_its_steps(span: tuple[float, float, float]) -> None:
     start, end, step = span
-    first, second = split_range(start, end, step)
+    halves = split_range(start, end, step)
+    assert halves is not None
+    first, second = halves
     assert _steps(*first, step) + _steps(*second, step) == _steps(start, end, step)
     assert _steps(*first, step) and _steps(*second, step)
+
+
+def test_a_range_of_one_step_is_not_split() -> None:
+    assert split_range(100.0, 100.0, 15.0) is None
+    assert split_range(100.0, 114.9994, 15.0) is None  # 114.999 s as sent: one step
+    assert split_range(100.0, 114.9996, 15.0) is not None  # sent as 115.000 s: two
+    assert split_range(100.0, 115.0, 15.0) == ((100.0, 100.0), (115.0, 115.0))
 
 
 @given(st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 5)), max_size=8),

@@ -166,9 +166,10 @@ class Prometheus:
         try:
             return self._call("/api/v1/query_range", form, query, lambda r: self._matrix(r, query))
         except TooManySamples:
-            if points < 2:
+            halves = split_range(start, end, step)
+            if halves is None:  # one step alone is over the limit: nothing to split
                 raise
-        first, second = split_range(start, end, step)
+        first, second = halves
         return join_ranges(self.range(query, *first, step), self.range(query, *second, step))
 
     def _matrix(self, response: httpx.Response, query: str) -> tuple[RangeResult, Any]:
@@ -285,11 +286,14 @@ class Prometheus:
 
 def split_range(
     start: float, end: float, step: float
-) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Two ranges whose steps are, together, exactly the steps of ``start..end``: counted
-    in whole milliseconds, as Prometheus evaluates them (float seconds would drop one)."""
+) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """Two ranges whose steps are, together, exactly the steps of ``start..end``, counted
+    in whole milliseconds as Prometheus evaluates them (float seconds would drop one);
+    None for a range of one step."""
     begin, stop, every = round(start * 1000), round(end * 1000), round(step * 1000)
     first = ((stop - begin) // every + 1) // 2
+    if first == 0:
+        return None
     middle = begin + first * every
     return (begin / 1000, (middle - every) / 1000), (middle / 1000, stop / 1000)
 
