@@ -6,13 +6,17 @@ No other module reads environment variables.
 from __future__ import annotations
 
 import getpass
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from baton.core.durations import parse_duration
-from baton.yaml_files import MANIFEST_LIMITS, YamlLimits
+from baton.yaml_limits import MANIFEST_LIMITS, YamlLimits
+
+ENV_PREFIX = "BATON_"
 
 DEFAULT_API_MAX_BODY = 1024 * 1024  # JSON bodies; no control-plane route needs more
 
@@ -24,14 +28,21 @@ def _default_actor() -> str:
         return "unknown"
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Where baton keeps its state, and who is acting.
 
     Embedded default: everything under ``./.baton`` (SQLite file + artifact folder). A team
     points ``BATON_DB_URL`` at PostgreSQL and ``BATON_ARTIFACTS`` at a shared folder.
+
+    Each field reads ``BATON_<FIELD>`` (any case); a value passed in wins over the
+    variable. A plain model reading ``os.environ`` rather than pydantic-settings: that
+    package and its imports cost 30 ms of every command's start-up, for what is a loop.
     """
 
-    model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore")
+    model_config = ConfigDict(extra="ignore", validate_default=True)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**from_environment(os.environ), **values})
 
     home: Path = Field(default=Path(".baton"), description="state folder (BATON_HOME)")
     db_url: str | None = Field(default=None, description="SQLAlchemy URL (BATON_DB_URL)")
@@ -154,6 +165,19 @@ class Settings(BaseSettings):
     def scrape_targets(self) -> Path:
         """Where each running ``baton serve`` lists itself for Prometheus file discovery."""
         return (self.home / "monitor" / "targets").resolve()
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The settings ``environ`` holds, by field name: ``BATON_DB_URL`` (or ``baton_db_url``)
+    is ``db_url``; variables naming no setting are ignored, as a typo in any other
+    variable would be."""
+    fields = Settings.model_fields
+    found: dict[str, str] = {}
+    for key, value in environ.items():
+        name = key.lower().removeprefix(ENV_PREFIX.lower())
+        if len(name) < len(key) and name in fields:
+            found[name] = value
+    return found
 
 
 def grace_seconds(text: str) -> float:

@@ -39,8 +39,9 @@ HEAVY = {
 # nor pydantic: printing does not need it until a model is printed (25 ms of every start-up);
 # a Tab may import it (typer's own parameter adapters do)
 BARE = HEAVY | {"pydantic"}
-# `baton models` reads the store (SQLAlchemy's core and its SQLite dialect), nothing else
-STORE_ONLY = (HEAVY - {"sqlalchemy", "pydantic_settings", "yaml"}) | {
+# `baton models` reads the store (SQLAlchemy's core and its SQLite dialect), nothing else:
+# the settings are a plain pydantic model and do not read YAML
+STORE_ONLY = (HEAVY - {"sqlalchemy"}) | {
     "sqlalchemy.dialects.postgresql",
 }
 

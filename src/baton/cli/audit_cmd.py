@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from baton.cli.state import State
     from baton.store.store import Store
 
-if TYPE_CHECKING:  # settings (pydantic-settings) are built by the root callback, not here
+if TYPE_CHECKING:  # settings (pydantic) are built by the root callback, not here
     from baton.config import Settings
 
 FAIL_ON = ("risk", "none")
