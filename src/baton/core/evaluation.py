@@ -37,7 +37,11 @@ class Section(BaseModel):
     """A part of the stored report: read as written, dumped back with the same keys."""
 
     model_config = ConfigDict(
-        extra="allow", frozen=True, validate_by_name=True, serialize_by_alias=True
+        extra="allow",
+        frozen=True,
+        validate_by_name=True,
+        serialize_by_alias=True,
+        defer_build=True,
     )
 
     @model_serializer(mode="wrap")
