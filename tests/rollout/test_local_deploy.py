@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,11 @@ import httpx
 import pytest
 
 from baton.config import Settings
-from baton.core.deployment_records import Variant
+from baton.core.deployment_records import Processes, ServerProcess, Variant
 from baton.rollout import local_deploy, supervise
-from baton.rollout.keeper_process import stop_keeper
+from baton.rollout.keeper_process import find_keeper, keeper_file, stop_keeper
 from baton.store.deployments import Deployments
+from baton.store.rollouts import NewRollout, Rollouts
 from baton.store.store import Store
 from tests.baton_cli import baton, clean_env
 from tests.rollout.canary_world import canary_world
@@ -40,13 +42,7 @@ def test_up_status_down(store: Store, tmp_path: Path) -> None:
             "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4],
                         "data": [0.1, 0.2, 0.3, 0.4]}]})  # fmt: skip
         assert answer.status_code == 200 and answer.headers["x-baton-variant"] == "stable"
-        target = (
-            tmp_path
-            / "home"
-            / "monitor"
-            / "targets"
-            / (stable["url"].removeprefix("http://").replace(":", "_") + ".json")
-        )
+        target = target_file(tmp_path / "home", stable["url"])
         labels = json.loads(target.read_text())[0]["labels"]
         assert (labels["variant"], labels["baton_deployment"]) == ("stable", "toy")
         assert Path(stable["log"]).parent == (tmp_path / "home" / "logs" / "toy").resolve()
@@ -68,12 +64,76 @@ def test_up_status_down(store: Store, tmp_path: Path) -> None:
         down = baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
     assert down.returncode == 0, down.stderr
     assert "stopped toy: its router and 1 server(s)" in down.stdout
+    assert not target.exists()  # the killed server could not remove it: down did
     assert not supervise.alive(router["pid"], router["started"])
     assert Deployments(store.engine).active("toy") is None
     gone = baton(env, "deploy", "down", "toy")
     assert gone.returncode == 2 and "toy is not deployed here" in gone.stderr
     nothing = baton(env, "deploy", "status")
     assert nothing.returncode == 0 and "nothing deployed" in nothing.stdout
+
+
+def test_up_after_a_reboot_starts_the_deployment_again(store: Store, tmp_path: Path) -> None:
+    """A reboot kills the keeper, the router and the server at once: the record stays up
+    and nothing runs. ``deploy up`` marks it down, saying why, and starts afresh."""
+    canary_world(store, tmp_path / "org")
+    home = tmp_path / "home"
+    env = clean_env(home, BATON_DB_URL=f"sqlite:///{tmp_path / 'b.db'}", BATON_USER="sam")
+    first = baton(env, "deploy", "up", "toy", "--json")
+    assert first.returncode == 0, first.stderr
+    old = json.loads(first.stdout)
+    (server,) = old["processes"]["servers"]
+    keeper = find_keeper(Settings(home=home), "toy")
+    assert keeper is not None
+    try:
+        for process in ({"pid": keeper.pid, "started": keeper.started}, old["router"], server):
+            os.kill(process["pid"], signal.SIGKILL)  # the keeper first: it restarts the rest
+            wait_until(lambda p=process: not supervise.alive(p["pid"], p["started"]), "a kill")
+        dead_target = target_file(home, server["url"])
+        assert dead_target.exists()
+        again = baton(env, "deploy", "up", "toy", "--json", "--why", "after the reboot")
+        assert again.returncode == 0, again.stderr
+        new = json.loads(again.stdout)
+        assert new["id"] != old["id"]
+        answer = httpx.post(f"{new['router']['url']}/v2/models/toy/infer", timeout=30, json={
+            "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4],
+                        "data": [0.1, 0.2, 0.3, 0.4]}]})  # fmt: skip
+        assert answer.status_code == 200
+        assert not dead_target.exists()
+        assert target_file(home, new["processes"]["servers"][0]["url"]).exists()
+        retired = Deployments(store.engine).get(old["id"])
+        assert not retired.up and retired.stopped_by == "sam"
+        log = baton(env, "log", "--json").stdout
+        assert "none of its processes was running (the host restarted" in log
+    finally:
+        baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
+
+
+def test_gone_only_when_nothing_of_the_deployment_runs_here(store: Store, tmp_path: Path) -> None:
+    canary_world(store, tmp_path / "org")
+    settings = Settings(home=tmp_path / "home", user="sam")
+    record = recorded(store)  # its processes are long gone; no keeper was ever started
+    assert local_deploy.gone(settings, store, record)
+    me = ServerProcess(pid=os.getpid(), started=supervise.start_ticks(os.getpid()),
+                       url="http://127.0.0.1:9009", log="s.log", variant=Variant.STABLE,
+                       version=1)  # fmt: skip
+    serving = replace(record, processes=Processes(servers=(STABLE, me)))
+    assert not local_deploy.gone(settings, store, serving)
+    assert not local_deploy.gone(settings, store, replace(record, hostname="elsewhere"))
+    path = keeper_file(settings, "toy")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"pid": me.pid, "started": me.started,
+                                "deployment": record.id, "log": "k.log"}))  # fmt: skip
+    assert not local_deploy.gone(settings, store, record)  # its keeper restarts them
+    path.unlink()
+    Rollouts(store.engine).start(NewRollout(model="toy", from_version=1, to_version=2,
+                                            baseline_version=1), "sam")  # fmt: skip
+    assert not local_deploy.gone(settings, store, record)  # its controller owns them
+
+
+def target_file(home: Path, url: str) -> Path:
+    """Where a server on ``url`` lists itself for Prometheus."""
+    return home / "monitor" / "targets" / (url.removeprefix("http://").replace(":", "_") + ".json")
 
 
 def test_up_needs_a_production_version(store: Store, tmp_path: Path) -> None:

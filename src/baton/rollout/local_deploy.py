@@ -14,6 +14,10 @@ from the canary's. The router's admin token lives in a file only the user can re
 
 Servers are pinned to a version (``NAME:N``, never an alias): what runs changes only when
 the deployment changes it, so moving ``@production`` never swaps a model under the router.
+
+Nothing restarts the keeper itself: after a reboot the deployment is recorded but nothing
+of it runs. ``deploy up`` then marks that record down (saying why) and starts afresh, so
+the command a person reaches for after a reboot is the one that works.
 """
 
 from __future__ import annotations
@@ -38,7 +42,12 @@ from baton.core.refs import Ref
 from baton.core.rollout_records import Phase
 from baton.errors import Conflict, NotFound
 from baton.rollout import supervise
-from baton.rollout.keeper_process import listening_socket, start_keeper, stop_keeper
+from baton.rollout.keeper_process import (
+    find_keeper,
+    listening_socket,
+    start_keeper,
+    stop_keeper,
+)
 from baton.rollout.router_server import SOCKET_FD_ENV
 from baton.serve import discovery
 from baton.store.deployments import Deployments, NewDeployment, StaleRevision
@@ -178,6 +187,9 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
     watches them; record them."""
     deployments = Deployments(store.engine)
     running = deployments.active(model)
+    if running is not None and gone(launch.settings, store, running):
+        retire_gone(launch.settings, deployments, running)
+        running = None
     if running is not None:
         raise Conflict(
             f"{model} is already deployed ({running.summary()}, router at "
@@ -207,6 +219,34 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
         sock.close()  # the router and the keeper hold their own copies
 
 
+def gone(settings: Settings, store: Store, record: DeploymentRecord) -> bool:
+    """Whether nothing of this machine's deployment runs any more, nor is about to: its
+    router, every server and its keeper are dead (a reboot, or all of them killed), and no
+    canary is recorded in progress (its controller would own the processes)."""
+    if record.hostname != hostname():
+        return False
+    if any(supervise.alive(p.pid, p.started) for p in (record.router, *record.processes.servers)):
+        return False
+    keeper = find_keeper(settings, record.model)
+    if keeper is not None and keeper.running():
+        return False  # it is starting them again
+    return Rollouts(store.engine).active(record.model) is None
+
+
+def retire_gone(settings: Settings, deployments: Deployments, record: DeploymentRecord) -> None:
+    """Mark a deployment that ``gone`` found dead as down, and remove its servers' target
+    files, which killed servers could not remove (Prometheus would alert on them)."""
+    deployments.down(
+        record.id,
+        revision=record.revision,
+        actor=settings.user,
+        reason="none of its processes was running (the host restarted, or they were "
+        "killed): `deploy up` started the deployment again",
+    )
+    for server in record.processes.servers:
+        unlabel(settings, server)
+
+
 def down(launch: Launch, store: Store, model: str, reason: str | None) -> DeploymentRecord:
     """Stop the router and every server of the model's deployment (they drain), then mark
     it down. Refused while a canary runs (abort it first); one already aborted, rolled back
@@ -222,13 +262,18 @@ def down(launch: Launch, store: Store, model: str, reason: str | None) -> Deploy
     actor = launch.settings.user
     for _ in range(STALE_RETRIES):
         record = deployments.get(record.id)  # the keeper may have replaced the router meanwhile
+        servers = record.processes.servers
+        killed = [s for s in servers if not supervise.alive(s.pid, s.started)]
         stop_processes([record.router], grace)  # no new requests first
-        stop_processes(record.processes.servers, grace)
+        stop_processes(servers, grace)
         try:
-            return deployments.down(record.id, revision=record.revision, actor=actor,
+            done = deployments.down(record.id, revision=record.revision, actor=actor,
                                     reason=reason)  # fmt: skip
         except StaleRevision:  # a controller finishing a rollout stopped servers meanwhile:
             continue  # read the record again, stop what it names, mark it down
+        for server in killed:  # one that stops removes its own target file; these could not
+            unlabel(launch.settings, server)
+        return done
     raise Conflict(f"{record.summary()} kept changing while it was taken down: run it again")
 
 
