@@ -91,6 +91,8 @@ def test_up_after_a_reboot_starts_the_deployment_again(store: Store, tmp_path: P
             wait_until(lambda p=process: not supervise.alive(p["pid"], p["started"]), "a kill")
         dead_target = target_file(home, server["url"])
         assert dead_target.exists()
+        said = " ".join(baton(env, "deploy", "status", "toy").stdout.split())
+        assert "nothing of it runs (the host restarted?): `baton deploy up toy`" in said, said
         again = baton(env, "deploy", "up", "toy", "--json", "--why", "after the reboot")
         assert again.returncode == 0, again.stderr
         new = json.loads(again.stdout)

@@ -314,6 +314,9 @@ def _print_deployment(found: DeploymentStatus) -> None:
         running = found.running.get(p.variant.value) if found.here else None
         console.print(f"  {p.variant.value:<9} {escape(d.model)}:{p.version}  {escape(p.url)}  "
                       f"pid {p.pid}  {state_of(running)}", soft_wrap=True)  # fmt: skip
+    if found.nothing_runs:
+        console.print(f"  nothing of it runs (the host restarted?): `baton deploy up "
+                      f"{escape(d.model)}` starts it again", soft_wrap=True)  # fmt: skip
     r = found.rollout
     if r is not None:
         since = when(found.orphaned_since) if found.orphaned_since else "now"

@@ -37,6 +37,18 @@ class DeploymentStatus:
     orphaned_since: datetime | None  # the rollout has had no controller since then
     keeper: bool | None  # the keeper (restarts the router, adopts a canary) runs; None: not here
 
+    @property
+    def nothing_runs(self) -> bool:
+        """Nothing of it runs on this machine, nor will by itself (after a reboot, say):
+        no router, no server, no keeper, no canary; ``deploy up`` starts it again."""
+        return (
+            self.here
+            and self.router_running is False
+            and not any(self.running.values())
+            and self.keeper is False
+            and self.rollout is None
+        )
+
 
 def deployment_status(
     store: Store, model: str | None, settings: Settings | None = None

@@ -1,0 +1,40 @@
+"""What ``deploy status`` reads from the record, the processes and the keeper file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from baton.config import Settings
+from baton.rollout.deploy_status import deployment_status
+from baton.store.rollouts import NewRollout, Rollouts
+from baton.store.store import Store
+from tests.rollout.canary_world import canary_world
+from tests.rollout.recorded import recorded
+
+
+def test_a_deployment_none_of_whose_processes_runs_says_so(store: Store, tmp_path: Path) -> None:
+    canary_world(store, tmp_path / "org")
+    recorded(store)  # router and server long gone, no keeper ever started
+    settings = Settings(home=tmp_path / "home", user="sam")
+    (found,) = deployment_status(store, "toy", settings)
+    assert found.here and found.router_running is False and found.running == {"stable": False}
+    assert found.keeper is False and found.nothing_runs
+    assert found.weights is None and found.router_said == "the router does not run"
+
+
+def test_a_canary_in_progress_is_not_nothing(store: Store, tmp_path: Path) -> None:
+    """Its controller (or the one ``canary run`` starts) owns the processes then."""
+    canary_world(store, tmp_path / "org")
+    recorded(store)
+    Rollouts(store.engine).start(NewRollout(model="toy", from_version=1, to_version=2,
+                                            baseline_version=1), "sam")  # fmt: skip
+    (found,) = deployment_status(store, "toy", Settings(home=tmp_path / "home", user="sam"))
+    assert found.rollout is not None and not found.nothing_runs
+
+
+def test_without_settings_the_keeper_is_not_judged(store: Store, tmp_path: Path) -> None:
+    """No settings, no keeper file to read: whether it runs is unknown, so is the rest."""
+    canary_world(store, tmp_path / "org")
+    recorded(store)
+    (found,) = deployment_status(store, "toy")
+    assert found.keeper is None and not found.nothing_runs
