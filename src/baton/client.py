@@ -7,7 +7,6 @@ codes whether it talks to the store directly or through the API.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -39,14 +38,11 @@ from baton.store.registry import LogEntry, ModelInfo, VersionInfo
 from baton.store.requests import RequestInfo
 
 if TYPE_CHECKING:
-    from baton.config import Settings
     from baton.core.deployment_records import DeploymentRecord
     from baton.core.rollout_records import RolloutRecord
     from baton.rollout.canary_service import CanaryStatus
     from baton.rollout.deploy_status import DeploymentStatus
     from baton.rollout_control import CanaryPlan
-    from baton.store.governance import Control
-    from baton.store.store import Store
 
 T = TypeVar("T")
 # Starting processes waits for each to announce itself (up to two minutes for a server that
@@ -336,18 +332,3 @@ class RemoteControl:
         params = {"limit": limit, "offset": offset}
         data = self._call("GET", f"/v1/models/{model}/rollouts", params=params)
         return list(_as(list[RolloutRecord], data["rollouts"])), data["next_offset"]
-
-
-def connect(settings: Settings, store: Callable[[], Store]) -> Control:
-    """The control plane the settings name: the one at BATON_URL as the owner of
-    BATON_TOKEN, else the local store (opened by ``store``) acting as BATON_USER."""
-    if settings.url:
-        if settings.token is None:
-            raise BadInput(
-                "BATON_URL is set but BATON_TOKEN is not: export your token "
-                "(`baton user add` or `baton token new` printed it)"
-            )
-        return RemoteControl(settings.url, settings.token.get_secret_value())
-    from baton.store.governance import LocalControl
-
-    return LocalControl(store(), settings.user)

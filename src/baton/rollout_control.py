@@ -137,7 +137,8 @@ def rollout_control(settings: Settings, store: Callable[[], Store]) -> RolloutCo
     """The control plane at BATON_URL as the owner of BATON_TOKEN, else the store here
     (opened by ``store``) acting as BATON_USER."""
     if settings.url:
-        from baton.client import RemoteControl, connect
+        from baton.client import RemoteControl
+        from baton.connect import connect
 
         control = connect(settings, store)
         assert isinstance(control, RemoteControl)

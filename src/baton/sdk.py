@@ -143,7 +143,7 @@ class Client:
     @property
     def _plane(self) -> Control:
         if self._control is None:
-            from baton.client import connect
+            from baton.connect import connect
 
             self._control = connect(self._settings, lambda: self._local("the registry"))
         return self._control

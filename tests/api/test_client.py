@@ -9,7 +9,7 @@ from baton.core.promotion import Target
 from baton.core.refs import Ref
 from baton.core.roles import NotPermitted, RequestKind, Stage
 from baton.errors import BadInput, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
-from baton.store.governance import LocalControl
+from baton.store.local_control import LocalControl
 from tests.api.conftest import Api
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from baton.config import Settings
 from baton.errors import Forbidden
-from baton.store.governance import LocalControl
+from baton.store.local_control import LocalControl
 from baton.store.store import Store, open_store
 from tests.api.conftest import Api, serve
 from tests.api.rawhttp import Answer, post

@@ -10,7 +10,7 @@ import pytest
 
 from baton.client import RemoteControl
 from baton.errors import NotFound
-from baton.store.governance import LocalControl
+from baton.store.local_control import LocalControl
 from baton.store.store import Store
 from tests.api.conftest import serve
 from tests.history_factory import build_past

@@ -40,9 +40,19 @@ HEAVY = {
 # a Tab may import it (typer's own parameter adapters do)
 BARE = HEAVY | {"pydantic"}
 # `baton models` reads the store (SQLAlchemy's core and its SQLite dialect), nothing else:
-# the settings are a plain pydantic model and do not read YAML
+# the settings are a plain pydantic model and do not read YAML; of the store, the registry
+# alone (the other services, and the API client's records, load when a command calls them)
 STORE_ONLY = (HEAVY - {"sqlalchemy"}) | {
     "sqlalchemy.dialects.postgresql",
+    "baton.client",
+    "baton.store.governance",
+    "baton.store.approvals",
+    "baton.store.people",
+    "baton.store.requests",
+    "baton.store.history",
+    "baton.store.evaluations",
+    "baton.store.servers",
+    "baton.core.evaluation",
 }
 
 

@@ -200,19 +200,11 @@ def test_database_failure_after_storing_files_removes_them(store: Store, tmp_pat
 def test_unreachable_database_before_anything_is_stored(tmp_path: Path) -> None:
     from baton.store.artifacts import ArtifactStore
     from baton.store.db import make_engine
-    from baton.store.evaluations import Evaluations
     from baton.store.registry import Registry
-    from baton.store.servers import Servers
     from baton.store.store import Store as StoreType
 
     engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
-    store = StoreType(
-        engine,
-        Registry(engine),
-        ArtifactStore(tmp_path / "artifacts"),
-        Evaluations(engine),
-        Servers(engine),
-    )
+    store = StoreType(engine, Registry(engine), ArtifactStore(tmp_path / "artifacts"))
     with pytest.raises(Unavailable, match="cannot reach the database"):
         register_handover(store, write_handover(tmp_path / "h"), actor="tester")
     assert store.artifacts.all_digests() == []

@@ -10,7 +10,6 @@ import pytest
 from baton.core.roles import NotPermitted
 from baton.errors import Forbidden, NotFound
 from baton.handover.register import register_handover
-from baton.store.governance import LocalControl
 from baton.store.store import Store
 from tests.handover_factory import write_handover
 from tests.ownership_factory import World, build_world
@@ -28,22 +27,6 @@ def test_stage_aliases_move_only_through_promotion_when_governed(world: World) -
     assert world.gov.set_alias("toy", "shadow", 1, sam, "mirror traffic", governed=True) is None
     assert "production" not in world.store.registry.model("toy")[0].aliases
     assert world.actions()[:2] == ["alias.set", "alias.set.refused"]
-
-
-def test_local_control_governs_stage_aliases_once_people_exist(
-    store: Store, tmp_path: Path
-) -> None:
-    register_handover(store, write_handover(tmp_path / "h"), actor="solo")
-    solo = LocalControl(store, "solo")
-    assert solo.set_alias("toy", "production", 1, "single-user store") is None
-    bootstrap = solo.whoami()
-    assert (bootstrap.registered, bootstrap.admin) == (False, True)
-    solo.add_team("serving", None)
-    solo.add_user("solo", ["serving"], False, None)
-    with pytest.raises(Forbidden, match="moves only through promotion"):
-        solo.set_alias("toy", "production", 1, "now governed")
-    assert solo.set_alias("toy", "canary", 1, "free alias") is None
-    assert solo.whoami().admin  # the first person is admin
 
 
 @pytest.mark.parametrize("alias", ["shadow", "candidate", "canary"])
@@ -95,9 +78,3 @@ def test_unknown_model_or_version_is_not_found(world: World) -> None:
         world.gov.set_alias("nope", "shadow", 1, sam, None, governed=True)
     with pytest.raises(NotFound, match="toy has no version 9"):
         world.gov.set_alias("toy", "shadow", 9, sam, None, governed=True)
-
-
-def test_local_control_refuses_a_cross_team_move(world: World) -> None:
-    with pytest.raises(NotPermitted, match="may move @shadow"):
-        LocalControl(world.store, "mia").set_alias("toy", "shadow", 1, "mine")
-    assert LocalControl(world.store, "bob").set_alias("toy", "shadow", 1, "ours") is None

@@ -39,7 +39,7 @@ class State:
     def control(self) -> Control:
         """The registry and control plane: remote with BATON_URL + BATON_TOKEN, else local."""
         if self._control is None:
-            from baton.client import connect
+            from baton.connect import connect
 
             self._control = connect(self.settings, lambda: self.store)
         return self._control
