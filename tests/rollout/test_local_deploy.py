@@ -17,6 +17,7 @@ import pytest
 
 from baton.config import Settings
 from baton.core.deployment_records import Processes, ServerProcess, Variant
+from baton.errors import Conflict
 from baton.rollout import local_deploy, supervise
 from baton.rollout.keeper_process import find_keeper, keeper_file, stop_keeper
 from baton.store.deployments import Deployments
@@ -111,26 +112,46 @@ def test_up_after_a_reboot_starts_the_deployment_again(store: Store, tmp_path: P
         baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
 
 
-def test_gone_only_when_nothing_of_the_deployment_runs_here(store: Store, tmp_path: Path) -> None:
+def test_nothing_runs_here_only_when_every_process_and_the_keeper_died(
+    store: Store, tmp_path: Path
+) -> None:
     canary_world(store, tmp_path / "org")
     settings = Settings(home=tmp_path / "home", user="sam")
     record = recorded(store)  # its processes are long gone; no keeper was ever started
-    assert local_deploy.gone(settings, store, record)
+    assert local_deploy.nothing_runs_here(settings, record)
     me = ServerProcess(pid=os.getpid(), started=supervise.start_ticks(os.getpid()),
                        url="http://127.0.0.1:9009", log="s.log", variant=Variant.STABLE,
                        version=1)  # fmt: skip
     serving = replace(record, processes=Processes(servers=(STABLE, me)))
-    assert not local_deploy.gone(settings, store, serving)
-    assert not local_deploy.gone(settings, store, replace(record, hostname="elsewhere"))
+    assert not local_deploy.nothing_runs_here(settings, serving)
+    assert not local_deploy.nothing_runs_here(settings, replace(record, hostname="elsewhere"))
     path = keeper_file(settings, "toy")
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"pid": me.pid, "started": me.started,
                                 "deployment": record.id, "log": "k.log"}))  # fmt: skip
-    assert not local_deploy.gone(settings, store, record)  # its keeper restarts them
-    path.unlink()
+    assert not local_deploy.nothing_runs_here(settings, record)  # its keeper restarts them
+
+
+def test_up_after_a_reboot_mid_canary_says_to_end_the_canary_first(
+    store: Store, tmp_path: Path
+) -> None:
+    """The rollout owns the processes: up leaves the record alone and names the way out
+    (the abort rolls back at once when nothing routes: test_local_traffic.py)."""
+    canary_world(store, tmp_path / "org")
+    settings = Settings(home=tmp_path / "home", user="sam")
+    record = recorded(store, STABLE, CANARY)
     Rollouts(store.engine).start(NewRollout(model="toy", from_version=1, to_version=2,
                                             baseline_version=1), "sam")  # fmt: skip
-    assert not local_deploy.gone(settings, store, record)  # its controller owns them
+    with pytest.raises(Conflict) as refused:
+        local_deploy.up(local_deploy.Launch(settings), store, "toy", "after the reboot")
+    assert refused.value.message == (
+        f"nothing of {record.summary()} runs (the host restarted?), but rollout #1 of toy "
+        "(1 -> 2) is initializing: `baton canary abort toy --why ...` ends it (nothing "
+        "routes, so it rolls back at once; `baton canary run toy` if it is already rolling "
+        "back), then `baton deploy up toy`"
+    )
+    assert Deployments(store.engine).get(record.id).up
+    assert not (tmp_path / "home" / "logs").exists()  # nothing was started
 
 
 def target_file(home: Path, url: str) -> Path:

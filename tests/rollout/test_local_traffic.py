@@ -1,29 +1,44 @@
 """The local canary's traffic, as far as the canary tests do not reach it: the tidy after a
 rollout ends, when ``deploy down`` got there first (it may run right after ``canary
-abort``, while the controller still drains the canary)."""
+abort``, while the controller still drains the canary); the rollback after a reboot, when
+nothing routes."""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from baton.config import Settings
+from baton.core.canary_roles import CanaryAction
 from baton.core.deployment_records import Variant
-from baton.rollout import local_traffic
+from baton.core.rollout_records import Holder, Phase, RolloutSpec
+from baton.errors import BatonError
+from baton.rollout import local_traffic, supervise
+from baton.rollout.controller import Controller, Timing
+from baton.rollout.keeper_process import keeper_file
 from baton.rollout.local_deploy import Launch
 from baton.rollout.local_traffic import LocalTraffic
+from baton.store.canaries import Canaries
 from baton.store.deployments import Deployments
 from baton.store.store import Store
-from tests.rollout.canary_world import canary_world
+from tests.ownership_factory import World
+from tests.rollout.canary_world import Scripted, canary_world
 from tests.rollout.recorded import CANARY, STABLE, recorded
 
 
 @pytest.fixture
-def traffic(store: Store, tmp_path: Path) -> LocalTraffic:
+def world(store: Store, tmp_path: Path) -> World:
+    """``toy`` 1 in production, 2 approved for production through a canary."""
+    return canary_world(store, tmp_path / "org")
+
+
+@pytest.fixture
+def traffic(store: Store, world: World, tmp_path: Path) -> LocalTraffic:
     """The controller's traffic for ``toy``, whose versions 1 and 2 are registered."""
-    canary_world(store, tmp_path / "org")
     settings = Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}")
     return LocalTraffic(Launch(settings), store, "controller:h:1")
 
@@ -52,3 +67,42 @@ def test_tidy_after_deploy_down_is_not_an_error(
     assert [p.variant for p in traffic.tidy("toy", "rollout #1 rolled back")] == [Variant.CANARY]
     assert deployments.get(deployment_id).stopped_by == "sam"
     assert traffic.tidy("toy", "after the end") == []  # nothing deployed: nothing to do
+
+
+def test_an_abort_after_a_reboot_ends_the_rollout_without_a_router(
+    store: Store, world: World, traffic: LocalTraffic
+) -> None:
+    """The host restarted mid-canary: router, servers, keeper and controller are gone. The
+    abort's rollback has no traffic to send back, so the controller ends the rollout (and
+    stops nothing, records the canary gone) instead of failing on the dead router forever."""
+    deployment_id = recorded(store, STABLE, CANARY).id  # every pid long gone
+    canaries = Canaries(store.engine, store.registry)
+    spec = RolloutSpec(steps=(10, 50), interval_s=2)
+    rollout = canaries.start("toy", 2, world.people["sue"], "release 2", spec=spec)
+    canaries.steer("toy", CanaryAction.ABORT, world.people["sam"], "the host restarted")
+    controller = Controller(canaries, rollout.id, Holder(os.getpid(), "h"), Scripted([]),
+                            traffic, Timing())  # fmt: skip
+    done = controller.run()
+    assert done.phase is Phase.ABORTED
+    after = Deployments(store.engine).get(deployment_id)
+    assert [p.variant for p in after.processes.servers] == [Variant.STABLE]
+    assert "production" in world.store.registry.model("toy")[0].aliases
+    assert world.store.registry.model("toy")[0].aliases["production"] == 1
+
+
+def test_a_dead_router_whose_keeper_runs_is_asked_again(
+    store: Store, world: World, traffic: LocalTraffic, tmp_path: Path
+) -> None:
+    """The keeper starts the router again (with the weights on record): the rollback must
+    reach it, so it fails now and the controller's next try sends the traffic back."""
+    record = recorded(store, STABLE, CANARY)
+    canaries = Canaries(store.engine, store.registry)
+    spec = RolloutSpec(steps=(10, 50), interval_s=2)
+    rollout = canaries.start("toy", 2, world.people["sue"], "release 2", spec=spec)
+    path = keeper_file(traffic.launch.settings, "toy")
+    path.parent.mkdir(parents=True)
+    me = os.getpid()
+    path.write_text(json.dumps({"pid": me, "started": supervise.start_ticks(me),
+                                "deployment": record.id, "log": "k.log"}))  # fmt: skip
+    with pytest.raises(BatonError):  # nothing listens on the recorded router's port
+        traffic.rollback(rollout, "judged bad")

@@ -187,7 +187,15 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
     watches them; record them."""
     deployments = Deployments(store.engine)
     running = deployments.active(model)
-    if running is not None and gone(launch.settings, store, running):
+    if running is not None and nothing_runs_here(launch.settings, running):
+        rollout = Rollouts(store.engine).active(model)
+        if rollout is not None:
+            raise Conflict(
+                f"nothing of {running.summary()} runs (the host restarted?), but "
+                f"{rollout.summary()} is {rollout.phase.value}: `baton canary abort {model} "
+                f"--why ...` ends it (nothing routes, so it rolls back at once; `baton canary "
+                f"run {model}` if it is already rolling back), then `baton deploy up {model}`"
+            )
         retire_gone(launch.settings, deployments, running)
         running = None
     if running is not None:
@@ -219,22 +227,24 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
         sock.close()  # the router and the keeper hold their own copies
 
 
-def gone(settings: Settings, store: Store, record: DeploymentRecord) -> bool:
+def nothing_runs_here(settings: Settings, record: DeploymentRecord) -> bool:
     """Whether nothing of this machine's deployment runs any more, nor is about to: its
-    router, every server and its keeper are dead (a reboot, or all of them killed), and no
-    canary is recorded in progress (its controller would own the processes)."""
+    router, every server and its keeper are dead (a reboot, or all of them killed)."""
     if record.hostname != hostname():
         return False
     if any(supervise.alive(p.pid, p.started) for p in (record.router, *record.processes.servers)):
         return False
-    keeper = find_keeper(settings, record.model)
-    if keeper is not None and keeper.running():
-        return False  # it is starting them again
-    return Rollouts(store.engine).active(record.model) is None
+    return not keeper_runs(settings, record.model)
+
+
+def keeper_runs(settings: Settings, model: str) -> bool:
+    """Whether the model's keeper runs (it starts a dead router or stable server again)."""
+    keeper = find_keeper(settings, model)
+    return keeper is not None and keeper.running()
 
 
 def retire_gone(settings: Settings, deployments: Deployments, record: DeploymentRecord) -> None:
-    """Mark a deployment that ``gone`` found dead as down, and remove its servers' target
+    """Mark a deployment of which nothing runs as down, and remove its servers' target
     files, which killed servers could not remove (Prometheus would alert on them)."""
     deployments.down(
         record.id,

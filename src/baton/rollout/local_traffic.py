@@ -8,23 +8,37 @@ table or the new one). ``promote`` hands the stable variant to the canary's serv
 ``rollback`` sends everything back to the stable one; ``retire`` then stops what no
 longer gets traffic (SIGTERM: it drains what it was still answering). Every call can be
 made again: a restarted controller repeats what the record says.
+
+After a reboot nothing routes: the router is dead and so is the keeper that would start it
+again. A rollback then has no traffic to send back and ends the rollout without asking the
+router, so ``canary abort`` and then ``deploy up`` bring the model back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 
 from baton.core.deployment_records import DeploymentRecord, ServerProcess, Variant
 from baton.core.rollout_records import RolloutRecord, Weights
 from baton.errors import Conflict, NotFound
 from baton.rollout import supervise
-from baton.rollout.local_deploy import Launch, check_here, label, read_token, start_server
+from baton.rollout.local_deploy import (
+    Launch,
+    check_here,
+    keeper_runs,
+    label,
+    read_token,
+    start_server,
+)
 from baton.rollout.local_deploy import stop_processes as stop
 from baton.rollout.router_admin import RouterAdmin
 from baton.store.deployments import DeploymentDown, Deployments
 from baton.store.store import Store
 
 ROUTED = (Variant.STABLE, Variant.BASELINE, Variant.CANARY)  # the router's variants
+
+log = logging.getLogger("baton.canary")
 
 
 class LocalTraffic:
@@ -120,7 +134,18 @@ class LocalTraffic:
         stable = deployment.server(Variant.STABLE)
         if stable is None:
             raise Conflict(f"{deployment.summary()} has no stable server to roll back to")
+        if self._unrouted(deployment):
+            why = "its router does not run and no keeper will start it again (a reboot?)"
+            log.warning("%s: %s: no traffic to send back", deployment.summary(), why)
+            return
         self._all_to(deployment, stable, reason)
+
+    def _unrouted(self, deployment: DeploymentRecord) -> bool:
+        """Nothing routes the model's requests, nor will: the router and its keeper died."""
+        router = deployment.router
+        if supervise.alive(router.pid, router.started):
+            return False
+        return not keeper_runs(self.launch.settings, deployment.model)
 
     def retire(self, rollout: RolloutRecord, promoted: bool) -> None:
         outcome = "promoted" if promoted else "rolled back"
