@@ -32,7 +32,7 @@ from baton.core.rollout_records import (
 )
 from baton.errors import BadInput, Conflict, NotFound, Unavailable
 from baton.rollout import kept_options, supervise
-from baton.rollout.keeper_process import find_keeper
+from baton.rollout.keeper_process import keeper_runs
 from baton.rollout.kserve_traffic import KServeOptions
 from baton.store.canaries import Canaries
 from baton.store.deployments import Deployments
@@ -180,10 +180,7 @@ def status(store: Store, model: str, settings: Settings | None = None) -> Canary
 
 def keeper_running(settings: Settings | None, model: str) -> bool | None:
     """Whether the model's deployment keeper runs here (None: cannot tell without settings)."""
-    if settings is None:
-        return None
-    keeper = find_keeper(settings, model)
-    return keeper is not None and keeper.running()
+    return None if settings is None else keeper_runs(settings, model)
 
 
 def holder() -> Holder:

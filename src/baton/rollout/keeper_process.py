@@ -81,6 +81,12 @@ def find_keeper(settings: Settings, model: str) -> KeeperProcess | None:
         return None
 
 
+def keeper_runs(settings: Settings, model: str) -> bool:
+    """Whether the model's keeper runs here (it starts a dead router or stable server again)."""
+    keeper = find_keeper(settings, model)
+    return keeper is not None and keeper.running()
+
+
 def stop_keeper(settings: Settings, model: str) -> None:
     """Stop the model's keeper (first, so it does not start again what is being stopped)."""
     keeper = find_keeper(settings, model)

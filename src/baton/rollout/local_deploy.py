@@ -43,7 +43,7 @@ from baton.core.rollout_records import Phase
 from baton.errors import Conflict, NotFound
 from baton.rollout import supervise
 from baton.rollout.keeper_process import (
-    find_keeper,
+    keeper_runs,
     listening_socket,
     start_keeper,
     stop_keeper,
@@ -235,12 +235,6 @@ def nothing_runs_here(settings: Settings, record: DeploymentRecord) -> bool:
     if any(supervise.alive(p.pid, p.started) for p in (record.router, *record.processes.servers)):
         return False
     return not keeper_runs(settings, record.model)
-
-
-def keeper_runs(settings: Settings, model: str) -> bool:
-    """Whether the model's keeper runs (it starts a dead router or stable server again)."""
-    keeper = find_keeper(settings, model)
-    return keeper is not None and keeper.running()
 
 
 def retire_gone(settings: Settings, deployments: Deployments, record: DeploymentRecord) -> None:

@@ -23,14 +23,8 @@ from baton.core.deployment_records import DeploymentRecord, ServerProcess, Varia
 from baton.core.rollout_records import RolloutRecord, Weights
 from baton.errors import Conflict, NotFound
 from baton.rollout import supervise
-from baton.rollout.local_deploy import (
-    Launch,
-    check_here,
-    keeper_runs,
-    label,
-    read_token,
-    start_server,
-)
+from baton.rollout.keeper_process import keeper_runs
+from baton.rollout.local_deploy import Launch, check_here, label, read_token, start_server
 from baton.rollout.local_deploy import stop_processes as stop
 from baton.rollout.router_admin import RouterAdmin
 from baton.store.deployments import DeploymentDown, Deployments
