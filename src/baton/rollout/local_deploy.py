@@ -59,6 +59,10 @@ TOKEN_BYTES = 32
 FINISHING = frozenset({Phase.ROLLING_BACK, Phase.PROMOTING})  # `down` waits these out
 SETTLE_POLL_S = 0.2
 STALE_RETRIES = 5  # a finishing controller changes the record once or twice
+GONE = (  # why `deploy up` took down, before starting afresh, a deployment of which nothing ran
+    "none of its processes was running (the host restarted, or they were killed): "
+    "`deploy up` started the deployment again"
+)
 
 
 @dataclass(frozen=True)
@@ -196,7 +200,7 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
                 f"--why ...` ends it (nothing routes, so it rolls back at once; `baton canary "
                 f"run {model}` if it is already rolling back), then `baton deploy up {model}`"
             )
-        retire_gone(launch.settings, deployments, running)
+        down(launch, store, model, GONE)  # stops nothing; removes the dead servers' targets
         running = None
     if running is not None:
         raise Conflict(
@@ -235,20 +239,6 @@ def nothing_runs_here(settings: Settings, record: DeploymentRecord) -> bool:
     if any(supervise.alive(p.pid, p.started) for p in (record.router, *record.processes.servers)):
         return False
     return not keeper_runs(settings, record.model)
-
-
-def retire_gone(settings: Settings, deployments: Deployments, record: DeploymentRecord) -> None:
-    """Mark a deployment of which nothing runs as down, and remove its servers' target
-    files, which killed servers could not remove (Prometheus would alert on them)."""
-    deployments.down(
-        record.id,
-        revision=record.revision,
-        actor=settings.user,
-        reason="none of its processes was running (the host restarted, or they were "
-        "killed): `deploy up` started the deployment again",
-    )
-    for server in record.processes.servers:
-        unlabel(settings, server)
 
 
 def down(launch: Launch, store: Store, model: str, reason: str | None) -> DeploymentRecord:
