@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,6 @@ from baton.config import Settings, from_environment, grace_seconds
 @pytest.fixture(autouse=True)
 def _no_baton_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test sets what it reads: the suite's own BATON_* variables stay out."""
-    import os
-
     for key in list(os.environ):
         if key.upper().startswith("BATON_"):
             monkeypatch.delenv(key)

@@ -171,13 +171,12 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The settings ``environ`` holds, by field name: ``BATON_DB_URL`` (or ``baton_db_url``)
     is ``db_url``; variables naming no setting are ignored, as a typo in any other
     variable would be."""
-    fields = Settings.model_fields
-    found: dict[str, str] = {}
-    for key, value in environ.items():
-        name = key.lower().removeprefix(ENV_PREFIX.lower())
-        if len(name) < len(key) and name in fields:
-            found[name] = value
-    return found
+    fields, skip = Settings.model_fields, len(ENV_PREFIX)
+    return {
+        key[skip:].lower(): value
+        for key, value in environ.items()
+        if key.upper().startswith(ENV_PREFIX) and key[skip:].lower() in fields
+    }
 
 
 def grace_seconds(text: str) -> float:
