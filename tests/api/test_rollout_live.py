@@ -54,6 +54,7 @@ def test_deploy_canary_abort_and_down_over_http(live: tuple[Api, Store]) -> None
         sam.deploy_up("toy", 5.0, "twice")
     (status,) = sam.deployments("toy")
     assert status.router_running and status.running == {"stable": True}
+    assert status.keeper is True and not status.nothing_runs  # the control plane's own keeper
     assert status.weights == {"stable": 100.0, "baseline": 0.0, "canary": 0.0}
 
     with pytest.raises(NotPermitted, match="R or A of deployment"):

@@ -54,6 +54,7 @@ def test_up_status_down(store: Store, tmp_path: Path) -> None:
         status = json.loads(baton(env, "deploy", "status", "--json").stdout)
         assert status[0]["router_running"] and status[0]["running"] == {"stable": True}
         assert status[0]["weights"] == {"stable": 100.0, "baseline": 0.0, "canary": 0.0}
+        assert status[0]["keeper"] is True and status[0]["nothing_runs"] is False
         # the keeper would start the server again (test_keeper.py): status alone here
         stop_keeper(Settings(home=tmp_path / "home"), "toy")
         os.kill(stable["pid"], signal.SIGKILL)
@@ -94,6 +95,8 @@ def test_up_after_a_reboot_starts_the_deployment_again(store: Store, tmp_path: P
         assert dead_target.exists()
         said = " ".join(baton(env, "deploy", "status", "toy").stdout.split())
         assert "nothing of it runs (the host restarted?): `baton deploy up toy`" in said, said
+        (found,) = json.loads(baton(env, "deploy", "status", "--json").stdout)
+        assert found["nothing_runs"] is True  # what a script reads to know up starts it again
         again = baton(env, "deploy", "up", "toy", "--json", "--why", "after the reboot")
         assert again.returncode == 0, again.stderr
         new = json.loads(again.stdout)

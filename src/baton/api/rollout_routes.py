@@ -107,14 +107,15 @@ def canary_steer(
 
 @router.get("/deployments")
 def deployments(
-    gov: Gov, _me: Me, model: Annotated[Name | None, Query()] = None
+    request: Request, gov: Gov, _me: Me, model: Annotated[Name | None, Query()] = None
 ) -> list[DeploymentStatus]:
     """Deployments (of one model, or all): the router and the weights it applies now, each
-    server, whether each process runs (checked where the control plane runs), and the
-    canary in progress."""
+    server, whether each process runs and the keeper of each deployment it started (checked
+    where the control plane runs), and the canary in progress."""
     if model is not None:
         gov.store.registry.model(check_name(model))  # an unknown model is a 404, not []
-    return deployment_status(gov.store, model)
+    settings = request.app.state.settings
+    return deployment_status(gov.store, model, settings if isinstance(settings, Settings) else None)
 
 
 @router.post("/models/{name}/deployment", status_code=201)

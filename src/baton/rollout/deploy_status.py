@@ -36,18 +36,7 @@ class DeploymentStatus:
     controller: str | None  # the controller holding the rollout, None: none
     orphaned_since: datetime | None  # the rollout has had no controller since then
     keeper: bool | None  # the keeper (restarts the router, adopts a canary) runs; None: not here
-
-    @property
-    def nothing_runs(self) -> bool:
-        """Nothing of it runs on this machine, nor will by itself (after a reboot, say):
-        no router, no server, no keeper, no canary; ``deploy up`` starts it again."""
-        return (
-            self.here
-            and self.router_running is False
-            and not any(self.running.values())
-            and self.keeper is False
-            and self.rollout is None
-        )
+    nothing_runs: bool  # nothing of it runs here, nor will by itself: ``deploy up`` restarts it
 
 
 def deployment_status(
@@ -70,8 +59,26 @@ def _one(d: DeploymentRecord, rollouts: Rollouts, settings: Settings | None) -> 
         controller = str(rollout.lease.holder)
     orphaned = None if rollout is None else orphaned_since(rollout)
     keeper = keeper_running(settings, d.model) if here else None
+    nothing = _nothing_runs(router_running, running, keeper, rollout)
     return DeploymentStatus(d, here, router_running, running, weights, said, rollout, controller,
-                            orphaned, keeper)  # fmt: skip
+                            orphaned, keeper, nothing)  # fmt: skip
+
+
+def _nothing_runs(
+    router_running: bool | None,
+    running: dict[str, bool],
+    keeper: bool | None,
+    rollout: RolloutRecord | None,
+) -> bool:
+    """Nothing of a deployment runs on this machine, nor will by itself (after a reboot,
+    say): no router, no server, no keeper, no canary. Unknown (another machine, or no
+    settings to find the keeper by) is not nothing."""
+    return (
+        router_running is False
+        and not any(running.values())
+        and keeper is False
+        and rollout is None
+    )
 
 
 def _weights(d: DeploymentRecord) -> tuple[dict[str, float] | None, str | None]:
