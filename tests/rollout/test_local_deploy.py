@@ -17,6 +17,7 @@ import pytest
 
 from baton.config import Settings
 from baton.core.deployment_records import Processes, ServerProcess, Variant
+from baton.core.rollout_records import RolloutTarget
 from baton.errors import Conflict
 from baton.rollout import local_deploy, supervise
 from baton.rollout.keeper_process import find_keeper, keeper_file, stop_keeper
@@ -101,6 +102,7 @@ def test_up_after_a_reboot_starts_the_deployment_again(store: Store, tmp_path: P
         assert again.returncode == 0, again.stderr
         new = json.loads(again.stdout)
         assert new["id"] != old["id"]
+        assert new["router"]["url"] == old["router"]["url"]  # its address was free: kept
         answer = httpx.post(f"{new['router']['url']}/v2/models/toy/infer", timeout=30, json={
             "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4],
                         "data": [0.1, 0.2, 0.3, 0.4]}]})  # fmt: skip
@@ -135,25 +137,25 @@ def test_nothing_runs_here_only_when_every_process_and_the_keeper_died(
     assert not local_deploy.nothing_runs_here(settings, record)  # its keeper restarts them
 
 
-def test_up_after_a_reboot_mid_canary_says_to_end_the_canary_first(
+def test_up_after_a_reboot_mid_a_kserve_canary_says_to_end_it_first(
     store: Store, tmp_path: Path
 ) -> None:
-    """The rollout owns the processes: up leaves the record alone and names the way out
-    (the abort rolls back at once when nothing routes: test_local_traffic.py)."""
+    """Only a local canary is brought back with its deployment (test_canary_adopt.py): for
+    one on another platform, up leaves the record alone and names the way out."""
     canary_world(store, tmp_path / "org")
     settings = Settings(home=tmp_path / "home", user="sam")
     record = recorded(store, STABLE, CANARY)
     Rollouts(store.engine).start(NewRollout(model="toy", from_version=1, to_version=2,
-                                            baseline_version=1), "sam")  # fmt: skip
+                                            baseline_version=1, target=RolloutTarget.KSERVE),
+                                 "sam")  # fmt: skip
     with pytest.raises(Conflict) as refused:
         local_deploy.up(local_deploy.Launch(settings), store, "toy", "after the reboot")
     assert refused.value.message == (
-        f"nothing of {record.summary()} runs (the host restarted?), but rollout #1 of toy "
-        "(1 -> 2) is initializing: `baton canary abort toy --why ...` ends it (nothing "
-        "routes, so it rolls back at once; `baton canary run toy` if it is already rolling "
-        "back), then `baton deploy up toy`"
+        f"nothing of {record.summary()} runs (the host restarted?), and rollout #1 of toy "
+        "(1 -> 2) is initializing: `baton canary abort toy --why ...` ends it, then "
+        "`baton deploy up toy`"
     )
-    assert Deployments(store.engine).get(record.id).up
+    assert Deployments(store.engine).get(record.id) == record
     assert not (tmp_path / "home" / "logs").exists()  # nothing was started
 
 

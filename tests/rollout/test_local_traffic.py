@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from baton.config import Settings
@@ -19,8 +20,14 @@ from baton.core.rollout_records import Holder, Phase, RolloutSpec
 from baton.errors import Unavailable
 from baton.rollout import local_traffic, supervise
 from baton.rollout.controller import Controller, Timing
-from baton.rollout.keeper_process import keeper_file
-from baton.rollout.local_deploy import Launch
+from baton.rollout.keeper_process import keeper_file, listening_socket
+from baton.rollout.local_deploy import (
+    Launch,
+    label,
+    start_router,
+    start_server,
+    stop_processes,
+)
 from baton.rollout.local_traffic import LocalTraffic
 from baton.store.canaries import Canaries
 from baton.store.deployments import Deployments
@@ -29,6 +36,7 @@ from tests.ownership_factory import World
 from tests.rollout.canary_world import Scripted, canary_world
 from tests.rollout.conftest import dead_url
 from tests.rollout.recorded import CANARY, ROUTER, STABLE, recorded
+from tests.rollout.test_local_deploy import target_file
 
 
 @pytest.fixture
@@ -109,3 +117,39 @@ def test_a_dead_router_whose_keeper_runs_is_asked_again(
                                 "deployment": record.id, "log": "k.log"}))  # fmt: skip
     with pytest.raises(Unavailable, match=f"cannot reach the router at {router.url}"):
         traffic.rollback(rollout, "judged bad")
+
+
+def test_a_promotion_after_a_reboot_starts_the_canary_server_again_first(
+    store: Store, world: World, traffic: LocalTraffic
+) -> None:
+    """A reboot mid-promotion: ``deploy up`` brought back the stable server and the router,
+    but the canary's server is dead; all traffic sent there would find nothing. The
+    promotion starts it again (same version, its dead target file removed) and records it."""
+    launch = traffic.launch
+    sock = listening_socket(launch.host)
+    stable = start_server(launch, "toy", 1, Variant.STABLE, 1)
+    router = start_router(launch, "toy", {"stable": stable.url}, sock)
+    sock.close()
+    started = [router, stable]
+    try:
+        label(launch.settings, "toy", CANARY)  # as the canary left it when the host stopped
+        record = recorded(store, stable, CANARY, router=router)
+        rollout = Canaries(store.engine, store.registry).start(
+            "toy", 2, world.people["sue"], "release 2", spec=RolloutSpec(steps=(10, 50))
+        )
+        traffic.promote(rollout, "every step passed")
+        after = Deployments(store.engine).get(record.id)
+        promoted = after.server(Variant.STABLE)
+        assert promoted is not None
+        started.append(promoted)
+        assert promoted.version == 2 and promoted.url != CANARY.url
+        assert supervise.alive(promoted.pid, promoted.started)
+        retiring = after.server(Variant.RETIRING)
+        assert retiring is not None and (retiring.pid, retiring.version) == (stable.pid, 1)
+        assert not target_file(launch.settings.home, CANARY.url).exists()
+        row = {"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [0.1, 0.2, 0.3, 0.4]}
+        answer = httpx.post(f"{router.url}/v2/models/toy/infer", json={"inputs": [row]},
+                            timeout=30)  # fmt: skip
+        assert answer.status_code == 200 and answer.json()["model_version"] == "2"
+    finally:
+        stop_processes(started, 10)

@@ -14,11 +14,13 @@ from rich.markup import escape
 
 from baton.cli.output import console, print_json, when
 from baton.cli.state import state
-from baton.errors import BadInput, FailedCheck
+from baton.errors import BadInput, FailedCheck, NotFound
 
 if TYPE_CHECKING:  # the deploy package loads only when a command runs
+    from baton.core.rollout_records import RolloutRecord
     from baton.deploy.service import Rendered
     from baton.rollout.deploy_status import DeploymentStatus
+    from baton.rollout_control import RolloutControl
 
 deploy_app = typer.Typer(
     help="Render a version for the container platform (image, compose, k8s, kserve, ray), "
@@ -234,21 +236,41 @@ def up(
 ) -> None:
     """Run NAME's @production version on this machine behind a `baton router`, each in its
     own background process (logs under BATON_HOME/logs), recorded in the store."""
-    record = state(ctx).rollouts.deploy_up(name, drain_timeout, why)
+    from baton.core.deployment_records import Variant
+
+    control = state(ctx).rollouts
+    record = control.deploy_up(name, drain_timeout, why)
     if json_out:
         print_json(record)
         return
-    stable = record.processes.servers[0]
+    stable = record.server(Variant.STABLE)
+    assert stable is not None  # `up` starts it, or refuses
+    resumed = _canary_in_progress(control, name)  # up resumed a rollout a reboot stopped
+    done = "brought back" if resumed is not None else "deployed"
     console.print(
-        f"deployed {escape(name)}:{stable.version} behind the router at "
+        f"{done} {escape(name)}:{stable.version} behind the router at "
         f"{escape(record.router.url)}/v2/models/{escape(name)} ({record.summary()})",
         soft_wrap=True,
     )
     console.print(f"  stable server {escape(stable.url)} (pid {stable.pid}); router pid "
                   f"{record.router.pid}; logs in {escape(str(Path(stable.log).parent))}",
                   soft_wrap=True)  # fmt: skip
-    console.print(f"  roll a new version out: baton canary start {escape(name)} --to N",
-                  soft_wrap=True)  # fmt: skip
+    if resumed is None:
+        console.print(f"  roll a new version out: baton canary start {escape(name)} --to N",
+                      soft_wrap=True)  # fmt: skip
+        return
+    console.print(f"  {escape(resumed.summary())} was {resumed.phase.value} at step "
+                  f"{resumed.step + 1}: the keeper hands it to a controller, which starts the "
+                  f"baseline and canary again and routes the step's weights (`baton canary "
+                  f"status {escape(name)}`)", soft_wrap=True)  # fmt: skip
+
+
+def _canary_in_progress(control: RolloutControl, model: str) -> RolloutRecord | None:
+    try:
+        rollout = control.canary_status(model).rollout
+    except NotFound:  # never had one
+        return None
+    return rollout if rollout.active else None
 
 
 @deploy_app.command()

@@ -50,6 +50,7 @@ from baton.rollout.local_deploy import (
     Launch,
     hostname,
     read_token,
+    router_port,
     start_router,
     start_server,
     stop_processes,
@@ -109,7 +110,7 @@ class Restore:
 def restore_routing(store: Store, deployment: DeploymentRecord) -> Restore:
     """The weights and servers the deployment's router last applied (its row in the store,
     updated at each weight change); the stable server alone if the row cannot say."""
-    port = int(deployment.router.url.rpartition(":")[2])
+    port = router_port(deployment)
     rows = [
         r for r in store.servers.all(since=deployment.started_at, role="router")
         if r.hostname == deployment.hostname and r.port == port and r.routing is not None
@@ -219,6 +220,7 @@ class Keeper:
         if self.rollouts.active(self.model) is not None:
             return
         name = f"{self.model}:{dead.version}"
+        unlabel(self.launch.settings, dead)  # first: the new server may get the dead one's port
         try:
             server = start_server(self.launch, self.model, dead.version, Variant.STABLE,
                                   dead.version)  # fmt: skip
@@ -243,7 +245,6 @@ class Keeper:
             log.error("%s: stopping the server just started", exc.message)
             stop_processes([server], self.launch.drain_timeout_s + 5)
             return
-        unlabel(self.launch.settings, dead)
         log.info("%s (pid %s)", why, server.pid)
 
     # -- the canary -----------------------------------------------------------------------

@@ -37,14 +37,24 @@ def keeper_file(settings: Settings, model: str) -> Path:
     return settings.home.resolve() / "deployments" / model / "keeper.json"
 
 
-def listening_socket(host: str) -> socket.socket:
-    """A listening TCP socket on a port the kernel picks, to be shared by the router and
-    the keeper (so the address outlives any one router process)."""
+def listening_socket(host: str, prefer: int = 0) -> socket.socket:
+    """A listening TCP socket, to be shared by the router and the keeper (so the address
+    outlives any one router process): on port ``prefer`` when it is free (a deployment
+    brought back after a reboot keeps its address), else on a port the kernel picks."""
+    if prefer:
+        try:
+            return _listening(host, prefer)
+        except OSError:
+            pass  # taken meanwhile: any free port serves, and the record says which
+    return _listening(host, 0)
+
+
+def _listening(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, 0))
+        sock.bind((host, port))
         sock.listen(2048)  # uvicorn's backlog: connections wait here while no router runs
     except OSError:
         sock.close()

@@ -16,8 +16,10 @@ Servers are pinned to a version (``NAME:N``, never an alias): what runs changes 
 the deployment changes it, so moving ``@production`` never swaps a model under the router.
 
 Nothing restarts the keeper itself: after a reboot the deployment is recorded but nothing
-of it runs. ``deploy up`` then marks that record down (saying why) and starts afresh, so
-the command a person reaches for after a reboot is the one that works.
+of it runs. ``deploy up`` is then the command that works, on the router's old address
+when it is still free: it marks that record down (saying why) and starts afresh, or, with
+a canary in progress, starts the stable server and the router again as recorded and lets
+the keeper hand the canary to a controller, which resumes it at its step.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from baton.core.deployment_records import (
     Variant,
 )
 from baton.core.refs import Ref
-from baton.core.rollout_records import Phase
+from baton.core.rollout_records import Phase, RolloutRecord, RolloutTarget
 from baton.errors import Conflict, NotFound
 from baton.rollout import supervise
 from baton.rollout.keeper_process import (
@@ -62,6 +64,11 @@ STALE_RETRIES = 5  # a finishing controller changes the record once or twice
 GONE = (  # why `deploy up` took down, before starting afresh, a deployment of which nothing ran
     "none of its processes was running (the host restarted, or they were killed): "
     "`deploy up` started the deployment again"
+)
+GONE_MID_CANARY = (  # why `deploy up` started again, as recorded, a deployment mid-canary
+    "none of its processes was running (the host restarted, or they were killed) while a "
+    "canary was in progress: `deploy up` started its stable server and router again, and "
+    "its keeper hands the canary to a controller"
 )
 
 
@@ -188,19 +195,18 @@ def stop_processes(processes: Sequence[ServerProcess | RouterProcess], grace_s: 
 
 def up(launch: Launch, store: Store, model: str, reason: str | None) -> DeploymentRecord:
     """Start the model's @production version, a router in front of it and the keeper that
-    watches them; record them."""
+    watches them; record them. A deployment of which nothing runs here any more (a reboot)
+    comes back on its router's address: afresh, or as recorded while a canary is in
+    progress (``resume``)."""
     deployments = Deployments(store.engine)
     running = deployments.active(model)
+    port = 0
     if running is not None and nothing_runs_here(launch.settings, running):
         rollout = Rollouts(store.engine).active(model)
         if rollout is not None:
-            raise Conflict(
-                f"nothing of {running.summary()} runs (the host restarted?), but "
-                f"{rollout.summary()} is {rollout.phase.value}: `baton canary abort {model} "
-                f"--why ...` ends it (nothing routes, so it rolls back at once; `baton canary "
-                f"run {model}` if it is already rolling back), then `baton deploy up {model}`"
-            )
+            return resume(launch, store, running, rollout, reason)
         down(launch, store, model, GONE)  # stops nothing; removes the dead servers' targets
+        port = router_port(running)
         running = None
     if running is not None:
         raise Conflict(
@@ -208,7 +214,7 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
             f"{running.router.url}): `baton deploy down {model}` first"
         )
     info = store.registry.resolve(Ref(model, alias="production"))
-    sock = listening_socket(launch.host)  # the router's address, kept by the keeper
+    sock = listening_socket(launch.host, port)  # the router's address, kept by the keeper
     started: list[ServerProcess | RouterProcess] = []
     record: DeploymentRecord | None = None
     try:
@@ -229,6 +235,52 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
         raise
     finally:
         sock.close()  # the router and the keeper hold their own copies
+
+
+def resume(
+    launch: Launch, store: Store, record: DeploymentRecord, rollout: RolloutRecord,
+    reason: str | None,
+) -> DeploymentRecord:  # fmt: skip
+    """Bring back, as recorded, a deployment a reboot stopped mid-canary: its stable server
+    (same version) and a router on the same address sending it every request, then the
+    keeper, which hands the orphaned rollout to a controller. The controller starts the
+    baseline and canary again and routes the step's weights (``Controller._resume``)."""
+    stable = record.server(Variant.STABLE)
+    if rollout.target is not RolloutTarget.LOCAL or stable is None:
+        raise Conflict(
+            f"nothing of {record.summary()} runs (the host restarted?), and "
+            f"{rollout.summary()} is {rollout.phase.value}: `baton canary abort {record.model} "
+            f"--why ...` ends it, then `baton deploy up {record.model}`"
+        )
+    deployments, actor = Deployments(store.engine), launch.settings.user
+    why = reason or GONE_MID_CANARY
+    sock = listening_socket(launch.host, router_port(record))
+    started: list[ServerProcess | RouterProcess] = []
+    unlabel(launch.settings, stable)  # first: the new server may get the dead one's port
+    try:
+        server = start_server(launch, record.model, stable.version, Variant.STABLE,
+                              stable.version)  # fmt: skip
+        started.append(server)
+        router = start_router(launch, record.model, {"stable": server.url}, sock,
+                              token_file=Path(record.router.token_file))  # fmt: skip
+        started.append(router)
+        deployments.router_replaced(record.id, record.router, router, actor=actor, reason=why,
+                                    weights={"stable": 100.0})  # fmt: skip
+        record = deployments.get(record.id)
+        record = deployments.change(record.id, record.processes.with_(server),
+                                    revision=record.revision, actor=actor, reason=why)  # fmt: skip
+        start_keeper(launch.settings, record.model, record.id, sock, launch.drain_timeout_s)
+        return record
+    except BaseException:  # what was recorded names dead processes again: `up` once more
+        stop_keeper(launch.settings, record.model)
+        stop_processes(started, launch.drain_timeout_s + 5)
+        raise
+    finally:
+        sock.close()
+
+
+def router_port(record: DeploymentRecord) -> int:
+    return int(record.router.url.rpartition(":")[2])
 
 
 def nothing_runs_here(settings: Settings, record: DeploymentRecord) -> bool:

@@ -9,9 +9,11 @@ table or the new one). ``promote`` hands the stable variant to the canary's serv
 longer gets traffic (SIGTERM: it drains what it was still answering). Every call can be
 made again: a restarted controller repeats what the record says.
 
-After a reboot nothing routes: the router is dead and so is the keeper that would start it
-again. A rollback then has no traffic to send back and ends the rollout without asking the
-router, so ``canary abort`` and then ``deploy up`` bring the model back.
+After a reboot, ``deploy up`` brings back the stable server and the router, and the keeper
+a controller, which resumes here: ``prepare`` starts the dead baseline and canary again,
+``promote`` a dead canary before it gets the traffic. Aborted instead (before ``deploy
+up``), nothing routes: the router is dead and so is the keeper that would start it again,
+so the rollback has no traffic to send back and ends the rollout without asking the router.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from baton.core.rollout_records import RolloutRecord, Weights
 from baton.errors import Conflict, NotFound
 from baton.rollout import supervise
 from baton.rollout.keeper_process import keeper_runs
-from baton.rollout.local_deploy import Launch, check_here, label, read_token, start_server
+from baton.rollout.local_deploy import (
+    Launch,
+    check_here,
+    label,
+    read_token,
+    start_server,
+    unlabel,
+)
 from baton.rollout.local_deploy import stop_processes as stop
 from baton.rollout.router_admin import RouterAdmin
 from baton.store.deployments import DeploymentDown, Deployments
@@ -81,6 +90,7 @@ class LocalTraffic:
                 continue
             if have is not None:
                 stop([have], self.launch.drain_timeout_s + 5)
+                unlabel(self.launch.settings, have)  # a killed one left its target file
             started = start_server(self.launch, rollout.model, version, variant,
                                    rollout.from_version)  # fmt: skip
             processes = processes.with_(started)
@@ -111,6 +121,8 @@ class LocalTraffic:
             canary = stable  # a predecessor got this far: the record already says so
         if canary is None:
             raise Conflict(f"{deployment.summary()} has no canary server to promote")
+        if not supervise.alive(canary.pid, canary.started):  # a reboot mid-promotion, say
+            deployment, canary = self._restarted(deployment, canary, rollout)
         self._all_to(deployment, canary, reason)
         if canary.variant is Variant.STABLE:
             return
@@ -122,6 +134,21 @@ class LocalTraffic:
         why = f"rollout #{rollout.id}: promoted"
         self.deployments.change(deployment.id, processes, revision=deployment.revision,
                                 actor=self.actor, reason=why)  # fmt: skip
+
+    def _restarted(
+        self, deployment: DeploymentRecord, dead: ServerProcess, rollout: RolloutRecord
+    ) -> tuple[DeploymentRecord, ServerProcess]:
+        """A dead server of the deployment started again (same variant and version) and
+        recorded: traffic is never sent to an address nothing answers on."""
+        unlabel(self.launch.settings, dead)  # first: the new server may get its port
+        server = start_server(self.launch, rollout.model, dead.version, dead.variant,
+                              rollout.from_version)  # fmt: skip
+        why = (f"rollout #{rollout.id}: the {dead.variant.value} server (pid {dead.pid}) died; "
+               f"started again on {server.url}")  # fmt: skip
+        changed = self.deployments.change(deployment.id, deployment.processes.with_(server),
+                                          revision=deployment.revision, actor=self.actor,
+                                          reason=why)  # fmt: skip
+        return changed, server
 
     def rollback(self, rollout: RolloutRecord, reason: str) -> None:
         deployment = self._deployment(rollout.model)
@@ -157,7 +184,10 @@ class LocalTraffic:
         gone = [p for p in deployment.processes.servers if p.variant is not Variant.STABLE]
         if not gone:
             return []
+        killed = [p for p in gone if not supervise.alive(p.pid, p.started)]
         stop(gone, self.launch.drain_timeout_s + 5)
+        for server in killed:  # one that stops removes its own target file; these could not
+            unlabel(self.launch.settings, server)
         kept = deployment.processes.without(*(p.variant for p in gone))
         with contextlib.suppress(DeploymentDown):  # taken down meanwhile: `down` stopped them
             self.deployments.change(deployment.id, kept, revision=deployment.revision,
