@@ -1,6 +1,7 @@
 """The controller's resumption: a controller taking over an orphaned rollout does not count
 the time nobody held it toward the step's deadline (a version is not rolled back because
-its controller died), and counts everything when there was no predecessor to lose."""
+its controller died), and counts everything when there was no predecessor to lose. While
+it waits, it has the traffic mend the servers every few seconds."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from baton.core.rollout_records import Holder, Lease, RolloutRecord, Weights
+from baton.core.rollout_records import Change, Holder, Lease, Phase, RolloutRecord, Weights
+from baton.errors import Unavailable
 from baton.rollout.controller import Controller, Timing
 from baton.store.canaries import Canaries
-from baton.store.rollouts import NewRollout
+from baton.store.rollouts import Expected, NewRollout
 from baton.store.store import Store
 from tests.rollout.canary_world import Scripted, canary_world
 
@@ -34,6 +36,22 @@ class NoTraffic:
 
     def retire(self, rollout: RolloutRecord, promoted: bool) -> None:
         raise AssertionError("retire")
+
+    def mend(self, rollout: RolloutRecord) -> bool:
+        raise AssertionError("mend")
+
+
+class Mending(NoTraffic):
+    """Counts the checks; the first fails as a router that is away would."""
+
+    def __init__(self) -> None:
+        self.checked: list[int] = []
+
+    def mend(self, rollout: RolloutRecord) -> bool:
+        self.checked.append(rollout.step)
+        if len(self.checked) == 1:
+            raise Unavailable("cannot reach the router at http://127.0.0.1:9")
+        return False
 
 
 def test_time_without_an_owner_does_not_count_toward_the_steps_deadline(
@@ -57,3 +75,24 @@ def test_time_without_an_owner_does_not_count_toward_the_steps_deadline(
         again = Controller(canaries, r.id, me, Scripted([]), NoTraffic(), timing)
         again._resume(r, previous)
         assert again.step_since == pytest.approx(t0)
+
+
+def test_waiting_mends_the_servers_every_few_seconds_and_goes_on_when_that_fails(
+    store: Store, tmp_path: Path
+) -> None:
+    canary_world(store, tmp_path / "org")
+    canaries = Canaries(store.engine, store.registry)
+    r = canaries.rollouts.start(NewRollout(model="toy", from_version=1, to_version=2,
+                                           baseline_version=1), "sam")  # fmt: skip
+    me = Holder(2, "h")
+    r = canaries.rollouts.claim(r.id, me, 30)
+    r = canaries.rollouts.update(r.id, Change(phase=Phase.PROGRESSING, step=0,
+                                              weights=Weights(stable=90, canary=10)),
+                                 expected=Expected.of(r), actor="controller:h:2",
+                                 holder=me)  # fmt: skip
+    clock = iter(range(10_000))  # one second a look: 10 s of waiting in 40 looks or so
+    timing = Timing(now=lambda: float(next(clock)), poll_s=0.0, mend_s=2.0)
+    traffic = Mending()
+    controller = Controller(canaries, r.id, me, Scripted([]), traffic, timing)
+    assert controller._wait(r, 20.0) is None  # nothing moved; the failure did not stop it
+    assert len(traffic.checked) >= 3 and set(traffic.checked) == {0}

@@ -1,12 +1,13 @@
 """The local canary's traffic, as far as the canary tests do not reach it: the tidy after a
 rollout ends, when ``deploy down`` got there first (it may run right after ``canary
 abort``, while the controller still drains the canary); the rollback after a reboot, when
-nothing routes."""
+nothing routes; a promotion after a reboot; a stable server that dies mid-rollout."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from tests.rollout.canary_world import Scripted, canary_world
 from tests.rollout.conftest import dead_url
 from tests.rollout.recorded import CANARY, ROUTER, STABLE, recorded
 from tests.rollout.test_local_deploy import target_file
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -151,5 +153,40 @@ def test_a_promotion_after_a_reboot_starts_the_canary_server_again_first(
         answer = httpx.post(f"{router.url}/v2/models/toy/infer", json={"inputs": [row]},
                             timeout=30)  # fmt: skip
         assert answer.status_code == 200 and answer.json()["model_version"] == "2"
+    finally:
+        stop_processes(started, 10)
+
+
+def test_a_stable_server_dead_mid_rollout_is_started_again_and_routed(
+    store: Store, world: World, traffic: LocalTraffic
+) -> None:
+    """The keeper leaves the servers to the controller during a rollout; the stable one
+    takes most of the traffic, so the controller's mend starts it again (same version, a
+    new port, the dead one's target file removed) and routes the record's weights to it."""
+    launch = traffic.launch
+    sock = listening_socket(launch.host)
+    stable = start_server(launch, "toy", 1, Variant.STABLE, 1)
+    router = start_router(launch, "toy", {"stable": stable.url}, sock)
+    sock.close()
+    started = [router, stable]
+    try:
+        record = recorded(store, stable, router=router)
+        rollout = Canaries(store.engine, store.registry).start(
+            "toy", 2, world.people["sue"], "release 2", spec=RolloutSpec(steps=(10, 50))
+        )
+        assert not traffic.mend(rollout)  # alive: nothing to do
+        os.kill(stable.pid, signal.SIGKILL)
+        wait_until(lambda: not supervise.alive(stable.pid, stable.started), "the kill")
+        assert traffic.mend(rollout)
+        after = Deployments(store.engine).get(record.id).server(Variant.STABLE)
+        assert after is not None and after.version == 1 and after.url != stable.url
+        started.append(after)
+        assert supervise.alive(after.pid, after.started)
+        assert not target_file(launch.settings.home, stable.url).exists()
+        row = {"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [0.1, 0.2, 0.3, 0.4]}
+        answer = httpx.post(f"{router.url}/v2/models/toy/infer", json={"inputs": [row]},
+                            timeout=30)  # fmt: skip
+        assert answer.status_code == 200 and answer.json()["model_version"] == "1"
+        assert not traffic.mend(rollout)
     finally:
         stop_processes(started, 10)

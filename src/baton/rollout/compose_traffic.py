@@ -186,6 +186,10 @@ class ComposeTraffic:
         only = {"stable": 100.0, "baseline": 0.0, "canary": 0.0}
         self._set(only, self.options.upstreams["stable"], reason)
 
+    def mend(self, rollout: RolloutRecord) -> bool:
+        """Compose restarts its services itself (``restart:``)."""
+        return False
+
     def retire(self, rollout: RolloutRecord, promoted: bool) -> None:
         gone = ("stable", "baseline") if promoted else ("canary", "baseline")
         services = [SERVICES[v] for v in gone]

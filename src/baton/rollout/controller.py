@@ -42,6 +42,7 @@ class Timing:
     now: Callable[[], float] = time.time
     poll_s: float = 0.25  # how often the store is read while waiting
     settle_s: float = SETTLE_S
+    mend_s: float = 2.0  # how often the servers are checked while waiting
 
 
 class Controller:
@@ -68,6 +69,7 @@ class Controller:
         self.step_since = 0.0  # when the current step got its traffic
         self.unreadable = 0
         self.ready = False  # the judge's inputs exist for both variants
+        self.mended_at = 0.0  # when the servers were last checked (``Traffic.mend``)
 
     # -- the lease ------------------------------------------------------------------------
 
@@ -165,14 +167,30 @@ class Controller:
                                     actor=self.actor, reason=why, holder=self.holder)  # fmt: skip
 
     def _wait(self, record: RolloutRecord, until: float) -> RolloutRecord | None:
-        """Wait until ``until``; the record if it moved meanwhile (a person acted)."""
+        """Wait until ``until``, mending the servers; the record if it moved meanwhile (a
+        person acted)."""
         while self.timing.now() < until:
             self._check_lease()
+            self._mend()
             time.sleep(min(self.timing.poll_s, max(0.0, until - self.timing.now())))
             current = self.rollouts.get(self.id)
             if (current.phase, current.step) != (record.phase, record.step):
                 return current
         return None
+
+    def _mend(self) -> None:
+        """Every ``mend_s``: a dead stable server started again (``Traffic.mend``); one
+        that cannot start is tried again next time, the rollout carries on meanwhile."""
+        if self.timing.now() - self.mended_at < self.timing.mend_s:
+            return
+        self.mended_at = self.timing.now()
+        record = self.rollouts.get(self.id)
+        if record.phase not in (Phase.PROGRESSING, Phase.PAUSED):
+            return
+        try:
+            self.traffic.mend(record)
+        except BatonError as exc:
+            log.error("rollout #%s: could not mend its servers: %s", self.id, exc.message)
 
     def _await_inputs(self, record: RolloutRecord) -> RolloutRecord | None:
         """Wait until the judge can read both variants (or the step's deadline passed:

@@ -32,6 +32,11 @@ class Traffic(Protocol):
         """Stop what no longer gets traffic (the old stable and the baseline after a
         promotion; the baseline and the canary after a rollback)."""
 
+    def mend(self, rollout: RolloutRecord) -> bool:
+        """Between steps: start again a stable server that died (most of the traffic goes
+        there) and route ``rollout.weights`` to it; whether it did. A platform that
+        restarts its own containers (KServe, Compose) has nothing to do."""
+
 
 class Judge(Protocol):
     def ready(self, rollout: RolloutRecord) -> bool:

@@ -164,6 +164,10 @@ class KServeTraffic:
     def rollback(self, rollout: RolloutRecord, reason: str) -> None:
         self._apply(rollout, self._alone(self.specs.stable), "rolled-back", reason)
 
+    def mend(self, rollout: RolloutRecord) -> bool:
+        """KServe restarts a predictor's pods itself."""
+        return False
+
     def retire(self, rollout: RolloutRecord, promoted: bool) -> None:
         """Nothing to stop: the entries left out of the last object are gone with it."""
 

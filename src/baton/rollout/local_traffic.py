@@ -135,6 +135,22 @@ class LocalTraffic:
         self.deployments.change(deployment.id, processes, revision=deployment.revision,
                                 actor=self.actor, reason=why)  # fmt: skip
 
+    def mend(self, rollout: RolloutRecord) -> bool:
+        """A stable server that died mid-rollout (a crash, an OOM kill) started again and
+        routed: the keeper leaves the servers to the controller during a rollout, and the
+        stable one takes most of the traffic."""
+        deployment = self._deployment(rollout.model)
+        stable = deployment.server(Variant.STABLE)
+        if stable is None or supervise.alive(stable.pid, stable.started):
+            return False
+        if self._unrouted(deployment):  # a reboot: `deploy up` brings it back
+            return False
+        self._restarted(deployment, stable, rollout)
+        why = f"rollout #{rollout.id}: the stable server (pid {stable.pid}) died"
+        self.route(rollout, rollout.weights, f"{why}; routed to its replacement")
+        log.warning("%s; started again", why)
+        return True
+
     def _restarted(
         self, deployment: DeploymentRecord, dead: ServerProcess, rollout: RolloutRecord
     ) -> tuple[DeploymentRecord, ServerProcess]:
