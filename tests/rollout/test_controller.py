@@ -57,10 +57,7 @@ class Mending(NoTraffic):
 def test_time_without_an_owner_does_not_count_toward_the_steps_deadline(
     store: Store, tmp_path: Path
 ) -> None:
-    canary_world(store, tmp_path / "org")
-    canaries = Canaries(store.engine, store.registry)
-    r = canaries.rollouts.start(NewRollout(model="toy", from_version=1, to_version=2,
-                                           baseline_version=1), "sam")  # fmt: skip
+    canaries, r = _started(store, tmp_path)
     t0 = r.started_at.timestamp()
     timing = Timing(now=lambda: t0 + 100)  # the new controller starts 100 s in
     me, dead = Holder(2, "h"), Holder(1, "h")
@@ -80,10 +77,7 @@ def test_time_without_an_owner_does_not_count_toward_the_steps_deadline(
 def test_waiting_mends_the_servers_every_few_seconds_and_goes_on_when_that_fails(
     store: Store, tmp_path: Path
 ) -> None:
-    canary_world(store, tmp_path / "org")
-    canaries = Canaries(store.engine, store.registry)
-    r = canaries.rollouts.start(NewRollout(model="toy", from_version=1, to_version=2,
-                                           baseline_version=1), "sam")  # fmt: skip
+    canaries, r = _started(store, tmp_path)
     me = Holder(2, "h")
     r = canaries.rollouts.claim(r.id, me, 30)
     r = canaries.rollouts.update(r.id, Change(phase=Phase.PROGRESSING, step=0,
@@ -96,3 +90,12 @@ def test_waiting_mends_the_servers_every_few_seconds_and_goes_on_when_that_fails
     controller = Controller(canaries, r.id, me, Scripted([]), traffic, timing)
     assert controller._wait(r, 20.0) is None  # nothing moved; the failure did not stop it
     assert len(traffic.checked) >= 3 and set(traffic.checked) == {0}
+
+
+def _started(store: Store, tmp_path: Path) -> tuple[Canaries, RolloutRecord]:
+    """``toy`` 1 to 2, recorded and initializing: no controller has taken it yet."""
+    canary_world(store, tmp_path / "org")
+    canaries = Canaries(store.engine, store.registry)
+    r = canaries.rollouts.start(NewRollout(model="toy", from_version=1, to_version=2,
+                                           baseline_version=1), "sam")  # fmt: skip
+    return canaries, r

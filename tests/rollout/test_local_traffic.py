@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import pytest
 
 from baton.config import Settings
 from baton.core.canary_roles import CanaryAction
-from baton.core.deployment_records import Variant
+from baton.core.deployment_records import RouterProcess, ServerProcess, Variant
 from baton.core.rollout_records import Holder, Phase, RolloutSpec
 from baton.errors import Unavailable
 from baton.rollout import local_traffic, supervise
@@ -45,6 +47,37 @@ from tests.waiting import wait_until
 def world(store: Store, tmp_path: Path) -> World:
     """``toy`` 1 in production, 2 approved for production through a canary."""
     return canary_world(store, tmp_path / "org")
+
+
+@dataclass
+class Serving:
+    """A real stable server of ``toy`` 1 behind a real router; both are stopped after the
+    test, with whatever it appends to ``started``."""
+
+    router: RouterProcess
+    stable: ServerProcess
+    started: list[RouterProcess | ServerProcess]
+
+    def infer(self) -> httpx.Response:
+        row = {"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [0.1, 0.2, 0.3, 0.4]}
+        return httpx.post(f"{self.router.url}/v2/models/toy/infer", json={"inputs": [row]},
+                          timeout=30)  # fmt: skip
+
+
+@pytest.fixture
+def serving(traffic: LocalTraffic) -> Iterator[Serving]:
+    launch = traffic.launch
+    sock = listening_socket(launch.host)
+    started: list[RouterProcess | ServerProcess] = []
+    try:
+        stable = start_server(launch, "toy", 1, Variant.STABLE, 1)
+        started.append(stable)
+        router = start_router(launch, "toy", {"stable": stable.url}, sock)
+        started.insert(0, router)  # no new requests first
+        yield Serving(router, stable, started)
+    finally:
+        sock.close()
+        stop_processes(started, 10)
 
 
 @pytest.fixture
@@ -122,71 +155,51 @@ def test_a_dead_router_whose_keeper_runs_is_asked_again(
 
 
 def test_a_promotion_after_a_reboot_starts_the_canary_server_again_first(
-    store: Store, world: World, traffic: LocalTraffic
+    store: Store, world: World, traffic: LocalTraffic, serving: Serving
 ) -> None:
     """A reboot mid-promotion: ``deploy up`` brought back the stable server and the router,
     but the canary's server is dead; all traffic sent there would find nothing. The
     promotion starts it again (same version, its dead target file removed) and records it."""
-    launch = traffic.launch
-    sock = listening_socket(launch.host)
-    stable = start_server(launch, "toy", 1, Variant.STABLE, 1)
-    router = start_router(launch, "toy", {"stable": stable.url}, sock)
-    sock.close()
-    started = [router, stable]
-    try:
-        label(launch.settings, "toy", CANARY)  # as the canary left it when the host stopped
-        record = recorded(store, stable, CANARY, router=router)
-        rollout = Canaries(store.engine, store.registry).start(
-            "toy", 2, world.people["sue"], "release 2", spec=RolloutSpec(steps=(10, 50))
-        )
-        traffic.promote(rollout, "every step passed")
-        after = Deployments(store.engine).get(record.id)
-        promoted = after.server(Variant.STABLE)
-        assert promoted is not None
-        started.append(promoted)
-        assert promoted.version == 2 and promoted.url != CANARY.url
-        assert supervise.alive(promoted.pid, promoted.started)
-        retiring = after.server(Variant.RETIRING)
-        assert retiring is not None and (retiring.pid, retiring.version) == (stable.pid, 1)
-        assert not target_file(launch.settings.home, CANARY.url).exists()
-        row = {"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [0.1, 0.2, 0.3, 0.4]}
-        answer = httpx.post(f"{router.url}/v2/models/toy/infer", json={"inputs": [row]},
-                            timeout=30)  # fmt: skip
-        assert answer.status_code == 200 and answer.json()["model_version"] == "2"
-    finally:
-        stop_processes(started, 10)
+    launch, router, stable = traffic.launch, serving.router, serving.stable
+    label(launch.settings, "toy", CANARY)  # as the canary left it when the host stopped
+    record = recorded(store, stable, CANARY, router=router)
+    rollout = Canaries(store.engine, store.registry).start(
+        "toy", 2, world.people["sue"], "release 2", spec=RolloutSpec(steps=(10, 50))
+    )
+    traffic.promote(rollout, "every step passed")
+    after = Deployments(store.engine).get(record.id)
+    promoted = after.server(Variant.STABLE)
+    assert promoted is not None
+    serving.started.append(promoted)
+    assert promoted.version == 2 and promoted.url != CANARY.url
+    assert supervise.alive(promoted.pid, promoted.started)
+    retiring = after.server(Variant.RETIRING)
+    assert retiring is not None and (retiring.pid, retiring.version) == (stable.pid, 1)
+    assert not target_file(launch.settings.home, CANARY.url).exists()
+    answer = serving.infer()
+    assert answer.status_code == 200 and answer.json()["model_version"] == "2"
 
 
 def test_a_stable_server_dead_mid_rollout_is_started_again_and_routed(
-    store: Store, world: World, traffic: LocalTraffic
+    store: Store, world: World, traffic: LocalTraffic, serving: Serving
 ) -> None:
     """The keeper leaves the servers to the controller during a rollout; the stable one
     takes most of the traffic, so the controller's mend starts it again (same version, a
     new port, the dead one's target file removed) and routes the record's weights to it."""
-    launch = traffic.launch
-    sock = listening_socket(launch.host)
-    stable = start_server(launch, "toy", 1, Variant.STABLE, 1)
-    router = start_router(launch, "toy", {"stable": stable.url}, sock)
-    sock.close()
-    started = [router, stable]
-    try:
-        record = recorded(store, stable, router=router)
-        rollout = Canaries(store.engine, store.registry).start(
-            "toy", 2, world.people["sue"], "release 2", spec=RolloutSpec(steps=(10, 50))
-        )
-        assert not traffic.mend(rollout)  # alive: nothing to do
-        os.kill(stable.pid, signal.SIGKILL)
-        wait_until(lambda: not supervise.alive(stable.pid, stable.started), "the kill")
-        assert traffic.mend(rollout)
-        after = Deployments(store.engine).get(record.id).server(Variant.STABLE)
-        assert after is not None and after.version == 1 and after.url != stable.url
-        started.append(after)
-        assert supervise.alive(after.pid, after.started)
-        assert not target_file(launch.settings.home, stable.url).exists()
-        row = {"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [0.1, 0.2, 0.3, 0.4]}
-        answer = httpx.post(f"{router.url}/v2/models/toy/infer", json={"inputs": [row]},
-                            timeout=30)  # fmt: skip
-        assert answer.status_code == 200 and answer.json()["model_version"] == "1"
-        assert not traffic.mend(rollout)
-    finally:
-        stop_processes(started, 10)
+    launch, router, stable = traffic.launch, serving.router, serving.stable
+    record = recorded(store, stable, router=router)
+    rollout = Canaries(store.engine, store.registry).start(
+        "toy", 2, world.people["sue"], "release 2", spec=RolloutSpec(steps=(10, 50))
+    )
+    assert not traffic.mend(rollout)  # alive: nothing to do
+    os.kill(stable.pid, signal.SIGKILL)
+    wait_until(lambda: not supervise.alive(stable.pid, stable.started), "the kill")
+    assert traffic.mend(rollout)
+    after = Deployments(store.engine).get(record.id).server(Variant.STABLE)
+    assert after is not None and after.version == 1 and after.url != stable.url
+    serving.started.append(after)
+    assert supervise.alive(after.pid, after.started)
+    assert not target_file(launch.settings.home, stable.url).exists()
+    answer = serving.infer()
+    assert answer.status_code == 200 and answer.json()["model_version"] == "1"
+    assert not traffic.mend(rollout)
