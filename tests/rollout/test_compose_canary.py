@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,14 @@ import pytest
 
 from baton.config import Settings
 from baton.core.canary_steps import Judgement
-from baton.core.rollout_records import Holder, Phase, RolloutRecord, RolloutSpec, RolloutTarget
+from baton.core.rollout_records import (
+    Holder,
+    Phase,
+    RolloutRecord,
+    RolloutSpec,
+    RolloutTarget,
+    Weights,
+)
 from baton.deploy.service import RenderRequest, render
 from baton.errors import BadInput
 from baton.rollout.compose_traffic import ComposeOptions, ComposeTraffic
@@ -197,6 +204,29 @@ def test_the_hook_brings_the_canary_up_and_a_rollback_sends_everything_back(
     assert LocalCompose.load(compose.state).running() == {"baton", "router"}
     assert traffic.hooks_run[-1].endswith("stop canary baseline")
     assert world.store.registry.model("toy")[0].aliases["production"] == 1
+
+
+def test_a_router_started_again_gets_the_steps_weights_back(
+    world: World, settings: Settings, compose: LocalCompose
+) -> None:
+    """A router container started again applies its command line's weights; the
+    controller's mend sets the step's weights (and stable server) again."""
+    options = ComposeOptions(router_url=compose.url("router"), apply="true",
+                             token_file=str(compose.secrets["router_token"]),
+                             ).bound(settings, "toy")  # fmt: skip
+    traffic = ComposeTraffic(settings, options, "controller")
+    step = replace(_rollout(world), weights=Weights(stable=80, baseline=10, canary=10))
+    traffic.route(step, step.weights, "step 2")
+    assert not traffic.mend(step)  # the router applies the step's weights: nothing to do
+    compose.stop("router")
+    compose.up("router", wait=True)
+    with RouterAdmin(compose.url("router"), TOKEN) as admin:
+        assert admin.weights().weights == {"stable": 90.0, "baseline": 5.0, "canary": 5.0}
+        assert traffic.mend(step)
+        again = admin.weights()
+    assert again.weights == {"stable": 80.0, "baseline": 10.0, "canary": 10.0}
+    assert again.upstreams["stable"] == options.upstreams["stable"]
+    assert not traffic.mend(step)
 
 
 def test_a_router_without_a_canary_is_refused_before_anything_is_recorded(

@@ -16,8 +16,10 @@ that no longer get traffic appended (``docker compose -f FILE stop`` + ``baton b
 after a promotion, ``canary baseline`` after a rollback).
 
 The router keeps its table in memory: a router container started again starts from its
-command line. After a promotion, render the new version as the stable one and ``docker
-compose up -d`` so the file says what serves.
+command line, so while it waits between steps the controller checks every 2 s that the
+router applies the step's weights and sets them again if not (``mend``). After a
+promotion, render the new version as the stable one and ``docker compose up -d`` so the
+file says what serves.
 """
 
 from __future__ import annotations
@@ -187,8 +189,21 @@ class ComposeTraffic:
         self._set(only, self.options.upstreams["stable"], reason)
 
     def mend(self, rollout: RolloutRecord) -> bool:
-        """Compose restarts its services itself (``restart:``)."""
-        return False
+        """Compose starts a dead service again itself (``restart:``), but a router started
+        again applies its command line's weights: the step's are set again."""
+        with self.options.admin(self.settings) as admin:
+            state = admin.weights()
+        wanted = rollout.weights.model_dump()
+        stable = self.options.upstreams["stable"]
+        if state.upstreams.get("stable") == stable and all(
+            abs(state.weights.get(v, 0.0) - share) < 1e-9 for v, share in wanted.items()
+        ):
+            return False
+        shown = ", ".join(f"{v} {w:g} %" for v, w in state.weights.items())
+        why = f"rollout #{rollout.id}: the router applied {shown} (started again?)"
+        log.warning("%s; setting the step's weights again", why)
+        self._set(wanted, stable, why)
+        return True
 
     def retire(self, rollout: RolloutRecord, promoted: bool) -> None:
         gone = ("stable", "baseline") if promoted else ("canary", "baseline")
