@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from baton.config import Settings
+from baton.core.rollout_records import Change, Phase, RolloutTarget
 from baton.rollout.deploy_status import deployment_status
-from baton.store.rollouts import NewRollout, Rollouts
+from baton.store.rollouts import Expected, NewRollout, Rollouts
 from baton.store.store import Store
 from tests.rollout.canary_world import canary_world
 from tests.rollout.recorded import recorded
@@ -22,13 +23,24 @@ def test_a_deployment_none_of_whose_processes_runs_says_so(store: Store, tmp_pat
     assert found.weights is None and found.router_said == "the router does not run"
 
 
-def test_a_canary_in_progress_is_not_nothing(store: Store, tmp_path: Path) -> None:
-    """Its controller (or the one ``canary run`` starts) owns the processes then."""
+def test_a_local_canary_in_progress_is_nothing_a_kserve_one_is_not(
+    store: Store, tmp_path: Path
+) -> None:
+    """``deploy up`` brings a deployment back with its local canary (which resumes); one on
+    another platform must be aborted first, so the hint would be wrong there."""
     canary_world(store, tmp_path / "org")
     recorded(store)
-    Rollouts(store.engine).start(NewRollout(model="toy", from_version=1, to_version=2,
-                                            baseline_version=1), "sam")  # fmt: skip
-    (found,) = deployment_status(store, "toy", Settings(home=tmp_path / "home", user="sam"))
+    rollouts = Rollouts(store.engine)
+    local = rollouts.start(NewRollout(model="toy", from_version=1, to_version=2,
+                                      baseline_version=1), "sam")  # fmt: skip
+    settings = Settings(home=tmp_path / "home", user="sam")
+    (found,) = deployment_status(store, "toy", settings)
+    assert found.rollout is not None and found.nothing_runs
+    rollouts.update(local.id, Change(phase=Phase.ABORTED), expected=Expected.of(local),
+                    actor="sam")  # fmt: skip
+    rollouts.start(NewRollout(model="toy", from_version=1, to_version=2, baseline_version=1,
+                              target=RolloutTarget.KSERVE), "sam")  # fmt: skip
+    (found,) = deployment_status(store, "toy", settings)
     assert found.rollout is not None and not found.nothing_runs
 
 

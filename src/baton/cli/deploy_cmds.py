@@ -274,6 +274,33 @@ def _canary_in_progress(control: RolloutControl, model: str) -> RolloutRecord | 
 
 
 @deploy_app.command()
+def restore(
+    ctx: typer.Context,
+    drain_timeout: float = DRAIN_OPTION,
+    why: str | None = typer.Option(None, "--why", help="reason, kept in the audit log"),
+    json_out: bool = typer.Option(False, "--json", help="print JSON for scripts"),
+) -> None:
+    """Bring back every deployment recorded on this machine of which nothing runs (after a
+    reboot; a local canary resumes): for the machine's start-up. What runs, and what was
+    taken down, is left alone; exits 1 if one could not come back."""
+    from baton.rollout.restore import Outcome
+    from baton.rollout.restore import restore as restore_all
+
+    done = restore_all(state(ctx).rollouts, drain_timeout, why)
+    if json_out:
+        print_json(done)
+    elif not done:
+        console.print("nothing deployed: nothing to restore")
+    for one in [] if json_out else done:
+        where = {Outcome.ELSEWHERE: "on ", Outcome.FAILED: ": "}.get(one.outcome, " at ")
+        colour = "red" if one.outcome is Outcome.FAILED else "default"
+        console.print(f"{escape(one.model)}: [{colour}]{one.outcome.value}[/]{where}"
+                      f"{escape(one.detail)}", soft_wrap=True)  # fmt: skip
+    if any(one.outcome is Outcome.FAILED for one in done):
+        raise typer.Exit(1)
+
+
+@deploy_app.command()
 def down(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="the deployed model"),
@@ -343,9 +370,16 @@ def _print_deployment(found: DeploymentStatus) -> None:
     if r is not None:
         since = when(found.orphaned_since) if found.orphaned_since else "now"
         who = f"controller {escape(found.controller)}" if found.controller else (
-            f"[red]orphaned[/]: no controller since {since}; "
-            + ("the keeper adopts it shortly" if found.keeper else
-               f"`baton canary run {escape(d.model)}` takes it over"))  # fmt: skip
+            f"[red]orphaned[/]: no controller since {since}; {_taken_over(found)}")  # fmt: skip
         console.print(f"  canary: rollout #{r.id} ({r.from_version} -> {r.to_version}) "
                       f"{r.phase.value} at step {r.step}: {escape(str(r.weights))}; {who}",
                       soft_wrap=True)  # fmt: skip
+
+
+def _taken_over(found: DeploymentStatus) -> str:
+    """Who takes an orphaned canary over."""
+    if found.keeper:
+        return "the keeper adopts it shortly"
+    if found.nothing_runs:
+        return "`baton deploy up` brings the deployment back and the canary resumes"
+    return f"`baton canary run {escape(found.deployment.model)}` takes it over"

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from baton.config import Settings
 from baton.core.deployment_records import DeploymentRecord
-from baton.core.rollout_records import RolloutRecord
+from baton.core.rollout_records import RolloutRecord, RolloutTarget
 from baton.errors import BatonError
 from baton.rollout import supervise
 from baton.rollout.canary_service import keeper_running, orphaned_since
@@ -36,7 +36,7 @@ class DeploymentStatus:
     controller: str | None  # the controller holding the rollout, None: none
     orphaned_since: datetime | None  # the rollout has had no controller since then
     keeper: bool | None  # the keeper (restarts the router, adopts a canary) runs; None: not here
-    nothing_runs: bool  # nothing of it runs here, nor will by itself: ``deploy up`` restarts it
+    nothing_runs: bool  # nothing of it runs here, nor will by itself: ``deploy up`` brings it back
 
 
 def deployment_status(
@@ -71,13 +71,14 @@ def _nothing_runs(
     rollout: RolloutRecord | None,
 ) -> bool:
     """Nothing of a deployment runs on this machine, nor will by itself (after a reboot,
-    say): no router, no server, no keeper, no canary. Unknown (another machine, or no
-    settings to find the keeper by) is not nothing."""
+    say): no router, no server, no keeper; ``deploy up`` brings it back, resuming a local
+    canary in progress (one on another platform must be aborted first). Unknown (another
+    machine, or no settings to find the keeper by) is not nothing."""
     return (
         router_running is False
         and not any(running.values())
         and keeper is False
-        and rollout is None
+        and (rollout is None or rollout.target is RolloutTarget.LOCAL)
     )
 
 
