@@ -86,12 +86,8 @@ def test_up_after_a_reboot_starts_the_deployment_again(store: Store, tmp_path: P
     assert first.returncode == 0, first.stderr
     old = json.loads(first.stdout)
     (server,) = old["processes"]["servers"]
-    keeper = find_keeper(Settings(home=home), "toy")
-    assert keeper is not None
     try:
-        for process in ({"pid": keeper.pid, "started": keeper.started}, old["router"], server):
-            os.kill(process["pid"], signal.SIGKILL)  # the keeper first: it restarts the rest
-            wait_until(lambda p=process: not supervise.alive(p["pid"], p["started"]), "a kill")
+        reboot(home, old)
         dead_target = target_file(home, server["url"])
         assert dead_target.exists()
         said = " ".join(baton(env, "deploy", "status", "toy").stdout.split())
@@ -157,6 +153,17 @@ def test_up_after_a_reboot_mid_a_kserve_canary_says_to_end_it_first(
     )
     assert Deployments(store.engine).get(record.id) == record
     assert not (tmp_path / "home" / "logs").exists()  # nothing was started
+
+
+def reboot(home: Path, deployed: dict[str, Any]) -> None:
+    """What a reboot does to ``deploy up --json``'s deployment: every process killed at
+    once, the keeper first (it would start the rest again)."""
+    keeper = find_keeper(Settings(home=home), deployed["model"])
+    assert keeper is not None
+    kept = {"pid": keeper.pid, "started": keeper.started}
+    for process in (kept, deployed["router"], *deployed["processes"]["servers"]):
+        os.kill(process["pid"], signal.SIGKILL)
+        wait_until(lambda p=process: not supervise.alive(p["pid"], p["started"]), "a kill")
 
 
 def target_file(home: Path, url: str) -> Path:

@@ -5,16 +5,12 @@ come back says why (and fails the command) without stopping the others."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 from pathlib import Path
 
 from baton.config import Settings
 from baton.core.deployment_records import Processes
 from baton.core.rollout_records import RolloutTarget
-from baton.rollout import supervise
-from baton.rollout.keeper_process import find_keeper
 from baton.rollout.restore import Outcome, restore
 from baton.rollout_control import LocalRollouts
 from baton.store.deployments import Deployments, NewDeployment
@@ -23,7 +19,7 @@ from baton.store.store import Store
 from tests.baton_cli import baton, clean_env
 from tests.rollout.canary_world import canary_world
 from tests.rollout.recorded import ROUTER, STABLE, recorded
-from tests.waiting import wait_until
+from tests.rollout.test_local_deploy import reboot
 
 
 def test_what_a_reboot_stopped_comes_back_and_what_runs_is_left_alone(
@@ -38,12 +34,7 @@ def test_what_a_reboot_stopped_comes_back_and_what_runs_is_left_alone(
     assert first.returncode == 0, first.stderr
     old = json.loads(first.stdout)
     try:
-        keeper = find_keeper(Settings(home=home), "toy")
-        assert keeper is not None
-        (server,) = old["processes"]["servers"]
-        for process in ({"pid": keeper.pid, "started": keeper.started}, old["router"], server):
-            os.kill(process["pid"], signal.SIGKILL)  # the keeper first: it restarts the rest
-            wait_until(lambda p=process: not supervise.alive(p["pid"], p["started"]), "a kill")
+        reboot(home, old)
         done = baton(env, "deploy", "restore", "--json")
         assert done.returncode == 0, done.stderr
         (back,) = json.loads(done.stdout)
