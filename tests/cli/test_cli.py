@@ -71,6 +71,31 @@ def test_bad_input_is_one_line_and_exit_2(
     assert result.stderr.count("\n") == 1, result.stderr  # one line, no traceback
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["models", "--bogus"], "No such option: --bogus (`baton models --help` lists"),
+        (["modelz"], "No such command 'modelz'. Did you mean 'models'? (`baton --help` lists"),
+        (["deploy", "up"], "Missing argument 'name'. (`baton deploy up --help` lists"),
+        (["deploy", "restore", "--drain-timeout", "-5"], "Invalid value for '--drain-timeout'"),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_2(
+    env: dict[str, str], args: list[str], message: str
+) -> None:
+    """Typer would box these in five lines; every other bad input is one line already."""
+    result = baton(env, *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_a_command_group_alone_shows_its_help(env: dict[str, str]) -> None:
+    result = baton(env, "deploy")
+    assert result.returncode == 2  # as click exits there
+    assert "Usage: baton deploy [OPTIONS] COMMAND" in result.stdout and "restore" in result.stdout
+
+
 def test_broken_model_is_exit_2_and_leaves_nothing(env: dict[str, str], tmp_path: Path) -> None:
     folder = write_handover(tmp_path / "h")
     (folder / "model.onnx").write_bytes(b"garbage")

@@ -223,7 +223,9 @@ def list_renders(
 
 # -- one machine: deploy up | down | status ---------------------------------------------------
 
-DRAIN_OPTION = typer.Option(30.0, "--drain-timeout", help="seconds in-flight requests get on stop")
+DRAIN_OPTION = typer.Option(
+    30.0, "--drain-timeout", min=0.0, help="seconds in-flight requests get on stop"
+)
 
 
 @deploy_app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import traceback
@@ -108,25 +109,54 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def run() -> None:
-    """Entry point: BatonError -> one red line and its exit code; bugs keep their traceback."""
+    """Entry point: BatonError, or a usage error (an unknown option, a value out of range),
+    -> one red line and its exit code; bugs keep their traceback."""
     signal.signal(signal.SIGTERM, _terminate)  # `baton serve` sets its own graceful drain
-    try:
-        app(prog_name="baton")  # also under `python -m`: completion reads _BATON_COMPLETE
+    try:  # also under `python -m`: completion reads _BATON_COMPLETE
+        code = app(prog_name="baton", standalone_mode=False)
     except BatonError as exc:
         sys.exit(fail(exc))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         err_console.print("interrupted")
         sys.exit(130)
     except Terminated:
         err_console.print("terminated")
         sys.exit(143)
     except Exception as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `baton deploy` alone: its help
+            sys.exit(_help(2))
+        if is_usage_error(exc):
+            sys.exit(fail(BadInput(usage_error(exc))))
         err_console.print(
             f"[bold red]internal error:[/] {type(exc).__name__}: {safe(exc)} "
             "(this is a bug in baton; please report it with the traceback below)"
         )
         traceback.print_exc()
         sys.exit(3)
+    sys.exit(code if isinstance(code, int) else 0)  # typer.Exit(N) comes back as N
+
+
+def is_usage_error(exc: Exception) -> bool:
+    """Click's ``ClickException`` (an unknown option, a value out of range), as click or
+    typer's copy of it raises it, told by its documented interface."""
+    return callable(getattr(exc, "format_message", None)) and isinstance(
+        getattr(exc, "exit_code", None), int
+    )
+
+
+def usage_error(exc: Exception) -> str:
+    """Click's error as one line, with where to read more (click would box it in five)."""
+    message = str(exc.format_message())  # type: ignore[attr-defined]
+    path = getattr(getattr(exc, "ctx", None), "command_path", None)
+    return f"{message} (`{path} --help` lists what it takes)" if path else message
+
+
+def _help(code: int) -> int:
+    """The help of the command given alone (a group that needs a command), as typer
+    renders it; ``code`` is what click exits with there."""
+    with contextlib.suppress(SystemExit):
+        app(prog_name="baton", args=[*sys.argv[1:], "--help"])
+    return code
 
 
 if __name__ == "__main__":
