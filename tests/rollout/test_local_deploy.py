@@ -133,6 +133,37 @@ def test_nothing_runs_here_only_when_every_process_and_the_keeper_died(
     assert not local_deploy.nothing_runs_here(settings, record)  # its keeper restarts them
 
 
+def test_up_after_a_reboot_mid_canary_starts_what_the_record_names_and_a_keeper(
+    store: Store, tmp_path: Path
+) -> None:
+    """The resume as recorded (the canary's part is test_canary_adopt.py): the stable
+    server at its recorded version, a router on the recorded address (with a new admin
+    token when the reboot took the old file), both recorded and audited, and the keeper
+    that hands the rollout to a controller. Nothing is marked down."""
+    canary_world(store, tmp_path / "org")
+    settings = Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}",
+                        user="sam")  # fmt: skip
+    record = recorded(store, STABLE, CANARY)  # ROUTER's token file "t" does not exist
+    Rollouts(store.engine).start(NewRollout(model="toy", from_version=1, to_version=2,
+                                            baseline_version=1), "sam")  # fmt: skip
+    back = local_deploy.up(local_deploy.Launch(settings), store, "toy", None)
+    try:
+        assert back.id == record.id and back.up
+        stable = back.server(Variant.STABLE)
+        assert stable is not None and stable.version == 1 and stable.pid != STABLE.pid
+        assert supervise.alive(back.router.pid, back.router.started)
+        assert Path(back.router.token_file).is_file() and back.router.token_file != "t"
+        assert back.server(Variant.CANARY) == CANARY  # the controller starts it again
+        keeper = find_keeper(settings, "toy")
+        assert keeper is not None and keeper.running() and keeper.deployment == record.id
+        actions = [(e.action, e.reason) for e in store.registry.log_entries("toy", 20)]
+        assert ("deploy.router.restart", local_deploy.GONE_MID_CANARY) in actions
+        assert ("deploy.change", local_deploy.GONE_MID_CANARY) in actions
+    finally:
+        stop_keeper(settings, "toy")
+        local_deploy.stop_processes([back.router, *back.processes.servers], 10)
+
+
 def test_up_after_a_reboot_mid_a_kserve_canary_says_to_end_it_first(
     store: Store, tmp_path: Path
 ) -> None:

@@ -261,8 +261,9 @@ def resume(
         server = start_server(launch, record.model, stable.version, Variant.STABLE,
                               stable.version)  # fmt: skip
         started.append(server)
+        token = Path(record.router.token_file)  # kept, unless the reboot took it
         router = start_router(launch, record.model, {"stable": server.url}, sock,
-                              token_file=Path(record.router.token_file))  # fmt: skip
+                              token_file=token if token.is_file() else None)  # fmt: skip
         started.append(router)
         deployments.router_replaced(record.id, record.router, router, actor=actor, reason=why,
                                     weights={"stable": 100.0})  # fmt: skip
