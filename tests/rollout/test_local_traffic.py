@@ -27,11 +27,13 @@ from baton.rollout.keeper_process import keeper_file, listening_socket
 from baton.rollout.local_deploy import (
     Launch,
     label,
+    read_token,
     start_router,
     start_server,
     stop_processes,
 )
 from baton.rollout.local_traffic import LocalTraffic
+from baton.rollout.router_admin import RouterAdmin
 from baton.store.canaries import Canaries
 from baton.store.deployments import Deployments
 from baton.store.store import Store
@@ -185,7 +187,8 @@ def test_a_stable_server_dead_mid_rollout_is_started_again_and_routed(
 ) -> None:
     """The keeper leaves the servers to the controller during a rollout; the stable one
     takes most of the traffic, so the controller's mend starts it again (same version, a
-    new port, the dead one's target file removed) and routes the record's weights to it."""
+    new port, the dead one's target file removed) and routes the record's weights to it;
+    a router that applies another table (restarted from a stale row) is routed again."""
     launch, router, stable = traffic.launch, serving.router, serving.stable
     record = recorded(store, stable, router=router)
     rollout = Canaries(store.engine, store.registry).start(
@@ -202,4 +205,13 @@ def test_a_stable_server_dead_mid_rollout_is_started_again_and_routed(
     assert not target_file(launch.settings.home, stable.url).exists()
     answer = serving.infer()
     assert answer.status_code == 200 and answer.json()["model_version"] == "1"
+    assert not traffic.mend(rollout)
+    # killed again, started again and recorded, but the router could not be told then
+    os.kill(after.pid, signal.SIGKILL)
+    wait_until(lambda: not supervise.alive(after.pid, after.started), "the kill")
+    _, third = traffic._restarted(Deployments(store.engine).get(record.id), after, rollout)
+    serving.started.append(third)
+    assert traffic.mend(rollout)  # the router still sends the stable share to a dead one
+    with RouterAdmin(router.url, read_token(router)) as admin:
+        assert admin.weights().upstreams["stable"] == third.url
     assert not traffic.mend(rollout)

@@ -195,9 +195,7 @@ class ComposeTraffic:
             state = admin.weights()
         wanted = rollout.weights.model_dump()
         stable = self.options.upstreams["stable"]
-        if state.upstreams.get("stable") == stable and all(
-            abs(state.weights.get(v, 0.0) - share) < 1e-9 for v, share in wanted.items()
-        ):
+        if state.applies(wanted, {"stable": stable}):
             return False
         shown = ", ".join(f"{v} {w:g} %" for v, w in state.weights.items())
         why = f"rollout #{rollout.id}: the router applied {shown} (started again?)"

@@ -101,15 +101,9 @@ class LocalTraffic:
 
     def route(self, rollout: RolloutRecord, weights: Weights, reason: str) -> None:
         deployment = self._deployment(rollout.model)
-        shares = weights.model_dump()
-        upstreams: dict[str, str | None] = {}
-        for variant in ROUTED:
-            server = deployment.server(variant)
-            wanted = shares[variant.value] > 0 or variant is Variant.STABLE
-            upstreams[variant.value] = server.url if server is not None and wanted else None
         with self._admin(deployment) as admin:
-            admin.set_weights(weights.model_dump(), upstreams=upstreams, by=self.actor,
-                              reason=reason)  # fmt: skip
+            admin.set_weights(weights.model_dump(), upstreams=_table(deployment, weights),
+                              by=self.actor, reason=reason)  # fmt: skip
 
     def promote(self, rollout: RolloutRecord, reason: str) -> None:
         """The canary's server becomes the stable variant (all traffic), in the router, the
@@ -136,19 +130,28 @@ class LocalTraffic:
                                 actor=self.actor, reason=why)  # fmt: skip
 
     def mend(self, rollout: RolloutRecord) -> bool:
-        """A stable server that died mid-rollout (a crash, an OOM kill) started again and
-        routed: the keeper leaves the servers to the controller during a rollout, and the
-        stable one takes most of the traffic."""
+        """Between steps: a stable server that died (a crash, an OOM kill) started again,
+        since the keeper leaves the servers to the controller during a rollout and the
+        stable one takes most of the traffic; and the step's table routed again whenever
+        the router applies another (one the keeper started again from a stale row, or one
+        that could not be told of the new stable server)."""
         deployment = self._deployment(rollout.model)
-        stable = deployment.server(Variant.STABLE)
-        if stable is None or supervise.alive(stable.pid, stable.started):
-            return False
         if self._unrouted(deployment):  # a reboot: `deploy up` brings it back
             return False
-        self._restarted(deployment, stable, rollout)
-        why = f"rollout #{rollout.id}: the stable server (pid {stable.pid}) died"
-        self.route(rollout, rollout.weights, f"{why}; routed to its replacement")
-        log.warning("%s; started again", why)
+        stable = deployment.server(Variant.STABLE)
+        why = None
+        if stable is not None and not supervise.alive(stable.pid, stable.started):
+            deployment, _ = self._restarted(deployment, stable, rollout)
+            why = f"rollout #{rollout.id}: the stable server (pid {stable.pid}) died"
+            log.warning("%s; started again", why)
+        with self._admin(deployment) as admin:
+            state = admin.weights()
+        if why is None and state.applies(rollout.weights.model_dump(),
+                                         _table(deployment, rollout.weights)):  # fmt: skip
+            return False
+        why = why or (f"rollout #{rollout.id}: the router applied {state.weights} to "
+                      f"{state.upstreams}: the step routed again")  # fmt: skip
+        self.route(rollout, rollout.weights, why)
         return True
 
     def _restarted(
@@ -210,3 +213,14 @@ class LocalTraffic:
                                     actor=self.actor, reason=f"{reason}: stopped "
                                     f"{', '.join(p.variant.value for p in gone)}")  # fmt: skip
         return gone
+
+
+def _table(deployment: DeploymentRecord, weights: Weights) -> dict[str, str | None]:
+    """The server of each routed variant that gets traffic (the stable one always)."""
+    shares = weights.model_dump()
+    table: dict[str, str | None] = {}
+    for variant in ROUTED:
+        server = deployment.server(variant)
+        wanted = shares[variant.value] > 0 or variant is Variant.STABLE
+        table[variant.value] = server.url if server is not None and wanted else None
+    return table

@@ -64,6 +64,13 @@ class RouterState:
             recorded=None if recorded is None else bool(recorded),
         )
 
+    def applies(self, weights: Mapping[str, float], upstreams: Mapping[str, str | None]) -> bool:
+        """Whether the router sends these shares to these servers (variants not named in
+        ``upstreams`` may point anywhere)."""
+        return all(
+            abs(self.weights.get(v, 0.0) - share) < 1e-9 for v, share in weights.items()
+        ) and all(self.upstreams.get(v) == url for v, url in upstreams.items())
+
 
 class RouterAdmin:
     """The admin calls of one router (a blocking client; close it, or use ``with``)."""
