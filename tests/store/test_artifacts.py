@@ -4,13 +4,20 @@ import hashlib
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from baton.errors import Corrupt, NotFound, Unavailable
-from baton.store.artifacts import ArtifactStore, file_sha256, identity
+from baton.store.artifacts import (
+    ArtifactStore,
+    Stored,
+    file_sha256,
+    identity,
+    replaced_since,
+)
 
 
 @given(st.binary(max_size=70_000))
@@ -137,3 +144,38 @@ def test_storing_the_same_bytes_again_places_a_fresh_copy(tmp_path: Path) -> Non
     assert first.created and not second.created
     assert first.identity != second.identity
     assert identity(store.path_for(first.sha256).stat()) == second.identity
+
+
+@pytest.mark.parametrize("there_before", [False, True])
+def test_a_put_cut_short_at_its_final_name_is_known_to_the_cleanup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, there_before: bool
+) -> None:
+    """SIGTERM (or Ctrl-C) right as the copy takes its final name: the caller's list holds
+    it already, so the cleanup removes a copy it created and keeps one it replaced (another
+    put of these bytes may be about to record them). The link is real; only the signal's
+    moment is forced."""
+    store = ArtifactStore(tmp_path / "store")
+    src = tmp_path / "src"
+    src.write_bytes(b"weights" * 1000)
+    if there_before:
+        store.put_file(src)
+    real_link, real_replace = os.link, os.replace
+
+    def then_interrupted(real: Any) -> Any:
+        def call(a: Any, b: Any) -> None:
+            real(a, b)
+            raise KeyboardInterrupt
+
+        return call
+
+    monkeypatch.setattr(os, "link", then_interrupted(real_link))
+    monkeypatch.setattr(os, "replace", then_interrupted(real_replace))
+    into: list[Stored] = []
+    with pytest.raises(KeyboardInterrupt):
+        store.put_file(src, into=into)
+    monkeypatch.undo()
+    (placed,) = into
+    assert placed.created is not there_before
+    removed = placed.created and store.discard(placed.sha256, replaced_since(placed))
+    assert removed is not there_before
+    assert (store.all_digests() == [placed.sha256]) is there_before

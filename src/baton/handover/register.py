@@ -95,8 +95,7 @@ def _store_and_record(
     (model, *others) = _sources(handover, onnx_path)
     stored: list[Stored] = []
     try:
-        item = store.artifacts.put_file(model[1], progress)
-        stored.append(item)
+        item = store.artifacts.put_file(model[1], progress, into=stored)
         records = [FileRecord(model[0], model[2], item.sha256, item.size)]
         existing = store.registry.version_with_model(handover.manifest.name, item.sha256)
         if existing is not None:  # hash the rest without storing: nothing new is kept
@@ -106,8 +105,7 @@ def _store_and_record(
             refuse_changed_handover(existing, handover.manifest, records + hashed)
             return Registered(existing, created=False)
         for role, file, name in others:
-            item = store.artifacts.put_file(file, progress)
-            stored.append(item)
+            item = store.artifacts.put_file(file, progress, into=stored)
             records.append(FileRecord(role, name, item.sha256, item.size))
         return store.registry.register(handover.manifest, records, actor, reason)
     except BaseException:

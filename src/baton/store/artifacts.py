@@ -77,12 +77,16 @@ class ArtifactStore:
             raise Corrupt(f"{sha256!r} is not a sha256 digest")
         return self.root / sha256[:2] / sha256
 
-    def put_file(self, source: Path, progress: Progress | None = None) -> Stored:
+    def put_file(
+        self, source: Path, progress: Progress | None = None, *, into: list[Stored] | None = None
+    ) -> Stored:
         """Copy ``source`` in, hashing as it streams.
 
         The copy is readable as widely as the store folder allows, never wider than the
         source. Identical bytes already stored are replaced by this copy (same bytes, fresh
-        inode), which also repairs a corrupted copy.
+        inode), which also repairs a corrupted copy. ``into`` gets the result before the
+        file takes its final name: a caller cleaning up after an interruption (Ctrl-C,
+        SIGTERM) at any moment then knows of every copy this put may have placed.
         """
         try:
             src = source.open("rb")
@@ -98,7 +102,7 @@ class ArtifactStore:
                     out.flush()
                     os.fsync(out.fileno())
                 tmp.chmod(self._mode_for(os.fstat(src.fileno()).st_mode))
-                return self._place(tmp, sha, size)
+                return self._place(tmp, sha, size, into)
             except BaseException as exc:
                 tmp.unlink(missing_ok=True)
                 if isinstance(exc, OSError):
@@ -108,18 +112,26 @@ class ArtifactStore:
                     ) from None
                 raise
 
-    def _place(self, tmp: Path, sha: str, size: int) -> Stored:
-        """Move a finished copy to its final name: created if absent, else replacing."""
+    def _place(self, tmp: Path, sha: str, size: int, into: list[Stored] | None) -> Stored:
+        """Move a finished copy to its final name: created if absent, else replacing.
+
+        ``into`` hears of it first, as created: cut short before the link, the cleanup
+        finds no file of this copy's identity and keeps what is there. Replacing a copy
+        that was there, it hears first that nothing was created, since another put of
+        these bytes may be about to record them."""
         dest = self.path_for(sha)
         self._make_dir(dest.parent)
         placed = identity(tmp.stat())
+        announced = [] if into is None else into
+        announced.append(Stored(sha, size, True, placed))
         try:
             os.link(tmp, dest)  # atomic "create if absent"
         except FileExistsError:
+            announced[-1] = Stored(sha, size, False, placed)
             os.replace(tmp, dest)
-            return Stored(sha, size, False, placed)
+            return announced[-1]
         tmp.unlink()
-        return Stored(sha, size, True, placed)
+        return announced[-1]
 
     @contextlib.contextmanager
     def scratch(self, prefix: str) -> Iterator[Path]:
