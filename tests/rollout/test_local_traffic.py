@@ -215,3 +215,29 @@ def test_a_stable_server_dead_mid_rollout_is_started_again_and_routed(
     with RouterAdmin(router.url, read_token(router)) as admin:
         assert admin.weights().upstreams["stable"] == third.url
     assert not traffic.mend(rollout)
+
+
+def test_a_baseline_dead_mid_rollout_is_started_again_a_dead_canary_is_left_to_the_judge(
+    store: Store, world: World, traffic: LocalTraffic, serving: Serving
+) -> None:
+    """The baseline takes as many requests as the canary: dead, they would fail until the
+    rollout ends. A dead canary's failures are what the judge must see."""
+    launch, router, stable = traffic.launch, serving.router, serving.stable
+    baseline = start_server(launch, "toy", 1, Variant.BASELINE, 1)
+    serving.started.append(baseline)
+    record = recorded(store, stable, baseline, CANARY, router=router)  # the canary is dead
+    rollout = Canaries(store.engine, store.registry).start(
+        "toy", 2, world.people["sue"], "release 2", spec=RolloutSpec(steps=(10, 50))
+    )
+    os.kill(baseline.pid, signal.SIGKILL)
+    wait_until(lambda: not supervise.alive(baseline.pid, baseline.started), "the kill")
+    assert traffic.mend(rollout)
+    after = Deployments(store.engine).get(record.id)
+    again = after.server(Variant.BASELINE)
+    assert again is not None and again.version == 1 and again.pid != baseline.pid
+    serving.started.append(again)
+    assert supervise.alive(again.pid, again.started)
+    assert after.server(Variant.CANARY) == CANARY  # still dead: not started again
+    assert after.server(Variant.STABLE) == stable
+    reasons = [e.reason or "" for e in store.registry.log_entries("toy", 10)]
+    assert any(f"the baseline server (pid {baseline.pid}) died" in r for r in reasons)

@@ -33,9 +33,10 @@ class Traffic(Protocol):
         promotion; the baseline and the canary after a rollback)."""
 
     def mend(self, rollout: RolloutRecord) -> bool:
-        """Between steps: start again a stable server that died (most of the traffic goes
-        there) and route ``rollout.weights`` to it; whether it did. A platform that
-        restarts its own containers (KServe, Compose) has nothing to do."""
+        """Between steps: start again a stable or baseline server that died (each takes its
+        share of the requests) and route ``rollout.weights`` again, also when the router
+        applies another table; whether it did anything. A platform that restarts its own
+        containers (KServe) has nothing to do."""
 
 
 class Judge(Protocol):

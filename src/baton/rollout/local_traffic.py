@@ -40,6 +40,7 @@ from baton.store.deployments import DeploymentDown, Deployments
 from baton.store.store import Store
 
 ROUTED = (Variant.STABLE, Variant.BASELINE, Variant.CANARY)  # the router's variants
+MENDED = (Variant.STABLE, Variant.BASELINE)  # started again mid-rollout; the canary is judged
 
 log = logging.getLogger("baton.canary")
 
@@ -130,27 +131,32 @@ class LocalTraffic:
                                 actor=self.actor, reason=why)  # fmt: skip
 
     def mend(self, rollout: RolloutRecord) -> bool:
-        """Between steps: a stable server that died (a crash, an OOM kill) started again,
-        since the keeper leaves the servers to the controller during a rollout and the
-        stable one takes most of the traffic; and the step's table routed again whenever
-        the router applies another (one the keeper started again from a stale row, or one
-        that could not be told of the new stable server)."""
+        """Between steps: a stable or baseline server that died (a crash, an OOM kill)
+        started again, since the keeper leaves the servers to the controller during a
+        rollout and each takes its share of the requests; and the step's table routed
+        again whenever the router applies another (one the keeper started again from a
+        stale row, or one that could not be told of a new server). A dead canary is left
+        to the judge: its failures are what a canary is for."""
         deployment = self._deployment(rollout.model)
         if self._unrouted(deployment):  # a reboot: `deploy up` brings it back
             return False
-        stable = deployment.server(Variant.STABLE)
-        why = None
-        if stable is not None and not supervise.alive(stable.pid, stable.started):
-            deployment, _ = self._restarted(deployment, stable, rollout)
-            why = f"rollout #{rollout.id}: the stable server (pid {stable.pid}) died"
-            log.warning("%s; started again", why)
+        died = []
+        for variant in MENDED:
+            dead = deployment.server(variant)
+            if dead is not None and not supervise.alive(dead.pid, dead.started):
+                deployment, _ = self._restarted(deployment, dead, rollout)
+                died.append(f"the {variant.value} server (pid {dead.pid})")
         with self._admin(deployment) as admin:
             state = admin.weights()
-        if why is None and state.applies(rollout.weights.model_dump(),
-                                         _table(deployment, rollout.weights)):  # fmt: skip
+        if not died and state.applies(rollout.weights.model_dump(),
+                                      _table(deployment, rollout.weights)):  # fmt: skip
             return False
-        why = why or (f"rollout #{rollout.id}: the router applied {state.weights} to "
-                      f"{state.upstreams}: the step routed again")  # fmt: skip
+        if died:
+            why = f"rollout #{rollout.id}: {' and '.join(died)} died"
+            log.warning("%s; started again", why)
+        else:
+            why = (f"rollout #{rollout.id}: the router applied {state.weights} to "
+                   f"{state.upstreams}: the step routed again")  # fmt: skip
         self.route(rollout, rollout.weights, why)
         return True
 
