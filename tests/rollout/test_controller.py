@@ -79,11 +79,7 @@ def test_waiting_mends_the_servers_every_few_seconds_and_goes_on_when_that_fails
 ) -> None:
     canaries, r = _started(store, tmp_path)
     me = Holder(2, "h")
-    r = canaries.rollouts.claim(r.id, me, 30)
-    r = canaries.rollouts.update(r.id, Change(phase=Phase.PROGRESSING, step=0,
-                                              weights=Weights(stable=90, canary=10)),
-                                 expected=Expected.of(r), actor="controller:h:2",
-                                 holder=me)  # fmt: skip
+    r = _progressing(canaries, r, me)
     clock = iter(range(10_000))  # one second a look: 10 s of waiting in 40 looks or so
     timing = Timing(now=lambda: float(next(clock)), poll_s=0.0, mend_s=2.0)
     traffic = Mending()
@@ -99,3 +95,40 @@ def _started(store: Store, tmp_path: Path) -> tuple[Canaries, RolloutRecord]:
     r = canaries.rollouts.start(NewRollout(model="toy", from_version=1, to_version=2,
                                            baseline_version=1), "sam")  # fmt: skip
     return canaries, r
+
+
+class Failing(NoTraffic):
+    """A server that will not start: every mend fails."""
+
+    def __init__(self, clock: list[float]) -> None:
+        self.clock, self.tried_at = clock, []
+
+    def mend(self, rollout: RolloutRecord) -> bool:
+        self.tried_at.append(self.clock[0])
+        raise Unavailable("the stable server of toy:1 exited with status 2 before serving")
+
+
+def test_a_mend_that_keeps_failing_is_tried_after_1_s_then_2_4_8(
+    store: Store, tmp_path: Path
+) -> None:
+    """Not every 2 s for ever: a server that cannot start would be spawned again and again."""
+    canaries, r = _started(store, tmp_path)
+    me = Holder(2, "h")
+    _progressing(canaries, r, me)
+    clock = [100.0]
+    traffic = Failing(clock)
+    controller = Controller(canaries, r.id, me, Scripted([]), traffic,
+                            Timing(now=lambda: clock[0], mend_s=2.0))  # fmt: skip
+    for second in range(100, 131):
+        clock[0] = float(second)
+        controller._mend()
+    assert traffic.tried_at == [100.0, 102.0, 104.0, 108.0, 116.0]
+
+
+def _progressing(canaries: Canaries, r: RolloutRecord, me: Holder) -> RolloutRecord:
+    """The rollout taken by controller ``me`` and at its first step (90/10)."""
+    r = canaries.rollouts.claim(r.id, me, 30)
+    return canaries.rollouts.update(r.id, Change(phase=Phase.PROGRESSING, step=0,
+                                                 weights=Weights(stable=90, canary=10)),
+                                    expected=Expected.of(r), actor=f"controller:h:{me.pid}",
+                                    holder=me)  # fmt: skip

@@ -35,8 +35,6 @@ from baton.rollout.keeper import (
     ADOPT_EXPIRED_S,
     ADOPT_NEW_S,
     ADOPT_RELEASED_S,
-    MAX_BACKOFF_S,
-    Backoff,
     Keeper,
     adopt_after_s,
     restore_routing,
@@ -150,15 +148,6 @@ def test_an_inherited_socket_must_be_a_listening_one(monkeypatch: pytest.MonkeyP
         assert got is not None and got.getsockname() == sock.getsockname()
         got.close()
     assert SOCKET_FD_ENV not in os.environ  # taken once: a child does not inherit it
-
-
-def test_a_failed_start_waits_twice_as_long_each_time_up_to_a_bound() -> None:
-    backoff = Backoff()
-    assert not backoff.waiting()
-    assert [backoff.failed() for _ in range(7)] == [1, 2, 4, 8, 16, MAX_BACKOFF_S, MAX_BACKOFF_S]
-    assert backoff.waiting()  # 30 s from now
-    backoff.reset()
-    assert backoff.failed() == 1.0
 
 
 def _deployed(store: Store, tmp_path: Path, why: str) -> tuple[dict[str, str], Any]:

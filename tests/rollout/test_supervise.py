@@ -13,6 +13,7 @@ import pytest
 from baton.config import Settings
 from baton.errors import Unavailable
 from baton.rollout import supervise
+from baton.rollout.supervise import MAX_BACKOFF_S, Backoff
 
 ANNOUNCE = (
     "import json, sys, time, signal\n"
@@ -97,3 +98,20 @@ def test_keep_running_restarts_what_dies_while_needed(tmp_path: Path) -> None:
     code = supervise.keep_running(argv, dict(os.environ), lambda: True, max_restarts=1,
                                   backoff_s=0.01)  # fmt: skip
     assert (code, count.read_text()) == (9, "2")  # gave up
+
+
+def test_a_failed_start_waits_twice_as_long_each_time_up_to_a_bound() -> None:
+    backoff = Backoff()
+    assert not backoff.waiting()
+    assert [backoff.failed() for _ in range(7)] == [1, 2, 4, 8, 16, MAX_BACKOFF_S, MAX_BACKOFF_S]
+    assert backoff.waiting()  # 30 s from now
+    backoff.reset()
+    assert backoff.failed() == 1.0
+
+
+def test_a_backoff_keeps_its_callers_clock() -> None:
+    now = [100.0]
+    backoff = Backoff(clock=lambda: now[0])
+    assert backoff.failed() == 1.0 and backoff.waiting()
+    now[0] += 1.0
+    assert not backoff.waiting()

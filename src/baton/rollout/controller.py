@@ -23,6 +23,7 @@ from baton.core.canary_steps import next_move, unreadable_in_a_row, weights_at
 from baton.core.rollout_records import Change, Decision, Holder, Lease, Phase, RolloutRecord
 from baton.errors import BatonError, Conflict
 from baton.rollout.controller_parts import Judge, Traffic
+from baton.rollout.supervise import Backoff
 from baton.store.canaries import Canaries
 from baton.store.rollouts import Expected, NewDecision
 
@@ -70,6 +71,7 @@ class Controller:
         self.unreadable = 0
         self.ready = False  # the judge's inputs exist for both variants
         self.mended_at = 0.0  # when the servers were last checked (``Traffic.mend``)
+        self.mends = Backoff(clock=self.timing.now)  # a server that will not start
 
     # -- the lease ------------------------------------------------------------------------
 
@@ -179,9 +181,10 @@ class Controller:
         return None
 
     def _mend(self) -> None:
-        """Every ``mend_s``: a dead stable server started again (``Traffic.mend``); one
-        that cannot start is tried again next time, the rollout carries on meanwhile."""
-        if self.timing.now() - self.mended_at < self.timing.mend_s:
+        """Every ``mend_s``: dead servers started again, the step routed again if the
+        router lost it (``Traffic.mend``). A failure is tried again after 1 s, 2, 4, ...
+        up to 30 s; the rollout carries on meanwhile."""
+        if self.timing.now() - self.mended_at < self.timing.mend_s or self.mends.waiting():
             return
         self.mended_at = self.timing.now()
         record = self.rollouts.get(self.id)
@@ -190,7 +193,10 @@ class Controller:
         try:
             self.traffic.mend(record)
         except BatonError as exc:
-            log.error("rollout #%s: could not mend its servers: %s", self.id, exc.message)
+            log.error("rollout #%s: could not mend its servers (again in %g s): %s", self.id,
+                      self.mends.failed(), exc.message)  # fmt: skip
+        else:
+            self.mends.reset()
 
     def _await_inputs(self, record: RolloutRecord) -> RolloutRecord | None:
         """Wait until the judge can read both variants (or the step's deadline passed:

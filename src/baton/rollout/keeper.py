@@ -58,6 +58,7 @@ from baton.rollout.local_deploy import (
 )
 from baton.rollout.router_admin import RouterAdmin
 from baton.rollout.router_server import inherited_socket
+from baton.rollout.supervise import Backoff
 from baton.rollout.weights import Weights, check_routable, weights_from
 from baton.store.deployments import Deployments
 from baton.store.rollouts import Rollouts
@@ -66,7 +67,6 @@ from baton.store.store import Store, open_store
 log = logging.getLogger("baton.keeper")
 
 POLL_S = 0.5
-MAX_BACKOFF_S = 30.0
 # How long a rollout stays unowned before the keeper adopts it. With an expired lease: a
 # living supervisor's new controller waits for that expiry and claims at once, so a few
 # seconds more mean nobody else will. Released (a controller stopped on an error): its
@@ -74,28 +74,6 @@ MAX_BACKOFF_S = 30.0
 ADOPT_EXPIRED_S = 3.0
 ADOPT_RELEASED_S = 15.0
 ADOPT_NEW_S = CLAIM_TIMEOUT_S
-
-
-@dataclass
-class Backoff:
-    """When the keeper may try a failed start again: after 1 s, then twice as long each
-    time, up to ``MAX_BACKOFF_S``; a process found alive starts the count over."""
-
-    delay: float = 1.0
-    until: float = 0.0  # time.monotonic()
-
-    def waiting(self) -> bool:
-        return time.monotonic() < self.until
-
-    def failed(self) -> float:
-        """Note a failure; the seconds until the next try."""
-        delay = self.delay
-        self.until = time.monotonic() + delay
-        self.delay = min(MAX_BACKOFF_S, delay * 2)
-        return delay
-
-    def reset(self) -> None:
-        self.delay = 1.0
 
 
 @dataclass(frozen=True)

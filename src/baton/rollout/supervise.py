@@ -21,12 +21,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from baton.config import Settings
 from baton.errors import Unavailable
 
+MAX_BACKOFF_S = 30.0
 ANNOUNCE_TIMEOUT_S = 120.0  # a server verifies and loads its model before it announces
 POLL_S = 0.05
 _TAIL = 1500
@@ -44,6 +45,30 @@ class Started:
     @property
     def url(self) -> str:
         return str(self.announce["url"])
+
+
+@dataclass
+class Backoff:
+    """When a failed start may be tried again: after 1 s, then twice as long each time, up
+    to ``MAX_BACKOFF_S``; a process found alive starts the count over. ``clock``: seconds
+    (``time.monotonic``, or the caller's own clock)."""
+
+    delay: float = 1.0
+    until: float = 0.0  # on ``clock``
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+
+    def waiting(self) -> bool:
+        return self.clock() < self.until
+
+    def failed(self) -> float:
+        """Note a failure; the seconds until the next try."""
+        delay = self.delay
+        self.until = self.clock() + delay
+        self.delay = min(MAX_BACKOFF_S, delay * 2)
+        return delay
+
+    def reset(self) -> None:
+        self.delay = 1.0
 
 
 def baton_argv(*args: str) -> list[str]:
