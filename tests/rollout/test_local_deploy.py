@@ -225,8 +225,8 @@ def test_down_reads_again_a_record_a_finishing_controller_changed(
     stopped: list[list[str]] = []
     stop_processes = local_deploy.stop_processes
 
-    def stop_as_the_controller_tidies(processes: list[Any], grace_s: float) -> None:
-        stop_processes(processes, grace_s)
+    def stop_as_the_controller_tidies(processes: list[Any], grace_s: float, *settings: Any) -> None:
+        stop_processes(processes, grace_s, *settings)
         stopped.append([getattr(p, "variant", "router") for p in processes])
         if len(stopped) == 1:  # the controller's tidy lands while the router drains
             now = deployments.get(deployment_id)

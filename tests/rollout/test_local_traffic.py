@@ -104,8 +104,8 @@ def test_tidy_after_deploy_down_is_not_an_error(
     deployment_id = recorded(store, STABLE, CANARY).id
     stop = local_traffic.stop
 
-    def drained_while_taken_down(processes: list[Any], grace_s: float) -> None:
-        stop(processes, grace_s)
+    def drained_while_taken_down(processes: list[Any], grace_s: float, *settings: Any) -> None:
+        stop(processes, grace_s, *settings)
         now = deployments.get(deployment_id)
         deployments.down(deployment_id, revision=now.revision, actor="sam", reason="done")
 

@@ -184,13 +184,24 @@ def read_token(router: RouterProcess) -> str:
         ) from None
 
 
-def stop_processes(processes: Sequence[ServerProcess | RouterProcess], grace_s: float) -> None:
-    """SIGTERM them all at once (they drain side by side), then wait for each."""
+def stop_processes(
+    processes: Sequence[ServerProcess | RouterProcess],
+    grace_s: float,
+    settings: Settings | None = None,
+) -> None:
+    """SIGTERM them all at once (they drain side by side), then wait for each. With
+    ``settings``, the target file of a server found dead goes too: one that stops removes
+    its own, a killed one could not (Prometheus would scrape, and alert on, its address)."""
+    dead = [p for p in processes if not supervise.alive(p.pid, p.started)]
     for p in processes:
-        if supervise.alive(p.pid, p.started):
+        if p not in dead:
             supervise.send_term(p.pid)
     for p in processes:
         supervise.stop(p.pid, p.started, grace_s=grace_s)
+    if settings is not None:
+        for p in dead:
+            if isinstance(p, ServerProcess):
+                unlabel(settings, p)
 
 
 def up(launch: Launch, store: Store, model: str, reason: str | None) -> DeploymentRecord:
@@ -309,18 +320,13 @@ def down(launch: Launch, store: Store, model: str, reason: str | None) -> Deploy
     actor = launch.settings.user
     for _ in range(STALE_RETRIES):
         record = deployments.get(record.id)  # the keeper may have replaced the router meanwhile
-        servers = record.processes.servers
-        killed = [s for s in servers if not supervise.alive(s.pid, s.started)]
         stop_processes([record.router], grace)  # no new requests first
-        stop_processes(servers, grace)
+        stop_processes(record.processes.servers, grace, launch.settings)
         try:
-            done = deployments.down(record.id, revision=record.revision, actor=actor,
+            return deployments.down(record.id, revision=record.revision, actor=actor,
                                     reason=reason)  # fmt: skip
         except StaleRevision:  # a controller finishing a rollout stopped servers meanwhile:
             continue  # read the record again, stop what it names, mark it down
-        for server in killed:  # one that stops removes its own target file; these could not
-            unlabel(launch.settings, server)
-        return done
     raise Conflict(f"{record.summary()} kept changing while it was taken down: run it again")
 
 

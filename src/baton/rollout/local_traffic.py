@@ -90,8 +90,7 @@ class LocalTraffic:
             ):
                 continue
             if have is not None:
-                stop([have], self.launch.drain_timeout_s + 5)
-                unlabel(self.launch.settings, have)  # a killed one left its target file
+                stop([have], self.launch.drain_timeout_s + 5, self.launch.settings)
             started = start_server(self.launch, rollout.model, version, variant,
                                    rollout.from_version)  # fmt: skip
             processes = processes.with_(started)
@@ -209,10 +208,7 @@ class LocalTraffic:
         gone = [p for p in deployment.processes.servers if p.variant is not Variant.STABLE]
         if not gone:
             return []
-        killed = [p for p in gone if not supervise.alive(p.pid, p.started)]
-        stop(gone, self.launch.drain_timeout_s + 5)
-        for server in killed:  # one that stops removes its own target file; these could not
-            unlabel(self.launch.settings, server)
+        stop(gone, self.launch.drain_timeout_s + 5, self.launch.settings)
         kept = deployment.processes.without(*(p.variant for p in gone))
         with contextlib.suppress(DeploymentDown):  # taken down meanwhile: `down` stopped them
             self.deployments.change(deployment.id, kept, revision=deployment.revision,
