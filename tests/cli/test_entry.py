@@ -7,9 +7,8 @@ import subprocess
 import sys
 from importlib.metadata import entry_points
 
-from tests.cli.test_startup import heavy_in, imported
-
 from baton import __version__
+from tests.cli.test_startup import heavy_in, imported
 
 # what building the command tree costs; --version needs none of it
 CLI = {"typer", "click", "rich", "baton.cli.main", "baton.cli.output", "pydantic"}
