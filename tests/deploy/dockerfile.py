@@ -69,8 +69,8 @@ def build(dockerfile: Path, root: Path, python: str, timeout: float) -> Image:
         elif keyword == "WORKDIR":
             image.workdir = args
             image.path(args).mkdir(parents=True, exist_ok=True)
-        elif keyword == "COPY":
-            _copy(image, context, *shlex.split(args))
+        elif keyword == "COPY":  # --chown: recorded only, as USER is
+            _copy(image, context, *(a for a in shlex.split(args) if not a.startswith("--chown=")))
         elif keyword == "RUN":
             cwd = image.path(image.workdir)
             run = subprocess.run(

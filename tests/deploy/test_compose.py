@@ -30,6 +30,11 @@ def test_with_router_the_router_fronts_the_version(
     assert doc["secrets"] == {"router_token": {"file": "./router.token"}}
     assert "/run/secrets/router_token" in router["command"]
     assert router["depends_on"] == {"baton": {"condition": "service_healthy"}}
+    # the weights it applied outlive the container: a named volume the image's user owns
+    at = router["command"].index("--state-file") + 1
+    assert router["command"][at] == "/var/lib/baton/router/state.json"
+    assert router["volumes"] == ["router-state:/var/lib/baton/router"]
+    assert doc["volumes"]["router-state"] == {}
     prometheus = yaml.safe_load((out / "compose/prometheus.yml").read_text())
     targets = prometheus["scrape_configs"][0]["static_configs"]
     assert targets[0]["labels"]["variant"] == "stable"

@@ -48,6 +48,10 @@ def test_a_canary_renders_three_services_behind_the_router(
     services = doc["services"]
     assert set(services) == {"baton", "baseline", "canary", "router", "prometheus", "alertmanager"}
     router = services["router"]
+    # the image makes the router's state folder its user's: the volume starts from it
+    copy = f"COPY --chown={router['user']} router-state/ /var/lib/baton/router/"
+    assert copy in (out / "image/Dockerfile").read_text().splitlines()
+    assert (out / "image/router-state/README").is_file()
     table = router_table(router)
     assert table.weights.as_dict() == {"stable": 90.0, "baseline": 5.0, "canary": 5.0}
     assert {v: s for v, (s, _) in table.upstreams.items()} == SERVICES

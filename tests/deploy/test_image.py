@@ -49,6 +49,7 @@ def test_the_image_context_installs_and_serves(
     image = build(out / "image/Dockerfile", tmp_path / "rootfs", sys.executable, INSTALL_S)
     assert image.user == "10001:10001"
     assert not image.path("/opt/baton/wheels").exists()  # the RUN step cleaned up after itself
+    assert image.path("/var/lib/baton/router/README").is_file()  # the router's state volume
     site = subprocess.run(
         ["python", "-c", "import baton; print(baton.__file__)"], env=image.environ(),
         capture_output=True, text=True, check=True, timeout=120,

@@ -4,9 +4,10 @@ services run as local processes, each its ``command`` with its ``environment``.
 What a container would give is moved to this machine, and nothing else is changed: each
 service gets a free loopback port for its published or exposed one (8080), the service
 names the router dials (``http://canary:8080``) become those ports, ``/mnt/models`` is the
-service's model folder, ``/tmp/baton`` (the container's tmpfs) a folder of its own and
-``/run/secrets/NAME`` the secret's file. ``up --wait`` waits on the service's own rendered
-healthcheck (its command run with the port moved). The ports and pids are kept in a JSON
+service's model folder, ``/tmp/baton`` (the container's tmpfs) a folder of its own,
+``/run/secrets/NAME`` the secret's file and a named volume a folder that outlives the
+service's processes. ``up --wait`` waits on the service's own rendered healthcheck (its
+command run with the port moved). The ports and pids are kept in a JSON
 state file, so a canary's apply hook can run this module as a command:
 
     python -m tests.rollout.compose_local STATE up baseline canary
@@ -92,7 +93,19 @@ class LocalCompose:
             value = value.replace(f"/run/secrets/{secret}", path)
         if name in self.models:
             value = value.replace("/mnt/models", self.models[name])
+        for volume, mounted in self.named_volumes(name).items():
+            value = value.replace(mounted, str(Path(self.folder) / "volumes" / volume))
         return value.replace("/tmp/baton", str(Path(self.folder) / f"{name}-home"))
+
+    def named_volumes(self, name: str) -> dict[str, str]:
+        """The service's named volumes (``NAME:/path``), by name: each a folder here that
+        outlives the service's processes, as a volume outlives its containers."""
+        found = {}
+        for entry in self.services()[name].get("volumes", []):
+            if isinstance(entry, str) and not entry.startswith((".", "/")):
+                volume, mounted = entry.split(":")[:2]
+                found[volume] = mounted
+        return found
 
     def argv(self, name: str) -> list[str]:
         command: list[str] = self.services()[name]["command"]
@@ -126,6 +139,8 @@ class LocalCompose:
                 continue
             home = Path(self._local(name, "/tmp/baton"))
             home.mkdir(parents=True, exist_ok=True)
+            for volume in self.named_volumes(name):
+                (Path(self.folder) / "volumes" / volume).mkdir(parents=True, exist_ok=True)
             log = (Path(self.folder) / f"{name}.log").open("ab")
             proc = subprocess.Popen(self.argv(name), env=self.env(name), stdout=log, stderr=log,
                                     stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip

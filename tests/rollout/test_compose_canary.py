@@ -177,6 +177,18 @@ def test_every_step_through_the_rendered_router_then_promotion(
     assert state.running() == {"canary", "router"}  # the old stable and the baseline retired
     assert traffic.hooks_run[-1].endswith("stop baton baseline")
     assert world.store.registry.model("toy")[0].aliases["production"] == 2
+    # the router's container started again (a host reboot) keeps the promoted version: its
+    # command line still names the old stable service, retired by now
+    state.stop("router")
+    state.up("router", wait=True)
+    with RouterAdmin(compose.url("router"), TOKEN) as admin:
+        table = admin.weights()
+    assert table.weights == {"stable": 100.0, "baseline": 0.0, "canary": 0.0}
+    assert table.upstreams["stable"] == canary
+    with Load(compose.url("router")) as load:
+        while len(load.answers) < 20:
+            threading.Event().wait(0.05)
+    assert set(load.answers[:20]) == {(200, "2")}
 
 
 def test_the_hook_brings_the_canary_up_and_a_rollback_sends_everything_back(
@@ -209,7 +221,8 @@ def test_the_hook_brings_the_canary_up_and_a_rollback_sends_everything_back(
 def test_a_router_started_again_gets_the_steps_weights_back(
     world: World, settings: Settings, compose: LocalCompose
 ) -> None:
-    """A router container started again applies its command line's weights; the
+    """A router container started again applies the weights it last applied (its state
+    volume); one whose volume was lost starts from its command line's, and the
     controller's mend sets the step's weights (and stable server) again."""
     options = ComposeOptions(router_url=compose.url("router"), apply="true",
                              token_file=str(compose.secrets["router_token"]),
@@ -219,6 +232,15 @@ def test_a_router_started_again_gets_the_steps_weights_back(
     traffic.route(step, step.weights, "step 2")
     assert not traffic.mend(step)  # the router applies the step's weights: nothing to do
     compose.stop("router")
+    compose.up("router", wait=True)
+    with RouterAdmin(compose.url("router"), TOKEN) as admin:
+        kept = admin.weights()
+    assert kept.weights == {"stable": 80.0, "baseline": 10.0, "canary": 10.0}
+    assert kept.generation == 2  # where it was: the controller's next change follows on
+    assert not traffic.mend(step)
+    compose.stop("router")
+    (state,) = (Path(compose.folder) / "volumes" / "router-state").glob("*.json")
+    state.unlink()  # `docker compose down -v`, or a volume lost
     compose.up("router", wait=True)
     with RouterAdmin(compose.url("router"), TOKEN) as admin:
         assert admin.weights().weights == {"stable": 90.0, "baseline": 5.0, "canary": 5.0}

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
+import orjson
 import pytest
 
 from baton.errors import BadInput, Conflict
 from baton.rollout.router_options import RouterOptions
-from baton.rollout.router_state import first_table, newly_routed, next_table, parse_change
+from baton.rollout.router_state import (
+    Saved,
+    first_table,
+    newly_routed,
+    next_table,
+    parse_change,
+    saved_from,
+    saved_of,
+    starting,
+    state_document,
+)
 from baton.rollout.weights import Weights
 
 A, B, C = "http://127.0.0.1:9001", "http://127.0.0.1:9002", "http://127.0.0.1:9003"
@@ -65,3 +77,50 @@ def test_the_next_table_keeps_opens_and_retires_pools() -> None:
             next_table(after, parse_change(b'{"weights": {"canary": 100}}'), 60)
 
     asyncio.run(main())
+
+
+def test_a_saved_table_is_for_the_command_line_it_was_saved_under() -> None:
+    async def main() -> None:
+        table = first_table(OPTIONS)
+        change = parse_change(
+            b'{"weights": {"stable": 100}, "upstreams": {"stable": "' + B.encode() + b'"}}'
+        )
+        promoted, _, _ = next_table(table, change, 1.0)
+        document = orjson.loads(
+            orjson.dumps(state_document(OPTIONS, saved_from(promoted)))
+        )  # on disk
+        saved = saved_of(OPTIONS, document)
+        assert saved == Saved(2, Weights(100, 0, 0), {"stable": B, "canary": B})
+        again = first_table(OPTIONS, saved)  # the router started again from it
+        assert (again.generation, again.weights, again.urls["stable"]) == (2, saved.weights, B)
+        assert first_table(OPTIONS).generation == 1  # none: the command line's
+        # another command line (a newly rendered file) starts from its own weights
+        for other in (
+            replace(OPTIONS, weights=Weights(80, 0, 20)),
+            replace(OPTIONS, upstreams={"stable": C, "canary": B}),
+            replace(OPTIONS, model="other"),
+        ):
+            assert saved_of(other, document) is None
+        for table_ in (first_table(OPTIONS), again):
+            for pool in table_.upstreams.values():
+                pool.close()
+
+    asyncio.run(main())
+
+
+def test_a_document_that_is_not_a_routers_state_is_refused() -> None:
+    good = state_document(OPTIONS, starting(OPTIONS, None))
+    for broken, message in (
+        ([1], "not a router's state"),
+        ({**good, "format": 2}, "not a router's state"),
+        ({**good, "generation": 0}, "generation 0"),
+        ({**good, "generation": True}, "generation True"),
+        ({**good, "weights": [90, 10]}, "must be objects"),
+        ({**good, "weights": {"stable": 50}}, "add up to 100"),
+        ({**good, "upstreams": {"shadow": A}}, "'shadow'"),
+        ({**good, "upstreams": {"stable": "ftp://x:1"}}, "http://HOST:PORT"),
+        ({**good, "upstreams": {"stable": A}}, "canary has weight above 0 but no server"),
+    ):
+        with pytest.raises(BadInput) as caught:
+            saved_of(OPTIONS, broken)
+        assert message in caught.value.message, broken

@@ -14,6 +14,7 @@ from baton.errors import BadInput
 
 if TYPE_CHECKING:  # imported by the command itself: `baton --help` stays fast
     from baton.rollout.router_options import RouterOptions
+    from baton.rollout.router_state import Saved
     from baton.store.servers import ServerRecord
 
 MODEL_ARGUMENT = typer.Argument(..., help="the model whose versions the router fronts")
@@ -61,6 +62,13 @@ TOKEN_FILE_OPTION = typer.Option(
     "BATON_ROUTER_ADMIN_TOKEN; without either, weight changes are off",
     show_default=False,
 )
+STATE_FILE_OPTION = typer.Option(
+    None,
+    "--state-file",
+    help="keep the applied weights and servers in this file; started again with the same "
+    "command line, the router starts from them (a changed command line starts from its own)",
+    show_default=False,
+)
 JSON_OUT_OPTION = typer.Option(
     False, "--json", help="once serving, print one JSON line: address, weights, servers"
 )
@@ -87,10 +95,12 @@ def router(
     body_timeout: float = BODY_TIMEOUT_OPTION,
     drain_timeout: float = DRAIN_TIMEOUT_OPTION,
     admin_token_file: Path | None = TOKEN_FILE_OPTION,
+    state_file: Path | None = STATE_FILE_OPTION,
     json_out: bool = JSON_OUT_OPTION,
 ) -> None:
     """Route one model's requests between its versions' servers by weight (V2, pass-through)
     until SIGTERM or Ctrl-C; weights change through PUT /router/weights (admin token)."""
+    from baton.rollout import router_state_file
     from baton.rollout.router_options import RouterOptions
     from baton.rollout.router_server import run_router
     from baton.rollout.weights import Weights, parse_weights
@@ -108,9 +118,12 @@ def router(
         max_connections=max_connections, header_timeout_s=header_timeout,
         body_timeout_s=body_timeout, drain_timeout_s=drain_timeout,
         admin_token=_token(admin_token_file, s.settings.router_admin_token),
+        state_file=None if state_file is None else str(state_file),
     )  # fmt: skip
     s.close()
-    run_router(s.settings, options, announce=lambda bound: _announce(options, bound, json_out))
+    saved = router_state_file.load(options)
+    run_router(s.settings, options, saved=saved,
+               announce=lambda bound: _announce(options, saved, bound, json_out))  # fmt: skip
 
 
 def _token(path: Path | None, setting: object) -> str | None:
@@ -127,15 +140,19 @@ def _token(path: Path | None, setting: object) -> str | None:
     return None if get is None else str(get())
 
 
-def _announce(options: RouterOptions, port: int, json_out: bool) -> None:
+def _announce(options: RouterOptions, saved: Saved | None, port: int, json_out: bool) -> None:
+    from baton.rollout.router_state import starting
     from baton.serve.discovery import advertised
 
     base = f"http://{advertised(options.host)}:{port}"
+    start = starting(options, saved)
     document = {
         "url": base,
         "model": options.model,
-        "weights": options.weights.as_dict(),
-        "upstreams": dict(options.upstreams),
+        "weights": start.weights.as_dict(),
+        "upstreams": dict(start.upstreams),
+        "generation": start.generation,
+        "resumed_from": options.state_file if saved is not None else None,
         "sticky_header": options.sticky_header,
         "weight_changes": options.admin_token is not None,
         "metrics": f"{base}/metrics",
@@ -145,10 +162,13 @@ def _announce(options: RouterOptions, port: int, json_out: bool) -> None:
         return
     console.print(
         f"routing [bold]{safe(options.model)}[/] at {safe(base)}/v2/models/{safe(options.model)}"
-        f" ({safe(options.weights)})",
+        f" ({safe(start.weights)})",
         soft_wrap=True,
     )
-    for variant, url in options.upstreams.items():
+    if saved is not None:
+        console.print(f"  as last applied (generation {saved.generation}), from "
+                      f"{safe(options.state_file)}", soft_wrap=True)  # fmt: skip
+    for variant, url in start.upstreams.items():
         console.print(f"  {variant}: {safe(url)}", soft_wrap=True)
     changes = "PUT /router/weights (admin token)" if options.admin_token else "off (no token)"
     console.print(f"weight changes: {changes}; metrics at {safe(base)}/metrics", soft_wrap=True)

@@ -16,7 +16,7 @@ from baton.deploy.compose_canary import (
     router_variants,
     scrape_variants,
 )
-from baton.deploy.spec import MODEL_PATH, PORT, RenderSpec
+from baton.deploy.spec import MODEL_PATH, PORT, ROUTER_STATE_DIR, RenderSpec
 from baton.deploy.text import Document, audit_annotations, header, labels, yaml_documents
 
 PROMETHEUS_IMAGE = "prom/prometheus:v2.53.2"
@@ -78,6 +78,7 @@ def service(spec: RenderSpec) -> Document:
 
 ROUTER_PROBE = PROBE  # the router answers /v2/health/ready on the same port
 TOKEN_SECRET = "router_token"
+ROUTER_STATE_VOLUME = "router-state"  # the applied weights, kept across restarts
 
 
 def router_service(spec: RenderSpec) -> Document:
@@ -89,9 +90,10 @@ def router_service(spec: RenderSpec) -> Document:
         "image": spec.image,
         "command": ["router", spec.model, *variants, "--host", "0.0.0.0", "--port", str(PORT),
                     "--admin-token-file", f"/run/secrets/{TOKEN_SECRET}", "--drain-timeout",
-                    "30"],
+                    "30", "--state-file", f"{ROUTER_STATE_DIR}/state.json"],
         "ports": [f"127.0.0.1:{PORT}:{PORT}"],
         **HARDENED,
+        "volumes": [f"{ROUTER_STATE_VOLUME}:{ROUTER_STATE_DIR}"],
         "secrets": [TOKEN_SECRET],
         "healthcheck": {"test": ["CMD", "python", "-c", ROUTER_PROBE], "interval": "10s",
                         "timeout": "3s", "retries": 3, "start_period": "30s"},
@@ -139,6 +141,7 @@ def document(spec: RenderSpec) -> Document:
             services["baseline"] = baseline_service(spec, services["baton"])
             services[CANARY] = canary_service(spec, service)
         services["router"] = router_service(spec)
+        volumes[ROUTER_STATE_VOLUME] = {}
     if spec.model_from == "volume":
         volumes["models"] = {"external": True, "name": "baton-models"}
     if spec.with_monitoring:

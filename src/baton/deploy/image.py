@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from baton.deploy.command import serve_command
-from baton.deploy.spec import MODEL_PATH, PORT, RenderSpec
+from baton.deploy.spec import MODEL_PATH, PORT, ROUTER_STATE_DIR, RenderSpec
 from baton.deploy.text import comment, header
 
 PYTHON = "3.11"  # the base image's Python: the lock's wheels are chosen for it
@@ -19,6 +19,12 @@ USER = "10001:10001"
 READY = f"http://127.0.0.1:{PORT}/v2/health/ready"
 PROBE = f"import urllib.request,sys; sys.exit(urllib.request.urlopen('{READY}').status != 200)"
 IGNORE = "**/__pycache__\n**/*.pyc\n.git\n"
+# copied to the image's user-owned folder that a Compose router's state volume starts from
+STATE_README = (
+    f"The Compose router keeps its applied weights in {ROUTER_STATE_DIR}/state.json (baton\n"
+    "router --state-file), on a named volume. Docker fills a new volume with this folder,\n"
+    "owned by the image's user, so the router (read-only root, not root) can write there.\n"
+)
 
 
 def _labels(spec: RenderSpec) -> list[str]:
@@ -57,6 +63,7 @@ def dockerfile(spec: RenderSpec) -> str:
         "RUN pip install --no-cache-dir --require-hashes --only-binary=:all: \\\n"
         "    --find-links=./wheels -r requirements.lock \\\n"
         "    && rm -rf ./wheels\n",
+        f"COPY --chown={USER} router-state/ {ROUTER_STATE_DIR}/\n",
     ]
     if spec.model_from == "image":
         parts.append(f"COPY model/ {MODEL_PATH}/\n")
@@ -76,5 +83,6 @@ def render(spec: RenderSpec, lock: str) -> dict[str, str]:
     return {
         "image/Dockerfile": dockerfile(spec),
         "image/.dockerignore": IGNORE,
+        "image/router-state/README": STATE_README,
         "image/requirements.lock": lock,
     }

@@ -26,6 +26,9 @@ Origin = Literal["flag", "audit", "evaluation", "default"]
 MIB = 1 << 20
 PORT = 8080
 MODEL_PATH = "/mnt/models"  # KServe's storage-initializer mounts the model here
+# the Compose router's state volume: the image makes the folder its user's, which Docker
+# copies to the named volume when it first mounts it (a read-only container writes there)
+ROUTER_STATE_DIR = "/var/lib/baton/router"
 Number = float | int
 Layer = Mapping[str, Number | None]
 DEFAULTS: dict[str, Number] = {

@@ -33,16 +33,19 @@ from prometheus_client import CollectorRegistry
 
 from baton.core.metric_names import CLIENT_CLOSED, REQUEST_TIMEOUT, ROUTER_NO_VARIANT
 from baton.errors import BatonError, Conflict, Forbidden, Kind, NotFound, Unavailable
+from baton.rollout import router_state_file
 from baton.rollout.router_metrics import CONTENT_TYPE, RouterMetrics
 from baton.rollout.router_options import RouterOptions
 from baton.rollout.router_proxy import Intake, ResponseCut, exchange, relay, take_body
 from baton.rollout.router_state import (
     Change,
     RouteTable,
+    Saved,
     first_table,
     newly_routed,
     next_table,
     parse_change,
+    saved_from,
 )
 from baton.rollout.router_upstream import Upstream, UpstreamError
 from baton.rollout.weights import sticky_point
@@ -99,9 +102,11 @@ class RouterApp:
         *,
         registry: CollectorRegistry | None = None,
         recorder: Recorder | None = None,
+        saved: Saved | None = None,
         tune_gc: bool = True,
     ) -> None:
         self.options = options  # the server guard reads the port limits here
+        self.saved = saved  # the state file's table, which the router starts from
         self.metrics = RouterMetrics(registry or CollectorRegistry())
         self.metrics.inflight.set_function(lambda: self.inflight)  # read at scrape time
         self.recorder = recorder
@@ -122,8 +127,9 @@ class RouterApp:
             await run_lifespan(receive, send, self.start, self.stop)
 
     async def start(self) -> None:
-        """The table of the command line, its pools on this event loop (they belong to one)."""
-        self.table = first_table(self.options)
+        """The table of the command line (or the state file's), its pools on this event
+        loop (they belong to one)."""
+        self.table = first_table(self.options, self.saved)
         self.metrics.weights(self.table.weights)
         if self._tune_gc:  # as baton serve does: no long full collections
             freeze_startup_heap()
@@ -315,12 +321,28 @@ class RouterApp:
                     f"not applied: the server of {late} does not have {self.options.model} "
                     "ready; start it (or wait until /v2/health/ready says so) and retry"
                 )
+            await self._save(new, opened)
             self.table = new  # one assignment: requests that arrive from now on see it
             self.metrics.weights(new.weights)
             for pool in retired:
                 pool.close()
             recorded = await self._record(new, change)  # in the lock: records keep the order
         return {**new.document(self.options), "recorded": recorded}
+
+    async def _save(self, table: RouteTable, opened: list[Upstream]) -> None:
+        """Write the state file before the change applies: a router started again finds
+        what it applied, never a change it refused."""
+        if self.options.state_file is None:
+            return
+        try:
+            await asyncio.to_thread(router_state_file.save, self.options, saved_from(table))
+        except OSError as exc:
+            for pool in opened:
+                pool.close()
+            raise Unavailable(
+                f"not applied: cannot write the router's state file {self.options.state_file} "
+                f"({exc.strerror}); the weights stay as they were"
+            ) from None
 
     async def _record(self, table: RouteTable, change: Change) -> bool:
         """Write the applied change to the store; the change stands even if that fails."""

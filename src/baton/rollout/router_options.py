@@ -80,6 +80,8 @@ class RouterOptions:
     body_timeout_s: float = 30.0
     drain_timeout_s: float = 30.0
     admin_token: str | None = field(default=None, repr=False)
+    # the applied table, kept across restarts (router_state_file.py); None: memory only
+    state_file: str | None = None
 
     def __post_init__(self) -> None:
         problems = []

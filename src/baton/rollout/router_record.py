@@ -16,7 +16,7 @@ import sys
 from baton.config import Settings
 from baton.errors import BatonError
 from baton.rollout.router_options import RouterOptions
-from baton.rollout.router_state import Change, RouteTable
+from baton.rollout.router_state import Change, RouteTable, Saved, starting
 from baton.rollout.weights import VARIANTS, Weights
 from baton.serve import discovery
 from baton.serve.process_metrics import read_limits
@@ -34,7 +34,9 @@ def routing_of(
 class RecordedRouter:
     """Open the store and record the router; ``changed`` per weight change; ``stop``."""
 
-    def __init__(self, settings: Settings, options: RouterOptions, port: int) -> None:
+    def __init__(
+        self, settings: Settings, options: RouterOptions, port: int, saved: Saved | None = None
+    ) -> None:
         self.actor = settings.user
         self.options = options
         self.store: Store = open_store(settings)
@@ -51,8 +53,9 @@ class RecordedRouter:
                 memory_limit_bytes=limits.memory_limit_bytes,
                 memory_total_bytes=limits.memory_total_bytes,
             )
-            urls: dict[str, str | None] = dict(options.upstreams)
-            routing = routing_of(options, 1, options.weights, urls)
+            start = starting(options, saved)
+            urls: dict[str, str | None] = dict(start.upstreams)
+            routing = routing_of(options, start.generation, start.weights, urls)
             self.id = self.store.servers.started(facts, [], self.actor, routing=routing)
         except BaseException:
             self.store.close()

@@ -6,6 +6,12 @@ change (``PUT /router/weights``) gives the new weights and, optionally, new serv
 variants (a canary's server started by the controller, or ``null`` to forget one): the
 servers that stay are kept with their pooled connections; a server no longer named is
 retired (its idle connections close now, its busy ones when their exchange ends).
+
+With a state file (``--state-file``, as the Compose router runs), the applied table is
+written there before it applies, and a router started again with the same command line
+starts from it: a router container restarted after a promotion keeps routing to the
+promoted version instead of going back to the weights it was rendered with. A different
+command line (a newly rendered file) starts from its own weights.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from baton.rollout.weights import VARIANTS, Split, Weights, check_routable, spli
 
 _CHANGE_KEYS = {"weights", "upstreams", "generation", "by", "reason"}
 MAX_NOTE = 500  # characters of ``by`` and ``reason`` kept
+STATE_FORMAT = 1  # of the state file's document
 
 
 @dataclass(frozen=True)
@@ -59,13 +66,78 @@ class Change:
     reason: str | None = None
 
 
-def first_table(options: RouterOptions) -> RouteTable:
+@dataclass(frozen=True)
+class Saved:
+    """The table a router with a state file applied last: where it starts again."""
+
+    generation: int
+    weights: Weights
+    upstreams: Mapping[str, str]  # variant -> URL, variants with a server only
+
+
+def starting(options: RouterOptions, saved: Saved | None) -> Saved:
+    """What the router starts with: the saved table, else the command line's."""
+    return saved or Saved(1, options.weights, dict(options.upstreams))
+
+
+def first_table(options: RouterOptions, saved: Saved | None = None) -> RouteTable:
     """The table the router starts with (on its event loop: pools belong to a loop)."""
+    start = starting(options, saved)
     pools = {
         variant: Upstream(parse_upstream(variant, url), options.upstream_timeout_s)
-        for variant, url in options.upstreams.items()
+        for variant, url in start.upstreams.items()
     }
-    return RouteTable(1, options.weights, split_of(options.weights), pools)
+    return RouteTable(start.generation, start.weights, split_of(start.weights), pools)
+
+
+def command_line(options: RouterOptions) -> dict[str, object]:
+    """What a saved table is valid for: the model, weights and servers the router was
+    started with (another command line starts from its own)."""
+    return {
+        "model": options.model,
+        "weights": options.weights.as_dict(),
+        "upstreams": dict(sorted(options.upstreams.items())),
+    }
+
+
+def saved_from(table: RouteTable) -> Saved:
+    """What the state file keeps of ``table``."""
+    urls = {v: url for v, url in table.urls.items() if url is not None}
+    return Saved(table.generation, table.weights, urls)
+
+
+def state_document(options: RouterOptions, saved: Saved) -> dict[str, object]:
+    """The state file's content."""
+    return {
+        "format": STATE_FORMAT,
+        "command_line": command_line(options),
+        "generation": saved.generation,
+        "weights": saved.weights.as_dict(),
+        "upstreams": dict(saved.upstreams),
+    }
+
+
+def saved_of(options: RouterOptions, document: object) -> Saved | None:
+    """The table to start from, or None when it was saved under another command line;
+    ``BadInput`` when the document is not a router's state."""
+    if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
+        raise BadInput(f"it is not a router's state (format {STATE_FORMAT})")
+    if document.get("command_line") != command_line(options):
+        return None
+    generation, weights, upstreams = (
+        document.get(k) for k in ("generation", "weights", "upstreams")
+    )
+    if isinstance(generation, bool) or not isinstance(generation, int) or generation < 1:
+        raise BadInput(f"its generation {generation!r} is not a whole number of 1 or more")
+    if not isinstance(weights, dict) or not isinstance(upstreams, dict):
+        raise BadInput('its "weights" and "upstreams" must be objects keyed by variant')
+    saved_weights = weights_from(weights)
+    for variant, url in upstreams.items():
+        if variant not in VARIANTS or not isinstance(url, str):
+            raise BadInput(f"its server {variant!r}: {url!r} is not a variant's URL")
+        parse_upstream(variant, url)
+    check_routable(saved_weights, upstreams)
+    return Saved(generation, saved_weights, dict(upstreams))
 
 
 def parse_change(body: bytes) -> Change:
