@@ -7,7 +7,9 @@ store (one model) within 0.5 s. Each command runs ``--runs`` times in a fresh in
 through the module the installed script runs (``python -m baton.cli.entry``); it prints
 the median and best wall time, and the median CPU time (user + system), which a busy
 machine disturbs less. ``--src`` times another checkout's ``src`` the same way,
-interleaved run by run, for a before/after comparison.
+interleaved run by run, for a before/after comparison. Each command's ``floor`` line times
+the libraries it cannot do without, imported alone (``FLOORS``): what this machine's speed
+puts under the command, whatever baton does.
 
 Each tree's bytecode is written first (``compileall``), as ``pip install`` does: a shell
 with PYTHONDONTWRITEBYTECODE set (this VM's, CI's) would otherwise compile baton's own
@@ -34,6 +36,15 @@ COMMANDS = {
     "models (1 model)": ["models"],
 }
 TAB = {"_BATON_COMPLETE": "complete_bash", "COMP_WORDS": "baton mo", "COMP_CWORD": "1"}
+# what each command cannot do without, imported alone: the floor under its time on this
+# machine, so figures from VMs of different speeds can be read side by side
+FLOORS = {
+    "--version": "import baton",
+    "--help": "import typer, typer.rich_utils",  # typer's rich help
+    "Tab (baton mo<Tab>)": "import typer, typer._adapters",  # typer parses with pydantic
+    "models (1 model)": "import typer, typer._adapters, rich.table, pydantic, sqlalchemy.engine, "
+    "sqlalchemy.dialects.sqlite",
+}
 
 
 def script_module(src: Path) -> str:
@@ -42,12 +53,12 @@ def script_module(src: Path) -> str:
     return "baton.cli.entry" if (src / "baton" / "cli" / "entry.py").exists() else "baton.cli.main"
 
 
-def once(module: str, args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall and CPU seconds of one run in a fresh interpreter."""
+def once(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one run of ``python ARGS`` in a fresh interpreter."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", module, *args],
+        [sys.executable, *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -106,11 +117,14 @@ def main() -> None:
         small_store(Path(tmp), base | {"PYTHONPATH": str(here)})
         for name, argv in COMMANDS.items():
             extra = TAB if not argv else {}
-            results: dict[str, list[tuple[float, float]]] = {t: [] for t in trees}
+            results: dict[str, list[tuple[float, float]]] = {t: [] for t in [*trees, "floor"]}
             for _ in range(args.runs):
                 for tree, src in trees.items():
                     env = base | extra | {"PYTHONPATH": str(src)}
-                    results[tree].append(once(script_module(src), argv, env))
+                    results[tree].append(once(["-m", script_module(src), *argv], env))
+                results["floor"].append(
+                    once(["-c", FLOORS[name]], base | {"PYTHONPATH": str(here)})
+                )
             for tree, runs in results.items():
                 walls, cpus = [w for w, _ in runs], [c for _, c in runs]
                 print(
