@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,31 @@ def test_up_after_a_reboot_starts_the_deployment_again(store: Store, tmp_path: P
         assert not retired.up and retired.stopped_by == "sam"
         log = baton(env, "log", "--json").stdout
         assert "none of its processes was running (the host restarted" in log
+    finally:
+        baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
+
+
+def test_up_after_a_reboot_says_so_when_the_routers_address_was_taken(
+    store: Store, tmp_path: Path
+) -> None:
+    canary_world(store, tmp_path / "org")
+    home = tmp_path / "home"
+    env = clean_env(home, BATON_DB_URL=f"sqlite:///{tmp_path / 'b.db'}", BATON_USER="sam")
+    first = baton(env, "deploy", "up", "toy", "--json")
+    assert first.returncode == 0, first.stderr
+    old = json.loads(first.stdout)
+    try:
+        reboot(home, old)
+        host, port = old["router"]["url"].removeprefix("http://").rsplit(":", 1)
+        with socket.create_server((host, int(port))):  # another process took the port
+            again = baton(env, "deploy", "up", "toy")
+        assert again.returncode == 0, again.stderr
+        said = " ".join(again.stdout.split())
+        (new,) = json.loads(baton(env, "deploy", "status", "--json").stdout)
+        moved = new["deployment"]["router"]["url"]
+        assert moved != old["router"]["url"]
+        assert f"the router moved: {old['router']['url']} was taken" in said, said
+        assert f"it listens at {moved} now" in said
     finally:
         baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
 

@@ -40,11 +40,32 @@ def test_what_a_reboot_stopped_comes_back_and_what_runs_is_left_alone(
         (back,) = json.loads(done.stdout)
         assert (back["model"], back["outcome"]) == ("toy", "brought back")
         assert back["detail"] == old["router"]["url"]  # the address clients know
+        assert back["moved_from"] is None
         log = json.loads(baton(env, "log", "--json").stdout)
         assert any("`deploy restore` brought back" in (e["reason"] or "") for e in log)
         again = baton(env, "deploy", "restore")
         said = " ".join(again.stdout.split())
         assert again.returncode == 0 and f"toy: running at {old['router']['url']}" in said, said
+    finally:
+        baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
+
+
+def test_one_brought_back_elsewhere_says_its_address_moved(store: Store, tmp_path: Path) -> None:
+    canary_world(store, tmp_path / "org")
+    home = tmp_path / "home"
+    env = clean_env(home, BATON_DB_URL=f"sqlite:///{tmp_path / 'b.db'}", BATON_USER="sam")
+    first = baton(env, "deploy", "up", "toy", "--json")
+    assert first.returncode == 0, first.stderr
+    old = json.loads(first.stdout)["router"]["url"]
+    try:
+        reboot(home, json.loads(first.stdout))
+        host, port = old.removeprefix("http://").rsplit(":", 1)
+        with socket.create_server((host, int(port))):  # taken while the machine started
+            done = baton(env, "deploy", "restore")
+        said = " ".join(done.stdout.split())
+        assert done.returncode == 0, done.stderr
+        assert f"toy: brought back at http://{host}:" in said
+        assert f"(moved: {old} was taken)" in said, said
     finally:
         baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
 

@@ -241,6 +241,8 @@ def up(
     from baton.core.deployment_records import Variant
 
     control = state(ctx).rollouts
+    # a deployment a reboot stopped comes back on its router's address, unless it was taken
+    was = [s.deployment.router.url for s in control.deployments(name) if s.nothing_runs]
     record = control.deploy_up(name, drain_timeout, why)
     if json_out:
         print_json(record)
@@ -257,6 +259,10 @@ def up(
     console.print(f"  stable server {escape(stable.url)} (pid {stable.pid}); router pid "
                   f"{record.router.pid}; logs in {escape(str(Path(stable.log).parent))}",
                   soft_wrap=True)  # fmt: skip
+    if was and was[0] != record.router.url:
+        console.print(f"  [yellow]the router moved[/]: {escape(was[0])} was taken by another "
+                      f"process, so it listens at {escape(record.router.url)} now; point its "
+                      "clients there (Prometheus finds it by itself)", soft_wrap=True)  # fmt: skip
     if resumed is None:
         console.print(f"  roll a new version out: baton canary start {escape(name)} --to N",
                       soft_wrap=True)  # fmt: skip
@@ -296,8 +302,10 @@ def restore(
     for one in [] if json_out else done:
         where = {Outcome.ELSEWHERE: "on ", Outcome.FAILED: ": "}.get(one.outcome, " at ")
         colour = "red" if one.outcome is Outcome.FAILED else "default"
+        taken = one.moved_from
+        moved = "" if taken is None else f" [yellow](moved: {escape(taken)} was taken)[/]"
         console.print(f"{escape(one.model)}: [{colour}]{one.outcome.value}[/]{where}"
-                      f"{escape(one.detail)}", soft_wrap=True)  # fmt: skip
+                      f"{escape(one.detail)}{moved}", soft_wrap=True)  # fmt: skip
     if any(one.outcome is Outcome.FAILED for one in done):
         raise typer.Exit(1)
 

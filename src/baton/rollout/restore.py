@@ -34,6 +34,7 @@ class Restored:
     outcome: Outcome
     detail: str  # the router's address, the other machine, or what went wrong
     deployment: DeploymentRecord | None = None  # as brought back
+    moved_from: str | None = None  # brought back elsewhere: its old address was taken
 
 
 def restore(control: RolloutControl, drain_timeout_s: float, why: str | None) -> list[Restored]:
@@ -52,5 +53,6 @@ def restore(control: RolloutControl, drain_timeout_s: float, why: str | None) ->
             except BatonError as exc:
                 done.append(Restored(d.model, Outcome.FAILED, exc.message))
                 continue
-            done.append(Restored(d.model, Outcome.BROUGHT_BACK, back.router.url, back))
+            moved = d.router.url if back.router.url != d.router.url else None
+            done.append(Restored(d.model, Outcome.BROUGHT_BACK, back.router.url, back, moved))
     return done
