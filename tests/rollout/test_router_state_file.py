@@ -89,3 +89,17 @@ def test_a_state_file_that_cannot_be_written_is_an_oserror_and_leaves_nothing(
     with pytest.raises(IsADirectoryError):
         router_state_file.save(opts, promoted(opts))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]  # no part file
+
+
+def test_a_start_without_a_saved_table_writes_the_command_lines_first(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    opts = options(state)
+    assert router_state_file.start(options(None)) is None  # no file named: nothing written
+    assert router_state_file.start(opts) is None  # none yet: the command line's, written
+    assert router_state_file.load(opts) == Saved(1, opts.weights, dict(opts.upstreams))
+    router_state_file.save(opts, promoted(opts))
+    assert router_state_file.start(opts) == promoted(opts)  # saved: left as it is
+    with pytest.raises(BadInput) as caught:
+        router_state_file.start(options(tmp_path / "missing" / "state.json"))
+    assert "cannot write the router's state file" in caught.value.message
+    assert "\n" not in caught.value.message

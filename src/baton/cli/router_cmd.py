@@ -121,7 +121,7 @@ def router(
         state_file=None if state_file is None else str(state_file),
     )  # fmt: skip
     s.close()
-    saved = router_state_file.load(options)
+    saved = router_state_file.start(options)  # before the port: a bad file is said first
     run_router(s.settings, options, saved=saved,
                announce=lambda bound: _announce(options, saved, bound, json_out))  # fmt: skip
 

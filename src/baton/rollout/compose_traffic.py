@@ -15,11 +15,11 @@ address; ``rollback`` gives it back its own; ``retire`` runs ``--retire`` with t
 that no longer get traffic appended (``docker compose -f FILE stop`` + ``baton baseline``
 after a promotion, ``canary baseline`` after a rollback).
 
-The router keeps its table in memory: a router container started again starts from its
-command line, so while it waits between steps the controller checks every 2 s that the
-router applies the step's weights and sets them again if not (``mend``). After a
-promotion, render the new version as the stable one and ``docker compose up -d`` so the
-file says what serves.
+The router keeps the table it applied on its ``router-state`` volume and starts from it
+again (``router_state_file.py``); one whose volume was lost starts from its command line,
+so while it waits between steps the controller checks every 2 s that the router applies
+the step's weights and sets them again if not (``mend``). After a promotion, render the
+new version as the stable one and ``docker compose up -d`` so the file says what serves.
 """
 
 from __future__ import annotations
@@ -189,8 +189,9 @@ class ComposeTraffic:
         self._set(only, self.options.upstreams["stable"], reason)
 
     def mend(self, rollout: RolloutRecord) -> bool:
-        """Compose starts a dead service again itself (``restart:``), but a router started
-        again applies its command line's weights: the step's are set again."""
+        """Compose starts a dead service again itself (``restart:``), but a router that
+        lost its state volume starts from its command line's weights: the step's are set
+        again."""
         with self.options.admin(self.settings) as admin:
             state = admin.weights()
         wanted = rollout.weights.model_dump()

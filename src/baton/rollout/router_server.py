@@ -21,11 +21,10 @@ import uvicorn
 
 from baton.config import Settings
 from baton.errors import BadInput
-from baton.rollout import router_state_file
 from baton.rollout.router_app import RouterApp
 from baton.rollout.router_options import RouterOptions
 from baton.rollout.router_record import RecordedRouter
-from baton.rollout.router_state import Saved, starting
+from baton.rollout.router_state import Saved
 from baton.serve import discovery
 from baton.serve.guard import raise_descriptor_limit
 from baton.serve.listen import bind, exit_quietly_on_sigterm, guarded_config, run_until_stopped
@@ -69,15 +68,13 @@ def run_router(
     saved: Saved | None = None,
 ) -> None:
     """Route until SIGTERM / Ctrl-C (blocking), from ``saved`` (the state file's table,
-    ``router_state_file.load``) or else the command line's weights.
+    ``router_state_file.start``) or else the command line's weights.
 
     ``serve`` (serve/server.py) does the same steps with the same code; what differs is
     on purpose: one process only (the weights and the in-flight count are one table and one
     counter, which workers would split), no model-folder mode (a router is always recorded
     and listed), and no gRPC front to stop with the HTTP one (``ReadyServer`` suffices)."""
     raise_descriptor_limit()
-    if options.state_file is not None and saved is None:
-        _start_state(options)
     sock = sock or inherited_socket() or bind(options)
     port = sock.getsockname()[1]
     exit_quietly_on_sigterm()  # uvicorn drains, then re-raises it
@@ -90,15 +87,3 @@ def run_router(
     finally:
         discovery.unregister(target)
         record.stop()
-
-
-def _start_state(options: RouterOptions) -> None:
-    """A router starting from its command line writes that table first, so a state file
-    that cannot be written stops it here rather than at its first weight change."""
-    try:
-        router_state_file.save(options, starting(options, None))
-    except OSError as exc:
-        raise BadInput(
-            f"cannot write the router's state file {options.state_file} ({exc.strerror}): "
-            "give --state-file a path in a folder this user can write"
-        ) from None

@@ -1,5 +1,6 @@
-"""The router's state file (``--state-file``): read once at start, replaced whole at each
-change before it applies, so a restarted router finds the table it last applied.
+"""The router's state file (``--state-file``): read (or first written) once at start,
+replaced whole at each change before it applies, so a restarted router finds the table it
+last applied.
 
 Written as a new file renamed over the old one, flushed to disk first: a crash leaves the
 old table or the new one, never half of one.
@@ -14,9 +15,26 @@ import orjson
 
 from baton.errors import BadInput
 from baton.rollout.router_options import RouterOptions
-from baton.rollout.router_state import Saved, saved_of, state_document
+from baton.rollout.router_state import Saved, saved_of, starting, state_document
 
 _MOVE_IT = "move it away to start from the command line's weights"
+
+
+def start(options: RouterOptions) -> Saved | None:
+    """The saved table to start from (``load``); without one, the command line's table is
+    written first, so a state file that cannot be written stops the router at its start
+    rather than at its first weight change."""
+    saved = load(options)
+    if options.state_file is None or saved is not None:
+        return saved
+    try:
+        save(options, starting(options, None))
+    except OSError as exc:
+        raise BadInput(
+            f"cannot write the router's state file {options.state_file} ({exc.strerror}): "
+            "give --state-file a path in a folder this user can write"
+        ) from None
+    return None
 
 
 def load(options: RouterOptions) -> Saved | None:
