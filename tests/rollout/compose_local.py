@@ -16,6 +16,7 @@ state file, so a canary's apply hook can run this module as a command:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -38,6 +39,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@functools.cache
+def _services(file: str, mtime_ns: int) -> dict[str, dict[str, Any]]:
+    """The Compose file's services (asked for once per value replaced: parsed once)."""
+    found: dict[str, dict[str, Any]] = yaml.safe_load(Path(file).read_text())["services"]
+    return found
 
 
 @dataclass
@@ -73,9 +81,8 @@ class LocalCompose:
         return cls(**json.loads(state.read_text()))
 
     def services(self) -> dict[str, dict[str, Any]]:
-        doc = yaml.safe_load(Path(self.file).read_text())
-        found: dict[str, dict[str, Any]] = doc["services"]
-        return found
+        file = Path(self.file)
+        return _services(str(file), file.stat().st_mtime_ns)  # read once per version of it
 
     def baton_services(self) -> list[str]:
         """The services that run baton (Prometheus and Alertmanager images are not here)."""

@@ -9,6 +9,8 @@ import json
 import os
 import signal
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -81,13 +83,9 @@ def test_up_after_a_reboot_starts_the_deployment_again(store: Store, tmp_path: P
     """A reboot kills the keeper, the router and the server at once: the record stays up
     and nothing runs. ``deploy up`` marks it down, saying why, and starts afresh."""
     canary_world(store, tmp_path / "org")
-    home = tmp_path / "home"
-    env = clean_env(home, BATON_DB_URL=f"sqlite:///{tmp_path / 'b.db'}", BATON_USER="sam")
-    first = baton(env, "deploy", "up", "toy", "--json")
-    assert first.returncode == 0, first.stderr
-    old = json.loads(first.stdout)
-    (server,) = old["processes"]["servers"]
-    try:
+    env, home = sam(tmp_path)
+    with deployed(env) as old:
+        (server,) = old["processes"]["servers"]
         reboot(home, old)
         dead_target = target_file(home, server["url"])
         assert dead_target.exists()
@@ -110,23 +108,16 @@ def test_up_after_a_reboot_starts_the_deployment_again(store: Store, tmp_path: P
         assert not retired.up and retired.stopped_by == "sam"
         log = baton(env, "log", "--json").stdout
         assert "none of its processes was running (the host restarted" in log
-    finally:
-        baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
 
 
 def test_up_after_a_reboot_says_so_when_the_routers_address_was_taken(
     store: Store, tmp_path: Path
 ) -> None:
     canary_world(store, tmp_path / "org")
-    home = tmp_path / "home"
-    env = clean_env(home, BATON_DB_URL=f"sqlite:///{tmp_path / 'b.db'}", BATON_USER="sam")
-    first = baton(env, "deploy", "up", "toy", "--json")
-    assert first.returncode == 0, first.stderr
-    old = json.loads(first.stdout)
-    try:
+    env, home = sam(tmp_path)
+    with deployed(env) as old:
         reboot(home, old)
-        host, port = old["router"]["url"].removeprefix("http://").rsplit(":", 1)
-        with socket.create_server((host, int(port))):  # another process took the port
+        with port_taken(old["router"]["url"]):  # by another process, while it was down
             again = baton(env, "deploy", "up", "toy")
         assert again.returncode == 0, again.stderr
         said = " ".join(again.stdout.split())
@@ -135,8 +126,6 @@ def test_up_after_a_reboot_says_so_when_the_routers_address_was_taken(
         assert moved != old["router"]["url"]
         assert f"the router moved: {old['router']['url']} was taken" in said, said
         assert f"it listens at {moved} now" in said
-    finally:
-        baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
 
 
 def test_nothing_runs_here_only_when_every_process_and_the_keeper_died(
@@ -212,13 +201,38 @@ def test_up_after_a_reboot_mid_a_kserve_canary_says_to_end_it_first(
     assert not (tmp_path / "home" / "logs").exists()  # nothing was started
 
 
-def reboot(home: Path, deployed: dict[str, Any]) -> None:
+def sam(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """The environment of sam's commands (a SQLite store, a home under ``tmp_path``)."""
+    home = tmp_path / "home"
+    return clean_env(home, BATON_DB_URL=f"sqlite:///{tmp_path / 'b.db'}", BATON_USER="sam"), home
+
+
+@contextmanager
+def deployed(env: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """``deploy up toy --json``'s record; whatever runs of it is taken down afterwards."""
+    first = baton(env, "deploy", "up", "toy", "--json")
+    assert first.returncode == 0, first.stderr
+    try:
+        yield json.loads(first.stdout)
+    finally:
+        baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
+
+
+@contextmanager
+def port_taken(url: str) -> Iterator[None]:
+    """Another process listening on ``url``'s port."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_server((host, int(port))):
+        yield
+
+
+def reboot(home: Path, record: dict[str, Any]) -> None:
     """What a reboot does to ``deploy up --json``'s deployment: every process killed at
     once, the keeper first (it would start the rest again)."""
-    keeper = find_keeper(Settings(home=home), deployed["model"])
+    keeper = find_keeper(Settings(home=home), record["model"])
     assert keeper is not None
     kept = {"pid": keeper.pid, "started": keeper.started}
-    for process in (kept, deployed["router"], *deployed["processes"]["servers"]):
+    for process in (kept, record["router"], *record["processes"]["servers"]):
         os.kill(process["pid"], signal.SIGKILL)
         wait_until(lambda p=process: not supervise.alive(p["pid"], p["started"]), "a kill")
 

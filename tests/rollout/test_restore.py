@@ -19,21 +19,17 @@ from baton.store.store import Store
 from tests.baton_cli import baton, clean_env
 from tests.rollout.canary_world import canary_world
 from tests.rollout.recorded import ROUTER, STABLE, recorded
-from tests.rollout.test_local_deploy import reboot
+from tests.rollout.test_local_deploy import deployed, port_taken, reboot, sam
 
 
 def test_what_a_reboot_stopped_comes_back_and_what_runs_is_left_alone(
     store: Store, tmp_path: Path
 ) -> None:
     canary_world(store, tmp_path / "org")
-    home = tmp_path / "home"
-    env = clean_env(home, BATON_DB_URL=f"sqlite:///{tmp_path / 'b.db'}", BATON_USER="sam")
+    env, home = sam(tmp_path)
     nothing = baton(env, "deploy", "restore")
     assert nothing.returncode == 0 and "nothing deployed: nothing to restore" in nothing.stdout
-    first = baton(env, "deploy", "up", "toy", "--json")
-    assert first.returncode == 0, first.stderr
-    old = json.loads(first.stdout)
-    try:
+    with deployed(env) as old:
         reboot(home, old)
         done = baton(env, "deploy", "restore", "--json")
         assert done.returncode == 0, done.stderr
@@ -46,28 +42,20 @@ def test_what_a_reboot_stopped_comes_back_and_what_runs_is_left_alone(
         again = baton(env, "deploy", "restore")
         said = " ".join(again.stdout.split())
         assert again.returncode == 0 and f"toy: running at {old['router']['url']}" in said, said
-    finally:
-        baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
 
 
 def test_one_brought_back_elsewhere_says_its_address_moved(store: Store, tmp_path: Path) -> None:
     canary_world(store, tmp_path / "org")
-    home = tmp_path / "home"
-    env = clean_env(home, BATON_DB_URL=f"sqlite:///{tmp_path / 'b.db'}", BATON_USER="sam")
-    first = baton(env, "deploy", "up", "toy", "--json")
-    assert first.returncode == 0, first.stderr
-    old = json.loads(first.stdout)["router"]["url"]
-    try:
-        reboot(home, json.loads(first.stdout))
-        host, port = old.removeprefix("http://").rsplit(":", 1)
-        with socket.create_server((host, int(port))):  # taken while the machine started
+    env, home = sam(tmp_path)
+    with deployed(env) as record:
+        reboot(home, record)
+        old = record["router"]["url"]
+        with port_taken(old):  # taken while the machine started
             done = baton(env, "deploy", "restore")
         said = " ".join(done.stdout.split())
         assert done.returncode == 0, done.stderr
-        assert f"toy: brought back at http://{host}:" in said
+        assert "toy: brought back at http://127.0.0.1:" in said
         assert f"(moved: {old} was taken)" in said, said
-    finally:
-        baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
 
 
 def test_one_that_cannot_come_back_says_why_and_fails_the_command(
