@@ -277,6 +277,90 @@ def test_the_keeper_starts_a_dead_stable_server_again(store: Store, tmp_path: Pa
     assert not supervise.alive(new.pid, new.started)
 
 
+def test_a_keeper_handed_no_socket_binds_the_dead_routers_port_or_another(
+    store: Store, tmp_path: Path
+) -> None:
+    """A keeper started again beside a living router could not inherit its socket: it binds
+    the router's port once the router is dead, a free one if something took it, and keeps
+    that socket for the next restart."""
+    canary_world(store, tmp_path / "org")
+    url = dead_url()
+    router = RouterProcess(pid=4242, started=None, url=url, log="r.log", token_file="t")
+    deployment = recorded(store, router=router)
+    settings = Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}")
+    launch = Launch(settings, drain_timeout_s=1.0)
+    keeper = Keeper(launch, store, "toy", deployment.id, None)
+    sock = keeper.router_socket(deployment)
+    try:
+        assert f"http://127.0.0.1:{sock.getsockname()[1]}" == url
+        assert keeper.router_socket(deployment) is sock  # kept for the next restart
+    finally:
+        sock.close()
+    with socket.create_server(("127.0.0.1", int(url.rpartition(":")[2]))):  # taken meanwhile
+        other = Keeper(launch, store, "toy", deployment.id, None).router_socket(deployment)
+        with other:
+            assert other.getsockname()[1] != int(url.rpartition(":")[2])
+
+
+@pytest.mark.canary
+@pytest.mark.xdist_group("canary")
+def test_deploy_up_starts_a_dead_keeper_again_which_then_brings_a_dead_router_back(
+    store: Store, tmp_path: Path
+) -> None:
+    """``kill -9`` of the keeper alone: ``deploy up`` starts a keeper again and touches
+    nothing that runs. Handed no socket (only the living router holds one), it binds the
+    router's port when the router dies and starts a new router there; from then on it
+    holds the socket, so the next restart keeps the address too."""
+    env, record = _deployed(store, tmp_path, "keeper fault test")
+    old = RouterProcess.model_validate(record["router"])
+    settings = Settings(home=tmp_path / "home")
+    deployments = Deployments(store.engine)
+    first = find_keeper(settings, "toy")
+    assert first is not None
+    second = None
+    try:
+        os.kill(first.pid, signal.SIGKILL)
+        wait_until(lambda: not first.running(), "the keeper's kill")
+        status = " ".join(baton(env, "deploy", "status", "toy").stdout.split())
+        assert "keeper not running: a dead router stays dead" in status, status
+        assert "`baton deploy up toy` starts it again" in status, status
+        up = baton(env, "deploy", "up", "toy")
+        assert up.returncode == 0, up.stderr
+        said = " ".join(up.stdout.split())
+        assert f"toy runs ({deployments.get(record['id']).summary()}, router at {old.url})" in said
+        assert "but its keeper did not: started the keeper again" in said, said
+        second = find_keeper(settings, "toy")
+        assert second is not None and second.pid != first.pid and second.running()
+        now = deployments.get(record["id"])
+        assert now.revision == record["revision"] and now.router == old  # nothing touched
+        refused = baton(env, "deploy", "up", "toy")  # watched again: refused as before
+        assert refused.returncode == 1 and "toy is already deployed" in refused.stderr
+
+        def router_after(dead: RouterProcess) -> RouterProcess | None:
+            router = deployments.get(record["id"]).router
+            return router if router.pid != dead.pid else None
+
+        os.kill(old.pid, signal.SIGKILL)
+        new = wait_until(lambda: router_after(old), "the new keeper's router", timeout=90)
+        entry = next(e for e in store.registry.log_entries("toy", limit=50)
+                     if e.action == "deploy.router.restart")  # fmt: skip
+        assert entry.actor.endswith(f":{second.pid}"), entry.actor
+        # the port is free once the router died; a neighbour's connection may take it first
+        assert new.url == old.url or f"({old.url} was taken)" in (entry.reason or "")
+        row = {"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [0.1, 0.2, 0.3, 0.4]}
+        answer = httpx.post(f"{new.url}/v2/models/toy/infer", json={"inputs": [row]},
+                            timeout=30)  # fmt: skip
+        assert answer.status_code == 200 and answer.headers["x-baton-variant"] == "stable"
+        os.kill(new.pid, signal.SIGKILL)  # now it holds the socket: the same address again
+        newer = wait_until(lambda: router_after(new), "the next router", timeout=90)
+        assert newer.url == new.url
+    finally:
+        down = baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
+    assert down.returncode == 0, down.stderr
+    assert second is not None and not second.running()
+    assert deployments.active("toy") is None
+
+
 def _keeper_of_a_dead_stable_server(
     store: Store, tmp_path: Path, router_url: str
 ) -> tuple[Keeper, DeploymentRecord]:

@@ -241,11 +241,21 @@ def up(
     from baton.core.deployment_records import Variant
 
     control = state(ctx).rollouts
+    before = control.deployments(name)
     # a deployment a reboot stopped comes back on its router's address, unless it was taken
-    was = [s.deployment.router.url for s in control.deployments(name) if s.nothing_runs]
+    was = [s.deployment.router.url for s in before if s.nothing_runs]
+    unwatched = any(s.here and s.keeper is False and not s.nothing_runs for s in before)
     record = control.deploy_up(name, drain_timeout, why)
     if json_out:
         print_json(record)
+        return
+    if unwatched:  # `up` started its keeper again and left the rest as it runs
+        console.print(
+            f"{escape(name)} runs ({record.summary()}, router at {escape(record.router.url)}) "
+            "but its keeper did not: started the keeper again, which restarts the router "
+            f"and the stable server when they die (`baton deploy status {escape(name)}`)",
+            soft_wrap=True,
+        )
         return
     stable = record.server(Variant.STABLE)
     assert stable is not None  # `up` starts it, or refuses
@@ -367,7 +377,8 @@ def _print_deployment(found: DeploymentStatus) -> None:
                   soft_wrap=True)  # fmt: skip
     if found.keeper is not None:
         keeper = "running" if found.keeper else (
-            "[red]not running[/]: a dead router stays dead, an orphaned canary waits")  # fmt: skip
+            "[red]not running[/]: a dead router stays dead, an orphaned canary waits; "
+            f"`baton deploy up {escape(d.model)}` starts it again")  # fmt: skip
         console.print(f"  keeper    {keeper}", soft_wrap=True)
     for p in d.processes.servers:
         running = found.running.get(p.variant.value) if found.here else None

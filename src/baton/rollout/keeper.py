@@ -7,7 +7,10 @@ that keeps it owned, from ``deploy up`` to ``deploy down``.
   socket (same address: clients and Prometheus notice nothing) with the weights and
   servers the dead one last applied (its row in the store, written at each change), and
   records the replacement in the deployment and the audit log. Only the requests the dead
-  process held at that instant fail; those sent meanwhile wait and are answered.
+  process held at that instant fail; those sent meanwhile wait and are answered. A keeper
+  that ``deploy up`` started again beside a living router has no copy: when that router
+  dies it binds the freed port itself (another, recorded, if something took it), so
+  connections are refused for that moment; from then on it holds the socket.
 - **The stable server.** Outside a rollout, a dead stable ``baton serve`` is started again
   (same version, a new port); the router's stable upstream is pointed at it, then the
   deployment records it. During a rollout the controller owns the servers.
@@ -43,9 +46,10 @@ from types import FrameType
 from baton.config import Settings
 from baton.core.deployment_records import DeploymentRecord, Variant
 from baton.core.rollout_records import Phase, RolloutRecord, RolloutTarget
-from baton.errors import BadInput, BatonError, Conflict
+from baton.errors import BadInput, BatonError, Conflict, Unavailable
 from baton.rollout import supervise
 from baton.rollout.canary_service import CLAIM_TIMEOUT_S, orphaned_since, owned
+from baton.rollout.keeper_process import listening_socket
 from baton.rollout.local_deploy import (
     Launch,
     hostname,
@@ -117,7 +121,7 @@ class Keeper:
         store: Store,
         model: str,
         deployment_id: int,
-        sock: socket.socket,
+        sock: socket.socket | None,
         poll_s: float = POLL_S,
     ) -> None:
         self.launch, self.store, self.model = launch, store, model
@@ -162,15 +166,17 @@ class Keeper:
             return
         restore = restore_routing(self.store, deployment)
         try:
-            router = start_router(self.launch, self.model, restore.upstreams, self.sock,
+            sock = self.router_socket(deployment)
+            router = start_router(self.launch, self.model, restore.upstreams, sock,
                                   restore.weights, Path(dead.token_file))  # fmt: skip
         except BatonError as exc:
             log.error("could not start the router again (retry in %g s): %s",
                       self.router_starts.failed(), exc.message)  # fmt: skip
             return
         shown = Weights(**restore.weights)
-        why = (f"the router (pid {dead.pid}) died; started again on {router.url} with the "
-               f"weights it last applied ({shown}, from {restore.source})")  # fmt: skip
+        moved = "" if router.url == dead.url else f" ({dead.url} was taken)"
+        why = (f"the router (pid {dead.pid}) died; started again on {router.url}{moved} with "
+               f"the weights it last applied ({shown}, from {restore.source})")  # fmt: skip
         try:
             self.deployments.router_replaced(deployment.id, dead, router, actor=self.actor,
                                              reason=why, weights=restore.weights)  # fmt: skip
@@ -179,6 +185,18 @@ class Keeper:
             stop_processes([router], self.launch.drain_timeout_s + 5)
             return
         log.info("%s (pid %s)", why, router.pid)
+
+    def router_socket(self, deployment: DeploymentRecord) -> socket.socket:
+        """The copy of the router's listening socket this keeper holds; a keeper started
+        again beside a living router was handed none, and binds the dead router's port
+        now that it is free (a port the kernel picks if something took it meanwhile)."""
+        if self.sock is None:
+            try:
+                host = self.launch.host.strip("[]")  # an IPv6 address as the URL writes it
+                self.sock = listening_socket(host, router_port(deployment))
+            except OSError as exc:
+                raise Unavailable(f"cannot listen on {self.launch.host} ({exc})") from None
+        return self.sock
 
     # -- the stable server ----------------------------------------------------------------
 
@@ -271,9 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        sock = inherited_socket()
-        if sock is None:
-            raise BadInput("the keeper needs the router's socket in BATON_ROUTER_SOCKET_FD")
+        sock = inherited_socket()  # None: started again beside a living router
         settings = Settings()
         store = open_store(settings)
     except BatonError as exc:
@@ -284,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
         host = deployment.router.url.removeprefix("http://").rpartition(":")[0]
         launch = Launch(settings, host=host, drain_timeout_s=args.drain_timeout)
         keeper = Keeper(launch, store, args.model, args.deployment, sock)
+        if sock is None:
+            log.warning(
+                "started beside a running router, without a copy of its socket: "
+                "should it die, connections are refused until a new one listens"
+            )
 
         def stop(signum: int, frame: FrameType | None) -> None:
             keeper.stop()

@@ -3,8 +3,10 @@
 
 The keeper (``rollout/keeper.py``) is a long-lived process beside the router: it holds a
 copy of the router's listening socket, starts the router again on it when it dies, and
-adopts a canary nobody runs any more. Its pid and start time live in a file rather than
-in the deployment record: the record says what serves, the file says who watches it.
+adopts a canary nobody runs any more. A keeper that died is started again by ``deploy up``
+(without a copy of the socket, which only the living router holds then). Its pid and
+start time live in a file rather than in the deployment record: the record says what
+serves, the file says who watches it.
 """
 
 from __future__ import annotations
@@ -64,15 +66,25 @@ def _listening(host: str, port: int) -> socket.socket:
 
 
 def start_keeper(
-    settings: Settings, model: str, deployment: int, sock: socket.socket, drain_timeout_s: float
+    settings: Settings,
+    model: str,
+    deployment: int,
+    sock: socket.socket | None,
+    drain_timeout_s: float,
 ) -> KeeperProcess:
     """``python -m baton.rollout.keeper`` detached, holding ``sock``; returns once it
-    watches the deployment, after writing where to find it."""
+    watches the deployment, after writing where to find it. Without ``sock`` (a keeper
+    started again beside a router that runs, whose socket nobody else holds) it binds the
+    router's port itself when the router dies."""
     log = supervise.log_path(settings, model, "keeper")
     argv = [sys.executable, "-m", "baton.rollout.keeper", model, "--deployment",
             str(deployment), "--drain-timeout", f"{drain_timeout_s:g}"]  # fmt: skip
-    env = supervise.child_env(settings, {SOCKET_FD_ENV: str(sock.fileno())})
-    proc = supervise.spawn(argv, log, env, pass_fds=(sock.fileno(),))
+    env = supervise.child_env(settings)
+    env.pop(SOCKET_FD_ENV, None)  # one this process was handed is not the keeper's
+    fds: tuple[int, ...] = ()
+    if sock is not None:
+        env[SOCKET_FD_ENV], fds = str(sock.fileno()), (sock.fileno(),)
+    proc = supervise.spawn(argv, log, env, pass_fds=fds)
     started = supervise.announced(proc, log, f"the keeper of {model}")
     keeper = KeeperProcess(started.pid, started.started, deployment, str(log))
     path = keeper_file(settings, model)

@@ -19,7 +19,8 @@ Nothing restarts the keeper itself: after a reboot the deployment is recorded bu
 of it runs. ``deploy up`` is then the command that works, on the router's old address
 when it is still free: it marks that record down (saying why) and starts afresh, or, with
 a canary in progress, starts the stable server and the router again as recorded and lets
-the keeper hand the canary to a controller, which resumes it at its step.
+the keeper hand the canary to a controller, which resumes it at its step. When only the
+keeper died, ``deploy up`` starts a keeper again and leaves what runs alone.
 """
 
 from __future__ import annotations
@@ -208,7 +209,8 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
     """Start the model's @production version, a router in front of it and the keeper that
     watches them; record them. A deployment of which nothing runs here any more (a reboot)
     comes back on its router's address: afresh, or as recorded while a canary is in
-    progress (``resume``)."""
+    progress (``resume``). One that runs here without its keeper gets its keeper again,
+    and is returned as it is."""
     deployments = Deployments(store.engine)
     running = deployments.active(model)
     port = 0
@@ -219,6 +221,13 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
         down(launch, store, model, GONE)  # stops nothing; removes the dead servers' targets
         port = router_port(running)
         running = None
+    if (
+        running is not None
+        and running.hostname == hostname()
+        and not keeper_runs(launch.settings, model)
+    ):  # the rest runs unwatched: watch it again, touching nothing that runs
+        start_keeper(launch.settings, model, running.id, None, launch.drain_timeout_s)
+        return running
     if running is not None:
         raise Conflict(
             f"{model} is already deployed ({running.summary()}, router at "
