@@ -5,12 +5,15 @@ come back says why (and fails the command) without stopping the others."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 from pathlib import Path
 
 from baton.config import Settings
 from baton.core.deployment_records import Processes
 from baton.core.rollout_records import RolloutTarget
+from baton.rollout.keeper_process import find_keeper, keeper_runs
 from baton.rollout.restore import Outcome, restore
 from baton.rollout_control import LocalRollouts
 from baton.store.deployments import Deployments, NewDeployment
@@ -20,6 +23,7 @@ from tests.baton_cli import baton, clean_env
 from tests.rollout.canary_world import canary_world
 from tests.rollout.recorded import ROUTER, STABLE, recorded
 from tests.rollout.test_local_deploy import deployed, port_taken, reboot, sam
+from tests.waiting import wait_until
 
 
 def test_what_a_reboot_stopped_comes_back_and_what_runs_is_left_alone(
@@ -42,6 +46,14 @@ def test_what_a_reboot_stopped_comes_back_and_what_runs_is_left_alone(
         again = baton(env, "deploy", "restore")
         said = " ".join(again.stdout.split())
         assert again.returncode == 0 and f"toy: running at {old['router']['url']}" in said, said
+        keeper = find_keeper(Settings(home=home), "toy")  # killed alone, the rest running
+        assert keeper is not None
+        os.kill(keeper.pid, signal.SIGKILL)
+        wait_until(lambda: not keeper.running(), "the keeper's kill")
+        watched = baton(env, "deploy", "restore")
+        said = " ".join(watched.stdout.split())
+        assert f"toy: keeper started again at {old['router']['url']}" in said, said
+        assert keeper_runs(Settings(home=home), "toy")
 
 
 def test_one_brought_back_elsewhere_says_its_address_moved(store: Store, tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """``baton deploy restore``: every deployment recorded on this machine of which nothing runs
-any more (a reboot) brought back with ``deploy up``, a local canary in progress resumed.
+any more (a reboot) brought back with ``deploy up``, a local canary in progress resumed;
+one that runs without its keeper gets its keeper again.
 
 Meant for the machine's start-up (a systemd unit, say): it touches nothing that runs, and
 nothing recorded down, so a model taken down on purpose stays down. Through a control
@@ -23,6 +24,7 @@ BOOTED = "the machine started: `deploy restore` brought back what was recorded a
 
 class Outcome(Enum):
     BROUGHT_BACK = "brought back"
+    KEEPER_STARTED = "keeper started again"  # it ran unwatched: what runs is left alone
     RUNNING = "running"  # something of it runs, or its keeper is bringing it back
     ELSEWHERE = "elsewhere"  # recorded on another machine: restore it there
     FAILED = "failed"
@@ -43,9 +45,17 @@ def restore(control: RolloutControl, drain_timeout_s: float, why: str | None) ->
     done: list[Restored] = []
     for found in control.deployments(None):
         d = found.deployment
+        runs = found.router_running or any(found.running.values())
         if not found.here:
             done.append(Restored(d.model, Outcome.ELSEWHERE, d.hostname))
-        elif found.router_running or any(found.running.values()) or found.keeper:
+        elif runs and found.keeper is False:  # `up` starts its keeper again, nothing else
+            try:
+                control.deploy_up(d.model, drain_timeout_s, why or BOOTED)
+            except BatonError as exc:
+                done.append(Restored(d.model, Outcome.FAILED, exc.message))
+                continue
+            done.append(Restored(d.model, Outcome.KEEPER_STARTED, d.router.url))
+        elif runs or found.keeper:
             done.append(Restored(d.model, Outcome.RUNNING, d.router.url))
         else:  # `up` says why not, when it cannot (a canary on another platform, say)
             try:
