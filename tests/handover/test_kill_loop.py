@@ -121,11 +121,19 @@ def test_kill_9_at_random_moments_then_gc_leaves_a_clean_store(
 def test_sigterm_cleans_up_as_ctrl_c_does(
     env: dict[str, str], tmp_path: Path, sig: signal.Signals, code: int, said: str
 ) -> None:
-    proc = start_register(env, big_handover(tmp_path / "h", 1, 150_000))
-    wait_for(proc, copying(env))
-    assert proc.poll() is None, "the registration ended before it could be stopped"
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    for attempt in range(3):
+        if attempt:  # a fresh store: the one before holds the registration that finished
+            env = {**env, "BATON_HOME": str(tmp_path / f"home{attempt}")}
+        proc = start_register(env, big_handover(tmp_path / f"h{attempt}", 1, 150_000))
+        wait_for(proc, copying(env))
+        assert proc.poll() is None, "the registration ended before it could be stopped"
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+        if proc.returncode != 0:
+            break
+        # Too late: on a loaded machine this process can be held off the CPU from seeing the
+        # copy to sending the signal while the registration ends, the signal then landing
+        # in the interpreter's exit (seen once in a full run). Three in a row is a failure.
     assert proc.returncode == code and said in err and "Traceback" not in err, err
     # nothing stored (an empty shard folder the cleanup leaves holds nothing)
     assert [p for p in artifacts(env).rglob("*") if not p.is_dir()] == []
