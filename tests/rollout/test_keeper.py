@@ -333,6 +333,10 @@ def test_deploy_up_starts_a_dead_keeper_again_which_then_brings_a_dead_router_ba
         assert second is not None and second.pid != first.pid and second.running()
         now = deployments.get(record["id"])
         assert now.revision == record["revision"] and now.router == old  # nothing touched
+        (audited,) = [e for e in store.registry.log_entries("toy", limit=50)
+                      if e.action == "deploy.keeper.restart"]  # fmt: skip
+        assert audited.actor == "sam" and audited.detail["keeper"] == second.pid
+        assert "its keeper was not running" in (audited.reason or "")
         refused = baton(env, "deploy", "up", "toy")  # watched again: refused as before
         assert refused.returncode == 1 and "toy is already deployed" in refused.stderr
 

@@ -107,3 +107,19 @@ def test_a_replaced_router_is_recorded_once_and_audited(repo: Deployments, store
     with pytest.raises(Conflict, match="is down: its router is not replaced"):
         repo.router_replaced(first.id, second, ROUTER, actor="keeper:h:1", reason="late",
                              weights=weights)  # fmt: skip
+
+
+def test_a_keeper_started_again_is_audited_and_changes_no_record(
+    repo: Deployments, store: Store
+) -> None:
+    first = repo.up(new(server(Variant.STABLE, 1, 9001)), "sam")
+    repo.keeper_started(first.id, 4321, actor="sam", reason="it was OOM-killed")
+    assert repo.get(first.id) == first
+    entry = store.registry.log_entries("toy", limit=1)[0]
+    assert (entry.action, entry.actor, entry.reason) == (
+        "deploy.keeper.restart", "sam", "it was OOM-killed",
+    )  # fmt: skip
+    assert entry.detail == {"deployment": first.id, "keeper": 4321}
+    repo.down(first.id, revision=first.revision, actor="sam")
+    with pytest.raises(DeploymentDown, match="is down: it has no keeper to start"):
+        repo.keeper_started(first.id, 4322, actor="sam")

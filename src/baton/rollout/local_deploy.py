@@ -71,6 +71,7 @@ GONE_MID_CANARY = (  # why `deploy up` started again, as recorded, a deployment 
     "canary was in progress: `deploy up` started its stable server and router again, and "
     "its keeper hands the canary to a controller"
 )
+UNWATCHED = "its keeper was not running: `deploy up` started it again, and left what runs alone"
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,9 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
         and running.hostname == hostname()
         and not keeper_runs(launch.settings, model)
     ):  # the rest runs unwatched: watch it again, touching nothing that runs
-        start_keeper(launch.settings, model, running.id, None, launch.drain_timeout_s)
+        keeper = start_keeper(launch.settings, model, running.id, None, launch.drain_timeout_s)
+        deployments.keeper_started(running.id, keeper.pid, actor=launch.settings.user,
+                                   reason=reason or UNWATCHED)  # fmt: skip
         return running
     if running is not None:
         raise Conflict(

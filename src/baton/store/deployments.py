@@ -134,6 +134,21 @@ class Deployments:
         write(self.engine, work)
         return self.get(deployment_id)
 
+    def keeper_started(
+        self, deployment_id: int, keeper_pid: int, *, actor: str, reason: str | None = None
+    ) -> None:
+        """Audit a keeper started again beside a deployment that ran without one: the record
+        does not change (the keeper lives in a file beside it), the log says who did it."""
+
+        def work(conn: sa.Connection) -> None:
+            before = deployment_record(_one(conn, deployment_id))
+            if not before.up:
+                raise DeploymentDown(f"{before.summary()} is down: it has no keeper to start")
+            detail = {"deployment": deployment_id, "keeper": keeper_pid}
+            append_entry(conn, actor, "deploy.keeper.restart", before.model, None, reason, detail)
+
+        write(self.engine, work)
+
     def down(
         self, deployment_id: int, *, revision: int, actor: str, reason: str | None = None
     ) -> DeploymentRecord:
