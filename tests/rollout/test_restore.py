@@ -14,6 +14,7 @@ from baton.config import Settings
 from baton.core.deployment_records import Processes
 from baton.core.rollout_records import RolloutTarget
 from baton.rollout.keeper_process import find_keeper, keeper_runs
+from baton.rollout.local_deploy import UNWATCHED
 from baton.rollout.restore import Outcome, restore
 from baton.rollout_control import LocalRollouts
 from baton.store.deployments import Deployments, NewDeployment
@@ -54,6 +55,9 @@ def test_what_a_reboot_stopped_comes_back_and_what_runs_is_left_alone(
         said = " ".join(watched.stdout.split())
         assert f"toy: keeper started again at {old['router']['url']}" in said, said
         assert keeper_runs(Settings(home=home), "toy")
+        entries = json.loads(baton(env, "log", "--json").stdout)
+        (audited,) = [e for e in entries if e["action"] == "deploy.keeper.restart"]
+        assert audited["reason"] == UNWATCHED  # not the machine's start-up: nothing rebooted
 
 
 def test_one_brought_back_elsewhere_says_its_address_moved(store: Store, tmp_path: Path) -> None:

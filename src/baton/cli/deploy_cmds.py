@@ -244,7 +244,7 @@ def up(
     before = control.deployments(name)
     # a deployment a reboot stopped comes back on its router's address, unless it was taken
     was = [s.deployment.router.url for s in before if s.nothing_runs]
-    unwatched = any(s.here and s.keeper is False and not s.nothing_runs for s in before)
+    unwatched = any(s.unwatched for s in before)
     record = control.deploy_up(name, drain_timeout, why)
     if json_out:
         print_json(record)

@@ -38,6 +38,16 @@ class DeploymentStatus:
     keeper: bool | None  # the keeper (restarts the router, adopts a canary) runs; None: not here
     nothing_runs: bool  # nothing of it runs here, nor will by itself: ``deploy up`` brings it back
 
+    @property
+    def runs(self) -> bool:
+        """Its router or one of its servers runs here."""
+        return bool(self.router_running) or any(self.running.values())
+
+    @property
+    def unwatched(self) -> bool:
+        """It runs here without its keeper: ``deploy up`` (and ``restore``) start one again."""
+        return self.here and self.keeper is False and self.runs
+
 
 def deployment_status(
     store: Store, model: str | None, settings: Settings | None = None

@@ -45,17 +45,16 @@ def restore(control: RolloutControl, drain_timeout_s: float, why: str | None) ->
     done: list[Restored] = []
     for found in control.deployments(None):
         d = found.deployment
-        runs = found.router_running or any(found.running.values())
         if not found.here:
             done.append(Restored(d.model, Outcome.ELSEWHERE, d.hostname))
-        elif runs and found.keeper is False:  # `up` starts its keeper again, nothing else
+        elif found.unwatched:  # `up` starts its keeper again, nothing else (its own reason)
             try:
-                control.deploy_up(d.model, drain_timeout_s, why or BOOTED)
+                control.deploy_up(d.model, drain_timeout_s, why)
             except BatonError as exc:
                 done.append(Restored(d.model, Outcome.FAILED, exc.message))
                 continue
             done.append(Restored(d.model, Outcome.KEEPER_STARTED, d.router.url))
-        elif runs or found.keeper:
+        elif found.runs or found.keeper:
             done.append(Restored(d.model, Outcome.RUNNING, d.router.url))
         else:  # `up` says why not, when it cannot (a canary on another platform, say)
             try:
