@@ -52,6 +52,7 @@ from baton.rollout.canary_service import CLAIM_TIMEOUT_S, orphaned_since, owned
 from baton.rollout.keeper_process import listening_socket
 from baton.rollout.local_deploy import (
     Launch,
+    host_port,
     hostname,
     read_token,
     router_port,
@@ -191,11 +192,11 @@ class Keeper:
         again beside a living router was handed none, and binds the dead router's port
         now that it is free (a port the kernel picks if something took it meanwhile)."""
         if self.sock is None:
+            host, port = host_port(deployment.router)
             try:
-                host = self.launch.host.strip("[]")  # an IPv6 address as the URL writes it
-                self.sock = listening_socket(host, router_port(deployment))
+                self.sock = listening_socket(host, port)
             except OSError as exc:
-                raise Unavailable(f"cannot listen on {self.launch.host} ({exc})") from None
+                raise Unavailable(f"cannot listen on {host} ({exc})") from None
         return self.sock
 
     # -- the stable server ----------------------------------------------------------------

@@ -119,17 +119,18 @@ def label(settings: Settings, model: str, process: ServerProcess) -> None:
     """Rewrite the server's Prometheus target file with its variant (and deployment)."""
     labels = {"variant": process.variant.value, "baton_deployment": model}
     discovery.register(
-        settings.scrape_targets, *_host_port(process), [f"{model}:{process.version}"], labels
+        settings.scrape_targets, *host_port(process), [f"{model}:{process.version}"], labels
     )
 
 
 def unlabel(settings: Settings, process: ServerProcess) -> None:
     """Remove the target file of a server that was killed (one that stops removes its own):
     Prometheus would scrape its dead address, and alert on it, for good."""
-    discovery.unregister(discovery.target_file(settings.scrape_targets, *_host_port(process)))
+    discovery.unregister(discovery.target_file(settings.scrape_targets, *host_port(process)))
 
 
-def _host_port(process: ServerProcess) -> tuple[str, int]:
+def host_port(process: ServerProcess | RouterProcess) -> tuple[str, int]:
+    """The address a process listens on, from its URL (an IPv6 host without brackets)."""
     host, _, port = process.url.removeprefix("http://").rpartition(":")
     return host.strip("[]"), int(port)
 
