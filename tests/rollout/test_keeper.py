@@ -284,22 +284,23 @@ def test_a_keeper_handed_no_socket_binds_the_dead_routers_port_or_another(
     the router's port once the router is dead, a free one if something took it, and keeps
     that socket for the next restart."""
     canary_world(store, tmp_path / "org")
-    url = dead_url()
-    router = RouterProcess(pid=4242, started=None, url=url, log="r.log", token_file="t")
-    deployment = recorded(store, router=router)
-    settings = Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}")
-    launch = Launch(settings, drain_timeout_s=1.0)
-    keeper = Keeper(launch, store, "toy", deployment.id, None)
-    sock = keeper.router_socket(deployment)
-    try:
-        assert f"http://127.0.0.1:{sock.getsockname()[1]}" == url
-        assert keeper.router_socket(deployment) is sock  # kept for the next restart
-    finally:
-        sock.close()
-    with socket.create_server(("127.0.0.1", int(url.rpartition(":")[2]))):  # taken meanwhile
-        other = Keeper(launch, store, "toy", deployment.id, None).router_socket(deployment)
-        with other:
-            assert other.getsockname()[1] != int(url.rpartition(":")[2])
+    with socket.socket() as reserved:  # bound, not listening: a neighbour cannot take the
+        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # port, a listener
+        reserved.bind(("127.0.0.1", 0))  # with SO_REUSEADDR (the keeper's) can
+        port = reserved.getsockname()[1]
+        router = RouterProcess(pid=4242, started=None, url=f"http://127.0.0.1:{port}",
+                               log="r.log", token_file="t")  # fmt: skip
+        deployment = recorded(store, router=router)
+        settings = Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}")
+        launch = Launch(settings, drain_timeout_s=1.0)
+        keeper = Keeper(launch, store, "toy", deployment.id, None)
+        with keeper.router_socket(deployment) as sock:
+            assert sock.getsockname() == ("127.0.0.1", port)
+            assert keeper.router_socket(deployment) is sock  # kept for the next restart
+        with socket.create_server(("127.0.0.1", port)):  # taken meanwhile
+            other = Keeper(launch, store, "toy", deployment.id, None).router_socket(deployment)
+            with other:
+                assert other.getsockname()[1] != port
 
 
 @pytest.mark.canary
