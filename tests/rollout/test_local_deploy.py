@@ -5,12 +5,13 @@ drains and stops them and frees the model; refusals are one line."""
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
 import signal
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -220,19 +221,48 @@ def deployed(env: dict[str, str]) -> Iterator[dict[str, Any]]:
         baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
 
 
+def test_port_taken_holds_a_port_that_a_client_connection_had_for_a_moment() -> None:
+    """The helper's own bug: with a neighbour's connection on the port, it held nothing,
+    and baton found the port free once that connection had closed."""
+    with socket.create_server(("127.0.0.1", 0)) as peer:
+        client = socket.create_connection(peer.getsockname())
+        served, _ = peer.accept()
+        port = client.getsockname()[1]
+
+        def hang_up() -> None:  # the server first: the client's end leaves no TIME_WAIT
+            served.close()
+            time.sleep(0.05)
+            client.close()
+
+        closer = threading.Timer(0.3, hang_up)
+        closer.start()
+        try:
+            with port_taken(f"http://127.0.0.1:{port}"):
+                time.sleep(0.6)  # the connection has gone by now
+                with pytest.raises(OSError, match="Address already in use"):
+                    socket.create_server(("127.0.0.1", port)).close()
+        finally:
+            closer.join()
+
+
 @contextmanager
 def port_taken(url: str) -> Iterator[None]:
-    """Another process holding ``url``'s port. The port was just freed, and a test running
-    beside this one may have it already as a client connection's local port (closed, it
-    stays in TIME_WAIT for a minute): then it is taken as well as this would take it."""
+    """Another process listening on ``url``'s port. The port was just freed, so a test
+    running beside this one may have it as a client connection's local port; then this
+    waits until it can listen there itself, which can take the minute of the connection's
+    TIME_WAIT. (It once counted that as taken and held nothing: the connection closed, and
+    baton found the port free.)"""
     host, port = url.removeprefix("http://").rsplit(":", 1)
-    try:
-        held = socket.create_server((host, int(port)))
-    except OSError as exc:
-        if exc.errno != errno.EADDRINUSE:
-            raise
-        held = None
-    with held if held is not None else contextlib.nullcontext():
+
+    def listen() -> socket.socket | None:
+        try:
+            return socket.create_server((host, int(port)))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            return None
+
+    with wait_until(listen, f"{url}'s port to be free to listen on", timeout=120, every=0.05):
         yield
 
 
