@@ -417,8 +417,8 @@ def test_a_restart_finished_after_deploy_down_began_is_stopped_not_recorded(
     keeper, deployment = _keeper_of_a_dead_stable_server(store, tmp_path, dead_url())
     started = keeper_module.start_server
 
-    def start_then_down_begins(*args: Any) -> ServerProcess:
-        server = started(*args)
+    def start_then_down_begins(*args: Any, **kwargs: Any) -> ServerProcess:
+        server = started(*args, **kwargs)
         keeper.stop()  # SIGTERM from `deploy down`, while the server loaded
         return server
 

@@ -10,6 +10,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,9 +27,11 @@ from baton.config import Settings
 from baton.core.deployment_records import Processes, ServerProcess, Variant
 from baton.core.rollout_records import RolloutTarget
 from baton.errors import Conflict
-from baton.rollout import local_deploy, supervise
+from baton.rollout import local_deploy, supervise, unrecorded
 from baton.rollout.keeper_process import find_keeper, keeper_file, stop_keeper
+from baton.rollout.unrecorded import Spawned
 from baton.store.deployments import Deployments
+from baton.store.registry import LogEntry
 from baton.store.rollouts import NewRollout, Rollouts
 from baton.store.store import Store
 from tests.baton_cli import baton, clean_env
@@ -291,6 +295,82 @@ def test_up_needs_a_production_version(store: Store, tmp_path: Path) -> None:
     done = baton(env, "deploy", "up", "toy")
     assert done.returncode == 2 and "production" in done.stderr, done.stderr
     assert not (tmp_path / "home" / "logs").exists()
+
+
+def killed_starting_up(env: dict[str, str], home: Path) -> Spawned:
+    """``deploy up toy`` killed (SIGKILL) once it has started the stable server, before it
+    could record it: the server goes on starting, known to nothing but its entry."""
+    command = [sys.executable, "-m", "baton.cli.main", "deploy", "up", "toy"]
+    up = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        (path,) = wait_until(lambda: list(unrecorded.folder(Settings(home=home), "toy").glob(
+            "*.json")), "deploy up to start a server", timeout=120, every=0.01)  # fmt: skip
+    finally:
+        up.kill()
+        up.wait()
+    entry = Spawned(**json.loads(path.read_text()))
+    assert entry.starter_pid == up.pid and supervise.alive(entry.pid, entry.started)
+    return entry
+
+
+def test_a_deploy_up_killed_before_it_recorded_leaves_no_server_behind(
+    store: Store, tmp_path: Path
+) -> None:
+    """The next ``deploy up`` stops it, and the audit log says who started it."""
+    canary_world(store, tmp_path / "org")
+    env, home = sam(tmp_path)
+    orphan = killed_starting_up(env, home)
+    with deployed(env) as record:
+        assert not supervise.alive(orphan.pid, orphan.started)
+        assert orphan.pid not in [s["pid"] for s in record["processes"]["servers"]]
+    (audited,) = [e for e in store.registry.log_entries("toy", limit=50)
+                  if e.action == "deploy.strays.stop"]  # fmt: skip
+    assert audited.actor == "sam"
+    assert audited.detail["stopped"] == [
+        {"pid": orphan.pid, "what": "the stable server of toy:1", "starter": orphan.starter_pid}
+    ]
+    assert f"pid {orphan.starter_pid} started and died before recording" in (audited.reason or "")
+
+
+def test_deploy_down_stops_what_a_killed_deploy_up_started(store: Store, tmp_path: Path) -> None:
+    canary_world(store, tmp_path / "org")
+    env, home = sam(tmp_path)
+    orphan = killed_starting_up(env, home)
+    down = baton(env, "deploy", "down", "toy")
+    assert down.returncode == 2
+    said = " ".join(down.stderr.split())
+    assert (
+        f"toy is not deployed here (stopped the stable server of toy:1 (pid {orphan.pid}, " in said
+    )
+    assert "started by a baton command that died before it recorded them)" in said, said
+    assert not supervise.alive(orphan.pid, orphan.started)
+    again = baton(env, "deploy", "down", "toy")  # nothing left: the usual refusal
+    assert "toy is not deployed here: `baton deploy status`" in again.stderr, again.stderr
+
+
+def test_the_keeper_stops_what_a_dead_starter_left_unrecorded(store: Store, tmp_path: Path) -> None:
+    """A keeper or canary controller killed between a start and its record leaves an entry
+    like this one; the keeper's next look stops the process and audits it as its own act."""
+    from tests.rollout.test_unrecorded import died_starting
+
+    canary_world(store, tmp_path / "org")
+    env, home = sam(tmp_path)
+    pids: list[int] = []
+    with deployed(env) as record:
+        orphan = died_starting(Settings(home=home), pids)
+
+        def audited() -> list[LogEntry]:
+            entries = store.registry.log_entries("toy", limit=50)
+            return [e for e in entries if e.action == "deploy.strays.stop"]
+
+        (entry,) = wait_until(audited, "the keeper's sweep")
+        assert entry.actor.startswith("keeper:")
+        assert entry.detail["stopped"][0]["pid"] == orphan.pid
+        assert not supervise.alive(orphan.pid, orphan.started)
+        now = Deployments(store.engine).get(record["id"])
+        assert now.revision == record["revision"]  # the deployment itself untouched
+    for pid in pids:
+        supervise.stop(pid, None, grace_s=1)
 
 
 def test_down_reads_again_a_record_a_finishing_controller_changed(

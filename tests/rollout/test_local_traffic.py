@@ -34,8 +34,9 @@ from baton.rollout.local_deploy import (
 )
 from baton.rollout.local_traffic import LocalTraffic
 from baton.rollout.router_admin import RouterAdmin
+from baton.rollout.unrecorded import Starting, folder
 from baton.store.canaries import Canaries
-from baton.store.deployments import Deployments
+from baton.store.deployments import Deployments, StaleRevision
 from baton.store.store import Store
 from tests.ownership_factory import World
 from tests.rollout.canary_world import Scripted, canary_world
@@ -72,10 +73,11 @@ def serving(traffic: LocalTraffic) -> Iterator[Serving]:
     sock = listening_socket(launch.host)
     started: list[RouterProcess | ServerProcess] = []
     try:
-        stable = start_server(launch, "toy", 1, Variant.STABLE, 1)
-        started.append(stable)
-        router = start_router(launch, "toy", {"stable": stable.url}, sock)
-        started.insert(0, router)  # no new requests first
+        with Starting(launch.settings, "toy", 10) as starting:
+            stable = start_server(launch, "toy", 1, Variant.STABLE, 1, starting=starting)
+            started.append(stable)
+            router = start_router(launch, "toy", {"stable": stable.url}, sock, starting=starting)
+            started.insert(0, router)  # no new requests first
         yield Serving(router, stable, started)
     finally:
         sock.close()
@@ -223,7 +225,8 @@ def test_a_baseline_dead_mid_rollout_is_started_again_a_dead_canary_is_left_to_t
     """The baseline takes as many requests as the canary: dead, they would fail until the
     rollout ends. A dead canary's failures are what the judge must see."""
     launch, router, stable = traffic.launch, serving.router, serving.stable
-    baseline = start_server(launch, "toy", 1, Variant.BASELINE, 1)
+    with Starting(launch.settings, "toy", 10) as starting:
+        baseline = start_server(launch, "toy", 1, Variant.BASELINE, 1, starting=starting)
     serving.started.append(baseline)
     record = recorded(store, stable, baseline, CANARY, router=router)  # the canary is dead
     rollout = Canaries(store.engine, store.registry).start(
@@ -241,3 +244,34 @@ def test_a_baseline_dead_mid_rollout_is_started_again_a_dead_canary_is_left_to_t
     assert after.server(Variant.STABLE) == stable
     reasons = [e.reason or "" for e in store.registry.log_entries("toy", 10)]
     assert any(f"the baseline server (pid {baseline.pid}) died" in r for r in reasons)
+
+
+def test_servers_prepared_for_a_record_that_changed_meanwhile_are_stopped(
+    store: Store, world: World, traffic: LocalTraffic, serving: Serving,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The baseline and canary are recorded after both started; when the deployment changed
+    in between (``deploy down``, say), the record is refused and no record will ever name
+    them: they were left running, unknown to ``deploy down`` (found in review)."""
+    deployments = Deployments(store.engine)
+    record = recorded(store, serving.stable, router=serving.router)
+    rollout = Canaries(store.engine, store.registry).start(
+        "toy", 2, world.people["sue"], "release 2", spec=RolloutSpec(steps=(10, 50))
+    )
+    started: list[ServerProcess] = []
+
+    def meanwhile(*args: Any, **kwargs: Any) -> ServerProcess:
+        server = start_server(*args, **kwargs)
+        started.append(server)
+        if len(started) == 2:  # both up, not yet recorded: someone changes the deployment
+            now = deployments.get(record.id)
+            deployments.change(record.id, now.processes, revision=now.revision, actor="sam",
+                               reason="meanwhile")  # fmt: skip
+        return server
+
+    monkeypatch.setattr(local_traffic, "start_server", meanwhile)
+    with pytest.raises(StaleRevision):
+        traffic.prepare(rollout)
+    assert [s.variant for s in started] == [Variant.BASELINE, Variant.CANARY]
+    assert not any(supervise.alive(s.pid, s.started) for s in started)
+    assert list(folder(traffic.launch.settings, "toy").glob("*")) == []

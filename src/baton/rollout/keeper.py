@@ -20,6 +20,8 @@ that keeps it owned, from ``deploy up`` to ``deploy down``.
   (``rollout.adopt``) and starts ``baton canary run NAME --supervise``; the new controller
   takes the lease over and resumes from the record's step. Traffic is never moved here:
   only a controller moves it, and only after its record.
+- **Strays.** A process that a starter (``deploy up``, a keeper, a controller) started and
+  died before recording is stopped at the next look (``unrecorded``): nothing else knows it.
 
 ``python -m baton.rollout.keeper MODEL --deployment ID``, with the socket in
 ``BATON_ROUTER_SOCKET_FD``; ``rollout/keeper_process.py`` starts and stops it. It exits
@@ -59,11 +61,13 @@ from baton.rollout.local_deploy import (
     start_router,
     start_server,
     stop_processes,
+    sweep_strays,
     unlabel,
 )
 from baton.rollout.router_admin import RouterAdmin
 from baton.rollout.router_server import inherited_socket
 from baton.rollout.supervise import Backoff
+from baton.rollout.unrecorded import Starting
 from baton.rollout.weights import Weights, check_routable, weights_from
 from baton.store.deployments import Deployments
 from baton.store.rollouts import Rollouts
@@ -146,6 +150,7 @@ class Keeper:
                 if not deployment.up:
                     log.info("%s is down: the keeper exits", deployment.summary())
                     return 0
+                sweep_strays(self.launch, self.store, self.model, self.actor)
                 self.keep_router(deployment)
                 self.keep_stable(deployment)
                 self.keep_owner()
@@ -166,25 +171,28 @@ class Keeper:
         if self.router_starts.waiting() or self.stopping.is_set():
             return
         restore = restore_routing(self.store, deployment)
-        try:
-            sock = self.router_socket(deployment)
-            router = start_router(self.launch, self.model, restore.upstreams, sock,
-                                  restore.weights, Path(dead.token_file))  # fmt: skip
-        except BatonError as exc:
-            log.error("could not start the router again (retry in %g s): %s",
-                      self.router_starts.failed(), exc.message)  # fmt: skip
-            return
-        shown = Weights(**restore.weights)
-        moved = "" if router.url == dead.url else f" ({dead.url} was taken)"
-        why = (f"the router (pid {dead.pid}) died; started again on {router.url}{moved} with "
-               f"the weights it last applied ({shown}, from {restore.source})")  # fmt: skip
-        try:
-            self.deployments.router_replaced(deployment.id, dead, router, actor=self.actor,
-                                             reason=why, weights=restore.weights)  # fmt: skip
-        except BatonError as exc:
-            log.error("%s: stopping the router just started", exc.message)
-            stop_processes([router], self.launch.drain_timeout_s + 5)
-            return
+        with self.starting() as starting:
+            try:
+                sock = self.router_socket(deployment)
+                router = start_router(self.launch, self.model, restore.upstreams, sock,
+                                      restore.weights, Path(dead.token_file),
+                                      starting=starting)  # fmt: skip
+            except BatonError as exc:
+                log.error("could not start the router again (retry in %g s): %s",
+                          self.router_starts.failed(), exc.message)  # fmt: skip
+                return
+            shown = Weights(**restore.weights)
+            moved = "" if router.url == dead.url else f" ({dead.url} was taken)"
+            why = (f"the router (pid {dead.pid}) died; started again on {router.url}{moved} "
+                   f"with the weights it last applied ({shown}, from "
+                   f"{restore.source})")  # fmt: skip
+            try:
+                self.deployments.router_replaced(deployment.id, dead, router, actor=self.actor,
+                                                 reason=why, weights=restore.weights)  # fmt: skip
+            except BatonError as exc:
+                log.error("%s: stopping the router just started", exc.message)
+                stop_processes([router], self.launch.drain_timeout_s + 5)
+                return
         log.info("%s (pid %s)", why, router.pid)
 
     def router_socket(self, deployment: DeploymentRecord) -> socket.socket:
@@ -218,31 +226,35 @@ class Keeper:
             return
         name = f"{self.model}:{dead.version}"
         unlabel(self.launch.settings, dead)  # first: the new server may get the dead one's port
-        try:
-            server = start_server(self.launch, self.model, dead.version, Variant.STABLE,
-                                  dead.version)  # fmt: skip
-        except BatonError as exc:
-            log.error("could not start the stable server %s again (retry in %g s): %s", name,
-                      self.server_starts.failed(), exc.message)  # fmt: skip
-            return
-        if self.stopping.is_set():  # `deploy down` meanwhile: it will not know this one
-            stop_processes([server], self.launch.drain_timeout_s + 5)
-            return
-        why = f"the stable server {name} (pid {dead.pid}) died; started again on {server.url}"
-        try:
-            with RouterAdmin(router.url, read_token(router)) as admin:
-                state = admin.weights()
-                admin.set_weights(state.weights, upstreams={"stable": server.url},
-                                  generation=state.generation, by=self.actor,
-                                  reason=why)  # fmt: skip
-            self.deployments.change(deployment.id, deployment.processes.with_(server),
-                                    revision=deployment.revision, actor=self.actor,
-                                    reason=why)  # fmt: skip
-        except BatonError as exc:  # the next look starts another if it is still dead
-            log.error("%s: stopping the server just started", exc.message)
-            stop_processes([server], self.launch.drain_timeout_s + 5)
-            return
+        with self.starting() as starting:
+            try:
+                server = start_server(self.launch, self.model, dead.version, Variant.STABLE,
+                                      dead.version, starting=starting)  # fmt: skip
+            except BatonError as exc:
+                log.error("could not start the stable server %s again (retry in %g s): %s",
+                          name, self.server_starts.failed(), exc.message)  # fmt: skip
+                return
+            if self.stopping.is_set():  # `deploy down` meanwhile: it will not know this one
+                stop_processes([server], self.launch.drain_timeout_s + 5)
+                return
+            why = f"the stable server {name} (pid {dead.pid}) died; started again on {server.url}"
+            try:
+                with RouterAdmin(router.url, read_token(router)) as admin:
+                    state = admin.weights()
+                    admin.set_weights(state.weights, upstreams={"stable": server.url},
+                                      generation=state.generation, by=self.actor,
+                                      reason=why)  # fmt: skip
+                self.deployments.change(deployment.id, deployment.processes.with_(server),
+                                        revision=deployment.revision, actor=self.actor,
+                                        reason=why)  # fmt: skip
+            except BatonError as exc:  # the next look starts another if it is still dead
+                log.error("%s: stopping the server just started", exc.message)
+                stop_processes([server], self.launch.drain_timeout_s + 5)
+                return
         log.info("%s (pid %s)", why, server.pid)
+
+    def starting(self) -> Starting:
+        return Starting(self.launch.settings, self.model, self.launch.drain_timeout_s + 5)
 
     # -- the canary -----------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ keeper died, ``deploy up`` starts a keeper again and leaves what runs alone.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -52,10 +53,13 @@ from baton.rollout.keeper_process import (
     stop_keeper,
 )
 from baton.rollout.router_server import SOCKET_FD_ENV
+from baton.rollout.unrecorded import Spawned, Starting, sweep
 from baton.serve import discovery
 from baton.store.deployments import Deployments, NewDeployment, StaleRevision
 from baton.store.rollouts import Rollouts
 from baton.store.store import Store
+
+log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 TOKEN_BYTES = 32
@@ -92,9 +96,11 @@ def hostname() -> str:
 
 
 def start_server(
-    launch: Launch, model: str, version: int, variant: Variant, bins_from: int
-) -> ServerProcess:
-    """``baton serve MODEL:VERSION`` on a free port, labelled ``variant`` for Prometheus.
+    launch: Launch, model: str, version: int, variant: Variant, bins_from: int,
+    *, starting: Starting,
+) -> ServerProcess:  # fmt: skip
+    """``baton serve MODEL:VERSION`` on a free port, labelled ``variant`` for Prometheus,
+    written down in ``starting`` until its starter has recorded it.
 
     ``bins_from``: the version whose evaluation's output deciles bin the served outputs:
     the stable version for every server of a deployment, so the judge compares a canary's
@@ -106,7 +112,9 @@ def start_server(
         "--output-bins-from", f"{model}:{bins_from}", *launch.serve_args,
     )  # fmt: skip
     proc = supervise.spawn(argv, log, launch.env())
-    started = supervise.announced(proc, log, f"the {variant.value} server of {model}:{version}")
+    what = f"the {variant.value} server of {model}:{version}"
+    starting.add(proc.pid, what)
+    started = supervise.announced(proc, log, what)
     process = ServerProcess(
         pid=started.pid, started=started.started, url=started.url, log=str(log),
         variant=variant, version=version,
@@ -142,10 +150,12 @@ def start_router(
     sock: socket.socket,
     weights: Mapping[str, float] | None = None,
     token_file: Path | None = None,
+    *,
+    starting: Starting,
 ) -> RouterProcess:
     """``baton router MODEL --stable URL ...`` serving on the listening socket ``sock``
     (inherited: its address outlives the process), with a fresh admin token unless
-    ``token_file`` names the one to keep."""
+    ``token_file`` names the one to keep; written down in ``starting`` like a server."""
     token_file = token_file or _token_file(launch.settings, model)
     log = supervise.log_path(launch.settings, model, "router")
     servers = [arg for variant, url in upstreams.items() for arg in (f"--{variant}", url)]
@@ -158,6 +168,7 @@ def start_router(
     )  # fmt: skip
     env = {**launch.env(), SOCKET_FD_ENV: str(sock.fileno())}
     proc = supervise.spawn(argv, log, env, pass_fds=(sock.fileno(),))
+    starting.add(proc.pid, f"the router of {model}")
     started = supervise.announced(proc, log, f"the router of {model}")
     return RouterProcess(
         pid=started.pid, started=started.started, url=started.url, log=str(log),
@@ -215,6 +226,7 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
     and is returned as it is."""
     deployments = Deployments(store.engine)
     running = deployments.active(model)
+    sweep_strays(launch, store, model)
     port = 0
     if running is not None and nothing_runs_here(launch.settings, running):
         rollout = Rollouts(store.engine).active(model)
@@ -238,21 +250,25 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
             f"{running.router.url}): `baton deploy down {model}` first"
         )
     info = store.registry.resolve(Ref(model, alias="production"))
+    grace = launch.drain_timeout_s + 5
     sock = listening_socket(launch.host, port)  # the router's address, kept by the keeper
     started: list[ServerProcess | RouterProcess] = []
     record: DeploymentRecord | None = None
     try:
-        stable = start_server(launch, model, info.number, Variant.STABLE, info.number)
-        started.append(stable)
-        router = start_router(launch, model, {"stable": stable.url}, sock)
-        started.append(router)
-        new = NewDeployment(model, hostname(), router, Processes(servers=(stable,)))
-        record = deployments.up(new, launch.settings.user, reason)
+        with Starting(launch.settings, model, grace) as starting:
+            stable = start_server(launch, model, info.number, Variant.STABLE, info.number,
+                                  starting=starting)  # fmt: skip
+            started.append(stable)
+            router = start_router(launch, model, {"stable": stable.url}, sock,
+                                  starting=starting)  # fmt: skip
+            started.append(router)
+            new = NewDeployment(model, hostname(), router, Processes(servers=(stable,)))
+            record = deployments.up(new, launch.settings.user, reason)
         start_keeper(launch.settings, model, record.id, sock, launch.drain_timeout_s)
         return record
     except BaseException:
         stop_keeper(launch.settings, model)
-        stop_processes(started, launch.drain_timeout_s + 5)
+        stop_processes(started, grace)
         if record is not None:
             deployments.down(record.id, revision=record.revision, actor=launch.settings.user,
                              reason="its keeper did not start")  # fmt: skip
@@ -282,18 +298,21 @@ def resume(
     started: list[ServerProcess | RouterProcess] = []
     unlabel(launch.settings, stable)  # first: the new server may get the dead one's port
     try:
-        server = start_server(launch, record.model, stable.version, Variant.STABLE,
-                              stable.version)  # fmt: skip
-        started.append(server)
-        token = Path(record.router.token_file)  # kept, unless the reboot took it
-        router = start_router(launch, record.model, {"stable": server.url}, sock,
-                              token_file=token if token.is_file() else None)  # fmt: skip
-        started.append(router)
-        deployments.router_replaced(record.id, record.router, router, actor=actor, reason=why,
-                                    weights={"stable": 100.0})  # fmt: skip
-        record = deployments.get(record.id)
-        record = deployments.change(record.id, record.processes.with_(server),
-                                    revision=record.revision, actor=actor, reason=why)  # fmt: skip
+        with Starting(launch.settings, record.model, launch.drain_timeout_s + 5) as starting:
+            server = start_server(launch, record.model, stable.version, Variant.STABLE,
+                                  stable.version, starting=starting)  # fmt: skip
+            started.append(server)
+            token = Path(record.router.token_file)  # kept, unless the reboot took it
+            router = start_router(launch, record.model, {"stable": server.url}, sock,
+                                  token_file=token if token.is_file() else None,
+                                  starting=starting)  # fmt: skip
+            started.append(router)
+            deployments.router_replaced(record.id, record.router, router, actor=actor,
+                                        reason=why, weights={"stable": 100.0})  # fmt: skip
+            record = deployments.get(record.id)
+            record = deployments.change(record.id, record.processes.with_(server),
+                                        revision=record.revision, actor=actor,
+                                        reason=why)  # fmt: skip
         start_keeper(launch.settings, record.model, record.id, sock, launch.drain_timeout_s)
         return record
     except BaseException:  # what was recorded names dead processes again: `up` once more
@@ -302,6 +321,28 @@ def resume(
         raise
     finally:
         sock.close()
+
+
+def sweep_strays(launch: Launch, store: Store, model: str, actor: str = "") -> list[Spawned]:
+    """Stop the model's processes that a starter killed before it recorded them (see
+    ``unrecorded``), and say so in the audit log."""
+
+    def recorded() -> set[tuple[int, int | None]]:
+        record = Deployments(store.engine).active(model)
+        named = () if record is None else (record.router, *record.processes.servers)
+        return {(p.pid, p.started) for p in named}
+
+    strays = sweep(launch.settings, model, recorded, launch.drain_timeout_s + 5)
+    if strays:
+        starters = sorted({stray.starter_pid for stray in strays})
+        why = (f"{len(strays)} process(es) that pid {', '.join(map(str, starters))} started "
+               "and died before recording: stopped, since no record names them")  # fmt: skip
+        log.warning("%s: %s", why, "; ".join(stray.describe() for stray in strays))
+        detail = {"stopped": [{"pid": s.pid, "what": s.what, "starter": s.starter_pid}
+                              for s in strays]}  # fmt: skip
+        store.registry.append_entry(actor or launch.settings.user, "deploy.strays.stop",
+                                    model, None, why, detail)  # fmt: skip
+    return strays
 
 
 def router_port(record: DeploymentRecord) -> int:
@@ -321,15 +362,23 @@ def nothing_runs_here(settings: Settings, record: DeploymentRecord) -> bool:
 def down(launch: Launch, store: Store, model: str, reason: str | None) -> DeploymentRecord:
     """Stop the router and every server of the model's deployment (they drain), then mark
     it down. Refused while a canary runs (abort it first); one already aborted, rolled back
-    or promoted is waited out, so ``deploy down`` right after ``canary abort`` works."""
+    or promoted is waited out, so ``deploy down`` right after ``canary abort`` works.
+    Not deployed, it still stops what a killed ``deploy up`` had started (and says so)."""
     deployments = Deployments(store.engine)
     record = deployments.active(model)
     if record is None:
-        raise NotFound(f"{model} is not deployed here: `baton deploy status` lists deployments")
+        strays = sweep_strays(launch, store, model)
+        stopped = "" if not strays else (
+            f" (stopped {'; '.join(s.describe() for s in strays)}: started by a baton "
+            "command that died before it recorded them)")  # fmt: skip
+        raise NotFound(
+            f"{model} is not deployed here{stopped}: `baton deploy status` lists deployments"
+        )
     check_here(record)
     grace = launch.drain_timeout_s + 5
     settle_rollout(Rollouts(store.engine), model, 2 * grace + 30)
     stop_keeper(launch.settings, model)  # it would start the router again
+    sweep_strays(launch, store, model)
     actor = launch.settings.user
     for _ in range(STALE_RETRIES):
         record = deployments.get(record.id)  # the keeper may have replaced the router meanwhile

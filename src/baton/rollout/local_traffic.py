@@ -36,6 +36,7 @@ from baton.rollout.local_deploy import (
 )
 from baton.rollout.local_deploy import stop_processes as stop
 from baton.rollout.router_admin import RouterAdmin
+from baton.rollout.unrecorded import Starting
 from baton.store.deployments import DeploymentDown, Deployments
 from baton.store.store import Store
 
@@ -81,23 +82,27 @@ class LocalTraffic:
             )
         wanted = {Variant.BASELINE: rollout.from_version, Variant.CANARY: rollout.to_version}
         processes = deployment.processes
-        for variant, version in wanted.items():
-            have = processes.of(variant)
-            if (
-                have is not None
-                and have.version == version
-                and supervise.alive(have.pid, have.started)
-            ):
-                continue
-            if have is not None:
-                stop([have], self.launch.drain_timeout_s + 5, self.launch.settings)
-            started = start_server(self.launch, rollout.model, version, variant,
-                                   rollout.from_version)  # fmt: skip
-            processes = processes.with_(started)
-        if processes != deployment.processes:
-            self.deployments.change(deployment.id, processes, revision=deployment.revision,
-                                    actor=self.actor, reason=f"rollout #{rollout.id}: baseline "
-                                    "and canary")  # fmt: skip
+        with self._starting(rollout.model) as starting:
+            for variant, version in wanted.items():
+                have = processes.of(variant)
+                if (
+                    have is not None
+                    and have.version == version
+                    and supervise.alive(have.pid, have.started)
+                ):
+                    continue
+                if have is not None:
+                    stop([have], self.launch.drain_timeout_s + 5, self.launch.settings)
+                started = start_server(self.launch, rollout.model, version, variant,
+                                       rollout.from_version, starting=starting)  # fmt: skip
+                processes = processes.with_(started)
+            if processes != deployment.processes:
+                self.deployments.change(deployment.id, processes, revision=deployment.revision,
+                                        actor=self.actor, reason=f"rollout #{rollout.id}: "
+                                        "baseline and canary")  # fmt: skip
+
+    def _starting(self, model: str) -> Starting:
+        return Starting(self.launch.settings, model, self.launch.drain_timeout_s + 5)
 
     def route(self, rollout: RolloutRecord, weights: Weights, reason: str) -> None:
         deployment = self._deployment(rollout.model)
@@ -165,13 +170,14 @@ class LocalTraffic:
         """A dead server of the deployment started again (same variant and version) and
         recorded: traffic is never sent to an address nothing answers on."""
         unlabel(self.launch.settings, dead)  # first: the new server may get its port
-        server = start_server(self.launch, rollout.model, dead.version, dead.variant,
-                              rollout.from_version)  # fmt: skip
-        why = (f"rollout #{rollout.id}: the {dead.variant.value} server (pid {dead.pid}) died; "
-               f"started again on {server.url}")  # fmt: skip
-        changed = self.deployments.change(deployment.id, deployment.processes.with_(server),
-                                          revision=deployment.revision, actor=self.actor,
-                                          reason=why)  # fmt: skip
+        with self._starting(rollout.model) as starting:
+            server = start_server(self.launch, rollout.model, dead.version, dead.variant,
+                                  rollout.from_version, starting=starting)  # fmt: skip
+            why = (f"rollout #{rollout.id}: the {dead.variant.value} server (pid {dead.pid}) "
+                   f"died; started again on {server.url}")  # fmt: skip
+            changed = self.deployments.change(deployment.id, deployment.processes.with_(server),
+                                              revision=deployment.revision, actor=self.actor,
+                                              reason=why)  # fmt: skip
         return changed, server
 
     def rollback(self, rollout: RolloutRecord, reason: str) -> None:
