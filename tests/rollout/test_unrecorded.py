@@ -142,3 +142,20 @@ def test_a_sweep_keeps_to_its_model(settings: Settings, cleanup: list[int]) -> N
     orphan = died_starting(settings, cleanup, model="other")
     assert sweep(settings, "toy", set, grace_s=5) == []
     assert supervise.alive(orphan.pid, orphan.started)
+
+
+def test_a_process_that_could_not_be_written_down_is_stopped_all_the_same(
+    settings: Settings, cleanup: list[int]
+) -> None:
+    """Were it not kept in memory first, the failed write would leave it running unknown."""
+    folder(settings, "toy").parent.mkdir(parents=True)
+    folder(settings, "toy").write_text("a file where the folder should be")
+    proc = sleeper(settings, cleanup)
+
+    def write_down() -> None:
+        with Starting(settings, "toy", 5) as starting:
+            starting.add(proc.pid, "a sleeper")
+
+    with pytest.raises(OSError, match="File exists|Not a directory"):
+        write_down()
+    assert not supervise.alive(proc.pid, None)

@@ -60,12 +60,15 @@ class Starting:
         """Write down a process just spawned, before anything else can go wrong."""
         me = os.getpid()
         entry = Spawned(pid, supervise.start_ticks(pid), what, me, supervise.start_ticks(me))
-        self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{pid}-{entry.started}.json"
+        self.spawned.append((entry, path))  # first: stopped on leaving if the write fails
+        self.folder.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".part")
-        partial.write_text(json.dumps(asdict(entry)), encoding="utf-8")
-        os.replace(partial, path)  # a sweep never reads half an entry
-        self.spawned.append((entry, path))
+        try:
+            partial.write_text(json.dumps(asdict(entry)), encoding="utf-8")
+            os.replace(partial, path)  # a sweep never reads half an entry
+        finally:
+            partial.unlink(missing_ok=True)
 
     def __enter__(self) -> Starting:
         return self
