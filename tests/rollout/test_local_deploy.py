@@ -320,9 +320,16 @@ def test_a_deploy_up_killed_before_it_recorded_leaves_no_server_behind(
     canary_world(store, tmp_path / "org")
     env, home = sam(tmp_path)
     orphan = killed_starting_up(env, home)
-    with deployed(env) as record:
+    up = baton(env, "deploy", "up", "toy", "--json")
+    try:
+        assert up.returncode == 0, up.stderr
         assert not supervise.alive(orphan.pid, orphan.started)
+        record = json.loads(up.stdout)
         assert orphan.pid not in [s["pid"] for s in record["processes"]["servers"]]
+        said = " ".join(up.stderr.split())  # a warning: stdout stays the record's JSON
+        assert f"the stable server of toy:1 (pid {orphan.pid}, started by pid " in said, said
+    finally:
+        baton(env, "deploy", "down", "toy", "--drain-timeout", "5")
     (audited,) = [e for e in store.registry.log_entries("toy", limit=50)
                   if e.action == "deploy.strays.stop"]  # fmt: skip
     assert audited.actor == "sam"
