@@ -36,7 +36,7 @@ from baton.store.rollouts import NewRollout, Rollouts
 from baton.store.store import Store
 from tests.baton_cli import baton, clean_env
 from tests.rollout.canary_world import canary_world
-from tests.rollout.recorded import CANARY, STABLE, recorded
+from tests.rollout.recorded import CANARY, ROUTER, STABLE, recorded
 from tests.waiting import wait_until
 
 
@@ -284,6 +284,16 @@ def reboot(home: Path, record: dict[str, Any]) -> None:
 def target_file(home: Path, url: str) -> Path:
     """Where a server on ``url`` lists itself for Prometheus."""
     return home / "monitor" / "targets" / (url.removeprefix("http://").replace(":", "_") + ".json")
+
+
+def test_a_processs_address_is_read_from_its_url_in_one_place(store: Store, tmp_path: Path) -> None:
+    """The keeper's launch host, the router's port and the target files all read it here;
+    an IPv6 host loses the brackets a URL needs and a socket must not get."""
+    canary_world(store, tmp_path / "org")
+    v6 = ROUTER.model_copy(update={"url": "http://[::1]:8089"})
+    assert local_deploy.host_port(ROUTER) == ("127.0.0.1", 8088)
+    assert local_deploy.host_port(v6) == ("::1", 8089)
+    assert local_deploy.router_port(recorded(store, STABLE, router=v6)) == 8089
 
 
 def test_up_needs_a_production_version(store: Store, tmp_path: Path) -> None:

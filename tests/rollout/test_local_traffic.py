@@ -34,7 +34,7 @@ from baton.rollout.local_deploy import (
 )
 from baton.rollout.local_traffic import LocalTraffic
 from baton.rollout.router_admin import RouterAdmin
-from baton.rollout.unrecorded import Starting, folder
+from baton.rollout.unrecorded import folder
 from baton.store.canaries import Canaries
 from baton.store.deployments import Deployments, StaleRevision
 from baton.store.store import Store
@@ -73,7 +73,7 @@ def serving(traffic: LocalTraffic) -> Iterator[Serving]:
     sock = listening_socket(launch.host)
     started: list[RouterProcess | ServerProcess] = []
     try:
-        with Starting(launch.settings, "toy", 10) as starting:
+        with launch.starting("toy") as starting:
             stable = start_server(launch, "toy", 1, Variant.STABLE, 1, starting=starting)
             started.append(stable)
             router = start_router(launch, "toy", {"stable": stable.url}, sock, starting=starting)
@@ -225,7 +225,7 @@ def test_a_baseline_dead_mid_rollout_is_started_again_a_dead_canary_is_left_to_t
     """The baseline takes as many requests as the canary: dead, they would fail until the
     rollout ends. A dead canary's failures are what the judge must see."""
     launch, router, stable = traffic.launch, serving.router, serving.stable
-    with Starting(launch.settings, "toy", 10) as starting:
+    with launch.starting("toy") as starting:
         baseline = start_server(launch, "toy", 1, Variant.BASELINE, 1, starting=starting)
     serving.started.append(baseline)
     record = recorded(store, stable, baseline, CANARY, router=router)  # the canary is dead

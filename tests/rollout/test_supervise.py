@@ -47,6 +47,34 @@ def test_a_process_ignoring_sigterm_is_killed(tmp_path: Path) -> None:
     assert not supervise.alive(started.pid, started.started)
 
 
+def test_stop_all_signals_every_process_before_waiting_for_any(tmp_path: Path) -> None:
+    """They drain side by side: each, told to stop, waits to see the other told too. Were
+    they stopped one after the other, the first would wait in vain."""
+    code = (
+        "import os, signal, sys, time\n"
+        "me, other = sys.argv[1], sys.argv[2]\n"
+        "def drain(*_):\n"
+        "    open(me, 'w').close()\n"
+        "    deadline = time.monotonic() + 10\n"
+        "    while not os.path.exists(other) and time.monotonic() < deadline:\n"
+        "        time.sleep(0.01)\n"
+        "    if os.path.exists(other): open(me + '.saw', 'w').close()\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, drain)\n"
+        'print(\'{"url": "http://127.0.0.1:1"}\', flush=True)\n'
+        "time.sleep(120)\n"
+    )
+    a, b = tmp_path / "a", tmp_path / "b"
+    started = []
+    for me, other in ((a, b), (b, a)):
+        log = tmp_path / f"{me.name}.log"
+        proc = supervise.spawn([sys.executable, "-c", code, str(me), str(other)], log, {})
+        started.append(supervise.announced(proc, log, me.name, timeout=60))
+    supervise.stop_all([(s.pid, s.started) for s in started], grace_s=30)
+    assert not any(supervise.alive(s.pid, s.started) for s in started)
+    assert (tmp_path / "a.saw").exists() and (tmp_path / "b.saw").exists()
+
+
 def test_a_process_dying_before_it_announces(tmp_path: Path) -> None:
     log = tmp_path / "p.log"
     proc = supervise.spawn([sys.executable, "-c", "raise SystemExit('no port for me')"], log,

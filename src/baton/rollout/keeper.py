@@ -67,7 +67,6 @@ from baton.rollout.local_deploy import (
 from baton.rollout.router_admin import RouterAdmin
 from baton.rollout.router_server import inherited_socket
 from baton.rollout.supervise import Backoff
-from baton.rollout.unrecorded import Starting
 from baton.rollout.weights import Weights, check_routable, weights_from
 from baton.store.deployments import Deployments
 from baton.store.rollouts import Rollouts
@@ -171,7 +170,7 @@ class Keeper:
         if self.router_starts.waiting() or self.stopping.is_set():
             return
         restore = restore_routing(self.store, deployment)
-        with self.starting() as starting:
+        with self.launch.starting(self.model) as starting:
             try:
                 sock = self.router_socket(deployment)
                 router = start_router(self.launch, self.model, restore.upstreams, sock,
@@ -191,7 +190,7 @@ class Keeper:
                                                  reason=why, weights=restore.weights)  # fmt: skip
             except BatonError as exc:
                 log.error("%s: stopping the router just started", exc.message)
-                stop_processes([router], self.launch.drain_timeout_s + 5)
+                stop_processes([router], self.launch.grace_s)
                 return
         log.info("%s (pid %s)", why, router.pid)
 
@@ -226,7 +225,7 @@ class Keeper:
             return
         name = f"{self.model}:{dead.version}"
         unlabel(self.launch.settings, dead)  # first: the new server may get the dead one's port
-        with self.starting() as starting:
+        with self.launch.starting(self.model) as starting:
             try:
                 server = start_server(self.launch, self.model, dead.version, Variant.STABLE,
                                       dead.version, starting=starting)  # fmt: skip
@@ -235,7 +234,7 @@ class Keeper:
                           name, self.server_starts.failed(), exc.message)  # fmt: skip
                 return
             if self.stopping.is_set():  # `deploy down` meanwhile: it will not know this one
-                stop_processes([server], self.launch.drain_timeout_s + 5)
+                stop_processes([server], self.launch.grace_s)
                 return
             why = f"the stable server {name} (pid {dead.pid}) died; started again on {server.url}"
             try:
@@ -249,12 +248,9 @@ class Keeper:
                                         reason=why)  # fmt: skip
             except BatonError as exc:  # the next look starts another if it is still dead
                 log.error("%s: stopping the server just started", exc.message)
-                stop_processes([server], self.launch.drain_timeout_s + 5)
+                stop_processes([server], self.launch.grace_s)
                 return
         log.info("%s (pid %s)", why, server.pid)
-
-    def starting(self) -> Starting:
-        return Starting(self.launch.settings, self.model, self.launch.drain_timeout_s + 5)
 
     # -- the canary -----------------------------------------------------------------------
 
@@ -310,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         deployment = Deployments(store.engine).get(args.deployment)
-        host = deployment.router.url.removeprefix("http://").rpartition(":")[0]
+        host, _ = host_port(deployment.router)  # an IPv6 address without its brackets
         launch = Launch(settings, host=host, drain_timeout_s=args.drain_timeout)
         keeper = Keeper(launch, store, args.model, args.deployment, sock)
         if sock is None:

@@ -90,6 +90,15 @@ class Launch:
     def env(self) -> dict[str, str]:
         return supervise.child_env(self.settings)
 
+    @property
+    def grace_s(self) -> float:
+        """How long a stopped process may drain before it is killed."""
+        return self.drain_timeout_s + 5
+
+    def starting(self, model: str) -> Starting:
+        """Where the model's processes are written down until their starter records them."""
+        return Starting(self.settings, model, self.grace_s)
+
 
 def hostname() -> str:
     return socket.gethostname()
@@ -207,11 +216,7 @@ def stop_processes(
     ``settings``, the target file of a server found dead goes too: one that stops removes
     its own, a killed one could not (Prometheus would scrape, and alert on, its address)."""
     dead = [p for p in processes if not supervise.alive(p.pid, p.started)]
-    for p in processes:
-        if p not in dead:
-            supervise.send_term(p.pid)
-    for p in processes:
-        supervise.stop(p.pid, p.started, grace_s=grace_s)
+    supervise.stop_all([(p.pid, p.started) for p in processes if p not in dead], grace_s)
     if settings is not None:
         for p in dead:
             if isinstance(p, ServerProcess):
@@ -250,12 +255,11 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
             f"{running.router.url}): `baton deploy down {model}` first"
         )
     info = store.registry.resolve(Ref(model, alias="production"))
-    grace = launch.drain_timeout_s + 5
     sock = listening_socket(launch.host, port)  # the router's address, kept by the keeper
     started: list[ServerProcess | RouterProcess] = []
     record: DeploymentRecord | None = None
     try:
-        with Starting(launch.settings, model, grace) as starting:
+        with launch.starting(model) as starting:
             stable = start_server(launch, model, info.number, Variant.STABLE, info.number,
                                   starting=starting)  # fmt: skip
             started.append(stable)
@@ -268,7 +272,7 @@ def up(launch: Launch, store: Store, model: str, reason: str | None) -> Deployme
         return record
     except BaseException:
         stop_keeper(launch.settings, model)
-        stop_processes(started, grace)
+        stop_processes(started, launch.grace_s)
         if record is not None:
             deployments.down(record.id, revision=record.revision, actor=launch.settings.user,
                              reason="its keeper did not start")  # fmt: skip
@@ -298,7 +302,7 @@ def resume(
     started: list[ServerProcess | RouterProcess] = []
     unlabel(launch.settings, stable)  # first: the new server may get the dead one's port
     try:
-        with Starting(launch.settings, record.model, launch.drain_timeout_s + 5) as starting:
+        with launch.starting(record.model) as starting:
             server = start_server(launch, record.model, stable.version, Variant.STABLE,
                                   stable.version, starting=starting)  # fmt: skip
             started.append(server)
@@ -317,7 +321,7 @@ def resume(
         return record
     except BaseException:  # what was recorded names dead processes again: `up` once more
         stop_keeper(launch.settings, record.model)
-        stop_processes(started, launch.drain_timeout_s + 5)
+        stop_processes(started, launch.grace_s)
         raise
     finally:
         sock.close()
@@ -332,7 +336,7 @@ def sweep_strays(launch: Launch, store: Store, model: str, actor: str = "") -> l
         named = () if record is None else (record.router, *record.processes.servers)
         return {(p.pid, p.started) for p in named}
 
-    strays = sweep(launch.settings, model, recorded, launch.drain_timeout_s + 5)
+    strays = sweep(launch.settings, model, recorded, launch.grace_s)
     if strays:
         starters = sorted({stray.starter_pid for stray in strays})
         why = (f"{len(strays)} process(es) that pid {', '.join(map(str, starters))} started "
@@ -346,7 +350,7 @@ def sweep_strays(launch: Launch, store: Store, model: str, actor: str = "") -> l
 
 
 def router_port(record: DeploymentRecord) -> int:
-    return int(record.router.url.rpartition(":")[2])
+    return host_port(record.router)[1]
 
 
 def nothing_runs_here(settings: Settings, record: DeploymentRecord) -> bool:
@@ -375,7 +379,7 @@ def down(launch: Launch, store: Store, model: str, reason: str | None) -> Deploy
             f"{model} is not deployed here{stopped}: `baton deploy status` lists deployments"
         )
     check_here(record)
-    grace = launch.drain_timeout_s + 5
+    grace = launch.grace_s
     settle_rollout(Rollouts(store.engine), model, 2 * grace + 30)
     stop_keeper(launch.settings, model)  # it would start the router again
     sweep_strays(launch, store, model)

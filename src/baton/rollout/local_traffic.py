@@ -36,7 +36,6 @@ from baton.rollout.local_deploy import (
 )
 from baton.rollout.local_deploy import stop_processes as stop
 from baton.rollout.router_admin import RouterAdmin
-from baton.rollout.unrecorded import Starting
 from baton.store.deployments import DeploymentDown, Deployments
 from baton.store.store import Store
 
@@ -82,7 +81,7 @@ class LocalTraffic:
             )
         wanted = {Variant.BASELINE: rollout.from_version, Variant.CANARY: rollout.to_version}
         processes = deployment.processes
-        with self._starting(rollout.model) as starting:
+        with self.launch.starting(rollout.model) as starting:
             for variant, version in wanted.items():
                 have = processes.of(variant)
                 if (
@@ -92,7 +91,7 @@ class LocalTraffic:
                 ):
                     continue
                 if have is not None:
-                    stop([have], self.launch.drain_timeout_s + 5, self.launch.settings)
+                    stop([have], self.launch.grace_s, self.launch.settings)
                 started = start_server(self.launch, rollout.model, version, variant,
                                        rollout.from_version, starting=starting)  # fmt: skip
                 processes = processes.with_(started)
@@ -100,9 +99,6 @@ class LocalTraffic:
                 self.deployments.change(deployment.id, processes, revision=deployment.revision,
                                         actor=self.actor, reason=f"rollout #{rollout.id}: "
                                         "baseline and canary")  # fmt: skip
-
-    def _starting(self, model: str) -> Starting:
-        return Starting(self.launch.settings, model, self.launch.drain_timeout_s + 5)
 
     def route(self, rollout: RolloutRecord, weights: Weights, reason: str) -> None:
         deployment = self._deployment(rollout.model)
@@ -170,7 +166,7 @@ class LocalTraffic:
         """A dead server of the deployment started again (same variant and version) and
         recorded: traffic is never sent to an address nothing answers on."""
         unlabel(self.launch.settings, dead)  # first: the new server may get its port
-        with self._starting(rollout.model) as starting:
+        with self.launch.starting(rollout.model) as starting:
             server = start_server(self.launch, rollout.model, dead.version, dead.variant,
                                   rollout.from_version, starting=starting)  # fmt: skip
             why = (f"rollout #{rollout.id}: the {dead.variant.value} server (pid {dead.pid}) "
@@ -214,7 +210,7 @@ class LocalTraffic:
         gone = [p for p in deployment.processes.servers if p.variant is not Variant.STABLE]
         if not gone:
             return []
-        stop(gone, self.launch.drain_timeout_s + 5, self.launch.settings)
+        stop(gone, self.launch.grace_s, self.launch.settings)
         kept = deployment.processes.without(*(p.variant for p in gone))
         with contextlib.suppress(DeploymentDown):  # taken down meanwhile: `down` stopped them
             self.deployments.change(deployment.id, kept, revision=deployment.revision,

@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -215,6 +215,16 @@ def stop(pid: int, started: int | None, grace_s: float = 35.0) -> bool:
     _signal(pid, signal.SIGKILL)
     wait_gone(pid, started, 10.0)
     return False
+
+
+def stop_all(processes: Sequence[tuple[int, int | None]], grace_s: float) -> None:
+    """``stop`` for several (pid, start time) at once: SIGTERM them all first, so they drain
+    side by side, then wait for each."""
+    running = [(pid, started) for pid, started in processes if alive(pid, started)]
+    for pid, _ in running:
+        send_term(pid)
+    for pid, started in running:
+        stop(pid, started, grace_s=grace_s)
 
 
 def wait_gone(pid: int, started: int | None, timeout: float) -> bool:

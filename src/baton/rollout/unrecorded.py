@@ -12,7 +12,6 @@ keeper, ``deploy up`` and ``deploy down``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -26,7 +25,7 @@ from baton.rollout import supervise
 
 log = logging.getLogger(__name__)
 
-Identity = tuple[int, "int | None"]  # a pid and its start time, as records hold them
+Identity = tuple[int, int | None]  # a pid and its start time, as records hold them
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ class Starting:
     ) -> None:
         try:
             if kind is not None:
-                _stop([entry for entry, _ in self.spawned], self.grace_s)
+                supervise.stop_all([(e.pid, e.started) for e, _ in self.spawned], self.grace_s)
         finally:
             for _, path in self.spawned:
                 path.unlink(missing_ok=True)
@@ -103,7 +102,7 @@ def sweep(
         done.append(path)
     named = recorded() if suspects else ()
     strays = [entry for entry in suspects if (entry.pid, entry.started) not in named]
-    _stop(strays, grace_s)
+    supervise.stop_all([(e.pid, e.started) for e in strays], grace_s)
     for path in done:
         path.unlink(missing_ok=True)
     return strays
@@ -116,13 +115,3 @@ def _read(path: Path) -> Spawned | None:
     except (OSError, ValueError, TypeError) as exc:
         log.warning("%s is not a record of a started process (%s): removed", path, exc)
         return None
-
-
-def _stop(entries: list[Spawned], grace_s: float) -> None:
-    """SIGTERM them all at once (they drain side by side), then wait for each."""
-    running = [e for e in entries if supervise.alive(e.pid, e.started)]
-    for entry in running:
-        with contextlib.suppress(OSError):
-            supervise.send_term(entry.pid)
-    for entry in running:
-        supervise.stop(entry.pid, entry.started, grace_s=grace_s)
